@@ -1,0 +1,405 @@
+"""Checking a parsed pipeline: names, connector arguments, fields and types, all errors at once.
+
+Input is the syntax tree; output is a `Checked` program (declarations resolved, params and
+connector configs evaluated, streams in dependency order) plus diagnostics. The planner only
+ever sees a program without errors. Expression and flow rules live in `flowcheck.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from rillet.runtime.plan import FieldSpec, SchemaSpec, Settings, TypeSpec
+from rillet.runtime.plugin import Kind, Registry, Spec
+
+from . import ast
+from .constant import NotConstant, evaluate
+from .diagnostic import Diagnostic, did_you_mean, error
+from .flowcheck import FlowChecker
+from .loader import build_registry
+from .types import SCALARS
+
+SETTINGS = {
+    "batch_size": ("records per micro-batch", "int"),
+    "batch_timeout": ("how long a partial batch may wait", "duration"),
+    "channel_capacity": ("batches a channel holds", "int"),
+    "checkpoint_interval": ("time between checkpoints", "duration"),
+}
+
+
+@dataclass
+class Checked:
+    """A pipeline whose names, arguments and types are known to be right."""
+
+    program: ast.Program
+    registry: Registry
+    params: dict[str, Any] = field(default_factory=dict)
+    settings: Settings = Settings()
+    schemas: dict[str, SchemaSpec] = field(default_factory=dict)
+    sources: dict[str, tuple[ast.SourceDecl, dict[str, Any]]] = field(default_factory=dict)
+    tables: dict[str, tuple[ast.TableDecl, dict[str, Any]]] = field(default_factory=dict)
+    sinks: dict[str, tuple[ast.SinkDecl, dict[str, Any]]] = field(default_factory=dict)
+    streams: dict[str, ast.StreamDecl] = field(default_factory=dict)
+    stream_order: list[str] = field(default_factory=list)
+    flows: list[ast.Flow] = field(default_factory=list)
+    tests: list[ast.TestDecl] = field(default_factory=list)
+    error_sink: str | None = None
+
+
+def parse_param_value(text: str, default: Any) -> Any:
+    """A `-p name=value` string as the type of the param's declared value."""
+    if isinstance(default, bool):
+        if text in ("true", "false"):
+            return text == "true"
+        raise ValueError("expected `true` or `false`")
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    if isinstance(default, list | dict):
+        value = json.loads(text)
+        if not isinstance(value, type(default)):
+            raise ValueError(f"expected a JSON {type(default).__name__}")
+        return value
+    return text
+
+
+class Checker:
+    def __init__(self, program: ast.Program, base_dir: Path, overrides: Mapping[str, str]) -> None:
+        self.program = program
+        self.base_dir = base_dir
+        self.overrides = dict(overrides)
+        self.diagnostics: list[Diagnostic] = []
+        self.registry = Registry({})
+        self.checked = Checked(program, self.registry)
+
+    def report(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    def run(self) -> Checked:
+        statements = self.program.statements
+        uses = [s for s in statements if isinstance(s, ast.UseDecl)]
+        self.registry, problems = build_registry(uses, self.base_dir)
+        self.checked.registry = self.registry
+        self.diagnostics += problems
+        self._declarations(statements)
+        self._params([s for s in statements if isinstance(s, ast.ParamDecl)])
+        self._settings([s for s in statements if isinstance(s, ast.SetDecl)])
+        self._schemas([s for s in statements if isinstance(s, ast.SchemaDecl)])
+        self._connectors()
+        self._errors_into([s for s in statements if isinstance(s, ast.ErrorsDecl)])
+        self._stream_order()
+        FlowChecker(self.checked, self.report).run()
+        self._tests()
+        return self.checked
+
+    # -- declarations ----------------------------------------------------------------------------
+
+    def _declarations(self, statements: tuple[ast.Statement, ...]) -> None:
+        seen: dict[tuple[str, str], ast.Ident] = {}
+        c = self.checked
+        for s in statements:
+            match s:
+                case ast.SourceDecl(name=name):
+                    key, kind = ("flow", name.text), "source"
+                case ast.StreamDecl(name=name):
+                    key, kind = ("flow", name.text), "stream"
+                case ast.SinkDecl(name=name):
+                    key, kind = ("sink", name.text), "sink"
+                case ast.TableDecl(name=name):
+                    key, kind = ("table", name.text), "table"
+                case ast.Flow():
+                    c.flows.append(s)
+                    continue
+                case ast.TestDecl():
+                    c.tests.append(s)
+                    continue
+                case _:
+                    continue
+            if key in seen:
+                first = seen[key]
+                self.report(error("E0101", f"`{name.text}` is declared twice", name.span,
+                                  f"first declared on line {first.span.line}"))
+                continue
+            seen[key] = name
+            if kind == "source":
+                c.sources[name.text] = (s, {})
+            elif kind == "stream":
+                c.streams[name.text] = s
+            elif kind == "sink":
+                c.sinks[name.text] = (s, {})
+            else:
+                c.tables[name.text] = (s, {})
+
+    def _params(self, decls: list[ast.ParamDecl]) -> None:
+        params = self.checked.params
+        for decl in decls:
+            name = decl.name.text
+            if name in params:
+                self.report(error("E0101", f"param `{name}` is declared twice", decl.name.span))
+                continue
+            try:
+                params[name] = evaluate(decl.value, params, f"param `{name}`")
+            except NotConstant as e:
+                self.report(e.diagnostic)
+                params[name] = None
+        for name, text in self.overrides.items():
+            if name not in params:
+                close = did_you_mean(name, params)
+                declared = ", ".join(f"`{p}`" for p in params) or "none"
+                hint = f"did you mean `{close}`?" if close else f"declared params: {declared}"
+                self.report(error("E0102", f"unknown param `{name}` given with `-p {name}=...`",
+                                  None, "", hint))
+                continue
+            try:
+                params[name] = parse_param_value(text, params[name])
+            except ValueError as e:
+                kind = type(params[name]).__name__
+                self.report(error("E0103", f"`-p {name}={text}` does not fit param `{name}`",
+                                  None, "", f"the param is a {kind}: {e}"))
+
+    def _settings(self, decls: list[ast.SetDecl]) -> None:
+        values: dict[str, int] = {}
+        for decl in decls:
+            name = decl.name.text
+            if name not in SETTINGS:
+                close = did_you_mean(name, SETTINGS)
+                label = f"did you mean `{close}`?" if close else "not a setting"
+                self.report(error("E0104", f"unknown setting `{name}`", decl.name.span, label,
+                                  "settings: " + ", ".join(f"`{s}`" for s in SETTINGS)))
+                continue
+            meaning, kind = SETTINGS[name]
+            value = decl.value
+            is_duration = isinstance(value, ast.Literal) and value.kind == "duration"
+            if kind == "duration" and not is_duration:
+                self.report(error("E0105", f"`{name}` is a duration ({meaning})", value.span,
+                                  "expected a duration like `200ms` or `10s`"))
+                continue
+            try:
+                number = evaluate(value, self.checked.params, f"setting `{name}`")
+            except NotConstant as e:
+                self.report(e.diagnostic)
+                continue
+            if kind == "int" and (not isinstance(number, int) or isinstance(number, bool)
+                                  or number <= 0):
+                self.report(error("E0105", f"`{name}` is a positive whole number ({meaning})",
+                                  value.span, f"found {number!r}"))
+                continue
+            values[name] = number
+        default = Settings()
+        self.checked.settings = Settings(
+            batch_size=values.get("batch_size", default.batch_size),
+            batch_timeout_ms=values.get("batch_timeout", default.batch_timeout_ms),
+            channel_capacity=values.get("channel_capacity", default.channel_capacity),
+            checkpoint_interval_ms=values.get("checkpoint_interval",
+                                              default.checkpoint_interval_ms),
+        )
+
+    def _type(self, expr: ast.TypeExpr) -> TypeSpec:
+        name = expr.name.text
+        if name not in SCALARS:
+            close = did_you_mean(name, SCALARS)
+            label = f"did you mean `{close}`?" if close else "not a type"
+            self.report(error("E0106", f"unknown type `{name}`", expr.name.span, label,
+                              "types: int, float, str, bool, any, list[T], record"))
+            return TypeSpec("any", expr.optional)
+        if expr.item is not None and name != "list":
+            self.report(error("E0106", f"`{name}` takes no element type", expr.span))
+        item = self._type(expr.item) if expr.item is not None else None
+        return TypeSpec(name, expr.optional, item)
+
+    def _schemas(self, decls: list[ast.SchemaDecl]) -> None:
+        for decl in decls:
+            name = decl.name.text
+            if name in self.checked.schemas:
+                self.report(error("E0101", f"schema `{name}` is declared twice", decl.name.span))
+                continue
+            fields: dict[str, FieldSpec] = {}
+            for f in decl.fields:
+                if f.name.text in fields:
+                    self.report(error("E0107", f"field `{f.name.text}` appears twice in schema "
+                                      f"`{name}`", f.name.span))
+                    continue
+                fields[f.name.text] = FieldSpec(f.name.text, self._type(f.type))
+            self.checked.schemas[name] = SchemaSpec(name, tuple(fields.values()))
+
+    # -- connectors ------------------------------------------------------------------------------
+
+    def _connectors(self) -> None:
+        c = self.checked
+        for decls, kind in ((c.sources, "source"), (c.tables, "table"), (c.sinks, "sink")):
+            for name, (decl, _) in list(decls.items()):
+                schema = getattr(decl, "schema", None)
+                if schema is not None and schema.text not in c.schemas:
+                    close = did_you_mean(schema.text, c.schemas)
+                    label = f"did you mean `{close}`?" if close else "no such schema"
+                    self.report(error("E0108", f"unknown schema `{schema.text}`", schema.span,
+                                      label))
+                config = self.connector_config(decl.call, kind)  # type: ignore[arg-type]
+                decls[name] = (decl, config if config is not None else {})  # type: ignore[index]
+
+    def connector_config(self, call: ast.ConnectorCall, kind: Kind) -> dict[str, Any] | None:
+        name = call.name.text
+        spec = self.registry.get(kind, name)
+        if spec is None:
+            others = [k for k in ("source", "sink", "table") if self.registry.get(k, name)]
+            if others:
+                label = f"`{name}` is a {' and a '.join(others)} connector, not a {kind}"
+            else:
+                close = did_you_mean(name, self.registry.names(kind))
+                label = f"did you mean `{close}`?" if close else f"not a {kind} connector"
+            self.report(error("E0401", f"unknown {kind} connector `{name}`", call.name.span, label,
+                              f"{kind} connectors: " + ", ".join(self.registry.names(kind))))
+            return None
+        return self._arguments(call, spec)
+
+    def _arguments(self, call: ast.ConnectorCall, spec: Spec) -> dict[str, Any] | None:
+        """Positional then keyword arguments, evaluated and validated against the config."""
+        params = [p.name for p in spec.params]
+        values: dict[str, Any] = {}
+        spans: dict[str, ast.Node] = {}
+        ok = True
+        what = f"`{spec.name}`"
+        if len(call.args) > len(params):
+            extra = call.args[len(params)]
+            self.report(error("E0402", f"{what} takes at most {len(params)} positional "
+                              f"arguments", extra.span, "one too many"))
+            ok = False
+        for param, arg in zip(params, call.args):
+            values[param], spans[param] = arg, arg
+        for kw in call.kwargs:
+            key = kw.name.text
+            if key not in params:
+                close = did_you_mean(key, params)
+                label = f"did you mean `{close}`?" if close else "no such argument"
+                self.report(error("E0403", f"unknown argument `{key}` for {what}", kw.name.span,
+                                  label, f"{what} takes: " + ", ".join(params)))
+                ok = False
+                continue
+            if key in values:
+                self.report(error("E0404", f"argument `{key}` given twice", kw.name.span))
+                ok = False
+                continue
+            values[key], spans[key] = kw.value, kw
+        evaluated: dict[str, Any] = {}
+        for key, expr in values.items():
+            try:
+                evaluated[key] = evaluate(expr, self.checked.params, f"argument `{key}`")
+            except NotConstant as e:
+                self.report(e.diagnostic)
+                ok = False
+        missing = [p.name for p in spec.params if p.required and p.name not in values]
+        for key in missing:
+            self.report(error("E0405", f"{what} needs argument `{key}`", call.span,
+                              f"missing `{key}`"))
+            ok = False
+        if not ok:
+            return None
+        assert spec.config is not None
+        try:
+            msgspec.convert(evaluated, spec.config)
+        except msgspec.ValidationError as e:
+            message = str(e)
+            key = next((k for k in spans if f"`$.{k}`" in message), None)
+            span = spans[key].span if key else call.span
+            detail = message.split(" - at ")[0]
+            self.report(error("E0406", f"invalid argument{f' `{key}`' if key else ''} for {what}",
+                              span, detail[0].lower() + detail[1:]))
+            return None
+        return evaluated
+
+    def _errors_into(self, decls: list[ast.ErrorsDecl]) -> None:
+        for index, decl in enumerate(decls):
+            if index:
+                self.report(error("E0109", "`errors into` is declared twice", decl.span,
+                                  "a pipeline has one error sink"))
+                continue
+            if self.sink_exists(decl.sink):
+                self.checked.error_sink = decl.sink.text
+
+    def sink_exists(self, ident: ast.Ident) -> bool:
+        if ident.text in self.checked.sinks:
+            return True
+        close = did_you_mean(ident.text, self.checked.sinks)
+        label = f"did you mean `{close}`?" if close else "no such sink"
+        self.report(error("E0110", f"unknown sink `{ident.text}`", ident.span, label))
+        return False
+
+    # -- streams ---------------------------------------------------------------------------------
+
+    def _stream_order(self) -> None:
+        """Streams in dependency order; cycles reported once each and left out."""
+        c = self.checked
+        state: dict[str, str] = {}
+        order: list[str] = []
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "active":
+                cycle = path[path.index(name):] + [name]
+                decl = c.streams[name]
+                self.report(error("E0111", f"stream `{name}` depends on itself", decl.name.span,
+                                  "cycle: " + " → ".join(cycle),
+                                  "a stream may only read streams declared without it"))
+                return
+            state[name] = "active"
+            decl = c.streams[name]
+            for dep in flow_streams(decl.flow):
+                if dep in c.streams:
+                    visit(dep, [*path, name])
+            state[name] = "done"
+            order.append(name)
+
+        for name in c.streams:
+            visit(name, [])
+        cyclic = {n for n in c.streams if n not in order}
+        c.stream_order = [n for n in order if not (flow_streams(c.streams[n].flow) & cyclic)]
+
+    # -- tests -----------------------------------------------------------------------------------
+
+    def _tests(self) -> None:
+        c = self.checked
+        for test in c.tests:
+            for given in test.given:
+                if given.source.text not in c.sources:
+                    close = did_you_mean(given.source.text, c.sources)
+                    label = f"did you mean `{close}`?" if close else "no such source"
+                    self.report(error("E0701", f"unknown source `{given.source.text}` in test",
+                                      given.source.span, label))
+                self._test_records(given.value, "given records")
+            for expect in test.expect:
+                self.sink_exists(expect.sink)
+                self._test_records(expect.value, "expected records")
+
+    def _test_records(self, expr: ast.Expr, what: str) -> None:
+        try:
+            value = evaluate(expr, self.checked.params, what)
+        except NotConstant as e:
+            self.report(e.diagnostic)
+            return
+        if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+            self.report(error("E0702", f"{what} must be a list of records", expr.span,
+                              "like `[{a: 1}, {a: 2}]`"))
+
+
+def flow_streams(flow: ast.Flow) -> set[str]:
+    """Names a flow reads: its head, union members and join partners."""
+    names = {flow.head.text} if isinstance(flow.head, ast.Ident) else {
+        s.text for s in flow.head.streams}
+    names |= {op.stream.text for op in flow.ops if isinstance(op, ast.JoinOp)}
+    return names
+
+
+def check(program: ast.Program, base_dir: Path, overrides: Mapping[str, str] | None = None
+          ) -> tuple[Checked, list[Diagnostic]]:
+    checker = Checker(program, base_dir, overrides or {})
+    checked = checker.run()
+    return checked, checker.diagnostics
+

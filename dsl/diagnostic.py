@@ -1,0 +1,91 @@
+"""Diagnostics are data: severity, code, message, a labelled span and hints, rendered once.
+
+Every phase (parse, check, plan) collects all of its diagnostics and returns them; the CLI
+renders them as rustc-style text with the source line and a caret, or as JSON for tools.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import msgspec
+
+from rillet.runtime.plan import Span
+
+
+class Diagnostic(msgspec.Struct, frozen=True):
+    severity: str  # "error" or "warning"
+    code: str
+    message: str
+    span: Span | None = None
+    label: str = ""
+    hints: tuple[str, ...] = ()
+
+
+def error(code: str, message: str, span: Span | None, label: str = "",
+          *hints: str) -> Diagnostic:
+    return Diagnostic("error", code, message, span, label, tuple(hints))
+
+
+def warning(code: str, message: str, span: Span | None, label: str = "",
+            *hints: str) -> Diagnostic:
+    return Diagnostic("warning", code, message, span, label, tuple(hints))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to a misspelled name, if one is close enough."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diagnostics)
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A pipeline file's text under the name diagnostics show for it."""
+
+    path: str
+    text: str
+
+    def line(self, number: int) -> str:
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def render_text(diagnostics: Iterable[Diagnostic], source: SourceText) -> str:
+    return "\n".join(_render_one(d, source) for d in diagnostics)
+
+
+def _render_one(d: Diagnostic, source: SourceText) -> str:
+    out = [f"{d.severity}: {d.message}"]
+    if d.span is None:
+        out.append(f"  --> {source.path}")
+    else:
+        number = str(d.span.line)
+        pad = " " * len(number)
+        text = source.line(d.span.line).replace("\t", " ")
+        end = d.span.end_col if d.span.end_line == d.span.line else len(text) + 1
+        width = max(1, min(end, len(text) + 1) - d.span.col)
+        caret = " " * (d.span.col - 1) + "^" * width
+        out += [
+            f"{pad}--> {source.path}:{d.span.line}:{d.span.col}",
+            f"{pad} |",
+            f"{number} | {text}",
+            f"{pad} | {caret}" + (f" {d.label}" if d.label else ""),
+        ]
+    pad = " " * (len(str(d.span.line)) if d.span else 2)
+    out += [f"{pad} = hint: {h}" for h in d.hints]
+    return "\n".join(out) + "\n"
+
+
+def render_json(diagnostics: Iterable[Diagnostic], source: SourceText) -> bytes:
+    items = []
+    for d in diagnostics:
+        item = msgspec.structs.asdict(d)
+        item["file"] = source.path
+        items.append(item)
+    return msgspec.json.encode({"diagnostics": items})

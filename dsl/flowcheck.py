@@ -1,0 +1,478 @@
+"""Checking flows: where each flow reads from and writes to, and the fields and types of the
+records at every operator.
+
+Record types follow the flow: a schema fixes the fields at the source, `select` and `aggregate`
+fix new ones, `derive` adds, `drop` removes. Where fields are known, a name that is not one of
+them (nor a `param`) is an error with the closest field as a hint; where they are not (no schema),
+any field may exist and reads as null when missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rillet.runtime.plan import TypeSpec
+
+from . import ast
+from .diagnostic import Diagnostic, did_you_mean, error, warning
+from .types import (
+    NUMERIC,
+    RecordType,
+    annotation_type,
+    annotation_types,
+    arithmetic,
+    comparable,
+    describe,
+    join,
+    spec_of,
+)
+
+if TYPE_CHECKING:
+    from .checker import Checked
+
+_OPERATOR_NAMES = {
+    ast.WhereOp: "where", ast.SelectOp: "select", ast.DeriveOp: "derive", ast.DropOp: "drop",
+    ast.ExplodeOp: "explode", ast.EventTimeOp: "event_time", ast.WindowOp: "window",
+    ast.AggregateOp: "aggregate", ast.DedupeOp: "dedupe", ast.JoinOp: "join",
+    ast.LookupOp: "lookup", ast.LateOp: "late into", ast.IntoOp: "into",
+}
+
+
+class _Scope:
+    """What names mean inside one expression: the record's fields and the params."""
+
+    def __init__(self, record: RecordType, where: str, aggregates: bool = False,
+                 keys: frozenset[str] | None = None) -> None:
+        self.record = record
+        self.where = where
+        self.aggregates = aggregates  # aggregate calls allowed here
+        self.keys = keys  # inside `aggregate`: the fields usable outside aggregate calls
+
+
+class FlowChecker:
+    def __init__(self, checked: Checked, report: Callable[[Diagnostic], None]) -> None:
+        self.c = checked
+        self.report = report
+        self.types: dict[str, RecordType] = {}
+        self.read: set[str] = set()
+        self.written: set[str] = set()
+
+    def run(self) -> None:
+        c = self.c
+        for name, (decl, _) in c.sources.items():
+            schema = c.schemas.get(decl.schema.text) if decl.schema else None
+            self.types[name] = RecordType.of_schema(schema) if schema else RecordType()
+        for name in c.stream_order:
+            decl = c.streams[name]
+            self.types[name] = self.flow(decl.flow)
+        for flow in c.flows:
+            out = self.flow(flow)
+            if not any(isinstance(op, ast.IntoOp) for op in flow.ops) and out is not None:
+                self.report(warning("W0001", "this flow writes to no sink, so it does nothing",
+                                    flow.span, "", "end it with `| into SINK`"))
+        for name, (decl, _) in c.sources.items():
+            if name not in self.read:
+                self.report(warning("W0002", f"source `{name}` is never read", decl.name.span))
+        for name, decl in c.streams.items():
+            if name not in self.read and name in c.stream_order:
+                self.report(warning("W0003", f"stream `{name}` is never read", decl.name.span))
+
+    # -- flows -----------------------------------------------------------------------------------
+
+    def stream_type(self, ident: ast.Ident) -> RecordType | None:
+        name = ident.text
+        if name in self.types:
+            self.read.add(name)
+            return self.types[name]
+        if name in self.c.streams:  # part of a cycle, already reported
+            return None
+        known = [*self.c.sources, *self.c.streams]
+        close = did_you_mean(name, known)
+        if name in self.c.sinks:
+            label = f"`{name}` is a sink; flows read sources and streams"
+        elif name in self.c.tables:
+            label = f"`{name}` is a table; read it with `lookup {name} on FIELD`"
+        else:
+            label = f"did you mean `{close}`?" if close else "no such source or stream"
+        self.report(error("E0112", f"unknown source or stream `{name}`", ident.span, label))
+        return None
+
+    def flow(self, flow: ast.Flow) -> RecordType | None:
+        if isinstance(flow.head, ast.Ident):
+            record = self.stream_type(flow.head)
+        else:
+            record = self.union(flow.head)
+        if record is None:
+            return None
+        previous: ast.Operator | None = None
+        for op in flow.ops:
+            if isinstance(op, ast.LateOp) and not isinstance(previous, ast.AggregateOp):
+                self.report(error("E0501", "`late into` must come right after `aggregate`",
+                                  op.span, "not after an aggregate"))
+            if isinstance(previous, ast.WindowOp) and not isinstance(op, ast.AggregateOp):
+                self.report(error("E0502", "`window` must be followed by `aggregate`",
+                                  previous.span, "a window needs an aggregate to fill"))
+            record = self.operator(op, record, previous)
+            previous = op
+        if isinstance(previous, ast.WindowOp):
+            self.report(error("E0502", "`window` must be followed by `aggregate`", previous.span,
+                              "a window needs an aggregate to fill"))
+        return record
+
+    def union(self, head: ast.UnionHead) -> RecordType | None:
+        seen: set[str] = set()
+        types = []
+        for ident in head.streams:
+            if ident.text in seen:
+                self.report(error("E0113", f"`{ident.text}` appears twice in `union`",
+                                  ident.span))
+                continue
+            seen.add(ident.text)
+            t = self.stream_type(ident)
+            if t is None:
+                return None
+            types.append(t)
+        if any(t.fields is None for t in types):
+            return RecordType()
+        fields: dict[str, TypeSpec] = {}
+        for t in types:
+            assert t.fields is not None
+            for name, spec in t.fields.items():
+                old = fields.get(name)
+                merged = spec.name if old is None else join(old.name, spec.name)
+                fields[name] = TypeSpec(merged, optional=True)
+        return RecordType(fields, "the `union`")
+
+    def operator(self, op: ast.Operator, record: RecordType,
+                 previous: ast.Operator | None) -> RecordType:
+        where = f"`{_OPERATOR_NAMES.get(type(op), 'operator')}`"
+        line = f"the {where} on line {op.span.line}"
+        match op:
+            case ast.WhereOp(cond=cond):
+                self.expr(cond, _Scope(record, where))
+                return record
+            case ast.SelectOp(items=items):
+                fields: dict[str, TypeSpec] = {}
+                for item in items:
+                    if item.value is None:
+                        self.field(item.name, record, where)
+                        fields[item.name.text] = (record.fields or {}).get(
+                            item.name.text, TypeSpec("any", True))
+                    else:
+                        fields[item.name.text] = spec_of(self.expr(item.value,
+                                                                   _Scope(record, where)))
+                return RecordType(fields, line)
+            case ast.DeriveOp(items=items):
+                for item in items:
+                    t = self.expr(item.value, _Scope(record, where))
+                    record = record.with_fields({item.name.text: spec_of(t)}, line)
+                return record
+            case ast.DropOp(names=names):
+                for name in names:
+                    self.field(name, record, where)
+                if record.fields is None:
+                    return record
+                dropped = {n.text for n in names}
+                return RecordType({k: v for k, v in record.fields.items() if k not in dropped},
+                                  line)
+            case ast.ExplodeOp(field=field, into=into):
+                if not self.field(field, record, where):
+                    return record
+                spec = (record.fields or {}).get(field.text)
+                if spec is not None and spec.name not in ("list", "any"):
+                    self.report(error("E0301", f"`explode` needs a list, `{field.text}` is "
+                                      f"{describe(spec.name)}", field.span))
+                item = spec.item if spec is not None and spec.item else TypeSpec("any", True)
+                target = (into or field).text
+                return record.with_fields({target: item}, line)
+            case ast.EventTimeOp(field=field):
+                if self.field(field, record, where):
+                    t = record.field_type(field.text)
+                    if t not in ("int", "str", "any"):
+                        self.report(error("E0301", f"event time must be epoch milliseconds (int) "
+                                          f"or an ISO-8601 string; `{field.text}` is "
+                                          f"{describe(t)}", field.span))
+                return record
+            case ast.WindowOp(size=size, every=every):
+                if size.ms <= 0:
+                    self.report(error("E0503", "a window must last longer than 0", size.span))
+                if every is not None and not 0 < every.ms <= size.ms:
+                    self.report(error("E0503", "a sliding window's step must be positive and "
+                                      "at most its size", every.span))
+                return record
+            case ast.AggregateOp(keys=keys, items=items):
+                return self.aggregate(keys, items, record, isinstance(previous, ast.WindowOp),
+                                      line)
+            case ast.DedupeOp(keys=keys):
+                for key in keys:
+                    self.field(key, record, where)
+                return record
+            case ast.JoinOp(stream=stream, on=on):
+                right = self.stream_type(stream)
+                self.field(on, record, where)
+                if right is None:
+                    return RecordType()
+                self.field(on, right, f"{where} (stream `{stream.text}`)")
+                if record.fields is None or right.fields is None:
+                    return RecordType()
+                merged = dict(record.fields)
+                for name, spec in right.fields.items():
+                    merged[f"{stream.text}_{name}" if name in merged else name] = spec
+                return RecordType(merged, line)
+            case ast.LookupOp(table=table, on=on):
+                self.field(on, record, where)
+                if table.text not in self.c.tables:
+                    close = did_you_mean(table.text, self.c.tables)
+                    label = f"did you mean `{close}`?" if close else "no such table"
+                    self.report(error("E0114", f"unknown table `{table.text}`", table.span,
+                                      label))
+                    return RecordType()
+                decl, _ = self.c.tables[table.text]
+                schema = self.c.schemas.get(decl.schema.text) if decl.schema else None
+                if schema is None or record.fields is None:
+                    return RecordType()
+                extra = {f.name: TypeSpec(f.type.name, True, f.type.item) for f in schema.fields}
+                return record.with_fields(extra, line)
+            case ast.LateOp(sink=sink) | ast.IntoOp(sink=sink):
+                if self._sink(sink):
+                    self.written.add(sink.text)
+                return record
+            case ast.PluginOp():
+                self.plugin_operator(op)
+                return RecordType()
+        raise TypeError(f"unknown operator {op!r}")
+
+    def _sink(self, ident: ast.Ident) -> bool:
+        if ident.text in self.c.sinks:
+            return True
+        close = did_you_mean(ident.text, self.c.sinks)
+        label = f"did you mean `{close}`?" if close else "no such sink"
+        self.report(error("E0110", f"unknown sink `{ident.text}`", ident.span, label))
+        return False
+
+    def field(self, ident: ast.Ident, record: RecordType, where: str) -> bool:
+        """Whether the record may have this field; reports it when it cannot."""
+        if record.fields is None or ident.text in record.fields:
+            return True
+        self.report(self._unknown_field(ident.text, ident.span, record, where))
+        return False
+
+    def _unknown_field(self, name: str, span, record: RecordType, where: str) -> Diagnostic:
+        assert record.fields is not None
+        close = did_you_mean(name, record.fields)
+        origin = f" ({record.origin})" if record.origin else ""
+        if close:
+            return error("E0202", f"unknown field `{name}` in {where}", span,
+                         f"did you mean `{close}`?{origin}")
+        fields = ", ".join(record.fields) or "none"
+        return error("E0202", f"unknown field `{name}` in {where}", span,
+                     "not a field of the record", f"fields{origin}: {fields}")
+
+    def aggregate(self, keys: tuple[ast.Ident, ...], items: tuple[ast.Assignment, ...],
+                  record: RecordType, windowed: bool, line: str) -> RecordType:
+        where = "`aggregate`"
+        fields: dict[str, TypeSpec] = {}
+        for key in keys:
+            self.field(key, record, where)
+            fields[key.text] = (record.fields or {}).get(key.text, TypeSpec("any", True))
+        if windowed:
+            fields["window_start"] = fields["window_end"] = TypeSpec("int")
+        scope = _Scope(record, where, aggregates=True, keys=frozenset(k.text for k in keys))
+        for item in items:
+            if item.name.text in fields:
+                self.report(error("E0504", f"`{item.name.text}` is already a field of the "
+                                  "aggregate's output", item.name.span))
+            fields[item.name.text] = spec_of(self.expr(item.value, scope))
+        return RecordType(fields, line)
+
+    def plugin_operator(self, op: ast.PluginOp) -> None:
+        spec = self.c.registry.get("operator", op.name.text)
+        if spec is None:
+            known = self.c.registry.names("operator") + list(_OPERATOR_NAMES.values())
+            close = did_you_mean(op.name.text, known)
+            label = f"did you mean `{close}`?" if close else "no such operator"
+            self.report(error("E0404", f"unknown operator `{op.name.text}`", op.name.span, label))
+            return
+        if op.args:
+            self.report(error("E0405", f"operator `{op.name.text}` takes keyword arguments only",
+                              op.args[0].span, "write `name=value`"))
+        params = {p.name: p for p in spec.params}
+        for kw in op.kwargs:
+            param = params.get(kw.name.text)
+            if param is None:
+                close = did_you_mean(kw.name.text, params)
+                label = f"did you mean `{close}`?" if close else "no such argument"
+                self.report(error("E0403", f"unknown argument `{kw.name.text}` for operator "
+                                  f"`{op.name.text}`", kw.name.span, label,
+                                  "it takes: " + ", ".join(params)))
+                continue
+            self.argument(kw.value, param.annotation, _Scope(RecordType(), "operator arguments"),
+                          f"argument `{kw.name.text}`")
+        given = {kw.name.text for kw in op.kwargs}
+        for param in spec.params:
+            if param.required and param.name not in given:
+                self.report(error("E0405", f"operator `{op.name.text}` needs argument "
+                                  f"`{param.name}`", op.span, f"missing `{param.name}`"))
+
+    # -- expressions -----------------------------------------------------------------------------
+
+    def argument(self, expr: ast.Expr, annotation, scope: _Scope, what: str) -> None:
+        t = self.expr(expr, scope)
+        accepted = annotation_types(annotation)
+        if t in ("any", "null") or "any" in accepted or t in accepted:
+            return
+        wanted = " or ".join(sorted(accepted - {"null"})) or "null"
+        self.report(error("E0302", f"{what} expects {wanted}, found {describe(t)}", expr.span))
+
+    def expr(self, expr: ast.Expr, scope: _Scope) -> str:
+        """The expression's type; reports what is wrong inside it."""
+        match expr:
+            case ast.Literal(kind=kind):
+                return "int" if kind == "duration" else kind
+            case ast.NameRef(name=name):
+                return self.name(expr, scope)
+            case ast.This():
+                return "record"
+            case ast.FieldAccess(target=target, name=name):
+                t = self.expr(target, scope)
+                if t not in ("record", "any", "null"):
+                    self.report(error("E0303", f"cannot read field `{name.text}` of "
+                                      f"{describe(t)}", expr.span))
+                return "any"
+            case ast.IndexAccess(target=target, key=key):
+                t, k = self.expr(target, scope), self.expr(key, scope)
+                if t not in ("record", "list", "str", "any", "null"):
+                    self.report(error("E0303", f"cannot index {describe(t)}", expr.span))
+                if t in ("list", "str") and k not in ("int", "any", "null"):
+                    self.report(error("E0303", f"a {t} index must be an int, found "
+                                      f"{describe(k)}", key.span))
+                return "str" if t == "str" else "any"
+            case ast.CallExpr():
+                return self.call(expr, scope)
+            case ast.UnaryExpr(op="not", operand=operand):
+                self.expr(operand, scope)
+                return "bool"
+            case ast.UnaryExpr(op="-", operand=operand):
+                t = self.expr(operand, scope)
+                if t not in (*NUMERIC, "any", "null"):
+                    self.report(error("E0301", f"cannot negate {describe(t)}", expr.span))
+                    return "any"
+                return t
+            case ast.BinaryExpr():
+                return self.binary(expr, scope)
+            case ast.MatchExpr(operand=operand, pattern=pattern):
+                t = self.expr(operand, scope)
+                if t not in ("str", "any", "null"):
+                    self.report(error("E0301", f"`=~` matches text, found {describe(t)}",
+                                      operand.span))
+                try:
+                    re.compile(pattern.value)
+                except re.error as e:
+                    self.report(error("E0304", "invalid regular expression", pattern.span, str(e)))
+                return "bool"
+            case ast.IfExpr(cond=cond, then=then, other=other):
+                self.expr(cond, scope)
+                return join(self.expr(then, scope), self.expr(other, scope))
+            case ast.ListExpr(items=items):
+                for item in items:
+                    self.expr(item, scope)
+                return "list"
+            case ast.RecordExpr(items=items):
+                for item in items:
+                    self.expr(item.value, scope)
+                return "record"
+        raise TypeError(f"unknown expression {expr!r}")
+
+    def name(self, ref: ast.NameRef, scope: _Scope) -> str:
+        name = ref.name
+        if name in self.c.params:
+            value = self.c.params[name]
+            return {bool: "bool", int: "int", float: "float", str: "str", list: "list",
+                    dict: "record", type(None): "null"}.get(type(value), "any")
+        record = scope.record
+        if scope.keys is not None and name not in scope.keys and scope.aggregates:
+            self.report(error("E0505", f"field `{name}` must be inside an aggregate or be a key "
+                              "of `by`", ref.span, "not grouped",
+                              f"for example `first({name})`"))
+            return "any"
+        if record.fields is not None and name not in record.fields:
+            self.report(self._unknown_field(name, ref.span, record, scope.where))
+            return "any"
+        return record.field_type(name)
+
+    def binary(self, expr: ast.BinaryExpr, scope: _Scope) -> str:
+        op = expr.op
+        left, right = self.expr(expr.left, scope), self.expr(expr.right, scope)
+        if op in ("and", "or"):
+            return "bool"
+        if op == "??":
+            return join(left, right) if left != "null" else right
+        if op in ("in", "not_in"):
+            if right not in ("list", "record", "str", "any", "null"):
+                self.report(error("E0301", f"`in` needs a list, record or string on its right, "
+                                  f"found {describe(right)}", expr.right.span))
+            return "bool"
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            if not comparable(op, left, right):
+                self.report(error("E0301", f"cannot compare {describe(left)} with "
+                                  f"{describe(right)}", expr.span,
+                                  f"`{op}` between these is always false" if op in ("==", "!=")
+                                  else "they have no order between them"))
+            return "bool"
+        result = arithmetic(op, left, right)
+        if result is None:
+            self.report(error("E0301", f"cannot apply `{op}` to {describe(left)} and "
+                              f"{describe(right)}", expr.span))
+            return "any"
+        return result
+
+    def call(self, call: ast.CallExpr, scope: _Scope) -> str:
+        name = call.name.text
+        registry = self.c.registry
+        aggregate = registry.get("aggregate", name)
+        if aggregate is not None:
+            if not scope.aggregates:
+                hint = ("aggregates belong in `aggregate { ... }`" if scope.keys is None
+                        else "aggregates cannot be nested")
+                self.report(error("E0506", f"aggregate `{name}` is only allowed inside "
+                                  "`aggregate { ... }`", call.span, "not allowed here", hint))
+                return "any"
+            inner = _Scope(scope.record, scope.where)
+            self.arguments(call, aggregate.params, inner, f"aggregate `{name}`")
+            return annotation_type(aggregate.returns)
+        function = registry.get("function", name)
+        if function is None:
+            close = did_you_mean(name, registry.names("function") + registry.names("aggregate"))
+            label = f"did you mean `{close}`?" if close else "no such function"
+            self.report(error("E0401", f"unknown function `{name}`", call.name.span, label))
+            for arg in call.args:
+                self.expr(arg, scope)
+            return "any"
+        self.arguments(call, function.params, scope, f"function `{name}`")
+        return annotation_type(function.returns)
+
+    def arguments(self, call: ast.CallExpr, params, scope: _Scope, what: str) -> None:
+        if len(call.args) > len(params):
+            self.report(error("E0402", f"{what} takes at most {len(params)} arguments, "
+                              f"found {len(call.args)}", call.args[len(params)].span))
+        given = set()
+        for param, arg in zip(params, call.args):
+            given.add(param.name)
+            self.argument(arg, param.annotation, scope, f"argument `{param.name}` of {what}")
+        by_name = {p.name: p for p in params}
+        for kw in call.kwargs:
+            param = by_name.get(kw.name.text)
+            if param is None:
+                close = did_you_mean(kw.name.text, by_name)
+                label = f"did you mean `{close}`?" if close else "no such argument"
+                self.report(error("E0403", f"unknown argument `{kw.name.text}` for {what}",
+                                  kw.name.span, label))
+                continue
+            given.add(param.name)
+            self.argument(kw.value, param.annotation, scope, f"argument `{param.name}` of {what}")
+        for param in params:
+            if param.required and param.name not in given:
+                self.report(error("E0405", f"{what} needs argument `{param.name}`", call.span,
+                                  f"missing `{param.name}`"))

@@ -1,0 +1,104 @@
+"""Finding plugins: installed packages through the `rillet.plugins` entry-point group (the
+standard library announces itself there too), and the modules a pipeline names with `use`.
+
+A plugin that fails to load, or two that define the same name, become diagnostics at the `use`
+that brought them in, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+from rillet.runtime.plugin import Plugin, Registry, RegistryError
+
+from . import ast
+from .diagnostic import Diagnostic, error
+
+ENTRY_POINT_GROUP = "rillet.plugins"
+
+
+def installed_plugins() -> tuple[list[Plugin], list[Diagnostic]]:
+    plugins, diagnostics = [], []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name != "std"):
+        try:
+            loaded = entry.load()
+        except Exception as e:  # a broken third-party package must not take rillet down
+            diagnostics.append(error("E0601", f"installed plugin `{entry.name}` failed to load: "
+                                     f"{type(e).__name__}: {e}", None, "",
+                                     f"it is announced by entry point `{entry.value}`"))
+            continue
+        if isinstance(loaded, Plugin):
+            plugins.append(loaded)
+        else:
+            diagnostics.append(error("E0602", f"entry point `{entry.name}` ({entry.value}) is not "
+                                     "a `rillet.runtime.plugin.Plugin`", None))
+    return plugins, diagnostics
+
+
+def _import_path(path: Path) -> ModuleType:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    name = f"rillet_use_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _load_use(use: ast.UseDecl, base_dir: Path) -> tuple[Plugin | None, Diagnostic | None]:
+    what = f'"{use.target}"' if use.is_path else use.target
+    try:
+        if use.is_path:
+            path = (base_dir / use.target).resolve()
+            if not path.is_file():
+                return None, error("E0603", f"plugin file {what} does not exist", use.span,
+                                   "no such file", f"looked for {path}")
+            module = _import_path(path)
+        else:
+            module = importlib.import_module(use.target)
+    except ModuleNotFoundError as e:
+        return None, error("E0604", f"cannot import plugin `{use.target}`", use.span,
+                           f"no module named `{e.name}`", "is the package installed here?")
+    except Exception as e:  # the module's own code failed; show its message, not a traceback
+        return None, error("E0605", f"plugin {what} failed to load", use.span,
+                           f"{type(e).__name__}: {e}")
+    plugin = getattr(module, "plugin", None)
+    if not isinstance(plugin, Plugin):
+        return None, error("E0606", f"plugin {what} has no `plugin` object", use.span,
+                           "expected a module-level `plugin = Plugin(\"name\")`")
+    return plugin, None
+
+
+def build_registry(uses: list[ast.UseDecl], base_dir: Path) -> tuple[Registry, list[Diagnostic]]:
+    plugins, diagnostics = installed_plugins()
+    registry = Registry.from_plugins(plugins)
+    for use in uses:
+        plugin, problem = _load_use(use, base_dir)
+        if problem is not None:
+            diagnostics.append(problem)
+            continue
+        assert plugin is not None
+        if any(plugin is p for p in plugins):
+            continue
+        try:
+            registry = Registry.from_plugins([*plugins, plugin])
+        except RegistryError as e:
+            diagnostics.append(error("E0607", str(e), use.span, "clashing names",
+                                     "rename one of them in its plugin"))
+            continue
+        plugins.append(plugin)
+    return registry, diagnostics

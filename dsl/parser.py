@@ -1,0 +1,449 @@
+"""Pipeline text to syntax tree (`ast.Program`), or syntax diagnostics.
+
+A LALR(1) parser from `grammar.lark`. Newlines end statements except where the language says a
+statement goes on (open brackets, a next line starting with `|`); the `_Newlines` postlexer
+applies those rules so the grammar can stay plain. After a syntax error, parsing resumes at the
+next line that starts a statement, so one run reports every broken statement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lark import PostLex
+
+from rillet.runtime.plan import Span
+
+from . import ast
+from .diagnostic import Diagnostic, error
+
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSERS = {"RPAR", "RSQB", "RBRACE"}
+_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_MAX_SYNTAX_ERRORS = 20
+
+
+class _Newlines(PostLex):
+    """Drops the newlines inside ( ) and [ ], and those right after `{` or `,`.
+
+    It never looks ahead: the contextual lexer lexes each token in the parser state the previous
+    token left, so holding a token back would lex the next one in the wrong state.
+    """
+
+    always_accept = ("_NL",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        brackets: list[str] = []
+        previous: Token | None = None
+        for token in stream:
+            if token.type == "_NL":
+                if brackets and brackets[-1] != "LBRACE":
+                    continue
+                if previous is None or previous.type in ("LBRACE", "COMMA"):
+                    continue
+            elif token.type in _OPENERS:
+                brackets.append(token.type)
+            elif token.type in _CLOSERS and brackets:
+                brackets.pop()
+            previous = token
+            yield token
+
+
+@cache
+def _lark() -> Lark:
+    grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
+    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_Newlines(),
+                propagate_positions=True, maybe_placeholders=True)
+
+
+def _span_of(meta) -> Span:
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _token_span(token: Token) -> Span:
+    return Span(token.line, token.column, token.end_line, token.end_column)
+
+
+def _ident(token: Token) -> ast.Ident:
+    return ast.Ident(text=str(token), span=_token_span(token))
+
+
+def _unquote(token: Token) -> str:
+    """A string literal's value: JSON escapes, and any other backslash kept as written (so
+    regular expressions like "\\d+" read naturally)."""
+    body = str(token)[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt == "u" and i + 6 <= len(body):
+                try:
+                    out.append(json.loads(f'"{body[i:i + 6]}"'))
+                    i += 6
+                    continue
+                except ValueError:
+                    pass
+            simple = {'"': '"', "\\": "\\", "/": "/", "n": "\n", "t": "\t", "r": "\r",
+                      "b": "\b", "f": "\f"}
+            if nxt in simple:
+                out.append(simple[nxt])
+            else:
+                out.append(ch + nxt)
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _duration(token: Token) -> ast.Duration:
+    text = str(token)
+    unit = "ms" if text.endswith("ms") else text[-1]
+    number = float(text[: -len(unit)])
+    return ast.Duration(ms=int(round(number * _UNITS_MS[unit])), span=_token_span(token))
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Lark tree to `ast` nodes; each method is named after a grammar rule."""
+
+    def start(self, meta, items):
+        return ast.Program(statements=tuple(items))
+
+    # declarations
+    def param_decl(self, meta, items):
+        return ast.ParamDecl(name=_ident(items[0]), value=items[1], span=_span_of(meta))
+
+    def set_decl(self, meta, items):
+        return ast.SetDecl(name=_ident(items[0]), value=items[1], span=_span_of(meta))
+
+    def dotted_name(self, meta, items):
+        return ".".join(str(t) for t in items)
+
+    def use_decl(self, meta, items):
+        (target,) = items
+        if isinstance(target, Token):
+            return ast.UseDecl(target=_unquote(target), is_path=True, span=_span_of(meta))
+        return ast.UseDecl(target=target, is_path=False, span=_span_of(meta))
+
+    def schema_decl(self, meta, items):
+        name, *fields = items
+        return ast.SchemaDecl(name=_ident(name), fields=tuple(f for f in fields if f is not None),
+                              span=_span_of(meta))
+
+    def field_decl(self, meta, items):
+        return ast.FieldDecl(name=_ident(items[0]), type=items[1], span=_span_of(meta))
+
+    def type_expr(self, meta, items):
+        name, item, optional = items
+        return ast.TypeExpr(name=_ident(name), item=item, optional=optional is not None,
+                            span=_span_of(meta))
+
+    def connector_call(self, meta, items):
+        name, arguments = items
+        args, kwargs = arguments or ((), ())
+        return ast.ConnectorCall(name=_ident(name), args=args, kwargs=kwargs, span=_span_of(meta))
+
+    def source_decl(self, meta, items):
+        name, schema, call = items
+        return ast.SourceDecl(name=_ident(name), schema=schema and _ident(schema), call=call,
+                              span=_span_of(meta))
+
+    def table_decl(self, meta, items):
+        name, schema, call = items
+        return ast.TableDecl(name=_ident(name), schema=schema and _ident(schema), call=call,
+                             span=_span_of(meta))
+
+    def sink_decl(self, meta, items):
+        return ast.SinkDecl(name=_ident(items[0]), call=items[1], span=_span_of(meta))
+
+    def errors_decl(self, meta, items):
+        return ast.ErrorsDecl(sink=_ident(items[0]), span=_span_of(meta))
+
+    def stream_decl(self, meta, items):
+        return ast.StreamDecl(name=_ident(items[0]), flow=items[1], span=_span_of(meta))
+
+    def flow(self, meta, items):
+        head, *ops = items
+        return ast.Flow(head=head, ops=tuple(ops), span=_span_of(meta))
+
+    def stream_ref(self, meta, items):
+        return _ident(items[0])
+
+    def union(self, meta, items):
+        return ast.UnionHead(streams=tuple(items), span=_span_of(meta))
+
+    # operators
+    def where_op(self, meta, items):
+        return ast.WhereOp(cond=items[0], span=_span_of(meta))
+
+    def select_op(self, meta, items):
+        return ast.SelectOp(items=tuple(items), span=_span_of(meta))
+
+    def select_item(self, meta, items):
+        return ast.SelectItem(name=_ident(items[0]), value=items[1], span=_span_of(meta))
+
+    def derive_op(self, meta, items):
+        return ast.DeriveOp(items=tuple(items), span=_span_of(meta))
+
+    def assignment(self, meta, items):
+        return ast.Assignment(name=_ident(items[0]), value=items[1], span=_span_of(meta))
+
+    def drop_op(self, meta, items):
+        return ast.DropOp(names=tuple(_ident(t) for t in items), span=_span_of(meta))
+
+    def explode_op(self, meta, items):
+        field, into = items
+        return ast.ExplodeOp(field=_ident(field), into=into and _ident(into), span=_span_of(meta))
+
+    def event_time_op(self, meta, items):
+        field, lateness, idle = items
+        return ast.EventTimeOp(field=_ident(field), lateness=lateness and _duration(lateness),
+                               idle=idle and _duration(idle), span=_span_of(meta))
+
+    def window_op(self, meta, items):
+        kind, size, every = items[0]
+        return ast.WindowOp(kind=kind, size=size, every=every, span=_span_of(meta))
+
+    def tumbling(self, meta, items):
+        return ("tumbling", _duration(items[0]), None)
+
+    def sliding(self, meta, items):
+        return ("sliding", _duration(items[0]), _duration(items[1]))
+
+    def session(self, meta, items):
+        return ("session", _duration(items[0]), None)
+
+    def aggregate_op(self, meta, items):
+        keys = tuple(_ident(t) for t in items if isinstance(t, Token))
+        assigns = tuple(i for i in items if isinstance(i, ast.Assignment))
+        return ast.AggregateOp(keys=keys, items=assigns, span=_span_of(meta))
+
+    def dedupe_op(self, meta, items):
+        *keys, within = items
+        return ast.DedupeOp(keys=tuple(_ident(k) for k in keys), within=_duration(within),
+                            span=_span_of(meta))
+
+    def join_op(self, meta, items):
+        stream, on, within = items
+        return ast.JoinOp(stream=_ident(stream), on=_ident(on), within=_duration(within),
+                          span=_span_of(meta))
+
+    def lookup_op(self, meta, items):
+        return ast.LookupOp(table=_ident(items[0]), on=_ident(items[1]), span=_span_of(meta))
+
+    def late_op(self, meta, items):
+        return ast.LateOp(sink=_ident(items[0]), span=_span_of(meta))
+
+    def into_op(self, meta, items):
+        return ast.IntoOp(sink=_ident(items[0]), span=_span_of(meta))
+
+    def plugin_op(self, meta, items):
+        name, arguments, concurrency = items
+        args, kwargs = arguments or ((), ())
+        return ast.PluginOp(name=_ident(name), args=args, kwargs=kwargs,
+                            concurrency=None if concurrency is None else int(concurrency),
+                            span=_span_of(meta))
+
+    # tests
+    def test_decl(self, meta, items):
+        name, *stmts = items
+        stmts = [s for s in stmts if s is not None]
+        return ast.TestDecl(
+            name=_unquote(name),
+            given=tuple(s for s in stmts if isinstance(s, ast.Given)),
+            expect=tuple(s for s in stmts if isinstance(s, ast.Expect)),
+            span=_span_of(meta))
+
+    def given(self, meta, items):
+        return ast.Given(source=_ident(items[0]), value=items[1], span=_span_of(meta))
+
+    def expect(self, meta, items):
+        ordered, sink, value = items
+        return ast.Expect(sink=_ident(sink), ordered=ordered is not None, value=value,
+                          span=_span_of(meta))
+
+    # arguments and expressions
+    def arguments(self, meta, items):
+        args = tuple(i for i in items if not isinstance(i, ast.KeywordArg))
+        kwargs = tuple(i for i in items if isinstance(i, ast.KeywordArg))
+        return args, kwargs
+
+    def keyword_arg(self, meta, items):
+        return ast.KeywordArg(name=_ident(items[0]), value=items[1], span=_span_of(meta))
+
+    def if_expr(self, meta, items):
+        return ast.IfExpr(cond=items[0], then=items[1], other=items[2], span=_span_of(meta))
+
+    def _binary(self, meta, op, left, right):
+        return ast.BinaryExpr(op=op, left=left, right=right, span=_span_of(meta))
+
+    def or_(self, meta, items):
+        return self._binary(meta, "or", items[0], items[1])
+
+    def and_(self, meta, items):
+        return self._binary(meta, "and", items[0], items[1])
+
+    def not_(self, meta, items):
+        return ast.UnaryExpr(op="not", operand=items[0], span=_span_of(meta))
+
+    def compare(self, meta, items):
+        return self._binary(meta, str(items[1]), items[0], items[2])
+
+    def in_(self, meta, items):
+        return self._binary(meta, "in", items[0], items[1])
+
+    def not_in(self, meta, items):
+        return self._binary(meta, "not_in", items[0], items[1])
+
+    def match(self, meta, items):
+        pattern = ast.Literal(value=_unquote(items[1]), kind="str", span=_token_span(items[1]))
+        return ast.MatchExpr(operand=items[0], pattern=pattern, span=_span_of(meta))
+
+    def coalesce_(self, meta, items):
+        return self._binary(meta, "??", items[0], items[1])
+
+    def arith(self, meta, items):
+        return self._binary(meta, str(items[1]), items[0], items[2])
+
+    def neg(self, meta, items):
+        return ast.UnaryExpr(op="-", operand=items[0], span=_span_of(meta))
+
+    def attr(self, meta, items):
+        return ast.FieldAccess(target=items[0], name=_ident(items[1]), span=_span_of(meta))
+
+    def index(self, meta, items):
+        return ast.IndexAccess(target=items[0], key=items[1], span=_span_of(meta))
+
+    def call(self, meta, items):
+        name, arguments = items
+        args, kwargs = arguments or ((), ())
+        return ast.CallExpr(name=_ident(name), args=args, kwargs=kwargs, span=_span_of(meta))
+
+    def name(self, meta, items):
+        return ast.NameRef(name=str(items[0]), span=_span_of(meta))
+
+    def this(self, meta, items):
+        return ast.This(span=_span_of(meta))
+
+    def list_lit(self, meta, items):
+        return ast.ListExpr(items=tuple(i for i in items if i is not None), span=_span_of(meta))
+
+    def record_lit(self, meta, items):
+        return ast.RecordExpr(items=tuple(i for i in items if i is not None),
+                              span=_span_of(meta))
+
+    def record_item(self, meta, items):
+        key, value = items
+        text = _unquote(key) if key.type == "STRING" else str(key)
+        return ast.RecordItem(key=text, value=value, span=_span_of(meta))
+
+    def _literal(self, meta, value, kind):
+        return ast.Literal(value=value, kind=kind, span=_span_of(meta))
+
+    def int_lit(self, meta, items):
+        return self._literal(meta, int(items[0]), "int")
+
+    def float_lit(self, meta, items):
+        return self._literal(meta, float(items[0]), "float")
+
+    def string_lit(self, meta, items):
+        return self._literal(meta, _unquote(items[0]), "str")
+
+    def duration_lit(self, meta, items):
+        return self._literal(meta, _duration(items[0]).ms, "duration")
+
+    def true_lit(self, meta, items):
+        return self._literal(meta, True, "bool")
+
+    def false_lit(self, meta, items):
+        return self._literal(meta, False, "bool")
+
+    def null_lit(self, meta, items):
+        return self._literal(meta, None, "null")
+
+
+_READABLE = {
+    "NAME": "a name", "STRING": "a string", "INT": "an integer", "FLOAT": "a number",
+    "DURATION": "a duration like `10s`", "_NL": "end of line", "$END": "end of file",
+    "COMPARE": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`",
+    "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`",
+    "RBRACE": "`}`", "COMMA": "`,`", "VBAR": "`|`", "EQUAL": "`=`", "COLON": "`:`",
+    "DOT": "`.`", "OPTIONAL": "`?`", "ORDERED": "`ordered`",
+}
+
+
+def _readable(terminal: str) -> str:
+    if terminal in _READABLE:
+        return _READABLE[terminal]
+    pattern = _lark().get_terminal(terminal).pattern
+    return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
+
+
+def _expected(names: set[str]) -> str:
+    words = sorted({_readable(n) for n in names if not n.startswith("__")})
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words)
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        span = Span(exc.line, exc.column, exc.line, exc.column + 1)
+        return error("E0001", f"unexpected character `{char}`", span, "not valid here")
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        token = exc.token
+        found = "end of line" if token.type == "_NL" else f"`{token}`"
+        span = _token_span(token)
+        if token.type == "_NL":
+            span = Span(token.line, token.column, token.line, token.column + 1)
+        expected = _expected(set(exc.expected))
+        return error("E0002", f"unexpected {found}", span, f"expected {expected}")
+    lines = text.splitlines() or [""]
+    end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+    expected = getattr(exc, "expected", None)
+    label = f"expected {_expected(set(expected))}" if expected else ""
+    return error("E0003", "unexpected end of file", end, label,
+                 "a bracket or block may be left open")
+
+
+def _next_statement_line(lines: list[str], after: int) -> int | None:
+    """The 0-based index of the first line after line `after` (1-based) that starts a statement:
+    not indented, not a comment, not a continuation."""
+    for index in range(after, len(lines)):
+        line = lines[index]
+        if line and not line[0].isspace() and line[0] not in "#|})]":
+            return index
+    return None
+
+
+def parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
+    """The program, or None with every syntax error found."""
+    diagnostics: list[Diagnostic] = []
+    lines = text.split("\n")
+    attempt = text
+    while len(diagnostics) < _MAX_SYNTAX_ERRORS:
+        try:
+            tree = _lark().parse(attempt)
+        except UnexpectedInput as exc:
+            diagnostics.append(_syntax_diagnostic(exc, attempt))
+            line = exc.line if isinstance(exc.line, int) and exc.line > 0 else len(lines)
+            resume = _next_statement_line(lines, line)
+            if resume is None:
+                break
+            attempt = "\n" * resume + "\n".join(lines[resume:])
+            continue
+        if diagnostics:
+            break
+        return _ToAst().transform(tree), []
+    return None, diagnostics
+
+
+__all__ = ["parse", "UnexpectedEOF"]

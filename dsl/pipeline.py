@@ -1,0 +1,57 @@
+"""A pipeline file through the front end: read → parse → check → plan.
+
+Each phase returns its diagnostics; the next runs only when the previous had no error, so the
+author sees every mistake of the earliest broken phase at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rillet.runtime.plan import Plan
+
+from .checker import Checked, check
+from .diagnostic import Diagnostic, SourceText, error, has_errors
+from .parser import parse
+from .planner import plan
+
+
+@dataclass
+class Compiled:
+    source: SourceText
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    checked: Checked | None = None
+    plan: Plan | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def compile_text(text: str, path: str, base_dir: Path,
+                 params: Mapping[str, str] | None = None) -> Compiled:
+    compiled = Compiled(SourceText(path, text))
+    program, diagnostics = parse(text)
+    compiled.diagnostics += diagnostics
+    if program is None:
+        return compiled
+    checked, diagnostics = check(program, base_dir, params)
+    compiled.checked = checked
+    compiled.diagnostics += diagnostics
+    if compiled.ok:
+        compiled.plan = plan(checked, path, base_dir)
+    return compiled
+
+
+def compile_file(path: str, params: Mapping[str, str] | None = None) -> Compiled:
+    """`path` as the user wrote it; relative paths inside resolve against its folder."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        source = SourceText(path, "")
+        return Compiled(source, [error("E0000", f"cannot read pipeline file: {reason}", None)])
+    return compile_text(text, path, file.resolve().parent, params)

@@ -1,0 +1,194 @@
+"""A checked program to the plan IR (`rillet.runtime.plan`): one node per operator, in
+topological order; names and params resolved to values; fields and expressions lowered.
+
+Only what reaches a sink is planned: a flow or stream that writes nowhere would compute for
+nothing (the checker warns about it), and a source nobody reads is not opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rillet.runtime import plan as ir
+
+from . import ast
+from .checker import Checked
+from .constant import evaluate
+
+
+def lower_expr(expr: ast.Expr, params: dict[str, Any]) -> ir.Expr:
+    """An AST expression as IR: params become literals, field chains become paths."""
+    match expr:
+        case ast.Literal(value=value):
+            return ir.Lit(value)
+        case ast.NameRef(name=name):
+            return ir.Lit(params[name]) if name in params else ir.Field((name,))
+        case ast.This():
+            return ir.Field(())
+        case ast.FieldAccess(target=target, name=name):
+            inner = lower_expr(target, params)
+            if isinstance(inner, ir.Field):
+                return ir.Field((*inner.path, name.text))
+            return ir.Index(inner, ir.Lit(name.text))
+        case ast.IndexAccess(target=target, key=key):
+            inner, index = lower_expr(target, params), lower_expr(key, params)
+            if isinstance(inner, ir.Field) and isinstance(index, ir.Lit) and isinstance(
+                    index.value, str):
+                return ir.Field((*inner.path, index.value))
+            return ir.Index(inner, index)
+        case ast.CallExpr(name=name, args=args, kwargs=kwargs):
+            return ir.Call(name.text, tuple(lower_expr(a, params) for a in args),
+                           tuple((k.name.text, lower_expr(k.value, params)) for k in kwargs))
+        case ast.UnaryExpr(op=op, operand=operand):
+            return ir.Unary(op, lower_expr(operand, params))
+        case ast.BinaryExpr(op=op, left=left, right=right):
+            return ir.Binary(op, lower_expr(left, params), lower_expr(right, params))
+        case ast.MatchExpr(operand=operand, pattern=pattern):
+            return ir.Match(lower_expr(operand, params), pattern.value)
+        case ast.IfExpr(cond=cond, then=then, other=other):
+            return ir.IfElse(lower_expr(cond, params), lower_expr(then, params),
+                             lower_expr(other, params))
+        case ast.ListExpr(items=items):
+            return ir.ListOf(tuple(lower_expr(i, params) for i in items))
+        case ast.RecordExpr(items=items):
+            return ir.RecordOf(tuple((i.key, lower_expr(i.value, params)) for i in items))
+    raise TypeError(f"unknown expression {expr!r}")
+
+
+class _Planner:
+    def __init__(self, checked: Checked) -> None:
+        self.c = checked
+        self.nodes: list[ir.Node] = []
+        self.outputs: dict[str, int] = {}  # source or stream name -> node id of its output
+        self.sink_inputs: dict[str, list[int]] = {name: [] for name in checked.sinks}
+
+    def add(self, op: ir.Op, inputs: tuple[int, ...], span: ir.Span | None) -> int:
+        node_id = len(self.nodes)
+        self.nodes.append(ir.Node(node_id, op, inputs, span))
+        return node_id
+
+    def plan(self, file: str, base_dir: Path) -> ir.Plan:
+        c = self.c
+        for name, (decl, config) in c.sources.items():
+            schema = c.schemas.get(decl.schema.text) if decl.schema else None
+            op = ir.Source(name, decl.call.name.text, config, schema)
+            self.outputs[name] = self.add(op, (), decl.span)
+        for name in c.stream_order:
+            self.outputs[name] = self.flow(c.streams[name].flow)
+        for flow in c.flows:
+            self.flow(flow)
+        sink_ids: dict[str, int] = {}
+        for name, (decl, config) in c.sinks.items():
+            op = ir.Sink(name, decl.call.name.text, config)
+            sink_ids[name] = self.add(op, tuple(self.sink_inputs[name]), decl.span)
+        error_sink = sink_ids.get(c.error_sink) if c.error_sink else None
+        full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
+        return prune(full)
+
+    def flow(self, flow: ast.Flow) -> int:
+        if isinstance(flow.head, ast.Ident):
+            current = self.outputs[flow.head.text]
+        else:
+            inputs = tuple(self.outputs[s.text] for s in flow.head.streams)
+            current = self.add(ir.Union(), inputs, flow.head.span)
+        params = self.c.params
+        ops = list(flow.ops)
+        index = 0
+        while index < len(ops):
+            op = ops[index]
+            index += 1
+            match op:
+                case ast.IntoOp(sink=sink):
+                    self.sink_inputs[sink.text].append(current)
+                    continue
+                case ast.WindowOp():
+                    aggregate = ops[index]
+                    index += 1
+                    late = None
+                    if index < len(ops) and isinstance(ops[index], ast.LateOp):
+                        late = ops[index].sink.text  # type: ignore[union-attr]
+                        index += 1
+                    current = self.add(self.aggregate(aggregate, op, late), (current,), op.span)
+                    continue
+                case ast.AggregateOp():
+                    late = None
+                    if index < len(ops) and isinstance(ops[index], ast.LateOp):
+                        late = ops[index].sink.text  # type: ignore[union-attr]
+                        index += 1
+                    current = self.add(self.aggregate(op, None, late), (current,), op.span)
+                    continue
+                case ast.JoinOp(stream=stream, on=on, within=within):
+                    right = self.outputs[stream.text]
+                    current = self.add(ir.Join(stream.text, on.text, within.ms),
+                                       (current, right), op.span)
+                    continue
+            current = self.add(self.simple(op, params), (current,), op.span)
+        return current
+
+    def aggregate(self, op: ast.Operator, window: ast.WindowOp | None,
+                  late: str | None) -> ir.Aggregate:
+        assert isinstance(op, ast.AggregateOp)
+        params = self.c.params
+        fields = tuple(ir.Assign(a.name.text, lower_expr(a.value, params)) for a in op.items)
+        lowered = None
+        if window is not None:
+            every = window.every.ms if window.every else None
+            lowered = ir.Window(window.kind, window.size.ms, every)
+        return ir.Aggregate(tuple(k.text for k in op.keys), fields, lowered, late)
+
+    def simple(self, op: ast.Operator, params: dict[str, Any]) -> ir.Op:
+        match op:
+            case ast.WhereOp(cond=cond):
+                return ir.Where(lower_expr(cond, params))
+            case ast.SelectOp(items=items):
+                return ir.Select(tuple(
+                    ir.Assign(i.name.text, lower_expr(i.value, params) if i.value is not None
+                              else ir.Field((i.name.text,)))
+                    for i in items))
+            case ast.DeriveOp(items=items):
+                return ir.Derive(tuple(ir.Assign(i.name.text, lower_expr(i.value, params))
+                                       for i in items))
+            case ast.DropOp(names=names):
+                return ir.Drop(tuple(n.text for n in names))
+            case ast.ExplodeOp(field=field, into=into):
+                return ir.Explode(field.text, (into or field).text)
+            case ast.EventTimeOp(field=field, lateness=lateness, idle=idle):
+                return ir.EventTime(field.text, lateness.ms if lateness else 0,
+                                    idle.ms if idle else None)
+            case ast.DedupeOp(keys=keys, within=within):
+                return ir.Dedupe(tuple(k.text for k in keys), within.ms)
+            case ast.LookupOp(table=table, on=on):
+                decl, config = self.c.tables[table.text]
+                schema = self.c.schemas.get(decl.schema.text) if decl.schema else None
+                return ir.Lookup(ir.Table(table.text, decl.call.name.text, config, schema),
+                                 on.text)
+            case ast.PluginOp(name=name, kwargs=kwargs, concurrency=concurrency):
+                values = {k.name.text: evaluate(k.value, params, "operator argument")
+                          for k in kwargs}
+                return ir.PluginOperator(name.text, values, concurrency)
+        raise TypeError(f"cannot plan {op!r}")
+
+
+def prune(plan: ir.Plan) -> ir.Plan:
+    """Keep the nodes that lead to a sink; the error sink stays while any producer remains."""
+    consumers: dict[int, list[int]] = {n.id: [] for n in plan.nodes}
+    for n in plan.nodes:
+        for i in n.inputs:
+            consumers[i].append(n.id)
+    useful: set[int] = set()
+    for n in reversed(plan.nodes):
+        if (isinstance(n.op, ir.Sink) and n.inputs) or any(c in useful for c in consumers[n.id]):
+            useful.add(n.id)
+    if plan.error_sink is not None and useful:
+        useful.add(plan.error_sink)
+    renumber = {old: new for new, old in enumerate(sorted(useful))}
+    nodes = tuple(
+        ir.Node(renumber[n.id], n.op, tuple(renumber[i] for i in n.inputs), n.span)
+        for n in plan.nodes if n.id in useful)
+    error_sink = renumber.get(plan.error_sink) if plan.error_sink is not None else None
+    return ir.Plan(nodes, plan.settings, error_sink, plan.file, plan.base_dir)
+
+
+def plan(checked: Checked, file: str, base_dir: Path) -> ir.Plan:
+    return _Planner(checked).plan(file, base_dir)

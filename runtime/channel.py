@@ -1,0 +1,69 @@
+"""Bounded channels between operators, sized in batches.
+
+Each node has one input channel; every upstream edge writes to it through an `Outlet` that tags
+items with the edge's port, so a node with several inputs (union, join, a shared sink) tells them
+apart without a task per input. A full channel blocks the sender, which blocks its own input, back
+to the source: memory stays within channels × capacity × batch size whatever the input size.
+"""
+
+from __future__ import annotations
+
+import anyio
+from anyio.lowlevel import checkpoint
+from anyio import WouldBlock
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .clock import Clock
+from .item import Batch, Item
+from .metrics import ChannelMetrics, NodeMetrics
+
+
+class Channel:
+    def __init__(self, capacity_batches: int, clock: Clock) -> None:
+        self.metrics = ChannelMetrics(capacity_batches=capacity_batches)
+        self._clock = clock
+        send, receive = anyio.create_memory_object_stream[tuple[int, Item]](capacity_batches)
+        self._send: MemoryObjectSendStream[tuple[int, Item]] = send
+        self._receive: MemoryObjectReceiveStream[tuple[int, Item]] = receive
+
+    def outlet(self, port: int, sender: NodeMetrics) -> Outlet:
+        return Outlet(self, port, sender)
+
+    async def receive(self) -> tuple[int, Item]:
+        port, item = await self._receive.receive()
+        if isinstance(item, Batch):
+            self.metrics.queued_batches -= 1
+            self.metrics.queued_records -= len(item.records)
+        return port, item
+
+    def close(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+
+class Outlet:
+    """The sending end of one edge: records blocked time on the sender's metrics."""
+
+    __slots__ = ("_channel", "_port", "_sender")
+
+    def __init__(self, channel: Channel, port: int, sender: NodeMetrics) -> None:
+        self._channel = channel
+        self._port = port
+        self._sender = sender
+
+    async def send(self, item: Item) -> None:
+        channel = self._channel
+        if isinstance(item, Batch):
+            m = channel.metrics
+            m.queued_batches += 1
+            m.queued_records += len(item.records)
+            if m.queued_records > m.max_queued_records:
+                m.max_queued_records = m.queued_records
+        try:
+            channel._send.send_nowait((self._port, item))
+        except WouldBlock:
+            started = channel._clock.monotonic_s()
+            await channel._send.send((self._port, item))
+            self._sender.blocked_s += channel._clock.monotonic_s() - started
+        else:
+            await checkpoint()

@@ -1,0 +1,179 @@
+"""Expressions of the plan IR turned into Python source, compiled once per stage.
+
+The generated code keeps the language's null rules without a per-value interpreter: a missing
+field reads as null, arithmetic on null gives null, an ordering comparison with null is false.
+Literals go through `repr` (int, float, str, bool, None) or into the namespace as constants, and
+field names through `repr`, so no user text is ever pasted into code unescaped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .plan import (
+    Binary,
+    Call,
+    Expr,
+    Field,
+    IfElse,
+    Index,
+    ListOf,
+    Lit,
+    Match,
+    RecordOf,
+    Unary,
+)
+
+
+class ExprError(Exception):
+    """A record made an expression fail (a type mismatch, division by zero, ...)."""
+
+
+def read_path(value: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ExprError(f"cannot read field `{key}` of a {type(value).__name__} value")
+        value = value.get(key)
+    return value
+
+
+def read_index(value: Any, key: Any) -> Any:
+    if value is None or key is None:
+        return None
+    if isinstance(value, dict):
+        return value.get(key)
+    if isinstance(value, list | str):
+        if not isinstance(key, int) or isinstance(key, bool):
+            raise ExprError(f"a {type(value).__name__} index must be an int, got {key!r}")
+        return value[key] if -len(value) <= key < len(value) else None
+    raise ExprError(f"cannot index a {type(value).__name__} value")
+
+
+def contains(container: Any, value: Any) -> bool:
+    if container is None:
+        return False
+    if not isinstance(container, list | dict | str):
+        raise ExprError(f"`in` needs a list, record or string, got {type(container).__name__}")
+    return value in container
+
+
+_ARITHMETIC = {"+", "-", "*", "/", "//", "%"}
+_ORDERING = {"<", "<=", ">", ">="}
+_SIMPLE_LITERALS = (bool, int, str, type(None))
+
+
+class ExprCompiler:
+    """Turns IR expressions into Python expression source over a record variable.
+
+    Shared by all expressions of one stage: constants, regexes and functions land in
+    `namespace`, which becomes the generated function's globals.
+    """
+
+    def __init__(self, functions: dict[str, Callable[..., Any]]) -> None:
+        self.functions = functions
+        self.namespace: dict[str, Any] = {
+            "_read_path": read_path,
+            "_read_index": read_index,
+            "_contains": contains,
+            "ExprError": ExprError,
+        }
+        self._counter = 0
+
+    def _fresh(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    def constant(self, value: Any) -> str:
+        if isinstance(value, _SIMPLE_LITERALS) or (
+            isinstance(value, float) and math.isfinite(value)
+        ):
+            return repr(value)
+        name = self._fresh("_c")
+        self.namespace[name] = value
+        return name
+
+    def compile(self, expr: Expr, rec: str) -> str:
+        match expr:
+            case Lit(value=value):
+                return self.constant(value)
+            case Field(path=()):
+                return rec
+            case Field(path=(key,)):
+                return f"{rec}.get({key!r})"
+            case Field(path=path):
+                return f"_read_path({rec}, {path!r})"
+            case Index(target=target, key=key):
+                return f"_read_index({self.compile(target, rec)}, {self.compile(key, rec)})"
+            case Call(name=name, args=args, kwargs=kwargs):
+                fn = self._fresh("_f")
+                self.namespace[fn] = self.functions[name]
+                parts = [self.compile(a, rec) for a in args]
+                parts += [f"{k}={self.compile(v, rec)}" for k, v in kwargs]
+                return f"{fn}({', '.join(parts)})"
+            case Unary(op="not", operand=operand):
+                return f"(not {self.compile(operand, rec)})"
+            case Unary(op="-", operand=operand):
+                t = self._fresh("_t")
+                return f"(None if ({t} := {self.compile(operand, rec)}) is None else -{t})"
+            case Binary(op=op, left=left, right=right):
+                return self._binary(op, left, right, rec)
+            case Match(operand=operand, pattern=pattern):
+                rx = self._fresh("_re")
+                self.namespace[rx] = re.compile(pattern)
+                t = self._fresh("_t")
+                value = self.compile(operand, rec)
+                return f"(({t} := {value}) is not None and {rx}.search({t}) is not None)"
+            case IfElse(cond=cond, then=then, other=other):
+                c, a, b = (self.compile(e, rec) for e in (cond, then, other))
+                return f"({a} if {c} else {b})"
+            case ListOf(items=items):
+                return "[" + ", ".join(self.compile(i, rec) for i in items) + "]"
+            case RecordOf(items=items):
+                body = ", ".join(f"{k!r}: {self.compile(v, rec)}" for k, v in items)
+                return "{" + body + "}"
+        raise TypeError(f"not an expression: {expr!r}")
+
+    def _binary(self, op: str, left: Expr, right: Expr, rec: str) -> str:
+        if op in ("and", "or"):
+            return f"bool({self.compile(left, rec)} {op} {self.compile(right, rec)})"
+        if op == "??":
+            t = self._fresh("_t")
+            a, b = self.compile(left, rec), self.compile(right, rec)
+            return f"({t} if ({t} := {a}) is not None else {b})"
+        if op in ("in", "not_in"):
+            return self._membership(op, left, right, rec)
+        if op in ("==", "!="):
+            return f"({self.compile(left, rec)} {op} {self.compile(right, rec)})"
+        if op in _ARITHMETIC or op in _ORDERING:
+            return self._null_guarded(op, left, right, rec)
+        raise TypeError(f"unknown operator {op!r}")
+
+    def _null_guarded(self, op: str, left: Expr, right: Expr, rec: str) -> str:
+        """`a OP b`, null when either side is null (arithmetic) or false (ordering)."""
+        operands, checks = [], []
+        for side in (left, right):
+            code = self.compile(side, rec)
+            if isinstance(side, Lit) and side.value is not None:
+                operands.append(code)
+                continue
+            t = self._fresh("_t")
+            checks.append(f"({t} := {code}) is None")
+            operands.append(t)
+        body = f"{operands[0]} {op} {operands[1]}"
+        if not checks:
+            return f"({body})"
+        null_result = "None" if op in _ARITHMETIC else "False"
+        return f"({null_result} if {' or '.join(checks)} else {body})"
+
+    def _membership(self, op: str, left: Expr, right: Expr, rec: str) -> str:
+        needle = self.compile(left, rec)
+        if isinstance(right, ListOf) and all(isinstance(i, Lit) for i in right.items):
+            values = self.constant(tuple(i.value for i in right.items))  # type: ignore[union-attr]
+            return f"({needle} {'in' if op == 'in' else 'not in'} {values})"
+        test = f"_contains({self.compile(right, rec)}, {needle})"
+        return test if op == "in" else f"(not {test})"

@@ -1,0 +1,57 @@
+"""What flows on a channel: data batches and the control items that travel in-band with them.
+
+Control items (`Watermark`, `Barrier`, `End`) are ordered with the data, so no side channel can
+race them: an operator that sees `End` knows every batch of that input came before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the records of a batch were read: the source's name and, for files, the file."""
+
+    source: str
+    file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Records (dicts, never mutated once sent) with the source offset of each, index for index.
+
+    Offsets travel with records so that a record failing deep in the graph is still reported
+    with the offset it was read at.
+    """
+
+    records: list[dict]
+    offsets: list[int]
+    origin: Origin
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """No record with an event time below `ts_ms` will follow on this input."""
+
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Barrier:
+    """Checkpoint `checkpoint_id` covers everything before this item."""
+
+    checkpoint_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """The input is exhausted; nothing follows."""
+
+
+END = End()
+
+Item = Batch | Watermark | Barrier | End

@@ -1,0 +1,243 @@
+"""The plan IR: the plain data that `rillet.dsl` produces and `rillet.runtime` executes.
+
+Everything here is a frozen msgspec Struct, so a plan can be built by hand from Python (no
+pipeline text needed), encoded to JSON for golden tests, and compared by value. The planner in
+`rillet.dsl.planner` writes it; `rillet.runtime.compile` reads it. Read next: `compile.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Span(msgspec.Struct, frozen=True):
+    """A region of the pipeline file, 1-based lines and columns, end exclusive."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+# -- expressions ---------------------------------------------------------------------------------
+
+
+class Lit(msgspec.Struct, frozen=True, tag=True):
+    value: Any
+
+
+class Field(msgspec.Struct, frozen=True, tag=True):
+    """A record field by path: `geo.city` is ("geo", "city"); `this` alone is ()."""
+
+    path: tuple[str, ...]
+
+
+class Index(msgspec.Struct, frozen=True, tag=True):
+    target: Expr
+    key: Expr
+
+
+class Call(msgspec.Struct, frozen=True, tag=True):
+    name: str
+    args: tuple[Expr, ...]
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+
+
+class Binary(msgspec.Struct, frozen=True, tag=True):
+    """`op` is one of + - * / // % == != < <= > >= and or ?? in not_in."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+class Unary(msgspec.Struct, frozen=True, tag=True):
+    """`op` is `not` or `-`."""
+
+    op: str
+    operand: Expr
+
+
+class Match(msgspec.Struct, frozen=True, tag=True):
+    """`operand =~ "pattern"`: true when the regular expression matches anywhere."""
+
+    operand: Expr
+    pattern: str
+
+
+class IfElse(msgspec.Struct, frozen=True, tag=True):
+    cond: Expr
+    then: Expr
+    other: Expr
+
+
+class ListOf(msgspec.Struct, frozen=True, tag=True):
+    items: tuple[Expr, ...]
+
+
+class RecordOf(msgspec.Struct, frozen=True, tag=True):
+    items: tuple[tuple[str, Expr], ...]
+
+
+Expr = Lit | Field | Index | Call | Binary | Unary | Match | IfElse | ListOf | RecordOf
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+
+class TypeSpec(msgspec.Struct, frozen=True):
+    """`name` is int, float, str, bool, any, list or record; `item` is the element of a list."""
+
+    name: str
+    optional: bool = False
+    item: TypeSpec | None = None
+
+
+class FieldSpec(msgspec.Struct, frozen=True):
+    name: str
+    type: TypeSpec
+
+
+class SchemaSpec(msgspec.Struct, frozen=True):
+    name: str
+    fields: tuple[FieldSpec, ...]
+
+
+# -- operators -----------------------------------------------------------------------------------
+
+
+class Assign(msgspec.Struct, frozen=True):
+    name: str
+    expr: Expr
+
+
+class Source(msgspec.Struct, frozen=True, tag=True):
+    name: str
+    connector: str
+    config: dict[str, Any]
+    schema: SchemaSpec | None = None
+
+
+class Sink(msgspec.Struct, frozen=True, tag=True):
+    name: str
+    connector: str
+    config: dict[str, Any]
+
+
+class Table(msgspec.Struct, frozen=True, tag=True):
+    name: str
+    connector: str
+    config: dict[str, Any]
+    schema: SchemaSpec | None = None
+
+
+class Where(msgspec.Struct, frozen=True, tag=True):
+    cond: Expr
+
+
+class Select(msgspec.Struct, frozen=True, tag=True):
+    fields: tuple[Assign, ...]
+
+
+class Derive(msgspec.Struct, frozen=True, tag=True):
+    """Assignments apply in order, so a later one sees the fields of the earlier ones."""
+
+    fields: tuple[Assign, ...]
+
+
+class Drop(msgspec.Struct, frozen=True, tag=True):
+    names: tuple[str, ...]
+
+
+class Explode(msgspec.Struct, frozen=True, tag=True):
+    field: str
+    into: str
+
+
+class Union(msgspec.Struct, frozen=True, tag=True):
+    pass
+
+
+class EventTime(msgspec.Struct, frozen=True, tag=True):
+    field: str
+    lateness_ms: int = 0
+    idle_ms: int | None = None
+
+
+class Window(msgspec.Struct, frozen=True, tag=True):
+    """`kind` is tumbling (size), sliding (size, every) or session (gap in `size_ms`)."""
+
+    kind: str
+    size_ms: int
+    every_ms: int | None = None
+
+
+class Aggregate(msgspec.Struct, frozen=True, tag=True):
+    keys: tuple[str, ...]
+    fields: tuple[Assign, ...]
+    window: Window | None = None
+    late_sink: str | None = None
+
+
+class Dedupe(msgspec.Struct, frozen=True, tag=True):
+    keys: tuple[str, ...]
+    within_ms: int
+
+
+class Join(msgspec.Struct, frozen=True, tag=True):
+    """Inner join of the node's first input (left) with its second (right, named `right`)."""
+
+    right: str
+    on: str
+    within_ms: int
+
+
+class Lookup(msgspec.Struct, frozen=True, tag=True):
+    table: Table
+    on: str
+
+
+class PluginOperator(msgspec.Struct, frozen=True, tag=True):
+    name: str
+    kwargs: dict[str, Any]
+    concurrency: int | None = None
+
+
+Op = (
+    Source | Sink | Where | Select | Derive | Drop | Explode | Union | EventTime
+    | Aggregate | Dedupe | Join | Lookup | PluginOperator
+)
+
+STATELESS = (Where, Select, Derive, Drop, Explode)
+
+
+class Node(msgspec.Struct, frozen=True):
+    """One operator of the dataflow. `inputs` are node ids, in port order."""
+
+    id: int
+    op: Op
+    inputs: tuple[int, ...] = ()
+    span: Span | None = None
+
+
+class Settings(msgspec.Struct, frozen=True):
+    batch_size: int = 1000
+    batch_timeout_ms: int = 200
+    channel_capacity: int = 4
+    checkpoint_interval_ms: int = 10_000
+
+
+class Plan(msgspec.Struct, frozen=True):
+    """A whole pipeline. `error_sink` is the id of the sink node that receives bad records."""
+
+    nodes: tuple[Node, ...]
+    settings: Settings = Settings()
+    error_sink: int | None = None
+    file: str = "<plan>"
+    base_dir: str = "."
+    plugins: tuple[str, ...] = ()
+
+    def node(self, node_id: int) -> Node:
+        return self.nodes[node_id]

@@ -1,0 +1,207 @@
+"""The plugin API: one way to add functions, aggregates, operators, sources, sinks and tables.
+
+The standard library is written against exactly this API. Decorators attach a `Spec` to the
+object and return it unchanged; nothing is registered by importing a module. A `Registry` is a
+value built from plugins, so two runs can use different sets side by side.
+
+>>> plugin = Plugin("demo")
+>>> @plugin.function("shout")
+... def shout(text: str | None) -> str | None:
+...     '''Upper-case text with an exclamation mark.'''
+...     return None if text is None else text.upper() + "!"
+>>> shout("hi")
+'HI!'
+>>> Registry.from_plugins([plugin]).get("function", "shout").summary
+'Upper-case text with an exclamation mark.'
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+Kind = Literal["function", "aggregate", "operator", "source", "sink", "table"]
+KINDS: tuple[Kind, ...] = ("function", "aggregate", "operator", "source", "sink", "table")
+Delivery = Literal["exactly-once", "at-least-once", "at-most-once"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of a component: its name, annotated type, and default when optional."""
+
+    name: str
+    annotation: Any
+    required: bool
+    default: Any = None
+    keyword_only: bool = False
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: Kind
+    name: str
+    plugin: str
+    obj: Any
+    params: tuple[Param, ...]
+    returns: Any = Any
+    summary: str = ""
+    config: type[msgspec.Struct] | None = None
+    delivery: Delivery | None = None
+    context: bool = False
+    """A function that takes the run's `FunctionContext` as its first argument (e.g. `now()`)."""
+
+
+@dataclass(frozen=True)
+class FunctionContext:
+    """What a context-taking function may read: the run's clock."""
+
+    clock: Any
+
+
+def _summary(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().split("\n\n")[0].replace("\n", " ")
+
+
+def _callable_params(fn: Callable[..., Any], skip: int) -> tuple[tuple[Param, ...], Any]:
+    hints = typing.get_type_hints(fn)
+    params = []
+    for p in list(inspect.signature(fn).parameters.values())[skip:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        required = p.default is inspect.Parameter.empty
+        params.append(
+            Param(
+                name=p.name,
+                annotation=hints.get(p.name, Any),
+                required=required,
+                default=None if required else p.default,
+                keyword_only=p.kind is p.KEYWORD_ONLY,
+            )
+        )
+    return tuple(params), hints.get("return", Any)
+
+
+def config_params(config: type[msgspec.Struct]) -> tuple[Param, ...]:
+    """The parameters of a connector: its config Struct's fields, in positional order."""
+    params = []
+    for f in msgspec.structs.fields(config):
+        required = f.required
+        default = None if required else (
+            f.default if f.default is not msgspec.NODEFAULT else f.default_factory()
+        )
+        params.append(Param(f.name, f.type, required, default))
+    return tuple(params)
+
+
+@dataclass
+class Plugin:
+    """A named set of components; a module exposes one as `plugin`."""
+
+    name: str
+    specs: list[Spec] = field(default_factory=list)
+
+    def _attach(self, obj: T, spec: Spec) -> T:
+        self.specs.append(spec)
+        try:
+            obj.__rillet_spec__ = spec  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            pass
+        return obj
+
+    def function(self, name: str, *, context: bool = False) -> Callable[[T], T]:
+        """A scalar function callable in expressions; gets null arguments as `None`."""
+
+        def decorate(fn: T) -> T:
+            params, returns = _callable_params(fn, skip=1 if context else 0)  # type: ignore[arg-type]
+            spec = Spec("function", name, self.name, fn, params, returns, _summary(fn),
+                        context=context)
+            return self._attach(fn, spec)
+
+        return decorate
+
+    def aggregate(self, name: str) -> Callable[[T], T]:
+        """A class with `add`, `merge`, `result`, `snapshot`, `restore`; constructed per group
+        with the aggregate call's arguments after the first (`quantile(x, 0.95)`)."""
+
+        def decorate(cls: T) -> T:
+            params, _ = _callable_params(cls.add, skip=1)  # type: ignore[attr-defined]
+            extra, _ = _callable_params(cls.__init__, skip=1)  # type: ignore[misc]
+            returns = typing.get_type_hints(cls.result).get("return", Any)  # type: ignore[attr-defined]
+            spec = Spec("aggregate", name, self.name, cls, params + extra, returns, _summary(cls))
+            return self._attach(cls, spec)
+
+        return decorate
+
+    def operator(self, name: str) -> Callable[[T], T]:
+        """A per-record function (`record` first, keyword arguments after) or a stateful class
+        whose `__init__` takes the keyword arguments."""
+
+        def decorate(obj: T) -> T:
+            target = obj.__init__ if isinstance(obj, type) else obj  # type: ignore[misc]
+            params, returns = _callable_params(target, skip=1)
+            spec = Spec("operator", name, self.name, obj, params, returns, _summary(obj))
+            return self._attach(obj, spec)
+
+        return decorate
+
+    def _connector(self, kind: Kind, name: str, config: type[msgspec.Struct],
+                   delivery: Delivery | None = None) -> Callable[[T], T]:
+        def decorate(cls: T) -> T:
+            spec = Spec(kind, name, self.name, cls, config_params(config), Any, _summary(cls),
+                        config=config, delivery=delivery)
+            return self._attach(cls, spec)
+
+        return decorate
+
+    def source(self, name: str, *, config: type[msgspec.Struct]) -> Callable[[T], T]:
+        """A class built as `cls(config, context)` implementing `runtime.connector.Source`."""
+        return self._connector("source", name, config)
+
+    def sink(self, name: str, *, config: type[msgspec.Struct],
+             delivery: Delivery = "at-least-once") -> Callable[[T], T]:
+        """A class built as `cls(config, context)` implementing `runtime.connector.Sink`."""
+        return self._connector("sink", name, config, delivery)
+
+    def table(self, name: str, *, config: type[msgspec.Struct]) -> Callable[[T], T]:
+        """A class built as `cls(config, context)` that loads keyed rows for `lookup`."""
+        return self._connector("table", name, config)
+
+
+class RegistryError(Exception):
+    """Two plugins define the same component name for one kind."""
+
+
+@dataclass(frozen=True)
+class Registry:
+    specs: dict[tuple[Kind, str], Spec]
+
+    @classmethod
+    def from_plugins(cls, plugins: Iterable[Plugin]) -> Registry:
+        specs: dict[tuple[Kind, str], Spec] = {}
+        for plugin in plugins:
+            for spec in plugin.specs:
+                key = (spec.kind, spec.name)
+                if key in specs:
+                    other = specs[key]
+                    raise RegistryError(
+                        f"{spec.kind} `{spec.name}` is defined by both plugin `{other.plugin}` "
+                        f"and plugin `{spec.plugin}`"
+                    )
+                specs[key] = spec
+        return cls(specs)
+
+    def get(self, kind: Kind, name: str) -> Spec | None:
+        return self.specs.get((kind, name))
+
+    def names(self, kind: Kind) -> list[str]:
+        return sorted(name for k, name in self.specs if k == kind)
+
+    def all(self) -> list[Spec]:
+        return sorted(self.specs.values(), key=lambda s: (s.kind, s.name))

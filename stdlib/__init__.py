@@ -1,0 +1,15 @@
+"""rillet's standard library: connectors, functions and aggregates, written against the same
+plugin API (`rillet.runtime.plugin`) that third-party plugins use, and announced through the same
+entry-point group (`rillet.plugins`, name `std`).
+"""
+
+from rillet.runtime.plugin import Plugin
+
+from . import aggregates, file, functions, generate, stdio
+
+plugin = Plugin(
+    "std",
+    [s for m in (file, stdio, generate, functions, aggregates) for s in m.plugin.specs],
+)
+
+__all__ = ["plugin"]

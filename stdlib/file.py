@@ -1,0 +1,252 @@
+"""The `file` connector: source (jsonl, csv, lines; a path or a glob; `follow=true`), sink
+(jsonl, csv) and lookup table.
+
+Files of a glob are read one after the other in name order; a batch never spans two files, so
+each batch names its file and every offset is an offset into that file: bytes for jsonl and
+lines, data rows from 1 for csv. With `follow=true` the source never ends: it waits for appended
+lines and for new files matching the glob, flushing a partial batch after `batch_timeout`.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import os
+from itertools import islice
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
+from rillet.runtime.plugin import Plugin
+
+from .formats import CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
+from .lines import LineSplitter
+
+plugin = Plugin("std")
+
+CHUNK_BYTES = 1 << 20
+FOLLOW_POLL_S = 0.05
+
+
+class FileSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
+    path: str
+    format: Literal["jsonl", "csv", "lines"] = "jsonl"
+    follow: bool = False
+
+
+class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
+    path: str
+    format: Literal["jsonl", "csv"] = "jsonl"
+
+
+class FileTableConfig(msgspec.Struct, forbid_unknown_fields=True):
+    path: str
+    format: Literal["jsonl", "csv"] = "jsonl"
+    key: str = "id"
+
+
+def _display(path: str, base_dir: Path) -> str:
+    try:
+        return os.path.relpath(path, base_dir) if Path(path).is_relative_to(base_dir) else path
+    except ValueError:
+        return path
+
+
+class _LineFile:
+    """One jsonl or lines file being read."""
+
+    def __init__(self, path: str, fmt: str, context: SourceContext) -> None:
+        self.handle = open(path, "rb")  # noqa: SIM115 - closed by `close`
+        self.splitter = LineSplitter()
+        self.fmt = fmt
+        self.schema = context.schema
+
+    def fill(self, want: int) -> bool:
+        """Read until `want` lines are ready; False at the end of the file's current data."""
+        while self.splitter.pending < want:
+            chunk = self.handle.read(CHUNK_BYTES)
+            if not chunk:
+                return False
+            self.splitter.feed(chunk)
+        return True
+
+    @property
+    def pending(self) -> int:
+        return self.splitter.pending
+
+    def finish(self) -> None:
+        self.splitter.finish()
+
+    def take(self, n: int) -> SourceBatch:
+        lines, offsets = self.splitter.take(n)
+        if self.fmt == "lines":
+            return SourceBatch(decode_lines(lines, offsets), offsets)
+        records, offsets, bad = decode_jsonl(lines, offsets, self.schema)
+        return SourceBatch(records, offsets, bad=bad)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class _CsvFile:
+    """One csv file being read; rows are parsed by the csv module, quoted newlines included."""
+
+    def __init__(self, path: str, context: SourceContext) -> None:
+        self.handle = open(path, newline="", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self.reader = csv.reader(self.handle)
+        self.rows = CsvRows(context.schema)
+        self.buffer: list[list[str]] = []
+
+    def fill(self, want: int) -> bool:
+        if len(self.buffer) < want:
+            self.buffer += islice(self.reader, want - len(self.buffer))
+        return len(self.buffer) >= want
+
+    @property
+    def pending(self) -> int:
+        return len(self.buffer)
+
+    def finish(self) -> None:
+        pass
+
+    def take(self, n: int) -> SourceBatch:
+        rows, self.buffer = self.buffer[:n], self.buffer[n:]
+        records, offsets, bad = self.rows.decode(rows)
+        return SourceBatch(records, offsets, bad=bad)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+@plugin.source("file", config=FileSourceConfig)
+class FileSource:
+    """Reads records from a file or a glob of files (jsonl, csv or lines)."""
+
+    def __init__(self, config: FileSourceConfig, context: SourceContext) -> None:
+        self.config = config
+        self.context = context
+        self.pattern = str(context.base_dir / config.path)
+        self.files: list[str] = []
+        self.index = 0
+        self.current: _LineFile | _CsvFile | None = None
+
+    def _matching(self) -> list[str]:
+        if glob.has_magic(self.pattern):
+            return sorted(p for p in glob.glob(self.pattern) if os.path.isfile(p))
+        return [self.pattern] if os.path.isfile(self.pattern) else []
+
+    async def open(self) -> None:
+        self.files = self._matching()
+        if not self.files and not self.config.follow:
+            what = "no file matches" if glob.has_magic(self.pattern) else "no such file"
+            raise ConnectorError(f"source `{self.context.name}`: {what}: {self.config.path}")
+
+    def _open_next(self) -> bool:
+        if self.config.follow and self.index >= len(self.files):
+            self.files += [p for p in self._matching() if p not in self.files]
+        if self.index >= len(self.files):
+            return False
+        path = self.files[self.index]
+        self.index += 1
+        try:
+            if self.config.format == "csv":
+                self.current = _CsvFile(path, self.context)
+            else:
+                self.current = _LineFile(path, self.config.format, self.context)
+        except OSError as e:
+            raise ConnectorError(f"source `{self.context.name}`: cannot read {path}: "
+                                 f"{e.strerror}") from e
+        return True
+
+    async def read_batch(self) -> SourceBatch | None:
+        size = self.context.batch_size
+        clock = self.context.clock
+        deadline: float | None = None
+        while True:
+            if self.current is None and not self._open_next():
+                if not self.config.follow:
+                    return None
+                await clock.sleep(FOLLOW_POLL_S)
+                continue
+            current = self.current
+            assert current is not None
+            if current.fill(size):
+                break
+            last = self.index >= len(self.files) and not (
+                self.config.follow and len(self._matching()) > len(self.files))
+            if not (self.config.follow and last):
+                current.finish()
+                if current.pending:
+                    break
+                current.close()
+                self.current = None
+                continue
+            if current.pending:  # following: flush a partial batch once it is old enough
+                now = clock.monotonic_s()
+                if deadline is None:
+                    deadline = now + self.context.batch_timeout_s
+                elif now >= deadline:
+                    break
+            await clock.sleep(min(FOLLOW_POLL_S, self.context.batch_timeout_s))
+        batch = current.take(size)
+        batch.file = _display(self.files[self.index - 1], self.context.base_dir)
+        return batch
+
+    async def aclose(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+
+
+@plugin.sink("file", config=FileSinkConfig)
+class FileSink:
+    """Writes records to a file as JSON lines or CSV, creating its folder."""
+
+    def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
+        self.config = config
+        self.context = context
+        self.path = context.base_dir / config.path
+        self.handle: io.BufferedWriter | None = None
+        self.csv = CsvWriter() if config.format == "csv" else None
+
+    async def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "wb")  # noqa: SIM115 - closed by aclose
+        except OSError as e:
+            raise ConnectorError(f"sink `{self.context.name}`: cannot write {self.config.path}: "
+                                 f"{e.strerror}") from e
+
+    async def write(self, records: list[dict]) -> None:
+        assert self.handle is not None
+        data = self.csv.encode(records) if self.csv else encode_jsonl(records)
+        self.handle.write(data)
+
+    async def aclose(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+@plugin.table("file", config=FileTableConfig)
+class FileTable:
+    """A lookup table loaded whole from a jsonl or csv file, keyed by `key`."""
+
+    def __init__(self, config: FileTableConfig, context: SourceContext) -> None:
+        self.config = config
+        self.context = context
+
+    async def load(self) -> dict[object, dict]:
+        source = FileSource(FileSourceConfig(self.config.path, self.config.format), self.context)
+        await source.open()
+        rows: dict[object, dict] = {}
+        try:
+            while (batch := await source.read_batch()) is not None:
+                for record in batch.records:
+                    rows[record.get(self.config.key)] = record
+        finally:
+            await source.aclose()
+        return rows

@@ -1,0 +1,166 @@
+"""Scalar functions callable in expressions. Each returns null when a required argument is null,
+so `lower(referrer)` on a record without `referrer` is null rather than an error."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from rillet.runtime.plugin import FunctionContext, Plugin
+
+plugin = Plugin("std")
+
+
+@plugin.function("lower")
+def lower(text: str | None) -> str | None:
+    """The text in lower case."""
+    return None if text is None else text.lower()
+
+
+@plugin.function("upper")
+def upper(text: str | None) -> str | None:
+    """The text in upper case."""
+    return None if text is None else text.upper()
+
+
+@plugin.function("trim")
+def trim(text: str | None) -> str | None:
+    """The text without leading and trailing whitespace."""
+    return None if text is None else text.strip()
+
+
+@plugin.function("len")
+def length(value: Any) -> int | None:
+    """The number of items of a list or record, or of characters of a string."""
+    return None if value is None else len(value)
+
+
+@plugin.function("round")
+def round_(x: float | None, digits: int = 0) -> float | None:
+    """`x` rounded to `digits` decimals (half to even, as Python does)."""
+    if x is None:
+        return None
+    return round(x, digits) if digits else float(round(x))
+
+
+@plugin.function("abs")
+def abs_(x: float | None) -> float | None:
+    """The absolute value."""
+    return None if x is None else abs(x)
+
+
+@plugin.function("floor")
+def floor(x: float | None) -> int | None:
+    """The largest int not above `x`."""
+    return None if x is None else math.floor(x)
+
+
+@plugin.function("ceil")
+def ceil(x: float | None) -> int | None:
+    """The smallest int not below `x`."""
+    return None if x is None else math.ceil(x)
+
+
+@plugin.function("starts_with")
+def starts_with(text: str | None, prefix: str) -> bool | None:
+    """Whether the text starts with `prefix`."""
+    return None if text is None else text.startswith(prefix)
+
+
+@plugin.function("ends_with")
+def ends_with(text: str | None, suffix: str) -> bool | None:
+    """Whether the text ends with `suffix`."""
+    return None if text is None else text.endswith(suffix)
+
+
+@plugin.function("replace")
+def replace(text: str | None, old: str, new: str) -> str | None:
+    """The text with every `old` replaced by `new`."""
+    return None if text is None else text.replace(old, new)
+
+
+@plugin.function("split")
+def split(text: str | None, separator: str) -> list[str] | None:
+    """The parts of the text between separators."""
+    return None if text is None else text.split(separator)
+
+
+@plugin.function("join")
+def join(items: list | None, separator: str) -> str | None:
+    """The items, as text, joined by `separator` (null items skipped)."""
+    return None if items is None else separator.join(str(i) for i in items if i is not None)
+
+
+@plugin.function("substr")
+def substr(text: str | None, start: int, length: int | None = None) -> str | None:
+    """`length` characters from `start` (0-based; to the end without a length)."""
+    if text is None:
+        return None
+    return text[start:] if length is None else text[start : start + length]
+
+
+@plugin.function("to_int")
+def to_int(value: Any) -> int | None:
+    """An int from a number, a bool or a numeric string (floats truncate toward zero)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return int(float(value))
+    return int(value)
+
+
+@plugin.function("to_float")
+def to_float(value: Any) -> float | None:
+    """A float from a number or a numeric string."""
+    return None if value is None else float(value)
+
+
+@plugin.function("to_str")
+def to_str(value: Any) -> str | None:
+    """The value as text (`true`/`false` for bools)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@plugin.function("coalesce")
+def coalesce(first: Any, second: Any) -> Any:
+    """The first argument that is not null (the same as `first ?? second`)."""
+    return second if first is None else first
+
+
+@plugin.function("parse_time")
+def parse_time(text: str | None, format: str | None = None) -> int | None:
+    """Epoch milliseconds from an ISO-8601 string (or a strptime `format`); no zone means UTC."""
+    if text is None:
+        return None
+    if format is None:
+        parsed = datetime.fromisoformat(text)
+    else:
+        parsed = datetime.strptime(text, format)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+@plugin.function("format_time")
+def format_time(ms: int | None, format: str | None = None) -> str | None:
+    """ISO-8601 UTC text for epoch milliseconds (or a strftime `format`)."""
+    if ms is None:
+        return None
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    if format is not None:
+        return moment.strftime(format)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@plugin.function("now", context=True)
+def now(context: FunctionContext) -> int:
+    """Processing time: the run's clock, epoch milliseconds."""
+    return context.clock.time_ms()

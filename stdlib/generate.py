@@ -1,0 +1,105 @@
+"""`generate(count=, rate=)`: a synthetic, deterministic click stream for demos and benchmarks.
+
+Events are `{ts, user, page, status, latency_ms}`: 10,000 users with a Zipf-like skew, 50 pages,
+status 200 for about 95%, latency log-normal around 120 ms. Event time advances 1 ms per event
+from `start_ms` (with `rate`, from the clock's time when the run starts, by 1000/rate ms), and
+10% of events are up to 2 s late. The same `seed` gives the same events; the offset of an event
+is its index.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from itertools import accumulate
+
+import msgspec
+
+from rillet.runtime.connector import SourceBatch, SourceContext
+from rillet.runtime.plugin import Plugin
+
+plugin = Plugin("std")
+
+USERS = 10_000
+PAGES = [f"/page/{i}" for i in range(45)] + ["/", "/home", "/search", "/checkout", "/cart"]
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+_USER_WEIGHTS = list(accumulate(1 / (rank + 1) ** 1.1 for rank in range(USERS)))
+_PAGE_WEIGHTS = list(accumulate(1 / (rank + 1) for rank in range(len(PAGES))))
+_ERROR_STATUS = (404, 500, 301, 503)
+
+
+class GenerateConfig(msgspec.Struct, forbid_unknown_fields=True):
+    count: int | None = None
+    rate: float | None = None
+    seed: int = 0
+    start_ms: int | None = None
+
+
+def click_events(rng: random.Random, first_index: int, n: int, start_ms: int,
+                 step_ms: float) -> list[dict]:
+    """`n` events from index `first_index`; the caller keeps `rng` to continue the stream."""
+    users = rng.choices(range(1, USERS + 1), cum_weights=_USER_WEIGHTS, k=n)
+    pages = rng.choices(PAGES, cum_weights=_PAGE_WEIGHTS, k=n)
+    rand, lognorm, randrange = rng.random, rng.lognormvariate, rng.randrange
+    mu = math.log(120.0)
+    events = []
+    for i, (user, page) in enumerate(zip(users, pages), first_index):
+        ts = start_ms + int(i * step_ms)
+        if rand() < 0.1:
+            ts -= randrange(2000)
+        status = 200 if rand() < 0.95 else _ERROR_STATUS[randrange(4)]
+        latency = round(lognorm(mu, 0.6), 1)
+        events.append({"ts": ts, "user": user, "page": page, "status": status,
+                       "latency_ms": latency})
+    return events
+
+
+@plugin.source("generate", config=GenerateConfig)
+class GenerateSource:
+    """Synthetic click events (ts, user, page, status, latency_ms), `count` of them (endless
+    without), at most `rate` per second (as fast as possible without)."""
+
+    def __init__(self, config: GenerateConfig, context: SourceContext) -> None:
+        self.config = config
+        self.context = context
+        self.rng = random.Random(config.seed)
+        self.emitted = 0
+
+    async def open(self) -> None:
+        clock = self.context.clock
+        self.started_s = clock.monotonic_s()
+        rate = self.config.rate
+        default_start = clock.time_ms() if rate else START_MS
+        self.start_ms = self.config.start_ms if self.config.start_ms is not None else default_start
+        self.step_ms = 1000 / rate if rate else 1.0
+
+    async def read_batch(self) -> SourceBatch | None:
+        count, rate = self.config.count, self.config.rate
+        want = self.context.batch_size
+        if count is not None:
+            want = min(want, count - self.emitted)
+            if want <= 0:
+                return None
+        if rate:
+            clock = self.context.clock
+            deadline = clock.monotonic_s() + self.context.batch_timeout_s
+            while True:
+                now = clock.monotonic_s()
+                due = int((now - self.started_s) * rate) - self.emitted
+                if due >= want or (due > 0 and now >= deadline):
+                    break
+                if due > 0:  # some are due: wait for a full batch, at most until the deadline
+                    wake = min(self.started_s + (self.emitted + want) / rate, deadline)
+                else:
+                    wake = self.started_s + (self.emitted + 1) / rate
+                await clock.sleep(max(wake - now, 0.001))
+            want = min(want, due)
+        first = self.emitted
+        events = click_events(self.rng, first, want, self.start_ms, self.step_ms)
+        if self.context.schema is not None:
+            events = [self.context.schema.validate(e) for e in events]
+        self.emitted += want
+        return SourceBatch(events, list(range(first, first + want)))
+
+    async def aclose(self) -> None:
+        pass

@@ -1,0 +1,119 @@
+"""`stdin()` source and `stdout()` sink: pipelines as Unix filters.
+
+stdin is read without blocking the event loop (waiting for the descriptor to be readable, then
+reading what is there), so a partial batch is flushed after `batch_timeout` on a slow pipe.
+stdout is at-least-once: what was printed cannot be taken back after a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import select
+import stat
+import sys
+from typing import Literal
+
+import anyio
+import msgspec
+
+from rillet.runtime.connector import SinkContext, SourceBatch, SourceContext
+from rillet.runtime.plugin import Plugin
+
+from .formats import CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
+from .lines import LineSplitter
+
+plugin = Plugin("std")
+
+CHUNK_BYTES = 1 << 16
+
+
+class StdinConfig(msgspec.Struct, forbid_unknown_fields=True):
+    format: Literal["jsonl", "csv", "lines"] = "jsonl"
+
+
+class StdoutConfig(msgspec.Struct, forbid_unknown_fields=True):
+    format: Literal["jsonl", "csv"] = "jsonl"
+
+
+@plugin.source("stdin", config=StdinConfig)
+class StdinSource:
+    """Reads records from standard input (jsonl, csv or lines); offsets are bytes (rows for csv)."""
+
+    def __init__(self, config: StdinConfig, context: SourceContext) -> None:
+        self.config = config
+        self.context = context
+        self.fd = sys.stdin.fileno()
+        self.splitter = LineSplitter()
+        self.csv = CsvRows(context.schema) if config.format == "csv" else None
+        self.ended = False
+
+    async def open(self) -> None:
+        self.regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
+
+    async def _read_chunk(self, timeout_s: float | None) -> None:
+        if not self.regular:
+            with anyio.move_on_after(timeout_s):
+                await anyio.wait_readable(self.fd)
+            if timeout_s is not None and not _readable_now(self.fd):
+                return
+        chunk = os.read(self.fd, CHUNK_BYTES)
+        if chunk:
+            self.splitter.feed(chunk)
+        else:
+            self.ended = True
+            self.splitter.finish()
+
+    async def read_batch(self) -> SourceBatch | None:
+        size, clock = self.context.batch_size, self.context.clock
+        deadline: float | None = None
+        while self.splitter.pending < size and not self.ended:
+            remaining = None
+            if self.splitter.pending:
+                now = clock.monotonic_s()
+                deadline = deadline or now + self.context.batch_timeout_s
+                if now >= deadline:
+                    break
+                remaining = deadline - now
+            await self._read_chunk(remaining)
+        if not self.splitter.pending:
+            return None
+        lines, offsets = self.splitter.take(size)
+        if self.config.format == "lines":
+            return SourceBatch(decode_lines(lines, offsets), offsets, "<stdin>")
+        if self.csv is not None:
+            text = [line.decode("utf-8", "replace") for line in lines]
+            records, offsets, bad = self.csv.decode(list(_csv_rows(text)))
+            return SourceBatch(records, offsets, "<stdin>", bad)
+        records, offsets, bad = decode_jsonl(lines, offsets, self.context.schema)
+        return SourceBatch(records, offsets, "<stdin>", bad)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _csv_rows(lines: list[str]) -> list[list[str]]:
+    return list(csv.reader(lines))
+
+
+def _readable_now(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+@plugin.sink("stdout", config=StdoutConfig, delivery="at-least-once")
+class StdoutSink:
+    """Writes records to standard output as JSON lines or CSV, flushed after every batch."""
+
+    def __init__(self, config: StdoutConfig, context: SinkContext) -> None:
+        self.csv = CsvWriter() if config.format == "csv" else None
+
+    async def open(self) -> None:
+        pass
+
+    async def write(self, records: list[dict]) -> None:
+        data = self.csv.encode(records) if self.csv else encode_jsonl(records)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    async def aclose(self) -> None:
+        sys.stdout.buffer.flush()
