@@ -338,12 +338,14 @@ class Checker:
         c = self.checked
         state: dict[str, str] = {}
         order: list[str] = []
+        cyclic: set[str] = set()
 
         def visit(name: str, path: list[str]) -> None:
             if state.get(name) == "done":
                 return
             if state.get(name) == "active":
                 cycle = path[path.index(name):] + [name]
+                cyclic.update(cycle)
                 decl = c.streams[name]
                 self.report(error("E0111", f"stream `{name}` depends on itself", decl.name.span,
                                   "cycle: " + " → ".join(cycle),
@@ -359,8 +361,7 @@ class Checker:
 
         for name in c.streams:
             visit(name, [])
-        cyclic = {n for n in c.streams if n not in order}
-        c.stream_order = [n for n in order if not (flow_streams(c.streams[n].flow) & cyclic)]
+        c.stream_order = [n for n in order if n not in cyclic]
 
     # -- tests -----------------------------------------------------------------------------------
 

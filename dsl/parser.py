@@ -9,23 +9,26 @@ next line that starts a statement, so one run reports every broken statement.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
 
 from rillet.runtime.plan import Span
 
 from . import ast
-from .diagnostic import Diagnostic, error
+from .diagnostic import Diagnostic, did_you_mean, error
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {"RPAR", "RSQB", "RBRACE"}
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _MAX_SYNTAX_ERRORS = 20
+OPERATORS = ("where", "select", "derive", "drop", "explode", "event_time", "window", "aggregate",
+             "dedupe", "join", "lookup", "late", "into")
 
 
 class _Newlines(PostLex):
@@ -400,6 +403,16 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
         return error("E0001", f"unexpected character `{char}`", span, "not valid here")
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         token = exc.token
+        before = text.split("\n")[token.line - 1][: token.column - 1]
+        operator = re.search(r"\|\s*([A-Za-z_]\w*)\s*$", before)
+        if operator and operator.group(1) not in OPERATORS:
+            name = operator.group(1)
+            start = operator.start(1) + 1
+            span = Span(token.line, start, token.line, start + len(name))
+            close = did_you_mean(name, OPERATORS)
+            label = f"did you mean `{close}`?" if close else "not an operator"
+            return error("E0004", f"unknown operator `{name}`", span, label,
+                         "a plugin operator is called with parentheses: `name(arg=value)`")
         found = "end of line" if token.type == "_NL" else f"`{token}`"
         span = _token_span(token)
         if token.type == "_NL":
@@ -446,4 +459,4 @@ def parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     return None, diagnostics
 
 
-__all__ = ["parse", "UnexpectedEOF"]
+__all__ = ["OPERATORS", "parse"]

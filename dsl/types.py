@@ -73,7 +73,10 @@ def annotation_type(annotation: Any) -> str:
 
 
 def describe(type_name: str) -> str:
-    return {"null": "null", "any": "any value"}.get(type_name, f"a {type_name}")
+    """`an int`, `a str`, `null`: a type as a phrase in a sentence."""
+    if type_name in ("null", "any"):
+        return {"null": "null", "any": "any value"}[type_name]
+    return f"{'an' if type_name[0] in 'aeiou' else 'a'} {type_name}"
 
 
 def arithmetic(op: str, left: str, right: str) -> str | None:
