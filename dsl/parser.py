@@ -61,7 +61,7 @@ class _Newlines(PostLex):
 def _lark() -> Lark:
     grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="contextual", postlex=_Newlines(),
-                propagate_positions=True, maybe_placeholders=True)
+                propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def _span_of(meta) -> Span:

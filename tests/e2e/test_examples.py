@@ -1,0 +1,56 @@
+"""Every pipeline in examples/ runs through the real `rillet` command; the quick start writes
+exactly the outputs kept in tests/e2e/expected/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, rillet
+
+EXAMPLES = sorted((REPO / "examples").glob("*.rill"))
+EXPECTED = Path(__file__).parent / "expected"
+
+
+@pytest.fixture
+def examples(tmp_path: Path) -> Path:
+    target = tmp_path / "examples"
+    shutil.copytree(REPO / "examples", target, ignore=shutil.ignore_patterns("out"))
+    return target
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_checks_and_runs(examples: Path, example: Path) -> None:
+    checked = rillet("check", example.name, cwd=examples)
+    assert checked.returncode == 0, checked.stderr.decode()
+    result = rillet("run", example.name, cwd=examples)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"finished" in result.stderr
+
+
+def test_quickstart_writes_expected_outputs(examples: Path) -> None:
+    result = rillet("run", "quickstart.rill", cwd=examples)
+    assert result.returncode == 0, result.stderr.decode()
+    expected = sorted(p.name for p in (EXPECTED / "quickstart").iterdir())
+    assert sorted(p.name for p in (examples / "out").iterdir()) == expected
+    for name in expected:
+        actual = (examples / "out" / name).read_text()
+        assert actual == (EXPECTED / "quickstart" / name).read_text(), name
+
+
+def test_quickstart_runs_from_another_folder(examples: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = rillet("run", str(examples / "quickstart.rill"), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (examples / "out" / "pages.jsonl").exists()
+    assert not (elsewhere / "out").exists()
+
+
+def test_quickstart_param_override_changes_output(examples: Path) -> None:
+    result = rillet("run", "quickstart.rill", "-p", "threshold=100000", cwd=examples)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (examples / "out" / "slow_checkouts.csv").read_text() == ""
+    assert '"slow":true' not in (examples / "out" / "pages.jsonl").read_text()

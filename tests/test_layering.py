@@ -1,0 +1,45 @@
+"""The dependency rules of STYLE.md "Layout": `runtime` imports nothing else of rillet and never
+lark; `stdlib` never imports `dsl`; nothing imports the bare folder names."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PACKAGES = ("dsl", "runtime", "stdlib")
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules("runtime"), ids=lambda p: p.name)
+def test_runtime_imports_no_front_end_or_stdlib(path: Path) -> None:
+    bad = {n for n in imports(path)
+           if n.split(".")[0] == "lark" or n.startswith(("rillet.dsl", "rillet.stdlib"))}
+    assert not bad
+
+
+@pytest.mark.parametrize("path", modules("stdlib"), ids=lambda p: p.name)
+def test_stdlib_imports_no_front_end(path: Path) -> None:
+    assert not {n for n in imports(path) if n.startswith("rillet.dsl")}
+
+
+@pytest.mark.parametrize("path", [p for pkg in PACKAGES for p in modules(pkg)],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_bare_package_imports(path: Path) -> None:
+    assert not {n for n in imports(path) if n.split(".")[0] in PACKAGES}
