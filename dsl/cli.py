@@ -20,7 +20,6 @@ from rillet.runtime import (
     RunMetrics,
     execute,
 )
-from rillet.runtime.plan import Plan
 
 from .diagnostic import error, render_json, render_text
 from .pipeline import Compiled, compile_file
@@ -68,17 +67,20 @@ def _find(group: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseE
     return None
 
 
-def _summary(plan: Plan, metrics: RunMetrics) -> str:
+def _summary(metrics: RunMetrics) -> str:
+    """What each node did; for a straight pipeline, read = written + filtered + errors."""
     lines = [f"rillet: finished in {metrics.elapsed_s:.2f} s"]
-    errors = sum(m.errors for m in metrics.nodes.values())
-    filtered = sum(max(m.records_in - m.records_out - m.errors, 0)
-                   for m in metrics.by_kind("stage"))
     for m in metrics.by_kind("source"):
-        bad = f" ({m.errors:,} bad)" if m.errors else ""
-        lines.append(f"  source {m.name:<16} read  {m.records_out + m.errors:>12,} records{bad}")
+        bad = f"   bad {m.errors:,}" if m.errors else ""
+        lines.append(f"  source {m.name:<24} read  {m.records_out + m.errors:>11,}{bad}")
+    for m in metrics.by_kind("stage"):
+        filtered = m.records_in - m.records_out - m.errors
+        detail = f"   filtered {filtered:,}" if filtered > 0 else ""
+        detail += f"   errors {m.errors:,}" if m.errors else ""
+        lines.append(f"  stage  {m.name:<24} in    {m.records_in:>11,}   out "
+                     f"{m.records_out:,}{detail}")
     for m in metrics.by_kind("sink"):
-        lines.append(f"  sink   {m.name:<16} wrote {m.records_in:>12,} records")
-    lines.append(f"  filtered {filtered:,} · errors {errors:,}")
+        lines.append(f"  sink   {m.name:<24} wrote {m.records_in:>11,}")
     return "\n".join(lines)
 
 
@@ -113,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"rillet: error: {failure}", file=sys.stderr)
         return EXIT_FAILED
     if not args.quiet:
-        print(_summary(plan, metrics), file=sys.stderr)
+        print(_summary(metrics), file=sys.stderr)
     return EXIT_OK
 
 

@@ -9,8 +9,8 @@ to the source: memory stays within channels × capacity × batch size whatever t
 from __future__ import annotations
 
 import anyio
-from anyio.lowlevel import checkpoint
 from anyio import WouldBlock
+from anyio.lowlevel import checkpoint
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .clock import Clock

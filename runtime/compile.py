@@ -111,6 +111,9 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         if node.kind == "stage":
             ops = [pn.op for pn in node.plan_nodes]
             node.name = "+".join(operator_name(pn) for pn in node.plan_nodes)
+            first = node.plan_nodes[0].span
+            if first is not None:
+                node.name += f"@{first.line}"
             node.stage = compile_stage(ops, functions)  # type: ignore[arg-type]
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
     return PhysicalPlan(plan, nodes, error_sink)

@@ -82,7 +82,8 @@ class Execution:
     """One run of a physical plan: the channels, connectors, metrics and tasks."""
 
     def __init__(self, physical: PhysicalPlan, registry: Registry, clock: Clock,
-                 sources: Mapping[str, SourceConnector], sinks: Mapping[str, SinkConnector]) -> None:
+                 sources: Mapping[str, SourceConnector],
+                 sinks: Mapping[str, SinkConnector]) -> None:
         self.physical = physical
         self.plan = physical.plan
         self.registry = registry

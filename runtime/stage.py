@@ -36,7 +36,8 @@ class _Writer:
         self.lines.append("    " * self.depth + text)
 
 
-def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any]]) -> CompiledStage:
+def compile_stage(ops: list[StatelessOp],
+                  functions: dict[str, Callable[..., Any]]) -> CompiledStage:
     """Generate and compile the batch function for `ops`, applied in order."""
     exprs = ExprCompiler(functions)
     explodes = any(isinstance(op, Explode) for op in ops)
