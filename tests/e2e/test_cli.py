@@ -1,0 +1,67 @@
+"""The `rillet` command's contract: exit codes, what it prints, and that a pipeline's mistakes
+never surface as a Python traceback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import rillet
+
+
+def test_run_refuses_operator_not_executable_yet_with_its_span(tmp_path: Path) -> None:
+    (tmp_path / "win.rill").write_text(
+        "source clicks = generate(count=10)\n"
+        "sink out = stdout()\n"
+        "clicks | window tumbling 10s | aggregate by page { n = count() } | into out\n")
+    result = rillet("run", "win.rill", cwd=tmp_path)
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert "does not run yet" in err and "win.rill:3:10" in err
+    assert "Traceback" not in err
+
+
+def test_missing_pipeline_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = rillet("check", "nope.rill", cwd=tmp_path)
+    assert result.returncode == 2
+    assert b"cannot read pipeline file" in result.stderr
+
+
+def test_malformed_param_flag_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "p.rill").write_text("param n = 1\n")
+    result = rillet("run", "p.rill", "-p", "n", cwd=tmp_path)
+    assert result.returncode == 2
+    assert b"name=value" in result.stderr
+
+
+def test_sigint_stops_a_live_run_with_exit_130(tmp_path: Path) -> None:
+    (tmp_path / "live.rill").write_text(
+        "source clicks = generate(rate=2000)\n"
+        'sink out = file("out/live.jsonl")\n'
+        "clicks | into out\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rillet.dsl.cli", "run", "live.rill"], cwd=tmp_path,
+        stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    output = tmp_path / "out" / "live.jsonl"
+    deadline = time.monotonic() + 30
+    while not (output.exists() and output.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert b"interrupted" in err and b"Traceback" not in err
+    lines = output.read_bytes().splitlines()
+    assert lines and all(line.startswith(b"{") and line.endswith(b"}") for line in lines)
+
+
+def test_stdin_to_stdout_filter(tmp_path: Path) -> None:
+    (tmp_path / "filter.rill").write_text(
+        "source input = stdin()\nsink output = stdout()\n"
+        "input | where n > 1 | derive m = n * 10 | into output\n")
+    data = b'{"n": 1}\n{"n": 2}\n{"n": 3}\n'
+    result = rillet("run", "-q", "filter.rill", cwd=tmp_path, input=data)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b'{"n":2,"m":20}\n{"n":3,"m":30}\n'
