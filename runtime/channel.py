@@ -11,7 +11,11 @@ from __future__ import annotations
 import anyio
 from anyio import WouldBlock
 from anyio.lowlevel import checkpoint
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import (
+    MemoryObjectReceiveStream,
+    MemoryObjectSendStream,
+    MemoryObjectStreamStatistics,
+)
 
 from .clock import Clock
 from .item import Batch, Item
@@ -35,6 +39,10 @@ class Channel:
             self.metrics.queued_batches -= 1
             self.metrics.queued_records -= len(item.records)
         return port, item
+
+    def statistics(self) -> MemoryObjectStreamStatistics:
+        """The underlying stream's: items buffered (at most the capacity), tasks waiting."""
+        return self._receive.statistics()
 
     def close(self) -> None:
         self._send.close()

@@ -24,6 +24,7 @@ from .plan import (
     Node,
     Plan,
     PluginOperator,
+    SchemaSpec,
     Sink,
     Source,
     Union,
@@ -105,18 +106,34 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         nodes[n.id] = PhysicalNode(n.id, kind, name, [n], inputs)
         physical_of[n.id] = n.id
 
-    for node in nodes.values():
+    present: dict[int, frozenset[str]] = {}  # fields each node's output records surely have
+    for node in nodes.values():  # in topological order, so inputs come first
         for i in node.inputs:
             nodes[i].outputs.append(node.id)
-        if node.kind == "stage":
+        op = node.plan_nodes[0].op
+        if isinstance(op, Source):
+            present[node.id] = _required_fields(op.schema)
+        elif node.kind == "union":
+            present[node.id] = frozenset.intersection(*(present[i] for i in node.inputs))
+        elif node.kind == "stage":
             ops = [pn.op for pn in node.plan_nodes]
             node.name = "+".join(operator_name(pn) for pn in node.plan_nodes)
             first = node.plan_nodes[0].span
             if first is not None:
                 node.name += f"@{first.line}"
-            node.stage = compile_stage(ops, functions)  # type: ignore[arg-type]
+            (source,) = node.inputs
+            node.stage = compile_stage(ops, functions, present[source])  # type: ignore[arg-type]
+            present[node.id] = node.stage.present
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
     return PhysicalPlan(plan, nodes, error_sink)
+
+
+def _required_fields(schema: SchemaSpec | None) -> frozenset[str]:
+    """Fields a schema guarantees present and non-null: required, and not of type `any`."""
+    if schema is None:
+        return frozenset()
+    return frozenset(f.name for f in schema.fields
+                     if not f.type.optional and f.type.name != "any")
 
 
 def _bind_functions(registry: Registry, clock: Clock) -> dict[str, Callable[..., Any]]:

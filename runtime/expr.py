@@ -59,6 +59,8 @@ def contains(container: Any, value: Any) -> bool:
         return False
     if not isinstance(container, list | dict | str):
         raise ExprError(f"`in` needs a list, record or string, got {type(container).__name__}")
+    if value is None and isinstance(container, str):
+        return False  # Python raises here; null is in no string
     return value in container
 
 
@@ -83,6 +85,9 @@ class ExprCompiler:
             "ExprError": ExprError,
         }
         self._counter = 0
+        self.present: frozenset[str] = frozenset()
+        """Fields known to be present and non-null in the record being compiled (a schema's
+        required fields): read by subscript, with no null check."""
 
     def _fresh(self, prefix: str) -> str:
         self._counter += 1
@@ -102,18 +107,22 @@ class ExprCompiler:
             case Lit(value=value):
                 return self.constant(value)
             case Field(path=()):
-                return rec
+                # a snapshot: `derive copy = this` must not hold the record being built (a cycle)
+                return f"dict({rec})"
             case Field(path=(key,)):
-                return f"{rec}.get({key!r})"
+                return f"{rec}[{key!r}]" if key in self.present else f"{rec}.get({key!r})"
             case Field(path=path):
                 return f"_read_path({rec}, {path!r})"
             case Index(target=target, key=key):
-                return f"_read_index({self.compile(target, rec)}, {self.compile(key, rec)})"
+                source = rec if target == Field(()) else self.compile(target, rec)
+                return f"_read_index({source}, {self.compile(key, rec)})"
             case Call(name=name, args=args, kwargs=kwargs):
                 fn = self._fresh("_f")
                 self.namespace[fn] = self.functions[name]
                 parts = [self.compile(a, rec) for a in args]
-                parts += [f"{k}={self.compile(v, rec)}" for k, v in kwargs]
+                if kwargs:  # names as string keys: a keyword is never pasted in as code
+                    items = ", ".join(f"{k!r}: {self.compile(v, rec)}" for k, v in kwargs)
+                    parts.append(f"**{{{items}}}")
                 return f"{fn}({', '.join(parts)})"
             case Unary(op="not", operand=operand):
                 return f"(not {self.compile(operand, rec)})"
@@ -125,8 +134,10 @@ class ExprCompiler:
             case Match(operand=operand, pattern=pattern):
                 rx = self._fresh("_re")
                 self.namespace[rx] = re.compile(pattern)
-                t = self._fresh("_t")
                 value = self.compile(operand, rec)
+                if self._non_null(operand):
+                    return f"({rx}.search({value}) is not None)"
+                t = self._fresh("_t")
                 return f"(({t} := {value}) is not None and {rx}.search({t}) is not None)"
             case IfElse(cond=cond, then=then, other=other):
                 c, a, b = (self.compile(e, rec) for e in (cond, then, other))
@@ -153,12 +164,19 @@ class ExprCompiler:
             return self._null_guarded(op, left, right, rec)
         raise TypeError(f"unknown operator {op!r}")
 
+    def is_present(self, expr: Expr) -> bool:
+        """Whether `expr` reads a field known to be present and non-null."""
+        return isinstance(expr, Field) and len(expr.path) == 1 and expr.path[0] in self.present
+
+    def _non_null(self, expr: Expr) -> bool:
+        return (isinstance(expr, Lit) and expr.value is not None) or self.is_present(expr)
+
     def _null_guarded(self, op: str, left: Expr, right: Expr, rec: str) -> str:
         """`a OP b`, null when either side is null (arithmetic) or false (ordering)."""
         operands, checks = [], []
         for side in (left, right):
             code = self.compile(side, rec)
-            if isinstance(side, Lit) and side.value is not None:
+            if self._non_null(side):
                 operands.append(code)
                 continue
             t = self._fresh("_t")

@@ -83,14 +83,14 @@ class Execution:
 
     def __init__(self, physical: PhysicalPlan, registry: Registry, clock: Clock,
                  sources: Mapping[str, SourceConnector],
-                 sinks: Mapping[str, SinkConnector]) -> None:
+                 sinks: Mapping[str, SinkConnector], metrics: RunMetrics | None = None) -> None:
         self.physical = physical
         self.plan = physical.plan
         self.registry = registry
         self.clock = clock
         self.sources = dict(sources)
         self.sinks = dict(sinks)
-        self.metrics = RunMetrics()
+        self.metrics = metrics if metrics is not None else RunMetrics()
         capacity = self.plan.settings.channel_capacity
         self.channels: dict[int, Channel] = {}
         for node in physical.nodes.values():
@@ -144,6 +144,8 @@ class Execution:
     async def run(self) -> RunMetrics:
         started = self.clock.monotonic_s()
         async with AsyncExitStack() as stack:
+            for channel in self.channels.values():  # also when opening or a task fails
+                stack.callback(channel.close)
             await self._open(stack)
             async with anyio.create_task_group() as tg:
                 for node in self.physical.nodes.values():
@@ -290,11 +292,15 @@ class Execution:
 
 async def execute(plan: Plan, registry: Registry, *, clock: Clock | None = None,
                   sources: Mapping[str, SourceConnector] | None = None,
-                  sinks: Mapping[str, SinkConnector] | None = None) -> RunMetrics:
-    """Run `plan` to the end of its inputs. `sources` and `sinks` replace connectors by name."""
+                  sinks: Mapping[str, SinkConnector] | None = None,
+                  metrics: RunMetrics | None = None) -> RunMetrics:
+    """Run `plan` to the end of its inputs. `sources` and `sinks` replace connectors by name.
+
+    The counters go into `metrics` when one is given, so a caller (a test, a monitor) can read
+    them while the run goes on; the same object is returned at the end."""
     clock = clock or SystemClock()
     physical = compile_plan(plan, registry, clock)
-    execution = Execution(physical, registry, clock, sources or {}, sinks or {})
+    execution = Execution(physical, registry, clock, sources or {}, sinks or {}, metrics)
     return await execution.run()
 
 

@@ -25,6 +25,8 @@ BatchFunction = Callable[[list[dict], list[int], ErrorHandler], tuple[list[dict]
 class CompiledStage:
     source: str
     run: BatchFunction
+    present: frozenset[str]
+    """Fields every output record has, non-null (for the next stage's code)."""
 
 
 class _Writer:
@@ -36,10 +38,12 @@ class _Writer:
         self.lines.append("    " * self.depth + text)
 
 
-def compile_stage(ops: list[StatelessOp],
-                  functions: dict[str, Callable[..., Any]]) -> CompiledStage:
-    """Generate and compile the batch function for `ops`, applied in order."""
+def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any]],
+                  present: frozenset[str] = frozenset()) -> CompiledStage:
+    """Generate and compile the batch function for `ops`, applied in order. `present` names
+    the fields every input record has, non-null (a schema's required fields)."""
     exprs = ExprCompiler(functions)
+    exprs.present = present
     explodes = any(isinstance(op, Explode) for op in ops)
     w = _Writer()
     w.line("def _stage(records, offsets, on_error):")
@@ -75,7 +79,7 @@ def compile_stage(ops: list[StatelessOp],
     source = "\n".join(w.lines) + "\n"
     namespace = dict(exprs.namespace)
     exec(compile(source, "<rillet stage>", "exec"), namespace)
-    return CompiledStage(source=source, run=namespace["_stage"])
+    return CompiledStage(source=source, run=namespace["_stage"], present=exprs.present)
 
 
 def _emit_op(w: _Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: int) -> str:
@@ -89,18 +93,21 @@ def _emit_op(w: _Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: 
             body = ", ".join(f"{a.name!r}: {exprs.compile(a.expr, rec)}" for a in fields)
             out = f"r{index + 1}"
             w.line(f"{out} = {{{body}}}")
+            exprs.present = frozenset(a.name for a in fields if exprs.is_present(a.expr))
             return out
         case Derive(fields=fields):
             out = f"r{index + 1}"
             w.line(f"{out} = {rec}.copy()")
             for a in fields:
                 w.line(f"{out}[{a.name!r}] = {exprs.compile(a.expr, out)}")
+                exprs.present = exprs.present - {a.name}
             return out
         case Drop(names=names):
             out = f"r{index + 1}"
             w.line(f"{out} = {rec}.copy()")
             for name in names:
                 w.line(f"{out}.pop({name!r}, None)")
+            exprs.present = exprs.present - set(names)
             return out
         case Explode(field=field, into=into):
             items, item, out = f"items{index}", f"item{index}", f"r{index + 1}"
@@ -114,6 +121,7 @@ def _emit_op(w: _Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: 
             w.depth += 1
             w.line(f"{out} = {rec}.copy()")
             w.line(f"{out}[{into!r}] = {item}")
+            exprs.present = exprs.present - {into}
             return out
     raise TypeError(f"not a stateless operator: {op!r}")
 

@@ -13,7 +13,6 @@ import csv
 import glob
 import io
 import os
-from itertools import islice
 from pathlib import Path
 from typing import Literal
 
@@ -92,25 +91,53 @@ class _LineFile:
 
 
 class _CsvFile:
-    """One csv file being read; rows are parsed by the csv module, quoted newlines included."""
+    """One csv file being read; rows are parsed by the csv module, quoted newlines included.
+
+    Only whole rows reach the parser: a row whose newline has not been written yet, or whose
+    quoted value is still open, waits for more data (a followed file) or for `finish`."""
 
     def __init__(self, path: str, context: SourceContext) -> None:
         self.handle = open(path, newline="", encoding="utf-8", errors="replace")  # noqa: SIM115
-        self.reader = csv.reader(self.handle)
         self.rows = CsvRows(context.schema)
         self.buffer: list[list[str]] = []
+        self.rest = ""  # text after the last newline
+        self.open_row: list[str] = []  # lines of a row with an odd number of quotes so far
+        self.quotes = 0
 
     def fill(self, want: int) -> bool:
-        if len(self.buffer) < want:
-            self.buffer += islice(self.reader, want - len(self.buffer))
-        return len(self.buffer) >= want
+        while len(self.buffer) < want:
+            chunk = self.handle.read(CHUNK_BYTES)
+            if not chunk:
+                return False
+            self._feed(chunk)
+        return True
+
+    def _feed(self, text: str) -> None:
+        text = self.rest + text
+        lines = text.split("\n")
+        self.rest = lines.pop()
+        if not self.open_row and '"' not in text:
+            self.buffer += csv.reader(lines)
+            return
+        whole = []
+        for line in lines:  # quotes are doubled inside a value: an even count closes the row
+            self.open_row.append(line)
+            self.quotes += line.count('"')
+            if self.quotes % 2 == 0:
+                whole.append("\n".join(self.open_row))
+                self.open_row, self.quotes = [], 0
+        self.buffer += csv.reader(whole)
 
     @property
     def pending(self) -> int:
         return len(self.buffer)
 
     def finish(self) -> None:
-        pass
+        if self.rest:
+            self._feed("\n")
+        if self.open_row:  # a quoted value never closed: parsed as the csv module does
+            self.buffer += csv.reader(["\n".join(self.open_row)])
+            self.open_row, self.quotes = [], 0
 
     def take(self, n: int) -> SourceBatch:
         rows, self.buffer = self.buffer[:n], self.buffer[n:]
@@ -217,8 +244,12 @@ class FileSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.path, "wb")  # noqa: SIM115 - closed by aclose
         except OSError as e:
+            reason = e.strerror
+            blocking = next((p for p in self.path.parents if p.is_file()), None)
+            if blocking is not None:  # mkdir would only say "File exists"
+                reason = f"{_display(str(blocking), self.context.base_dir)} is a file, not a folder"
             raise ConnectorError(f"sink `{self.context.name}`: cannot write {self.config.path}: "
-                                 f"{e.strerror}") from e
+                                 f"{reason}") from e
 
     async def write(self, records: list[dict]) -> None:
         assert self.handle is not None

@@ -35,7 +35,10 @@ def decode_jsonl(lines: list[bytes], offsets: list[int], schema: Schema | None
     try:
         data = b"[" + b",".join(lines) + b"]"
         records = schema.decode_json_array(data) if schema else _any_records.decode(data)
-        return records, offsets, []
+        # a line holding `{..},{..}` (or one object split over lines) still makes a valid array;
+        # only as many records as lines proves that each line was one record
+        if len(records) == len(lines):
+            return records, offsets, []
     except (msgspec.DecodeError, msgspec.ValidationError):
         pass
     records, good, bad = [], [], []

@@ -4,12 +4,15 @@ so `lower(referrer)` on a record without `referrer` is null rather than an error
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rillet.runtime.plugin import FunctionContext, Plugin
 
 plugin = Plugin("std")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 @plugin.function("lower")
@@ -146,7 +149,7 @@ def parse_time(text: str | None, format: str | None = None) -> int | None:
         parsed = datetime.strptime(text, format)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return (parsed - _EPOCH) // _MS  # exact: a float timestamp × 1000 can be 1 ms off
 
 
 @plugin.function("format_time")
@@ -154,10 +157,10 @@ def format_time(ms: int | None, format: str | None = None) -> str | None:
     """ISO-8601 UTC text for epoch milliseconds (or a strftime `format`)."""
     if ms is None:
         return None
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    moment = _EPOCH + timedelta(milliseconds=ms)  # exact, unlike a float of seconds
     if format is not None:
         return moment.strftime(format)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # year 0999 too
 
 
 @plugin.function("now", context=True)

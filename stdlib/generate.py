@@ -26,6 +26,9 @@ START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 _USER_WEIGHTS = list(accumulate(1 / (rank + 1) ** 1.1 for rank in range(USERS)))
 _PAGE_WEIGHTS = list(accumulate(1 / (rank + 1) for rank in range(len(PAGES))))
 _ERROR_STATUS = (404, 500, 301, 503)
+CHUNK_EVENTS = 1024
+"""Events are drawn this many at a time, whatever the batch size, so that where batches are cut
+(`batch_size`, or with `rate` the clock) never changes the events of a seed."""
 
 
 class GenerateConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,6 +67,7 @@ class GenerateSource:
         self.context = context
         self.rng = random.Random(config.seed)
         self.emitted = 0
+        self.drawn: list[dict] = []  # drawn ahead of `emitted`, less than a chunk plus a batch
 
     async def open(self) -> None:
         clock = self.context.clock
@@ -95,7 +99,10 @@ class GenerateSource:
                 await clock.sleep(max(wake - now, 0.001))
             want = min(want, due)
         first = self.emitted
-        events = click_events(self.rng, first, want, self.start_ms, self.step_ms)
+        while len(self.drawn) < want:
+            self.drawn += click_events(self.rng, first + len(self.drawn), CHUNK_EVENTS,
+                                       self.start_ms, self.step_ms)
+        events, self.drawn = self.drawn[:want], self.drawn[want:]
         if self.context.schema is not None:
             events = [self.context.schema.validate(e) for e in events]
         self.emitted += want

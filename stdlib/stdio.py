@@ -17,7 +17,7 @@ from typing import Literal
 import anyio
 import msgspec
 
-from rillet.runtime.connector import SinkContext, SourceBatch, SourceContext
+from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
 from rillet.runtime.plugin import Plugin
 
 from .formats import CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
@@ -46,6 +46,7 @@ class StdinSource:
         self.fd = sys.stdin.fileno()
         self.splitter = LineSplitter()
         self.csv = CsvRows(context.schema) if config.format == "csv" else None
+        self.csv_open: list[str] = []  # lines of a CSV row whose quoted value holds a newline
         self.ended = False
 
     async def open(self) -> None:
@@ -76,24 +77,34 @@ class StdinSource:
                     break
                 remaining = deadline - now
             await self._read_chunk(remaining)
-        if not self.splitter.pending:
+        if not self.splitter.pending and not self.csv_open:
             return None
         lines, offsets = self.splitter.take(size)
         if self.config.format == "lines":
             return SourceBatch(decode_lines(lines, offsets), offsets, "<stdin>")
         if self.csv is not None:
-            text = [line.decode("utf-8", "replace") for line in lines]
-            records, offsets, bad = self.csv.decode(list(_csv_rows(text)))
+            rows = self._csv_rows(lines, final=self.ended and not self.splitter.pending)
+            records, offsets, bad = self.csv.decode(rows)
             return SourceBatch(records, offsets, "<stdin>", bad)
         records, offsets, bad = decode_jsonl(lines, offsets, self.context.schema)
         return SourceBatch(records, offsets, "<stdin>", bad)
 
+    def _csv_rows(self, lines: list[bytes], final: bool) -> list[list[str]]:
+        """Whole CSV rows: a row goes on while its quotes are unbalanced (a quoted newline), also
+        across batches; `final` parses what is left at the end of the input."""
+        texts = []
+        for line in lines:
+            self.csv_open.append(line.decode("utf-8", "replace"))
+            if sum(part.count('"') for part in self.csv_open) % 2 == 0:
+                texts.append("\n".join(self.csv_open))
+                self.csv_open = []
+        if final and self.csv_open:
+            texts.append("\n".join(self.csv_open))
+            self.csv_open = []
+        return list(csv.reader(texts))
+
     async def aclose(self) -> None:
         pass
-
-
-def _csv_rows(lines: list[str]) -> list[list[str]]:
-    return list(csv.reader(lines))
 
 
 def _readable_now(fd: int) -> bool:
@@ -105,6 +116,7 @@ class StdoutSink:
     """Writes records to standard output as JSON lines or CSV, flushed after every batch."""
 
     def __init__(self, config: StdoutConfig, context: SinkContext) -> None:
+        self.name = context.name
         self.csv = CsvWriter() if config.format == "csv" else None
 
     async def open(self) -> None:
@@ -112,8 +124,18 @@ class StdoutSink:
 
     async def write(self, records: list[dict]) -> None:
         data = self.csv.encode(records) if self.csv else encode_jsonl(records)
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        self._flush(data)
 
     async def aclose(self) -> None:
-        sys.stdout.buffer.flush()
+        self._flush(b"")
+
+    def _flush(self, data: bytes) -> None:
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError as e:  # the reader went away (`rillet run p.rill | head`)
+            # point stdout at /dev/null so that the interpreter's own flush at exit stays quiet
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise ConnectorError(f"sink `{self.name}`: standard output was closed") from e

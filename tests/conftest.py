@@ -53,3 +53,8 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite the golden files of tests/dsl/goldens instead of comparing")

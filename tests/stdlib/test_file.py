@@ -1,0 +1,426 @@
+"""The `file` connector (stdlib/file.py): the source reads jsonl, csv and lines from a path or a
+glob (files in name order, each batch naming its file, offsets per file: bytes for jsonl and
+lines, data rows from 1 for csv), converts CSV strings under a schema, follows appended data and
+new files with `follow=true`; the sink writes jsonl and csv and creates its folder; a missing
+input or an unwritable output stops `rillet run` with one clear line and exit code 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import msgspec
+import pytest
+
+from rillet.runtime import SystemClock, execute
+from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
+from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
+from rillet.runtime.schema import Schema
+from rillet.stdlib.file import (
+    FileSink,
+    FileSinkConfig,
+    FileSource,
+    FileSourceConfig,
+    FileTable,
+    FileTableConfig,
+)
+from tests.conftest import compile_pipeline, rillet, run_pipeline
+from tests.runtime._collect import CollectSink
+
+
+def _context(base_dir: Path, batch_size: int = 1000, schema: Schema | None = None,
+             batch_timeout_s: float = 0.2) -> SourceContext:
+    return SourceContext(name="s", schema=schema, clock=SystemClock(), base_dir=base_dir,
+                         batch_size=batch_size, batch_timeout_s=batch_timeout_s)
+
+
+def read_all(base_dir: Path, path: str, fmt: str = "jsonl", batch_size: int = 1000,
+             schema: Schema | None = None) -> list[SourceBatch]:
+    source = FileSource(FileSourceConfig(path, fmt), _context(base_dir, batch_size, schema))
+
+    async def main() -> list[SourceBatch]:
+        await source.open()
+        batches = []
+        try:
+            while (batch := await source.read_batch()) is not None:
+                batches.append(batch)
+        finally:
+            await source.aclose()
+        return batches
+
+    return anyio.run(main)
+
+
+def _starts(text: str) -> list[int]:
+    """Byte offsets at which the lines of `text` start."""
+    starts, at = [], 0
+    for line in text.encode().splitlines(keepends=True):
+        starts.append(at)
+        at += len(line)
+    return starts
+
+
+ORDER = SchemaSpec("Order", (
+    FieldSpec("id", TypeSpec("int")),
+    FieldSpec("amount", TypeSpec("float")),
+    FieldSpec("paid", TypeSpec("bool")),
+    FieldSpec("note", TypeSpec("str", optional=True)),
+    FieldSpec("qty", TypeSpec("int", optional=True)),
+))
+
+
+# -- source: formats and offsets ---------------------------------------------------------------
+
+
+def test_jsonl_source_reads_records_with_byte_offsets_of_line_starts(tmp_path: Path,
+                                                                      write) -> None:
+    text = '{"a": 1}\n{"b": "é"}\n\n{"c": [1, 2]}\r\n{"d": null}'
+    write("in.jsonl", text)
+    (batch,) = read_all(tmp_path, "in.jsonl")
+    assert batch.records == [{"a": 1}, {"b": "é"}, {"c": [1, 2]}, {"d": None}]
+    starts = _starts(text)
+    assert batch.offsets == [starts[0], starts[1], starts[3], starts[4]]
+    assert batch.file == "in.jsonl"
+    assert batch.bad == []
+
+
+def test_jsonl_source_cuts_batches_of_batch_size(tmp_path: Path, write) -> None:
+    text = "".join(f'{{"n": {n}}}\n' for n in range(10))
+    write("in.jsonl", text)
+    batches = read_all(tmp_path, "in.jsonl", batch_size=4)
+    assert [len(b) for b in (b.records for b in batches)] == [4, 4, 2]
+    assert [o for b in batches for o in b.offsets] == _starts(text)
+    assert [r["n"] for b in batches for r in b.records] == list(range(10))
+
+
+def test_jsonl_source_keeps_one_record_per_line_when_a_line_holds_two(tmp_path: Path,
+                                                                        write) -> None:
+    text = '{"a": 1}\n{"a": 2}, {"a": 3}\n{"a": 4}\n'
+    write("in.jsonl", text)
+    (batch,) = read_all(tmp_path, "in.jsonl")
+    assert batch.records == [{"a": 1}, {"a": 4}]
+    starts = _starts(text)
+    assert batch.offsets == [starts[0], starts[2]]
+    [bad] = batch.bad
+    assert (bad.offset, bad.raw) == (starts[1], '{"a": 2}, {"a": 3}')
+    assert bad.reason.startswith("malformed JSON")
+
+
+def test_jsonl_source_reports_a_string_split_over_two_lines_as_two_bad_lines(tmp_path: Path,
+                                                                             write) -> None:
+    text = '{"a": "x\ny"}\n{"a": 2}\n'
+    write("in.jsonl", text)
+    (batch,) = read_all(tmp_path, "in.jsonl")
+    assert batch.records == [{"a": 2}]
+    assert batch.offsets == [13]
+    assert [(b.offset, b.raw) for b in batch.bad] == [(0, '{"a": "x'), (9, 'y"}')]
+
+
+def test_lines_source_gives_text_without_line_end(tmp_path: Path, write) -> None:
+    text = "first\r\nsecond line\n\nlast"
+    write("in.txt", text)
+    (batch,) = read_all(tmp_path, "in.txt", "lines")
+    assert batch.records == [{"line": "first"}, {"line": "second line"}, {"line": ""},
+                             {"line": "last"}]
+    assert batch.offsets == _starts(text)
+
+
+def test_csv_source_gives_strings_and_data_row_offsets(tmp_path: Path, write) -> None:
+    write("in.csv", 'id,name\n1,"Smith, J"\n2,"two\nlines"\n\n3,\n')
+    (batch,) = read_all(tmp_path, "in.csv", "csv")
+    assert batch.records == [{"id": "1", "name": "Smith, J"}, {"id": "2", "name": "two\nlines"},
+                             {"id": "3", "name": ""}]
+    assert batch.offsets == [1, 2, 3]
+
+
+def test_csv_source_with_schema_converts_and_empty_optional_is_null(tmp_path: Path,
+                                                                    write) -> None:
+    write("in.csv", "id,amount,paid,note,qty,extra\n1,2.5,true,hi,3,x\n2,4,false,,,y\n")
+    (batch,) = read_all(tmp_path, "in.csv", "csv", schema=Schema(ORDER))
+    assert batch.records == [
+        {"id": 1, "amount": 2.5, "paid": True, "note": "hi", "qty": 3},
+        {"id": 2, "amount": 4.0, "paid": False, "note": None, "qty": None},
+    ]
+    assert batch.bad == []
+
+
+def test_csv_source_with_schema_rejects_empty_required_value(tmp_path: Path, write) -> None:
+    write("in.csv", "id,amount,paid\n,1.0,true\n2,x,true\n3,1.0,true\n")
+    (batch,) = read_all(tmp_path, "in.csv", "csv", schema=Schema(ORDER))
+    assert batch.records == [{"id": 3, "amount": 1.0, "paid": True}]
+    assert batch.offsets == [3]
+    assert [(b.offset, b.raw) for b in batch.bad] == [(1, ",1.0,true"), (2, "2,x,true")]
+    assert batch.bad[0].reason == "schema `Order`: expected `int`, got `str` at `id`"
+
+
+def test_csv_source_sends_row_of_wrong_width_to_bad(tmp_path: Path, write) -> None:
+    write("in.csv", "a,b\n1,2\n3\n4,5,6\n7,8\n")
+    (batch,) = read_all(tmp_path, "in.csv", "csv")
+    assert batch.records == [{"a": "1", "b": "2"}, {"a": "7", "b": "8"}]
+    assert batch.offsets == [1, 4]
+    assert [(b.offset, b.raw, b.reason) for b in batch.bad] == [
+        (2, "3", "csv row has 1 fields, the header has 2"),
+        (3, "4,5,6", "csv row has 3 fields, the header has 2"),
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+def test_source_reads_the_same_whatever_the_read_chunk_size(tmp_path: Path, write,
+                                                             monkeypatch, chunk: int) -> None:
+    jsonl = '{"a": "é"}\n\n{"a": 2}\r\n{"a": 3}'
+    csv_text = 'a,b\r\n1,"x\r\ny"\r\n2,"say ""hi"""\n3,\n"4",last'
+    write("in.jsonl", jsonl)
+    write("in.csv", csv_text)
+    monkeypatch.setattr("rillet.stdlib.file.CHUNK_BYTES", chunk)
+    jsonl_batches = read_all(tmp_path, "in.jsonl", batch_size=2)
+    csv_batches = read_all(tmp_path, "in.csv", "csv", batch_size=2)
+    assert [r for b in jsonl_batches for r in b.records] == [{"a": "é"}, {"a": 2}, {"a": 3}]
+    assert [o for b in jsonl_batches for o in b.offsets] == [0, 13, 23]
+    assert [r for b in csv_batches for r in b.records] == [
+        {"a": "1", "b": "x\r\ny"}, {"a": "2", "b": 'say "hi"'}, {"a": "3", "b": ""},
+        {"a": "4", "b": "last"}]
+    assert [o for b in csv_batches for o in b.offsets] == [1, 2, 3, 4]
+
+
+def test_glob_reads_files_in_name_order_with_offsets_per_file(tmp_path: Path, write) -> None:
+    write("data/b.jsonl", '{"f": "b", "n": 1}\n{"f": "b", "n": 2}\n')
+    write("data/a.jsonl", '{"f": "a", "n": 1}\n')
+    write("data/c.jsonl", '{"f": "c", "n": 1}\n{"f": "c", "n": 2}\n{"f": "c", "n": 3}\n')
+    write("data/skip.txt", "not matched\n")
+    (tmp_path / "data/dir.jsonl").mkdir()
+    batches = read_all(tmp_path, "data/*.jsonl", batch_size=2)
+    assert [(b.file, [(r["f"], r["n"]) for r in b.records], b.offsets) for b in batches] == [
+        ("data/a.jsonl", [("a", 1)], [0]),
+        ("data/b.jsonl", [("b", 1), ("b", 2)], [0, 19]),
+        ("data/c.jsonl", [("c", 1), ("c", 2)], [0, 19]),
+        ("data/c.jsonl", [("c", 3)], [38]),
+    ]
+
+
+def test_glob_of_csv_files_restarts_header_and_rows_per_file(tmp_path: Path, write) -> None:
+    write("in/2.csv", "y,x\nb,2\nc,3\n")
+    write("in/1.csv", "x,y\n1,a\n")
+    batches = read_all(tmp_path, "in/*.csv", "csv")
+    assert [(b.file, b.records, b.offsets) for b in batches] == [
+        ("in/1.csv", [{"x": "1", "y": "a"}], [1]),
+        ("in/2.csv", [{"y": "b", "x": "2"}, {"y": "c", "x": "3"}], [1, 2]),
+    ]
+
+
+def test_pipeline_error_record_names_the_file_of_a_glob(tmp_path: Path, write) -> None:
+    write("logs/1.jsonl", '{"a": 1}\n')
+    write("logs/2.jsonl", '{"a": 2}\n{"a": 0}\n')
+    out, rejects = CollectSink(), CollectSink()
+    run_pipeline('source s = file("logs/*.jsonl")\nsink o = file("o.jsonl")\n'
+                 'sink e = file("e.jsonl")\nerrors into e\ns | derive x = 10 // a | into o\n',
+                 tmp_path, sinks={"o": out, "e": rejects})
+    assert out.records == [{"a": 1, "x": 10}, {"a": 2, "x": 5}]
+    [error] = rejects.records
+    assert (error["file"], error["offset"], error["raw"]) == ("logs/2.jsonl", 9, {"a": 0})
+
+
+# -- source: missing input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("missing.jsonl", "source `s`: no such file: missing.jsonl"),
+    ("none/*.jsonl", "source `s`: no file matches: none/*.jsonl"),
+])
+def test_source_open_fails_when_input_is_missing(tmp_path: Path, path: str,
+                                                 message: str) -> None:
+    source = FileSource(FileSourceConfig(path), _context(tmp_path))
+    with pytest.raises(ConnectorError) as raised:
+        anyio.run(source.open)
+    assert str(raised.value) == message
+
+
+def test_run_with_missing_input_prints_one_line_and_exits_1(tmp_path: Path, write) -> None:
+    write("p.rill", 'source s = file("data/nope.jsonl")\nsink o = file("out/o.jsonl")\n'
+                    "s | into o\n")
+    result = rillet("run", "p.rill", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.decode() == "rillet: error: source `s`: no such file: data/nope.jsonl\n"
+
+
+# -- source: follow ----------------------------------------------------------------------------
+
+
+class WaitingSink(CollectSink):
+    """Collects records and wakes a waiter once it holds at least `want` of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._want = 0
+        self._reached = anyio.Event()
+
+    async def wait_for(self, want: int) -> None:
+        self._want, self._reached = want, anyio.Event()
+        if len(self.records) < want:
+            with anyio.fail_after(20):  # a guard against hanging, not a timing assertion
+                await self._reached.wait()
+
+    async def write(self, records: list[dict]) -> None:
+        await super().write(records)
+        if len(self.records) >= self._want:
+            self._reached.set()
+
+
+def test_follow_reads_appended_lines_and_new_files(tmp_path: Path, write) -> None:
+    first = write("logs/a.jsonl", '{"n": 1}\n{"n": 2}\n')
+    compiled = compile_pipeline(
+        'set batch_timeout = 20ms\nsource s = file("logs/*.jsonl", follow=true)\n'
+        'sink o = file("o.jsonl")\ns | derive m = n * 10 | into o\n', tmp_path)
+    assert compiled.plan is not None and compiled.checked is not None
+    plan, registry = compiled.plan, compiled.checked.registry
+    sink = WaitingSink()
+
+    async def writer() -> None:
+        await sink.wait_for(2)
+        with first.open("a") as f:
+            f.write('{"n": 3}\n{"n": ')
+        await anyio.sleep(0.15)  # the source polls meanwhile; half a line must wait
+        with first.open("a") as f:
+            f.write('4}\n')
+        await sink.wait_for(4)
+        write("logs/b.jsonl", '{"n": 5}\n')
+        await sink.wait_for(5)
+        with (tmp_path / "logs/b.jsonl").open("a") as f:
+            f.write('{"n": 6}\n')
+        await sink.wait_for(6)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
+            await writer()
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert sink.records == [{"n": n, "m": n * 10} for n in (1, 2, 3, 4, 5, 6)]
+
+
+def test_follow_starts_with_no_matching_file_and_waits(tmp_path: Path, write) -> None:
+    compiled = compile_pipeline(
+        'set batch_timeout = 10ms\nsource s = file("in/*.csv", format="csv", follow=true)\n'
+        'sink o = file("o.jsonl")\ns | into o\n', tmp_path)
+    assert compiled.plan is not None and compiled.checked is not None
+    plan, registry = compiled.plan, compiled.checked.registry
+    sink = WaitingSink()
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
+            await anyio.sleep(0.1)
+            write("in/x.csv", "k,v\na,1\nb,2\n")
+            await sink.wait_for(2)
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert sink.records == [{"k": "a", "v": "1"}, {"k": "b", "v": "2"}]
+
+
+def test_follow_csv_waits_for_whole_rows(tmp_path: Path, write) -> None:
+    data = write("in.csv", "a,b\n1,x\n")
+    compiled = compile_pipeline(
+        'set batch_timeout = 10ms\nsource s = file("in.csv", format="csv", follow=true)\n'
+        'sink o = file("o.jsonl")\ns | into o\n', tmp_path)
+    assert compiled.plan is not None and compiled.checked is not None
+    plan, registry = compiled.plan, compiled.checked.registry
+    sink = WaitingSink()
+
+    async def append(*parts: str) -> None:
+        for part in parts:
+            with data.open("a") as f:
+                f.write(part)
+            await anyio.sleep(0.1)  # the source polls meanwhile; a part row must wait
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
+            await sink.wait_for(1)
+            await append("2,", "y\n3,\"multi", "\nline", '"\n')
+            await sink.wait_for(3)
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert sink.records == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"},
+                            {"a": "3", "b": "multi\nline"}]
+
+
+# -- sink --------------------------------------------------------------------------------------
+
+
+def _write_sink(base_dir: Path, path: str, fmt: str, batches: list[list[dict]]) -> None:
+    sink = FileSink(FileSinkConfig(path, fmt), SinkContext("o", base_dir))
+
+    async def main() -> None:
+        await sink.open()
+        try:
+            for batch in batches:
+                await sink.write(batch)
+        finally:
+            await sink.aclose()
+
+    anyio.run(main)
+
+
+def test_jsonl_sink_writes_one_record_per_line_creating_folders(tmp_path: Path) -> None:
+    records = [{"a": 1, "b": None}, {"c": [1, {"d": "é"}], "t": True}]
+    _write_sink(tmp_path, "deep/er/out.jsonl", "jsonl", [records[:1], [], records[1:]])
+    data = (tmp_path / "deep/er/out.jsonl").read_bytes()
+    assert [msgspec.json.decode(line) for line in data.splitlines()] == records
+    assert data.endswith(b"\n")
+
+
+def test_csv_sink_writes_header_of_first_record_and_plain_values(tmp_path: Path) -> None:
+    _write_sink(tmp_path, "out/o.csv", "csv", [
+        [{"a": 1, "b": "x, y", "c": True}],
+        [{"a": None, "b": "z", "c": False, "extra": 1}, {"b": [1, 2], "c": {"k": "v"}}],
+    ])
+    assert (tmp_path / "out/o.csv").read_text() == (
+        'a,b,c\n1,"x, y",true\n,z,false\n,"[1,2]","{""k"":""v""}"\n')
+
+
+def test_sink_truncates_an_existing_file(tmp_path: Path, write) -> None:
+    write("o.jsonl", '{"old": 1}\n{"old": 2}\n')
+    _write_sink(tmp_path, "o.jsonl", "jsonl", [[{"new": 1}]])
+    assert (tmp_path / "o.jsonl").read_text() == '{"new":1}\n'
+
+
+def test_sink_open_fails_when_a_parent_is_a_file(tmp_path: Path, write) -> None:
+    write("blocker", "")
+    sink = FileSink(FileSinkConfig("blocker/sub/o.jsonl"), SinkContext("o", tmp_path))
+    with pytest.raises(ConnectorError) as raised:
+        anyio.run(sink.open)
+    assert str(raised.value) == ("sink `o`: cannot write blocker/sub/o.jsonl: blocker is a file, "
+                                 "not a folder")
+
+
+def test_run_with_unwritable_output_prints_one_line_and_exits_1(tmp_path: Path, write) -> None:
+    write("in.jsonl", '{"a": 1}\n')
+    write("out", "a file where a folder should be\n")
+    write("p.rill", 'source s = file("in.jsonl")\nsink o = file("out/o.jsonl")\ns | into o\n')
+    result = rillet("run", "p.rill", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "rillet: error: sink `o`: cannot write out/o.jsonl: out is a file, not a folder\n")
+
+
+def test_run_writes_outputs_relative_to_the_pipeline_file(tmp_path: Path, write) -> None:
+    write("proj/data/in.csv", "a,b\n1,x\n2,y\n")
+    write("proj/p.rill", 'source s = file("data/in.csv", format="csv")\n'
+                         'sink o = file("out/new/o.csv", format="csv")\n'
+                         "s | select b, a | into o\n")
+    result = rillet("run", "proj/p.rill", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "proj/out/new/o.csv").read_text() == "b,a\nx,1\ny,2\n"
+
+
+# -- table -------------------------------------------------------------------------------------
+
+
+def test_table_loads_rows_by_key_last_one_wins(tmp_path: Path, write) -> None:
+    write("users.csv", "user,name\n1,ann\n2,bob\n1,anne\n")
+    table = FileTable(FileTableConfig("users.csv", "csv", key="user"), _context(tmp_path, 2))
+    rows = anyio.run(table.load)
+    assert rows == {"1": {"user": "1", "name": "anne"}, "2": {"user": "2", "name": "bob"}}
