@@ -32,6 +32,30 @@ class ExprError(Exception):
     """A record made an expression fail (a type mismatch, division by zero, ...)."""
 
 
+_PYTHON_TYPE_ERRORS = (
+    (re.compile(r"unsupported operand type\(s\) for (\S+): '(\w+)' and '(\w+)'"),
+     "cannot apply `{0}` to {1} and {2}"),
+    (re.compile(r"'(\S+)' not supported between instances of '(\w+)' and '(\w+)'"),
+     "cannot compare {1} with {2} using `{0}`"),
+    (re.compile(r'can only concatenate (\w+) \(not "(\w+)"\) to \w+'),
+     "cannot apply `+` to {0} and {1}"),
+    (re.compile(r"bad operand type for unary -: '(\w+)'"), "cannot negate a {0}"),
+)
+_TYPE_NAMES = {"NoneType": "null", "dict": "record"}
+
+
+def describe_error(error: BaseException) -> str:
+    """An expression's failure in the language's words rather than Python's."""
+    if isinstance(error, ZeroDivisionError):
+        return "division by zero"
+    message = str(error)
+    for pattern, template in _PYTHON_TYPE_ERRORS:
+        match = pattern.fullmatch(message)
+        if match:
+            return template.format(*(_TYPE_NAMES.get(g, g) for g in match.groups()))
+    return message
+
+
 def read_path(value: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         if value is None:

@@ -24,6 +24,7 @@ from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
 from .connector import BadRecord, ConnectorError, SinkContext, SourceContext
 from .connector import Sink as SinkConnector
 from .connector import Source as SourceConnector
+from .expr import describe_error
 from .item import END, Barrier, Batch, End, Item, Origin, Watermark
 from .metrics import NodeMetrics, RunMetrics
 from .plan import Node, Plan, Sink, Source
@@ -247,7 +248,7 @@ class Execution:
         def on_error(record: dict, offset: int, op_index: int, error: BaseException) -> None:
             plan_node = node.plan_nodes[op_index]
             operator, at = operator_name(plan_node), location(plan, plan_node)
-            reason = f"`{operator}` failed: {error}"
+            reason = f"`{operator}` failed: {describe_error(error)}"
             if not has_sink:
                 where = f"{origin.file} " if origin.file else ""
                 raise RecordError(

@@ -91,7 +91,7 @@ def test_bad_records_go_to_error_sink_and_counts_reconcile(tmp_path: Path, write
     assert missing["reason"] == "schema `Click`: object missing required field `page`"
 
     division = by_offset[_offset(CLICKS, 2)]
-    assert division["reason"] == "`derive` failed: float division by zero"
+    assert division["reason"] == "`derive` failed: division by zero"
     assert division["operator"] == "derive"
     assert division["at"] == "test.rill:16:5"
     assert division["raw"] == {"ts": 2, "user": 2, "page": "/b", "status": 200,
