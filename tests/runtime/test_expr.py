@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rillet.runtime.expr import ExprError
+from rillet.runtime.expr import ExprError, describe_error
 from rillet.runtime.plan import (
     Assign,
     Binary,
@@ -288,3 +288,16 @@ def test_call_passes_keyword_arguments_by_name() -> None:
 def test_type_mismatch_or_zero_division_raises(expr: Expr, error: type[Exception]) -> None:
     with pytest.raises(error):
         evaluate(expr, {"s": "a", "n": 1})
+
+
+@pytest.mark.parametrize(("fail", "reason"), [
+    (lambda: 1 + "a", "cannot apply `+` to int and str"),
+    (lambda: "a" + 1, "cannot apply `+` to str and int"),
+    (lambda: "a" < 1, "cannot compare str with int using `<`"),
+    (lambda: {} * 2, "cannot apply `*` to record and int"),
+    (lambda: 1 / 0, "division by zero"),
+])
+def test_describe_error_speaks_the_language(fail, reason: str) -> None:
+    with pytest.raises(Exception) as caught:
+        fail()
+    assert describe_error(caught.value) == reason
