@@ -60,12 +60,12 @@ class PhysicalPlan:
 
 
 _PENDING = {
-    EventTime: "event time (`event_time`)",
-    Aggregate: "`aggregate`",
+    EventTime: "`event_time`",
+    Aggregate: "`window` and `aggregate`",
     Dedupe: "`dedupe`",
     Join: "`join`",
     Lookup: "`lookup`",
-    PluginOperator: "plugin operators",
+    PluginOperator: "a plugin operator",
 }
 
 
@@ -85,7 +85,8 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
     for n in plan.nodes:  # the planner emits nodes in topological order
         op = n.op
         if type(op) in _PENDING:
-            raise NotExecutable(n, f"{_PENDING[type(op)]} does not run yet in this version")
+            raise NotExecutable(n, f"{_PENDING[type(op)]} cannot run yet in this version "
+                                "(it parses and checks)")
         if isinstance(op, STATELESS):
             (parent,) = n.inputs
             host = nodes.get(physical_of[parent])
@@ -101,7 +102,7 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         elif isinstance(op, Union):
             kind, name = "union", "union"
         else:
-            raise NotExecutable(n, f"`{operator_name(n)}` does not run yet in this version")
+            raise NotExecutable(n, f"`{operator_name(n)}` cannot run yet in this version")
         inputs = [physical_of[i] for i in n.inputs]
         nodes[n.id] = PhysicalNode(n.id, kind, name, [n], inputs)
         physical_of[n.id] = n.id

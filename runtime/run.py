@@ -138,7 +138,8 @@ class Execution:
                 assert spec is not None and spec.config is not None
                 context = SinkContext(name=op.name, base_dir=base_dir)
                 self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
-        for connector in [*self.sinks.values(), *self.sources.values()]:
+        # sources first: a missing input must fail before a sink truncates its output
+        for connector in [*self.sources.values(), *self.sinks.values()]:
             await connector.open()
             stack.push_async_callback(connector.aclose)
 

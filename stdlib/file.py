@@ -97,7 +97,7 @@ class _CsvFile:
     quoted value is still open, waits for more data (a followed file) or for `finish`."""
 
     def __init__(self, path: str, context: SourceContext) -> None:
-        self.handle = open(path, newline="", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self.handle = open(path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
         self.rows = CsvRows(context.schema)
         self.buffer: list[list[str]] = []
         self.rest = ""  # text after the last newline

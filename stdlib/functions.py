@@ -7,6 +7,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from rillet.runtime.plugin import FunctionContext, Plugin
 
 plugin = Plugin("std")
@@ -92,7 +94,9 @@ def split(text: str | None, separator: str) -> list[str] | None:
 @plugin.function("join")
 def join(items: list | None, separator: str) -> str | None:
     """The items, as text, joined by `separator` (null items skipped)."""
-    return None if items is None else separator.join(str(i) for i in items if i is not None)
+    if items is None:
+        return None
+    return separator.join(_text(i) for i in items if i is not None)
 
 
 @plugin.function("substr")
@@ -122,14 +126,19 @@ def to_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return msgspec.json.encode(value).decode()  # true, false, lists and records as JSON
+
+
 @plugin.function("to_str")
 def to_str(value: Any) -> str | None:
-    """The value as text (`true`/`false` for bools)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    """The value as text: strings as they are, numbers as Python writes them, booleans,
+    lists and records as JSON (`true`, `[1, 2]`, `{"k":"v"}`)."""
+    return None if value is None else _text(value)
 
 
 @plugin.function("coalesce")

@@ -15,7 +15,7 @@ from itertools import accumulate
 
 import msgspec
 
-from rillet.runtime.connector import SourceBatch, SourceContext
+from rillet.runtime.connector import BadRecord, SourceBatch, SourceContext
 from rillet.runtime.plugin import Plugin
 
 plugin = Plugin("std")
@@ -103,10 +103,19 @@ class GenerateSource:
             self.drawn += click_events(self.rng, first + len(self.drawn), CHUNK_EVENTS,
                                        self.start_ms, self.step_ms)
         events, self.drawn = self.drawn[:want], self.drawn[want:]
-        if self.context.schema is not None:
-            events = [self.context.schema.validate(e) for e in events]
         self.emitted += want
-        return SourceBatch(events, list(range(first, first + want)))
+        offsets = list(range(first, first + want))
+        schema = self.context.schema
+        if schema is None:
+            return SourceBatch(events, offsets)
+        batch = SourceBatch([], [])
+        for event, offset in zip(events, offsets):
+            try:
+                batch.records.append(schema.validate(event))
+                batch.offsets.append(offset)
+            except msgspec.ValidationError as e:
+                batch.bad.append(BadRecord(schema.describe(e), offset, event))
+        return batch
 
     async def aclose(self) -> None:
         pass

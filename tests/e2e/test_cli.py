@@ -20,7 +20,7 @@ def test_run_refuses_operator_not_executable_yet_with_its_span(tmp_path: Path) -
     result = rillet("run", "win.rill", cwd=tmp_path)
     assert result.returncode == 2
     err = result.stderr.decode()
-    assert "does not run yet" in err and "win.rill:3:10" in err
+    assert "cannot run yet" in err and "win.rill:3:10" in err
     assert "Traceback" not in err
 
 
@@ -65,3 +65,15 @@ def test_stdin_to_stdout_filter(tmp_path: Path) -> None:
     result = rillet("run", "-q", "filter.rill", cwd=tmp_path, input=data)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b'{"n":2,"m":20}\n{"n":3,"m":30}\n'
+
+
+def test_missing_input_leaves_existing_output_untouched(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.jsonl").write_text('{"kept": true}\n')
+    (tmp_path / "p.rill").write_text(
+        'source s = file("data/nope.jsonl")\nsink o = file("out/keep.jsonl")\ns | into o\n')
+    result = rillet("run", "p.rill", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == (
+        "rillet: error: source `s`: no such file: data/nope.jsonl")
+    assert (tmp_path / "out" / "keep.jsonl").read_text() == '{"kept": true}\n'

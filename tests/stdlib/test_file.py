@@ -424,3 +424,11 @@ def test_table_loads_rows_by_key_last_one_wins(tmp_path: Path, write) -> None:
     table = FileTable(FileTableConfig("users.csv", "csv", key="user"), _context(tmp_path, 2))
     rows = anyio.run(table.load)
     assert rows == {"1": {"user": "1", "name": "anne"}, "2": {"user": "2", "name": "bob"}}
+
+
+def test_csv_byte_order_mark_is_not_part_of_the_first_field(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_bytes("\ufeffname,n\nada,1\n".encode())
+    out = CollectSink()
+    run_pipeline('source s = file("in.csv", format="csv")\nsink o = stdout()\ns | into o\n',
+                 tmp_path, sinks={"o": out})
+    assert out.records == [{"name": "ada", "n": "1"}]

@@ -141,3 +141,10 @@ def test_now_in_a_pipeline_uses_the_injected_clock(tmp_path: Path, write) -> Non
                  "s | derive at = now() | into o\n", tmp_path, sinks={"o": out},
                  clock=ManualClock(start_ms=42_000))
     assert out.records == [{"a": 1, "at": 42_000}]
+
+
+def test_to_str_and_join_write_non_text_values_as_json() -> None:
+    assert fn.to_str(True) == "true"
+    assert fn.to_str({"k": "v"}) == '{"k":"v"}'
+    assert fn.to_str([1, 2]) == "[1,2]"
+    assert fn.join([True, [1], "a", None, 2], ",") == "true,[1],a,2"

@@ -147,3 +147,14 @@ def test_generate_with_rate_and_count_ends_after_count(tmp_path: Path) -> None:
     anyio.run(main)
     assert len(out.records) == 30
     assert clock.time_ms() >= 3000
+
+
+def test_events_failing_the_schema_go_to_the_error_sink(tmp_path: Path) -> None:
+    out, rejects = CollectSink(), CollectSink()
+    run_pipeline(
+        "schema G {\n  ts: int\n  user: str\n}\n"
+        'source g: G = generate(count=3)\nsink o = file("o.jsonl")\nsink e = file("e.jsonl")\n'
+        "errors into e\ng | into o\n", tmp_path, sinks={"o": out, "e": rejects})
+    assert out.records == []
+    assert [r["offset"] for r in rejects.records] == [0, 1, 2]
+    assert all("expected `str`, got `int` at `user`" in r["reason"] for r in rejects.records)
