@@ -8,7 +8,10 @@ ever sees a program without errors. Expression and flow rules live in `flowcheck
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import re
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,9 @@ from rillet.runtime.plugin import Kind, Registry, Spec
 from . import ast
 from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error
-from .flowcheck import FlowChecker
+from .flowcheck import FlowChecker, flow_streams
 from .loader import build_registry
+from .parser import MAX_INT
 from .types import SCALARS
 
 SETTINGS = {
@@ -53,19 +57,38 @@ class Checked:
 
 
 def parse_param_value(text: str, default: Any) -> Any:
-    """A `-p name=value` string as the type of the param's declared value."""
+    """A `-p name=value` string as the type of the param's declared value; `ValueError` says
+    what was expected."""
+    if any("\ud800" <= c <= "\udfff" for c in text):  # bytes of argv that are not UTF-8
+        raise ValueError("the value is not valid UTF-8")
     if isinstance(default, bool):
         if text in ("true", "false"):
             return text == "true"
         raise ValueError("expected `true` or `false`")
     if isinstance(default, int):
-        return int(text)
+        if not re.fullmatch(r"[+-]?[0-9]{1,19}", text.strip()):
+            raise ValueError("expected a whole number like `300`")
+        value = int(text)
+        if not -MAX_INT - 1 <= value <= MAX_INT:
+            raise ValueError(f"expected a whole number of at most {MAX_INT} (64 bits)")
+        return value
     if isinstance(default, float):
-        return float(text)
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError("expected a number like `2.5`") from None
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
+        return number
     if isinstance(default, list | dict):
-        value = json.loads(text)
+        kind, example = ("list", "[1, 2]") if isinstance(default, list) else (
+            "record", '{"a": 1}')
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            value = None
         if not isinstance(value, type(default)):
-            raise ValueError(f"expected a JSON {type(default).__name__}")
+            raise ValueError(f"expected a {kind} in JSON, like `{example}`")
         return value
     return text
 
@@ -138,31 +161,41 @@ class Checker:
                 c.tables[name.text] = (s, {})
 
     def _params(self, decls: list[ast.ParamDecl]) -> None:
+        """Params in order; a `-p` override replaces the value where the param is declared, so
+        the params after it that use it see the override."""
         params = self.checked.params
+        first: dict[str, ast.ParamDecl] = {}
         for decl in decls:
             name = decl.name.text
-            if name in params:
-                self.report(error("E0101", f"param `{name}` is declared twice", decl.name.span))
+            if name in first:
+                self.report(error("E0101", f"param `{name}` is declared twice", decl.name.span,
+                                  f"first declared on line {first[name].span.line}"))
                 continue
+            first[name] = decl
             try:
                 params[name] = evaluate(decl.value, params, f"param `{name}`")
             except NotConstant as e:
                 self.report(e.diagnostic)
                 params[name] = None
-        for name, text in self.overrides.items():
+            if name in self.overrides:
+                self._override(decl, self.overrides[name])
+        for name in self.overrides:
             if name not in params:
                 close = did_you_mean(name, params)
                 declared = ", ".join(f"`{p}`" for p in params) or "none"
                 hint = f"did you mean `{close}`?" if close else f"declared params: {declared}"
                 self.report(error("E0102", f"unknown param `{name}` given with `-p {name}=...`",
                                   None, "", hint))
-                continue
-            try:
-                params[name] = parse_param_value(text, params[name])
-            except ValueError as e:
-                kind = type(params[name]).__name__
-                self.report(error("E0103", f"`-p {name}={text}` does not fit param `{name}`",
-                                  None, "", f"the param is a {kind}: {e}"))
+
+    def _override(self, decl: ast.ParamDecl, text: str) -> None:
+        params, name = self.checked.params, decl.name.text
+        try:
+            params[name] = parse_param_value(text, params[name])
+        except ValueError as e:
+            kind = {bool: "a bool", int: "an int", float: "a float", list: "a list",
+                    dict: "a record", str: "a str"}.get(type(params[name]), "null")
+            self.report(error("E0103", f"`-p {name}={text}` does not fit param `{name}`",
+                              decl.value.span, f"`{name}` is {kind}", str(e)))
 
     def _settings(self, decls: list[ast.SetDecl]) -> None:
         values: dict[str, int] = {}
@@ -188,8 +221,9 @@ class Checker:
                 continue
             if kind == "int" and (not isinstance(number, int) or isinstance(number, bool)
                                   or number <= 0):
+                found = msgspec.json.encode(number).decode()
                 self.report(error("E0105", f"`{name}` is a positive whole number ({meaning})",
-                                  value.span, f"found {number!r}"))
+                                  value.span, f"found {found}"))
                 continue
             values[name] = number
         default = Settings()
@@ -215,11 +249,14 @@ class Checker:
         return TypeSpec(name, expr.optional, item)
 
     def _schemas(self, decls: list[ast.SchemaDecl]) -> None:
+        first: dict[str, ast.SchemaDecl] = {}
         for decl in decls:
             name = decl.name.text
-            if name in self.checked.schemas:
-                self.report(error("E0101", f"schema `{name}` is declared twice", decl.name.span))
+            if name in first:
+                self.report(error("E0101", f"schema `{name}` is declared twice", decl.name.span,
+                                  f"first declared on line {first[name].span.line}"))
                 continue
+            first[name] = decl
             fields: dict[str, FieldSpec] = {}
             for f in decl.fields:
                 if f.name.text in fields:
@@ -309,8 +346,12 @@ class Checker:
             key = next((k for k in spans if f"`$.{k}`" in message), None)
             span = spans[key].span if key else call.span
             detail = message.split(" - at ")[0]
+            label = detail[0].lower() + detail[1:]
+            choices = _choices(spec, key)
+            if choices and isinstance(evaluated.get(key), str | int | float | bool | None):
+                label = f"expected one of {choices}, found {json.dumps(evaluated[key])}"
             self.report(error("E0406", f"invalid argument{f' `{key}`' if key else ''} for {what}",
-                              span, detail[0].lower() + detail[1:]))
+                              span, label))
             return None
         return evaluated
 
@@ -334,33 +375,40 @@ class Checker:
     # -- streams ---------------------------------------------------------------------------------
 
     def _stream_order(self) -> None:
-        """Streams in dependency order; cycles reported once each and left out."""
+        """Streams in dependency order; cycles reported once each and left out.
+
+        A depth-first search with an explicit stack, so a long chain of streams (a generated
+        file) cannot exhaust Python's recursion limit."""
         c = self.checked
         state: dict[str, str] = {}
         order: list[str] = []
         cyclic: set[str] = set()
 
-        def visit(name: str, path: list[str]) -> None:
-            if state.get(name) == "done":
-                return
-            if state.get(name) == "active":
-                cycle = path[path.index(name):] + [name]
-                cyclic.update(cycle)
-                decl = c.streams[name]
-                self.report(error("E0111", f"stream `{name}` depends on itself", decl.name.span,
-                                  "cycle: " + " → ".join(cycle),
-                                  "a stream may only read streams declared without it"))
-                return
-            state[name] = "active"
-            decl = c.streams[name]
-            for dep in flow_streams(decl.flow):
-                if dep in c.streams:
-                    visit(dep, [*path, name])
-            state[name] = "done"
-            order.append(name)
+        def reads(name: str) -> Iterator[str]:
+            return (d for d in flow_streams(c.streams[name].flow) if d in c.streams)
 
-        for name in c.streams:
-            visit(name, [])
+        for root in c.streams:
+            if root in state:
+                continue
+            state[root] = "active"
+            path, pending = [root], [reads(root)]
+            while pending:
+                dep = next(pending[-1], None)
+                if dep is None:
+                    pending.pop()
+                    finished = path.pop()
+                    state[finished] = "done"
+                    order.append(finished)
+                elif state.get(dep) == "active":
+                    cycle = path[path.index(dep):] + [dep]
+                    cyclic.update(cycle)
+                    self.report(error("E0111", f"stream `{dep}` depends on itself",
+                                      c.streams[dep].name.span, "cycle: " + " → ".join(cycle),
+                                      "a stream may only read streams declared without it"))
+                elif dep not in state:
+                    state[dep] = "active"
+                    path.append(dep)
+                    pending.append(reads(dep))
         c.stream_order = [n for n in order if n not in cyclic]
 
     # -- tests -----------------------------------------------------------------------------------
@@ -390,17 +438,26 @@ class Checker:
                               "like `[{a: 1}, {a: 2}]`"))
 
 
-def flow_streams(flow: ast.Flow) -> set[str]:
-    """Names a flow reads: its head, union members and join partners."""
-    names = {flow.head.text} if isinstance(flow.head, ast.Ident) else {
-        s.text for s in flow.head.streams}
-    names |= {op.stream.text for op in flow.ops if isinstance(op, ast.JoinOp)}
-    return names
+def _choices(spec: Spec, key: str | None) -> str:
+    """`"jsonl", "csv" or "lines"` when argument `key` takes one of fixed strings, else ""."""
+    param = next((p for p in spec.params if p.name == key), None)
+    if param is None:
+        return ""
+    values = [a for a in typing.get_args(param.annotation) if isinstance(a, str)]
+    if typing.get_origin(param.annotation) is not typing.Literal or not values:
+        return ""
+    quoted = [json.dumps(v) for v in values]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
 def check(program: ast.Program, base_dir: Path, overrides: Mapping[str, str] | None = None
           ) -> tuple[Checked, list[Diagnostic]]:
     checker = Checker(program, base_dir, overrides or {})
     checked = checker.run()
-    return checked, checker.diagnostics
+    return checked, sorted(checker.diagnostics, key=_position)
+
+
+def _position(d: Diagnostic) -> tuple[int, int]:
+    """Diagnostics in the order of the file; those without a place (`-p`, plugins) first."""
+    return (0, 0) if d.span is None else (d.span.line, d.span.col)
 

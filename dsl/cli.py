@@ -73,11 +73,13 @@ def _summary(metrics: RunMetrics) -> str:
     for m in metrics.by_kind("source"):
         bad = f"   bad {m.errors:,}" if m.errors else ""
         lines.append(f"  source {m.name:<24} read  {m.records_out + m.errors:>11,}{bad}")
-    for m in metrics.by_kind("stage"):
-        filtered = m.records_in - m.records_out - m.errors
-        detail = f"   filtered {filtered:,}" if filtered > 0 else ""
+    for m in [*metrics.by_kind("stage"), *metrics.by_kind("operator")]:
+        filtered = m.records_in - m.records_out - m.errors - m.late
+        detail = f"   filtered {filtered:,}" if filtered > 0 and m.kind == "stage" else ""
+        detail += f"   late {m.late:,}" if m.late else ""
         detail += f"   errors {m.errors:,}" if m.errors else ""
-        lines.append(f"  stage  {m.name:<24} in    {m.records_in:>11,}   out "
+        kind = "stage " if m.kind == "stage" else "op    "
+        lines.append(f"  {kind} {m.name:<24} in    {m.records_in:>11,}   out "
                      f"{m.records_out:,}{detail}")
     for m in metrics.by_kind("sink"):
         lines.append(f"  sink   {m.name:<24} wrote {m.records_in:>11,}")

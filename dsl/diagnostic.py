@@ -52,22 +52,33 @@ class SourceText:
     text: str
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        """Line `number` (1-based) as the parser counts lines: only `\n` ends one."""
+        lines = self.text.split("\n")
+        return lines[number - 1].removesuffix("\r") if 0 < number <= len(lines) else ""
 
 
 def render_text(diagnostics: Iterable[Diagnostic], source: SourceText) -> str:
+    source = SourceText(_printable(source.path), source.text)
     return "\n".join(_render_one(d, source) for d in diagnostics)
 
 
+def _printable(text: str) -> str:
+    """Text with control characters escaped, so a message quoting odd input cannot garble the
+    terminal (`\x1b`) or break the layout (`\n`)."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def _render_one(d: Diagnostic, source: SourceText) -> str:
+    d = msgspec.structs.replace(d, message=_printable(d.message), label=_printable(d.label),
+                                hints=tuple(_printable(h) for h in d.hints))
     out = [f"{d.severity}: {d.message}"]
     if d.span is None:
         out.append(f"  --> {source.path}")
     else:
         number = str(d.span.line)
         pad = " " * len(number)
-        text = source.line(d.span.line).replace("\t", " ")
+        # one character per column, so the caret stays under the span
+        text = "".join(c if c.isprintable() else " " for c in source.line(d.span.line))
         end = d.span.end_col if d.span.end_line == d.span.line else len(text) + 1
         width = max(1, min(end, len(text) + 1) - d.span.col)
         caret = " " * (d.span.col - 1) + "^" * width
@@ -85,7 +96,14 @@ def _render_one(d: Diagnostic, source: SourceText) -> str:
 def render_json(diagnostics: Iterable[Diagnostic], source: SourceText) -> bytes:
     items = []
     for d in diagnostics:
+        # quoted input may hold lone surrogates (argv bytes that are not UTF-8): escape them
+        d = msgspec.structs.replace(d, message=_utf8(d.message), label=_utf8(d.label),
+                                    hints=tuple(_utf8(h) for h in d.hints))
         item = msgspec.structs.asdict(d)
-        item["file"] = source.path
+        item["file"] = _utf8(source.path)
         items.append(item)
     return msgspec.json.encode({"diagnostics": items})
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rillet.runtime.plan import TypeSpec
 
 from . import ast
+from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error, warning
 from .types import (
     NUMERIC,
@@ -32,6 +33,14 @@ from .types import (
 if TYPE_CHECKING:
     from .checker import Checked
 
+
+def flow_streams(flow: ast.Flow) -> list[str]:
+    """Names a flow reads, in the order it names them: its head, union members and join
+    partners (a list, not a set, so that checking and planning never depend on hashing)."""
+    heads = [flow.head] if isinstance(flow.head, ast.Ident) else list(flow.head.streams)
+    joined = [op.stream for op in flow.ops if isinstance(op, ast.JoinOp)]
+    return list(dict.fromkeys(i.text for i in [*heads, *joined]))
+
 _OPERATOR_NAMES = {
     ast.WhereOp: "where", ast.SelectOp: "select", ast.DeriveOp: "derive", ast.DropOp: "drop",
     ast.ExplodeOp: "explode", ast.EventTimeOp: "event_time", ast.WindowOp: "window",
@@ -44,18 +53,21 @@ class _Scope:
     """What names mean inside one expression: the record's fields and the params."""
 
     def __init__(self, record: RecordType, where: str, aggregates: bool = False,
-                 keys: frozenset[str] | None = None) -> None:
+                 keys: frozenset[str] | None = None, in_aggregate: bool = False) -> None:
         self.record = record
         self.where = where
         self.aggregates = aggregates  # aggregate calls allowed here
         self.keys = keys  # inside `aggregate`: the fields usable outside aggregate calls
+        self.in_aggregate = in_aggregate  # inside the arguments of an aggregate call
 
 
 class FlowChecker:
     def __init__(self, checked: Checked, report: Callable[[Diagnostic], None]) -> None:
         self.c = checked
         self.report = report
-        self.types: dict[str, RecordType] = {}
+        self.types: dict[str, RecordType | None] = {}
+        # source or stream name -> the `event_time` in effect at its output
+        self.times: dict[str, ast.EventTimeOp | None] = {}
         self.read: set[str] = set()
         self.written: set[str] = set()
 
@@ -66,12 +78,16 @@ class FlowChecker:
             self.types[name] = RecordType.of_schema(schema) if schema else RecordType()
         for name in c.stream_order:
             decl = c.streams[name]
-            self.types[name] = self.flow(decl.flow)
+            self.types[name], self.times[name] = self.flow(decl.flow)
         for flow in c.flows:
-            out = self.flow(flow)
-            if not any(isinstance(op, ast.IntoOp) for op in flow.ops) and out is not None:
+            out, _ = self.flow(flow)
+            writes = any(isinstance(op, ast.IntoOp | ast.LateOp) for op in flow.ops)
+            if not writes and out is not None:
                 self.report(warning("W0001", "this flow writes to no sink, so it does nothing",
                                     flow.span, "", "end it with `| into SINK`"))
+        for name, decl in c.streams.items():
+            if name not in c.stream_order:  # in a cycle: what it reads is not unread
+                self.read.update(flow_streams(decl.flow))
         for name, (decl, _) in c.sources.items():
             if name not in self.read:
                 self.report(warning("W0002", f"source `{name}` is never read", decl.name.span))
@@ -99,15 +115,22 @@ class FlowChecker:
         self.report(error("E0112", f"unknown source or stream `{name}`", ident.span, label))
         return None
 
-    def flow(self, flow: ast.Flow) -> RecordType | None:
+    def flow(self, flow: ast.Flow) -> tuple[RecordType | None, ast.EventTimeOp | None]:
+        """The type of the flow's output records, and the `event_time` in effect there (as
+        the planner resolves it)."""
         if isinstance(flow.head, ast.Ident):
             record = self.stream_type(flow.head)
+            time = self.times.get(flow.head.text)
         else:
             record = self.union(flow.head)
+            times = {id(t): t for t in (self.times.get(s.text) for s in flow.head.streams)}
+            time = next(iter(times.values())) if len(times) == 1 else None
         if record is None:
-            return None
+            return None, None
         previous: ast.Operator | None = None
         for op in flow.ops:
+            if isinstance(op, ast.WindowOp | ast.DedupeOp | ast.JoinOp) and time is not None:
+                self._event_time_field(op, time, record)
             if isinstance(op, ast.LateOp) and not isinstance(previous, ast.AggregateOp):
                 self.report(error("E0501", "`late into` must come right after `aggregate`",
                                   op.span, "not after an aggregate"))
@@ -116,10 +139,28 @@ class FlowChecker:
                                   previous.span, "a window needs an aggregate to fill"))
             record = self.operator(op, record, previous)
             previous = op
+            if isinstance(op, ast.EventTimeOp):
+                time = op
+            elif isinstance(op, ast.AggregateOp):
+                time = None
         if isinstance(previous, ast.WindowOp):
             self.report(error("E0502", "`window` must be followed by `aggregate`", previous.span,
                               "a window needs an aggregate to fill"))
-        return record
+        return record, time
+
+    def _event_time_field(self, op: ast.Operator, time: ast.EventTimeOp,
+                          record: RecordType) -> None:
+        """Windows, `dedupe` and `join` read event time from the field `event_time` named;
+        an error when the records here cannot have it any more."""
+        name = time.field.text
+        if record.fields is None or name in record.fields:
+            return
+        where = _OPERATOR_NAMES[type(op)]
+        dropped = f"; {record.origin} does not keep it" if record.origin else ""
+        self.report(error("E0507", f"`{where}` reads event time from `{name}`, which is not a "
+                          "field here", op.span,
+                          f"declared by `event_time {name}` on line {time.span.line}{dropped}",
+                          f"keep `{name}`, or declare `event_time` again after the change"))
 
     def union(self, head: ast.UnionHead) -> RecordType | None:
         seen: set[str] = set()
@@ -293,14 +334,23 @@ class FlowChecker:
             known = self.c.registry.names("operator") + list(_OPERATOR_NAMES.values())
             close = did_you_mean(op.name.text, known)
             label = f"did you mean `{close}`?" if close else "no such operator"
-            self.report(error("E0404", f"unknown operator `{op.name.text}`", op.name.span, label))
+            self.report(error("E0401", f"unknown operator `{op.name.text}`", op.name.span, label))
             return
         if op.args:
-            self.report(error("E0405", f"operator `{op.name.text}` takes keyword arguments only",
+            self.report(error("E0402", f"operator `{op.name.text}` takes keyword arguments only",
                               op.args[0].span, "write `name=value`"))
+        if op.concurrency is not None and op.concurrency < 1:
+            self.report(error("E0407", "`concurrency` must be at least 1", op.span,
+                              f"found {op.concurrency}"))
         params = {p.name: p for p in spec.params}
+        seen: set[str] = set()
         for kw in op.kwargs:
             param = params.get(kw.name.text)
+            if kw.name.text in seen:
+                self.report(error("E0404", f"argument `{kw.name.text}` of operator "
+                                  f"`{op.name.text}` given twice", kw.name.span))
+                continue
+            seen.add(kw.name.text)
             if param is None:
                 close = did_you_mean(kw.name.text, params)
                 label = f"did you mean `{close}`?" if close else "no such argument"
@@ -308,8 +358,14 @@ class FlowChecker:
                                   f"`{op.name.text}`", kw.name.span, label,
                                   "it takes: " + ", ".join(params)))
                 continue
+            what = f"argument `{kw.name.text}` of operator `{op.name.text}`"
+            try:  # the planner hands these to the operator as values, once, before any record
+                evaluate(kw.value, self.c.params, what)
+            except NotConstant as e:
+                self.report(e.diagnostic)
+                continue
             self.argument(kw.value, param.annotation, _Scope(RecordType(), "operator arguments"),
-                          f"argument `{kw.name.text}`")
+                          what)
         given = {kw.name.text for kw in op.kwargs}
         for param in spec.params:
             if param.required and param.name not in given:
@@ -387,11 +443,16 @@ class FlowChecker:
 
     def name(self, ref: ast.NameRef, scope: _Scope) -> str:
         name = ref.name
+        record = scope.record
         if name in self.c.params:
+            if record.fields is not None and name in record.fields:
+                self.report(warning("W0004", f"`{name}` is both a param and a field; the param "
+                                    "is used here", ref.span, "the param",
+                                    f"read the field as `this[\"{name}\"]`, or rename the "
+                                    "param"))
             value = self.c.params[name]
             return {bool: "bool", int: "int", float: "float", str: "str", list: "list",
                     dict: "record", type(None): "null"}.get(type(value), "any")
-        record = scope.record
         if scope.keys is not None and name not in scope.keys and scope.aggregates:
             self.report(error("E0505", f"field `{name}` must be inside an aggregate or be a key "
                               "of `by`", ref.span, "not grouped",
@@ -433,13 +494,18 @@ class FlowChecker:
         registry = self.c.registry
         aggregate = registry.get("aggregate", name)
         if aggregate is not None:
-            if not scope.aggregates:
-                hint = ("aggregates belong in `aggregate { ... }`" if scope.keys is None
-                        else "aggregates cannot be nested")
-                self.report(error("E0506", f"aggregate `{name}` is only allowed inside "
-                                  "`aggregate { ... }`", call.span, "not allowed here", hint))
+            if scope.in_aggregate:
+                self.report(error("E0506", f"aggregate `{name}` inside another aggregate",
+                                  call.span, "aggregates cannot be nested",
+                                  "aggregate the field itself, or aggregate again in a second "
+                                  "`aggregate` downstream"))
                 return "any"
-            inner = _Scope(scope.record, scope.where)
+            if not scope.aggregates:
+                self.report(error("E0506", f"aggregate `{name}` is only allowed inside "
+                                  "`aggregate { ... }`", call.span, "not allowed here",
+                                  "aggregates belong in `aggregate { ... }`"))
+                return "any"
+            inner = _Scope(scope.record, scope.where, in_aggregate=True)
             self.arguments(call, aggregate.params, inner, f"aggregate `{name}`")
             return annotation_type(aggregate.returns)
         function = registry.get("function", name)
@@ -447,8 +513,8 @@ class FlowChecker:
             close = did_you_mean(name, registry.names("function") + registry.names("aggregate"))
             label = f"did you mean `{close}`?" if close else "no such function"
             self.report(error("E0401", f"unknown function `{name}`", call.name.span, label))
-            for arg in call.args:
-                self.expr(arg, scope)
+            for value in [*call.args, *(kw.value for kw in call.kwargs)]:
+                self.expr(value, scope)
             return "any"
         self.arguments(call, function.params, scope, f"function `{name}`")
         return annotation_type(function.returns)
@@ -457,6 +523,8 @@ class FlowChecker:
         if len(call.args) > len(params):
             self.report(error("E0402", f"{what} takes at most {len(params)} arguments, "
                               f"found {len(call.args)}", call.args[len(params)].span))
+            for extra in call.args[len(params):]:
+                self.expr(extra, scope)
         given = set()
         for param, arg in zip(params, call.args):
             given.add(param.name)
@@ -469,7 +537,11 @@ class FlowChecker:
                 label = f"did you mean `{close}`?" if close else "no such argument"
                 self.report(error("E0403", f"unknown argument `{kw.name.text}` for {what}",
                                   kw.name.span, label))
+                self.expr(kw.value, scope)
                 continue
+            if param.name in given:
+                self.report(error("E0404", f"argument `{param.name}` of {what} given twice",
+                                  kw.name.span))
             given.add(param.name)
             self.argument(kw.value, param.annotation, scope, f"argument `{param.name}` of {what}")
         for param in params:

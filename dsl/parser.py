@@ -4,19 +4,26 @@ A LALR(1) parser from `grammar.lark`. Newlines end statements except where the l
 statement goes on (open brackets, a next line starting with `|`); the `_Newlines` postlexer
 applies those rules so the grammar can stay plain. After a syntax error, parsing resumes at the
 next line that starts a statement, so one run reports every broken statement.
+
+Some text parses yet cannot become a tree, and is reported here too, never raised: numbers and
+durations beyond 64 bits, `\\u` escapes that are not characters, and nesting deeper than
+`MAX_NESTING` (the later phases are recursive).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
+from fractions import Fraction
 from functools import cache
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
+from lark.parsers.lalr_parser_state import ParserState
 
 from rillet.runtime.plan import Span
 
@@ -27,6 +34,10 @@ _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {"RPAR", "RSQB", "RBRACE"}
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _MAX_SYNTAX_ERRORS = 20
+# Nesting deeper than this is refused: the later phases walk the tree recursively, and a
+# left-nested chain like `1 + 1 + ... + 1` of many hundred terms would exhaust Python's stack.
+MAX_NESTING = 64  # keeps generated Python within its parser's 200 nested brackets
+MAX_INT = 2**63 - 1  # integer literals and durations (in ms) are 64-bit, as in the runtime
 OPERATORS = ("where", "select", "derive", "drop", "explode", "event_time", "window", "aggregate",
              "dedupe", "join", "lookup", "late", "into")
 
@@ -76,6 +87,9 @@ def _ident(token: Token) -> ast.Ident:
     return ast.Ident(text=str(token), span=_token_span(token))
 
 
+_SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
 def _unquote(token: Token) -> str:
     """A string literal's value: JSON escapes, and any other backslash kept as written (so
     regular expressions like "\\d+" read naturally)."""
@@ -86,9 +100,11 @@ def _unquote(token: Token) -> str:
         if ch == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
             if nxt == "u" and i + 6 <= len(body):
+                # a surrogate pair (`\ud83d\ude00`) is one character, as in JSON
+                size = 12 if _SURROGATE_PAIR.match(body, i) else 6
                 try:
-                    out.append(json.loads(f'"{body[i:i + 6]}"'))
-                    i += 6
+                    out.append(json.loads(f'"{body[i:i + size]}"'))
+                    i += size
                     continue
                 except ValueError:
                     pass
@@ -105,16 +121,51 @@ def _unquote(token: Token) -> str:
     return "".join(out)
 
 
-def _duration(token: Token) -> ast.Duration:
-    text = str(token)
-    unit = "ms" if text.endswith("ms") else text[-1]
-    number = float(text[: -len(unit)])
-    return ast.Duration(ms=int(round(number * _UNITS_MS[unit])), span=_token_span(token))
+def _shorten(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @v_args(meta=True)
 class _ToAst(Transformer):
-    """Lark tree to `ast` nodes; each method is named after a grammar rule."""
+    """Lark tree to `ast` nodes; each method is named after a grammar rule. Literals that do
+    not fit their type are collected in `problems` (the tree is still built)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[Diagnostic] = []
+
+    def _out_of_range(self, token: Token, what: str, limit: str) -> None:
+        self.problems.append(error("E0005", f"{what} `{_shorten(str(token))}` is out of range",
+                                   _token_span(token), f"at most {limit}"))
+
+    def _string(self, token: Token) -> str:
+        text = _unquote(token)
+        if any("\ud800" <= c <= "\udfff" for c in text):
+            self.problems.append(error("E0007", "invalid `\\u` escape in string",
+                                       _token_span(token), "a lone surrogate is not a character",
+                                       "write the character itself, or both halves of a "
+                                       "surrogate pair"))
+            return text.encode("utf-8", "replace").decode("utf-8")
+        return text
+
+    def _int(self, token: Token) -> int:
+        digits = str(token).lstrip("0") or "0"
+        if len(digits) > len(str(MAX_INT)) or int(digits) > MAX_INT:
+            self._out_of_range(token, "integer", f"{MAX_INT} (64 bits)")
+            return 0
+        return int(digits)
+
+    def _duration(self, token: Token) -> ast.Duration:
+        text = str(token)
+        unit = "ms" if text.endswith("ms") else text[-1]
+        number = text[: -len(unit)]
+        ms = None
+        if len(number) <= 40:
+            ms = round(Fraction(number) * _UNITS_MS[unit])
+        if ms is None or ms > MAX_INT:
+            self._out_of_range(token, "duration", f"{MAX_INT}ms (64 bits)")
+            ms = 0
+        return ast.Duration(ms=ms, span=_token_span(token))
 
     def start(self, meta, items):
         return ast.Program(statements=tuple(items))
@@ -132,7 +183,7 @@ class _ToAst(Transformer):
     def use_decl(self, meta, items):
         (target,) = items
         if isinstance(target, Token):
-            return ast.UseDecl(target=_unquote(target), is_path=True, span=_span_of(meta))
+            return ast.UseDecl(target=self._string(target), is_path=True, span=_span_of(meta))
         return ast.UseDecl(target=target, is_path=False, span=_span_of(meta))
 
     def schema_decl(self, meta, items):
@@ -207,21 +258,22 @@ class _ToAst(Transformer):
 
     def event_time_op(self, meta, items):
         field, lateness, idle = items
-        return ast.EventTimeOp(field=_ident(field), lateness=lateness and _duration(lateness),
-                               idle=idle and _duration(idle), span=_span_of(meta))
+        return ast.EventTimeOp(field=_ident(field),
+                               lateness=lateness and self._duration(lateness),
+                               idle=idle and self._duration(idle), span=_span_of(meta))
 
     def window_op(self, meta, items):
         kind, size, every = items[0]
         return ast.WindowOp(kind=kind, size=size, every=every, span=_span_of(meta))
 
     def tumbling(self, meta, items):
-        return ("tumbling", _duration(items[0]), None)
+        return ("tumbling", self._duration(items[0]), None)
 
     def sliding(self, meta, items):
-        return ("sliding", _duration(items[0]), _duration(items[1]))
+        return ("sliding", self._duration(items[0]), self._duration(items[1]))
 
     def session(self, meta, items):
-        return ("session", _duration(items[0]), None)
+        return ("session", self._duration(items[0]), None)
 
     def aggregate_op(self, meta, items):
         keys = tuple(_ident(t) for t in items if isinstance(t, Token))
@@ -230,12 +282,12 @@ class _ToAst(Transformer):
 
     def dedupe_op(self, meta, items):
         *keys, within = items
-        return ast.DedupeOp(keys=tuple(_ident(k) for k in keys), within=_duration(within),
-                            span=_span_of(meta))
+        return ast.DedupeOp(keys=tuple(_ident(k) for k in keys),
+                            within=self._duration(within), span=_span_of(meta))
 
     def join_op(self, meta, items):
         stream, on, within = items
-        return ast.JoinOp(stream=_ident(stream), on=_ident(on), within=_duration(within),
+        return ast.JoinOp(stream=_ident(stream), on=_ident(on), within=self._duration(within),
                           span=_span_of(meta))
 
     def lookup_op(self, meta, items):
@@ -250,8 +302,8 @@ class _ToAst(Transformer):
     def plugin_op(self, meta, items):
         name, arguments, concurrency = items
         args, kwargs = arguments or ((), ())
-        return ast.PluginOp(name=_ident(name), args=args, kwargs=kwargs,
-                            concurrency=None if concurrency is None else int(concurrency),
+        workers = None if concurrency is None else self._int(concurrency)
+        return ast.PluginOp(name=_ident(name), args=args, kwargs=kwargs, concurrency=workers,
                             span=_span_of(meta))
 
     # tests
@@ -259,7 +311,7 @@ class _ToAst(Transformer):
         name, *stmts = items
         stmts = [s for s in stmts if s is not None]
         return ast.TestDecl(
-            name=_unquote(name),
+            name=self._string(name),
             given=tuple(s for s in stmts if isinstance(s, ast.Given)),
             expect=tuple(s for s in stmts if isinstance(s, ast.Expect)),
             span=_span_of(meta))
@@ -306,7 +358,8 @@ class _ToAst(Transformer):
         return self._binary(meta, "not_in", items[0], items[1])
 
     def match(self, meta, items):
-        pattern = ast.Literal(value=_unquote(items[1]), kind="str", span=_token_span(items[1]))
+        pattern = ast.Literal(value=self._string(items[1]), kind="str",
+                              span=_token_span(items[1]))
         return ast.MatchExpr(operand=items[0], pattern=pattern, span=_span_of(meta))
 
     def coalesce_(self, meta, items):
@@ -344,23 +397,27 @@ class _ToAst(Transformer):
 
     def record_item(self, meta, items):
         key, value = items
-        text = _unquote(key) if key.type == "STRING" else str(key)
+        text = self._string(key) if key.type == "STRING" else str(key)
         return ast.RecordItem(key=text, value=value, span=_span_of(meta))
 
     def _literal(self, meta, value, kind):
         return ast.Literal(value=value, kind=kind, span=_span_of(meta))
 
     def int_lit(self, meta, items):
-        return self._literal(meta, int(items[0]), "int")
+        return self._literal(meta, self._int(items[0]), "int")
 
     def float_lit(self, meta, items):
-        return self._literal(meta, float(items[0]), "float")
+        value = float(items[0])
+        if not math.isfinite(value):
+            self._out_of_range(items[0], "number", "about 1.8e308 (64-bit float)")
+            value = 0.0
+        return self._literal(meta, value, "float")
 
     def string_lit(self, meta, items):
-        return self._literal(meta, _unquote(items[0]), "str")
+        return self._literal(meta, self._string(items[0]), "str")
 
     def duration_lit(self, meta, items):
-        return self._literal(meta, _duration(items[0]).ms, "duration")
+        return self._literal(meta, self._duration(items[0]).ms, "duration")
 
     def true_lit(self, meta, items):
         return self._literal(meta, True, "bool")
@@ -375,7 +432,7 @@ class _ToAst(Transformer):
 _READABLE = {
     "NAME": "a name", "STRING": "a string", "INT": "an integer", "FLOAT": "a number",
     "DURATION": "a duration like `10s`", "_NL": "end of line", "$END": "end of file",
-    "COMPARE": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`",
+    "COMPARE": "a comparison", "ADD_OP": "`+`, `-`", "MUL_OP": "`*`, `/`, `//`, `%`",
     "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`",
     "RBRACE": "`}`", "COMMA": "`,`", "VBAR": "`|`", "EQUAL": "`=`", "COLON": "`:`",
     "DOT": "`.`", "OPTIONAL": "`?`", "ORDERED": "`ordered`",
@@ -389,20 +446,65 @@ def _readable(terminal: str) -> str:
     return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
 
 
+# Where any expression or any operator may come, say so instead of listing what starts one:
+# a group is named when all of its core terminals are expected; it then takes its extras too.
+_GROUPS = {
+    "an expression": (frozenset({"DURATION", "FALSE", "FLOAT", "INT", "LBRACE", "LPAR", "LSQB",
+                                 "MINUS", "NAME", "NULL", "STRING", "THIS", "TRUE"}),
+                      frozenset({"IF", "NOT"})),
+    "an operator": (frozenset({"AGGREGATE", "DEDUPE", "DERIVE", "DROP", "EVENT_TIME", "EXPLODE",
+                               "INTO", "JOIN", "LATE", "LOOKUP", "NAME", "SELECT", "WHERE",
+                               "WINDOW"}), frozenset()),
+}
+
+
 def _expected(names: set[str]) -> str:
-    words = sorted({_readable(n) for n in names if not n.startswith("__")})
+    groups = [word for word, (core, _) in _GROUPS.items() if core <= names]
+    for word in groups:
+        names = names - _GROUPS[word][0] - _GROUPS[word][1]
+    words = groups + sorted({_readable(n) for n in names if not n.startswith("__")})
     if len(words) > 8:
         words = words[:8] + ["..."]
     return ", ".join(words)
 
 
+def _accepted(exc: UnexpectedToken) -> set[str]:
+    """The terminals the parser could take where it stopped. When the contextual lexer raised
+    the error, lark's `expected` is what that lexer matches, which always includes `_NL`
+    (`always_accept`), so the parse table is asked instead."""
+    state = exc.state
+    if isinstance(state, ParserState):
+        return {t for t in state.parse_conf.states[state.position] if t.isupper()}
+    return set(exc.expected)
+
+
+def _keyword_as_operand(exc: UnexpectedToken) -> Token | None:
+    """`1 + if c then a else b`, `a ?? not b`: where `if` and `not` cannot come, the contextual
+    lexer reads them as names, and the error would point at the token after them."""
+    state = exc.state
+    if not isinstance(state, ParserState) or not state.value_stack:
+        return None
+    *before, last = state.value_stack
+    after_dot = bool(before) and isinstance(before[-1], Token) and before[-1].type == "DOT"
+    if isinstance(last, Token) and last.type == "NAME" and last in ("if", "not") and not after_dot:
+        return last
+    return None
+
+
 def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        shown = char if char.isprintable() else ascii(char)[1:-1]
         span = Span(exc.line, exc.column, exc.line, exc.column + 1)
-        return error("E0001", f"unexpected character `{char}`", span, "not valid here")
+        return error("E0001", f"unexpected character `{shown}`", span, "not valid here")
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         token = exc.token
+        keyword = _keyword_as_operand(exc)
+        if keyword is not None:
+            form = "if ... then ... else ..." if keyword == "if" else "not ..."
+            return error("E0002", f"`{keyword}` cannot start an operand here",
+                         _token_span(keyword), f"write `({form})` in parentheses",
+                         "`if` and `not` bind more loosely than arithmetic, comparisons and `??`")
         before = text.split("\n")[token.line - 1][: token.column - 1]
         operator = re.search(r"\|\s*([A-Za-z_]\w*)\s*$", before)
         if operator and operator.group(1) not in OPERATORS:
@@ -413,16 +515,17 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
             label = f"did you mean `{close}`?" if close else "not an operator"
             return error("E0004", f"unknown operator `{name}`", span, label,
                          "a plugin operator is called with parentheses: `name(arg=value)`")
-        found = "end of line" if token.type == "_NL" else f"`{token}`"
+        found = "end of line" if token.type == "_NL" else f"`{_shorten(str(token))}`"
         span = _token_span(token)
         if token.type == "_NL":
             span = Span(token.line, token.column, token.line, token.column + 1)
-        expected = _expected(set(exc.expected))
+        expected = _expected(_accepted(exc))
         return error("E0002", f"unexpected {found}", span, f"expected {expected}")
-    lines = text.splitlines() or [""]
+    # the caret goes right after the last thing written, not on the trailing blank lines
+    lines = text.rstrip().split("\n")
     end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-    expected = getattr(exc, "expected", None)
-    label = f"expected {_expected(set(expected))}" if expected else ""
+    expected = _accepted(exc) if isinstance(exc, UnexpectedToken) else None
+    label = f"expected {_expected(expected)}" if expected else ""
     return error("E0003", "unexpected end of file", end, label,
                  "a bracket or block may be left open")
 
@@ -434,6 +537,23 @@ def _next_statement_line(lines: list[str], after: int) -> int | None:
         line = lines[index]
         if line and not line[0].isspace() and line[0] not in "#|})]":
             return index
+    return None
+
+
+def _too_deep(tree: Tree) -> Diagnostic | None:
+    """An error at the first subtree nested deeper than `MAX_NESTING` (found without
+    recursion, since recursion is what such a tree would break)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            meta = node.meta
+            span = None if meta.empty else Span(meta.line, meta.column, meta.line,
+                                                meta.column + 1)
+            return error("E0006", "expression is nested too deeply", span,
+                         f"more than {MAX_NESTING} levels",
+                         "split it into several `derive` steps or `param`s")
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
     return None
 
 
@@ -455,7 +575,14 @@ def parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
             continue
         if diagnostics:
             break
-        return _ToAst().transform(tree), []
+        deep = _too_deep(tree)
+        if deep is not None:
+            return None, [deep]
+        transformer = _ToAst()
+        program = transformer.transform(tree)
+        if transformer.problems:
+            return None, transformer.problems
+        return program, []
     return None, diagnostics
 
 

@@ -1,5 +1,7 @@
 """A checked program to the plan IR (`rillet.runtime.plan`): one node per operator, in
-topological order; names and params resolved to values; fields and expressions lowered.
+topological order; names and params resolved to values; fields and expressions lowered; the
+event time declared upstream (`event_time`) written into the windows, `dedupe` and `join`
+that read it.
 
 Only what reaches a sink is planned: a flow or stream that writes nowhere would compute for
 nothing (the checker warns about it), and a source nobody reads is not opened.
@@ -8,7 +10,7 @@ nothing (the checker warns about it), and a source nobody reads is not opened.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rillet.runtime import plan as ir
 
@@ -56,11 +58,22 @@ def lower_expr(expr: ast.Expr, params: dict[str, Any]) -> ir.Expr:
     raise TypeError(f"unknown expression {expr!r}")
 
 
+class EventTime(NamedTuple):
+    """The event time in effect at a point of a flow: the field the last `event_time` declared
+    upstream, and its lateness. Records keep it through operators that pass them on (stateless
+    ones, `dedupe`, `lookup`, `join` from its left side, plugin operators); an `aggregate`
+    makes new records, and a `union` keeps it only when all its inputs agree."""
+
+    field: str
+    lateness_ms: int
+
+
 class _Planner:
     def __init__(self, checked: Checked) -> None:
         self.c = checked
         self.nodes: list[ir.Node] = []
         self.outputs: dict[str, int] = {}  # source or stream name -> node id of its output
+        self.times: dict[str, EventTime | None] = {}  # source or stream name -> its event time
         self.sink_inputs: dict[str, list[int]] = {name: [] for name in checked.sinks}
 
     def add(self, op: ir.Op, inputs: tuple[int, ...], span: ir.Span | None) -> int:
@@ -74,8 +87,9 @@ class _Planner:
             schema = c.schemas.get(decl.schema.text) if decl.schema else None
             op = ir.Source(name, decl.call.name.text, config, schema)
             self.outputs[name] = self.add(op, (), decl.span)
+            self.times[name] = None
         for name in c.stream_order:
-            self.outputs[name] = self.flow(c.streams[name].flow)
+            self.outputs[name], self.times[name] = self.flow(c.streams[name].flow)
         for flow in c.flows:
             self.flow(flow)
         sink_ids: dict[str, int] = {}
@@ -86,12 +100,16 @@ class _Planner:
         full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
         return prune(full)
 
-    def flow(self, flow: ast.Flow) -> int:
+    def flow(self, flow: ast.Flow) -> tuple[int, EventTime | None]:
+        """Plans the flow's operators; its output node and the event time in effect there."""
         if isinstance(flow.head, ast.Ident):
             current = self.outputs[flow.head.text]
+            time = self.times[flow.head.text]
         else:
-            inputs = tuple(self.outputs[s.text] for s in flow.head.streams)
-            current = self.add(ir.Union(), inputs, flow.head.span)
+            names = [s.text for s in flow.head.streams]
+            current = self.add(ir.Union(), tuple(self.outputs[n] for n in names), flow.head.span)
+            times = {self.times[n] for n in names}
+            time = times.pop() if len(times) == 1 else None
         params = self.c.params
         ops = list(flow.ops)
         index = 0
@@ -102,32 +120,38 @@ class _Planner:
                 case ast.IntoOp(sink=sink):
                     self.sink_inputs[sink.text].append(current)
                     continue
-                case ast.WindowOp():
-                    aggregate = ops[index]
-                    index += 1
+                case ast.WindowOp() | ast.AggregateOp():
+                    window = op if isinstance(op, ast.WindowOp) else None
+                    if window is not None:
+                        op = ops[index]
+                        index += 1
                     late = None
                     if index < len(ops) and isinstance(ops[index], ast.LateOp):
                         late = ops[index].sink.text  # type: ignore[union-attr]
                         index += 1
-                    current = self.add(self.aggregate(aggregate, op, late), (current,), op.span)
-                    continue
-                case ast.AggregateOp():
-                    late = None
-                    if index < len(ops) and isinstance(ops[index], ast.LateOp):
-                        late = ops[index].sink.text  # type: ignore[union-attr]
-                        index += 1
-                    current = self.add(self.aggregate(op, None, late), (current,), op.span)
+                    aggregate = self.aggregate(op, window, late, time)
+                    current = self.add(aggregate, (current,), (window or op).span)
+                    time = None
                     continue
                 case ast.JoinOp(stream=stream, on=on, within=within):
                     right = self.outputs[stream.text]
-                    current = self.add(ir.Join(stream.text, on.text, within.ms),
-                                       (current, right), op.span)
+                    right_time = self.times[stream.text]
+                    join = ir.Join(stream.text, on.text, within.ms, time and time.field,
+                                   right_time and right_time.field)
+                    current = self.add(join, (current, right), op.span)
+                    continue
+                case ast.EventTimeOp(field=field, lateness=lateness):
+                    time = EventTime(field.text, lateness.ms if lateness else 0)
+                case ast.DedupeOp(keys=keys, within=within):
+                    dedupe = ir.Dedupe(tuple(k.text for k in keys), within.ms,
+                                       time and time.field)
+                    current = self.add(dedupe, (current,), op.span)
                     continue
             current = self.add(self.simple(op, params), (current,), op.span)
-        return current
+        return current, time
 
-    def aggregate(self, op: ast.Operator, window: ast.WindowOp | None,
-                  late: str | None) -> ir.Aggregate:
+    def aggregate(self, op: ast.Operator, window: ast.WindowOp | None, late: str | None,
+                  time: EventTime | None) -> ir.Aggregate:
         assert isinstance(op, ast.AggregateOp)
         params = self.c.params
         fields = tuple(ir.Assign(a.name.text, lower_expr(a.value, params)) for a in op.items)
@@ -135,7 +159,8 @@ class _Planner:
         if window is not None:
             every = window.every.ms if window.every else None
             lowered = ir.Window(window.kind, window.size.ms, every)
-        return ir.Aggregate(tuple(k.text for k in op.keys), fields, lowered, late)
+        return ir.Aggregate(tuple(k.text for k in op.keys), fields, lowered, late,
+                            time and time.field, time.lateness_ms if time else 0)
 
     def simple(self, op: ast.Operator, params: dict[str, Any]) -> ir.Op:
         match op:
@@ -156,8 +181,6 @@ class _Planner:
             case ast.EventTimeOp(field=field, lateness=lateness, idle=idle):
                 return ir.EventTime(field.text, lateness.ms if lateness else 0,
                                     idle.ms if idle else None)
-            case ast.DedupeOp(keys=keys, within=within):
-                return ir.Dedupe(tuple(k.text for k in keys), within.ms)
             case ast.LookupOp(table=table, on=on):
                 decl, config = self.c.tables[table.text]
                 schema = self.c.schemas.get(decl.schema.text) if decl.schema else None
@@ -171,15 +194,26 @@ class _Planner:
 
 
 def prune(plan: ir.Plan) -> ir.Plan:
-    """Keep the nodes that lead to a sink; the error sink stays while any producer remains."""
+    """Keep the nodes that lead to a sink; the error sink stays while any producer remains.
+
+    An aggregate with `late into` writes to its late sink by name, not through an edge: it
+    counts as writing to a sink, and keeps that sink in the plan."""
     consumers: dict[int, list[int]] = {n.id: [] for n in plan.nodes}
+    sink_ids: dict[str, int] = {}
     for n in plan.nodes:
         for i in n.inputs:
             consumers[i].append(n.id)
+        if isinstance(n.op, ir.Sink):
+            sink_ids[n.op.name] = n.id
     useful: set[int] = set()
     for n in reversed(plan.nodes):
-        if (isinstance(n.op, ir.Sink) and n.inputs) or any(c in useful for c in consumers[n.id]):
+        late = isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None
+        if (isinstance(n.op, ir.Sink) and n.inputs) or late or any(
+                c in useful for c in consumers[n.id]):
             useful.add(n.id)
+    for n in plan.nodes:
+        if n.id in useful and isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None:
+            useful.add(sink_ids[n.op.late_sink])
     if plan.error_sink is not None and useful:
         useful.add(plan.error_sink)
     renumber = {old: new for new, old in enumerate(sorted(useful))}

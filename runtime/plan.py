@@ -175,15 +175,20 @@ class Window(msgspec.Struct, frozen=True, tag=True):
 
 
 class Aggregate(msgspec.Struct, frozen=True, tag=True):
+    """`time_field` is the event-time field declared upstream (None: processing time)."""
+
     keys: tuple[str, ...]
     fields: tuple[Assign, ...]
     window: Window | None = None
     late_sink: str | None = None
+    time_field: str | None = None
+    lateness_ms: int = 0
 
 
 class Dedupe(msgspec.Struct, frozen=True, tag=True):
     keys: tuple[str, ...]
     within_ms: int
+    time_field: str | None = None
 
 
 class Join(msgspec.Struct, frozen=True, tag=True):
@@ -192,6 +197,8 @@ class Join(msgspec.Struct, frozen=True, tag=True):
     right: str
     on: str
     within_ms: int
+    left_time: str | None = None
+    right_time: str | None = None
 
 
 class Lookup(msgspec.Struct, frozen=True, tag=True):
