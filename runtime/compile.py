@@ -1,8 +1,9 @@
 """From the plan IR to the physical graph: fuse stateless chains, compile their code.
 
 A run of stateless operators (`where select derive drop explode`) in which each one feeds only
-the next becomes one `stage` node with one generated batch function. Everything else keeps its
-own node. Operators whose execution has not been built yet are refused here with `NotExecutable`,
+the next becomes one `stage` node with one generated batch function. Stateful operators
+(`event_time`, windows and `aggregate`, `dedupe`, `join`, `lookup`) become `operator` nodes.
+Operators whose execution has not been built yet are refused here with `NotExecutable`,
 naming the operator's span, before anything is read or written. Read next: `run.py`.
 """
 
@@ -13,7 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .aggregate import compile_aggregate
 from .clock import Clock
+from .eventtime import EventTimeOperator
+from .keyed import DedupeOperator, JoinOperator
 from .plan import (
     STATELESS,
     Aggregate,
@@ -28,9 +32,11 @@ from .plan import (
     Sink,
     Source,
     Union,
+    Window,
 )
 from .plugin import FunctionContext, Registry
 from .stage import CompiledStage, compile_stage
+from .window import GlobalAggregate, PaneWindow, SessionWindow
 
 
 class NotExecutable(Exception):
@@ -44,12 +50,15 @@ class NotExecutable(Exception):
 @dataclass
 class PhysicalNode:
     id: int
-    kind: str  # source | stage | union | sink
+    kind: str  # source | stage | operator | union | sink
     name: str
     plan_nodes: list[Node]
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
     stage: CompiledStage | None = None
+    operator: Any = None
+    """The `runtime.operator.Operator` of an operator node (a lookup's is built at open)."""
+    late_sink: int | None = None
 
 
 @dataclass
@@ -59,18 +68,16 @@ class PhysicalPlan:
     error_sink: int | None
 
 
-_PENDING = {
-    EventTime: "`event_time`",
-    Aggregate: "`window` and `aggregate`",
-    Dedupe: "`dedupe`",
-    Join: "`join`",
-    Lookup: "`lookup`",
-    PluginOperator: "a plugin operator",
-}
+_PENDING = {PluginOperator: "a plugin operator"}
+_OPERATORS = (EventTime, Aggregate, Dedupe, Join, Lookup)
+
+
+_NAMES = {EventTime: "event_time", PluginOperator: "plugin operator"}
 
 
 def operator_name(node: Node) -> str:
-    return type(node.op).__name__.lower()
+    """The operator as the pipeline file writes it (`where`, `event_time`, ...)."""
+    return _NAMES.get(type(node.op), type(node.op).__name__.lower())
 
 
 def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
@@ -101,6 +108,8 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
             kind, name = "sink", op.name
         elif isinstance(op, Union):
             kind, name = "union", "union"
+        elif isinstance(op, _OPERATORS):
+            kind, name = "operator", _located(operator_name(n), n)
         else:
             raise NotExecutable(n, f"`{operator_name(n)}` cannot run yet in this version")
         inputs = [physical_of[i] for i in n.inputs]
@@ -116,17 +125,48 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
             present[node.id] = _required_fields(op.schema)
         elif node.kind == "union":
             present[node.id] = frozenset.intersection(*(present[i] for i in node.inputs))
+        elif node.kind == "operator":
+            node.operator = _operator(op, registry, functions, clock)
+            if isinstance(op, Aggregate) and op.late_sink is not None:
+                node.late_sink = next(n.id for n in nodes.values() if n.kind == "sink"
+                                      and n.name == op.late_sink)
+            keeps_records = isinstance(op, EventTime | Dedupe)  # passes records on unchanged
+            present[node.id] = present[node.inputs[0]] if keeps_records else frozenset()
         elif node.kind == "stage":
             ops = [pn.op for pn in node.plan_nodes]
-            node.name = "+".join(operator_name(pn) for pn in node.plan_nodes)
-            first = node.plan_nodes[0].span
-            if first is not None:
-                node.name += f"@{first.line}"
+            node.name = _located("+".join(operator_name(pn) for pn in node.plan_nodes),
+                                 node.plan_nodes[0])
             (source,) = node.inputs
             node.stage = compile_stage(ops, functions, present[source])  # type: ignore[arg-type]
             present[node.id] = node.stage.present
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
     return PhysicalPlan(plan, nodes, error_sink)
+
+
+def _located(name: str, node: Node) -> str:
+    return f"{name}@{node.span.line}" if node.span is not None else name
+
+
+def _operator(op: Any, registry: Registry, functions: dict[str, Callable[..., Any]],
+              clock: Clock) -> Any:
+    match op:
+        case EventTime(field=field_name, lateness_ms=lateness, idle_ms=idle):
+            return EventTimeOperator(field_name, lateness, idle, clock)
+        case Aggregate(window=None):
+            return GlobalAggregate(compile_aggregate(op, registry, functions))
+        case Aggregate(window=Window(kind="session", size_ms=gap)):
+            return SessionWindow(compile_aggregate(op, registry, functions), gap, op.time_field,
+                                 op.lateness_ms, clock)
+        case Aggregate(window=Window(size_ms=size, every_ms=every)):
+            return PaneWindow(compile_aggregate(op, registry, functions), size, every or size,
+                              op.time_field, op.lateness_ms, clock)
+        case Dedupe(keys=keys, within_ms=within, time_field=time_field):
+            return DedupeOperator(keys, within, time_field, clock)
+        case Join(right=right, on=on, within_ms=within):
+            return JoinOperator(on, within, right, op.left_time, op.right_time, clock)
+        case Lookup():
+            return None  # needs its table loaded: built when the run opens its connectors
+    raise TypeError(f"not an operator: {op!r}")
 
 
 def _required_fields(schema: SchemaSpec | None) -> frozenset[str]:

@@ -35,9 +35,12 @@ class Batch:
 
 @dataclass(frozen=True, slots=True)
 class Watermark:
-    """No record with an event time below `ts_ms` will follow on this input."""
+    """No record with an event time below `ts_ms` will follow on this input. An `idle` one
+    says the input has had no data for a while: stop waiting for its watermark until it
+    sends a normal one again."""
 
     ts_ms: int
+    idle: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,12 @@ class End:
     """The input is exhausted; nothing follows."""
 
 
-END = End()
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The clock moved: sent by a node's own ticker into its channel (processing time)."""
 
-Item = Batch | Watermark | Barrier | End
+
+END = End()
+TICK = Tick()
+
+Item = Batch | Watermark | Barrier | End | Tick

@@ -18,6 +18,8 @@ class NodeMetrics:
     batches_in: int = 0
     batches_out: int = 0
     errors: int = 0
+    late: int = 0
+    """Records that arrived after their window closed (sent to `late into`, or dropped)."""
     busy_s: float = 0.0
     blocked_s: float = 0.0
     """Time spent waiting for room on a full output channel: the backpressure this node felt."""

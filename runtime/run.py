@@ -1,7 +1,8 @@
 """Executing a physical graph: one anyio task per node, all in one task group.
 
-Sources read batches and push them downstream; stages apply their compiled function; sinks
-write. Every task ends when all of its inputs sent `End`, and passes `End` on, so a bounded run
+Sources read batches and push them downstream; stages apply their compiled function;
+operators (`operator.py`) keep state across batches and react to watermarks; sinks write.
+Every task ends when all of its inputs sent `End`, and passes `End` on, so a bounded run
 finishes by itself; an exception anywhere cancels the group and surfaces from `execute`.
 Bad records become error records sent to the error sink's channel, or, with no error sink, stop
 the run with a `RecordError` naming the offset and the operator's place in the pipeline file.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,14 @@ from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
 from .connector import BadRecord, ConnectorError, SinkContext, SourceContext
 from .connector import Sink as SinkConnector
 from .connector import Source as SourceConnector
+from .eventtime import EventTimeOperator
 from .expr import describe_error
-from .item import END, Barrier, Batch, End, Item, Origin, Watermark
+from .inputs import Inputs
+from .item import END, TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
+from .keyed import LookupOperator
 from .metrics import NodeMetrics, RunMetrics
-from .plan import Node, Plan, Sink, Source
+from .operator import Output
+from .plan import Lookup, Node, Plan, Sink, Source
 from .plugin import Registry
 from .schema import Schema
 
@@ -58,27 +62,6 @@ def _describe(record: dict) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-@dataclass
-class _Inputs:
-    """Tracks a node's input ports: which ended, and the minimum of their watermarks."""
-
-    ports: int
-    ended: int = 0
-
-    def __post_init__(self) -> None:
-        self.watermarks = [None] * self.ports
-
-    def end(self) -> bool:
-        self.ended += 1
-        return self.ended >= self.ports
-
-    def watermark(self, port: int, ts_ms: int) -> Watermark | None:
-        self.watermarks[port] = ts_ms
-        if any(w is None for w in self.watermarks):
-            return None
-        return Watermark(min(self.watermarks))  # type: ignore[type-var]
-
-
 class Execution:
     """One run of a physical plan: the channels, connectors, metrics and tasks."""
 
@@ -99,26 +82,28 @@ class Execution:
             if node.kind != "source":
                 self.channels[node.id] = Channel(capacity, clock)
                 self.metrics.channels[node.id] = self.channels[node.id].metrics
-        self._error_ports = 0
+        self._extra_ports: dict[int, int] = {}
         self._error_outlets: dict[int, Outlet] = {}
-        if physical.error_sink is not None:
-            for node in physical.nodes.values():
-                if node.kind in ("source", "stage"):
-                    self._error_outlets[node.id] = self._outlet(node, physical.error_sink, True)
+        self._late_outlets: dict[int, Outlet] = {}
+        for node in physical.nodes.values():
+            if physical.error_sink is not None and node.kind in ("source", "stage", "operator"):
+                self._error_outlets[node.id] = self._outlet(node, physical.error_sink, True)
+            if node.late_sink is not None:
+                self._late_outlets[node.id] = self._outlet(node, node.late_sink, True)
 
-    def _outlet(self, node: PhysicalNode, target: int, errors: bool = False) -> Outlet:
-        """An outlet from `node` to `target`; data edges take the first ports, error edges after."""
+    def _outlet(self, node: PhysicalNode, target: int, extra: bool = False) -> Outlet:
+        """An outlet from `node` to `target`. Data edges take the target's first ports; extra
+        edges (errors, late records) the ports after them."""
         target_node = self.physical.nodes[target]
-        if errors:
-            port = len(target_node.inputs) + self._error_ports
-            self._error_ports += 1
+        if extra:
+            port = len(target_node.inputs) + self._extra_ports.get(target, 0)
+            self._extra_ports[target] = self._extra_ports.get(target, 0) + 1
         else:
             port = target_node.inputs.index(node.id)
         return self.channels[target].outlet(port, self.metrics.nodes[node.id])
 
     def _ports(self, node: PhysicalNode) -> int:
-        extra = self._error_ports if node.id == self.physical.error_sink else 0
-        return len(node.inputs) + extra
+        return len(node.inputs) + self._extra_ports.get(node.id, 0)
 
     async def _open(self, stack: AsyncExitStack) -> None:
         base_dir = Path(self.plan.base_dir)
@@ -138,10 +123,32 @@ class Execution:
                 assert spec is not None and spec.config is not None
                 context = SinkContext(name=op.name, base_dir=base_dir)
                 self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
+            elif isinstance(op, Lookup):
+                node.operator = await self._lookup(op, base_dir)
         # sources first: a missing input must fail before a sink truncates its output
         for connector in [*self.sources.values(), *self.sinks.values()]:
             await connector.open()
             stack.push_async_callback(connector.aclose)
+
+    async def _lookup(self, op: Lookup, base_dir: Path) -> LookupOperator:
+        table = op.table
+        spec = self.registry.get("table", table.connector)
+        assert spec is not None and spec.config is not None
+        schema = Schema(table.schema) if table.schema else None
+        settings = self.plan.settings
+        context = SourceContext(name=table.name, schema=schema, clock=self.clock,
+                                base_dir=base_dir, batch_size=settings.batch_size,
+                                batch_timeout_s=settings.batch_timeout_ms / 1000)
+        connector = spec.obj(msgspec.convert(table.config, spec.config), context)
+        rows = await connector.load()
+        key = getattr(connector.config, "key", None)
+        if table.schema is not None:
+            fields = [f.name for f in table.schema.fields]
+        else:
+            fields = list(dict.fromkeys(name for row in rows.values() for name in row))
+        fields = [f for f in fields if f != key]
+        keys_as_text = table.schema is None and all(isinstance(k, str) for k in rows)
+        return LookupOperator(op.on, rows, fields, keys_as_text)
 
     async def run(self) -> RunMetrics:
         started = self.clock.monotonic_s()
@@ -153,7 +160,8 @@ class Execution:
                 for node in self.physical.nodes.values():
                     outlets = [self._outlet(node, o) for o in node.outputs]
                     task = {"source": self._source, "stage": self._stage,
-                            "union": self._union, "sink": self._sink}[node.kind]
+                            "operator": self._operator, "union": self._union,
+                            "sink": self._sink}[node.kind]
                     tg.start_soon(task, node, outlets, name=f"rillet {node.kind} {node.name}")
         self.metrics.elapsed_s = self.clock.monotonic_s() - started
         return self.metrics
@@ -168,9 +176,9 @@ class Execution:
     async def _finish(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         for outlet in outlets:
             await outlet.send(END)
-        error_outlet = self._error_outlets.get(node.id)
-        if error_outlet is not None:
-            await error_outlet.send(END)
+        for extra in (self._error_outlets.get(node.id), self._late_outlets.get(node.id)):
+            if extra is not None:
+                await extra.send(END)
 
     async def _send_errors(self, node: PhysicalNode, errors: list[dict]) -> None:
         self.metrics.nodes[node.id].errors += len(errors)
@@ -209,7 +217,7 @@ class Execution:
         run_batch = node.stage.run
         channel = self.channels[node.id]
         metrics = self.metrics.nodes[node.id]
-        inputs = _Inputs(len(node.inputs))
+        inputs = Inputs(len(node.inputs))
         clock = self.clock
         while True:
             port, item = await channel.receive()
@@ -229,13 +237,17 @@ class Execution:
                 await self._finish(node, outlets)
                 return
 
-    async def _control(self, port: int, item: Item, inputs: _Inputs, outlets: list[Outlet],
+    async def _control(self, port: int, item: Item, inputs: Inputs, outlets: list[Outlet],
                        metrics: NodeMetrics) -> bool:
-        """Handle a control item; False once every input has ended."""
+        """Pass a control item on (watermarks merged over the inputs); False once every input
+        has ended."""
         if isinstance(item, End):
-            return not inputs.end()
+            ended, merged = inputs.end(port)
+            if merged is not None:
+                await self._send_all(outlets, merged, metrics)
+            return not ended
         if isinstance(item, Watermark):
-            merged = inputs.watermark(port, item.ts_ms)
+            merged = inputs.watermark(port, item)
             if merged is not None:
                 await self._send_all(outlets, merged, metrics)
         elif isinstance(item, Barrier):
@@ -260,10 +272,89 @@ class Execution:
 
         return on_error
 
+    async def _operator(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
+        operator = node.operator
+        channel = self.channels[node.id]
+        metrics = self.metrics.nodes[node.id]
+        inputs = Inputs(len(node.inputs))
+        clock = self.clock
+        own_watermarks = isinstance(operator, EventTimeOperator)
+        async with anyio.create_task_group() as ticks:
+            if operator.tick_s is not None:
+                ticks.start_soon(self._ticker, channel.outlet(-1, metrics), operator.tick_s)
+            while True:
+                port, item = await channel.receive()
+                out, origin, forward = Output(), Origin(node.name), None
+                started = clock.monotonic_s()
+                if isinstance(item, Batch):
+                    metrics.batches_in += 1
+                    metrics.records_in += len(item.records)
+                    origin = item.origin
+                    operator.process(item, port, out)
+                elif isinstance(item, Tick):
+                    operator.on_tick(clock.time_ms(), out)
+                elif isinstance(item, Watermark):
+                    merged = inputs.watermark(port, item)
+                    if merged is not None and not own_watermarks:
+                        if not merged.idle:
+                            operator.on_watermark(merged.ts_ms, out)
+                        forward = merged
+                elif isinstance(item, Barrier):
+                    forward = item
+                elif isinstance(item, End):
+                    ended, merged = inputs.end(port)
+                    if ended:
+                        operator.on_end(out)
+                        await self._flush(node, out, origin, outlets)
+                        await self._finish(node, outlets)
+                        ticks.cancel_scope.cancel()
+                        return
+                    if merged is not None and not own_watermarks:
+                        operator.on_watermark(merged.ts_ms, out)
+                        forward = merged
+                metrics.busy_s += clock.monotonic_s() - started
+                await self._flush(node, out, origin, outlets)
+                if forward is not None:
+                    await self._send_all(outlets, forward, metrics)
+
+    async def _ticker(self, outlet: Outlet, every_s: float) -> None:
+        while True:
+            await self.clock.sleep(every_s)
+            await outlet.send(TICK)
+
+    async def _flush(self, node: PhysicalNode, out: Output, origin: Origin,
+                     outlets: list[Outlet]) -> None:
+        """Send what an operator call produced: records, late records, errors, watermark."""
+        metrics = self.metrics.nodes[node.id]
+        if out.records:
+            await self._send_all(outlets, Batch(out.records, out.offsets, origin), metrics)
+        if out.late:
+            metrics.late += len(out.late)
+            late_outlet = self._late_outlets.get(node.id)
+            if late_outlet is not None:
+                await late_outlet.send(Batch(out.late, out.late_offsets, origin))
+        if out.errors:
+            plan_node = node.plan_nodes[0]
+            operator, at = operator_name(plan_node), location(self.plan, plan_node)
+            if node.id not in self._error_outlets:
+                record, offset, reason = out.errors[0]
+                where = f"{origin.file} " if origin.file else ""
+                raise RecordError(
+                    f"{at}: `{operator}` failed: {reason}\n  record from source "
+                    f"`{origin.source}` at {where}offset {offset}: {_describe(record)}\n  hint: "
+                    "add `errors into SINK` to send bad records to a sink and keep going")
+            await self._send_errors(node, [
+                error_record(f"`{operator}` failed: {reason}", origin, offset, record, operator,
+                             at) for record, offset, reason in out.errors])
+        if out.watermark is not None:
+            await self._send_all(outlets, Watermark(out.watermark), metrics)
+        if out.idle:
+            await self._send_all(outlets, Watermark(-(2**63), idle=True), metrics)
+
     async def _union(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         channel = self.channels[node.id]
         metrics = self.metrics.nodes[node.id]
-        inputs = _Inputs(len(node.inputs))
+        inputs = Inputs(len(node.inputs))
         while True:
             port, item = await channel.receive()
             if isinstance(item, Batch):
@@ -278,17 +369,17 @@ class Execution:
         sink = self.sinks[node.name]
         channel = self.channels[node.id]
         metrics = self.metrics.nodes[node.id]
-        inputs = _Inputs(self._ports(node))
+        inputs = Inputs(self._ports(node))
         clock = self.clock
         while True:
-            _, item = await channel.receive()
+            port, item = await channel.receive()
             if isinstance(item, Batch):
                 metrics.batches_in += 1
                 metrics.records_in += len(item.records)
                 started = clock.monotonic_s()
                 await sink.write(item.records)
                 metrics.busy_s += clock.monotonic_s() - started
-            elif isinstance(item, End) and inputs.end():
+            elif isinstance(item, End) and inputs.end(port)[0]:
                 return
 
 

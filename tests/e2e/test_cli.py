@@ -13,15 +13,33 @@ from tests.conftest import rillet
 
 
 def test_run_refuses_operator_not_executable_yet_with_its_span(tmp_path: Path) -> None:
-    (tmp_path / "win.rill").write_text(
+    (tmp_path / "tags.py").write_text(
+        "from rillet.runtime.plugin import Plugin\n"
+        "plugin = Plugin('tags')\n"
+        "@plugin.operator('tag')\n"
+        "def tag(record: dict, *, label: str) -> dict:\n"
+        "    return {**record, 'label': label}\n")
+    (tmp_path / "tag.rill").write_text(
+        'use "tags.py"\n'
         "source clicks = generate(count=10)\n"
         "sink out = stdout()\n"
-        "clicks | window tumbling 10s | aggregate by page { n = count() } | into out\n")
-    result = rillet("run", "win.rill", cwd=tmp_path)
+        'clicks | tag(label="x") | into out\n')
+    result = rillet("run", "tag.rill", cwd=tmp_path)
     assert result.returncode == 2
     err = result.stderr.decode()
-    assert "cannot run yet" in err and "win.rill:3:10" in err
+    assert "cannot run yet" in err and "tag.rill:4:10" in err
     assert "Traceback" not in err
+    assert result.stdout == b""
+
+
+def test_deep_expression_within_the_limit_runs(tmp_path: Path) -> None:
+    (tmp_path / "one.jsonl").write_text('{"y": 1}\n')
+    (tmp_path / "deep.rill").write_text(
+        'source a = file("one.jsonl")\nsink o = stdout()\n'
+        "a | derive x = y" + " + 1" * 55 + " | into o\n")
+    result = rillet("run", "-q", "deep.rill", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b'{"y":1,"x":56}\n'
 
 
 def test_missing_pipeline_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Every pipeline in examples/ runs through the real `rillet` command; the quick start writes
-exactly the outputs kept in tests/e2e/expected/."""
+"""Every pipeline in examples/ runs through the real `rillet` command and writes exactly the
+outputs kept in tests/e2e/expected/<example>/."""
 
 from __future__ import annotations
 
@@ -30,14 +30,15 @@ def test_example_checks_and_runs(examples: Path, example: Path) -> None:
     assert b"finished" in result.stderr
 
 
-def test_quickstart_writes_expected_outputs(examples: Path) -> None:
-    result = rillet("run", "quickstart.rill", cwd=examples)
+@pytest.mark.parametrize("example", sorted(p.name for p in EXPECTED.iterdir()))
+def test_example_writes_expected_outputs(examples: Path, example: str) -> None:
+    result = rillet("run", f"{example}.rill", cwd=examples)
     assert result.returncode == 0, result.stderr.decode()
-    expected = sorted(p.name for p in (EXPECTED / "quickstart").iterdir())
+    expected = sorted(p.name for p in (EXPECTED / example).iterdir())
     assert sorted(p.name for p in (examples / "out").iterdir()) == expected
     for name in expected:
         actual = (examples / "out" / name).read_text()
-        assert actual == (EXPECTED / "quickstart" / name).read_text(), name
+        assert actual == (EXPECTED / example / name).read_text(), name
 
 
 def test_quickstart_runs_from_another_folder(examples: Path, tmp_path: Path) -> None:

@@ -1,0 +1,113 @@
+"""Compiling `aggregate { ... }` into generated code: the group key, the accumulator updates and
+the result row, each one Python function.
+
+Every aggregate call in the items becomes a slot: an accumulator built per group (and pane or
+session) from the registry's aggregate class, updated by `add(args...)`. Items may combine
+aggregates and the `by` keys in expressions (`total / n`); those are evaluated over a row holding
+the keys and the slots' results.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from .expr import ExprCompiler
+from .plan import Aggregate, Call, Expr, Field, Lit
+from .plugin import Registry
+
+SLOT_PREFIX = "#"  # result-row names no field can have: `by` keys are identifiers
+
+
+@dataclass(frozen=True)
+class CompiledAggregate:
+    keys: tuple[str, ...]
+    key_of: Callable[[dict], Any]
+    """The group key of a record: the value of the one key, or a tuple of them."""
+    new_accumulators: Callable[[], list]
+    update: Callable[[list, dict], None]
+    result: Callable[[Any, list], dict]
+    """The output record of a group from its key and accumulators (window bounds come first
+    in the output when the caller adds them)."""
+    source: str
+
+
+def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
+    """`expr` with each aggregate call replaced by a reference to its slot in the result row."""
+    if isinstance(expr, Call) and registry.get("aggregate", expr.name) is not None:
+        name = f"{SLOT_PREFIX}{len(found)}"
+        found.append((name, expr))
+        return Field((name,))
+    if not isinstance(expr, msgspec.Struct):
+        return expr
+    changes = {}
+    for field_name in expr.__struct_fields__:
+        value = getattr(expr, field_name)
+        if isinstance(value, tuple):
+            new = tuple(_slots(v, registry, found) if not isinstance(v, tuple) else
+                        (v[0], _slots(v[1], registry, found)) for v in value)
+        else:
+            new = _slots(value, registry, found)
+        if new is not value:
+            changes[field_name] = new
+    return msgspec.structs.replace(expr, **changes) if changes else expr
+
+
+def compile_aggregate(op: Aggregate, registry: Registry,
+                      functions: dict[str, Callable[..., Any]]) -> CompiledAggregate:
+    calls: list[tuple[str, Call]] = []
+    items = [(a.name, _slots(a.expr, registry, calls)) for a in op.fields]
+    exprs = ExprCompiler(functions)
+    lines = []
+
+    if len(op.keys) == 1:
+        key_code = exprs.compile(Field((op.keys[0],)), "r")
+    else:
+        key_code = "(" + "".join(exprs.compile(Field((k,)), "r") + ", " for k in op.keys) + ")"
+    lines += ["def key_of(r):", f"    return {key_code}"]
+
+    factories = []
+    lines.append("def update(accs, r):")
+    for index, (_, call) in enumerate(calls):
+        spec = registry.get("aggregate", call.name)
+        assert spec is not None
+        values = len(inspect.signature(spec.obj.add).parameters) - 1  # after `self`
+        args, extra = call.args[:values], call.args[values:]
+        constants = [_constant(e) for e in extra]
+        kwargs = {k: _constant(v) for k, v in call.kwargs}
+        factories.append((spec.obj, constants, kwargs))
+        arguments = ", ".join(exprs.compile(a, "r") for a in args)
+        lines.append(f"    accs[{index}].add({arguments})")
+    if not calls:
+        lines.append("    pass")
+
+    lines.append("def result(key, accs):")
+    if len(op.keys) == 1:
+        lines.append(f"    row = {{{op.keys[0]!r}: key}}")
+    else:
+        pairs = ", ".join(f"{k!r}: key[{i}]" for i, k in enumerate(op.keys))
+        lines.append(f"    row = {{{pairs}}}")
+    for index, (slot, _) in enumerate(calls):
+        lines.append(f"    row[{slot!r}] = accs[{index}].result()")
+    body = ", ".join(f"{name!r}: {exprs.compile(expr, 'row')}" for name, expr in items)
+    keys = ", ".join(f"{k!r}: row[{k!r}]" for k in op.keys)
+    lines.append(f"    return {{{keys}{', ' if keys and body else ''}{body}}}")
+    source = "\n".join(lines) + "\n"
+    namespace = dict(exprs.namespace)
+    exec(compile(source, "<rillet aggregate>", "exec"), namespace)
+
+    def new_accumulators() -> list:
+        return [cls(*constants, **kwargs) for cls, constants, kwargs in factories]
+
+    return CompiledAggregate(op.keys, namespace["key_of"], new_accumulators, namespace["update"],
+                             namespace["result"], source)
+
+
+def _constant(expr: Expr) -> Any:
+    if not isinstance(expr, Lit):
+        raise ValueError("aggregate options must be constants")
+    return expr.value

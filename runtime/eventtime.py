@@ -1,0 +1,93 @@
+"""Event time: reading a record's timestamp, and the `event_time` operator that makes watermarks.
+
+A timestamp is epoch milliseconds (an int, or a float truncated) or an ISO-8601 string (no zone
+means UTC). The watermark is the largest event time seen minus the lateness, sent after each
+batch that advances it; an input with no records for `idle` stops holding watermarks back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .clock import Clock
+from .item import Batch
+from .operator import Output, StatelessOperator
+
+NEVER = -(2**63)
+
+
+class EventTimeError(ValueError):
+    pass
+
+
+def to_epoch_ms(value: Any) -> int:
+    """A timestamp value as epoch milliseconds; `EventTimeError` says why it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise EventTimeError(f"event time {value!r} is not an ISO-8601 time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    if value is None:
+        raise EventTimeError("the record has no event time (null or missing)")
+    raise EventTimeError(f"event time must be epoch ms or an ISO-8601 string, got "
+                         f"{type(value).__name__}")
+
+
+def read_time(record: dict, field: str) -> int:
+    value = record.get(field)
+    return value if type(value) is int else to_epoch_ms(value)
+
+
+class EventTimeOperator(StatelessOperator):
+    """Checks each record's event time and emits `Watermark(max seen − lateness)`."""
+
+    def __init__(self, field: str, lateness_ms: int, idle_ms: int | None, clock: Clock) -> None:
+        self.field = field
+        self.lateness_ms = lateness_ms
+        self.idle_ms = idle_ms
+        self.clock = clock
+        self.max_seen = NEVER
+        self.emitted = NEVER
+        self.last_data_ms = clock.time_ms()
+        self.idle = False
+        self.tick_s = None if idle_ms is None else max(idle_ms / 4000, 0.01)
+
+    def process(self, batch: Batch, port: int, out: Output) -> None:
+        field, highest = self.field, self.max_seen
+        for record, offset in zip(batch.records, batch.offsets):
+            value = record.get(field)
+            try:
+                ts = value if type(value) is int else to_epoch_ms(value)
+            except EventTimeError as e:
+                out.error(record, offset, str(e))
+                continue
+            if ts > highest:
+                highest = ts
+            out.emit(record, offset)
+        self.max_seen = highest
+        self.last_data_ms = self.clock.time_ms()
+        self.idle = False
+        if highest != NEVER and highest - self.lateness_ms > self.emitted:
+            self.emitted = highest - self.lateness_ms
+            out.watermark = self.emitted
+
+    def on_tick(self, now_ms: int, out: Output) -> None:
+        quiet_ms = now_ms - self.last_data_ms
+        if self.idle_ms is not None and not self.idle and quiet_ms >= self.idle_ms:
+            self.idle = True
+            out.idle = True
+
+    def snapshot(self) -> Any:
+        return [self.max_seen, self.emitted]
+
+    def restore(self, state: Any) -> None:
+        self.max_seen, self.emitted = state

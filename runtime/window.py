@@ -1,0 +1,295 @@
+"""Windowed and global aggregation: the operators behind `window ... | aggregate { ... }`.
+
+Tumbling and sliding windows keep per-key accumulators in panes (the greatest common divisor of
+size and step): each record updates one pane, and a window is the merge of its panes when it
+fires, so a slide costs a merge of panes, never a pass over the records. Session windows keep
+per-key sessions that merge when a record bridges them. A window fires when the watermark
+reaches its end, in end-time order; its panes or sessions are freed then, so memory follows
+the open windows, not the input. Windows are half-open and aligned to the epoch.
+
+Without `event_time` upstream, windows run on processing time: a record's time is the clock's
+when it arrives, and the clock's ticks move the watermark.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Any
+
+from .aggregate import CompiledAggregate
+from .clock import Clock
+from .eventtime import EventTimeError, read_time
+from .item import Batch
+from .operator import Output, StatelessOperator
+
+END_OF_TIME = 2**63 - 1
+
+
+class _Timed:
+    """What window operators share: reading a record's time, ticks, and the lateness horizon.
+
+    A record is late when its window ended at or before the horizon: the larger of the
+    watermark received and the largest event time this operator has seen minus the lateness
+    (LANGUAGE.md's rule, applied record by record, so where batches are cut does not matter).
+    """
+
+    def __init__(self, aggregate: CompiledAggregate, time_field: str | None, lateness_ms: int,
+                 clock: Clock, tick_s: float) -> None:
+        self.aggregate = aggregate
+        self.time_field = time_field
+        self.lateness_ms = lateness_ms
+        self.clock = clock
+        self.watermark = -(2**63)
+        self.horizon = -(2**63)
+        self.tick_s = None if time_field is not None else tick_s
+
+    def times(self, batch: Batch, out: Output) -> list[tuple[dict, int | None, int]]:
+        """(record, offset, event time) for the batch's records that have a valid time."""
+        if self.time_field is None:
+            now = self.clock.time_ms()
+            return [(r, o, now) for r, o in zip(batch.records, batch.offsets)]
+        timed, field = [], self.time_field
+        for record, offset in zip(batch.records, batch.offsets):
+            try:
+                timed.append((record, offset, read_time(record, field)))
+            except EventTimeError as e:
+                out.error(record, offset, str(e))
+        return timed
+
+    def on_tick(self, now_ms: int, out: Output) -> None:
+        if self.time_field is None:
+            self.on_watermark(now_ms, out)
+
+    def on_end(self, out: Output) -> None:
+        self.on_watermark(END_OF_TIME, out)
+
+    def on_watermark(self, ts_ms: int, out: Output) -> None:
+        raise NotImplementedError
+
+    def advance(self, ts: int) -> int:
+        """The horizon after seeing event time `ts`."""
+        if ts - self.lateness_ms > self.horizon:
+            self.horizon = ts - self.lateness_ms
+        return self.horizon
+
+
+class PaneWindow(_Timed):
+    """Tumbling (`every == size`) and sliding windows over panes."""
+
+    def __init__(self, aggregate: CompiledAggregate, size_ms: int, every_ms: int,
+                 time_field: str | None, lateness_ms: int, clock: Clock) -> None:
+        super().__init__(aggregate, time_field, lateness_ms, clock,
+                         tick_s=min(every_ms / 1000, 1.0))
+        self.size = size_ms
+        self.every = every_ms
+        self.pane = math.gcd(size_ms, every_ms)
+        self.panes: dict[int, dict[Any, list]] = {}
+        self.fired_until = -(2**63)  # every window ending at or before this has fired
+
+    def process(self, batch: Batch, port: int, out: Output) -> None:
+        aggregate, pane, every, size = self.aggregate, self.pane, self.every, self.size
+        key_of, update, new = aggregate.key_of, aggregate.update, aggregate.new_accumulators
+        panes, advance = self.panes, self.advance
+        for record, offset, ts in self.times(batch, out):
+            if ts - ts % every + size <= advance(ts):  # the last window holding ts has closed
+                out.emit_late(record, offset)
+                continue
+            try:
+                key = key_of(record)
+                groups = panes.get(start := ts - ts % pane)
+                if groups is None:
+                    groups = panes[start] = {}
+                accs = groups.get(key)
+                if accs is None:
+                    accs = groups[key] = new()
+                update(accs, record)
+            except Exception as e:  # a bad value for an aggregate or an unhashable key
+                out.error(record, offset, str(e))
+
+    def on_watermark(self, ts_ms: int, out: Output) -> None:
+        if ts_ms <= self.watermark:
+            return
+        self.watermark = ts_ms
+        self.horizon = max(self.horizon, ts_ms)
+        if not self.panes:
+            self.fired_until = max(self.fired_until, ts_ms)
+            return
+        starts = set()
+        for pane_start in self.panes:
+            first = pane_start - pane_start % self.every
+            start = first
+            while start > pane_start - self.size:
+                starts.add(start)
+                start -= self.every
+        for start in sorted(starts):
+            end = start + self.size
+            if self.fired_until < end <= ts_ms:
+                self._fire(start, end, out)
+        self.fired_until = max(self.fired_until, min(ts_ms, END_OF_TIME))
+        for pane_start in [p for p in self.panes
+                           if p - p % self.every + self.size <= self.fired_until]:
+            del self.panes[pane_start]
+
+    def _fire(self, start: int, end: int, out: Output) -> None:
+        merged: dict[Any, list] = {}
+        new = self.aggregate.new_accumulators
+        for pane_start in range(start, end, self.pane):
+            groups = self.panes.get(pane_start)
+            if not groups:
+                continue
+            if self.every == self.size:  # tumbling: the pane is the window
+                merged = groups
+                break
+            for key, accs in groups.items():
+                target = merged.get(key)
+                if target is None:
+                    target = merged[key] = new()
+                for mine, theirs in zip(target, accs):
+                    mine.merge(theirs)
+        result = self.aggregate.result
+        for key, accs in merged.items():
+            out.emit({"window_start": start, "window_end": end, **result(key, accs)})
+
+    def snapshot(self) -> Any:
+        return {"watermark": self.watermark, "horizon": self.horizon,
+                "fired_until": self.fired_until,
+                "panes": [[start, [[key, [a.snapshot() for a in accs]]
+                                   for key, accs in groups.items()]]
+                          for start, groups in self.panes.items()]}
+
+    def restore(self, state: Any) -> None:
+        self.watermark, self.fired_until = state["watermark"], state["fired_until"]
+        self.horizon = state["horizon"]
+        self.panes = {}
+        for start, groups in state["panes"]:
+            self.panes[start] = {}
+            for key, saved in groups:
+                accs = self.aggregate.new_accumulators()
+                for acc, value in zip(accs, saved):
+                    acc.restore(value)
+                self.panes[start][_hashable(key)] = accs
+
+
+class SessionWindow(_Timed):
+    """Per-key sessions: a record starts `[ts, ts + gap)`; overlapping sessions merge."""
+
+    def __init__(self, aggregate: CompiledAggregate, gap_ms: int, time_field: str | None,
+                 lateness_ms: int, clock: Clock) -> None:
+        super().__init__(aggregate, time_field, lateness_ms, clock,
+                         tick_s=min(gap_ms / 1000, 1.0))
+        self.gap = gap_ms
+        self.sessions: dict[Any, list[list]] = {}  # key -> [[start, end, accs], ...] by start
+        self.order: dict[Any, int] = {}  # first-seen order of keys, for a stable output
+        self.ends: list[tuple[int, int, Any]] = []  # heap of (end, key order, key)
+
+    def process(self, batch: Batch, port: int, out: Output) -> None:
+        aggregate, gap = self.aggregate, self.gap
+        for record, offset, ts in self.times(batch, out):
+            try:
+                key = aggregate.key_of(record)
+                sessions = self.sessions.setdefault(key, [])
+                start, end = ts, ts + gap
+                overlapping = [s for s in sessions if s[0] < end and start < s[1]]
+                for s in overlapping:
+                    start, end = min(start, s[0]), max(end, s[1])
+                if end <= self.advance(ts):
+                    out.emit_late(record, offset)
+                    if not sessions:
+                        del self.sessions[key]
+                    continue
+                accs = aggregate.new_accumulators()
+                aggregate.update(accs, record)
+                for s in overlapping:
+                    for mine, theirs in zip(accs, s[2]):
+                        mine.merge(theirs)
+                    sessions.remove(s)
+                sessions.append([start, end, accs])
+                sessions.sort(key=lambda s: s[0])
+                order = self.order.setdefault(key, len(self.order))
+                heapq.heappush(self.ends, (end, order, key))
+            except Exception as e:
+                out.error(record, offset, str(e))
+
+    def on_watermark(self, ts_ms: int, out: Output) -> None:
+        if ts_ms <= self.watermark:
+            return
+        self.watermark = ts_ms
+        self.horizon = max(self.horizon, ts_ms)
+        fired: list[tuple[int, int, int, Any, list]] = []
+        while self.ends and self.ends[0][0] <= ts_ms:
+            _, order, key = heapq.heappop(self.ends)
+            sessions = self.sessions.get(key, [])
+            for s in [s for s in sessions if s[1] <= ts_ms]:
+                fired.append((s[1], order, s[0], key, s[2]))
+                sessions.remove(s)
+            if not sessions:
+                self.sessions.pop(key, None)
+        result = self.aggregate.result
+        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1], f[2])):
+            out.emit({"window_start": start, "window_end": end, **result(key, accs)})
+
+    def snapshot(self) -> Any:
+        return {"watermark": self.watermark, "horizon": self.horizon,
+                "sessions": [[key, self.order[key], [[s[0], s[1], [a.snapshot() for a in s[2]]]
+                                                     for s in sessions]]
+                             for key, sessions in self.sessions.items()]}
+
+    def restore(self, state: Any) -> None:
+        self.watermark, self.horizon = state["watermark"], state["horizon"]
+        self.sessions, self.order, self.ends = {}, {}, []
+        for key, order, sessions in state["sessions"]:
+            key = _hashable(key)
+            self.order[key] = order
+            self.sessions[key] = []
+            for start, end, saved in sessions:
+                accs = self.aggregate.new_accumulators()
+                for acc, value in zip(accs, saved):
+                    acc.restore(value)
+                self.sessions[key].append([start, end, accs])
+                heapq.heappush(self.ends, (end, order, key))
+
+
+class GlobalAggregate(StatelessOperator):
+    """`aggregate` with no window: per key over the whole input, emitted when the input ends.
+    On an unbounded input nothing is emitted until the run stops."""
+
+    def __init__(self, aggregate: CompiledAggregate) -> None:
+        self.aggregate = aggregate
+        self.groups: dict[Any, list] = {}
+
+    def process(self, batch: Batch, port: int, out: Output) -> None:
+        key_of, update, new = (self.aggregate.key_of, self.aggregate.update,
+                               self.aggregate.new_accumulators)
+        groups = self.groups
+        for record, offset in zip(batch.records, batch.offsets):
+            try:
+                key = key_of(record)
+                accs = groups.get(key)
+                if accs is None:
+                    accs = groups[key] = new()
+                update(accs, record)
+            except Exception as e:
+                out.error(record, offset, str(e))
+
+    def on_end(self, out: Output) -> None:
+        result = self.aggregate.result
+        for key, accs in self.groups.items():
+            out.emit(result(key, accs))
+        self.groups = {}
+
+    def snapshot(self) -> Any:
+        return [[key, [a.snapshot() for a in accs]] for key, accs in self.groups.items()]
+
+    def restore(self, state: Any) -> None:
+        self.groups = {}
+        for key, saved in state:
+            accs = self.aggregate.new_accumulators()
+            for acc, value in zip(accs, saved):
+                acc.restore(value)
+            self.groups[_hashable(key)] = accs
+
+
+def _hashable(key: Any) -> Any:
+    """A key decoded from a snapshot (lists come back for tuples)."""
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
