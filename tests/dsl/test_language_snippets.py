@@ -135,3 +135,17 @@ def test_misspelled_field_prints_the_guide_diagnostic(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.decode() == DIAGNOSTIC
     assert b"Traceback" not in result.stderr
+
+
+def test_declarations_and_flows_run_as_written(project: Path) -> None:
+    (project / "guide.rill").write_text(DECLARATIONS + "\n" + FLOWS)
+    result = rillet("run", "guide.rill", cwd=project, pythonpath=project / "site")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b'{"user":1,"page":"/checkout","latency_ms":900.0}\n'
+    report = (project / "out" / "report.jsonl").read_text().splitlines()
+    assert report == [
+        '{"window_start":0,"window_end":10000,"page":"/checkout","n":1,"avg_ms":900.0,'
+        '"p95_ms":900.0,"slow":1}',
+        '{"window_start":0,"window_end":10000,"page":"/home","n":1,"avg_ms":10.0,'
+        '"p95_ms":10.0,"slow":0}',
+    ]
