@@ -1,4 +1,4 @@
-"""The `rillet` command: `run`, `check`.
+"""The `rillet` command: `run`, `check`, `test`, `plugins`.
 
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error,
 130 interrupted. Mistakes in a pipeline file or its data are reported as diagnostics or one
@@ -10,19 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import anyio
+import msgspec
 
-from rillet.runtime import (
-    ConnectorError,
-    NotExecutable,
-    PipelineError,
-    RunMetrics,
-    execute,
-)
+from rillet.runtime import Registry, RunMetrics, execute, first_failure
+from rillet.runtime.plugin import Spec
 
-from .diagnostic import error, render_json, render_text
+from .diagnostic import render_json, render_text
+from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
+from .testing import run_test
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -55,16 +54,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"ok: {args.file}: {len(c.sources)} sources, {len(c.streams)} streams, "
               f"{len(c.flows)} flows, {len(c.sinks)} sinks", file=sys.stderr)
     return EXIT_OK
-
-
-def _find(group: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
-    if isinstance(group, kinds):
-        return group
-    for inner in getattr(group, "exceptions", ()):
-        found = _find(inner, kinds)
-        if found is not None:
-            return found
-    return None
 
 
 def _summary(metrics: RunMetrics) -> str:
@@ -102,16 +91,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BaseException as e:
-        if _find(e, (KeyboardInterrupt,)) is not None:
+        if isinstance(e, BaseExceptionGroup) and e.subgroup(KeyboardInterrupt) is not None:
             print("rillet: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
-        not_executable = _find(e, (NotExecutable,))
-        if isinstance(not_executable, NotExecutable):
-            node = not_executable.node
-            compiled.diagnostics = [error("E0801", str(not_executable), node.span, "here")]
-            _report(compiled, False)
-            return EXIT_USAGE
-        failure = _find(e, (PipelineError, ConnectorError))
+        failure = first_failure(e)
         if failure is None:
             raise
         print(f"rillet: error: {failure}", file=sys.stderr)
@@ -121,12 +104,84 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    compiled = compile_file(args.file, _params(args.param))
+    if not compiled.ok:
+        _report(compiled, False)
+        return EXIT_USAGE
+    assert compiled.plan is not None and compiled.checked is not None
+    tests = compiled.checked.tests
+    if not tests:
+        print(f"rillet: {args.file} has no `test` blocks", file=sys.stderr)
+        return EXIT_OK
+    passed = failed = 0
+    for test in tests:
+        result = run_test(compiled.checked, compiled.plan, test)
+        print(f'test "{result.name}" ... {"ok" if result.passed else "FAILED"}')
+        for line in result.failures:
+            print(line)
+        passed, failed = passed + result.passed, failed + (not result.passed)
+    print(f"{passed} passed, {failed} failed")
+    return EXIT_OK if not failed else EXIT_FAILED
+
+
+def _signature(spec: Spec) -> str:
+    def annotation(a: Any) -> str:
+        return a.__name__ if isinstance(a, type) else str(a).replace("typing.", "")
+
+    parts = []
+    for p in spec.params:
+        text = f"{p.name}: {annotation(p.annotation)}"
+        parts.append(text if p.required else f"{text} = {p.default!r}")
+    has_result = spec.kind in ("function", "aggregate") or (
+        spec.kind == "operator" and not isinstance(spec.obj, type))
+    returns = f" -> {annotation(spec.returns)}" if has_result else ""
+    return f"{spec.name}({', '.join(parts)}){returns}"
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    if args.file:
+        compiled = compile_file(args.file)
+        if not compiled.ok or compiled.checked is None:
+            _report(compiled, False)
+            return EXIT_USAGE
+        registry = compiled.checked.registry
+    else:
+        plugins, problems = installed_plugins()
+        for problem in problems:
+            print(f"rillet: warning: {problem.message}", file=sys.stderr)
+        registry = Registry.from_plugins(plugins)
+    specs = registry.all()
+    if args.json:
+        sys.stdout.buffer.write(msgspec.json.encode([
+            {"kind": s.kind, "name": s.name, "plugin": s.plugin, "signature": _signature(s),
+             "summary": s.summary, "delivery": s.delivery} for s in specs]) + b"\n")
+        return EXIT_OK
+    for kind in ("source", "sink", "table", "operator", "function", "aggregate"):
+        chosen = [s for s in specs if s.kind == kind]
+        if not chosen:
+            continue
+        print(f"{kind}s:")
+        for s in chosen:
+            delivery = f"  [{s.delivery}]" if s.delivery else ""
+            print(f"  {_signature(s)}  ({s.plugin}){delivery}")
+            if s.summary:
+                print(f"      {s.summary}")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="rillet", description="Streaming pipelines in one file.")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a pipeline")
     check = commands.add_parser("check", help="check a pipeline file without running it")
-    for sub in (run, check):
+    test = commands.add_parser("test", help="run the pipeline file's `test` blocks")
+    plugins = commands.add_parser("plugins", help="list the components plugins provide")
+    plugins.add_argument("file", nargs="?", help="also the plugins this pipeline `use`s")
+    plugins.add_argument("--json", action="store_true", help="as JSON")
+    plugins.set_defaults(handler=cmd_plugins)
+    test.set_defaults(handler=cmd_test)
+    for sub in (run, check, test):
         sub.add_argument("file", help="the pipeline file (.rill)")
         sub.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                          help="override a `param` of the pipeline")

@@ -12,17 +12,15 @@ wrote it. Components (functions, connectors) come from a `plugin.Registry`.
 """
 
 from .clock import Clock, ManualClock, SystemClock
-from .compile import NotExecutable
 from .connector import ConnectorError
 from .metrics import RunMetrics
 from .plugin import Plugin, Registry
-from .run import PipelineError, RecordError, execute
+from .run import PipelineError, RecordError, execute, first_failure
 
 __all__ = [
     "Clock",
     "ConnectorError",
     "ManualClock",
-    "NotExecutable",
     "PipelineError",
     "Plugin",
     "RecordError",
@@ -30,4 +28,5 @@ __all__ = [
     "RunMetrics",
     "SystemClock",
     "execute",
+    "first_failure",
 ]

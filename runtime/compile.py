@@ -3,8 +3,7 @@
 A run of stateless operators (`where select derive drop explode`) in which each one feeds only
 the next becomes one `stage` node with one generated batch function. Stateful operators
 (`event_time`, windows and `aggregate`, `dedupe`, `join`, `lookup`) become `operator` nodes.
-Operators whose execution has not been built yet are refused here with `NotExecutable`,
-naming the operator's span, before anything is read or written. Read next: `run.py`.
+Plugin operators become `operator` nodes too (`pluginop.py`). Read next: `run.py`.
 """
 
 from __future__ import annotations
@@ -34,17 +33,10 @@ from .plan import (
     Union,
     Window,
 )
-from .plugin import FunctionContext, Registry
+from .plugin import FunctionContext, Registry, Spec
+from .pluginop import plugin_operator
 from .stage import CompiledStage, compile_stage
 from .window import GlobalAggregate, PaneWindow, SessionWindow
-
-
-class NotExecutable(Exception):
-    """The plan uses an operator this runtime cannot execute yet."""
-
-    def __init__(self, node: Node, message: str) -> None:
-        super().__init__(message)
-        self.node = node
 
 
 @dataclass
@@ -66,18 +58,20 @@ class PhysicalPlan:
     plan: Plan
     nodes: dict[int, PhysicalNode]
     error_sink: int | None
+    functions: dict[Any, Spec] = field(default_factory=dict)
+    """The code object of each function callable in expressions, to name the one that raised."""
 
 
-_PENDING = {PluginOperator: "a plugin operator"}
-_OPERATORS = (EventTime, Aggregate, Dedupe, Join, Lookup)
-
-
-_NAMES = {EventTime: "event_time", PluginOperator: "plugin operator"}
+_OPERATORS = (EventTime, Aggregate, Dedupe, Join, Lookup, PluginOperator)
 
 
 def operator_name(node: Node) -> str:
-    """The operator as the pipeline file writes it (`where`, `event_time`, ...)."""
-    return _NAMES.get(type(node.op), type(node.op).__name__.lower())
+    """The operator as the pipeline file writes it (`where`, `event_time`, `my_plugin_op`)."""
+    if isinstance(node.op, PluginOperator):
+        return node.op.name
+    if isinstance(node.op, EventTime):
+        return "event_time"
+    return type(node.op).__name__.lower()
 
 
 def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
@@ -91,9 +85,6 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
 
     for n in plan.nodes:  # the planner emits nodes in topological order
         op = n.op
-        if type(op) in _PENDING:
-            raise NotExecutable(n, f"{_PENDING[type(op)]} cannot run yet in this version "
-                                "(it parses and checks)")
         if isinstance(op, STATELESS):
             (parent,) = n.inputs
             host = nodes.get(physical_of[parent])
@@ -111,7 +102,7 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         elif isinstance(op, _OPERATORS):
             kind, name = "operator", _located(operator_name(n), n)
         else:
-            raise NotExecutable(n, f"`{operator_name(n)}` cannot run yet in this version")
+            raise TypeError(f"not an operator the runtime knows: {op!r}")
         inputs = [physical_of[i] for i in n.inputs]
         nodes[n.id] = PhysicalNode(n.id, kind, name, [n], inputs)
         physical_of[n.id] = n.id
@@ -140,7 +131,13 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
             node.stage = compile_stage(ops, functions, present[source])  # type: ignore[arg-type]
             present[node.id] = node.stage.present
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
-    return PhysicalPlan(plan, nodes, error_sink)
+    codes = {}
+    for name in registry.names("function"):
+        spec = registry.get("function", name)
+        code = getattr(spec.obj, "__code__", None) if spec is not None else None
+        if code is not None:
+            codes[code] = spec
+    return PhysicalPlan(plan, nodes, error_sink, codes)
 
 
 def _located(name: str, node: Node) -> str:
@@ -166,6 +163,10 @@ def _operator(op: Any, registry: Registry, functions: dict[str, Callable[..., An
             return JoinOperator(on, within, right, op.left_time, op.right_time, clock)
         case Lookup():
             return None  # needs its table loaded: built when the run opens its connectors
+        case PluginOperator(name=name, kwargs=kwargs, concurrency=concurrency):
+            spec = registry.get("operator", name)
+            assert spec is not None
+            return plugin_operator(spec, kwargs, concurrency)
     raise TypeError(f"not an operator: {op!r}")
 
 
@@ -187,4 +188,4 @@ def _bind_functions(registry: Registry, clock: Clock) -> dict[str, Callable[...,
     return bound
 
 
-__all__ = ["NotExecutable", "PhysicalNode", "PhysicalPlan", "compile_plan"]
+__all__ = ["PhysicalNode", "PhysicalPlan", "compile_plan"]

@@ -55,6 +55,10 @@ class Spec:
     delivery: Delivery | None = None
     context: bool = False
     """A function that takes the run's `FunctionContext` as its first argument (e.g. `now()`)."""
+    batch: bool = False
+    """An operator function that takes and returns a whole batch (a list of records)."""
+    concurrency: int | None = None
+    """How many calls of an `async def` operator may run at once, unless the pipeline says."""
 
 
 @dataclass(frozen=True)
@@ -139,14 +143,20 @@ class Plugin:
 
         return decorate
 
-    def operator(self, name: str) -> Callable[[T], T]:
-        """A per-record function (`record` first, keyword arguments after) or a stateful class
-        whose `__init__` takes the keyword arguments."""
+    def operator(self, name: str, *, batch: bool = False,
+                 concurrency: int | None = None) -> Callable[[T], T]:
+        """An operator: a function of one record (`record` first, keyword arguments after)
+        returning a record, `None` to drop it, or a list of records; with `batch=True`, a
+        function of a list of records returning a list; an `async def` function, run for up to
+        `concurrency` records at once; or a stateful class whose `__init__` takes the keyword
+        arguments, with `process(batch) -> list`, and optional `on_watermark(ts_ms) -> list`,
+        `snapshot()` and `restore(state)`."""
 
         def decorate(obj: T) -> T:
             target = obj.__init__ if isinstance(obj, type) else obj  # type: ignore[misc]
             params, returns = _callable_params(target, skip=1)
-            spec = Spec("operator", name, self.name, obj, params, returns, _summary(obj))
+            spec = Spec("operator", name, self.name, obj, params, returns, _summary(obj),
+                        batch=batch, concurrency=concurrency)
             return self._attach(obj, spec)
 
         return decorate

@@ -44,6 +44,18 @@ class RecordError(PipelineError):
     """A bad record with no error sink to take it."""
 
 
+def first_failure(error: BaseException) -> PipelineError | ConnectorError | None:
+    """The failure to show the pipeline's author, found inside a task group's exception group
+    (None when `error` is a bug rather than a failure of the pipeline)."""
+    if isinstance(error, PipelineError | ConnectorError):
+        return error
+    for inner in getattr(error, "exceptions", ()):
+        found = first_failure(inner)
+        if found is not None:
+            return found
+    return None
+
+
 def location(plan: Plan, node: Node) -> str:
     if node.span is None:
         return plan.file
@@ -261,7 +273,7 @@ class Execution:
         def on_error(record: dict, offset: int, op_index: int, error: BaseException) -> None:
             plan_node = node.plan_nodes[op_index]
             operator, at = operator_name(plan_node), location(plan, plan_node)
-            reason = f"`{operator}` failed: {describe_error(error)}"
+            reason = f"`{operator}` failed: {self._explain(error)}"
             if not has_sink:
                 where = f"{origin.file} " if origin.file else ""
                 raise RecordError(
@@ -290,7 +302,9 @@ class Execution:
                     metrics.batches_in += 1
                     metrics.records_in += len(item.records)
                     origin = item.origin
-                    operator.process(item, port, out)
+                    pending = operator.process(item, port, out)
+                    if pending is not None:  # an `async def` plugin operator
+                        await pending
                 elif isinstance(item, Tick):
                     operator.on_tick(clock.time_ms(), out)
                 elif isinstance(item, Watermark):
@@ -351,6 +365,17 @@ class Execution:
         if out.idle:
             await self._send_all(outlets, Watermark(-(2**63), idle=True), metrics)
 
+    def _explain(self, error: BaseException) -> str:
+        """An expression's failure; when a function raised, which one and from which plugin."""
+        frame = error.__traceback__
+        while frame is not None:
+            spec = self.physical.functions.get(frame.tb_frame.f_code)
+            if spec is not None:
+                return (f"function `{spec.name}` (plugin `{spec.plugin}`) raised "
+                        f"{type(error).__name__}: {error}")
+            frame = frame.tb_next
+        return describe_error(error)
+
     async def _union(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         channel = self.channels[node.id]
         metrics = self.metrics.nodes[node.id]
@@ -397,4 +422,4 @@ async def execute(plan: Plan, registry: Registry, *, clock: Clock | None = None,
     return await execution.run()
 
 
-__all__ = ["ConnectorError", "PipelineError", "RecordError", "execute"]
+__all__ = ["ConnectorError", "PipelineError", "RecordError", "execute", "first_failure"]
