@@ -1,29 +1,35 @@
-"""The `rillet` command: `run`, `check`, `test`, `plugins`.
+"""The `rillet` command: `run`, `check`, `test`, `plugins`, `checkpoints`.
 
-Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error,
-130 interrupted. Mistakes in a pipeline file or its data are reported as diagnostics or one
-clear line, never as a Python traceback.
+Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
+saved state that no longer fits the file), 130 interrupted (143 on SIGTERM). Mistakes in a
+pipeline file or its data are reported as diagnostics or one clear line, never as a Python
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
 import msgspec
 
-from rillet.runtime import Registry, RunMetrics, execute, first_failure
+from rillet.runtime import Registry, RunMetrics, first_failure
+from rillet.runtime.checkpoint import FileCheckpointStore
 from rillet.runtime.plugin import Spec
+from rillet.runtime.run import Execution, StateMismatch, prepare
 
 from .diagnostic import render_json, render_text
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
 from .testing import run_test
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 def _params(pairs: Sequence[str]) -> dict[str, str]:
@@ -75,6 +81,35 @@ def _summary(metrics: RunMetrics) -> str:
     return "\n".join(lines)
 
 
+def _store(args: argparse.Namespace) -> FileCheckpointStore:
+    """Checkpoints live in `.rillet/<pipeline name>/` beside the pipeline file, or --state-dir."""
+    if args.state_dir:
+        return FileCheckpointStore(Path(args.state_dir))
+    pipeline = Path(args.file).resolve()
+    return FileCheckpointStore(pipeline.parent / ".rillet" / pipeline.stem)
+
+
+async def _run_until_signalled(execution: Execution) -> tuple[RunMetrics, int | None]:
+    """Run; the first SIGINT or SIGTERM stops it after a last checkpoint, a second one at once."""
+    received: list[int] = []
+
+    async def watch() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                if received:
+                    raise KeyboardInterrupt
+                received.append(signum)
+                print("rillet: stopping after a last checkpoint (again to stop at once)",
+                      file=sys.stderr)
+                execution.request_stop()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        metrics = await execution.run()
+        tg.cancel_scope.cancel()
+    return metrics, received[0] if received else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     compiled = compile_file(args.file, _params(args.param))
     if not compiled.ok:
@@ -85,8 +120,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not plan.nodes:
         print(f"rillet: {args.file}: no flow writes to a sink; nothing to run", file=sys.stderr)
         return EXIT_OK
+    store = _store(args)
+    if args.fresh:
+        store.clear()
+    resume = store.latest()
     try:
-        metrics = anyio.run(lambda: execute(plan, registry))
+        execution = prepare(plan, registry, store=store, resume=resume)
+        metrics, signum = anyio.run(_run_until_signalled, execution)
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -98,9 +138,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         if failure is None:
             raise
         print(f"rillet: error: {failure}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE if isinstance(failure, StateMismatch) else EXIT_FAILED
+    read = sum(m.records_out + m.errors for m in metrics.by_kind("source"))
+    if resume is not None and resume.finished and read == 0 and signum is None:
+        print(f"rillet: nothing left to do: every input was read to its end "
+              f"(checkpoint {resume.checkpoint_id}); --fresh starts over", file=sys.stderr)
+        return EXIT_OK
     if not args.quiet:
+        if resume is not None:
+            print(f"rillet: resumed from checkpoint {resume.checkpoint_id}", file=sys.stderr)
         print(_summary(metrics), file=sys.stderr)
+    if signum is not None:
+        print(f"rillet: stopped; `rillet run {args.file}` resumes", file=sys.stderr)
+        return EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED
+    return EXIT_OK
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    manifests = _store(args).all()
+    if not manifests:
+        print(f"rillet: no checkpoints for {args.file}", file=sys.stderr)
+        return EXIT_OK
+    for m in manifests:
+        moment = datetime.fromtimestamp(m.time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        state = sum(len(o.state) for o in m.operators.values())
+        print(f"checkpoint {m.checkpoint_id}  {moment} UTC"
+              f"{'  finished' if m.finished else ''}  state {state:,} bytes")
+        for name, position in m.sources.items():
+            print(f"  source {name}: {msgspec.json.encode(position).decode()}")
+        for key, saved in m.operators.items():
+            print(f"  operator {key}: {len(saved.state):,} bytes")
+        for name, committed in m.sinks.items():
+            print(f"  sink {name}: {msgspec.json.encode(committed).decode()}")
     return EXIT_OK
 
 
@@ -186,6 +255,14 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                          help="override a `param` of the pipeline")
     run.add_argument("-q", "--quiet", action="store_true", help="no summary at the end")
+    run.add_argument("--fresh", action="store_true",
+                     help="forget saved checkpoints and start from the beginning")
+    checkpoints = commands.add_parser("checkpoints", help="list a pipeline's checkpoints")
+    checkpoints.add_argument("file", help="the pipeline file (.rill)")
+    checkpoints.set_defaults(handler=cmd_checkpoints)
+    for sub in (run, checkpoints):
+        sub.add_argument("--state-dir", metavar="DIR",
+                         help="where checkpoints are kept (default: .rillet/NAME beside FILE)")
     run.set_defaults(handler=cmd_run)
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=cmd_check)
@@ -199,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `rillet checkpoints FILE | head`: the reader has gone
+        sys.stderr.close()
+        return EXIT_OK
     except SystemExit as e:
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)

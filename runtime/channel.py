@@ -8,6 +8,8 @@ to the source: memory stays within channels × capacity × batch size whatever t
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 from anyio import WouldBlock
 from anyio.lowlevel import checkpoint
@@ -29,6 +31,8 @@ class Channel:
         send, receive = anyio.create_memory_object_stream[tuple[int, Item]](capacity_batches)
         self._send: MemoryObjectSendStream[tuple[int, Item]] = send
         self._receive: MemoryObjectReceiveStream[tuple[int, Item]] = receive
+        self.alignment: Any = None
+        """The receiving node's `barrier.Alignment`: senders of a barrier wait on it."""
 
     def outlet(self, port: int, sender: NodeMetrics) -> Outlet:
         return Outlet(self, port, sender)
@@ -52,15 +56,15 @@ class Channel:
 class Outlet:
     """The sending end of one edge: records blocked time on the sender's metrics."""
 
-    __slots__ = ("_channel", "_port", "_sender")
+    __slots__ = ("channel", "_port", "_sender")
 
     def __init__(self, channel: Channel, port: int, sender: NodeMetrics) -> None:
-        self._channel = channel
+        self.channel = channel
         self._port = port
         self._sender = sender
 
     async def send(self, item: Item) -> None:
-        channel = self._channel
+        channel = self.channel
         if isinstance(item, Batch):
             m = channel.metrics
             m.queued_batches += 1

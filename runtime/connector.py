@@ -1,8 +1,13 @@
 """What a source, sink or table connector implements, and what the runtime hands it.
 
-Lifecycle, in order: `open()` once; then `read_batch()` (sources) or `write()` (sinks) any number
-of times; `aclose()` once, also after a failure, never followed by another call. Checkpoint hooks
-(seek, pre-commit, commit) arrive with the checkpoint issue.
+Lifecycle, in order. Sources: `open()`; `seek(position)` when a run resumes from a checkpoint;
+`read_batch()` any number of times, with `position()` between calls at checkpoint barriers;
+`aclose()`. Sinks: `restore(committed)` when a run resumes (before `open`, so the sink knows not
+to start over); `open()`; `write()` any number of times, with `precommit()` at checkpoint
+barriers; `aclose()`. `aclose()` comes once, also after a failure, and nothing after it.
+
+`position`/`seek` and `precommit`/`restore` are optional: a connector without them is not
+resumed (a source starts over, a sink appends again: at-least-once).
 """
 
 from __future__ import annotations
@@ -56,8 +61,15 @@ class Source(Protocol):
     async def open(self) -> None: ...
 
     async def read_batch(self) -> SourceBatch | None:
-        """Up to `batch_size` records, fewer once `batch_timeout_s` has passed with some read;
+        """Up to `batch_size` records, fewer once `batch_timeout_s` has passed with some read
+        (none, when nothing came in that time: the runtime needs the turn to place barriers);
         `None` when the input is exhausted (never, for a followed input)."""
+
+    def position(self) -> Any:
+        """Where the next record would be read from (msgspec-encodable)."""
+
+    def seek(self, position: Any) -> None:
+        """Go back to a `position()` taken by an earlier run."""
 
     async def aclose(self) -> None: ...
 
@@ -66,6 +78,13 @@ class Sink(Protocol):
     async def open(self) -> None: ...
 
     async def write(self, records: list[dict]) -> None: ...
+
+    async def precommit(self) -> Any:
+        """Make everything written so far durable; return what `restore` needs to come back to
+        exactly this point (msgspec-encodable)."""
+
+    def restore(self, committed: Any) -> None:
+        """Resume at a `precommit()` result: drop anything written after it."""
 
     async def aclose(self) -> None:
         """Flush and release; after it the output is complete."""

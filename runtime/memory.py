@@ -21,16 +21,23 @@ class MemorySource:
         self.records = records
         self.schema = schema
         self.batch_size = batch_size
-        self.position = 0
+        self.position_index = 0
 
     async def open(self) -> None:
         pass
 
+    def position(self) -> int:
+        return self.position_index
+
+    def seek(self, position: int) -> None:
+        self.position_index = position
+
     async def read_batch(self) -> SourceBatch | None:
-        if self.position >= len(self.records):
+        if self.position_index >= len(self.records):
             return None
-        start, stop = self.position, min(self.position + self.batch_size, len(self.records))
-        self.position = stop
+        start = self.position_index
+        stop = min(start + self.batch_size, len(self.records))
+        self.position_index = stop
         batch = SourceBatch([], [])
         for offset in range(start, stop):
             record = self.records[offset]

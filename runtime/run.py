@@ -18,7 +18,9 @@ from typing import Any
 import anyio
 import msgspec
 
+from .barrier import Alignment
 from .channel import Channel, Outlet
+from .checkpoint import CheckpointStore, Coordinator, Manifest, OperatorState, fingerprint
 from .clock import Clock, SystemClock
 from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
 from .connector import BadRecord, ConnectorError, SinkContext, SourceContext
@@ -42,6 +44,10 @@ class PipelineError(Exception):
 
 class RecordError(PipelineError):
     """A bad record with no error sink to take it."""
+
+
+class StateMismatch(PipelineError):
+    """A checkpoint's state was saved under a different pipeline."""
 
 
 def first_failure(error: BaseException) -> PipelineError | ConnectorError | None:
@@ -79,7 +85,8 @@ class Execution:
 
     def __init__(self, physical: PhysicalPlan, registry: Registry, clock: Clock,
                  sources: Mapping[str, SourceConnector],
-                 sinks: Mapping[str, SinkConnector], metrics: RunMetrics | None = None) -> None:
+                 sinks: Mapping[str, SinkConnector], metrics: RunMetrics | None = None,
+                 store: CheckpointStore | None = None, resume: Manifest | None = None) -> None:
         self.physical = physical
         self.plan = physical.plan
         self.registry = registry
@@ -102,6 +109,21 @@ class Execution:
                 self._error_outlets[node.id] = self._outlet(node, physical.error_sink, True)
             if node.late_sink is not None:
                 self._late_outlets[node.id] = self._outlet(node, node.late_sink, True)
+        self.alignments = {node.id: Alignment(self._ports(node))
+                           for node in physical.nodes.values() if node.kind != "source"}
+        for node_id, alignment in self.alignments.items():
+            self.channels[node_id].alignment = alignment
+        self.resume = resume
+        self.coordinator = None if store is None else Coordinator(
+            store, len(physical.nodes), clock.time_ms,
+            first_id=resume.checkpoint_id + 1 if resume else 1, on_complete=self._completed)
+        self._requests: dict[int, list[int]] = {
+            n.id: [] for n in physical.nodes.values() if n.kind == "source"}
+        self._stop_at: int | None = None
+        self._running = len(physical.nodes)
+        self._checkpoints: anyio.CancelScope | None = None  # made in the event loop by `run`
+        self.stopped = False
+        self._nodes_scope: anyio.CancelScope | None = None
 
     def _outlet(self, node: PhysicalNode, target: int, extra: bool = False) -> Outlet:
         """An outlet from `node` to `target`. Data edges take the target's first ports; extra
@@ -137,10 +159,33 @@ class Execution:
                 self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
             elif isinstance(op, Lookup):
                 node.operator = await self._lookup(op, base_dir)
+        resume = self.resume
+        if resume is not None:
+            for name, sink in self.sinks.items():
+                if name in resume.sinks and hasattr(sink, "restore"):
+                    sink.restore(resume.sinks[name])
         # sources first: a missing input must fail before a sink truncates its output
         for connector in [*self.sources.values(), *self.sinks.values()]:
             await connector.open()
             stack.push_async_callback(connector.aclose)
+        if resume is not None:
+            self._restore(resume)
+
+    def _restore(self, manifest: Manifest) -> None:
+        for name, source in self.sources.items():
+            if name in manifest.sources and hasattr(source, "seek"):
+                source.seek(manifest.sources[name])
+        for node in self.physical.nodes.values():
+            if node.kind != "operator":
+                continue
+            plan_node = node.plan_nodes[0]
+            saved = manifest.operators.get(str(plan_node.id))
+            if saved is None or saved.fingerprint != fingerprint(plan_node.op):
+                raise StateMismatch(
+                    f"{location(self.plan, plan_node)}: the state saved for "
+                    f"`{operator_name(plan_node)}` (checkpoint {manifest.checkpoint_id}) does not "
+                    "fit the pipeline as it is now\n  hint: run with --fresh to start over")
+            node.operator.restore(msgspec.msgpack.decode(saved.state))
 
     async def _lookup(self, op: Lookup, base_dir: Path) -> LookupOperator:
         table = op.table
@@ -168,15 +213,106 @@ class Execution:
             for channel in self.channels.values():  # also when opening or a task fails
                 stack.callback(channel.close)
             await self._open(stack)
+            self._checkpoints = anyio.CancelScope()
             async with anyio.create_task_group() as tg:
+                self._nodes_scope = tg.cancel_scope
+                if self.coordinator is not None:
+                    tg.start_soon(self._checkpointer, name="rillet checkpointer")
                 for node in self.physical.nodes.values():
                     outlets = [self._outlet(node, o) for o in node.outputs]
                     task = {"source": self._source, "stage": self._stage,
                             "operator": self._operator, "union": self._union,
                             "sink": self._sink}[node.kind]
-                    tg.start_soon(task, node, outlets, name=f"rillet {node.kind} {node.name}")
+                    tg.start_soon(self._node, task, node, outlets,
+                                  name=f"rillet {node.kind} {node.name}")
+            if self.coordinator is not None and not self.stopped:
+                self.coordinator.finish()
         self.metrics.elapsed_s = self.clock.monotonic_s() - started
         return self.metrics
+
+    # -- checkpoints -----------------------------------------------------------------------------
+
+    async def _node(self, task: Any, node: PhysicalNode, outlets: list[Outlet]) -> None:
+        await task(node, outlets)
+        self._running -= 1
+        if self._running == 0 and self._checkpoints is not None:  # no more checkpoints to begin
+            self._checkpoints.cancel()
+
+    async def _checkpointer(self) -> None:
+        interval_s = self.plan.settings.checkpoint_interval_ms / 1000
+        assert self._checkpoints is not None
+        with self._checkpoints:
+            while self._stop_at is None:
+                await self.clock.sleep(interval_s)
+                if self._stop_at is None:
+                    self._trigger()
+
+    def _trigger(self) -> int:
+        """Begin a checkpoint: each running source places its barrier after its current batch."""
+        assert self.coordinator is not None
+        checkpoint_id = self.coordinator.begin()
+        for node_id, requests in self._requests.items():
+            if node_id not in self.coordinator.retired:
+                requests.append(checkpoint_id)
+        return checkpoint_id
+
+    def request_stop(self) -> None:
+        """Stop reading, take a last checkpoint, then end the run (SIGINT, SIGTERM)."""
+        if self._stop_at is not None:
+            return
+        if self.coordinator is None or self._nodes_scope is None:
+            self.stopped = True
+            if self._nodes_scope is not None:
+                self._nodes_scope.cancel()
+            return
+        self._stop_at = self._trigger()
+
+    def _completed(self, manifest: Manifest) -> None:
+        if self._stop_at is not None and manifest.checkpoint_id >= self._stop_at:
+            self.stopped = True
+            assert self._nodes_scope is not None
+            self._nodes_scope.cancel()
+
+    async def _broadcast(self, node: PhysicalNode, outlets: list[Outlet], barrier: Barrier
+                         ) -> None:
+        """Send a barrier on every output, then wait until each receiver has aligned it."""
+        extra = [self._error_outlets.get(node.id), self._late_outlets.get(node.id)]
+        targets = [*outlets, *(o for o in extra if o is not None)]
+        for outlet in targets:
+            await outlet.send(barrier)
+        for outlet in targets:
+            await outlet.channel.alignment.wait(barrier.checkpoint_id)
+
+    async def _aligned(self, node: PhysicalNode, checkpoint_id: int, outlets: list[Outlet]
+                       ) -> None:
+        """Take this node's part in a checkpoint, let its senders go on, pass the barrier."""
+        if self.coordinator is not None:
+            kind, key, value = await self._part(node)
+            self.coordinator.contribute(checkpoint_id, node.id, kind, key, value)
+        self.alignments[node.id].release(checkpoint_id)
+        await self._broadcast(node, outlets, Barrier(checkpoint_id))
+
+    async def _part(self, node: PhysicalNode) -> tuple[str, str | None, Any]:
+        if node.kind == "operator":
+            plan_node = node.plan_nodes[0]
+            state = msgspec.msgpack.encode(node.operator.snapshot())
+            return "operator", str(plan_node.id), OperatorState(fingerprint(plan_node.op), state)
+        if node.kind == "sink":
+            sink = self.sinks[node.name]
+            committed = await sink.precommit() if hasattr(sink, "precommit") else None
+            return "sink", node.name, committed
+        return "pass", None, None
+
+    async def _retire(self, node: PhysicalNode) -> None:
+        """The node has finished: its final part stands for it in later checkpoints."""
+        if self.coordinator is None:
+            return
+        if node.kind == "source":
+            source = self.sources[node.name]
+            position = source.position() if hasattr(source, "position") else None
+            self.coordinator.retire(node.id, "source", node.name, position)
+        else:
+            self.coordinator.retire(node.id, *await self._part(node))
 
     async def _send_all(self, outlets: list[Outlet], item: Item, metrics: NodeMetrics) -> None:
         for outlet in outlets:
@@ -186,6 +322,7 @@ class Execution:
             metrics.records_out += len(item.records)
 
     async def _finish(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
+        await self._retire(node)
         for outlet in outlets:
             await outlet.send(END)
         for extra in (self._error_outlets.get(node.id), self._late_outlets.get(node.id)):
@@ -203,12 +340,22 @@ class Execution:
         plan_node = node.plan_nodes[0]
         source = self.sources[node.name]
         metrics = self.metrics.nodes[node.id]
+        requests = self._requests[node.id]
         while (batch := await source.read_batch()) is not None:
             origin = Origin(node.name, batch.file)
             if batch.bad:
                 await self._source_errors(node, plan_node, origin, batch.bad)
             if batch.records:
                 await self._send_all(outlets, Batch(batch.records, batch.offsets, origin), metrics)
+            while requests:
+                checkpoint_id = requests.pop(0)
+                assert self.coordinator is not None
+                position = source.position() if hasattr(source, "position") else None
+                self.coordinator.contribute(checkpoint_id, node.id, "source", node.name,
+                                            position)
+                await self._broadcast(node, outlets, Barrier(checkpoint_id))
+                if checkpoint_id == self._stop_at:
+                    await anyio.sleep_forever()  # stopping: read no more
         await self._finish(node, outlets)
 
     async def _source_errors(self, node: PhysicalNode, plan_node: Node, origin: Origin,
@@ -245,25 +392,29 @@ class Execution:
                     await self._send_errors(node, errors)
                 if records:
                     await self._send_all(outlets, Batch(records, offsets, item.origin), metrics)
-            elif not await self._control(port, item, inputs, outlets, metrics):
+            elif not await self._control(node, port, item, inputs, outlets):
                 await self._finish(node, outlets)
                 return
 
-    async def _control(self, port: int, item: Item, inputs: Inputs, outlets: list[Outlet],
-                       metrics: NodeMetrics) -> bool:
-        """Pass a control item on (watermarks merged over the inputs); False once every input
-        has ended."""
+    async def _control(self, node: PhysicalNode, port: int, item: Item, inputs: Inputs,
+                       outlets: list[Outlet]) -> bool:
+        """Pass a control item on (watermarks merged over the inputs, barriers aligned);
+        False once every input has ended."""
+        metrics = self.metrics.nodes[node.id]
+        alignment = self.alignments[node.id]
         if isinstance(item, End):
             ended, merged = inputs.end(port)
             if merged is not None:
                 await self._send_all(outlets, merged, metrics)
+            for checkpoint_id in alignment.end(port):
+                await self._aligned(node, checkpoint_id, outlets)
             return not ended
         if isinstance(item, Watermark):
             merged = inputs.watermark(port, item)
             if merged is not None:
                 await self._send_all(outlets, merged, metrics)
-        elif isinstance(item, Barrier):
-            await self._send_all(outlets, item, metrics)
+        elif isinstance(item, Barrier) and alignment.arrive(port, item.checkpoint_id):
+            await self._aligned(node, item.checkpoint_id, outlets)
         return True
 
     def _error_handler(self, node: PhysicalNode, origin: Origin, errors: list[dict]):
@@ -291,12 +442,14 @@ class Execution:
         inputs = Inputs(len(node.inputs))
         clock = self.clock
         own_watermarks = isinstance(operator, EventTimeOperator)
+        alignment = self.alignments[node.id]
         async with anyio.create_task_group() as ticks:
             if operator.tick_s is not None:
                 ticks.start_soon(self._ticker, channel.outlet(-1, metrics), operator.tick_s)
             while True:
                 port, item = await channel.receive()
                 out, origin, forward = Output(), Origin(node.name), None
+                aligned: list[int] = []
                 started = clock.monotonic_s()
                 if isinstance(item, Batch):
                     metrics.batches_in += 1
@@ -314,10 +467,14 @@ class Execution:
                             operator.on_watermark(merged.ts_ms, out)
                         forward = merged
                 elif isinstance(item, Barrier):
-                    forward = item
+                    if alignment.arrive(port, item.checkpoint_id):
+                        aligned.append(item.checkpoint_id)
                 elif isinstance(item, End):
                     ended, merged = inputs.end(port)
+                    aligned = alignment.end(port)
                     if ended:
+                        for checkpoint_id in aligned:
+                            await self._aligned(node, checkpoint_id, outlets)
                         operator.on_end(out)
                         await self._flush(node, out, origin, outlets)
                         await self._finish(node, outlets)
@@ -330,6 +487,8 @@ class Execution:
                 await self._flush(node, out, origin, outlets)
                 if forward is not None:
                     await self._send_all(outlets, forward, metrics)
+                for checkpoint_id in aligned:
+                    await self._aligned(node, checkpoint_id, outlets)
 
     async def _ticker(self, outlet: Outlet, every_s: float) -> None:
         while True:
@@ -386,7 +545,7 @@ class Execution:
                 metrics.batches_in += 1
                 metrics.records_in += len(item.records)
                 await self._send_all(outlets, item, metrics)
-            elif not await self._control(port, item, inputs, outlets, metrics):
+            elif not await self._control(node, port, item, inputs, outlets):
                 await self._finish(node, outlets)
                 return
 
@@ -404,22 +563,31 @@ class Execution:
                 started = clock.monotonic_s()
                 await sink.write(item.records)
                 metrics.busy_s += clock.monotonic_s() - started
-            elif isinstance(item, End) and inputs.end(port)[0]:
+            elif not await self._control(node, port, item, inputs, outlets):
+                await self._retire(node)
                 return
 
 
-async def execute(plan: Plan, registry: Registry, *, clock: Clock | None = None,
-                  sources: Mapping[str, SourceConnector] | None = None,
-                  sinks: Mapping[str, SinkConnector] | None = None,
-                  metrics: RunMetrics | None = None) -> RunMetrics:
-    """Run `plan` to the end of its inputs. `sources` and `sinks` replace connectors by name.
+def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
+            sources: Mapping[str, SourceConnector] | None = None,
+            sinks: Mapping[str, SinkConnector] | None = None,
+            metrics: RunMetrics | None = None, store: CheckpointStore | None = None,
+            resume: Manifest | None = None) -> Execution:
+    """An execution of `plan`, ready to `run()`. `sources` and `sinks` replace connectors by
+    name; with a `store`, checkpoints are taken into it, and `resume` restores one first.
 
     The counters go into `metrics` when one is given, so a caller (a test, a monitor) can read
-    them while the run goes on; the same object is returned at the end."""
+    them while the run goes on."""
     clock = clock or SystemClock()
     physical = compile_plan(plan, registry, clock)
-    execution = Execution(physical, registry, clock, sources or {}, sinks or {}, metrics)
-    return await execution.run()
+    return Execution(physical, registry, clock, sources or {}, sinks or {}, metrics, store,
+                     resume)
 
 
-__all__ = ["ConnectorError", "PipelineError", "RecordError", "execute", "first_failure"]
+async def execute(plan: Plan, registry: Registry, **kwargs: Any) -> RunMetrics:
+    """Run `plan` to the end of its inputs (keyword arguments as for `prepare`)."""
+    return await prepare(plan, registry, **kwargs).run()
+
+
+__all__ = ["ConnectorError", "Execution", "PipelineError", "RecordError", "StateMismatch",
+           "execute", "first_failure", "prepare"]

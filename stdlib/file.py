@@ -63,6 +63,15 @@ class _LineFile:
         self.fmt = fmt
         self.schema = context.schema
 
+    @property
+    def position(self) -> int:
+        """The byte offset of the next line to read."""
+        return self.splitter.position
+
+    def seek(self, offset: int) -> None:
+        self.handle.seek(offset)
+        self.splitter = LineSplitter(offset)
+
     def fill(self, want: int) -> bool:
         """Read until `want` lines are ready; False at the end of the file's current data."""
         while self.splitter.pending < want:
@@ -103,6 +112,15 @@ class _CsvFile:
         self.rest = ""  # text after the last newline
         self.open_row: list[str] = []  # lines of a row with an odd number of quotes so far
         self.quotes = 0
+
+    @property
+    def position(self) -> int:
+        """Data rows read so far (the offset of the last one)."""
+        return self.rows.row
+
+    def seek(self, rows: int) -> None:
+        while self.rows.row < rows and (self.fill(1) or self.pending):
+            self.take(1)
 
     def fill(self, want: int) -> bool:
         while len(self.buffer) < want:
@@ -165,6 +183,30 @@ class FileSource:
             return sorted(p for p in glob.glob(self.pattern) if os.path.isfile(p))
         return [self.pattern] if os.path.isfile(self.pattern) else []
 
+    def position(self) -> dict:
+        """Files read to the end, and the file being read with the offset of its next record
+        (bytes for jsonl and lines, data rows for csv)."""
+        done = self.files[: self.index - 1] if self.current is not None else self.files[:self.index]
+        current = None
+        if self.current is not None:
+            current = [self.files[self.index - 1], self.current.position]
+        return {"done": done, "current": current}
+
+    def seek(self, position: dict) -> None:
+        done = list(position["done"])
+        self.files = done + [p for p in self._matching() if p not in done]
+        self.index = len(done)
+        if position["current"] is not None:
+            path, offset = position["current"]
+            if path not in self.files[self.index:]:
+                raise ConnectorError(f"source `{self.context.name}`: cannot resume: {path} is "
+                                     "gone (run with --fresh to start over)")
+            self.files.remove(path)
+            self.files.insert(self.index, path)
+            self._open_next()
+            assert self.current is not None
+            self.current.seek(offset)
+
     async def open(self) -> None:
         self.files = self._matching()
         if not self.files and not self.config.follow:
@@ -196,6 +238,10 @@ class FileSource:
             if self.current is None and not self._open_next():
                 if not self.config.follow:
                     return None
+                now = clock.monotonic_s()
+                deadline = deadline if deadline is not None else now + self.context.batch_timeout_s
+                if now >= deadline:
+                    return SourceBatch([], [])  # nothing came: give the runtime its turn
                 await clock.sleep(FOLLOW_POLL_S)
                 continue
             current = self.current
@@ -211,12 +257,15 @@ class FileSource:
                 current.close()
                 self.current = None
                 continue
-            if current.pending:  # following: flush a partial batch once it is old enough
-                now = clock.monotonic_s()
-                if deadline is None:
-                    deadline = now + self.context.batch_timeout_s
-                elif now >= deadline:
+            # following: flush a partial batch once it is old enough, or return an empty one
+            now = clock.monotonic_s()
+            if deadline is None:
+                deadline = now + self.context.batch_timeout_s
+            elif now >= deadline:
+                if current.pending:
                     break
+                return SourceBatch([], [], _display(self.files[self.index - 1],
+                                                    self.context.base_dir))
             await clock.sleep(min(FOLLOW_POLL_S, self.context.batch_timeout_s))
         batch = current.take(size)
         batch.file = _display(self.files[self.index - 1], self.context.base_dir)
@@ -228,9 +277,11 @@ class FileSource:
             self.current = None
 
 
-@plugin.sink("file", config=FileSinkConfig)
+@plugin.sink("file", config=FileSinkConfig, delivery="exactly-once")
 class FileSink:
-    """Writes records to a file as JSON lines or CSV, creating its folder."""
+    """Writes records to a file as JSON lines or CSV, creating its folder. Exactly-once with
+    checkpoints: a resumed run cuts the file back to the length committed at the checkpoint
+    it resumes from, then writes on."""
 
     def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
         self.config = config
@@ -238,11 +289,32 @@ class FileSink:
         self.path = context.base_dir / config.path
         self.handle: io.BufferedWriter | None = None
         self.csv = CsvWriter() if config.format == "csv" else None
+        self.committed: dict | None = None
+
+    def restore(self, committed: dict) -> None:
+        self.committed = committed
+
+    async def precommit(self) -> dict:
+        """Flush and fsync; the committed length is where a resumed run cuts the file."""
+        assert self.handle is not None
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        return {"length": self.handle.tell(), "header": self.csv.header if self.csv else None}
+
+    def _open_file(self) -> io.BufferedWriter:
+        if self.committed is None or not self.path.exists():
+            return open(self.path, "wb")  # noqa: SIM115 - closed by aclose
+        handle = open(self.path, "r+b")  # noqa: SIM115 - closed by aclose
+        handle.truncate(self.committed["length"])  # what came after was never committed
+        handle.seek(0, os.SEEK_END)
+        if self.csv is not None:
+            self.csv.header = self.committed["header"]
+        return handle
 
     async def open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(self.path, "wb")  # noqa: SIM115 - closed by aclose
+            self.handle = self._open_file()
         except OSError as e:
             reason = e.strerror
             blocking = next((p for p in self.path.parents if p.is_file()), None)

@@ -77,6 +77,25 @@ class GenerateSource:
         self.start_ms = self.config.start_ms if self.config.start_ms is not None else default_start
         self.step_ms = 1000 / rate if rate else 1.0
 
+    def position(self) -> dict:
+        return {"emitted": self.emitted, "start_ms": self.start_ms}
+
+    def seek(self, position: dict) -> None:
+        """Draw the same events again up to `emitted` (they come in fixed chunks)."""
+        target, self.start_ms = position["emitted"], position["start_ms"]
+        self.rng = random.Random(self.config.seed)
+        first = 0
+        while first + CHUNK_EVENTS <= target:
+            click_events(self.rng, first, CHUNK_EVENTS, self.start_ms, self.step_ms)
+            first += CHUNK_EVENTS
+        self.drawn = []
+        if first < target:
+            chunk = click_events(self.rng, first, CHUNK_EVENTS, self.start_ms, self.step_ms)
+            self.drawn = chunk[target - first:]
+        self.emitted = target
+        if self.config.rate:  # as if the events so far came at the rate, ending now
+            self.started_s = self.context.clock.monotonic_s() - target / self.config.rate
+
     async def read_batch(self) -> SourceBatch | None:
         count, rate = self.config.count, self.config.rate
         want = self.context.batch_size

@@ -39,6 +39,11 @@ class LineSplitter:
             self.feed(b"\n")
 
     @property
+    def position(self) -> int:
+        """The byte offset of the first line not yet taken."""
+        return self._offsets[self._next] if self.pending else self._rest_offset
+
+    @property
     def pending(self) -> int:
         return len(self._lines) - self._next
 

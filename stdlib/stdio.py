@@ -65,20 +65,20 @@ class StdinSource:
             self.ended = True
             self.splitter.finish()
 
+    def position(self) -> int:
+        """Bytes of standard input consumed; a new run reads a new input, so it never seeks."""
+        return self.splitter.position
+
     async def read_batch(self) -> SourceBatch | None:
         size, clock = self.context.batch_size, self.context.clock
-        deadline: float | None = None
+        deadline = clock.monotonic_s() + self.context.batch_timeout_s
         while self.splitter.pending < size and not self.ended:
-            remaining = None
-            if self.splitter.pending:
-                now = clock.monotonic_s()
-                deadline = deadline or now + self.context.batch_timeout_s
-                if now >= deadline:
-                    break
-                remaining = deadline - now
-            await self._read_chunk(remaining)
+            now = clock.monotonic_s()
+            if now >= deadline:
+                break
+            await self._read_chunk(deadline - now)
         if not self.splitter.pending and not self.csv_open:
-            return None
+            return None if self.ended else SourceBatch([], [], "<stdin>")
         lines, offsets = self.splitter.take(size)
         if self.config.format == "lines":
             return SourceBatch(decode_lines(lines, offsets), offsets, "<stdin>")
@@ -121,6 +121,10 @@ class StdoutSink:
 
     async def open(self) -> None:
         pass
+
+    async def precommit(self) -> None:
+        """Flush; what was printed cannot be taken back, so a resumed run may print again."""
+        sys.stdout.buffer.flush()
 
     async def write(self, records: list[dict]) -> None:
         data = self.csv.encode(records) if self.csv else encode_jsonl(records)

@@ -68,7 +68,7 @@ def test_sigint_stops_a_live_run_with_exit_130(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
-    assert b"interrupted" in err and b"Traceback" not in err
+    assert b"stopped" in err and b"Traceback" not in err
     lines = output.read_bytes().splitlines()
     assert lines and all(line.startswith(b"{") and line.endswith(b"}") for line in lines)
 

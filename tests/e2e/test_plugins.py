@@ -37,7 +37,8 @@ def test_installed_package_is_listed_by_rillet_plugins(installed: Path) -> None:
         "country_of(ip: str | None) -> str | None")
     assert listed[("operator", "running_total")]["signature"] == (
         "running_total(field: str, key: str)")
-    assert listed[("sink", "file")]["delivery"] == "at-least-once"
+    assert listed[("sink", "file")]["delivery"] == "exactly-once"
+    assert listed[("sink", "stdout")]["delivery"] == "at-least-once"
     assert ("function", "lower") in listed  # the standard library through the same API
 
 

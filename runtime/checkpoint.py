@@ -1,0 +1,201 @@
+"""Checkpoints: what a complete one holds, where it is kept, and who decides it is complete.
+
+A checkpoint `n` is complete when every source recorded its offset at `Barrier(n)`, every
+operator snapshotted the state it had when `Barrier(n)` arrived on all of its inputs, and every
+sink flushed and pre-committed what it wrote before it. Only then is the manifest written,
+atomically; a crash before that leaves the previous checkpoint in force. Restoring one puts
+sources back at their offsets, operators at their state and sinks at their committed length,
+so a resumed run writes exactly what an uninterrupted run would have (DESIGN.md, "Checkpoints").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+KEEP_CHECKPOINTS = 3
+
+
+class OperatorState(msgspec.Struct, frozen=True):
+    fingerprint: str
+    """Of the operator as planned; state taken under another plan does not fit."""
+    state: bytes  # msgpack of the operator's snapshot()
+
+
+class Manifest(msgspec.Struct, frozen=True):
+    version: int
+    checkpoint_id: int
+    time_ms: int
+    finished: bool
+    """Every source was exhausted: the run completed."""
+    sources: dict[str, Any]
+    operators: dict[str, OperatorState]
+    sinks: dict[str, Any]
+
+
+def fingerprint(op: Any) -> str:
+    """A short hash of a plan operator: changes when the operator's meaning does."""
+    return hashlib.sha256(msgspec.json.encode(op)).hexdigest()[:16]
+
+
+class CheckpointStore(Protocol):
+    def save(self, manifest: Manifest) -> None:
+        """Write atomically: afterwards `latest()` returns it, even after a crash."""
+
+    def latest(self) -> Manifest | None:
+        """The newest complete, readable checkpoint."""
+
+    def all(self) -> list[Manifest]: ...
+
+    def clear(self) -> None: ...
+
+
+class FileCheckpointStore:
+    """Checkpoints as files `checkpoint-<id>.msgpack` in a folder, the last few kept.
+
+    Written to a temporary file, fsynced, then renamed over: a reader sees a whole manifest or
+    none. A file that does not decode (truncated, corrupted) is skipped with a warning and the
+    one before it is used.
+    """
+
+    def __init__(self, folder: Path, keep: int = KEEP_CHECKPOINTS) -> None:
+        self.folder = folder
+        self.keep = keep
+
+    def _paths(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(self.folder.glob("checkpoint-*.msgpack"), reverse=True)
+
+    def save(self, manifest: Manifest) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"checkpoint-{manifest.checkpoint_id:09d}.msgpack"
+        temporary = path.with_suffix(".tmp")
+        with open(temporary, "wb") as f:
+            f.write(msgspec.msgpack.encode(manifest))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+        directory = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        for old in self._paths()[self.keep:]:
+            old.unlink(missing_ok=True)
+
+    def _read(self, path: Path) -> Manifest | None:
+        try:
+            return msgspec.msgpack.decode(path.read_bytes(), type=Manifest)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as e:
+            log.warning("skipping unreadable checkpoint %s: %s", path.name, e)
+            return None
+
+    def latest(self) -> Manifest | None:
+        for path in self._paths():
+            manifest = self._read(path)
+            if manifest is not None:
+                return manifest
+        return None
+
+    def all(self) -> list[Manifest]:
+        return [m for m in map(self._read, self._paths()) if m is not None]
+
+    def clear(self) -> None:
+        for path in self._paths():
+            path.unlink()
+
+
+@dataclass
+class _Parts:
+    sources: dict[str, Any] = field(default_factory=dict)
+    operators: dict[str, OperatorState] = field(default_factory=dict)
+    sinks: dict[str, Any] = field(default_factory=dict)
+    acked: set[int] = field(default_factory=set)
+
+    def put(self, node: int, kind: str, key: str | None, value: Any) -> None:
+        if kind == "source":
+            self.sources[key] = value  # type: ignore[index]
+        elif kind == "operator":
+            self.operators[key] = value  # type: ignore[index]
+        elif kind == "sink":
+            self.sinks[key] = value  # type: ignore[index]
+        self.acked.add(node)
+
+
+class Coordinator:
+    """Collects each node's part of checkpoint `n`; writes the manifest when all are in.
+
+    A node that has finished (all its inputs ended) is retired with its final part, which then
+    stands for it in every later checkpoint.
+    """
+
+    def __init__(self, store: CheckpointStore, nodes: int, time_ms: Callable[[], int],
+                 first_id: int = 1, on_complete: Callable[[Manifest], None] | None = None
+                 ) -> None:
+        self.store = store
+        self.nodes = nodes
+        self.time_ms = time_ms
+        self.next_id = first_id
+        self.pending: dict[int, _Parts] = {}
+        self.retired: dict[int, tuple[str, str | None, Any]] = {}
+        self.on_complete = on_complete
+        self.history: list[tuple[int, int]] = []  # (checkpoint id, bytes of operator state)
+
+    def begin(self) -> int:
+        checkpoint_id = self.next_id
+        self.next_id += 1
+        parts = self.pending[checkpoint_id] = _Parts()
+        for node, (kind, key, value) in self.retired.items():
+            parts.put(node, kind, key, value)
+        self._check(checkpoint_id)
+        return checkpoint_id
+
+    def contribute(self, checkpoint_id: int, node: int, kind: str, key: str | None = None,
+                   value: Any = None) -> None:
+        """`node`'s part of `checkpoint_id`: kind is source, operator, sink, or pass (nothing
+        to save)."""
+        parts = self.pending.get(checkpoint_id)
+        if parts is None:
+            return
+        parts.put(node, kind, key, value)
+        self._check(checkpoint_id)
+
+    def retire(self, node: int, kind: str, key: str | None = None, value: Any = None) -> None:
+        self.retired[node] = (kind, key, value)
+        for checkpoint_id in list(self.pending):
+            if node not in self.pending[checkpoint_id].acked:
+                self.contribute(checkpoint_id, node, kind, key, value)
+
+    def _check(self, checkpoint_id: int) -> None:
+        parts = self.pending[checkpoint_id]
+        if len(parts.acked) >= self.nodes:
+            self._complete(checkpoint_id, parts, finished=False)
+
+    def _complete(self, checkpoint_id: int, parts: _Parts, finished: bool) -> None:
+        self.pending.pop(checkpoint_id, None)
+        manifest = Manifest(MANIFEST_VERSION, checkpoint_id, self.time_ms(), finished,
+                            parts.sources, parts.operators, parts.sinks)
+        self.store.save(manifest)
+        self.history.append((checkpoint_id, sum(len(s.state) for s in parts.operators.values())))
+        if self.on_complete is not None:
+            self.on_complete(manifest)
+
+    def finish(self) -> None:
+        """Every node has retired: record the run as finished."""
+        parts = _Parts()
+        for node, (kind, key, value) in self.retired.items():
+            parts.put(node, kind, key, value)
+        checkpoint_id = self.next_id
+        self.next_id += 1
+        self._complete(checkpoint_id, parts, finished=True)
