@@ -75,10 +75,12 @@ class EventTimeOperator(StatelessOperator):
             out.emit(record, offset)
         self.max_seen = highest
         self.last_data_ms = self.clock.time_ms()
-        self.idle = False
+        was_idle, self.idle = self.idle, False
         if highest != NEVER and highest - self.lateness_ms > self.emitted:
             self.emitted = highest - self.lateness_ms
             out.watermark = self.emitted
+        elif was_idle and self.emitted != NEVER:
+            out.watermark = self.emitted  # a normal watermark: downstream waits for us again
 
     def on_tick(self, now_ms: int, out: Output) -> None:
         quiet_ms = now_ms - self.last_data_ms

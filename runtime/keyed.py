@@ -175,7 +175,7 @@ class LookupOperator(StatelessOperator):
             if as_text and key is not None and not isinstance(key, str):
                 key = str(key).lower() if isinstance(key, bool) else str(key)
             try:
-                row = rows.get(key)
+                row = rows.get(key) if key is not None else None  # null matches no row
             except TypeError as e:
                 out.error(record, offset, str(e))
                 continue

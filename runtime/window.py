@@ -30,8 +30,11 @@ class _Timed:
     """What window operators share: reading a record's time, ticks, and the lateness horizon.
 
     A record is late when its window ended at or before the horizon: the larger of the
-    watermark received and the largest event time this operator has seen minus the lateness
-    (LANGUAGE.md's rule, applied record by record, so where batches are cut does not matter).
+    watermark received and the largest event time this operator has seen from the record's
+    source minus the lateness (LANGUAGE.md's rule, applied record by record, so where batches
+    are cut does not matter). The largest time is kept per source so that, after a `union`,
+    a source running ahead of another does not make the other's on-time records late: between
+    sources, the merged watermark decides.
     """
 
     def __init__(self, aggregate: CompiledAggregate, time_field: str | None, lateness_ms: int,
@@ -41,7 +44,8 @@ class _Timed:
         self.lateness_ms = lateness_ms
         self.clock = clock
         self.watermark = -(2**63)
-        self.horizon = -(2**63)
+        self.horizon = -(2**63)  # while a batch is processed: the horizon for its records
+        self.seen: dict[str, int] = {}  # source -> its largest event time seen − lateness
         self.tick_s = None if time_field is not None else tick_s
 
     def times(self, batch: Batch, out: Output) -> list[tuple[dict, int | None, int]]:
@@ -67,6 +71,13 @@ class _Timed:
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         raise NotImplementedError
 
+    def begin(self, batch: Batch) -> None:
+        """Start judging the records of `batch` against the horizon of its source."""
+        self.horizon = max(self.watermark, self.seen.get(batch.origin.source, -(2**63)))
+
+    def finish(self, batch: Batch) -> None:
+        self.seen[batch.origin.source] = self.horizon
+
     def advance(self, ts: int) -> int:
         """The horizon after seeing event time `ts`."""
         if ts - self.lateness_ms > self.horizon:
@@ -85,12 +96,16 @@ class PaneWindow(_Timed):
         self.every = every_ms
         self.pane = math.gcd(size_ms, every_ms)
         self.panes: dict[int, dict[Any, list]] = {}
+        self.first_seen: dict[int, dict[Any, int]] = {}  # sliding: pane -> key -> arrival no.
+        self.arrivals = 0
         self.fired_until = -(2**63)  # every window ending at or before this has fired
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         aggregate, pane, every, size = self.aggregate, self.pane, self.every, self.size
         key_of, update, new = aggregate.key_of, aggregate.update, aggregate.new_accumulators
         panes, advance = self.panes, self.advance
+        first_seen = None if every == size else self.first_seen
+        self.begin(batch)
         for record, offset, ts in self.times(batch, out):
             if ts - ts % every + size <= advance(ts):  # the last window holding ts has closed
                 out.emit_late(record, offset)
@@ -103,15 +118,18 @@ class PaneWindow(_Timed):
                 accs = groups.get(key)
                 if accs is None:
                     accs = groups[key] = new()
+                    if first_seen is not None:  # sliding: keys of a window by first arrival
+                        first_seen.setdefault(start, {})[key] = self.arrivals
+                        self.arrivals += 1
                 update(accs, record)
             except Exception as e:  # a bad value for an aggregate or an unhashable key
                 out.error(record, offset, str(e))
+        self.finish(batch)
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         if ts_ms <= self.watermark:
             return
         self.watermark = ts_ms
-        self.horizon = max(self.horizon, ts_ms)
         if not self.panes:
             self.fired_until = max(self.fired_until, ts_ms)
             return
@@ -130,9 +148,11 @@ class PaneWindow(_Timed):
         for pane_start in [p for p in self.panes
                            if p - p % self.every + self.size <= self.fired_until]:
             del self.panes[pane_start]
+            self.first_seen.pop(pane_start, None)
 
     def _fire(self, start: int, end: int, out: Output) -> None:
         merged: dict[Any, list] = {}
+        first: dict[Any, int] = {}
         new = self.aggregate.new_accumulators
         for pane_start in range(start, end, self.pane):
             groups = self.panes.get(pane_start)
@@ -141,26 +161,36 @@ class PaneWindow(_Timed):
             if self.every == self.size:  # tumbling: the pane is the window
                 merged = groups
                 break
+            arrivals = self.first_seen[pane_start]
             for key, accs in groups.items():
                 target = merged.get(key)
                 if target is None:
                     target = merged[key] = new()
+                    first[key] = arrivals[key]
+                else:
+                    first[key] = min(first[key], arrivals[key])
                 for mine, theirs in zip(target, accs):
                     mine.merge(theirs)
+        if first:  # keys in the order they were first seen in the window, not pane by pane
+            merged = {key: merged[key] for key in sorted(merged, key=first.__getitem__)}
         result = self.aggregate.result
         for key, accs in merged.items():
             out.emit({"window_start": start, "window_end": end, **result(key, accs)})
 
     def snapshot(self) -> Any:
-        return {"watermark": self.watermark, "horizon": self.horizon,
-                "fired_until": self.fired_until,
+        return {"watermark": self.watermark, "seen": self.seen,
+                "fired_until": self.fired_until, "arrivals": self.arrivals,
                 "panes": [[start, [[key, [a.snapshot() for a in accs]]
                                    for key, accs in groups.items()]]
-                          for start, groups in self.panes.items()]}
+                          for start, groups in self.panes.items()],
+                "first_seen": [[start, list(firsts.items())]
+                               for start, firsts in self.first_seen.items()]}
 
     def restore(self, state: Any) -> None:
         self.watermark, self.fired_until = state["watermark"], state["fired_until"]
-        self.horizon = state["horizon"]
+        self.seen, self.arrivals = dict(state["seen"]), state["arrivals"]
+        self.first_seen = {start: {_hashable(key): n for key, n in firsts}
+                           for start, firsts in state["first_seen"]}
         self.panes = {}
         for start, groups in state["panes"]:
             self.panes[start] = {}
@@ -179,75 +209,85 @@ class SessionWindow(_Timed):
         super().__init__(aggregate, time_field, lateness_ms, clock,
                          tick_s=min(gap_ms / 1000, 1.0))
         self.gap = gap_ms
-        self.sessions: dict[Any, list[list]] = {}  # key -> [[start, end, accs], ...] by start
-        self.order: dict[Any, int] = {}  # first-seen order of keys, for a stable output
-        self.ends: list[tuple[int, int, Any]] = []  # heap of (end, key order, key)
+        # key -> [[start, end, accs, first], ...] by start; `first` numbers the session's first
+        # record in arrival order, so that sessions ending together come out first-seen first
+        self.sessions: dict[Any, list[list]] = {}
+        self.arrivals = 0
+        self.ends: list[tuple[int, int, Any]] = []  # heap of (end, first, key)
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         aggregate, gap = self.aggregate, self.gap
+        self.begin(batch)
         for record, offset, ts in self.times(batch, out):
             try:
                 key = aggregate.key_of(record)
-                sessions = self.sessions.setdefault(key, [])
+                sessions = self.sessions.get(key, [])  # stored once the record is added
                 start, end = ts, ts + gap
                 overlapping = [s for s in sessions if s[0] < end and start < s[1]]
                 for s in overlapping:
                     start, end = min(start, s[0]), max(end, s[1])
                 if end <= self.advance(ts):
                     out.emit_late(record, offset)
-                    if not sessions:
-                        del self.sessions[key]
                     continue
-                accs = aggregate.new_accumulators()
-                aggregate.update(accs, record)
-                for s in overlapping:
+                own = aggregate.new_accumulators()
+                aggregate.update(own, record)  # first, so that a bad value changes no session
+                # the merged sessions in start order, then the record: `first`, `last` and
+                # `collect` see a session's values in arrival order
+                accs = overlapping[0][2] if overlapping else own
+                for s in overlapping[1:]:
                     for mine, theirs in zip(accs, s[2]):
                         mine.merge(theirs)
+                if overlapping:
+                    for mine, theirs in zip(accs, own):
+                        mine.merge(theirs)
+                first = min((s[3] for s in overlapping), default=self.arrivals)
+                self.arrivals += 1
+                for s in overlapping:
                     sessions.remove(s)
-                sessions.append([start, end, accs])
+                sessions.append([start, end, accs, first])
                 sessions.sort(key=lambda s: s[0])
-                order = self.order.setdefault(key, len(self.order))
-                heapq.heappush(self.ends, (end, order, key))
+                self.sessions[key] = sessions
+                heapq.heappush(self.ends, (end, first, key))
             except Exception as e:
                 out.error(record, offset, str(e))
+        self.finish(batch)
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         if ts_ms <= self.watermark:
             return
         self.watermark = ts_ms
-        self.horizon = max(self.horizon, ts_ms)
         fired: list[tuple[int, int, int, Any, list]] = []
         while self.ends and self.ends[0][0] <= ts_ms:
-            _, order, key = heapq.heappop(self.ends)
+            _, _, key = heapq.heappop(self.ends)
             sessions = self.sessions.get(key, [])
             for s in [s for s in sessions if s[1] <= ts_ms]:
-                fired.append((s[1], order, s[0], key, s[2]))
+                fired.append((s[1], s[3], s[0], key, s[2]))
                 sessions.remove(s)
             if not sessions:
                 self.sessions.pop(key, None)
         result = self.aggregate.result
-        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1], f[2])):
+        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
             out.emit({"window_start": start, "window_end": end, **result(key, accs)})
 
     def snapshot(self) -> Any:
-        return {"watermark": self.watermark, "horizon": self.horizon,
-                "sessions": [[key, self.order[key], [[s[0], s[1], [a.snapshot() for a in s[2]]]
-                                                     for s in sessions]]
+        return {"watermark": self.watermark, "seen": self.seen, "arrivals": self.arrivals,
+                "sessions": [[key, [[s[0], s[1], s[3], [a.snapshot() for a in s[2]]]
+                                    for s in sessions]]
                              for key, sessions in self.sessions.items()]}
 
     def restore(self, state: Any) -> None:
-        self.watermark, self.horizon = state["watermark"], state["horizon"]
-        self.sessions, self.order, self.ends = {}, {}, []
-        for key, order, sessions in state["sessions"]:
+        self.watermark, self.seen = state["watermark"], dict(state["seen"])
+        self.arrivals = state["arrivals"]
+        self.sessions, self.ends = {}, []
+        for key, sessions in state["sessions"]:
             key = _hashable(key)
-            self.order[key] = order
             self.sessions[key] = []
-            for start, end, saved in sessions:
+            for start, end, first, saved in sessions:
                 accs = self.aggregate.new_accumulators()
                 for acc, value in zip(accs, saved):
                     acc.restore(value)
-                self.sessions[key].append([start, end, accs])
-                heapq.heappush(self.ends, (end, order, key))
+                self.sessions[key].append([start, end, accs, first])
+                heapq.heappush(self.ends, (end, first, key))
 
 
 class GlobalAggregate(StatelessOperator):
