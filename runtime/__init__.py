@@ -15,7 +15,7 @@ from .clock import Clock, ManualClock, SystemClock
 from .connector import ConnectorError
 from .metrics import RunMetrics
 from .plugin import Plugin, Registry
-from .run import PipelineError, RecordError, execute, first_failure
+from .run import PipelineError, RecordError, execute, first_failure, prepare
 
 __all__ = [
     "Clock",
@@ -29,4 +29,5 @@ __all__ = [
     "SystemClock",
     "execute",
     "first_failure",
+    "prepare",
 ]

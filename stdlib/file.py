@@ -185,19 +185,22 @@ class FileSource:
 
     def position(self) -> dict:
         """Files read to the end, and the file being read with the offset of its next record
-        (bytes for jsonl and lines, data rows for csv)."""
-        done = self.files[: self.index - 1] if self.current is not None else self.files[:self.index]
+        (bytes for jsonl and lines, data rows for csv). Paths are relative to the pipeline's
+        folder when inside it, so a project folder can move and still resume."""
+        base = self.context.base_dir
+        finished = self.index - 1 if self.current is not None else self.index
         current = None
         if self.current is not None:
-            current = [self.files[self.index - 1], self.current.position]
-        return {"done": done, "current": current}
+            current = [_display(self.files[self.index - 1], base), self.current.position]
+        return {"done": [_display(p, base) for p in self.files[:finished]], "current": current}
 
     def seek(self, position: dict) -> None:
-        done = list(position["done"])
+        base = self.context.base_dir
+        done = [str(base / p) for p in position["done"]]
         self.files = done + [p for p in self._matching() if p not in done]
         self.index = len(done)
         if position["current"] is not None:
-            path, offset = position["current"]
+            path, offset = str(base / position["current"][0]), position["current"][1]
             if path not in self.files[self.index:]:
                 raise ConnectorError(f"source `{self.context.name}`: cannot resume: {path} is "
                                      "gone (run with --fresh to start over)")
@@ -254,6 +257,8 @@ class FileSource:
                 current.finish()
                 if current.pending:
                     break
+                if last:  # stays open, so `position()` names its end: a later run reads on
+                    return None
                 current.close()
                 self.current = None
                 continue

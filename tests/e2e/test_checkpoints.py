@@ -1,0 +1,104 @@
+"""Checkpoints through the `rillet` command: resuming by default (also from a checkpoint an
+earlier version wrote), nothing done twice after a finished run, state that no longer fits a
+changed pipeline, `rillet checkpoints`, and SIGTERM stopping after a last checkpoint."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import rillet
+
+FIXTURE = Path(__file__).parent / "fixtures" / "resume_v1"
+
+WINDOWED = """set checkpoint_interval = 10ms
+source nums = file("in.jsonl")
+sink out = file("out/out.jsonl")
+nums | event_time ts | window tumbling {size} | aggregate {{ n = count() }} | into out
+"""
+
+
+def test_checkpoint_from_an_earlier_version_still_resumes(tmp_path: Path) -> None:
+    folder = tmp_path / "resume"
+    shutil.copytree(FIXTURE, folder)
+    result = rillet("run", "p.rill", cwd=folder)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"resumed from checkpoint 21" in result.stderr
+    output = (folder / "out" / "windows.jsonl").read_bytes()
+    assert b"uncommitted" not in output  # cut back to the committed length
+    assert output == (folder / "expected.jsonl").read_bytes()
+
+
+def test_finished_run_has_nothing_left_to_do_until_input_grows(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
+    (tmp_path / "p.rill").write_text(
+        'source s = file("in.jsonl")\nsink o = file("out/o.jsonl")\n'
+        "s | derive m = n * 2 | into o\n")
+    assert rillet("run", "p.rill", cwd=tmp_path).returncode == 0
+    again = rillet("run", "p.rill", cwd=tmp_path)
+    assert again.returncode == 0
+    assert b"nothing left to do" in again.stderr
+    assert (tmp_path / "out" / "o.jsonl").read_text() == '{"n":1,"m":2}\n{"n":2,"m":4}\n'
+    with open(tmp_path / "in.jsonl", "a") as f:
+        f.write('{"n": 3}\n')
+    grown = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert grown.returncode == 0, grown.stderr.decode()
+    assert (tmp_path / "out" / "o.jsonl").read_text() == (
+        '{"n":1,"m":2}\n{"n":2,"m":4}\n{"n":3,"m":6}\n')
+    fresh = rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path)
+    assert fresh.returncode == 0
+    assert (tmp_path / "out" / "o.jsonl").read_text().count("\n") == 3
+
+
+def test_changed_pipeline_whose_state_no_longer_fits_stops_with_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text("".join(f'{{"ts": {t}}}\n' for t in range(0, 5000, 7)))
+    (tmp_path / "p.rill").write_text(WINDOWED.format(size="1s"))
+    assert rillet("run", "p.rill", cwd=tmp_path).returncode == 0
+    (tmp_path / "p.rill").write_text(WINDOWED.format(size="2s"))
+    changed = rillet("run", "p.rill", cwd=tmp_path)
+    assert changed.returncode == 2
+    err = changed.stderr.decode()
+    assert "p.rill:4:24" in err and "`aggregate`" in err and "--fresh" in err
+    assert "Traceback" not in err
+    assert rillet("run", "--fresh", "p.rill", cwd=tmp_path).returncode == 0
+
+
+def test_rillet_checkpoints_lists_offsets_and_state(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text("".join(f'{{"ts": {t}}}\n' for t in range(0, 5000, 7)))
+    (tmp_path / "p.rill").write_text(WINDOWED.format(size="1s"))
+    assert rillet("run", "p.rill", cwd=tmp_path).returncode == 0
+    listing = rillet("checkpoints", "p.rill", cwd=tmp_path)
+    assert listing.returncode == 0
+    text = listing.stdout.decode()
+    assert "finished" in text
+    assert 'source nums: {"done":[],"current":["in.jsonl",9135]}' in text
+    assert "sink out: {" in text and "operator " in text
+
+
+def test_sigterm_stops_after_a_checkpoint_and_the_next_run_finishes_the_job(
+        tmp_path: Path) -> None:
+    pipeline = ("set checkpoint_interval = 50ms\n"
+                "source clicks = generate(count=4000, rate=2000, start_ms=0)\n"
+                'sink out = file("out/o.jsonl")\nclicks | select ts, user, page | into out\n')
+    for name in ("reference", "stopped"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "p.rill").write_text(pipeline)
+    assert rillet("run", "p.rill", cwd=tmp_path / "reference").returncode == 0
+    process = subprocess.Popen([sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"],
+                               cwd=tmp_path / "stopped", stderr=subprocess.PIPE)
+    output = tmp_path / "stopped" / "out" / "o.jsonl"
+    deadline = time.monotonic() + 30
+    while not (output.exists() and output.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err.decode()
+    assert b"stopped" in err
+    resumed = rillet("run", "p.rill", cwd=tmp_path / "stopped")
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert b"resumed from checkpoint" in resumed.stderr
+    assert output.read_bytes() == (tmp_path / "reference" / "out" / "o.jsonl").read_bytes()

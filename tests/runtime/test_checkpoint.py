@@ -1,0 +1,116 @@
+"""Checkpoints in-process: the store keeps complete manifests and skips broken ones, and a run
+that dies at any point resumes from its last checkpoint to exactly the output of a run that
+never died."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rillet.runtime import prepare
+from rillet.runtime.checkpoint import (
+    MANIFEST_VERSION,
+    FileCheckpointStore,
+    Manifest,
+)
+from rillet.runtime.memory import MemorySource
+from rillet.stdlib.generate import START_MS, click_events
+from tests.conftest import compile_pipeline
+
+PIPELINE = """set batch_size = 50
+set checkpoint_interval = 1ms
+source clicks = file("in.jsonl")
+sink out = file("out/out.jsonl")
+sink late = file("out/late.jsonl")
+clicks | event_time ts lateness 2s | window tumbling 1s
+  | aggregate by page { n = count(), total = sum(latency_ms), users = count_distinct(user) }
+  | late into late | into out
+clicks | where status != 200 | select ts, user, status | into out
+"""
+
+
+def manifest(checkpoint_id: int) -> Manifest:
+    return Manifest(MANIFEST_VERSION, checkpoint_id, 0, False, {"s": checkpoint_id}, {}, {})
+
+
+def test_store_keeps_the_last_three(tmp_path: Path) -> None:
+    store = FileCheckpointStore(tmp_path)
+    for checkpoint_id in range(1, 6):
+        store.save(manifest(checkpoint_id))
+    assert [m.checkpoint_id for m in store.all()] == [5, 4, 3]
+    assert store.latest() == manifest(5)
+
+
+def test_store_skips_a_truncated_checkpoint_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = FileCheckpointStore(tmp_path)
+    store.save(manifest(1))
+    store.save(manifest(2))
+    newest = sorted(tmp_path.glob("checkpoint-*"))[-1]
+    newest.write_bytes(newest.read_bytes()[:7])
+    with caplog.at_level(logging.WARNING):
+        assert store.latest() == manifest(1)
+    assert "skipping unreadable checkpoint" in caplog.text
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingSource(MemorySource):
+    """Raises once the position reaches `crash_at`, as a process killed there would stop."""
+
+    def __init__(self, records: list[dict], crash_at: int) -> None:
+        super().__init__(records, batch_size=50)
+        self.crash_at = crash_at
+
+    async def read_batch(self):
+        if self.position_index >= self.crash_at:
+            raise Crash
+        return await super().read_batch()
+
+
+def events(n: int) -> list[dict]:
+    return click_events(random.Random(3), 0, n, START_MS, 7.0)
+
+
+def run(folder: Path, source: MemorySource | None, store: FileCheckpointStore | None) -> None:
+    compiled = compile_pipeline(PIPELINE, folder)
+    assert compiled.plan is not None and compiled.checked is not None
+    plan, registry = compiled.plan, compiled.checked.registry
+    resume = store.latest() if store is not None else None
+    sources = {"clicks": source} if source is not None else {}
+    execution = prepare(plan, registry, sources=sources, store=store, resume=resume)
+    anyio.run(execution.run)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(crashes=st.lists(st.integers(min_value=0, max_value=1999), min_size=1, max_size=3))
+def test_run_aborted_anywhere_resumes_to_the_uninterrupted_output(
+        tmp_path_factory: pytest.TempPathFactory, crashes: list[int]) -> None:
+    records = events(2000)
+    reference = tmp_path_factory.mktemp("reference")
+    (reference / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    run(reference, None, None)
+
+    crashed = tmp_path_factory.mktemp("crashed")
+    (crashed / "in.jsonl").write_text((reference / "in.jsonl").read_text())
+    store = FileCheckpointStore(crashed / "state")
+    for crash_at in sorted(crashes):
+        with pytest.raises(BaseException) as caught:  # noqa: B017 - a task group wraps it
+            run(crashed, CrashingSource(records, crash_at), store)
+        assert caught.group_contains(Crash) if isinstance(caught.value, BaseExceptionGroup) \
+            else isinstance(caught.value, Crash)
+    run(crashed, MemorySource(records, batch_size=50), store)
+    for name in ("out.jsonl", "late.jsonl"):
+        got = (crashed / "out" / name).read_bytes()
+        want = (reference / "out" / name).read_bytes()
+        assert sorted(got.splitlines()) == sorted(want.splitlines()), name
