@@ -24,7 +24,7 @@ from rillet.runtime.plugin import Kind, Registry, Spec
 from . import ast
 from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error
-from .flowcheck import FlowChecker, flow_streams
+from .flowcheck import FlowChecker, flow_streams, unknown_sink
 from .loader import build_registry
 from .parser import MAX_INT
 from .types import SCALARS
@@ -365,12 +365,10 @@ class Checker:
                 self.checked.error_sink = decl.sink.text
 
     def sink_exists(self, ident: ast.Ident) -> bool:
-        if ident.text in self.checked.sinks:
-            return True
-        close = did_you_mean(ident.text, self.checked.sinks)
-        label = f"did you mean `{close}`?" if close else "no such sink"
-        self.report(error("E0110", f"unknown sink `{ident.text}`", ident.span, label))
-        return False
+        problem = unknown_sink(self.checked, ident)
+        if problem is not None:
+            self.report(problem)
+        return problem is None
 
     # -- streams ---------------------------------------------------------------------------------
 

@@ -49,6 +49,15 @@ _OPERATOR_NAMES = {
 }
 
 
+def unknown_sink(checked: Checked, ident: ast.Ident) -> Diagnostic | None:
+    """The error for a sink name that is not declared, if it is not."""
+    if ident.text in checked.sinks:
+        return None
+    close = did_you_mean(ident.text, checked.sinks)
+    label = f"did you mean `{close}`?" if close else "no such sink"
+    return error("E0110", f"unknown sink `{ident.text}`", ident.span, label)
+
+
 class _Scope:
     """What names mean inside one expression: the record's fields and the params."""
 
@@ -286,12 +295,10 @@ class FlowChecker:
         raise TypeError(f"unknown operator {op!r}")
 
     def _sink(self, ident: ast.Ident) -> bool:
-        if ident.text in self.c.sinks:
-            return True
-        close = did_you_mean(ident.text, self.c.sinks)
-        label = f"did you mean `{close}`?" if close else "no such sink"
-        self.report(error("E0110", f"unknown sink `{ident.text}`", ident.span, label))
-        return False
+        problem = unknown_sink(self.c, ident)
+        if problem is not None:
+            self.report(problem)
+        return problem is None
 
     def field(self, ident: ast.Ident, record: RecordType, where: str) -> bool:
         """Whether the record may have this field; reports it when it cannot."""
