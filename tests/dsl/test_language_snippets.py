@@ -149,3 +149,13 @@ def test_declarations_and_flows_run_as_written(project: Path) -> None:
         '{"window_start":0,"window_end":10000,"page":"/home","n":1,"avg_ms":10.0,'
         '"p95_ms":10.0,"slow":0}',
     ]
+
+
+def test_test_block_passes_with_rillet_test(project: Path) -> None:
+    (project / "guide.rill").write_text(DECLARATIONS + "\n" + FLOWS + "\n" + TEST_BLOCK)
+    result = rillet("test", "guide.rill", cwd=project, pythonpath=project / "site")
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    assert result.stdout.decode().splitlines() == [
+        'test "slow checkout clicks raise an alert" ... ok',
+        "1 passed, 0 failed",
+    ]

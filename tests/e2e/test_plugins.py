@@ -37,6 +37,8 @@ def test_installed_package_is_listed_by_rillet_plugins(installed: Path) -> None:
         "country_of(ip: str | None) -> str | None")
     assert listed[("operator", "running_total")]["signature"] == (
         "running_total(field: str, key: str)")
+    assert listed[("operator", "mask_ip")]["signature"] == (
+        "mask_ip(field: str = 'ip') -> dict | None")
     assert listed[("sink", "file")]["delivery"] == "exactly-once"
     assert listed[("sink", "stdout")]["delivery"] == "at-least-once"
     assert ("function", "lower") in listed  # the standard library through the same API
@@ -47,11 +49,10 @@ def test_installed_package_runs_without_use(installed: Path, tmp_path: Path) -> 
     result = rillet("run", "-q", "totals.rill", cwd=tmp_path / "ex", pythonpath=installed)
     assert result.returncode == 0, result.stderr.decode()
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert rows == [
-        {"user": 1, "country": "NL", "amount": 5.0, "total": 5.0},
-        {"user": 2, "country": "GB", "amount": 12.5, "total": 12.5},
-        {"user": 1, "country": "NL", "amount": 7.5, "total": 12.5},
-        {"user": 3, "country": None, "amount": 1.0, "total": 1.0},
+    assert rows == [  # the record without a valid address is dropped by `mask_ip`
+        {"user": 1, "country": "NL", "ip": "10.0.0.0", "amount": 5.0, "total": 5.0},
+        {"user": 2, "country": "GB", "ip": "81.2.69.0", "amount": 12.5, "total": 12.5},
+        {"user": 1, "country": "NL", "ip": "10.1.1.0", "amount": 7.5, "total": 12.5},
     ]
     tested = rillet("test", "totals.rill", cwd=tmp_path / "ex", pythonpath=installed)
     assert tested.returncode == 0, tested.stdout.decode()

@@ -1,5 +1,5 @@
-"""An installable rillet plugin: `country_of(ip)` for expressions, and `running_total` to keep a
-per-key running sum. Installing the package announces it through the `rillet.plugins` entry
+"""An installable rillet plugin: `country_of(ip)` for expressions, `mask_ip` to hide the host part
+of an address, and `running_total` to keep a per-key running sum. Installing the package announces it through the `rillet.plugins` entry
 point, so pipelines use it without a `use` line."""
 
 from __future__ import annotations
@@ -24,6 +24,15 @@ def country_of(ip: str | None) -> str | None:
     except ValueError:
         return None
     return _COUNTRIES.get(first)
+
+
+@plugin.operator("mask_ip")
+def mask_ip(record: dict, *, field: str = "ip") -> dict | None:
+    """Replaces the last octet of an IPv4 address with 0; drops records without one."""
+    ip = record.get(field)
+    if not isinstance(ip, str) or ip.count(".") != 3:
+        return None
+    return {**record, field: ip.rsplit(".", 1)[0] + ".0"}
 
 
 @plugin.operator("running_total")
