@@ -2,7 +2,10 @@
 the result row, each one Python function.
 
 Every aggregate call in the items becomes a slot: an accumulator built per group (and pane or
-session) from the registry's aggregate class, updated by `add(args...)`. Items may combine
+session) from the registry's aggregate class, updated by `add(args...)`. A class may also give
+`inline_add`, the body of its `add` as a code template (`{acc}` the accumulator, `{0}`, `{1}`
+... its arguments, each a plain variable): the update is then pasted into the generated code
+rather than called, which saves a method call per record and slot on the hot path. Items may combine
 aggregates and the `by` keys in expressions (`total / n`); those are evaluated over a row holding
 the keys and the slots' results.
 """
@@ -34,6 +37,12 @@ class CompiledAggregate:
     """The output record of a group from its key and accumulators (window bounds come first
     in the output when the caller adds them)."""
     source: str
+    key_code: str
+    """`key_of`'s expression over a record variable `r`, for a caller's generated loop."""
+    update_lines: tuple[str, ...]
+    """`update`'s body over `accs` and `r`, unindented, for a caller's generated loop."""
+    namespace: dict[str, Any]
+    """The globals that `key_code` and `update_lines` need (functions, constants)."""
 
 
 def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
@@ -71,7 +80,7 @@ def compile_aggregate(op: Aggregate, registry: Registry,
     lines += ["def key_of(r):", f"    return {key_code}"]
 
     factories = []
-    lines.append("def update(accs, r):")
+    update: list[str] = []
     for index, (_, call) in enumerate(calls):
         spec = registry.get("aggregate", call.name)
         assert spec is not None
@@ -80,10 +89,17 @@ def compile_aggregate(op: Aggregate, registry: Registry,
         constants = [_constant(e) for e in extra]
         kwargs = {k: _constant(v) for k, v in call.kwargs}
         factories.append((spec.obj, constants, kwargs))
-        arguments = ", ".join(exprs.compile(a, "r") for a in args)
-        lines.append(f"    accs[{index}].add({arguments})")
-    if not calls:
-        lines.append("    pass")
+        # only a template the class itself declares: a subclass may `add` differently
+        inline = vars(spec.obj).get("inline_add")
+        if isinstance(inline, str):
+            names = [f"_v{index}_{i}" for i in range(len(args))]
+            update += [f"{n} = {exprs.compile(a, 'r')}" for n, a in zip(names, args)]
+            update += inline.format(*names, acc=f"accs[{index}]").splitlines()
+        else:
+            arguments = ", ".join(exprs.compile(a, "r") for a in args)
+            update.append(f"accs[{index}].add({arguments})")
+    lines.append("def update(accs, r):")
+    lines += [f"    {line}" for line in update or ["pass"]]
 
     lines.append("def result(key, accs):")
     if len(op.keys) == 1:
@@ -104,7 +120,8 @@ def compile_aggregate(op: Aggregate, registry: Registry,
         return [cls(*constants, **kwargs) for cls, constants, kwargs in factories]
 
     return CompiledAggregate(op.keys, namespace["key_of"], new_accumulators, namespace["update"],
-                             namespace["result"], source)
+                             namespace["result"], source, key_code, tuple(update),
+                             dict(exprs.namespace))
 
 
 def _constant(expr: Expr) -> Any:

@@ -63,6 +63,25 @@ class EventTimeOperator(StatelessOperator):
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         field, highest = self.field, self.max_seen
+        values = [record.get(field) for record in batch.records]
+        if values and set(map(type, values)) == {int}:  # the common case: the batch as it is
+            highest = max(highest, *values)
+            out.records += batch.records
+            out.offsets += batch.offsets
+        else:
+            highest = self._one_by_one(batch, out, highest)
+        self.max_seen = highest
+        self.last_data_ms = self.clock.time_ms()
+        was_idle, self.idle = self.idle, False
+        if highest != NEVER and highest - self.lateness_ms > self.emitted:
+            self.emitted = highest - self.lateness_ms
+            out.watermark = self.emitted
+        elif was_idle and self.emitted != NEVER:
+            out.watermark = self.emitted  # a normal watermark: downstream waits for us again
+
+    def _one_by_one(self, batch: Batch, out: Output, highest: int) -> int:
+        """Check each record's time (strings, floats, bad values); the new largest time."""
+        field = self.field
         for record, offset in zip(batch.records, batch.offsets):
             value = record.get(field)
             try:
@@ -73,14 +92,7 @@ class EventTimeOperator(StatelessOperator):
             if ts > highest:
                 highest = ts
             out.emit(record, offset)
-        self.max_seen = highest
-        self.last_data_ms = self.clock.time_ms()
-        was_idle, self.idle = self.idle, False
-        if highest != NEVER and highest - self.lateness_ms > self.emitted:
-            self.emitted = highest - self.lateness_ms
-            out.watermark = self.emitted
-        elif was_idle and self.emitted != NEVER:
-            out.watermark = self.emitted  # a normal watermark: downstream waits for us again
+        return highest
 
     def on_tick(self, now_ms: int, out: Output) -> None:
         quiet_ms = now_ms - self.last_data_ms

@@ -4,11 +4,14 @@
 is handled by straight-line code with no per-operator call, no per-record allocation beyond the
 records it builds. The function returns the surviving records and their source offsets; a record
 that makes an expression fail is handed to `on_error` with the index of the failing operator, and
-the batch goes on. `explain` (a later issue) shows the generated source.
+the batch goes on. Which operator failed is found from the failing line of the generated code
+(each operator's code starts on a known line), so the hot loop keeps no bookkeeping for it.
+`explain` (a later issue) shows the generated source.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +55,6 @@ def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any
     w.line("out_offsets = []")
     w.line("emit = out.append")
     w.line("emit_offset = out_offsets.append")
-    w.line("op = 0")
     w.line("for r0, offset in zip(records, offsets):")
     w.depth += 1
     w.line("try:")
@@ -61,8 +63,9 @@ def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any
         w.line("produced = []")
     body_depth = w.depth
     rec = "r0"
+    first_lines: list[int] = []  # the line (1-based) where each operator's code starts
     for index, op in enumerate(ops):
-        w.line(f"op = {index}")
+        first_lines.append(len(w.lines) + 1)
         rec = _emit_op(w, exprs, op, rec, index)
     w.line(f"{'produced.append' if explodes else 'emit'}({rec})")
     if not explodes:
@@ -73,13 +76,26 @@ def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any
         w.line("out_offsets.extend([offset] * len(produced))")
     w.depth -= 1
     w.line("except Exception as error:")
-    w.line("    on_error(r0, offset, op, error)")
+    w.line("    on_error(r0, offset, _failed_op(error), error)")
     w.depth -= 1
     w.line("return out, out_offsets")
     source = "\n".join(w.lines) + "\n"
     namespace = dict(exprs.namespace)
+    namespace["_failed_op"] = _failed_op_finder(first_lines)
     exec(compile(source, "<rillet stage>", "exec"), namespace)
     return CompiledStage(source=source, run=namespace["_stage"], present=exprs.present)
+
+
+def _failed_op_finder(first_lines: list[int]) -> Callable[[BaseException], int]:
+    """The index of the operator whose code raised `error`, caught in the stage function: the
+    first traceback entry is the stage function's own frame, at the failing line."""
+
+    def failed_op(error: BaseException) -> int:
+        tb = error.__traceback__
+        assert tb is not None
+        return max(bisect_right(first_lines, tb.tb_lineno) - 1, 0)
+
+    return failed_op
 
 
 def _emit_op(w: _Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: int) -> str:

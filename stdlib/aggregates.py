@@ -20,6 +20,9 @@ plugin = Plugin("std")
 class Count:
     """The number of records."""
 
+    __slots__ = ("n",)
+    inline_add = "{acc}.n += 1"
+
     def __init__(self) -> None:
         self.n = 0
 
@@ -43,6 +46,9 @@ class Count:
 class CountIf(Count):
     """The number of records for which the condition is true."""
 
+    __slots__ = ()
+    inline_add = "if {0}:\n    {acc}.n += 1"
+
     def add(self, condition: Any) -> None:  # type: ignore[override]
         if condition:
             self.n += 1
@@ -51,6 +57,10 @@ class CountIf(Count):
 @plugin.aggregate("sum")
 class Sum:
     """The sum of the non-null values; null when there are none."""
+
+    __slots__ = ("total",)
+    inline_add = ("if {0} is not None:\n"
+                  "    {acc}.total = {0} if (_t := {acc}.total) is None else _t + {0}")
 
     def __init__(self) -> None:
         self.total: float | None = None
