@@ -18,26 +18,36 @@ from types import ModuleType
 from rillet.runtime.plugin import Plugin, Registry, RegistryError
 
 from . import ast
-from .diagnostic import Diagnostic, error
+from .diagnostic import Diagnostic, error, warning
 
 ENTRY_POINT_GROUP = "rillet.plugins"
 
 
 def installed_plugins() -> tuple[list[Plugin], list[Diagnostic]]:
-    plugins, diagnostics = [], []
+    """The installed plugins that load and do not clash with one loaded before them (the
+    standard library first). The others are left out with a warning, so one broken package
+    does not stop every pipeline; a pipeline that calls into it gets "unknown" errors."""
+    plugins: list[Plugin] = []
+    diagnostics = []
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name != "std"):
+        hint = f"it is announced by entry point `{entry.name} = {entry.value}`"
         try:
             loaded = entry.load()
         except Exception as e:  # a broken third-party package must not take rillet down
-            diagnostics.append(error("E0601", f"installed plugin `{entry.name}` failed to load: "
-                                     f"{type(e).__name__}: {e}", None, "",
-                                     f"it is announced by entry point `{entry.value}`"))
+            diagnostics.append(warning("W0601", f"installed plugin `{entry.name}` failed to "
+                                       f"load: {type(e).__name__}: {e}", None, "", hint))
             continue
-        if isinstance(loaded, Plugin):
-            plugins.append(loaded)
-        else:
-            diagnostics.append(error("E0602", f"entry point `{entry.name}` ({entry.value}) is not "
-                                     "a `rillet.runtime.plugin.Plugin`", None))
+        if not isinstance(loaded, Plugin):
+            diagnostics.append(warning("W0602", f"installed plugin `{entry.name}` is not a "
+                                       "`rillet.runtime.plugin.Plugin`", None, "", hint))
+            continue
+        try:
+            Registry.from_plugins([*plugins, loaded])
+        except RegistryError as e:
+            diagnostics.append(warning("W0603", f"installed plugin `{entry.name}` left out: {e}",
+                                       None, "", hint))
+            continue
+        plugins.append(loaded)
     return plugins, diagnostics
 
 

@@ -13,9 +13,10 @@ wrote it. Components (functions, connectors) come from a `plugin.Registry`.
 
 from .clock import Clock, ManualClock, SystemClock
 from .connector import ConnectorError
+from .failure import PipelineError, RecordError, first_failure
 from .metrics import RunMetrics
 from .plugin import Plugin, Registry
-from .run import PipelineError, RecordError, execute, first_failure, prepare
+from .run import execute, prepare
 
 __all__ = [
     "Clock",

@@ -14,9 +14,12 @@ from typing import Any
 
 import anyio
 
+from .failure import PipelineError
 from .item import Batch
 from .operator import Output, StatelessOperator
 from .plugin import Spec
+
+END_OF_TIME = 2**63 - 1
 
 
 def _raised(spec: Spec, error: BaseException) -> str:
@@ -83,6 +86,35 @@ class AsyncRecordFunction(RecordFunction):
                 _emit_result(self.spec, results[index], record, offset, out)
 
 
+def _emit_batch_result(spec: Spec, result: Any, batch: Batch, out: Output) -> None:
+    """What a batch function or class returned: a list of records (or None for none). Anything
+    else sends the batch's records to the error sink."""
+    if result is None:
+        return
+    if isinstance(result, list) and all(isinstance(r, dict) for r in result):
+        for item in result:
+            out.emit(item, None)
+        return
+    reason = (f"plugin `{spec.plugin}` operator `{spec.name}` returned "
+              f"{type(result).__name__}, not a list of records")
+    for record, offset in zip(batch.records, batch.offsets):
+        out.error(record, offset, reason)
+
+
+def _call_on_time(spec: Spec, handler: Any, *args: Any) -> Any:
+    """A class's `on_watermark`/`on_end`: a failure there belongs to no record, so it stops
+    the run with the plugin named."""
+    try:
+        return handler(*args)
+    except Exception as e:
+        raise PluginFailure(f"plugin `{spec.plugin}` operator `{spec.name}` raised "
+                            f"{type(e).__name__} in `{handler.__name__}`: {e}") from e
+
+
+class PluginFailure(PipelineError):
+    """Plugin code failed outside any one record."""
+
+
 class BatchFunction(StatelessOperator):
     def __init__(self, spec: Spec, kwargs: dict[str, Any]) -> None:
         self.spec, self.fn, self.kwargs = spec, spec.obj, kwargs
@@ -94,11 +126,14 @@ class BatchFunction(StatelessOperator):
             for record, offset in zip(batch.records, batch.offsets):
                 out.error(record, offset, _raised(self.spec, e))
             return
-        _emit_result(self.spec, list(result), batch.records[0] if batch.records else {}, None,
-                     out)
+        _emit_batch_result(self.spec, result, batch, out)
 
 
 class StatefulClass(StatelessOperator):
+    """A plugin class: `process(batch)`, and optionally `on_watermark(ts_ms)`, `on_end()`
+    (without it, the end of the input is `on_watermark` at the end of time), `snapshot()`,
+    `restore(state)`."""
+
     def __init__(self, spec: Spec, kwargs: dict[str, Any]) -> None:
         self.spec = spec
         self.instance = spec.obj(**kwargs)
@@ -110,12 +145,28 @@ class StatefulClass(StatelessOperator):
             for record, offset in zip(batch.records, batch.offsets):
                 out.error(record, offset, _raised(self.spec, e))
             return
-        _emit_result(self.spec, list(result or []), {}, None, out)
+        _emit_batch_result(self.spec, result, batch, out)
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         handler = getattr(self.instance, "on_watermark", None)
         if handler is not None:
-            _emit_result(self.spec, list(handler(ts_ms) or []), {}, None, out)
+            self._emit(_call_on_time(self.spec, handler, ts_ms), out)
+
+    def on_end(self, out: Output) -> None:
+        handler = getattr(self.instance, "on_end", None)
+        if handler is not None:
+            self._emit(_call_on_time(self.spec, handler), out)
+        else:
+            self.on_watermark(END_OF_TIME, out)
+
+    def _emit(self, result: Any, out: Output) -> None:
+        if result is None:
+            return
+        if not (isinstance(result, list) and all(isinstance(r, dict) for r in result)):
+            raise PluginFailure(f"plugin `{self.spec.plugin}` operator `{self.spec.name}` "
+                                f"returned {type(result).__name__}, not a list of records")
+        for item in result:
+            out.emit(item, None)
 
     def snapshot(self) -> Any:
         snapshot = getattr(self.instance, "snapshot", None)

@@ -55,7 +55,10 @@ class StdinSource:
     async def _read_chunk(self, timeout_s: float | None) -> None:
         if not self.regular:
             with anyio.move_on_after(timeout_s):
-                await anyio.wait_readable(self.fd)
+                try:
+                    await anyio.wait_readable(self.fd)
+                except OSError:  # e.g. /dev/null cannot be polled; reading it never blocks
+                    self.regular = True
             if timeout_s is not None and not _readable_now(self.fd):
                 return
         chunk = os.read(self.fd, CHUNK_BYTES)

@@ -227,3 +227,86 @@ def test_rillet_test_passes_true_blocks_and_diffs_wrong_ones(tmp_path: Path) -> 
     assert '    + [0] {"ts":1,"n":2,"half":5.0}' in out
     assert '    + [1] {"window_start":0,"window_end":10000,"c":1}' in out
     assert out.splitlines()[-1] == "1 passed, 1 failed"
+
+
+HOLDING = '''
+from rillet.runtime.plugin import Plugin
+
+plugin = Plugin("hold")
+
+
+@plugin.operator("hold")
+class Hold:
+    """Holds records until the watermark passes their time."""
+
+    def __init__(self) -> None:
+        self.held = []
+
+    def process(self, batch: list) -> list:
+        self.held += batch
+        return []
+
+    def on_watermark(self, ts_ms: int) -> list:
+        out = [r for r in self.held if r["ts"] <= ts_ms]
+        self.held = [r for r in self.held if r["ts"] > ts_ms]
+        return out
+
+
+@plugin.operator("seven")
+class Seven:
+    """Returns something that is not a list of records."""
+
+    def process(self, batch: list) -> int:
+        return 7
+
+
+@plugin.operator("nothing", batch=True)
+def nothing(records: list) -> None:
+    """Returns None: no records."""
+    return None
+
+
+@plugin.operator("grumpy")
+class Grumpy:
+    """Fails when time moves."""
+
+    def process(self, batch: list) -> list:
+        return batch
+
+    def on_watermark(self, ts_ms: int) -> list:
+        raise RuntimeError("no time for this")
+'''
+
+
+def _holding(tmp_path: Path, flow: str) -> subprocess.CompletedProcess:
+    (tmp_path / "hold.py").write_text(HOLDING)
+    (tmp_path / "in.jsonl").write_text("".join(f'{{"ts": {t}}}\n' for t in (1, 2, 5, 9)))
+    (tmp_path / "p.rill").write_text(
+        'use "hold.py"\nsource s = file("in.jsonl")\nsink o = stdout()\n'
+        'sink e = file("out/e.jsonl")\nerrors into e\n' + flow + "\n")
+    return rillet("run", "-q", "p.rill", cwd=tmp_path)
+
+
+def test_plugin_class_gets_the_end_of_input_as_a_last_watermark(tmp_path: Path) -> None:
+    result = _holding(tmp_path, "s | event_time ts lateness 3ms | hold() | into o")
+    assert result.returncode == 0, result.stderr.decode()
+    assert [json.loads(x)["ts"] for x in result.stdout.splitlines()] == [1, 2, 5, 9]
+
+
+def test_plugin_returning_no_list_sends_the_batch_to_the_error_sink(tmp_path: Path) -> None:
+    result = _holding(tmp_path, "s | nothing() | into o\ns | seven() | into o")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout == b""
+    errors = _errors(tmp_path)
+    assert len(errors) == 4
+    assert all(e["reason"] == "`seven` failed: plugin `hold` operator `seven` returned int, "
+               "not a list of records" for e in errors)
+
+
+def test_plugin_failing_on_a_watermark_stops_the_run_naming_it(tmp_path: Path) -> None:
+    result = _holding(tmp_path, "s | event_time ts | grumpy() | into o")
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert ("plugin `hold` operator `grumpy` raised RuntimeError in `on_watermark`: "
+            "no time for this") in err
+    assert "Traceback" not in err
