@@ -1,0 +1,178 @@
+"""`rillet explain`: the physical plan a run would execute, and what each path guarantees.
+
+It compiles the plan exactly as `run` does (`rillet.runtime.compile.compile_plan`: stateless
+chains fused into stages with generated Python) and describes the result: each physical node
+in topological order, the plan operators it holds, the code of fused stages, the state of
+stateful operators and its keys, channel bounds, and the delivery guarantee of every
+source-to-sink path from what the connectors declare. It opens no connector and reads no data.
+Read `graph.py` for the logical dataflow, `render.py` for how operators are written back.
+"""
+
+from __future__ import annotations
+
+import inspect
+from textwrap import indent
+
+from rillet.runtime import SystemClock
+from rillet.runtime import plan as ir
+from rillet.runtime.compile import PhysicalNode, PhysicalPlan, compile_plan
+from rillet.runtime.plugin import Registry
+
+from . import render
+
+LEGEND = """\
+delivery rule: a path is as strong as its weaker end. A source that can `seek` back to its
+  checkpointed position replays what a crash lost; one that cannot (stdin) loses it, so every
+  path from it is at-most-once. From a replaying source, the path has the guarantee its sink
+  declares (`Spec.delivery`): exactly-once only when the sink commits with the checkpoint.
+"""
+_STRENGTH = ("at-most-once", "at-least-once", "exactly-once")
+
+
+def explain(plan: ir.Plan, registry: Registry) -> str:
+    physical = compile_plan(plan, registry, SystemClock())
+    s = plan.settings
+    lines = [
+        f"physical plan: {len(physical.nodes)} nodes (from {len(plan.nodes)} plan nodes), "
+        "in topological order",
+        f"channels: each holds at most {s.channel_capacity} batches × {s.batch_size:,} records "
+        f"({s.channel_capacity * s.batch_size:,} records); a batch closes after "
+        f"{s.batch_size:,} records or {s.batch_timeout_ms} ms",
+        f"checkpoints: every {render.duration(s.checkpoint_interval_ms)}",
+        "",
+    ]
+    for node in physical.nodes.values():
+        lines += _node(node, physical, registry)
+        lines.append("")
+    lines.append("delivery (source → sink):")
+    lines += _delivery(physical, registry)
+    lines += ["", LEGEND.rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _refs(ids: list[int], physical: PhysicalPlan) -> str:
+    return ", ".join(f"#{i} {physical.nodes[i].name}" for i in ids)
+
+
+def _node(node: PhysicalNode, physical: PhysicalPlan, registry: Registry) -> list[str]:
+    op = node.plan_nodes[0].op
+    head = f"#{node.id} {node.kind}" + (f" {node.name}" if node.name != node.kind else "")
+    if isinstance(op, ir.Source | ir.Sink):
+        head += f" ({op.connector})"
+    if isinstance(op, ir.Sink):
+        spec = registry.get("sink", op.connector)
+        head += f"  [{spec.delivery if spec and spec.delivery else 'at-least-once'}]"
+    lines = [head]
+    if node.inputs:
+        ports = [f"#{i}" for i in node.inputs]
+        if isinstance(op, ir.Join):
+            ports = [f"{ports[0]} (left)", f"{ports[1]} (right, `{op.right}`)"]
+        lines.append(f"    in:  {', '.join(ports)}")
+    late_from = [n.id for n in physical.nodes.values() if n.late_sink == node.id]
+    if late_from:
+        lines.append(f"    late from: {', '.join(f'#{i}' for i in late_from)}")
+    if node.id == physical.error_sink:
+        lines.append("    errors from: every source, stage and operator")
+    outs = [f"#{i}" for i in node.outputs]
+    if node.late_sink is not None:
+        outs.append(f"late → #{node.late_sink}")
+    if physical.error_sink is not None and node.kind in ("source", "stage", "operator"):
+        outs.append(f"errors → #{physical.error_sink}")
+    if outs:
+        lines.append(f"    out: {', '.join(outs)}")
+    if isinstance(op, ir.Source):
+        lines.append(f"    replay: {'yes (seek)' if _replays(op, registry) else 'no'}")
+    if node.kind in ("stage", "operator"):
+        fused = "fuses" if node.kind == "stage" else "plan"
+        lines += [f"    {fused}: #{n.id} {render.operator(n.op)}" if k == 0 else
+                  f"           #{n.id} {render.operator(n.op)}"
+                  for k, n in enumerate(node.plan_nodes)]
+    lines += [f"    {line}" for line in _state(op, registry)]
+    if node.stage is not None:
+        lines.append("    code:")
+        lines.append(indent(node.stage.source.rstrip("\n"), "      │ "))
+    return lines
+
+
+def _time(field: str | None, lateness_ms: int | None = None) -> str:
+    if field is None:
+        return "processing time"
+    late = f", lateness {render.duration(lateness_ms)}" if lateness_ms else ""
+    return f"event time `{field}`{late}"
+
+
+def _keys(keys: tuple[str, ...]) -> str:
+    return ", ".join(f"`{k}`" for k in keys)
+
+
+def _state(op: ir.Op, registry: Registry) -> list[str]:
+    """What a stateful operator keeps in checkpoints, and what it is keyed by."""
+    match op:
+        case ir.EventTime(field=name, lateness_ms=lateness, idle_ms=idle):
+            idle_text = f"; idle after {render.duration(idle)}" if idle is not None else ""
+            return [f"state: the watermark of {_time(name, lateness)}{idle_text}"]
+        case ir.Aggregate(keys=keys, window=window, time_field=field, lateness_ms=lateness):
+            by = f"keyed by {_keys(keys)}" if keys else "one group (no keys)"
+            if window is not None:
+                unit = "session" if window.kind == "session" else "window"
+                by += f" and {unit} ({render.window(window).removeprefix('window ')})"
+                return [f"state: {by}; {_time(field, lateness)}"]
+            return [f"state: {by}; results at end of input"]
+        case ir.Dedupe(keys=keys, within_ms=within, time_field=field):
+            return [f"state: keyed by {_keys(keys)}, each seen key kept "
+                    f"{render.duration(within)}; {_time(field)}"]
+        case ir.Join(on=on, within_ms=within, left_time=left, right_time=right):
+            return [f"state: both sides keyed by `{on}`, records kept {render.duration(within)}"
+                    f"; left {_time(left)}, right {_time(right)}"]
+        case ir.Lookup(table=table, on=on):
+            key = table.config.get("key", on)
+            return [f"state: none; table `{table.name}` ({table.connector}) loaded at open, "
+                    f"keyed by `{key}`, read by `{on}`"]
+        case ir.PluginOperator(name=name, concurrency=concurrency):
+            spec = registry.get("operator", name)
+            if spec is None:
+                return []
+            if isinstance(spec.obj, type):
+                return [f"state: plugin `{spec.plugin}`'s own (a stateful class)"]
+            if inspect.iscoroutinefunction(spec.obj):
+                at_once = concurrency or spec.concurrency or 16
+                return [f"state: none; async, up to {at_once} records at once"]
+            return ["state: none (a function of each " + ("batch)" if spec.batch else "record)")]
+    return []
+
+
+def _replays(op: ir.Source, registry: Registry) -> bool:
+    spec = registry.get("source", op.connector)
+    return spec is not None and callable(getattr(spec.obj, "seek", None))
+
+
+def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:
+    rows = []
+    for node in physical.nodes.values():
+        op = node.plan_nodes[0].op
+        if not isinstance(op, ir.Source):
+            continue
+        reached: dict[int, str] = {}
+        todo = [node.id]
+        while todo:
+            current = physical.nodes[todo.pop()]
+            if current.kind == "sink":
+                reached.setdefault(current.id, "")
+            todo += current.outputs
+            if current.late_sink is not None:
+                reached.setdefault(current.late_sink, " (late)")
+        if physical.error_sink is not None:
+            reached.setdefault(physical.error_sink, " (errors)")
+        for sink_id in sorted(reached):
+            sink = physical.nodes[sink_id].plan_nodes[0].op
+            assert isinstance(sink, ir.Sink)
+            spec = registry.get("sink", sink.connector)
+            declared = spec.delivery if spec is not None and spec.delivery else "at-least-once"
+            guarantee = declared if _replays(op, registry) else "at-most-once"
+            guarantee = min(guarantee, declared, key=_STRENGTH.index)
+            rows.append((f"{op.name} → {sink.name}{reached[sink_id]}", guarantee))
+    width = max((len(path) for path, _ in rows), default=0)
+    return [f"  {path:<{width}}  {guarantee}" for path, guarantee in rows]
+
+
+__all__ = ["LEGEND", "explain"]
