@@ -1,6 +1,7 @@
-"""An installable rillet plugin: `country_of(ip)` for expressions, `mask_ip` to hide the host part
-of an address, and `running_total` to keep a per-key running sum. Installing the package announces it through the `rillet.plugins` entry
-point, so pipelines use it without a `use` line."""
+"""An installable rillet plugin: `country_of(ip)` for expressions, `mask_ip` to hide the host
+part of an address, and `running_total` to keep a per-key running sum. Installing the package
+announces it through the `rillet.plugins` entry point, so pipelines use it without a `use`
+line."""
 
 from __future__ import annotations
 
