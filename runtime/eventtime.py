@@ -42,6 +42,22 @@ def to_epoch_ms(value: Any) -> int:
                          f"{type(value).__name__}")
 
 
+def timed_records(batch: Batch, field: str | None, clock: Clock, out: Output
+                  ) -> list[tuple[dict, int | None, int]]:
+    """(record, offset, time) for a batch: the event time in `field`, or with no field the
+    clock's time now (processing time). A record without a valid time goes to `out`'s errors."""
+    if field is None:
+        now = clock.time_ms()
+        return [(r, o, now) for r, o in zip(batch.records, batch.offsets)]
+    timed = []
+    for record, offset in zip(batch.records, batch.offsets):
+        try:
+            timed.append((record, offset, read_time(record, field)))
+        except EventTimeError as e:
+            out.error(record, offset, str(e))
+    return timed
+
+
 def read_time(record: dict, field: str) -> int:
     value = record.get(field)
     return value if type(value) is int else to_epoch_ms(value)

@@ -12,7 +12,7 @@ import bisect
 from typing import Any
 
 from .clock import Clock
-from .eventtime import EventTimeError, read_time
+from .eventtime import timed_records
 from .item import Batch
 from .operator import Output, StatelessOperator
 
@@ -23,16 +23,7 @@ class _TimeReader:
         self.clock = clock
 
     def times(self, batch: Batch, out: Output) -> list[tuple[dict, int | None, int]]:
-        if self.time_field is None:
-            now = self.clock.time_ms()
-            return [(r, o, now) for r, o in zip(batch.records, batch.offsets)]
-        timed, field = [], self.time_field
-        for record, offset in zip(batch.records, batch.offsets):
-            try:
-                timed.append((record, offset, read_time(record, field)))
-            except EventTimeError as e:
-                out.error(record, offset, str(e))
-        return timed
+        return timed_records(batch, self.time_field, self.clock, out)
 
 
 def _key_function(keys: tuple[str, ...]):

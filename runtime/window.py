@@ -19,7 +19,7 @@ from typing import Any
 
 from .aggregate import CompiledAggregate
 from .clock import Clock
-from .eventtime import EventTimeError, read_time, to_epoch_ms
+from .eventtime import EventTimeError, timed_records, to_epoch_ms
 from .item import Batch
 from .operator import Output, StatelessOperator
 
@@ -50,16 +50,7 @@ class _Timed:
 
     def times(self, batch: Batch, out: Output) -> list[tuple[dict, int | None, int]]:
         """(record, offset, event time) for the batch's records that have a valid time."""
-        if self.time_field is None:
-            now = self.clock.time_ms()
-            return [(r, o, now) for r, o in zip(batch.records, batch.offsets)]
-        timed, field = [], self.time_field
-        for record, offset in zip(batch.records, batch.offsets):
-            try:
-                timed.append((record, offset, read_time(record, field)))
-            except EventTimeError as e:
-                out.error(record, offset, str(e))
-        return timed
+        return timed_records(batch, self.time_field, self.clock, out)
 
     def on_tick(self, now_ms: int, out: Output) -> None:
         if self.time_field is None:
