@@ -41,7 +41,12 @@ def measure(command: list[str]) -> tuple[float, int]:
 
 
 def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    """Read in chunks: a child forked from a large parent would report the parent's RSS."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()[:16]
 
 
 def engines(name: str, data: Path, out: Path) -> dict[str, tuple[list[str], Path]]:
