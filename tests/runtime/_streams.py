@@ -90,6 +90,21 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> Path:
     return path
 
 
+def three_windows(source: str, aggregates: str, lateness: int, size: int,
+                  slide: tuple[int, int], gap: int) -> str:
+    """Pipeline text: one event-time stream from file `source` into tumbling, sliding and
+    session windows of `aggregates`, each to its own sink."""
+    return f"""source s = file("{source}")
+sink tumbling = file("tumbling.jsonl")
+sink sliding = file("sliding.jsonl")
+sink sessions = file("sessions.jsonl")
+stream t = s | event_time ts lateness {lateness}ms
+t | window tumbling {size}ms | aggregate by k {aggregates} | into tumbling
+t | window sliding {slide[0]}ms every {slide[1]}ms | aggregate by k {aggregates} | into sliding
+t | window session gap {gap}ms | aggregate by k {aggregates} | into sessions
+"""
+
+
 def compiled_plan(text: str, base_dir: Path):
     """(plan, registry) of pipeline text that must compile without errors."""
     compiled = compile_pipeline(text, base_dir)

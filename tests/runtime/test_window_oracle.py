@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from rillet.runtime import execute
 from tests.runtime._collect import CollectSink
-from tests.runtime._streams import compiled_plan, disordered, write_jsonl
+from tests.runtime._streams import compiled_plan, disordered, three_windows, write_jsonl
 
 AGGREGATES = """{ n = count(), total = sum(v), lo = min(v), hi = max(v), mean = avg(v),
                   median = quantile(v, 0.5), kinds = count_distinct(c) }"""
@@ -47,15 +47,7 @@ def db():
 
 def rillet_windows(base_dir: Path, lateness: int, size: int, slide: tuple[int, int],
                    gap: int) -> dict[str, list[tuple]]:
-    text = f"""source s = file("data.jsonl")
-sink tumbling = file("tumbling.jsonl")
-sink sliding = file("sliding.jsonl")
-sink sessions = file("sessions.jsonl")
-stream t = s | event_time ts lateness {lateness}ms
-t | window tumbling {size}ms | aggregate by k {AGGREGATES} | into tumbling
-t | window sliding {slide[0]}ms every {slide[1]}ms | aggregate by k {AGGREGATES} | into sliding
-t | window session gap {gap}ms | aggregate by k {AGGREGATES} | into sessions
-"""
+    text = three_windows("data.jsonl", AGGREGATES, lateness, size, slide, gap)
     plan, registry = compiled_plan(text, base_dir)
     sinks = {name: CollectSink() for name in ("tumbling", "sliding", "sessions")}
     anyio.run(lambda: execute(plan, registry, sinks=sinks))

@@ -30,6 +30,7 @@ from tests.runtime._streams import (
     disordered,
     pane_windows,
     sessions,
+    three_windows,
     write_jsonl,
 )
 
@@ -43,16 +44,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def windows_text(batch_size: int, lateness: int, size: int, slide: tuple[int, int],
                  gap: int) -> str:
-    return f"""set batch_size = {batch_size}
-source s = file("in.jsonl")
-sink tumbling = file("tumbling.jsonl")
-sink sliding = file("sliding.jsonl")
-sink sessions = file("sessions.jsonl")
-stream t = s | event_time ts lateness {lateness}ms
-t | window tumbling {size}ms | aggregate by k {AGGREGATES} | into tumbling
-t | window sliding {slide[0]}ms every {slide[1]}ms | aggregate by k {AGGREGATES} | into sliding
-t | window session gap {gap}ms | aggregate by k {AGGREGATES} | into sessions
-"""
+    return f"set batch_size = {batch_size}\n" + three_windows(
+        "in.jsonl", AGGREGATES, lateness, size, slide, gap)
 
 
 def run_windows(text: str, base_dir: Path, **kwargs) -> dict[str, list[dict]]:
