@@ -1,13 +1,22 @@
 """What a source, sink or table connector implements, and what the runtime hands it.
 
 Lifecycle, in order. Sources: `open()`; `seek(position)` when a run resumes from a checkpoint;
-`read_batch()` any number of times, with `position()` between calls at checkpoint barriers;
-`aclose()`. Sinks: `restore(committed)` when a run resumes (before `open`, so the sink knows not
-to start over); `open()`; `write()` any number of times, with `precommit()` at checkpoint
-barriers; `aclose()`. `aclose()` comes once, also after a failure, and nothing after it.
+`read_batch()` any number of times, with `position()` between calls at checkpoint barriers and
+`commit(position)` once the checkpoint holding that position is saved; `aclose()`. Sinks:
+`restore(committed)` when a run resumes (before `open`, so the sink knows not to start over);
+`open()`; `write()` any number of times, with `precommit()` at checkpoint barriers and
+`commit(committed)` once the checkpoint holding that `precommit()` result is saved; `aclose()`.
+`aclose()` comes once, also after a failure, and nothing after it.
 
-`position`/`seek` and `precommit`/`restore` are optional: a connector without them is not
-resumed (a source starts over, a sink appends again: at-least-once).
+`commit` is what a broker source needs to acknowledge upstream only what a saved checkpoint
+covers, and what a database sink needs to make a checkpoint's rows visible exactly once. It comes
+in checkpoint order but may skip one when a newer one is already saved, so it covers everything
+up to its argument; it never overlaps another call on the same connector. A run's last checkpoint
+is committed before `aclose()`; a run without checkpoints calls `precommit()` and `commit()` (or,
+for a source, `commit(position())`) once at its end.
+
+`position`/`seek`, `precommit`/`restore` and `commit` are optional: a connector without them is
+not resumed (a source starts over, a sink appends again: at-least-once).
 """
 
 from __future__ import annotations
@@ -71,6 +80,9 @@ class Source(Protocol):
     def seek(self, position: Any) -> None:
         """Go back to a `position()` taken by an earlier run."""
 
+    async def commit(self, position: Any) -> None:
+        """A saved checkpoint holds `position`: acknowledge upstream everything before it."""
+
     async def aclose(self) -> None: ...
 
 
@@ -85,6 +97,9 @@ class Sink(Protocol):
 
     def restore(self, committed: Any) -> None:
         """Resume at a `precommit()` result: drop anything written after it."""
+
+    async def commit(self, committed: Any) -> None:
+        """A saved checkpoint holds `committed`: make everything up to it final."""
 
     async def aclose(self) -> None:
         """Flush and release; after it the output is complete."""

@@ -101,6 +101,8 @@ class Execution:
         self._checkpoints: anyio.CancelScope | None = None  # made in the event loop by `run`
         self.stopped = False
         self._nodes_scope: anyio.CancelScope | None = None
+        self._saved: Manifest | None = None  # the newest checkpoint written to the store
+        self._committed: dict[tuple[str, str], int] = {}  # connector -> checkpoint committed
 
     def _outlet(self, node: PhysicalNode, target: int, extra: bool = False) -> Outlet:
         """An outlet from `node` to `target`. Data edges take the target's first ports; extra
@@ -204,6 +206,7 @@ class Execution:
                                   name=f"rillet {node.kind} {node.name}")
             if self.coordinator is not None and not self.stopped:
                 self.coordinator.finish()
+            await self._commit_all()
         self.metrics.elapsed_s = self.clock.monotonic_s() - started
         return self.metrics
 
@@ -251,10 +254,41 @@ class Execution:
             self._nodes_scope.cancel()
 
     def _completed(self, manifest: Manifest) -> None:
+        self._saved = manifest
         if self._stop_at is not None and manifest.checkpoint_id >= self._stop_at:
             self.stopped = True
             assert self._nodes_scope is not None
             self._nodes_scope.cancel()
+
+    async def _commit(self, kind: str, name: str, connector: Any) -> None:
+        """Tell a connector that the newest saved checkpoint holds its part (a broker source
+        acknowledges upstream, a database sink makes its rows visible). Called from the
+        connector's own task, so a connector never sees two calls at once."""
+        manifest = self._saved
+        if manifest is None or not hasattr(connector, "commit"):
+            return
+        if self._committed.get((kind, name), 0) >= manifest.checkpoint_id:
+            return
+        parts = manifest.sources if kind == "source" else manifest.sinks
+        self._committed[kind, name] = manifest.checkpoint_id
+        if name in parts:
+            await connector.commit(parts[name])
+
+    async def _commit_all(self) -> None:
+        """At the end of a run: commit the last checkpoint everywhere; without checkpoints,
+        commit what the run wrote and read, now that all of it is written."""
+        if self.coordinator is not None:
+            for name, source in self.sources.items():
+                await self._commit("source", name, source)
+            for name, sink in self.sinks.items():
+                await self._commit("sink", name, sink)
+            return
+        for sink in self.sinks.values():
+            if hasattr(sink, "commit"):
+                await sink.commit(await sink.precommit())
+        for source in self.sources.values():
+            if hasattr(source, "commit"):
+                await source.commit(source.position() if hasattr(source, "position") else None)
 
     async def _broadcast(self, node: PhysicalNode, outlets: list[Outlet], barrier: Barrier
                          ) -> None:
@@ -326,6 +360,8 @@ class Execution:
         requests = self._requests[node.id]
         clock = self.clock
         while True:
+            if self._saved is not None:
+                await self._commit("source", node.name, source)
             started = clock.monotonic_s()  # reading and decoding (and a followed file's wait)
             batch = await source.read_batch()
             metrics.busy_s += clock.monotonic_s() - started
@@ -555,6 +591,8 @@ class Execution:
             elif not await self._control(node, port, item, inputs, outlets):
                 await self._retire(node)
                 return
+            if self._saved is not None:
+                await self._commit("sink", node.name, sink)
 
 
 def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
