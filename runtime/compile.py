@@ -35,7 +35,8 @@ from .plan import (
 )
 from .plugin import FunctionContext, Registry, Spec
 from .pluginop import plugin_operator
-from .stage import CompiledStage, compile_stage
+from .schema import struct_attributes
+from .stage import CompiledStage, compile_stage, reads_fields_only
 from .window import GlobalAggregate, PaneWindow, SessionWindow
 
 
@@ -51,6 +52,8 @@ class PhysicalNode:
     operator: Any = None
     """The `runtime.operator.Operator` of an operator node (a lookup's is built at open)."""
     late_sink: int | None = None
+    typed: bool = False
+    """A source whose records are Structs (`schema.py`): every reader only reads fields."""
 
 
 @dataclass
@@ -107,6 +110,14 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         nodes[n.id] = PhysicalNode(n.id, kind, name, [n], inputs)
         physical_of[n.id] = n.id
 
+    for node in nodes.values():
+        op = node.plan_nodes[0].op
+        if isinstance(op, Source) and op.schema is not None:
+            readers = [n for n in nodes.values() if node.id in n.inputs]
+            node.typed = bool(readers) and all(
+                r.kind == "stage" and reads_fields_only([pn.op for pn in r.plan_nodes])
+                for r in readers)
+
     present: dict[int, frozenset[str]] = {}  # fields each node's output records surely have
     for node in nodes.values():  # in topological order, so inputs come first
         for i in node.inputs:
@@ -128,7 +139,12 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
             node.name = _located("+".join(operator_name(pn) for pn in node.plan_nodes),
                                  node.plan_nodes[0])
             (source,) = node.inputs
-            node.stage = compile_stage(ops, functions, present[source])  # type: ignore[arg-type]
+            reads = nodes[source]
+            attrs = None
+            if reads.typed:
+                attrs = struct_attributes(reads.plan_nodes[0].op.schema)  # type: ignore[union-attr]
+            node.stage = compile_stage(
+                ops, functions, present[source], attrs)  # type: ignore[arg-type]
             present[node.id] = node.stage.present
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
     codes = {}

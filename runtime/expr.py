@@ -91,6 +91,7 @@ def contains(container: Any, value: Any) -> bool:
 _ARITHMETIC = {"+", "-", "*", "/", "//", "%"}
 _ORDERING = {"<", "<=", ">", ">="}
 _SIMPLE_LITERALS = (bool, int, str, type(None))
+_EXPRESSIONS = (Lit, Field, Index, Call, Binary, Unary, Match, IfElse, ListOf, RecordOf)
 
 
 class ExprCompiler:
@@ -112,6 +113,8 @@ class ExprCompiler:
         self.present: frozenset[str] = frozenset()
         """Fields known to be present and non-null in the record being compiled (a schema's
         required fields): read by subscript, with no null check."""
+        self.struct: tuple[str, dict[str, str]] | None = None
+        """The variable holding a typed record (a Struct), and each field's attribute on it."""
 
     def _fresh(self, prefix: str) -> str:
         self._counter += 1
@@ -133,6 +136,12 @@ class ExprCompiler:
             case Field(path=()):
                 # a snapshot: `derive copy = this` must not hold the record being built (a cycle)
                 return f"dict({rec})"
+            case Field(path=(key, *rest)) if self.struct is not None and rec == self.struct[0]:
+                attribute = self.struct[1].get(key)
+                if attribute is None:  # a field its schema does not declare: always null
+                    return "None"
+                return f"_read_path({rec}.{attribute}, {tuple(rest)!r})" if rest \
+                    else f"{rec}.{attribute}"
             case Field(path=(key,)):
                 return f"{rec}[{key!r}]" if key in self.present else f"{rec}.get({key!r})"
             case Field(path=path):
@@ -188,6 +197,14 @@ class ExprCompiler:
             return self._null_guarded(op, left, right, rec)
         raise TypeError(f"unknown operator {op!r}")
 
+    def reads_whole_record(self, expr: Expr) -> bool:
+        """Whether `expr` uses the record itself (`this`), not only its fields."""
+        if isinstance(expr, Field):
+            return expr.path == ()
+        if isinstance(expr, Index) and expr.target == Field(()):
+            return True
+        return any(self.reads_whole_record(value) for value in _subexpressions(expr))
+
     def is_present(self, expr: Expr) -> bool:
         """Whether `expr` reads a field known to be present and non-null."""
         return isinstance(expr, Field) and len(expr.path) == 1 and expr.path[0] in self.present
@@ -219,3 +236,16 @@ class ExprCompiler:
             return f"({needle} {'in' if op == 'in' else 'not in'} {values})"
         test = f"_contains({self.compile(right, rec)}, {needle})"
         return test if op == "in" else f"(not {test})"
+
+
+def _subexpressions(expr: Expr) -> list[Expr]:
+    found: list[Expr] = []
+    for name in expr.__struct_fields__:
+        value = getattr(expr, name)
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if isinstance(item, tuple):  # (name, expr) pairs of keyword arguments and records
+                item = item[-1]
+            if isinstance(item, _EXPRESSIONS):
+                found.append(item)
+    return found

@@ -23,7 +23,7 @@ from .channel import Channel, Outlet
 from .checkpoint import CheckpointStore, Coordinator, Manifest, OperatorState, fingerprint
 from .clock import Clock, SystemClock
 from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
-from .connector import BadRecord, SinkContext, SourceContext
+from .connector import BadRecord, SinkContext, SourceBatch, SourceContext
 from .connector import Sink as SinkConnector
 from .connector import Source as SourceConnector
 from .eventtime import EventTimeOperator
@@ -55,6 +55,19 @@ def error_record(reason: str, origin: Origin, offset: int | None, raw: Any,
 def _describe(record: dict) -> str:
     text = msgspec.json.encode(record, enc_hook=repr).decode()
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _make_typed(batch: SourceBatch, schema: Schema) -> None:
+    """Turn a batch of dicts into the typed records its readers expect; a record that does not
+    fit the schema becomes a bad record."""
+    records, offsets = [], []
+    for record, offset in zip(batch.records, batch.offsets):
+        try:
+            records.append(schema.validate(record))
+            offsets.append(offset)
+        except msgspec.ValidationError as e:
+            batch.bad.append(BadRecord(schema.describe(e), offset, record))
+    batch.records, batch.offsets = records, offsets
 
 
 class Execution:
@@ -127,7 +140,7 @@ class Execution:
                 spec = self.registry.get("source", op.connector)
                 assert spec is not None and spec.config is not None
                 context = SourceContext(
-                    name=op.name, schema=Schema(op.schema) if op.schema else None,
+                    name=op.name, schema=Schema(op.schema, node.typed) if op.schema else None,
                     clock=self.clock, base_dir=base_dir, batch_size=settings.batch_size,
                     batch_timeout_s=settings.batch_timeout_ms / 1000)
                 self.sources[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
@@ -359,11 +372,16 @@ class Execution:
         metrics = self.metrics.nodes[node.id]
         requests = self._requests[node.id]
         clock = self.clock
+        schema = plan_node.op.schema if node.typed else None  # type: ignore[union-attr]
+        typed = Schema(schema, typed=True) if schema is not None else None
         while True:
             if self._saved is not None:
                 await self._commit("source", node.name, source)
             started = clock.monotonic_s()  # reading and decoding (and a followed file's wait)
             batch = await source.read_batch()
+            if typed is not None and batch and batch.records \
+                    and type(batch.records[0]) is not typed.type:
+                _make_typed(batch, typed)  # a connector that did not decode through the schema
             metrics.busy_s += clock.monotonic_s() - started
             if batch is None:
                 break

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from .expr import ExprCompiler, ExprError
 from .plan import Derive, Drop, Explode, Select, Where
 
@@ -41,12 +43,31 @@ class _Writer:
         self.lines.append("    " * self.depth + text)
 
 
+def reads_fields_only(ops: list[StatelessOp]) -> bool:
+    """Whether the stage only reads fields of its input records before building new ones
+    (`where`s, then a `select` that uses no `this`): then its input may be typed records."""
+    exprs = ExprCompiler({})
+    for op in ops:
+        if isinstance(op, Where) and not exprs.reads_whole_record(op.cond):
+            continue
+        return isinstance(op, Select) and not any(
+            exprs.reads_whole_record(a.expr) for a in op.fields)
+    return False
+
+
 def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any]],
-                  present: frozenset[str] = frozenset()) -> CompiledStage:
+                  present: frozenset[str] = frozenset(),
+                  struct_attrs: dict[str, str] | None = None) -> CompiledStage:
     """Generate and compile the batch function for `ops`, applied in order. `present` names
-    the fields every input record has, non-null (a schema's required fields)."""
+    the fields every input record has, non-null (a schema's required fields). With
+    `struct_attrs`, the input records are typed (Structs: `schema.py`) and each field is read
+    from its attribute; only for ops that pass `reads_fields_only`."""
     exprs = ExprCompiler(functions)
     exprs.present = present
+    if struct_attrs is not None:
+        assert reads_fields_only(ops)
+        exprs.struct = ("r0", struct_attrs)
+        exprs.namespace["_as_record"] = msgspec.to_builtins
     explodes = any(isinstance(op, Explode) for op in ops)
     w = _Writer()
     w.line("def _stage(records, offsets, on_error):")
@@ -76,7 +97,8 @@ def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any
         w.line("out_offsets.extend([offset] * len(produced))")
     w.depth -= 1
     w.line("except Exception as error:")
-    w.line("    on_error(r0, offset, _failed_op(error), error)")
+    record = "r0" if struct_attrs is None else "_as_record(r0)"
+    w.line(f"    on_error({record}, offset, _failed_op(error), error)")
     w.depth -= 1
     w.line("return out, out_offsets")
     source = "\n".join(w.lines) + "\n"
@@ -142,4 +164,4 @@ def _emit_op(w: _Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: 
     raise TypeError(f"not a stateless operator: {op!r}")
 
 
-__all__ = ["CompiledStage", "ExprError", "StatelessOp", "compile_stage"]
+__all__ = ["CompiledStage", "ExprError", "StatelessOp", "compile_stage", "reads_fields_only"]

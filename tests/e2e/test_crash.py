@@ -74,17 +74,25 @@ def rillet_command(pipeline: str) -> list[str]:
     return [sys.executable, "-m", "rillet.dsl.cli", "run", "--quiet", pipeline]
 
 
-def run_to_completion(folder: Path) -> None:
+def run_to_completion(folder: Path) -> float:
+    """Run once without interruption; return how long it took."""
+    started = time.monotonic()
     result = subprocess.run(rillet_command("p.rill"), cwd=folder, capture_output=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr.decode()
+    return time.monotonic() - started
 
 
-def run_with_kills(folder: Path, rng: random.Random, kills: int) -> int:
+STARTUP_S = 0.35  # about the interpreter's start-up: earlier kills land before any record
+
+
+def run_with_kills(folder: Path, rng: random.Random, kills: int, whole_run_s: float) -> int:
     """Start, SIGKILL after a random delay, restart; once `kills` are done, let it finish.
 
     The delays start near the end of the interpreter's start-up, so most kills land while
-    records are read, written and checkpointed."""
+    records are read, written and checkpointed; each run gets on average half of its share of
+    the whole run's work done before it is killed, so the kills fit in however fast it is."""
+    share_s = max(0.1, (whole_run_s - STARTUP_S) / kills)
     done = 0
     log = folder / "stderr.log"
     while True:
@@ -92,7 +100,7 @@ def run_with_kills(folder: Path, rng: random.Random, kills: int) -> int:
             process = subprocess.Popen(rillet_command("p.rill"), cwd=folder,
                                        stdout=subprocess.DEVNULL, stderr=err)
             if done < kills:
-                time.sleep(rng.uniform(0.35, 0.9))
+                time.sleep(STARTUP_S + rng.uniform(0, share_s))
                 if process.poll() is None:
                     os.kill(process.pid, signal.SIGKILL)
                     process.wait()
@@ -121,8 +129,9 @@ def test_killed_runs_resume_to_the_uninterrupted_output(name: str, data: Path,
         folder.mkdir()
         shutil.copytree(data, folder / "data")
         (folder / "p.rill").write_text(text)
-    run_to_completion(folders["reference"])
-    kills = run_with_kills(folders["crashed"], random.Random(name), KILLS_PER_PIPELINE)
+    whole_run_s = run_to_completion(folders["reference"])
+    kills = run_with_kills(folders["crashed"], random.Random(name), KILLS_PER_PIPELINE,
+                           whole_run_s)
     assert kills >= 5  # 4 pipelines: at least 20 kills; a run may finish before its last kills
     for output, how in outputs.items():
         want = (folders["reference"] / "out" / output).read_bytes()
