@@ -16,7 +16,10 @@ is committed before `aclose()`; a run without checkpoints calls `precommit()` an
 for a source, `commit(position())`) once at its end.
 
 `position`/`seek`, `precommit`/`restore` and `commit` are optional: a connector without them is
-not resumed (a source starts over, a sink appends again: at-least-once).
+not resumed (a source starts over, a sink appends again: at-least-once). So are a sink's
+`watermark(ts_ms)` (its input's merged watermark moved) and `end_of_input()` (every input ended;
+the last `precommit` follows), for sinks that pass event time on, such as the shuffle between
+workers (`partition.py`); a source passes event time on in `SourceBatch.watermark`.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ class SourceBatch:
     offsets: list[int]
     file: str | None = None
     bad: list[BadRecord] = field(default_factory=list)
+    watermark: int | None = None
+    """Event time (ms) the source vouches no later record will be older than, if it knows."""
+    part: str | None = None
+    """Which of several upstreams the records came from, for a source that merges some (the
+    shuffle: the producing worker); each part's lateness is judged on its own."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +66,17 @@ class SourceContext:
     base_dir: Path
     batch_size: int
     batch_timeout_s: float
+    worker: int = 0
+    """This worker's index among `workers` (`rillet run --workers`): a consumer name, say."""
+    workers: int = 1
 
 
 @dataclass(frozen=True)
 class SinkContext:
     name: str
     base_dir: Path
+    worker: int = 0
+    workers: int = 1
 
 
 class Source(Protocol):

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where the records of a batch were read: the source's name and, for files, the file."""
+    """Where the records of a batch were read: the source's name and, for files, the file;
+    `part` names one of several upstreams a source merges (a shuffle's producing worker)."""
 
     source: str
     file: str | None = None
+    part: str | None = None
+
+    @property
+    def stream(self) -> str:
+        """Records of one stream arrive in their own order: lateness is judged per stream."""
+        return self.source if self.part is None else f"{self.source}/{self.part}"
 
 
 @dataclass(frozen=True, slots=True)

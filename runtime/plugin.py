@@ -59,6 +59,9 @@ class Spec:
     """An operator function that takes and returns a whole batch (a list of records)."""
     concurrency: int | None = None
     """How many calls of an `async def` operator may run at once, unless the pipeline says."""
+    shared: bool = False
+    """A source that several workers can read together, each getting its own share (a broker's
+    consumer group), so `rillet run --workers` may use it."""
 
 
 @dataclass(frozen=True)
@@ -162,17 +165,19 @@ class Plugin:
         return decorate
 
     def _connector(self, kind: Kind, name: str, config: type[msgspec.Struct],
-                   delivery: Delivery | None = None) -> Callable[[T], T]:
+                   delivery: Delivery | None = None, shared: bool = False) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(kind, name, self.name, cls, config_params(config), Any, _summary(cls),
-                        config=config, delivery=delivery)
+                        config=config, delivery=delivery, shared=shared)
             return self._attach(cls, spec)
 
         return decorate
 
-    def source(self, name: str, *, config: type[msgspec.Struct]) -> Callable[[T], T]:
-        """A class built as `cls(config, context)` implementing `runtime.connector.Source`."""
-        return self._connector("source", name, config)
+    def source(self, name: str, *, config: type[msgspec.Struct],
+               shared: bool = False) -> Callable[[T], T]:
+        """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
+        `shared` when several workers can read it together (`Spec.shared`)."""
+        return self._connector("source", name, config, shared=shared)
 
     def sink(self, name: str, *, config: type[msgspec.Struct],
              delivery: Delivery = "at-least-once") -> Callable[[T], T]:

@@ -76,8 +76,10 @@ class Execution:
     def __init__(self, physical: PhysicalPlan, registry: Registry, clock: Clock,
                  sources: Mapping[str, SourceConnector],
                  sinks: Mapping[str, SinkConnector], metrics: RunMetrics | None = None,
-                 store: CheckpointStore | None = None, resume: Manifest | None = None) -> None:
+                 store: CheckpointStore | None = None, resume: Manifest | None = None,
+                 worker: tuple[int, int] = (0, 1)) -> None:
         self.physical = physical
+        self.worker, self.workers = worker
         self.plan = physical.plan
         self.registry = registry
         self.clock = clock
@@ -116,6 +118,8 @@ class Execution:
         self._nodes_scope: anyio.CancelScope | None = None
         self._saved: Manifest | None = None  # the newest checkpoint written to the store
         self._committed: dict[tuple[str, str], int] = {}  # connector -> checkpoint committed
+        self._finished: list[tuple[str, str, Any]] = []  # connectors whose node task ended
+        self._newly_saved: anyio.Event | None = None  # made in the event loop by `run`
 
     def _outlet(self, node: PhysicalNode, target: int, extra: bool = False) -> Outlet:
         """An outlet from `node` to `target`. Data edges take the target's first ports; extra
@@ -142,12 +146,14 @@ class Execution:
                 context = SourceContext(
                     name=op.name, schema=Schema(op.schema, node.typed) if op.schema else None,
                     clock=self.clock, base_dir=base_dir, batch_size=settings.batch_size,
-                    batch_timeout_s=settings.batch_timeout_ms / 1000)
+                    batch_timeout_s=settings.batch_timeout_ms / 1000, worker=self.worker,
+                    workers=self.workers)
                 self.sources[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
             elif isinstance(op, Sink) and op.name not in self.sinks:
                 spec = self.registry.get("sink", op.connector)
                 assert spec is not None and spec.config is not None
-                context = SinkContext(name=op.name, base_dir=base_dir)
+                context = SinkContext(name=op.name, base_dir=base_dir, worker=self.worker,
+                                      workers=self.workers)
                 self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
             elif isinstance(op, Lookup):
                 node.operator = await self._lookup(op, base_dir)
@@ -206,6 +212,7 @@ class Execution:
                 stack.callback(channel.close)
             await self._open(stack)
             self._checkpoints = anyio.CancelScope()
+            self._newly_saved = anyio.Event()
             async with anyio.create_task_group() as tg:
                 self._nodes_scope = tg.cancel_scope
                 if self.coordinator is not None:
@@ -227,20 +234,39 @@ class Execution:
 
     async def _node(self, task: Any, node: PhysicalNode, outlets: list[Outlet]) -> None:
         await task(node, outlets)
+        if node.kind in ("source", "sink"):
+            connectors = self.sources if node.kind == "source" else self.sinks
+            self._finished.append((node.kind, node.name, connectors[node.name]))
         self._running -= 1
         if self._running == 0 and self._checkpoints is not None:  # no more checkpoints to begin
             self._checkpoints.cancel()
 
     async def _checkpointer(self) -> None:
-        interval_s = self.plan.settings.checkpoint_interval_ms / 1000
         assert self._checkpoints is not None
         with self._checkpoints:
-            while self._stop_at is None:
-                await self.clock.sleep(interval_s)
-                # one checkpoint in flight at a time: when checkpoints take longer than the
-                # interval, they must not pile up and starve the data
-                if self._stop_at is None and not self.coordinator.pending:
-                    self._trigger()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._commit_finished, name="rillet committer")
+                await self._trigger_every_interval()
+
+    async def _commit_finished(self) -> None:
+        """Commit each newly saved checkpoint to the connectors whose node has finished (their
+        own task no longer can): a finished shuffle sink's last epoch, say, which the workers
+        downstream wait for."""
+        while True:
+            assert self._newly_saved is not None
+            await self._newly_saved.wait()
+            self._newly_saved = anyio.Event()
+            for kind, name, connector in list(self._finished):
+                await self._commit(kind, name, connector)
+
+    async def _trigger_every_interval(self) -> None:
+        interval_s = self.plan.settings.checkpoint_interval_ms / 1000
+        while self._stop_at is None:
+            await self.clock.sleep(interval_s)
+            # one checkpoint in flight at a time: when checkpoints take longer than the
+            # interval, they must not pile up and starve the data
+            if self._stop_at is None and not self.coordinator.pending:
+                self._trigger()
 
     def _trigger(self) -> int:
         """Begin a checkpoint: each running source places its barrier after its current batch."""
@@ -268,6 +294,8 @@ class Execution:
 
     def _completed(self, manifest: Manifest) -> None:
         self._saved = manifest
+        if self._newly_saved is not None:
+            self._newly_saved.set()
         if self._stop_at is not None and manifest.checkpoint_id >= self._stop_at:
             self.stopped = True
             assert self._nodes_scope is not None
@@ -385,11 +413,13 @@ class Execution:
             metrics.busy_s += clock.monotonic_s() - started
             if batch is None:
                 break
-            origin = Origin(node.name, batch.file)
+            origin = Origin(node.name, batch.file, batch.part)
             if batch.bad:
                 await self._source_errors(node, plan_node, origin, batch.bad)
             if batch.records:
                 await self._send_all(outlets, Batch(batch.records, batch.offsets, origin), metrics)
+            if batch.watermark is not None:
+                await self._send_all(outlets, Watermark(batch.watermark), metrics)
             while requests:
                 checkpoint_id = requests.pop(0)
                 assert self.coordinator is not None
@@ -598,6 +628,7 @@ class Execution:
         metrics = self.metrics.nodes[node.id]
         inputs = Inputs(self._ports(node))
         clock = self.clock
+        on_watermark = getattr(sink, "watermark", None)
         while True:
             port, item = await channel.receive()
             if isinstance(item, Batch):
@@ -606,7 +637,13 @@ class Execution:
                 started = clock.monotonic_s()
                 await sink.write(item.records)
                 metrics.busy_s += clock.monotonic_s() - started
+            elif isinstance(item, Watermark) and on_watermark is not None:
+                merged = inputs.watermark(port, item)
+                if merged is not None and not merged.idle:
+                    await on_watermark(merged.ts_ms)
             elif not await self._control(node, port, item, inputs, outlets):
+                if hasattr(sink, "end_of_input"):
+                    await sink.end_of_input()
                 await self._retire(node)
                 return
             if self._saved is not None:
@@ -617,16 +654,17 @@ def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
             sources: Mapping[str, SourceConnector] | None = None,
             sinks: Mapping[str, SinkConnector] | None = None,
             metrics: RunMetrics | None = None, store: CheckpointStore | None = None,
-            resume: Manifest | None = None) -> Execution:
+            resume: Manifest | None = None, worker: tuple[int, int] = (0, 1)) -> Execution:
     """An execution of `plan`, ready to `run()`. `sources` and `sinks` replace connectors by
     name; with a `store`, checkpoints are taken into it, and `resume` restores one first.
 
     The counters go into `metrics` when one is given, so a caller (a test, a monitor) can read
-    them while the run goes on."""
+    them while the run goes on. `worker` is (this worker's index, how many) when the run is
+    one of several workers (`partition.py`); connectors hear it through their context."""
     clock = clock or SystemClock()
     physical = compile_plan(plan, registry, clock)
     return Execution(physical, registry, clock, sources or {}, sinks or {}, metrics, store,
-                     resume)
+                     resume, worker)
 
 
 async def execute(plan: Plan, registry: Registry, **kwargs: Any) -> RunMetrics:

@@ -63,11 +63,11 @@ class _Timed:
         raise NotImplementedError
 
     def begin(self, batch: Batch) -> None:
-        """Start judging the records of `batch` against the horizon of its source."""
-        self.horizon = max(self.watermark, self.seen.get(batch.origin.source, -(2**63)))
+        """Start judging the records of `batch` against the horizon of its stream."""
+        self.horizon = max(self.watermark, self.seen.get(batch.origin.stream, -(2**63)))
 
     def finish(self, batch: Batch) -> None:
-        self.seen[batch.origin.source] = self.horizon
+        self.seen[batch.origin.stream] = self.horizon
 
     def advance(self, ts: int) -> int:
         """The horizon after seeing event time `ts`."""

@@ -1,0 +1,76 @@
+"""Scale-out: the plan that one worker of several runs.
+
+Every worker runs the whole pipeline on its share of the input (a broker's consumer group hands
+each worker different entries). Before an operator whose state is kept per key (`aggregate`,
+`dedupe`, `join`), each of its inputs is cut by a *shuffle*: a sink that sends every record to
+the partition its key hashes to, and a source that reads this worker's own partition. So each
+key's state lives in exactly one worker. The shuffle's connectors (`stdlib/shuffle.py`) carry
+records, watermarks and the end of input through the broker, exactly once across crashes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import msgspec
+
+from .plan import Aggregate, Dedupe, Join, Node, Op, Plan, Sink, Source
+
+SHUFFLE = "shuffle"
+"""The connector name of the shuffle's sink and source in a partitioned plan."""
+
+
+@dataclass(frozen=True)
+class Shuffle:
+    """One cut edge: its sink and source are both named `name`."""
+
+    name: str
+    keys: tuple[str, ...]
+
+
+def shuffle_keys(op: Op) -> tuple[str, ...] | None:
+    """The fields that decide a record's partition before `op`; None for an operator that keeps
+    no state per key. An aggregate without `by` keys all records to one partition."""
+    if isinstance(op, Aggregate | Dedupe):
+        return op.keys
+    if isinstance(op, Join):
+        return (op.on,)
+    return None
+
+
+def partition_plan(plan: Plan) -> tuple[Plan, list[Shuffle]]:
+    """`plan` with a shuffle on every input of every keyed operator, node ids renumbered in
+    topological order (the runtime's expectation)."""
+    nodes: list[Node] = []
+    new_id: dict[int, int] = {}
+    shuffles: list[Shuffle] = []
+
+    def add(op: Op, inputs: tuple[int, ...], node: Node) -> int:
+        nodes.append(Node(len(nodes), op, inputs, node.span))
+        return len(nodes) - 1
+
+    for node in plan.nodes:
+        inputs = [new_id[i] for i in node.inputs]
+        keys = shuffle_keys(node.op)
+        if keys is not None:
+            for port, upstream in enumerate(inputs):
+                name = f"shuffle{node.id}.{port}"
+                config = {"keys": list(keys)}
+                add(Sink(name, SHUFFLE, config), (upstream,), node)
+                inputs[port] = add(Source(name, SHUFFLE, config), (), node)
+                shuffles.append(Shuffle(name, keys))
+        new_id[node.id] = add(node.op, tuple(inputs), node)
+    error_sink = new_id[plan.error_sink] if plan.error_sink is not None else None
+    return msgspec.structs.replace(plan, nodes=tuple(nodes), error_sink=error_sink), shuffles
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def partition_of(record: dict, keys: tuple[str, ...], partitions: int) -> int:
+    """The partition of `record`: the same in every process (Python's `hash` is not)."""
+    return zlib.crc32(_encode([record.get(k) for k in keys])) % partitions
+
+
+__all__ = ["SHUFFLE", "Shuffle", "partition_of", "partition_plan", "shuffle_keys"]
