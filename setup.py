@@ -1,9 +1,10 @@
-"""Install the top-level folders `dsl/`, `runtime/`, `stdlib/` as `rillet.dsl`, `rillet.runtime`,
-`rillet.stdlib`; the package list is computed so no subpackage is silently left out of the wheel."""
+"""Install the top-level folders `dsl/`, `runtime/`, `stdlib/`, `monitor/` as `rillet.dsl`,
+`rillet.runtime`, `rillet.stdlib`, `rillet.monitor`; the package list is computed so no
+subpackage is silently left out of the wheel."""
 
 from setuptools import find_packages, setup
 
-TOP = ("dsl", "runtime", "stdlib")
+TOP = ("dsl", "runtime", "stdlib", "monitor")
 
 packages, package_dir = [], {}
 for top in TOP:
@@ -15,5 +16,5 @@ for top in TOP:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={name: ["*.lark", "py.typed"] for name in packages},
+    package_data={name: ["*.lark", "*.html", "py.typed"] for name in packages},
 )

@@ -289,9 +289,28 @@ class TestDecl(Node):
     expect: tuple[Expect, ...]
 
 
+class Threshold(Node):
+    """What an alert compares its measure with, as written: `80%` (unit `percent`, value 0.8),
+    `2m` (unit `duration`, value in ms) or a plain number (unit `number`)."""
+
+    value: float
+    unit: str
+    text: str
+
+
+class AlertDecl(Node):
+    """`alert NAME when MEASURE OP THRESHOLD [for DURATION]`; `hold` is the `for` duration."""
+
+    name: Ident
+    measure: Ident
+    op: str
+    threshold: Threshold
+    hold: Duration | None
+
+
 Statement = (
     ParamDecl | SetDecl | UseDecl | SchemaDecl | SourceDecl | TableDecl | SinkDecl | ErrorsDecl
-    | StreamDecl | Flow | TestDecl
+    | StreamDecl | Flow | TestDecl | AlertDecl
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.plan import FieldSpec, SchemaSpec, Settings, TypeSpec
+from rillet.runtime.plan import ALERT_MEASURES, FieldSpec, SchemaSpec, Settings, Span, TypeSpec
 from rillet.runtime.plugin import Kind, Registry, Spec
 
 from . import ast
@@ -54,6 +54,7 @@ class Checked:
     flows: list[ast.Flow] = field(default_factory=list)
     tests: list[ast.TestDecl] = field(default_factory=list)
     error_sink: str | None = None
+    alerts: list[ast.AlertDecl] = field(default_factory=list)
 
 
 def parse_param_value(text: str, default: Any) -> Any:
@@ -120,6 +121,7 @@ class Checker:
         self._stream_order()
         FlowChecker(self.checked, self.report).run()
         self._tests()
+        self._alerts([s for s in statements if isinstance(s, ast.AlertDecl)])
         return self.checked
 
     # -- declarations ----------------------------------------------------------------------------
@@ -409,6 +411,50 @@ class Checker:
                     pending.append(reads(dep))
         c.stream_order = [n for n in order if n not in cyclic]
 
+    # -- alerts ----------------------------------------------------------------------------------
+
+    def _alerts(self, decls: list[ast.AlertDecl]) -> None:
+        first: dict[str, ast.AlertDecl] = {}
+        for decl in decls:
+            name = decl.name.text
+            if name in first:
+                self.report(error("E0101", f"alert `{name}` is declared twice", decl.name.span,
+                                  f"first declared on line {first[name].span.line}"))
+                continue
+            first[name] = decl
+            if self._alert_fits(decl):
+                self.checked.alerts.append(decl)
+
+    def _alert_fits(self, decl: ast.AlertDecl) -> bool:
+        measure, threshold = decl.measure.text, decl.threshold
+        if measure not in ALERT_MEASURES:
+            close = did_you_mean(measure, ALERT_MEASURES)
+            label = f"did you mean `{close}`?" if close else "not a measure"
+            self.report(error("E0801", f"unknown measure `{measure}`", decl.measure.span, label,
+                              "measures: " + ", ".join(f"`{m}`" for m in ALERT_MEASURES)))
+            return False
+        ok = True
+        if decl.op not in (">", ">=", "<", "<="):
+            span = _spanning(decl.measure.span, threshold.span)
+            self.report(error("E0802", f"an alert cannot compare with `{decl.op}`", span,
+                              "expected `>`, `>=`, `<` or `<=`",
+                              "an alert fires when a measure is above or below a threshold"))
+            ok = False
+        unit, meaning = ALERT_MEASURES[measure]
+        expected = {"share": ("percent", "a percentage like `80%`"),
+                    "duration": ("duration", "a duration like `2m`"),
+                    "number": ("number", "a number like `100`")}[unit]
+        if threshold.unit != expected[0]:
+            self.report(error("E0803", f"`{measure}` is compared with {expected[1]}",
+                              threshold.span, f"found `{threshold.text}`",
+                              f"`{measure}` is {meaning}"))
+            ok = False
+        elif unit == "share" and threshold.value > 1:
+            self.report(error("E0804", f"`{threshold.text}` is more than 100%", threshold.span,
+                              f"`{measure}` is a share, at most 100%"))
+            ok = False
+        return ok
+
     # -- tests -----------------------------------------------------------------------------------
 
     def _tests(self) -> None:
@@ -434,6 +480,11 @@ class Checker:
         if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
             self.report(error("E0702", f"{what} must be a list of records", expr.span,
                               "like `[{a: 1}, {a: 2}]`"))
+
+
+def _spanning(first: Span, last: Span) -> Span:
+    """From the start of `first` to the end of `last`."""
+    return Span(first.line, first.col, last.end_line, last.end_col)
 
 
 def _choices(spec: Spec, key: str | None) -> str:

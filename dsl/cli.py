@@ -13,7 +13,8 @@ import gc
 import importlib.util
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,12 @@ from typing import Any
 import anyio
 import msgspec
 
+from rillet.monitor.logs import configure as configure_logging
+from rillet.monitor.monitor import Monitor
 from rillet.runtime import Registry, RunMetrics, first_failure
 from rillet.runtime.checkpoint import FileCheckpointStore
 from rillet.runtime.failure import StateMismatch
+from rillet.runtime.plan import Plan, Sink
 from rillet.runtime.plugin import Spec
 from rillet.runtime.run import Execution, prepare
 
@@ -123,8 +127,10 @@ def _store(args: argparse.Namespace) -> FileCheckpointStore:
     return FileCheckpointStore(pipeline.parent / ".rillet" / pipeline.stem)
 
 
-async def _run_until_signalled(execution: Execution) -> tuple[RunMetrics, int | None]:
-    """Run; the first SIGINT or SIGTERM stops it after a last checkpoint, a second one at once."""
+async def _run_until_signalled(execution: Execution, monitor: Monitor
+                               ) -> tuple[RunMetrics, int | None]:
+    """Run, watched by `monitor`; the first SIGINT or SIGTERM stops the run after a last
+    checkpoint, a second one at once."""
     received: list[int] = []
 
     async def watch() -> None:
@@ -141,12 +147,58 @@ async def _run_until_signalled(execution: Execution) -> tuple[RunMetrics, int | 
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch)
+        tg.start_soon(monitor.run)
         metrics = await execution.run()
         tg.cancel_scope.cancel()
     return metrics, received[0] if received else None
 
 
+def _display(args: argparse.Namespace, plan: Plan) -> str:
+    """The live view on a terminal; plain lines when standard error is not one, when logs are
+    JSON, or when a `stdout()` sink prints to the same terminal (it would tear the view);
+    nothing with --quiet."""
+    if args.quiet:
+        return "none"
+    if args.log_format == "json" or not sys.stderr.isatty():
+        return "plain"
+    prints = any(isinstance(n.op, Sink) and n.op.connector == "stdout" for n in plan.nodes)
+    return "plain" if prints and sys.stdout.isatty() else "live"
+
+
+@contextmanager
+def _serving(monitor: Monitor, http: str | None) -> Iterator[None]:
+    """With --http, serve the metrics and the dashboard while the block runs."""
+    if http is None:
+        yield
+        return
+    from rillet.monitor.server import MonitorServer, parse_address  # prometheus: only for --http
+
+    try:
+        server = MonitorServer(monitor, parse_address(http))
+    except OSError as e:
+        raise SystemExit(f"rillet: error: --http {http}: {e.strerror or e}") from None
+    server.start()
+    try:
+        yield
+    finally:
+        monitor.running = False
+        server.close()
+
+
+def _check_http(http: str | None) -> None:
+    """A malformed --http is a usage error before anything runs."""
+    if http is not None:
+        from rillet.monitor.server import parse_address
+
+        try:
+            parse_address(http)
+        except ValueError as e:
+            raise SystemExit(f"rillet: error: {e}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_format, args.quiet)
+    _check_http(args.http)
     compiled = compile_file(args.file, _params(args.param))
     if not compiled.ok:
         _report(compiled, False)
@@ -162,9 +214,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     resume = store.latest()
     try:
         execution = prepare(plan, registry, store=store, resume=resume)
-        _tune_gc()
-        metrics, signum = anyio.run(_run_until_signalled, execution,
-                                    backend_options=_backend_options())
+        monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
+        with _serving(monitor, args.http):
+            _tune_gc()
+            metrics, signum = anyio.run(_run_until_signalled, execution, monitor,
+                                        backend_options=_backend_options())
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -317,9 +371,15 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("file", help="the pipeline file (.rill)")
         sub.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                          help="override a `param` of the pipeline")
-    run.add_argument("-q", "--quiet", action="store_true", help="no summary at the end")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no live view, progress lines or summary; warnings only")
     run.add_argument("--fresh", action="store_true",
                      help="forget saved checkpoints and start from the beginning")
+    run.add_argument("--http", metavar="HOST:PORT",
+                     help="serve /metrics (Prometheus), /healthz and a dashboard at / while "
+                          "running; HOST defaults to 127.0.0.1, port 0 picks a free one")
+    run.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="log lines (warnings, alerts, checkpoints) as text or JSON lines")
     checkpoints = commands.add_parser("checkpoints", help="list a pipeline's checkpoints")
     checkpoints.add_argument("file", help="the pipeline file (.rill)")
     checkpoints.set_defaults(handler=cmd_checkpoints)

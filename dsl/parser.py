@@ -306,6 +306,34 @@ class _ToAst(Transformer):
         return ast.PluginOp(name=_ident(name), args=args, kwargs=kwargs, concurrency=workers,
                             span=_span_of(meta))
 
+    # alerts
+    def alert_decl(self, meta, items):
+        name, measure, op, threshold, hold = items
+        return ast.AlertDecl(name=_ident(name), measure=_ident(measure), op=str(op),
+                             threshold=self._threshold(threshold),
+                             hold=hold and self._duration(hold), span=_span_of(meta))
+
+    def _threshold(self, token: Token) -> ast.Threshold:
+        text, span = str(token), _token_span(token)
+        if token.type == "PERCENT":
+            share = 0.0
+            if len(text) > 40:
+                self._out_of_range(token, "percentage", "40 characters")
+            else:
+                share = float(Fraction(text[:-1]) / 100)
+            return ast.Threshold(value=share, unit="percent", text=text, span=span)
+        if token.type == "DURATION":
+            ms = self._duration(token).ms
+            return ast.Threshold(value=float(ms), unit="duration", text=text, span=span)
+        if token.type == "INT":
+            return ast.Threshold(value=float(self._int(token)), unit="number", text=text,
+                                 span=span)
+        value = float(text)
+        if not math.isfinite(value):
+            self._out_of_range(token, "number", "about 1.8e308 (64-bit float)")
+            value = 0.0
+        return ast.Threshold(value=value, unit="number", text=text, span=span)
+
     # tests
     def test_decl(self, meta, items):
         name, *stmts = items
@@ -436,6 +464,7 @@ _READABLE = {
     "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`",
     "RBRACE": "`}`", "COMMA": "`,`", "VBAR": "`|`", "EQUAL": "`=`", "COLON": "`:`",
     "DOT": "`.`", "OPTIONAL": "`?`", "ORDERED": "`ordered`",
+    "PERCENT": "a percentage like `80%`",
 }
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
+
 from rillet.runtime import plan as ir
 
-from . import ast
+from . import ast, render
 from .checker import Checked
 from .constant import evaluate
 
@@ -98,7 +100,7 @@ class _Planner:
             sink_ids[name] = self.add(op, tuple(self.sink_inputs[name]), decl.span)
         error_sink = sink_ids.get(c.error_sink) if c.error_sink else None
         full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
-        return prune(full)
+        return msgspec.structs.replace(prune(full), alerts=tuple(map(alert, c.alerts)))
 
     def flow(self, flow: ast.Flow) -> tuple[int, EventTime | None]:
         """Plans the flow's operators; its output node and the event time in effect there."""
@@ -191,6 +193,16 @@ class _Planner:
                           for k in kwargs}
                 return ir.PluginOperator(name.text, values, concurrency)
         raise TypeError(f"cannot plan {op!r}")
+
+
+def alert(decl: ast.AlertDecl) -> ir.Alert:
+    """An alert in the IR: the threshold in its measure's unit, the condition as written."""
+    hold_ms = decl.hold.ms if decl.hold else 0
+    condition = f"{decl.measure.text} {decl.op} {decl.threshold.text}"
+    if decl.hold:
+        condition += f" for {render.duration(hold_ms)}"
+    return ir.Alert(decl.name.text, decl.measure.text, decl.op, decl.threshold.value, hold_ms,
+                    condition, decl.span)
 
 
 def prune(plan: ir.Plan) -> ir.Plan:

@@ -1,11 +1,14 @@
 """Counters of a run, per node and per channel, kept as plain values that exporters read.
 
-Updated once per batch, never per record, so keeping them costs nothing measurable. The
-monitoring issue exports these; the CLI's run summary reads them at the end.
+Updated once per batch (or per control item, or per checkpoint), never per record, so keeping
+them costs nothing measurable. The run summary reads them at the end; `rillet.monitor` reads
+them while the run goes on, from the event loop and from its HTTP thread: plain numbers that
+one writer updates are safe enough to read there for monitoring. Everything here is bounded.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -23,6 +26,8 @@ class NodeMetrics:
     busy_s: float = 0.0
     blocked_s: float = 0.0
     """Time spent waiting for room on a full output channel: the backpressure this node felt."""
+    watermark_ms: int | None = None
+    """The last watermark this node passed on (a sink: received); None before the first."""
 
 
 @dataclass(slots=True)
@@ -37,9 +42,76 @@ class ChannelMetrics:
 
 
 @dataclass(slots=True)
+class Histogram:
+    """Observations counted in fixed buckets (`counts[i]`: those at most `bounds[i]`, the last
+    one counting those above every bound), with their sum: constant size however long the
+    run."""
+
+    bounds: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    sum: float = 0.0
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.bounds) + 1)
+
+    def observe(self, value: float) -> None:
+        index = next((i for i, bound in enumerate(self.bounds) if value <= bound),
+                     len(self.bounds))
+        self.counts[index] += 1
+        self.sum += value
+        self.count += 1
+
+
+CHECKPOINT_HISTORY = 100
+"""Completed checkpoints remembered for display; older ones live on in the histograms."""
+DURATION_BOUNDS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SIZE_BOUNDS_BYTES = (1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9)
+
+
+@dataclass(slots=True, frozen=True)
+class CheckpointRecord:
+    checkpoint_id: int
+    time_ms: int
+    """Wall-clock time it completed, epoch ms."""
+    duration_s: float | None
+    """From the first barrier to the manifest written; None for the final one of a finished
+    run, which no barrier began."""
+    size_bytes: int
+    """Operator state saved in it."""
+
+
+@dataclass(slots=True)
+class CheckpointMetrics:
+    completed: int = 0
+    last: CheckpointRecord | None = None
+    history: deque[CheckpointRecord] = field(
+        default_factory=lambda: deque(maxlen=CHECKPOINT_HISTORY))
+    duration_s: Histogram = field(default_factory=lambda: Histogram(DURATION_BOUNDS_S))
+    size_bytes: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS_BYTES))
+    _began_s: dict[int, float] = field(default_factory=dict)
+    """Checkpoints in flight (one at a time, and a last one when stopping)."""
+
+    def begin(self, checkpoint_id: int, now_s: float) -> None:
+        self._began_s[checkpoint_id] = now_s
+
+    def complete(self, checkpoint_id: int, time_ms: int, now_s: float, size_bytes: int) -> None:
+        began = self._began_s.pop(checkpoint_id, None)
+        duration = None if began is None else now_s - began
+        record = CheckpointRecord(checkpoint_id, time_ms, duration, size_bytes)
+        if duration is not None:
+            self.duration_s.observe(duration)
+        self.size_bytes.observe(size_bytes)
+        self.completed += 1
+        self.history.append(record)
+        self.last = record
+
+
+@dataclass(slots=True)
 class RunMetrics:
     nodes: dict[int, NodeMetrics] = field(default_factory=dict)
     channels: dict[int, ChannelMetrics] = field(default_factory=dict)
+    checkpoints: CheckpointMetrics = field(default_factory=CheckpointMetrics)
     elapsed_s: float = 0.0
 
     def by_kind(self, kind: str) -> list[NodeMetrics]:

@@ -229,6 +229,35 @@ class Node(msgspec.Struct, frozen=True):
     span: Span | None = None
 
 
+# -- alerts --------------------------------------------------------------------------------------
+
+ALERT_MEASURES = {
+    "backpressure": ("share", "the fullest input channel, as a share of its capacity"),
+    "watermark_lag": ("duration", "wall-clock time minus the watermark, the largest over nodes"),
+    "error_rate": ("share", "bad records among the records read, over the last 10 s"),
+    "late_rate": ("share", "late records among the records read, over the last 10 s"),
+    "checkpoint_age": ("duration", "time since the last checkpoint completed"),
+    "input_rate": ("number", "records read per second by all sources, over the last 10 s"),
+}
+"""What an alert can watch, with its unit: a share (0 to 1, written `80%`), a duration (ms,
+written `2m`) or a number. The monitor (`rillet.monitor.alert`) computes them from the metrics."""
+
+
+class Alert(msgspec.Struct, frozen=True):
+    """`alert NAME when MEASURE OP THRESHOLD [for HOLD]`: active once the condition has held
+    for `hold_ms`, inactive as soon as it no longer holds. `threshold` is in the measure's unit
+    (a share 0.8 for `80%`, milliseconds, or records per second); `condition` is the condition
+    as the pipeline file writes it, for messages."""
+
+    name: str
+    measure: str
+    op: str  # > >= < <=
+    threshold: float
+    hold_ms: int = 0
+    condition: str = ""
+    span: Span | None = None
+
+
 class Settings(msgspec.Struct, frozen=True):
     batch_size: int = 1000
     batch_timeout_ms: int = 200
@@ -245,6 +274,7 @@ class Plan(msgspec.Struct, frozen=True):
     file: str = "<plan>"
     base_dir: str = "."
     plugins: tuple[str, ...] = ()
+    alerts: tuple[Alert, ...] = ()
 
     def node(self, node_id: int) -> Node:
         return self.nodes[node_id]

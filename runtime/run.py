@@ -52,6 +52,10 @@ def error_record(reason: str, origin: Origin, offset: int | None, raw: Any,
             "operator": operator, "at": at, "raw": raw}
 
 
+_NO_MORE_EVENTS = 2**62
+"""Watermarks from here up say an input ended (+infinity), not how far event time got."""
+
+
 def _describe(record: dict) -> str:
     text = msgspec.json.encode(record, enc_hook=repr).decode()
     return text if len(text) <= 200 else text[:197] + "..."
@@ -108,7 +112,7 @@ class Execution:
         self.resume = resume
         self.coordinator = None if store is None else Coordinator(
             store, len(physical.nodes), clock.time_ms,
-            first_id=resume.checkpoint_id + 1 if resume else 1, on_complete=self._completed)
+            first_id=resume.checkpoint_id + 1 if resume else 1, on_complete=self._checkpointed)
         self._requests: dict[int, list[int]] = {
             n.id: [] for n in physical.nodes.values() if n.kind == "source"}
         self._stop_at: int | None = None
@@ -272,6 +276,7 @@ class Execution:
         """Begin a checkpoint: each running source places its barrier after its current batch."""
         assert self.coordinator is not None
         checkpoint_id = self.coordinator.begin()
+        self.metrics.checkpoints.begin(checkpoint_id, self.clock.monotonic_s())
         for node_id, requests in self._requests.items():
             if node_id not in self.coordinator.retired:
                 requests.append(checkpoint_id)
@@ -331,6 +336,13 @@ class Execution:
             if hasattr(source, "commit"):
                 await source.commit(source.position() if hasattr(source, "position") else None)
 
+    def _checkpointed(self, manifest: Manifest) -> None:
+        """Checkpoint metrics first, then whatever completing a checkpoint sets off."""
+        size = sum(len(saved.state) for saved in manifest.operators.values())
+        self.metrics.checkpoints.complete(manifest.checkpoint_id, manifest.time_ms,
+                                          self.clock.monotonic_s(), size)
+        self._completed(manifest)
+
     async def _broadcast(self, node: PhysicalNode, outlets: list[Outlet], barrier: Barrier
                          ) -> None:
         """Send a barrier on every output, then wait until each receiver has aligned it."""
@@ -378,6 +390,8 @@ class Execution:
         if isinstance(item, Batch):
             metrics.batches_out += 1
             metrics.records_out += len(item.records)
+        elif isinstance(item, Watermark) and not item.idle and item.ts_ms < _NO_MORE_EVENTS:
+            metrics.watermark_ms = item.ts_ms
 
     async def _finish(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         await self._retire(node)

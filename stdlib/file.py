@@ -177,6 +177,7 @@ class FileSource:
         self.files: list[str] = []
         self.index = 0
         self.current: _LineFile | _CsvFile | None = None
+        self._sizes: list[int] = []  # of `files`, taken once for `progress`
 
     def _matching(self) -> list[str]:
         if glob.has_magic(self.pattern):
@@ -209,6 +210,22 @@ class FileSource:
             self._open_next()
             assert self.current is not None
             self.current.seek(offset)
+
+    def progress(self) -> tuple[int, int] | None:
+        """(bytes read, bytes in all) of the matched files, for a progress bar and its ETA;
+        None when following, since a followed input has no end. Optional for a source: the
+        monitor shows a bar for those that have it."""
+        if self.config.follow:
+            return None
+        if len(self._sizes) != len(self.files):
+            self._sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in self.files]
+        finished = self.index - 1 if self.current is not None else self.index
+        done = sum(self._sizes[:finished])
+        if isinstance(self.current, _LineFile):
+            done += self.current.position
+        elif self.current is not None:  # csv counts rows: the bytes its reader has taken
+            done += self.current.handle.buffer.tell()
+        return done, sum(self._sizes)
 
     async def open(self) -> None:
         self.files = self._matching()

@@ -1,5 +1,6 @@
 """The dependency rules of STYLE.md "Layout": `runtime` imports nothing else of rillet and never
-lark; `stdlib` never imports `dsl`; nothing imports the bare folder names."""
+lark, rich or prometheus-client; `stdlib` never imports `dsl` or `monitor`; `monitor` depends
+on `runtime` only; nothing imports the bare folder names."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PACKAGES = ("dsl", "runtime", "stdlib")
+PACKAGES = ("dsl", "runtime", "stdlib", "monitor")
 
 
 def imports(path: Path) -> set[str]:
@@ -30,13 +31,20 @@ def modules(package: str) -> list[Path]:
 @pytest.mark.parametrize("path", modules("runtime"), ids=lambda p: p.name)
 def test_runtime_imports_no_front_end_or_stdlib(path: Path) -> None:
     bad = {n for n in imports(path)
-           if n.split(".")[0] == "lark" or n.startswith(("rillet.dsl", "rillet.stdlib"))}
+           if n.split(".")[0] in ("lark", "rich", "prometheus_client")
+           or n.startswith(("rillet.dsl", "rillet.stdlib", "rillet.monitor"))}
     assert not bad
 
 
 @pytest.mark.parametrize("path", modules("stdlib"), ids=lambda p: p.name)
 def test_stdlib_imports_no_front_end(path: Path) -> None:
-    assert not {n for n in imports(path) if n.startswith("rillet.dsl")}
+    assert not {n for n in imports(path) if n.startswith(("rillet.dsl", "rillet.monitor"))}
+
+
+@pytest.mark.parametrize("path", modules("monitor"), ids=lambda p: p.name)
+def test_monitor_imports_runtime_only(path: Path) -> None:
+    assert not {n for n in imports(path)
+                if n.split(".")[0] == "lark" or n.startswith(("rillet.dsl", "rillet.stdlib"))}
 
 
 @pytest.mark.parametrize("path", [p for pkg in PACKAGES for p in modules(pkg)],
