@@ -77,6 +77,9 @@ class SinkContext:
     base_dir: Path
     worker: int = 0
     workers: int = 1
+    pipeline: str = ""
+    """The pipeline file's name without `.rill`: with the sink's name, what tells this sink from
+    another writing the same table (`sqltable.py`)."""
 
 
 class Source(Protocol):

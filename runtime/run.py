@@ -157,7 +157,7 @@ class Execution:
                 spec = self.registry.get("sink", op.connector)
                 assert spec is not None and spec.config is not None
                 context = SinkContext(name=op.name, base_dir=base_dir, worker=self.worker,
-                                      workers=self.workers)
+                                      workers=self.workers, pipeline=Path(self.plan.file).stem)
                 self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
             elif isinstance(op, Lookup):
                 node.operator = await self._lookup(op, base_dir)
@@ -316,9 +316,10 @@ class Execution:
         if self._committed.get((kind, name), 0) >= manifest.checkpoint_id:
             return
         parts = manifest.sources if kind == "source" else manifest.sinks
-        self._committed[kind, name] = manifest.checkpoint_id
         if name in parts:
-            await connector.commit(parts[name])
+            with anyio.CancelScope(shield=True):  # half a commit would have to be made again
+                await connector.commit(parts[name])
+        self._committed[kind, name] = manifest.checkpoint_id
 
     async def _commit_all(self) -> None:
         """At the end of a run: commit the last checkpoint everywhere; without checkpoints,

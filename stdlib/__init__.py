@@ -5,11 +5,13 @@ entry-point group (`rillet.plugins`, name `std`).
 
 from rillet.runtime.plugin import Plugin
 
-from . import aggregates, file, functions, generate, stdio
+from . import aggregates, file, functions, generate, nats, postgres, redis_stream, sqlite, stdio
 
 plugin = Plugin(
     "std",
-    [s for m in (file, stdio, generate, functions, aggregates) for s in m.plugin.specs],
+    [s for m in (file, stdio, generate, functions, aggregates, redis_stream, nats, postgres,
+               sqlite)
+     for s in m.plugin.specs],
 )
 
 __all__ = ["plugin"]

@@ -1,0 +1,462 @@
+"""The `redis_stream` connector: a source reading a Redis stream through a consumer group, and a
+sink appending to a stream (redis-py's asyncio client, hiredis parser).
+
+Source. Entries are read with `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` and
+acknowledged (`XACK`) only in `commit(position)`, which the runtime calls once the checkpoint
+holding that position is saved; so an entry read but not covered by a saved checkpoint stays in
+the group's pending entries list (PEL) and is read again by the next run. Two consumer names
+keep positions exact:
+
+- `consumer` receives the group's new entries (`>`), whose ids only grow, and after a restart
+  or a lost connection re-reads its own pending entries (also in id order) before new ones. Its
+  part of a position is `last`, the id of the last entry delivered downstream: every entry of
+  its PEL up to `last` is covered by the checkpoint, every one after it is not.
+- `consumer:claimed` receives entries taken over from dead consumers (`XPENDING ... IDLE`, then
+  `XCLAIM`) once they have been idle `claim_idle`. Their ids can be anything, so the position
+  lists them (`claimed`), at most `MAX_CLAIMED_UNACKED` of them: claiming waits for a commit
+  when that many are out.
+
+A connection error is retried with backoff for `retry_timeout`; afterwards both PELs are read
+again from the position, because a request whose reply was lost may have delivered entries to
+this consumer that never reached the pipeline. redis-py's own retries are off for that reason.
+
+Sink: one pipelined `XADD` per batch; at-least-once (a batch retried after a lost connection, or
+written again after a crash, appears twice).
+
+Read next: runtime/connector.py (the protocol), stdlib/nats.py (the same for JetStream).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from rillet.runtime.clock import Clock, SystemClock
+from rillet.runtime.connector import (
+    BadRecord,
+    ConnectorError,
+    SinkContext,
+    SourceBatch,
+    SourceContext,
+)
+from rillet.runtime.plugin import Plugin
+from rillet.runtime.schema import Schema
+
+from .formats import decode_jsonl
+
+plugin = Plugin("std")
+log = logging.getLogger(__name__)
+
+MAX_CLAIMED_UNACKED = 10_000
+"""Entries claimed from dead consumers and not yet acknowledged; the position lists each."""
+ACK_PAGE = 10_000
+"""Pending entries of the claiming consumer listed (`XPENDING`) per round trip."""
+CONNECT_TIMEOUT_S = 5.0
+FIRST_RETRY_S = 0.1
+MAX_RETRY_S = 5.0
+_encoder = msgspec.json.Encoder()
+
+
+class RedisStreamSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
+    url: str
+    stream: str
+    group: str = "rillet"
+    consumer: str | None = None
+    field: str = "data"
+    until_empty: bool = False
+    claim_idle: int | None = 30_000
+    """A duration (ms): pending entries of other consumers idle this long are taken over;
+    null never takes any over."""
+    retry_timeout: int = 60_000
+    """A duration (ms): how long a lost server is retried before the run stops."""
+
+
+class RedisStreamSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
+    url: str
+    stream: str
+    field: str = "data"
+    maxlen: int | None = None
+    retry_timeout: int = 60_000
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+ACK_THROUGH = """
+local low, n = ARGV[2], 0
+while true do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], low, ARGV[3], 1000, ARGV[4])
+  if #pending == 0 then return n end
+  local ids = {}
+  for i, entry in ipairs(pending) do ids[i] = entry[1] end
+  n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  if #pending < 1000 then return n end
+  low = '(' .. ids[#ids]
+end
+"""
+"""Acknowledge a consumer's pending entries from ARGV[2] to ARGV[3] in one round trip (lists
+and acknowledges 1,000 at a time on the server)."""
+
+
+class _Connection:
+    """A client for one server, and the retry policy: a request that fails because the server
+    is unreachable is sent again after a growing pause, for at most `retry_timeout_s`."""
+
+    def __init__(self, url: str, who: str, clock: Clock, retry_timeout_s: float) -> None:
+        self.url = url
+        self.who = who
+        self.clock = clock
+        self.retry_timeout_s = retry_timeout_s
+        self.client: Any = None
+        self.failures = 0
+        """Requests that failed because the server went away (the owner checks it to know
+        when to re-read its pending entries)."""
+
+    async def open(self) -> None:
+        # imported here: redis-py takes 0.15 s to import, which no pipeline without it should pay
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import BusyLoadingError, ResponseError
+        from redis.exceptions import ConnectionError as LostConnection
+        from redis.exceptions import TimeoutError as LostTimeout
+
+        self.lost = (LostConnection, LostTimeout, BusyLoadingError, OSError)
+        self.refused = ResponseError
+        try:
+            self.client = aioredis.from_url(
+                self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=CONNECT_TIMEOUT_S,
+                health_check_interval=0)
+        except ValueError as e:
+            raise ConnectorError(f"{self.who}: invalid redis url {self.url!r}: {e}") from e
+        for command in ("XREADGROUP", "XCLAIM"):  # entries as the server sends them: lists
+            self.client.set_response_callback(command, _as_sent)
+        try:
+            await self.client.ping()
+        except self.lost as e:
+            await self.aclose()
+            raise ConnectorError(
+                f"{self.who}: cannot connect to redis at {self.url}: {_reason(e)} "
+                "(is the server running and reachable?)") from e
+        except self.refused as e:
+            await self.aclose()
+            raise ConnectorError(f"{self.who}: redis at {self.url} refused: {e}") from e
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """`client.method(*args, **kwargs)`, retried while the server is unreachable."""
+        return await self.request(method, lambda c: getattr(c, method)(*args, **kwargs))
+
+    async def request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """`await send(client)`, sent again after a pause while the server is unreachable."""
+        delay, started = FIRST_RETRY_S, None
+        while True:
+            try:
+                result = await send(self.client)
+            except self.lost as e:
+                self.failures += 1
+                now = self.clock.monotonic_s()
+                if started is None:
+                    started = now
+                    log.warning("%s: lost redis at %s (%s); retrying for up to %gs", self.who,
+                                self.url, _reason(e), self.retry_timeout_s)
+                if now - started >= self.retry_timeout_s:
+                    raise ConnectorError(
+                        f"{self.who}: redis at {self.url} went away and did not come back "
+                        f"within {self.retry_timeout_s:g}s: {_reason(e)}") from e
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
+                continue
+            except self.refused as e:
+                raise ConnectorError(f"{self.who}: redis {what.upper()} failed: {e}") from e
+            if started is not None:
+                log.warning("%s: redis at %s is back", self.who, self.url)
+            return result
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            await client.aclose()
+
+
+def _as_sent(response: Any, **options: Any) -> Any:
+    return response
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text.rstrip(".")
+
+
+Entry = tuple[bytes, list[bytes] | None]
+"""An entry as Redis sends it: its id and its fields and values in one list (None or empty
+when the entry was deleted since it was delivered)."""
+
+
+def decode_entries(entries: list[Entry], field: str, schema: Schema | None
+                   ) -> tuple[list[dict], list[str], list[BadRecord]]:
+    """Records, their stream ids and the entries that are not records.
+
+    An entry holding `field` is the JSON document in it (other fields are ignored); an entry
+    without it is its fields as a record of strings (converted by the schema, as for CSV). A
+    deleted entry is skipped."""
+    key = field.encode()
+    if all(fields and len(fields) == 2 and fields[0] == key for _, fields in entries):
+        lines, ids, bad = [], [], []  # the common case: decoded in one msgspec call
+        for entry_id, fields in entries:
+            value = fields[1]  # type: ignore[index]
+            if value.strip():
+                lines.append(value)
+                ids.append(entry_id.decode())
+            else:
+                bad.append(BadRecord(f"empty `{field}` field", entry_id.decode(), ""))
+        records, offsets, more = decode_jsonl(lines, ids, schema)
+        return records, offsets, bad + more
+    records, offsets, bad = [], [], []
+    for entry_id, flat in entries:
+        if not flat:
+            continue
+        fields = dict(zip(flat[::2], flat[1::2]))
+        if key in fields:
+            one, _, wrong = decode_entries([(entry_id, [key, fields[key]])], field, schema)
+        else:
+            one, wrong = _fields_record(entry_id, fields, schema)
+        records += one
+        offsets += [entry_id.decode()] * len(one)
+        bad += wrong
+    return records, offsets, bad
+
+
+def _fields_record(entry_id: bytes, fields: dict[bytes, bytes], schema: Schema | None
+                   ) -> tuple[list[dict], list[BadRecord]]:
+    record = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
+              for k, v in fields.items()}
+    if schema is not None:
+        try:
+            record = schema.convert_strings(record)
+        except msgspec.ValidationError as e:
+            raw = _encoder.encode(record).decode()
+            return [], [BadRecord(schema.describe(e), entry_id.decode(), raw)]
+    return [record], []
+
+
+@plugin.source("redis_stream", config=RedisStreamSourceConfig, shared=True)
+class RedisStreamSource:
+    """Reads a Redis stream through a consumer group; entries are acknowledged only once a
+    checkpoint covering them is saved."""
+
+    def __init__(self, config: RedisStreamSourceConfig, context: SourceContext) -> None:
+        self.config = config
+        self.context = context
+        self.who = f"source `{context.name}`"
+        self.consumer = config.consumer or f"{socket.gethostname()}:{context.name}"
+        if context.workers > 1:  # workers share the group, each with a consumer of its own
+            self.consumer += f":w{context.worker}"
+        self.claimer = f"{self.consumer}:claimed"
+        self.redis = _Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
+        self.last: str | None = None  # the last entry of `consumer` delivered downstream
+        self.acked_through: str | None = None  # `consumer`'s PEL holds nothing up to it
+        self.claimed: list[str] = []  # entries of `claimer` delivered and not acknowledged
+        self.resumed: dict | None = None  # a position from `seek`, settled at the first read
+        self.recovering = True  # re-read both PELs before new entries
+        self.claimer_from = "0"  # where re-reading the claimer's PEL goes on
+        self.failures_seen = 0
+        self.claim_cursor = "-"
+        self.claim_due_s = 0.0
+
+    async def open(self) -> None:
+        await self.redis.open()
+        self.ack_script = self.redis.client.register_script(ACK_THROUGH)
+        try:
+            await self.redis.call("xgroup_create", self.config.stream, self.config.group,
+                                  id="0", mkstream=True)
+        except ConnectorError as e:
+            if "BUSYGROUP" not in str(e):  # the group exists: read on where it is
+                raise
+
+    def position(self) -> dict:
+        """The last entry of `consumer` delivered downstream, and the entries of
+        `consumer:claimed` delivered and not yet acknowledged."""
+        return {"last": self.last, "claimed": list(self.claimed)}
+
+    def seek(self, position: dict) -> None:
+        self.resumed = position
+        self.last = self.acked_through = None
+        self.claimed = []
+
+    async def commit(self, position: dict) -> None:
+        """Acknowledge what `position` covers: `consumer`'s pending entries up to `last`, and
+        the claimed entries it lists."""
+        await self._ack_through(position["last"])
+        claimed = set(position["claimed"])
+        if claimed:
+            await self.redis.call("xack", self.config.stream, self.config.group, *claimed)
+            self.claimed = [i for i in self.claimed if i not in claimed]
+
+    async def _ack_through(self, last: str | None) -> None:
+        if last is None or last == self.acked_through:
+            return
+        low = "-" if self.acked_through is None else f"({self.acked_through}"
+        script = self.ack_script
+        await self.redis.request("xack", lambda c: script(
+            keys=[self.config.stream], args=[self.config.group, low, last, self.consumer],
+            client=c))
+        self.acked_through = last
+
+    async def _settle(self, position: dict) -> None:
+        """Resuming: acknowledge what the checkpoint covered; the rest is read again."""
+        await self._ack_through(position["last"])
+        self.last = position["last"]
+        covered = set(position["claimed"])
+        stream, group = self.config.stream, self.config.group
+        low = "-"
+        while covered:
+            pending = await self.redis.call("xpending_range", stream, group, low, "+", ACK_PAGE,
+                                            self.claimer)
+            ids = [_text(p["message_id"]) for p in pending]
+            done = [i for i in ids if i in covered]
+            if done:
+                await self.redis.call("xack", stream, group, *done)
+            if len(pending) < ACK_PAGE:
+                break
+            low = f"({ids[-1]}"
+
+    def _batch(self, entries: list[Entry]) -> SourceBatch:
+        records, offsets, bad = decode_entries(entries, self.config.field, self.context.schema)
+        return SourceBatch(records, offsets, self.config.stream, bad)
+
+    async def _read(self, consumer: str, start: str, block_ms: int | None) -> list:
+        reply = await self.redis.call("xreadgroup", self.config.group, consumer,
+                                      {self.config.stream: start},
+                                      count=self.context.batch_size, block=block_ms)
+        if not reply:
+            return []
+        # one stream: `[[name, entries]]` (RESP2) or `{name: entries}` (RESP3)
+        return next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+
+    async def _recover(self) -> SourceBatch | None:
+        """One batch of entries this consumer holds but has not delivered (after a restart or
+        a lost connection); None once there are none left."""
+        entries = await self._read(self.consumer, self.last or "0", None)
+        if entries:
+            self.last = _text(entries[-1][0])
+            return self._batch(entries)
+        delivered = set(self.claimed)
+        while True:
+            entries = await self._read(self.claimer, self.claimer_from, None)
+            if not entries:
+                self.claimer_from = "0"
+                return None
+            self.claimer_from = _text(entries[-1][0])
+            fresh = [e for e in entries if _text(e[0]) not in delivered]
+            if fresh:
+                self.claimed += [e[0].decode() for e in fresh]
+                return self._batch(fresh)
+
+    async def _claim(self) -> SourceBatch | None:
+        """Take over entries that other consumers left pending for `claim_idle`."""
+        idle_ms = self.config.claim_idle
+        clock = self.context.clock
+        if idle_ms is None or clock.monotonic_s() < self.claim_due_s:
+            return None
+        room = min(self.context.batch_size, MAX_CLAIMED_UNACKED - len(self.claimed))
+        if room <= 0:
+            return None
+        stream, group = self.config.stream, self.config.group
+        pending = await self.redis.call("xpending_range", stream, group, self.claim_cursor, "+",
+                                        room, idle=idle_ms)
+        if len(pending) < room:  # scanned to the end: start over after a pause
+            self.claim_cursor = "-"
+            self.claim_due_s = clock.monotonic_s() + max(idle_ms / 4000, 0.05)
+        else:
+            self.claim_cursor = f"({_text(pending[-1]['message_id'])}"
+        ours = (self.consumer.encode(), self.claimer.encode())
+        ids = [p["message_id"] for p in pending if p["consumer"] not in ours]
+        if not ids:
+            return None
+        entries = await self.redis.call("xclaim", stream, group, self.claimer, idle_ms, ids)
+        if not entries:
+            return None
+        self.claimed += [e[0].decode() for e in entries if e[1]]
+        return self._batch(entries)
+
+    async def read_batch(self) -> SourceBatch | None:
+        if self.resumed is not None:
+            position, self.resumed = self.resumed, None
+            await self._settle(position)
+        if self.redis.failures != self.failures_seen:  # a reply may have been lost
+            self.failures_seen = self.redis.failures
+            self.recovering = True
+        if self.recovering:
+            batch = await self._recover()
+            if batch is not None:
+                return batch
+            self.recovering = False
+        batch = await self._claim()
+        if batch is not None:
+            return batch
+        size = self.context.batch_size
+        timeout_s = self.context.batch_timeout_s
+        clock = self.context.clock
+        deadline = clock.monotonic_s() + timeout_s
+        entries: list = []
+        while len(entries) < size:
+            remaining_ms = int((deadline - clock.monotonic_s()) * 1000)
+            block = None if self.config.until_empty or remaining_ms < 1 else remaining_ms
+            failures = self.redis.failures
+            more = await self._read(self.consumer, ">", block)
+            if self.redis.failures != failures:  # entries read before the failure are pending
+                break
+            entries += more
+            if not more and (block is None or clock.monotonic_s() >= deadline):
+                break
+        if entries:
+            self.last = _text(entries[-1][0])
+            return self._batch(entries)
+        if self.config.until_empty and not self.recovering \
+                and self.redis.failures == self.failures_seen:
+            return None
+        return SourceBatch([], [], self.config.stream)
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
+@plugin.sink("redis_stream", config=RedisStreamSinkConfig, delivery="at-least-once")
+class RedisStreamSink:
+    """Appends each record to a Redis stream as a JSON document in one field (`XADD`, one
+    pipeline per batch), trimming the stream to about `maxlen` entries when given."""
+
+    def __init__(self, config: RedisStreamSinkConfig, context: SinkContext) -> None:
+        self.config = config
+        self.redis = _Connection(config.url, f"sink `{context.name}`", SystemClock(),
+                                 config.retry_timeout / 1000)
+
+    async def open(self) -> None:
+        await self.redis.open()
+
+    async def write(self, records: list[dict]) -> None:
+        if not records:
+            return
+        stream, field = self.config.stream, self.config.field.encode()
+        maxlen = self.config.maxlen
+        encode = _encoder.encode
+
+        async def send(client: Any) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                for record in records:
+                    pipe.xadd(stream, {field: encode(record)}, maxlen=maxlen,
+                              approximate=True)
+                await pipe.execute()
+
+        await self.redis.request("xadd", send)
+
+    async def precommit(self) -> None:
+        """Nothing to flush: every batch was written when `write` returned."""
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
