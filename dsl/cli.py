@@ -25,7 +25,8 @@ import msgspec
 from rillet.monitor.logs import configure as configure_logging
 from rillet.monitor.monitor import Monitor
 from rillet.runtime import Registry, RunMetrics, first_failure
-from rillet.runtime.checkpoint import FileCheckpointStore
+from rillet.runtime.checkpoint import CheckpointStore, FileCheckpointStore, Manifest
+from rillet.runtime.connector import ConnectorError
 from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import Plan, Sink
 from rillet.runtime.plugin import Spec
@@ -38,6 +39,7 @@ from .graph import build as build_graph
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
 from .testing import run_test
+from .workers import WorkerSetupError, check_args, group_of, supervise, worker_plan, worker_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -119,12 +121,23 @@ def _backend_options() -> dict[str, Any]:
     return {"use_uvloop": True} if importlib.util.find_spec("uvloop") is not None else {}
 
 
-def _store(args: argparse.Namespace) -> FileCheckpointStore:
-    """Checkpoints live in `.rillet/<pipeline name>/` beside the pipeline file, or --state-dir."""
+def _store(args: argparse.Namespace) -> CheckpointStore:
+    """Checkpoints live in `.rillet/<pipeline name>/` beside the pipeline file, or --state-dir,
+    or the shared --state-store; a worker's in a place of its own (`workers.py`)."""
+    if getattr(args, "worker", None) is not None:
+        return worker_store(args, args.worker)
+    if args.state_store:
+        return _shared_store(args)
     if args.state_dir:
         return FileCheckpointStore(Path(args.state_dir))
     pipeline = Path(args.file).resolve()
     return FileCheckpointStore(pipeline.parent / ".rillet" / pipeline.stem)
+
+
+def _shared_store(args: argparse.Namespace) -> CheckpointStore:
+    from rillet.stdlib.redis_state import RedisCheckpointStore
+
+    return RedisCheckpointStore(args.state_store, f"rillet:{group_of(args)}:state")
 
 
 async def _run_until_signalled(execution: Execution, monitor: Monitor
@@ -208,12 +221,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not plan.nodes:
         print(f"rillet: {args.file}: no flow writes to a sink; nothing to run", file=sys.stderr)
         return EXIT_OK
-    store = _store(args)
+    sources: dict[str, Any] = {}
+    sinks: dict[str, Any] = {}
+    try:
+        check_args(args)
+        if args.workers > 1 and args.worker is None:
+            return supervise(args)
+        if args.worker is not None:
+            plan, sources, sinks = worker_plan(plan, registry, args)
+        store = _store(args)
+    except WorkerSetupError as e:
+        print(f"rillet: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConnectorError as e:
+        print(f"rillet: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     if args.fresh:
         store.clear()
     resume = store.latest()
     try:
-        execution = prepare(plan, registry, store=store, resume=resume)
+        execution = prepare(plan, registry, store=store, resume=resume, sources=sources,
+                            sinks=sinks, worker=(args.worker or 0, args.workers))
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
         with _serving(monitor, args.http):
             _tune_gc()
@@ -247,9 +275,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
-    manifests = _store(args).all()
+    if args.workers == 1:
+        return _list_checkpoints(_store(args).all(), args.file)
+    for worker in range(args.workers):  # each worker keeps its own
+        print(f"worker {worker}:")
+        _list_checkpoints(worker_store(args, worker).all(), f"{args.file} (worker {worker})")
+    return EXIT_OK
+
+
+def _list_checkpoints(manifests: list[Manifest], what: str) -> int:
     if not manifests:
-        print(f"rillet: no checkpoints for {args.file}", file=sys.stderr)
+        print(f"rillet: no checkpoints for {what}", file=sys.stderr)
         return EXIT_OK
     for m in manifests:
         moment = datetime.fromtimestamp(m.time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -386,6 +422,18 @@ def parser() -> argparse.ArgumentParser:
     for sub in (run, checkpoints):
         sub.add_argument("--state-dir", metavar="DIR",
                          help="where checkpoints are kept (default: .rillet/NAME beside FILE)")
+        sub.add_argument("--state-store", metavar="URL",
+                         help="keep checkpoints in Redis (redis://HOST:PORT), shared by "
+                              "workers on several machines")
+        sub.add_argument("--group", metavar="NAME",
+                         help="the name workers of one pipeline share (default: FILE's name)")
+        sub.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="run as N worker processes sharing the input through a broker")
+    run.add_argument("--worker-ids", metavar="I,J",
+                     help="which of the --workers this machine runs (default: all)")
+    run.add_argument("--broker", metavar="URL",
+                     help="the Redis (redis://HOST:PORT) that carries records between workers")
+    run.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # run by `supervise`
     run.set_defaults(handler=cmd_run)
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=cmd_check)

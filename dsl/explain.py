@@ -25,6 +25,8 @@ delivery rule: a path is as strong as its weaker end. A source that can `seek` b
   checkpointed position replays what a crash lost; one that cannot (stdin) loses it, so every
   path from it is at-most-once. From a replaying source, the path has the guarantee its sink
   declares (`Spec.delivery`): exactly-once only when the sink commits with the checkpoint.
+  Run as workers (`--workers`), a path may cross a shuffle to the worker that owns its key;
+  shuffles are exactly-once, so each path keeps the guarantee shown (docs/scale-out.md).
 """
 _STRENGTH = ("at-most-once", "at-least-once", "exactly-once")
 

@@ -309,6 +309,9 @@ class FileSink:
         self.config = config
         self.context = context
         self.path = context.base_dir / config.path
+        if context.workers > 1:  # each worker writes its own file: out.jsonl -> out.w0.jsonl
+            self.path = self.path.with_name(f"{self.path.stem}.w{context.worker}"
+                                            f"{self.path.suffix}")
         self.handle: io.BufferedWriter | None = None
         self.csv = CsvWriter() if config.format == "csv" else None
         self.committed: dict | None = None

@@ -1,0 +1,66 @@
+"""Checkpoints kept in Redis (`rillet run --state-store redis://...`), so that workers on
+several machines share one store and a worker's checkpoints outlive its machine.
+
+The manifests of one worker are the fields of one hash, keyed by checkpoint id; the last few are
+kept, as in the folder store. A hash field is written whole or not at all, so a reader never sees
+half a manifest. How durable a saved checkpoint is depends on the server's persistence settings
+(`appendonly yes` with `appendfsync everysec` or `always`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from rillet.runtime.checkpoint import KEEP_CHECKPOINTS, Manifest
+from rillet.runtime.connector import ConnectorError
+
+log = logging.getLogger(__name__)
+
+
+class RedisCheckpointStore:
+    def __init__(self, url: str, key: str, keep: int = KEEP_CHECKPOINTS) -> None:
+        import redis  # imported when a run uses this store, not by every start-up
+
+        self.url, self.key, self.keep = url, key, keep
+        self.client: Any = redis.Redis.from_url(url)
+        try:
+            self.client.ping()
+        except (redis.ConnectionError, OSError) as e:
+            raise ConnectorError(f"state store: cannot reach Redis at {url}: {e}\n"
+                                 "  hint: start Redis, or pass the right --state-store URL") from e
+
+    def _ids(self) -> list[int]:
+        return sorted((int(k) for k in self.client.hkeys(self.key)), reverse=True)
+
+    def save(self, manifest: Manifest) -> None:
+        self.client.hset(self.key, str(manifest.checkpoint_id), msgspec.msgpack.encode(manifest))
+        old = self._ids()[self.keep:]
+        if old:
+            self.client.hdel(self.key, *map(str, old))
+
+    def _read(self, checkpoint_id: int) -> Manifest | None:
+        data = self.client.hget(self.key, str(checkpoint_id))
+        try:
+            return None if data is None else msgspec.msgpack.decode(data, type=Manifest)
+        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            log.warning("skipping unreadable checkpoint %s in %s: %s", checkpoint_id, self.key, e)
+            return None
+
+    def latest(self) -> Manifest | None:
+        for checkpoint_id in self._ids():
+            manifest = self._read(checkpoint_id)
+            if manifest is not None:
+                return manifest
+        return None
+
+    def all(self) -> list[Manifest]:
+        return [m for m in map(self._read, self._ids()) if m is not None]
+
+    def clear(self) -> None:
+        self.client.delete(self.key)
+
+
+__all__ = ["RedisCheckpointStore"]

@@ -1,0 +1,293 @@
+"""The shuffle between workers, on Redis Streams: a sink that sends each record to the stream of
+the partition its key hashes to, and a source that reads one partition (`runtime/partition.py`).
+
+Exactly once through crashes, without a transaction spanning processes:
+
+- Every entry a producer writes is tagged with the producer (`p`), its *generation* (`g`, a
+  counter each start of that producer raises) and the *epoch* (`e`): the number of the
+  checkpoint that will cover it. An entry holds a batch of records (`d`), a watermark (`w`) or
+  the producer's end of input (`end`).
+- When a producer's checkpoint is saved, its `commit` records "epoch e of producer p is the one
+  generation g wrote" in a hash, for e and every earlier epoch not yet recorded (the runtime
+  commits only the newest of several checkpoints saved at once).
+- A reader delivers an entry only once its (p, e) is recorded with the entry's own generation;
+  it skips an entry whose (p, e) was recorded for another generation, or whose generation is
+  dead (the producer restarted) and never committed it: those are the entries of a producer
+  that crashed before its checkpoint, written again by its replay. Until then the reader waits
+  at that entry, so a partition's order is kept.
+- A producer that restarts from a checkpoint whose commit it never made (the crash came between
+  the saved manifest and `commit`) makes that commit first (`restore`).
+- The reader's position is the id of the last entry it delivered, with each producer's watermark
+  and which producers have ended; its `commit` trims its stream up to there.
+- A lost connection: reads and commits are retried with backoff (they can be repeated); a write
+  is not (its entries may have landed), so the worker stops, its supervisor restarts it from its
+  last checkpoint, and the entries of the cut-off epoch are skipped as those of a dead generation.
+
+Keys: `{prefix}:{edge}:{partition}` (the streams), `{prefix}:{edge}:gen:{p}` (generations),
+`{prefix}:{edge}:commits:{p}` (epoch -> generation).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import anyio
+import msgspec
+
+from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
+from rillet.runtime.partition import partition_of
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+_decode_records = msgspec.json.Decoder(list[dict[str, Any]]).decode
+ENDED = 2**62
+"""A producer that ended holds no watermark back (the runtime's "no more events")."""
+READ_COUNT = 100
+"""Entries read per round trip; each holds up to one batch of records."""
+
+
+RETRY_FOR_S = 60.0
+"""How long a lost broker is retried (reads, commits) before the worker stops."""
+
+
+class _Broker:
+    """A Redis connection that names the broker in its errors and retries what may be retried."""
+
+    def __init__(self, url: str, what: str) -> None:
+        import redis.asyncio  # imported when a run uses the shuffle, not by every start-up
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self.url, self.what = url, what
+        self.errors = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
+                       OSError)
+        # no retries inside the client: a write sent twice would be delivered twice
+        self.client: Any = redis.asyncio.Redis.from_url(url, retry=Retry(NoBackoff(), 0))
+
+    def lost(self, error: BaseException) -> ConnectorError:
+        return ConnectorError(f"{self.what}: lost the broker at {self.url}: {error}\n"
+                              "  hint: the worker resumes from its last checkpoint once Redis "
+                              "answers again")
+
+    async def open(self) -> None:
+        try:
+            await self.client.ping()
+        except self.errors as e:
+            raise ConnectorError(f"{self.what}: cannot reach the broker at {self.url}: {e}\n"
+                                 "  hint: start Redis, or pass the right --broker URL") from e
+
+    async def retried(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """`method` again after a lost connection, backing off, for up to `RETRY_FOR_S`."""
+        delay, waited = 0.1, 0.0
+        while True:
+            try:
+                return await getattr(self.client, method)(*args, **kwargs)
+            except self.errors as e:
+                if waited >= RETRY_FOR_S:
+                    raise self.lost(e) from e
+                log.warning("%s: broker unreachable (%s); retrying in %.1fs", self.what, e, delay)
+                await anyio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 5.0)
+
+    async def once(self, pipeline: Any) -> None:
+        try:
+            await pipeline.execute()
+        except self.errors as e:
+            raise self.lost(e) from e
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class ShuffleSink:
+    """One producer's side of a shuffle edge: records to partitions, tagged for exactly-once."""
+
+    def __init__(self, url: str, prefix: str, edge: str, keys: tuple[str, ...],
+                 context: SinkContext) -> None:
+        self.url, self.edge, self.keys = url, edge, keys
+        self.key = f"{prefix}:{edge}"
+        self.producer, self.partitions = context.worker, context.workers
+        self.epoch = 1
+        self.generation = 0
+        self.recorded = 0  # the last epoch whose generation is recorded
+        self.resumed: dict | None = None
+        self.broker = _Broker(url, f"shuffle `{edge}`")
+
+    def restore(self, committed: dict) -> None:
+        self.resumed = committed
+        self.epoch = committed["epoch"] + 1
+
+    async def open(self) -> None:
+        await self.broker.open()
+        recorded = await self.broker.retried("hkeys", self._commits)
+        self.recorded = max((int(epoch) for epoch in recorded), default=0)
+        if self.resumed is not None:  # the commits a crash may have cut off
+            await self.commit(self.resumed)
+        self.generation = await self.broker.retried("incr", f"{self.key}:gen:{self.producer}")
+
+    def _tag(self) -> dict[str, Any]:
+        return {"p": self.producer, "g": self.generation, "e": self.epoch}
+
+    async def write(self, records: list[dict]) -> None:
+        parts: dict[int, list[dict]] = defaultdict(list)
+        for record in records:
+            parts[partition_of(record, self.keys, self.partitions)].append(record)
+        async with self.broker.client.pipeline(transaction=False) as pipe:
+            for partition, part in parts.items():
+                pipe.xadd(f"{self.key}:{partition}", {**self._tag(), "d": _encode(part)})
+            await self.broker.once(pipe)
+
+    async def _to_all(self, fields: dict[str, Any]) -> None:
+        async with self.broker.client.pipeline(transaction=False) as pipe:
+            for partition in range(self.partitions):
+                pipe.xadd(f"{self.key}:{partition}", {**self._tag(), **fields})
+            await self.broker.once(pipe)
+
+    async def watermark(self, ts_ms: int) -> None:
+        await self._to_all({"w": ts_ms})
+
+    async def end_of_input(self) -> None:
+        await self._to_all({"end": 1})
+
+    async def precommit(self) -> dict:
+        """Entries are already in their streams (written in order on one connection); the
+        epoch they carry is committed by `commit` once the checkpoint is saved."""
+        committed = {"epoch": self.epoch, "generation": self.generation}
+        self.epoch += 1
+        return committed
+
+    @property
+    def _commits(self) -> str:
+        return f"{self.key}:commits:{self.producer}"
+
+    async def commit(self, committed: dict) -> None:
+        """Record `committed`'s epoch, and each earlier one not yet recorded, as its
+        generation's: all epochs since the last recorded were written by that generation."""
+        epoch, generation = committed["epoch"], committed["generation"]
+        if epoch <= self.recorded:
+            return
+        epochs = {e: generation for e in range(self.recorded + 1, epoch + 1)}
+        await self.broker.retried("hset", self._commits, mapping=epochs)
+        self.recorded = epoch
+
+    async def aclose(self) -> None:
+        await self.broker.aclose()
+
+
+class ShuffleSource:
+    """One partition of a shuffle edge, read by the worker that owns it."""
+
+    def __init__(self, url: str, prefix: str, edge: str, context: SourceContext) -> None:
+        self.url, self.edge = url, edge
+        self.key = f"{prefix}:{edge}"
+        self.stream = f"{self.key}:{context.worker}"
+        self.producers = context.workers
+        self.block_ms = max(1, int(context.batch_timeout_s * 1000))
+        self.last = "0-0"
+        self.marks: dict[int, int] = {}
+        self.ended: set[int] = set()
+        self.delivered = 0
+        self.emitted: int | None = None  # the last watermark passed on
+        self.committed: dict[tuple[int, int], int] = {}  # (producer, epoch) -> generation
+        self.broker = _Broker(url, f"shuffle `{edge}`")
+
+    def position(self) -> dict:
+        return {"last": self.last, "marks": {str(p): w for p, w in self.marks.items()},
+                "ended": sorted(self.ended), "delivered": self.delivered}
+
+    def seek(self, position: dict) -> None:
+        self.last = position["last"]
+        self.marks = {int(p): w for p, w in position["marks"].items()}
+        self.ended = set(position["ended"])
+        self.delivered = position["delivered"]
+
+    async def open(self) -> None:
+        await self.broker.open()
+
+    async def _fate(self, producer: int, generation: int, epoch: int) -> str:
+        """deliver, skip, or wait: whether the entry's epoch was committed by its generation.
+
+        The generation is read before the commits: a producer records any commit of its old
+        generation before it starts a new one, so a newer generation seen first means a commit
+        missing afterwards will never come."""
+        known = self.committed.get((producer, epoch))
+        if known is None:
+            current = int(await self.broker.retried("get", f"{self.key}:gen:{producer}") or 0)
+            raw = await self.broker.retried("hget", f"{self.key}:commits:{producer}", epoch)
+            if raw is None:
+                return "skip" if current > generation else "wait"
+            known = self.committed[producer, epoch] = int(raw)
+        return "deliver" if known == generation else "skip"
+
+    def _watermark(self) -> int | None:
+        """The least of the producers' watermarks, when it moved (all must have sent one)."""
+        if any(p not in self.marks and p not in self.ended for p in range(self.producers)):
+            return None
+        low = min(ENDED if p in self.ended else self.marks[p] for p in range(self.producers))
+        if self.emitted is not None and low <= self.emitted:
+            return None
+        self.emitted = low
+        return low
+
+    async def read_batch(self) -> SourceBatch | None:
+        if len(self.ended) == self.producers:
+            return None
+        entries = await self.broker.retried("xrange", self.stream, f"({self.last}", "+",
+                                            count=READ_COUNT)
+        records: list[dict] = []
+        sender: int | None = None  # a batch holds one producer's records: its own stream
+        waiting = False
+        for entry_id, fields in entries:
+            producer, generation, epoch = (int(fields[k]) for k in (b"p", b"g", b"e"))
+            fate = await self._fate(producer, generation, epoch)
+            if fate == "wait":
+                waiting = True
+                break
+            if fate == "deliver":
+                if b"d" in fields:
+                    if sender is not None and sender != producer:
+                        break
+                    sender = producer
+                    records += _decode_records(fields[b"d"])
+                elif b"w" in fields:
+                    mark = int(fields[b"w"])
+                    self.marks[producer] = max(self.marks.get(producer, mark), mark)
+                elif b"end" in fields:
+                    self.ended.add(producer)
+            self.last = entry_id.decode()
+        offsets = list(range(self.delivered, self.delivered + len(records)))
+        self.delivered += len(records)
+        if not entries:  # wait for the next entry, or the time a batch may take
+            await self.broker.retried("xread", {self.stream: self.last}, count=1,
+                                      block=self.block_ms)
+        elif waiting and not records:  # the head waits for its producer's checkpoint
+            await anyio.sleep(self.block_ms / 1000)
+        part = None if sender is None else f"worker {sender}"
+        return SourceBatch(records, offsets, watermark=self._watermark(), part=part)
+
+    async def commit(self, position: dict) -> None:
+        await self.broker.retried("xtrim", self.stream, minid=position["last"],
+                                  approximate=False)
+
+    async def aclose(self) -> None:
+        await self.broker.aclose()
+
+
+async def clear(url: str, prefix: str) -> int:
+    """Delete every key of a run's shuffles (`--fresh`): how many there were."""
+    broker = _Broker(url, "shuffle")
+    try:
+        await broker.open()
+        client = broker.client
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start:start + 1000])
+        return len(keys)
+    finally:
+        await broker.aclose()
+
+
+__all__ = ["ShuffleSink", "ShuffleSource", "clear"]

@@ -1,0 +1,185 @@
+"""The shuffle's exactly-once rules against a real Redis: a reader delivers an epoch only once
+its producer committed it, skips what a crashed generation wrote, finishes a commit a crash cut
+off, and passes on the least watermark of its producers and their end."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+import redis
+
+from rillet.runtime.clock import SystemClock
+from rillet.runtime.connector import SinkContext, SourceContext
+from rillet.stdlib.shuffle import ENDED, ShuffleSink, ShuffleSource, clear
+from tests.servers import REDIS, ensure
+
+KEYS = ("user",)
+
+
+@pytest.fixture
+def prefix(tmp_path: Path) -> str:
+    ensure(REDIS)
+    client = redis.Redis.from_url(REDIS.url)
+    deadline = time.monotonic() + 30
+    while True:  # a server just started may still be loading its data
+        try:
+            client.ping()
+            break
+        except redis.BusyLoadingError:
+            assert time.monotonic() < deadline, "Redis kept loading its data"
+            time.sleep(0.2)
+    name = f"rillet-test:{tmp_path.name}"
+    yield name
+    anyio.run(clear, REDIS.url, name)
+
+
+def producer(prefix: str, worker: int, workers: int = 1) -> ShuffleSink:
+    return ShuffleSink(REDIS.url, prefix, "edge", KEYS,
+                       SinkContext("edge", Path("."), worker, workers))
+
+
+def reader(prefix: str, worker: int = 0, workers: int = 1) -> ShuffleSource:
+    context = SourceContext("edge", None, SystemClock(), Path("."), 100, 0.01, worker, workers)
+    return ShuffleSource(REDIS.url, prefix, "edge", context)
+
+
+async def read_all(source: ShuffleSource) -> list[dict]:
+    """Everything the reader can deliver now (it stops at what must wait)."""
+    records: list[dict] = []
+    for _ in range(5):
+        batch = await source.read_batch()
+        if batch is None:
+            break
+        records += batch.records
+    return records
+
+
+def test_an_epoch_is_delivered_once_its_producer_committed_it(prefix: str) -> None:
+    async def main() -> None:
+        sink, source = producer(prefix, 0), reader(prefix)
+        await sink.open()
+        await source.open()
+        await sink.write([{"user": 1, "n": 1}, {"user": 2, "n": 2}])
+        committed = await sink.precommit()
+        assert await read_all(source) == [], "not before its checkpoint is saved"
+        await sink.commit(committed)
+        assert await read_all(source) == [{"user": 1, "n": 1}, {"user": 2, "n": 2}]
+        assert await read_all(source) == [], "and only once"
+        await sink.aclose()
+        await source.aclose()
+
+    anyio.run(main)
+
+
+def test_a_commit_covers_the_epochs_before_it(prefix: str) -> None:
+    """The runtime commits only the newest of several checkpoints saved at once."""
+    async def main() -> None:
+        sink, source = producer(prefix, 0), reader(prefix)
+        await sink.open()
+        await source.open()
+        await sink.write([{"user": 1, "n": 1}])
+        await sink.precommit()
+        await sink.write([{"user": 1, "n": 2}])
+        await sink.commit(await sink.precommit())
+        assert await read_all(source) == [{"user": 1, "n": 1}, {"user": 1, "n": 2}]
+        await sink.write([{"user": 1, "n": 3}])
+        await sink.precommit()
+        await sink.write([{"user": 1, "n": 4}])
+        saved = await sink.precommit()  # saved, and the process dies before committing
+        await sink.aclose()
+        restarted = producer(prefix, 0)
+        restarted.restore(saved)
+        await restarted.open()
+        assert await read_all(source) == [{"user": 1, "n": 3}, {"user": 1, "n": 4}]
+        await restarted.aclose()
+        await source.aclose()
+
+    anyio.run(main)
+
+
+def test_what_a_crashed_generation_wrote_is_skipped_and_its_replay_delivered(
+        prefix: str) -> None:
+    async def main() -> None:
+        first = producer(prefix, 0)
+        await first.open()
+        await first.write([{"user": 1, "n": 1}])
+        saved = await first.precommit()
+        await first.commit(saved)
+        await first.write([{"user": 1, "n": "lost in the crash"}])  # epoch 2, never saved
+        await first.aclose()
+        second = producer(prefix, 0)
+        second.restore(saved)
+        await second.open()
+        await second.write([{"user": 1, "n": 2}])  # epoch 2 again, by the new generation
+        await second.commit(await second.precommit())
+        source = reader(prefix)
+        await source.open()
+        assert await read_all(source) == [{"user": 1, "n": 1}, {"user": 1, "n": 2}]
+        await second.aclose()
+        await source.aclose()
+
+    anyio.run(main)
+
+
+def test_a_commit_cut_off_by_a_crash_is_made_on_restart(prefix: str) -> None:
+    async def main() -> None:
+        first = producer(prefix, 0)
+        await first.open()
+        await first.write([{"user": 3, "n": 1}])
+        saved = await first.precommit()  # the manifest holds this, then the process dies
+        await first.aclose()
+        source = reader(prefix)
+        await source.open()
+        assert await read_all(source) == []
+        second = producer(prefix, 0)
+        second.restore(saved)
+        await second.open()
+        assert await read_all(source) == [{"user": 3, "n": 1}]
+        await second.aclose()
+        await source.aclose()
+
+    anyio.run(main)
+
+
+def test_the_least_watermark_of_all_producers_and_their_end_pass_on(prefix: str) -> None:
+    async def main() -> None:
+        sinks = [producer(prefix, w, 2) for w in range(2)]
+        source = reader(prefix, 0, 2)
+        await source.open()
+        for sink in sinks:
+            await sink.open()
+        await sinks[0].watermark(5_000)
+        await sinks[0].commit(await sinks[0].precommit())
+        batch = await source.read_batch()
+        assert batch is not None and batch.watermark is None, "worker 1 has said nothing yet"
+        await sinks[1].watermark(3_000)
+        await sinks[1].commit(await sinks[1].precommit())
+        batch = await source.read_batch()
+        assert batch is not None and batch.watermark == 3_000
+        position = source.position()
+        await sinks[1].end_of_input()
+        await sinks[1].commit(await sinks[1].precommit())
+        batch = await source.read_batch()
+        assert batch is not None and batch.watermark == 5_000, "an ended worker holds none back"
+        await sinks[0].end_of_input()
+        await sinks[0].commit(await sinks[0].precommit())
+        assert await source.read_batch() is not None
+        assert await source.read_batch() is None, "every producer ended"
+        resumed = reader(prefix, 0, 2)
+        resumed.seek(position)
+        await resumed.open()
+        # from the position: both ends at once, so no more event time is to come
+        assert [b.watermark async for b in _batches(resumed)] == [ENDED]
+        for connector in (*sinks, source, resumed):
+            await connector.aclose()
+
+    anyio.run(main)
+
+
+async def _batches(source: ShuffleSource):
+    while (batch := await source.read_batch()) is not None:
+        if batch.watermark is not None:
+            yield batch
