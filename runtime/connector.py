@@ -24,6 +24,7 @@ workers (`partition.py`); a source passes event time on in `SourceBatch.watermar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,14 +42,14 @@ class BadRecord:
     """Input a source could not turn into a record: goes to the error sink."""
 
     reason: str
-    offset: int | None
+    offset: int | str | None  # a byte offset, a row number, a stream id
     raw: Any
 
 
 @dataclass
 class SourceBatch:
     records: list[dict]
-    offsets: list[int]
+    offsets: Sequence[Any]  # one per record, as `offset` above; may be lazy (`item.py`)
     file: str | None = None
     bad: list[BadRecord] = field(default_factory=list)
     watermark: int | None = None

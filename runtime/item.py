@@ -6,7 +6,9 @@ race them: an operator that sees `End` knows every batch of that input came befo
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,56 @@ class Origin:
         return self.source if self.part is None else f"{self.source}/{self.part}"
 
 
+class LazyOffsets(Sequence[Any]):
+    """Offsets worked out on first reading: most batches pass through a run without anyone
+    reading them. Reads like the list it stands for, and compares equal to it."""
+
+    __slots__ = ("_offsets",)
+
+    def __init__(self) -> None:
+        self._offsets: list | None = None
+
+    def _compute(self) -> list:
+        raise NotImplementedError
+
+    def _all(self) -> list:
+        if self._offsets is None:
+            self._offsets = self._compute()
+        return self._offsets
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+class Picked(LazyOffsets):
+    """The offsets of the records a stage kept: `offsets[i]` for each kept index `i`."""
+
+    __slots__ = ("_base", "_indexes")
+
+    def __init__(self, base: Sequence[Any], indexes: list[int]) -> None:
+        super().__init__()
+        self._base, self._indexes = base, indexes
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    def _compute(self) -> list:
+        base = self._base if isinstance(self._base, list) else list(self._base)
+        return [base[i] for i in self._indexes]
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Records (dicts, never mutated once sent) with the source offset of each, index for index.
@@ -33,7 +85,8 @@ class Batch:
     """
 
     records: list[dict]
-    offsets: list[int]
+    offsets: Sequence[Any]
+    """An int (a byte offset, a row) or a str (a stream id) per record; often lazy."""
     origin: Origin
 
     def __len__(self) -> int:

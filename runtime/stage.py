@@ -12,18 +12,20 @@ the batch goes on. Which operator failed is found from the failing line of the g
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from .expr import ExprCompiler, ExprError
+from .item import Picked
 from .plan import Derive, Drop, Explode, Select, Where
 
 StatelessOp = Where | Select | Derive | Drop | Explode
 ErrorHandler = Callable[[dict, int, int, BaseException], None]
-BatchFunction = Callable[[list[dict], list[int], ErrorHandler], tuple[list[dict], list[int]]]
+BatchFunction = Callable[[list[dict], Sequence[Any], ErrorHandler],
+                         tuple[list[dict], Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,10 @@ def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any
     w.line("def _stage(records, offsets, on_error):")
     w.depth += 1
     w.line("out = []")
-    w.line("out_offsets = []")
+    w.line("kept = []  # the index of each record out")
     w.line("emit = out.append")
-    w.line("emit_offset = out_offsets.append")
-    w.line("for r0, offset in zip(records, offsets):")
+    w.line("keep = kept.append")
+    w.line("for index, r0 in enumerate(records):")
     w.depth += 1
     w.line("try:")
     w.depth += 1
@@ -90,22 +92,29 @@ def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any
         rec = _emit_op(w, exprs, op, rec, index)
     w.line(f"{'produced.append' if explodes else 'emit'}({rec})")
     if not explodes:
-        w.line("emit_offset(offset)")
+        w.line("keep(index)")
     w.depth = body_depth
     if explodes:
         w.line("out.extend(produced)")
-        w.line("out_offsets.extend([offset] * len(produced))")
+        w.line("kept.extend([index] * len(produced))")
     w.depth -= 1
     w.line("except Exception as error:")
     record = "r0" if struct_attrs is None else "_as_record(r0)"
-    w.line(f"    on_error({record}, offset, _failed_op(error), error)")
+    w.line(f"    on_error({record}, offsets[index], _failed_op(error), error)")
     w.depth -= 1
-    w.line("return out, out_offsets")
+    w.line(f"return out, {'_Picked' if explodes else '_picked'}(offsets, kept)")
     source = "\n".join(w.lines) + "\n"
     namespace = dict(exprs.namespace)
     namespace["_failed_op"] = _failed_op_finder(first_lines)
+    namespace["_picked"], namespace["_Picked"] = _picked, Picked
     exec(compile(source, "<rillet stage>", "exec"), namespace)
     return CompiledStage(source=source, run=namespace["_stage"], present=exprs.present)
+
+
+def _picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:
+    """The offsets of the kept records (`kept`: their indexes, rising), read only when needed;
+    the offsets themselves when every record was kept."""
+    return offsets if len(kept) == len(offsets) else Picked(offsets, kept)
 
 
 def _failed_op_finder(first_lines: list[int]) -> Callable[[BaseException], int]:
