@@ -10,6 +10,7 @@ lines and for new files matching the glob, flushing a partial batch after `batch
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import io
 import os
@@ -47,6 +48,7 @@ class FileTableConfig(msgspec.Struct, forbid_unknown_fields=True):
     key: str = "id"
 
 
+@functools.lru_cache(maxsize=256)  # asked once per batch, for the same few files
 def _display(path: str, base_dir: Path) -> str:
     try:
         return os.path.relpath(path, base_dir) if Path(path).is_relative_to(base_dir) else path
