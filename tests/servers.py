@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from tests.conftest import REPO
 
@@ -45,6 +46,22 @@ def ensure(server: Server, timeout_s: float = 60) -> Server:
         assert time.monotonic() < deadline, f"{server.name} is not answering on {server.port}"
         time.sleep(0.1)
     return server
+
+
+def redis_client() -> Any:
+    """A client of the test Redis, once it answers: a server just started may still be
+    loading its data (`BusyLoadingError`)."""
+    import redis
+
+    client = redis.Redis.from_url(ensure(REDIS).url)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.ping()
+            return client
+        except redis.BusyLoadingError:
+            assert time.monotonic() < deadline, "Redis kept loading its data"
+            time.sleep(0.2)
 
 
 def stop(server: Server) -> None:

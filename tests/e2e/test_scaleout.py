@@ -24,7 +24,7 @@ import redis
 
 from rillet.stdlib.generate import START_MS, click_events
 from tests.conftest import rillet
-from tests.servers import NATS, POSTGRES, REDIS, ensure
+from tests.servers import NATS, POSTGRES, REDIS, ensure, redis_client
 
 SCHEMA = """set batch_size = 200
 set checkpoint_interval = 100ms
@@ -46,16 +46,7 @@ EVENTS = 30_000
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Path, str, list[dict]]:
     """A folder with the scaled-out pipeline and a reference one, and a filled stream."""
-    ensure(REDIS)
-    client = redis.Redis.from_url(REDIS.url)
-    deadline = time.monotonic() + 30
-    while True:  # a server just started may still be loading its data
-        try:
-            client.ping()
-            break
-        except redis.BusyLoadingError:
-            assert time.monotonic() < deadline, "Redis kept loading its data"
-            time.sleep(0.2)
+    client = redis_client()
     stream = f"clicks-{tmp_path.name}"
     events = click_events(random.Random(11), 0, EVENTS, START_MS, 1.0)
     client.delete(stream)

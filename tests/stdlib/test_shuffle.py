@@ -4,33 +4,22 @@ off, and passes on the least watermark of its producers and their end."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import anyio
 import pytest
-import redis
 
 from rillet.runtime.clock import SystemClock
 from rillet.runtime.connector import SinkContext, SourceContext
 from rillet.stdlib.shuffle import ENDED, ShuffleSink, ShuffleSource, clear
-from tests.servers import REDIS, ensure
+from tests.servers import REDIS, redis_client
 
 KEYS = ("user",)
 
 
 @pytest.fixture
 def prefix(tmp_path: Path) -> str:
-    ensure(REDIS)
-    client = redis.Redis.from_url(REDIS.url)
-    deadline = time.monotonic() + 30
-    while True:  # a server just started may still be loading its data
-        try:
-            client.ping()
-            break
-        except redis.BusyLoadingError:
-            assert time.monotonic() < deadline, "Redis kept loading its data"
-            time.sleep(0.2)
+    redis_client()
     name = f"rillet-test:{tmp_path.name}"
     yield name
     anyio.run(clear, REDIS.url, name)
