@@ -107,7 +107,7 @@ class ShuffleSink:
 
     def __init__(self, url: str, prefix: str, edge: str, keys: tuple[str, ...],
                  context: SinkContext) -> None:
-        self.url, self.edge, self.keys = url, edge, keys
+        self.keys = keys
         self.key = f"{prefix}:{edge}"
         self.producer, self.partitions = context.worker, context.workers
         self.epoch = 1
@@ -181,7 +181,6 @@ class ShuffleSource:
     """One partition of a shuffle edge, read by the worker that owns it."""
 
     def __init__(self, url: str, prefix: str, edge: str, context: SourceContext) -> None:
-        self.url, self.edge = url, edge
         self.key = f"{prefix}:{edge}"
         self.stream = f"{self.key}:{context.worker}"
         self.producers = context.workers
