@@ -41,6 +41,10 @@ class Manifest(msgspec.Struct, frozen=True):
     sources: dict[str, Any]
     operators: dict[str, OperatorState]
     sinks: dict[str, Any]
+    drained: int | None = None
+    """On a finished run's manifest: the checkpoint taken when every input had reached its end,
+    before the end of input fired what it fires (windows, a global aggregate). A rerun over
+    input that grew since resumes from there, so new records are on time (`resume.py`)."""
 
 
 def fingerprint(op: Any) -> str:
