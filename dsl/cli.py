@@ -241,7 +241,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     resume = store.latest()
     try:
         execution = prepare(plan, registry, store=store, resume=resume, sources=sources,
-                            sinks=sinks, worker=(args.worker or 0, args.workers))
+                            sinks=sinks, worker=(args.worker or 0, args.workers),
+                            extend_finished=not args.restarted)
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
         with _serving(monitor, args.http):
             _tune_gc()
@@ -434,6 +435,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--broker", metavar="URL",
                      help="the Redis (redis://HOST:PORT) that carries records between workers")
     run.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # run by `supervise`
+    run.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_run)
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=cmd_check)

@@ -107,10 +107,12 @@ def worker_plan(plan: Plan, registry: Registry, args: argparse.Namespace
     return partitioned, sources, sinks
 
 
-def _command(args: argparse.Namespace, worker: int) -> list[str]:
+def _command(args: argparse.Namespace, worker: int, restarted: bool = False) -> list[str]:
     command = [sys.executable, "-m", "rillet.dsl.cli", "run", args.file, "--worker", str(worker),
                "--workers", str(args.workers), "--broker", args.broker, "--group",
                group_of(args)]
+    if restarted:  # it may have finished before it died: then the others need nothing more
+        command.append("--restarted")
     for option in ("state_dir", "state_store"):
         if getattr(args, option):
             command += [f"--{option.replace('_', '-')}", getattr(args, option)]
@@ -168,7 +170,7 @@ def supervise(args: argparse.Namespace) -> int:
                 print(f"rillet: worker {worker} stopped ({how}); restarting it from its last "
                       "checkpoint", file=sys.stderr)
                 time.sleep(RESTART_DELAY_S)
-                running[worker] = subprocess.Popen(_command(args, worker))
+                running[worker] = subprocess.Popen(_command(args, worker, restarted=True))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

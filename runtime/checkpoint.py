@@ -186,20 +186,22 @@ class Coordinator:
         if len(parts.acked) >= self.nodes:
             self._complete(checkpoint_id, parts, finished=False)
 
-    def _complete(self, checkpoint_id: int, parts: _Parts, finished: bool) -> None:
+    def _complete(self, checkpoint_id: int, parts: _Parts, finished: bool,
+                  drained: int | None = None) -> None:
         self.pending.pop(checkpoint_id, None)
         manifest = Manifest(MANIFEST_VERSION, checkpoint_id, self.time_ms(), finished,
-                            parts.sources, parts.operators, parts.sinks)
+                            parts.sources, parts.operators, parts.sinks, drained)
         self.store.save(manifest)
         self.history.append((checkpoint_id, sum(len(s.state) for s in parts.operators.values())))
         if self.on_complete is not None:
             self.on_complete(manifest)
 
-    def finish(self) -> None:
-        """Every node has retired: record the run as finished."""
+    def finish(self, drained: int | None = None) -> None:
+        """Every node has retired: record the run as finished; `drained` names the checkpoint
+        taken at the end of input, before it fired anything."""
         parts = _Parts()
         for node, (kind, key, value) in self.retired.items():
             parts.put(node, kind, key, value)
         checkpoint_id = self.next_id
         self.next_id += 1
-        self._complete(checkpoint_id, parts, finished=True)
+        self._complete(checkpoint_id, parts, finished=True, drained=drained)

@@ -36,6 +36,7 @@ from .metrics import NodeMetrics, RunMetrics
 from .operator import Output
 from .plan import Lookup, Node, Plan, Sink, Source
 from .plugin import Registry
+from .resume import any_unread, continued
 from .schema import Schema
 
 
@@ -81,7 +82,7 @@ class Execution:
                  sources: Mapping[str, SourceConnector],
                  sinks: Mapping[str, SinkConnector], metrics: RunMetrics | None = None,
                  store: CheckpointStore | None = None, resume: Manifest | None = None,
-                 worker: tuple[int, int] = (0, 1)) -> None:
+                 worker: tuple[int, int] = (0, 1), extend_finished: bool = True) -> None:
         self.physical = physical
         self.worker, self.workers = worker
         self.plan = physical.plan
@@ -124,6 +125,12 @@ class Execution:
         self._committed: dict[tuple[str, str], int] = {}  # connector -> checkpoint committed
         self._finished: list[tuple[str, str, Any]] = []  # connectors whose node task ended
         self._newly_saved: anyio.Event | None = None  # made in the event loop by `run`
+        self._holding: set[int] = set()  # sources that hold their end (`_hold_end`)
+        self._exhausted: set[int] = set()  # holding sources at the end of their input
+        self._drain_id: int | None = None  # the checkpoint taken once all of them are there
+        self._requested: anyio.Event | None = None  # made in the event loop by `run`
+        self.nothing_to_do = False  # a finished run's inputs have not grown: run nothing
+        self.extend_finished = extend_finished
 
     def _outlet(self, node: PhysicalNode, target: int, extra: bool = False) -> Outlet:
         """An outlet from `node` to `target`. Data edges take the target's first ports; extra
@@ -161,22 +168,33 @@ class Execution:
                 self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
             elif isinstance(op, Lookup):
                 node.operator = await self._lookup(op, base_dir)
+        # sources first: a missing input must fail before a sink truncates its output
+        for source in self.sources.values():
+            await source.open()
+            stack.push_async_callback(source.aclose)
         resume = self.resume
         if resume is not None:
+            for name, source in self.sources.items():
+                if name in resume.sources and hasattr(source, "seek"):
+                    source.seek(resume.sources[name])
+            if resume.finished:
+                self._saved_states(resume)  # a changed pipeline is told, even with no input
+                self.nothing_to_do = not self.extend_finished \
+                    or not await any_unread(self.sources.values())
+                if not self.nothing_to_do:
+                    resume = self.resume = continued(resume, self.coordinator, self.sources)
             for name, sink in self.sinks.items():
                 if name in resume.sinks and hasattr(sink, "restore"):
                     sink.restore(resume.sinks[name])
-        # sources first: a missing input must fail before a sink truncates its output
-        for connector in [*self.sources.values(), *self.sinks.values()]:
-            await connector.open()
-            stack.push_async_callback(connector.aclose)
-        if resume is not None:
+        for sink in self.sinks.values():  # also with nothing to do: a sink may yet commit
+            await sink.open()
+            stack.push_async_callback(sink.aclose)
+        if resume is not None and not self.nothing_to_do:
             self._restore(resume)
 
-    def _restore(self, manifest: Manifest) -> None:
-        for name, source in self.sources.items():
-            if name in manifest.sources and hasattr(source, "seek"):
-                source.seek(manifest.sources[name])
+    def _saved_states(self, manifest: Manifest) -> dict[int, OperatorState]:
+        """Each operator's saved state, checked to fit the pipeline as it is now."""
+        states = {}
         for node in self.physical.nodes.values():
             if node.kind != "operator":
                 continue
@@ -187,7 +205,12 @@ class Execution:
                     f"{location(self.plan, plan_node)}: the state saved for "
                     f"`{operator_name(plan_node)}` (checkpoint {manifest.checkpoint_id}) does not "
                     "fit the pipeline as it is now\n  hint: run with --fresh to start over")
-            node.operator.restore(msgspec.msgpack.decode(saved.state))
+            states[node.id] = saved
+        return states
+
+    def _restore(self, manifest: Manifest) -> None:
+        for node_id, saved in self._saved_states(manifest).items():
+            self.physical.nodes[node_id].operator.restore(msgspec.msgpack.decode(saved.state))
 
     async def _lookup(self, op: Lookup, base_dir: Path) -> LookupOperator:
         table = op.table
@@ -215,8 +238,15 @@ class Execution:
             for channel in self.channels.values():  # also when opening or a task fails
                 stack.callback(channel.close)
             await self._open(stack)
+            if self.nothing_to_do:  # but what the finished checkpoint holds is made final, in
+                self._saved = self.resume  # case the run that saved it stopped before that
+                await self._commit_all()
+                return self.metrics
+            if self.coordinator is not None:
+                self._holding = _holding_sources(self.physical, self.sinks)
             self._checkpoints = anyio.CancelScope()
             self._newly_saved = anyio.Event()
+            self._requested = anyio.Event()
             async with anyio.create_task_group() as tg:
                 self._nodes_scope = tg.cancel_scope
                 if self.coordinator is not None:
@@ -229,7 +259,7 @@ class Execution:
                     tg.start_soon(self._node, task, node, outlets,
                                   name=f"rillet {node.kind} {node.name}")
             if self.coordinator is not None and not self.stopped:
-                self.coordinator.finish()
+                self.coordinator.finish(drained=self._drain_id)
             await self._commit_all()
         self.metrics.elapsed_s = self.clock.monotonic_s() - started
         return self.metrics
@@ -280,6 +310,9 @@ class Execution:
         for node_id, requests in self._requests.items():
             if node_id not in self.coordinator.retired:
                 requests.append(checkpoint_id)
+        if self._requested is not None:  # sources holding their end wait for requests
+            self._requested.set()
+            self._requested = anyio.Event()
         return checkpoint_id
 
     def request_stop(self) -> None:
@@ -413,7 +446,6 @@ class Execution:
         plan_node = node.plan_nodes[0]
         source = self.sources[node.name]
         metrics = self.metrics.nodes[node.id]
-        requests = self._requests[node.id]
         clock = self.clock
         schema = plan_node.op.schema if node.typed else None  # type: ignore[union-attr]
         typed = Schema(schema, typed=True) if schema is not None else None
@@ -435,16 +467,44 @@ class Execution:
                 await self._send_all(outlets, Batch(batch.records, batch.offsets, origin), metrics)
             if batch.watermark is not None:
                 await self._send_all(outlets, Watermark(batch.watermark), metrics)
-            while requests:
-                checkpoint_id = requests.pop(0)
-                assert self.coordinator is not None
-                position = source.position() if hasattr(source, "position") else None
-                self.coordinator.contribute(checkpoint_id, node.id, "source", node.name,
-                                            position)
-                await self._broadcast(node, outlets, Barrier(checkpoint_id))
-                if checkpoint_id == self._stop_at:
-                    await anyio.sleep_forever()  # stopping: read no more
+            await self._answer_requests(node, source, outlets)
+        if node.id in self._holding:
+            await self._hold_end(node, source, outlets)
         await self._finish(node, outlets)
+
+    async def _answer_requests(self, node: PhysicalNode, source: SourceConnector,
+                               outlets: list[Outlet]) -> None:
+        """Take the source's part in each checkpoint asked for since its last batch."""
+        requests = self._requests[node.id]
+        while requests:
+            checkpoint_id = requests.pop(0)
+            assert self.coordinator is not None
+            position = source.position() if hasattr(source, "position") else None
+            self.coordinator.contribute(checkpoint_id, node.id, "source", node.name, position)
+            await self._broadcast(node, outlets, Barrier(checkpoint_id))
+            if checkpoint_id == self._stop_at:
+                await anyio.sleep_forever()  # stopping: read no more
+
+    async def _hold_end(self, node: PhysicalNode, source: SourceConnector,
+                        outlets: list[Outlet]) -> None:
+        """At the end of its input, a source that feeds an operator waits for every other such
+        source to get there too (idle meanwhile, so it holds no watermark back); the last one
+        begins a checkpoint, which they all take part in before their end goes downstream. That
+        checkpoint holds the operators' state from before the end of input fired anything, so a
+        rerun over input that has grown since goes on from it (`resume.py`)."""
+        await self._send_all(outlets, Watermark(-(2**63), idle=True), self.metrics.nodes[node.id])
+        self._exhausted.add(node.id)
+        if self._exhausted == self._holding:
+            self._drain_id = self._trigger()
+        while True:
+            requested = self._requested
+            if self._saved is not None:
+                await self._commit("source", node.name, source)
+            await self._answer_requests(node, source, outlets)
+            if self._drain_id is not None:  # begun before this answer: answered with it
+                return
+            assert requested is not None
+            await requested.wait()
 
     async def _source_errors(self, node: PhysicalNode, plan_node: Node, origin: Origin,
                              bad: list[BadRecord]) -> None:
@@ -550,7 +610,9 @@ class Execution:
                     operator.on_tick(clock.time_ms(), out)
                 elif isinstance(item, Watermark):
                     merged = inputs.watermark(port, item)
-                    if merged is not None and not own_watermarks:
+                    # an operator that makes its own watermarks still passes on that its
+                    # inputs are idle (a source at its end, waiting for the others)
+                    if merged is not None and (merged.idle or not own_watermarks):
                         if not merged.idle:
                             operator.on_watermark(merged.ts_ms, out)
                         forward = merged
@@ -665,21 +727,48 @@ class Execution:
                 await self._commit("sink", node.name, sink)
 
 
+def _holding_sources(physical: PhysicalPlan, sinks: Mapping[str, SinkConnector]) -> set[int]:
+    """The sources whose end of input may fire something (a window, a global aggregate): those
+    from which an operator can be reached, so their end waits for the drain checkpoint. Not
+    those that feed a sink passing the end on to another process (the shuffle between
+    workers): the other workers wait for that end before they reach their own."""
+    holding = set()
+    for node in physical.nodes.values():
+        if node.kind != "source":
+            continue
+        seen, todo, operators = set(), list(node.outputs), False
+        while todo:
+            current = physical.nodes[todo.pop()]
+            if current.kind == "sink" and hasattr(sinks[current.name], "end_of_input"):
+                break
+            operators |= current.kind == "operator"
+            if current.id not in seen:
+                seen.add(current.id)
+                todo += current.outputs
+        else:
+            if operators:
+                holding.add(node.id)
+    return holding
+
+
 def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
             sources: Mapping[str, SourceConnector] | None = None,
             sinks: Mapping[str, SinkConnector] | None = None,
             metrics: RunMetrics | None = None, store: CheckpointStore | None = None,
-            resume: Manifest | None = None, worker: tuple[int, int] = (0, 1)) -> Execution:
+            resume: Manifest | None = None, worker: tuple[int, int] = (0, 1),
+            extend_finished: bool = True) -> Execution:
     """An execution of `plan`, ready to `run()`. `sources` and `sinks` replace connectors by
     name; with a `store`, checkpoints are taken into it, and `resume` restores one first.
 
     The counters go into `metrics` when one is given, so a caller (a test, a monitor) can read
     them while the run goes on. `worker` is (this worker's index, how many) when the run is
-    one of several workers (`partition.py`); connectors hear it through their context."""
+    one of several workers (`partition.py`); connectors hear it through their context.
+    `extend_finished=False` runs nothing when `resume` is a finished run's checkpoint: a worker
+    restarted after it finished must not wait for the others to end again (`resume.py`)."""
     clock = clock or SystemClock()
     physical = compile_plan(plan, registry, clock)
     return Execution(physical, registry, clock, sources or {}, sinks or {}, metrics, store,
-                     resume, worker)
+                     resume, worker, extend_finished)
 
 
 async def execute(plan: Plan, registry: Registry, **kwargs: Any) -> RunMetrics:

@@ -87,6 +87,9 @@ class _LineFile:
     def pending(self) -> int:
         return self.splitter.pending
 
+    def unread(self) -> bool:
+        return os.fstat(self.handle.fileno()).st_size > self.position
+
     def finish(self) -> None:
         self.splitter.finish()
 
@@ -152,6 +155,11 @@ class _CsvFile:
     def pending(self) -> int:
         return len(self.buffer)
 
+    def unread(self) -> bool:
+        size = os.fstat(self.handle.fileno()).st_size
+        return bool(self.buffer or self.rest.strip() or self.open_row) \
+            or size > self.handle.buffer.tell()
+
     def finish(self) -> None:
         if self.rest:
             self._feed("\n")
@@ -212,6 +220,12 @@ class FileSource:
             self._open_next()
             assert self.current is not None
             self.current.seek(offset)
+
+    async def unread(self) -> bool:
+        """Whether there is more to read than what has been: a grown file or a new one."""
+        if self.current is not None and self.current.unread():
+            return True
+        return any(p not in self.files for p in self._matching())
 
     def progress(self) -> tuple[int, int] | None:
         """(bytes read, bytes in all) of the matched files, for a progress bar and its ETA;

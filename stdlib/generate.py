@@ -96,6 +96,9 @@ class GenerateSource:
         if self.config.rate:  # as if the events so far came at the rate, ending now
             self.started_s = self.context.clock.monotonic_s() - target / self.config.rate
 
+    async def unread(self) -> bool:
+        return self.config.count is None or self.emitted < self.config.count
+
     async def read_batch(self) -> SourceBatch | None:
         count, rate = self.config.count, self.config.rate
         want = self.context.batch_size

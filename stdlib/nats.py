@@ -421,6 +421,11 @@ class NatsSource:
             with anyio.move_on_after(deadline - now):
                 await self.arrived.wait()
 
+    async def unread(self) -> bool:
+        """Whether the durable has messages not yet delivered, or not yet acknowledged."""
+        info = await self._info()
+        return bool(info.num_pending or info.num_ack_pending)
+
     async def _exhausted(self) -> bool:
         """Bounded mode: nothing left to deliver, and nothing out unacknowledged that this run
         does not hold (an earlier run's messages wait for their redelivery)."""

@@ -278,6 +278,13 @@ class RedisStreamSource:
             if "BUSYGROUP" not in str(e):  # the group exists: read on where it is
                 raise
 
+    async def unread(self) -> bool:
+        """Whether the group has entries not yet delivered, or delivered and not acknowledged
+        (a run that ended read them without a checkpoint covering them: they are read again)."""
+        groups = await self.redis.call("xinfo_groups", self.config.stream)
+        group = next((g for g in groups if _text(g["name"]) == self.config.group), None)
+        return group is None or bool(group["pending"]) or group.get("lag") != 0
+
     def position(self) -> dict:
         """The last entry of `consumer` delivered downstream, and the entries of
         `consumer:claimed` delivered and not yet acknowledged."""

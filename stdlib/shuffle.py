@@ -203,6 +203,11 @@ class ShuffleSource:
         self.ended = set(position["ended"])
         self.delivered = position["delivered"]
 
+    def reopen(self) -> None:
+        """The run goes on from a finished one over input that grew: every producer runs again
+        and sends its end again."""
+        self.ended = set()
+
     async def open(self) -> None:
         await self.broker.open()
 
@@ -226,6 +231,8 @@ class ShuffleSource:
         if any(p not in self.marks and p not in self.ended for p in range(self.producers)):
             return None
         low = min(ENDED if p in self.ended else self.marks[p] for p in range(self.producers))
+        if low >= ENDED:  # every producer ended: that is the end of input, not a watermark
+            return None
         if self.emitted is not None and low <= self.emitted:
             return None
         self.emitted = low

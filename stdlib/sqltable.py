@@ -220,7 +220,12 @@ class SqlSink:
             await self._retrying("start over", lambda: db.discard(self.sink_id, 0))
             self.epoch = 1
             return
-        if applied > resume:
+        if applied > resume and self.key is not None:
+            # rows of later epochs are in the table (a rerun going on from before the end of
+            # input fired): written again, they replace themselves
+            log.info("sink `%s`: upserting again after epoch %d", self.name, resume)
+            resume = applied
+        elif applied > resume:
             raise self._error(
                 f"table `{db.table}` already holds this sink's rows up to epoch {applied}, past "
                 f"the checkpoint being resumed (epoch {resume}): resuming would write rows "

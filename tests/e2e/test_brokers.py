@@ -164,7 +164,7 @@ def run_with_kills(folder: Path, params: dict[str, str], rng: random.Random, kil
             if done < kills:
                 while process.poll() is None and newest_checkpoint(folder) == before:
                     time.sleep(0.01)
-                time.sleep(rng.uniform(0, 0.3))
+                time.sleep(rng.uniform(0, 0.1))  # a run goes on for about half a second
                 if process.poll() is None:
                     os.kill(process.pid, signal.SIGKILL)
                     process.wait()

@@ -74,33 +74,33 @@ def rillet_command(pipeline: str) -> list[str]:
     return [sys.executable, "-m", "rillet.dsl.cli", "run", "--quiet", pipeline]
 
 
-def run_to_completion(folder: Path) -> float:
-    """Run once without interruption; return how long it took."""
-    started = time.monotonic()
+def run_to_completion(folder: Path) -> None:
     result = subprocess.run(rillet_command("p.rill"), cwd=folder, capture_output=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr.decode()
-    return time.monotonic() - started
 
 
-STARTUP_S = 0.35  # about the interpreter's start-up: earlier kills land before any record
+def newest_checkpoint(folder: Path) -> str:
+    return max((p.name for p in (folder / ".rillet" / "p").glob("checkpoint-*.msgpack")),
+               default="")
 
 
-def run_with_kills(folder: Path, rng: random.Random, kills: int, whole_run_s: float) -> int:
-    """Start, SIGKILL after a random delay, restart; once `kills` are done, let it finish.
-
-    The delays start near the end of the interpreter's start-up, so most kills land while
-    records are read, written and checkpointed; each run gets on average half of its share of
-    the whole run's work done before it is killed, so the kills fit in however fast it is."""
-    share_s = max(0.1, (whole_run_s - STARTUP_S) / kills)
+def run_with_kills(folder: Path, rng: random.Random, kills: int) -> int:
+    """Start; once the run has saved a checkpoint of its own, SIGKILL it after a short random
+    delay, restart; once `kills` are done, let it finish. Waiting for a checkpoint makes every
+    kill land mid-run, while records are read, written and checkpointed, however fast the
+    machine is."""
     done = 0
     log = folder / "stderr.log"
     while True:
         with open(log, "wb") as err:
+            before = newest_checkpoint(folder)
             process = subprocess.Popen(rillet_command("p.rill"), cwd=folder,
                                        stdout=subprocess.DEVNULL, stderr=err)
             if done < kills:
-                time.sleep(STARTUP_S + rng.uniform(0, share_s))
+                while process.poll() is None and newest_checkpoint(folder) == before:
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0, 0.05))
                 if process.poll() is None:
                     os.kill(process.pid, signal.SIGKILL)
                     process.wait()
@@ -129,9 +129,8 @@ def test_killed_runs_resume_to_the_uninterrupted_output(name: str, data: Path,
         folder.mkdir()
         shutil.copytree(data, folder / "data")
         (folder / "p.rill").write_text(text)
-    whole_run_s = run_to_completion(folders["reference"])
-    kills = run_with_kills(folders["crashed"], random.Random(name), KILLS_PER_PIPELINE,
-                           whole_run_s)
+    run_to_completion(folders["reference"])
+    kills = run_with_kills(folders["crashed"], random.Random(name), KILLS_PER_PIPELINE)
     assert kills >= 5  # 4 pipelines: at least 20 kills; a run may finish before its last kills
     for output, how in outputs.items():
         want = (folders["reference"] / "out" / output).read_bytes()

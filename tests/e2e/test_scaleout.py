@@ -41,14 +41,18 @@ clicks | event_time ts lateness 2s | window tumbling 1s
   | aggregate by user { n = count(), total = sum(latency_ms) } | into out
 """
 EVENTS = 30_000
+LONG_EVENTS = 120_000
+"""For the runs killed at random: long enough that two kills land in them on a fast machine."""
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Path, str, list[dict]]:
-    """A folder with the scaled-out pipeline and a reference one, and a filled stream."""
+def setup(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, str, list[dict]]:
+    """A folder with the scaled-out pipeline and a reference one, and a filled stream (of
+    EVENTS events, or as many as the test asks for)."""
     client = redis_client()
     stream = f"clicks-{tmp_path.name}"
-    events = click_events(random.Random(11), 0, EVENTS, START_MS, 1.0)
+    events = click_events(random.Random(11), 0, getattr(request, "param", EVENTS), START_MS,
+                          1.0)
     client.delete(stream)
     for start in range(0, len(events), 5000):
         pipe = client.pipeline(transaction=False)
@@ -81,9 +85,10 @@ def children(pid: int) -> list[int]:
 
 
 def run_workers_with_kills(folder: Path, pipeline: str, *options: str, kills: int = 5,
-                           seed: int = 7) -> str:
-    """`rillet run --workers 2`, SIGKILLing a random worker now and then until `kills` are
-    done or the run ends; its standard error."""
+                           seed: int = 7, every_s: tuple[float, float] = (0.8, 1.6)) -> str:
+    """`rillet run --workers 2`, SIGKILLing a random worker every so often (`every_s`, past a
+    restarted worker's start-up by default) until `kills` are done or the run ends; its
+    standard error."""
     group = f"{folder.name}-{uuid.uuid4().hex[:8]}"  # shuffles of other runs stay apart
     command = [sys.executable, "-m", "rillet.dsl.cli", "run", pipeline, "--workers", "2",
                "--broker", REDIS.url, "--group", group, "--fresh", "-q", *options]
@@ -94,7 +99,7 @@ def run_workers_with_kills(folder: Path, pipeline: str, *options: str, kills: in
         try:
             deadline = time.monotonic() + 120
             while supervisor.poll() is None and done < kills and time.monotonic() < deadline:
-                time.sleep(rng.uniform(0.8, 1.6))  # past a restarted worker's start-up
+                time.sleep(rng.uniform(*every_s))
                 workers = children(supervisor.pid)
                 if workers:
                     os.kill(rng.choice(workers), signal.SIGKILL)
@@ -112,11 +117,12 @@ def run_workers_with_kills(folder: Path, pipeline: str, *options: str, kills: in
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("setup", [LONG_EVENTS], indirect=True)
 def test_two_workers_killed_at_random_equal_one_process(setup) -> None:
     folder, stream, _ = setup
     reference = rillet("run", "ref.rill", "-q", cwd=folder)
     assert reference.returncode == 0, reference.stderr.decode()
-    run_workers_with_kills(folder, "p.rill")
+    run_workers_with_kills(folder, "p.rill", every_s=(0.5, 1.0))  # some land in start-ups
     outputs = sorted((folder / "out").glob("out.w*.jsonl"))
     assert [p.name for p in outputs] == ["out.w0.jsonl", "out.w1.jsonl"]
     assert rows(outputs) == rows([folder / "ref.jsonl"])
@@ -175,6 +181,7 @@ def reference_table(folder: Path) -> str:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("setup", [LONG_EVENTS], indirect=True)
 def test_features_upserted_into_postgres_by_two_workers_sharing_a_state_store(setup) -> None:
     folder, stream, events = setup
     want = reference_table(folder)
@@ -183,7 +190,8 @@ def test_features_upserted_into_postgres_by_two_workers_sharing_a_state_store(se
              "until_empty=true)\n"
     (folder / "features.rill").write_text(
         SCHEMA + source + FEATURES.format(url=POSTGRES.url, table=table))
-    run_workers_with_kills(folder, "features.rill", "--state-store", REDIS.url)
+    run_workers_with_kills(folder, "features.rill", "--state-store", REDIS.url,
+                           every_s=(0.5, 1.0))
     assert len(table_rows(want)) == len({e["user"] for e in events})
     assert table_rows(table) == table_rows(want)
     assert staged(table) == 0

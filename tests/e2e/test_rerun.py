@@ -1,0 +1,105 @@
+"""A rerun of a finished pipeline over input that has grown since: it gives what one run over
+the whole input gives (the new records are on time relative to what came before), because it
+goes on from the checkpoint taken before the end of input fired its windows, and the file sink
+cuts back to before that firing. A rerun over input that has not grown does nothing, saves no
+checkpoint and leaves the output as it was."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import rillet
+
+HEAD = """set checkpoint_interval = 20ms
+source clicks = file("clicks.jsonl")
+source orders = file("orders.jsonl")
+sink out = file("out/out.jsonl")
+sink late = file("out/late.jsonl")
+"""
+
+FLOWS = {
+    "tumbling": "clicks | event_time ts | window tumbling 10s"
+                " | aggregate by page { n = count(), users = count_distinct(user) }"
+                " | late into late | into out",
+    "sliding": "clicks | event_time ts | window sliding 20s every 5s"
+               " | aggregate by page { n = count() } | late into late | into out",
+    "session": "clicks | event_time ts | window session gap 4s"
+               " | aggregate by user { n = count(), first = min(ts) } | late into late"
+               " | into out",
+    "join": "stream timed = clicks | event_time ts\n"
+            "orders | event_time ts | join timed on user within 10s"
+            " | select order_id, user, page, ts, timed_ts | into out",
+    "dedupe": "orders | event_time ts | dedupe by order_id within 30s | into out",
+}
+
+
+def events(count: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Clicks and orders in event-time order, with gaps for sessions and repeated order ids."""
+    clicks, orders = [], []
+    ts = 0
+    for i in range(count):
+        ts += rng.choice([100, 300, 900, 5000])
+        clicks.append(json.dumps({"ts": ts, "user": i % 5, "page": f"p{i % 3}"}))
+        if i % 4 == 0:
+            order_id = f"o{(i // 4) - (i % 8 == 0)}"  # every other order id comes twice
+            orders.append(json.dumps({"ts": ts + 50, "user": i % 5, "order_id": order_id}))
+    return clicks, orders
+
+
+def write(folder: Path, name: str, lines: list[str], mode: str = "w") -> None:
+    with open(folder / name, mode) as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def output(folder: Path) -> list[str]:
+    path = folder / "out" / "out.jsonl"
+    return sorted(path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("flow", sorted(FLOWS))
+def test_rerun_over_appended_input_equals_one_run_over_all_of_it(tmp_path: Path,
+                                                                   flow: str) -> None:
+    clicks, orders = events(700, random.Random(flow))
+    first_clicks, more_clicks = clicks[:400], clicks[400:]
+    first_orders, more_orders = orders[:100], orders[100:]
+    pipeline = HEAD + FLOWS[flow] + "\n"
+    rerun, once = tmp_path / "rerun", tmp_path / "once"
+    for folder in (rerun, once):
+        folder.mkdir()
+        (folder / "p.rill").write_text(pipeline)
+    write(rerun, "clicks.jsonl", first_clicks)
+    write(rerun, "orders.jsonl", first_orders)
+    first = rillet("run", "-q", "p.rill", cwd=rerun)
+    assert first.returncode == 0, first.stderr.decode()
+    write(rerun, "clicks.jsonl", more_clicks, "a")
+    write(rerun, "orders.jsonl", more_orders, "a")
+    second = rillet("run", "-q", "p.rill", cwd=rerun)
+    assert second.returncode == 0, second.stderr.decode()
+    write(once, "clicks.jsonl", clicks)
+    write(once, "orders.jsonl", orders)
+    whole = rillet("run", "-q", "p.rill", cwd=once)
+    assert whole.returncode == 0, whole.stderr.decode()
+    assert output(rerun) == output(once)
+    assert len(output(once)) > 10
+    late = rerun / "out" / "late.jsonl"
+    assert not late.exists() or not late.read_text()  # nothing new counted as late
+
+
+def test_rerun_over_unchanged_input_does_nothing_and_saves_no_checkpoint(tmp_path: Path
+                                                                         ) -> None:
+    clicks, orders = events(300, random.Random(1))
+    write(tmp_path, "clicks.jsonl", clicks)
+    write(tmp_path, "orders.jsonl", orders)
+    (tmp_path / "p.rill").write_text(HEAD + FLOWS["tumbling"] + "\n")
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    written = (tmp_path / "out" / "out.jsonl").read_bytes()
+    saved = sorted(p.name for p in (tmp_path / ".rillet" / "p").iterdir())
+    again = rillet("run", "p.rill", cwd=tmp_path)
+    assert again.returncode == 0
+    assert b"nothing left to do" in again.stderr
+    assert sorted(p.name for p in (tmp_path / ".rillet" / "p").iterdir()) == saved
+    assert (tmp_path / "out" / "out.jsonl").read_bytes() == written
