@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import glob
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -29,6 +30,7 @@ plugin = Plugin("std")
 
 CHUNK_BYTES = 1 << 20
 FOLLOW_POLL_S = 0.05
+TAIL_BYTES = 4096  # checked on resuming a sink's file
 
 
 class FileSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -305,7 +307,9 @@ class FileSource:
 class FileSink:
     """Writes records to a file as JSON lines or CSV, creating its folder. Exactly-once with
     checkpoints: a resumed run cuts the file back to the length committed at the checkpoint
-    it resumes from, then writes on."""
+    it resumes from, then writes on; it first makes sure the file still holds what was committed
+    (its length, and a checksum of the bytes just before it), since cutting back a file that
+    someone emptied or replaced would pad it with zeros or splice two outputs together."""
 
     def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
         self.config = config
@@ -314,7 +318,8 @@ class FileSink:
         if context.workers > 1:  # each worker writes its own file: out.jsonl -> out.w0.jsonl
             self.path = self.path.with_name(f"{self.path.stem}.w{context.worker}"
                                             f"{self.path.suffix}")
-        self.handle: io.BufferedWriter | None = None
+        self.shown = _display(str(self.path), context.base_dir)
+        self.handle: io.BufferedRandom | None = None
         self.csv = CsvWriter() if config.format == "csv" else None
         self.committed: dict | None = None
 
@@ -322,21 +327,50 @@ class FileSink:
         self.committed = committed
 
     async def precommit(self) -> dict:
-        """Flush and fsync; the committed length is where a resumed run cuts the file."""
+        """Flush and fsync; the committed length is where a resumed run cuts the file, and the
+        checksum of the bytes before it tells that the file is still the one written."""
         assert self.handle is not None
         self.handle.flush()
         os.fsync(self.handle.fileno())
-        return {"length": self.handle.tell(), "header": self.csv.header if self.csv else None}
+        length = self.handle.tell()
+        return {"length": length, "header": self.csv.header if self.csv else None,
+                "tail": _tail_sum(self.handle.fileno(), length)}
 
-    def _open_file(self) -> io.BufferedWriter:
-        if self.committed is None or not self.path.exists():
-            return open(self.path, "wb")  # noqa: SIM115 - closed by aclose
-        handle = open(self.path, "r+b")  # noqa: SIM115 - closed by aclose
-        handle.truncate(self.committed["length"])  # what came after was never committed
-        handle.seek(0, os.SEEK_END)
-        if self.csv is not None:
-            self.csv.header = self.committed["header"]
+    def _open_file(self) -> io.BufferedRandom:
+        committed = self.committed
+        length = committed["length"] if committed is not None else 0
+        if length and not self.path.is_file():
+            raise self._lost("is gone")
+        # opened without truncating: only a checked file is cut back (to 0 when starting over)
+        handle = open(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666), "r+b")  # noqa: SIM115
+        try:
+            if committed is not None:
+                self._check(handle.fileno(), committed)
+            handle.truncate(length)  # what came after was never committed
+            handle.seek(length)
+        except BaseException:
+            handle.close()
+            raise
+        if self.csv is not None and committed is not None:
+            self.csv.header = committed["header"]
         return handle
+
+    def _check(self, fd: int, committed: dict) -> None:
+        """The file still holds what the checkpoint committed (a checkpoint written before the
+        checksum was kept is checked by its length alone)."""
+        size, length = os.fstat(fd).st_size, committed["length"]
+        if size < length:
+            raise self._lost(f"holds {size:,} bytes, fewer than the {length:,} committed in the "
+                             "checkpoint being resumed (it was emptied, cut or replaced since)")
+        tail = committed.get("tail")
+        if tail is not None and _tail_sum(fd, length) != tail:
+            raise self._lost(f"no longer holds the {length:,} bytes committed in the checkpoint "
+                             "being resumed (it was replaced or rewritten since)")
+
+    def _lost(self, what: str) -> ConnectorError:
+        return ConnectorError(
+            f"sink `{self.context.name}`: cannot resume: {self.shown} {what}; put the file back "
+            "as it was, or run with --fresh to write it again from the start")
 
     async def open(self) -> None:
         try:
@@ -359,6 +393,13 @@ class FileSink:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+def _tail_sum(fd: int, length: int) -> str:
+    """A checksum of the last `TAIL_BYTES` (or fewer) bytes before `length`: cheap to take at
+    every checkpoint, and what an emptied, rewritten or replaced file would not match."""
+    start = max(0, length - TAIL_BYTES)
+    return hashlib.blake2b(os.pread(fd, length - start, start), digest_size=8).hexdigest()
 
 
 @plugin.table("file", config=FileTableConfig)

@@ -102,3 +102,25 @@ def test_sigterm_stops_after_a_checkpoint_and_the_next_run_finishes_the_job(
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert b"resumed from checkpoint" in resumed.stderr
     assert output.read_bytes() == (tmp_path / "reference" / "out" / "o.jsonl").read_bytes()
+
+
+def test_output_emptied_between_runs_stops_the_resumed_run_without_padding_it(
+        tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
+    (tmp_path / "p.rill").write_text('source s = file("in.jsonl")\n'
+                                     'sink o = file("out/o.jsonl")\ns | into o\n')
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    output = tmp_path / "out" / "o.jsonl"
+    output.write_bytes(b"")
+    with open(tmp_path / "in.jsonl", "a") as f:
+        f.write('{"n": 3}\n')
+    resumed = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert resumed.returncode == 1
+    assert resumed.stderr.decode() == (
+        "rillet: error: sink `o`: cannot resume: out/o.jsonl holds 0 bytes, fewer than the 16 "
+        "committed in the checkpoint being resumed (it was emptied, cut or replaced since); put "
+        "the file back as it was, or run with --fresh to write it again from the start\n")
+    assert output.read_bytes() == b""
+    fresh = rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path)
+    assert fresh.returncode == 0
+    assert output.read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'

@@ -387,6 +387,63 @@ def test_sink_truncates_an_existing_file(tmp_path: Path, write) -> None:
     assert (tmp_path / "o.jsonl").read_text() == '{"new":1}\n'
 
 
+def _session(base_dir: Path, path: str, batches: list[list[dict]],
+             committed: dict | None = None) -> dict:
+    """One run of a sink: resumed at `committed` when given; returns its last `precommit`."""
+    sink = FileSink(FileSinkConfig(path), SinkContext("o", base_dir))
+
+    async def main() -> dict:
+        if committed is not None:
+            sink.restore(committed)
+        await sink.open()
+        try:
+            for batch in batches:
+                await sink.write(batch)
+            return await sink.precommit()
+        finally:
+            await sink.aclose()
+
+    return anyio.run(main)
+
+
+def test_resumed_sink_cuts_back_what_came_after_the_checkpoint(tmp_path: Path) -> None:
+    committed = _session(tmp_path, "o.jsonl", [[{"n": 1}]])
+    with (tmp_path / "o.jsonl").open("a") as f:
+        f.write('{"uncommitted": 1}\n')
+    _session(tmp_path, "o.jsonl", [[{"n": 2}]], committed)
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
+
+
+@pytest.mark.parametrize("change", ["emptied", "deleted", "replaced"])
+def test_resumed_sink_refuses_a_file_that_lost_what_was_committed(tmp_path: Path,
+                                                                  change: str) -> None:
+    committed = _session(tmp_path, "o.jsonl", [[{"n": 1}, {"n": 2}]])
+    out = tmp_path / "o.jsonl"
+    if change == "emptied":
+        out.write_bytes(b"")
+    elif change == "deleted":
+        out.unlink()
+    else:  # as long, or longer, but not what was written
+        out.write_text('{"n":7}\n{"n":8}\n{"more":1}\n')
+    before = out.read_bytes() if out.exists() else None
+    with pytest.raises(ConnectorError) as raised:
+        _session(tmp_path, "o.jsonl", [[{"n": 3}]], committed)
+    message = str(raised.value)
+    assert message.startswith("sink `o`: cannot resume: o.jsonl ")
+    assert "--fresh" in message and "\n" not in message
+    assert (out.read_bytes() if out.exists() else None) == before  # never padded nor created
+
+
+def test_resumed_sink_checks_only_the_length_of_a_checkpoint_without_a_checksum(
+        tmp_path: Path) -> None:
+    _session(tmp_path, "o.jsonl", [[{"n": 1}]])
+    (tmp_path / "o.jsonl").write_text('{"n":9}\n')  # same length: cannot be told apart
+    _session(tmp_path, "o.jsonl", [[{"n": 2}]], {"length": 8, "header": None})
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":9}\n{"n":2}\n'
+    with pytest.raises(ConnectorError, match="holds 16 bytes, fewer than the 40 committed"):
+        _session(tmp_path, "o.jsonl", [], {"length": 40, "header": None})
+
+
 def test_sink_open_fails_when_a_parent_is_a_file(tmp_path: Path, write) -> None:
     write("blocker", "")
     sink = FileSink(FileSinkConfig("blocker/sub/o.jsonl"), SinkContext("o", tmp_path))
