@@ -10,6 +10,7 @@ lines and for new files matching the glob, flushing a partial batch after `batch
 from __future__ import annotations
 
 import csv
+import fcntl
 import functools
 import glob
 import hashlib
@@ -344,6 +345,7 @@ class FileSink:
         # opened without truncating: only a checked file is cut back (to 0 when starting over)
         handle = open(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666), "r+b")  # noqa: SIM115
         try:
+            self._lock(handle.fileno())
             if committed is not None:
                 self._check(handle.fileno(), committed)
             handle.truncate(length)  # what came after was never committed
@@ -354,6 +356,17 @@ class FileSink:
         if self.csv is not None and committed is not None:
             self.csv.header = committed["header"]
         return handle
+
+    def _lock(self, fd: int) -> None:
+        """Hold the file alone while it is open (released when it is closed, or the process
+        ends): two runs writing one file would cut back and interleave each other's lines."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConnectorError(
+                f"sink `{self.context.name}`: {self.shown} is being written by another run (of "
+                "this pipeline or another); stop that run, or give each pipeline a file of its "
+                "own") from None
 
     def _check(self, fd: int, committed: dict) -> None:
         """The file still holds what the checkpoint committed (a checkpoint written before the

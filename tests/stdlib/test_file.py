@@ -7,6 +7,10 @@ input or an unwritable output stops `rillet run` with one clear line and exit co
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -444,6 +448,30 @@ def test_resumed_sink_checks_only_the_length_of_a_checkpoint_without_a_checksum(
         _session(tmp_path, "o.jsonl", [], {"length": 40, "header": None})
 
 
+def test_sink_refuses_a_file_another_sink_holds_open_and_leaves_it_untouched(
+        tmp_path: Path) -> None:
+    first = FileSink(FileSinkConfig("o.jsonl"), SinkContext("a", tmp_path))
+    second = FileSink(FileSinkConfig("./o.jsonl"), SinkContext("b", tmp_path))
+
+    async def main() -> None:
+        await first.open()
+        try:
+            await first.write([{"n": 1}])
+            await first.precommit()
+            with pytest.raises(ConnectorError) as raised:
+                await second.open()
+            assert str(raised.value) == (
+                "sink `b`: o.jsonl is being written by another run (of this pipeline or another);"
+                " stop that run, or give each pipeline a file of its own")
+        finally:
+            await first.aclose()
+
+    anyio.run(main)
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n'
+    _write_sink(tmp_path, "o.jsonl", "jsonl", [[{"n": 2}]])  # free again once closed
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":2}\n'
+
+
 def test_sink_open_fails_when_a_parent_is_a_file(tmp_path: Path, write) -> None:
     write("blocker", "")
     sink = FileSink(FileSinkConfig("blocker/sub/o.jsonl"), SinkContext("o", tmp_path))
@@ -461,6 +489,33 @@ def test_run_with_unwritable_output_prints_one_line_and_exits_1(tmp_path: Path, 
     assert result.returncode == 1
     assert result.stderr.decode() == (
         "rillet: error: sink `o`: cannot write out/o.jsonl: out is a file, not a folder\n")
+
+
+def test_second_pipeline_writing_a_file_in_use_stops_with_one_line(tmp_path: Path,
+                                                                   write) -> None:
+    write("in.jsonl", '{"n": 1}\n')
+    write("a.rill", 'source s = file("in.jsonl", follow=true)\nsink o = file("out/o.jsonl")\n'
+                    "s | into o\n")
+    write("b.rill", 'source s = file("in.jsonl")\nsink mine = file("out/o.jsonl")\n'
+                    "s | derive b = true | into mine\n")
+    output = tmp_path / "out" / "o.jsonl"
+    following = subprocess.Popen([sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "a.rill"],
+                                 cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (output.exists() and output.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = rillet("run", "-q", "b.rill", cwd=tmp_path)
+        assert second.returncode == 1
+        assert second.stderr.decode() == (
+            "rillet: error: sink `mine`: out/o.jsonl is being written by another run (of this "
+            "pipeline or another); stop that run, or give each pipeline a file of its own\n")
+        assert output.read_text() == '{"n":1}\n'
+    finally:
+        following.send_signal(signal.SIGTERM)
+        following.communicate(timeout=60)
+    assert following.returncode == 143
+    assert output.read_text() == '{"n":1}\n'
 
 
 def test_run_writes_outputs_relative_to_the_pipeline_file(tmp_path: Path, write) -> None:
