@@ -304,7 +304,7 @@ class FileSource:
             self.current = None
 
 
-@plugin.sink("file", config=FileSinkConfig, delivery="exactly-once")
+@plugin.sink("file", config=FileSinkConfig, delivery="exactly-once", exclusive="path")
 class FileSink:
     """Writes records to a file as JSON lines or CSV, creating its folder. Exactly-once with
     checkpoints: a resumed run cuts the file back to the length committed at the checkpoint
