@@ -22,6 +22,7 @@ from typing import Literal
 import msgspec
 
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
+from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plugin import Plugin
 
 from .formats import CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
@@ -325,6 +326,14 @@ class FileSink:
         self.committed: dict | None = None
 
     def restore(self, committed: dict) -> None:
+        """Resume at `committed`, which must be this file's: the lines before it are in the
+        file it names (a checkpoint taken before paths were kept is taken as this file's)."""
+        written = committed.get("path", self.shown)
+        if written != self.shown:
+            raise StateMismatch(
+                f"sink `{self.context.name}` wrote to {written} up to the checkpoint being "
+                f"resumed, the pipeline now names {self.shown}; run with --fresh to write "
+                f"{self.shown} from the start, or put the path back")
         self.committed = committed
 
     async def precommit(self) -> dict:
@@ -334,7 +343,8 @@ class FileSink:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         length = self.handle.tell()
-        return {"length": length, "header": self.csv.header if self.csv else None,
+        return {"path": self.shown, "length": length,
+                "header": self.csv.header if self.csv else None,
                 "tail": _tail_sum(self.handle.fileno(), length)}
 
     def _open_file(self) -> io.BufferedRandom:

@@ -124,3 +124,22 @@ def test_output_emptied_between_runs_stops_the_resumed_run_without_padding_it(
     fresh = rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path)
     assert fresh.returncode == 0
     assert output.read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'
+
+
+def test_sink_path_edited_between_runs_stops_with_exit_2_and_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
+    pipeline = 'source s = file("in.jsonl")\nsink o = file("out/{}.jsonl")\ns | into o\n'
+    (tmp_path / "p.rill").write_text(pipeline.format("a"))
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    (tmp_path / "p.rill").write_text(pipeline.format("b"))
+    with open(tmp_path / "in.jsonl", "a") as f:
+        f.write('{"n": 3}\n')
+    moved = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert moved.returncode == 2
+    assert moved.stderr.decode() == (
+        "rillet: error: sink `o` wrote to out/a.jsonl up to the checkpoint being resumed, the "
+        "pipeline now names out/b.jsonl; run with --fresh to write out/b.jsonl from the start, "
+        "or put the path back\n")
+    assert not (tmp_path / "out" / "b.jsonl").exists()
+    assert rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out" / "b.jsonl").read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'

@@ -19,6 +19,7 @@ import pytest
 
 from rillet.runtime import SystemClock, execute
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
+from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
 from rillet.runtime.schema import Schema
 from rillet.stdlib.file import (
@@ -446,6 +447,19 @@ def test_resumed_sink_checks_only_the_length_of_a_checkpoint_without_a_checksum(
     assert (tmp_path / "o.jsonl").read_text() == '{"n":9}\n{"n":2}\n'
     with pytest.raises(ConnectorError, match="holds 16 bytes, fewer than the 40 committed"):
         _session(tmp_path, "o.jsonl", [], {"length": 40, "header": None})
+
+
+def test_resumed_sink_whose_path_changed_stops_before_writing_anything(tmp_path: Path) -> None:
+    committed = _session(tmp_path, "out/a.jsonl", [[{"n": 1}]])
+    assert committed["path"] == "out/a.jsonl"
+    with pytest.raises(StateMismatch) as raised:
+        _session(tmp_path, "out/b.jsonl", [[{"n": 2}]], committed)
+    assert str(raised.value) == (
+        "sink `o` wrote to out/a.jsonl up to the checkpoint being resumed, the pipeline now names "
+        "out/b.jsonl; run with --fresh to write out/b.jsonl from the start, or put the path back")
+    assert not (tmp_path / "out/b.jsonl").exists()
+    _session(tmp_path, "out/./a.jsonl", [[{"n": 2}]], committed)  # the same file, written apart
+    assert (tmp_path / "out/a.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
 
 
 def test_sink_refuses_a_file_another_sink_holds_open_and_leaves_it_untouched(
