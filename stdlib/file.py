@@ -60,6 +60,10 @@ def _display(path: str, base_dir: Path) -> str:
         return path
 
 
+def _count(n: int, unit: str) -> str:
+    return f"{n:,} {unit}{'' if n == 1 else 's'}"
+
+
 class _LineFile:
     """One jsonl or lines file being read."""
 
@@ -74,9 +78,13 @@ class _LineFile:
         """The byte offset of the next line to read."""
         return self.splitter.position
 
-    def seek(self, offset: int) -> None:
+    def seek(self, offset: int) -> int:
+        """Go to byte `offset`; returns how far the file reaches towards it (less when it was
+        cut since)."""
+        offset = min(offset, os.fstat(self.handle.fileno()).st_size)
         self.handle.seek(offset)
         self.splitter = LineSplitter(offset)
+        return offset
 
     def fill(self, want: int) -> bool:
         """Read until `want` lines are ready; False at the end of the file's current data."""
@@ -124,9 +132,17 @@ class _CsvFile:
         """Data rows read so far (the offset of the last one)."""
         return self.rows.row
 
-    def seek(self, rows: int) -> None:
-        while self.rows.row < rows and (self.fill(1) or self.pending):
-            self.take(1)
+    def seek(self, rows: int) -> int:
+        """Skip `rows` data rows; returns how many there were (fewer when the file was cut
+        since). A last row without its newline counts, as it did once the file ended."""
+        for ended in (False, True):
+            if ended:
+                self.finish()
+            while self.rows.row < rows and (self.fill(1) or self.pending):
+                self.take(1)
+            if self.rows.row == rows:
+                break
+        return self.rows.row
 
     def fill(self, want: int) -> bool:
         while len(self.buffer) < want:
@@ -215,7 +231,14 @@ class FileSource:
             self.files.insert(self.index, path)
             self._open_next()
             assert self.current is not None
-            self.current.seek(offset)
+            held = self.current.seek(offset)
+            if held < offset:
+                unit = "data row" if self.config.format == "csv" else "byte"
+                raise ConnectorError(
+                    f"source `{self.context.name}`: cannot resume: {position['current'][0]} "
+                    f"holds {_count(held, unit)}, fewer than the {_count(offset, unit)} read "
+                    "before the checkpoint being resumed (it was cut or replaced since); run "
+                    "with --fresh to read it again from the start")
 
     def progress(self) -> tuple[int, int] | None:
         """(bytes read, bytes in all) of the matched files, for a progress bar and its ETA;

@@ -143,3 +143,18 @@ def test_sink_path_edited_between_runs_stops_with_exit_2_and_a_hint(tmp_path: Pa
     assert not (tmp_path / "out" / "b.jsonl").exists()
     assert rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path).returncode == 0
     assert (tmp_path / "out" / "b.jsonl").read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'
+
+
+def test_input_cut_between_runs_stops_the_resumed_run(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
+    (tmp_path / "p.rill").write_text('source s = file("in.jsonl")\n'
+                                     'sink o = file("out/o.jsonl")\ns | into o\n')
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    (tmp_path / "in.jsonl").write_text('{"n": 3}\n')
+    resumed = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert resumed.returncode == 1
+    assert resumed.stderr.decode() == (
+        "rillet: error: source `s`: cannot resume: in.jsonl holds 9 bytes, fewer than the 18 "
+        "bytes read before the checkpoint being resumed (it was cut or replaced since); run "
+        "with --fresh to read it again from the start\n")
+    assert (tmp_path / "out" / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'

@@ -248,6 +248,55 @@ def test_run_with_missing_input_prints_one_line_and_exits_1(tmp_path: Path, writ
     assert result.stderr.decode() == "rillet: error: source `s`: no such file: data/nope.jsonl\n"
 
 
+# -- source: resuming --------------------------------------------------------------------------
+
+
+def _resumed(base_dir: Path, path: str, fmt: str, position: dict) -> list[dict]:
+    """What a source resumed at `position` reads."""
+    source = FileSource(FileSourceConfig(path, fmt), _context(base_dir))
+
+    async def main() -> list[dict]:
+        await source.open()
+        try:
+            source.seek(position)
+            records = []
+            while (batch := await source.read_batch()) is not None:
+                records += batch.records
+            return records
+        finally:
+            await source.aclose()
+
+    return anyio.run(main)
+
+
+@pytest.mark.parametrize(("fmt", "text", "offset"), [
+    ("jsonl", '{"n": 1}\n{"n": 2}\n', 9),
+    ("csv", "n\n1\n2", 1),  # the last row has no newline: it counts once the file ends
+])
+def test_source_resumes_at_its_offset(tmp_path: Path, write, fmt: str, text: str,
+                                      offset: int) -> None:
+    write("in", text)
+    assert _resumed(tmp_path, "in", fmt, {"done": [], "current": ["in", offset]}) == [
+        {"n": 2 if fmt == "jsonl" else "2"}]
+    assert _resumed(tmp_path, "in", fmt, {"done": [], "current": ["in", 2 * offset]}) == []
+
+
+@pytest.mark.parametrize(("fmt", "text", "offset", "holds"), [
+    ("jsonl", '{"n": 9}\n', 18, "9 bytes, fewer than the 18 bytes"),
+    ("jsonl", "", 18, "0 bytes, fewer than the 18 bytes"),
+    ("csv", "n\n9\n", 3, "1 data row, fewer than the 3 data rows"),
+])
+def test_source_refuses_to_resume_in_a_file_cut_below_its_offset(
+        tmp_path: Path, write, fmt: str, text: str, offset: int, holds: str) -> None:
+    write("data/in", text)
+    with pytest.raises(ConnectorError) as raised:
+        _resumed(tmp_path, "data/in", fmt, {"done": [], "current": ["data/in", offset]})
+    assert str(raised.value) == (
+        f"source `s`: cannot resume: data/in holds {holds} read before the checkpoint being "
+        "resumed (it was cut or replaced since); run with --fresh to read it again from the "
+        "start")
+
+
 # -- source: follow ----------------------------------------------------------------------------
 
 
