@@ -39,7 +39,7 @@ def decode_jsonl(lines: list[bytes], offsets: list[int], schema: Schema | None
         # only as many records as lines proves that each line was one record
         if len(records) == len(lines):
             return records, offsets, []
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except Exception:  # some line is bad, or breaks the decoder: found line by line below
         pass
     records, good, bad = [], [], []
     for line, offset in zip(lines, offsets):
@@ -54,6 +54,10 @@ def decode_jsonl(lines: list[bytes], offsets: list[int], schema: Schema | None
         except msgspec.DecodeError as e:
             detail = str(e).removeprefix("JSON is malformed: ")
             bad.append(BadRecord(f"malformed JSON: {detail}", offset, _raw(line)))
+        except RecursionError:  # deeper than the decoder's limit (Python's recursion limit)
+            bad.append(BadRecord("JSON nested too deeply", offset, _raw(line)))
+        except Exception as e:  # whatever else breaks on one line fails that line, not the run
+            bad.append(BadRecord(f"cannot decode: {type(e).__name__}: {e}", offset, _raw(line)))
     return records, good, bad
 
 

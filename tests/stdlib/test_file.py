@@ -225,6 +225,18 @@ def test_pipeline_error_record_names_the_file_of_a_glob(tmp_path: Path, write) -
     assert (error["file"], error["offset"], error["raw"]) == ("logs/2.jsonl", 9, {"a": 0})
 
 
+def test_run_sends_a_line_nested_too_deeply_to_the_error_sink(tmp_path: Path, write) -> None:
+    deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+    write("in.jsonl", f'{{"n": 1}}\n{deep}\n{{"n": 2}}\n')
+    write("p.rill", 'source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
+                    'sink e = file("e.jsonl")\nerrors into e\ns | into o\n')
+    result = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
+    [error] = map(msgspec.json.decode, (tmp_path / "e.jsonl").read_bytes().splitlines())
+    assert (error["reason"], error["offset"], error["raw"]) == ("JSON nested too deeply", 9, deep)
+
+
 # -- source: missing input ---------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ offset and every good record keeps its own.
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
@@ -46,6 +47,34 @@ def test_decode_jsonl_names_non_object_and_schema_failures() -> None:
     ]
     _, _, bad = decode_jsonl([b"[1]", b"7"], [0, 4], None)
     assert [b.reason for b in bad] == ["expected a JSON object"] * 2
+
+
+DEEP = b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
+@pytest.mark.parametrize("schema", [None, POINT], ids=["plain", "schema"])
+def test_decode_jsonl_sends_a_line_nested_too_deeply_to_bad(schema: Schema | None) -> None:
+    records, offsets, bad = decode_jsonl([b'{"x": 1}', DEEP, b'{"x": 2}'], [0, 9, 10019],
+                                         schema)
+    assert (records, offsets) == ([{"x": 1}, {"x": 2}], [0, 10019])
+    assert [(b.offset, b.reason, b.raw) for b in bad] == [
+        (9, "JSON nested too deeply", DEEP.decode())]
+
+
+def test_decode_jsonl_sends_a_line_its_decoder_fails_on_to_bad(monkeypatch) -> None:
+    class Failing:
+        """A decoder that fails as no JSON decoder should, on the line holding "boom"."""
+
+        def decode(self, data: bytes) -> object:
+            if b"boom" in data:
+                raise OverflowError("boom")
+            return msgspec.json.decode(data)
+
+    monkeypatch.setattr("rillet.stdlib.formats._any_records", Failing())
+    monkeypatch.setattr("rillet.stdlib.formats._any_record", Failing())
+    records, _, bad = decode_jsonl([b'{"x": 1}', b'{"boom": 1}'], [0, 9], None)
+    assert records == [{"x": 1}]
+    assert [(b.offset, b.reason) for b in bad] == [(9, "cannot decode: OverflowError: boom")]
 
 
 def test_csv_rows_count_data_rows_across_batches() -> None:
