@@ -619,3 +619,9 @@ def test_csv_byte_order_mark_is_not_part_of_the_first_field(tmp_path: Path) -> N
     run_pipeline('source s = file("in.csv", format="csv")\nsink o = stdout()\ns | into o\n',
                  tmp_path, sinks={"o": out})
     assert out.records == [{"name": "ada", "n": "1"}]
+
+
+def test_jsonl_byte_order_mark_does_not_reject_the_first_record(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
+    (batch,) = read_all(tmp_path, "in.jsonl")
+    assert (batch.records, list(batch.offsets), batch.bad) == ([{"a": 1}, {"a": 2}], [0, 12], [])
