@@ -9,7 +9,6 @@ lines and for new files matching the glob, flushing a partial batch after `batch
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import functools
 import glob
@@ -25,7 +24,15 @@ from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, S
 from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plugin import Plugin
 
-from .formats import CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
+from .formats import (
+    CsvParser,
+    CsvRows,
+    CsvWriter,
+    Unparsed,
+    decode_jsonl,
+    decode_lines,
+    encode_jsonl,
+)
 from .lines import LineSplitter
 
 plugin = Plugin("std")
@@ -114,18 +121,17 @@ class _LineFile:
 
 
 class _CsvFile:
-    """One csv file being read; rows are parsed by the csv module, quoted newlines included.
+    """One csv file being read: its lines joined into whole rows, quoted newlines included.
 
     Only whole rows reach the parser: a row whose newline has not been written yet, or whose
     quoted value is still open, waits for more data (a followed file) or for `finish`."""
 
     def __init__(self, path: str, context: SourceContext) -> None:
-        self.handle = open(path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
+        self.handle = open(path, "rb")  # noqa: SIM115 - closed by `close`
+        self.splitter = LineSplitter()
+        self.parser = CsvParser()
         self.rows = CsvRows(context.schema)
-        self.buffer: list[list[str]] = []
-        self.rest = ""  # text after the last newline
-        self.open_row: list[str] = []  # lines of a row with an odd number of quotes so far
-        self.quotes = 0
+        self.buffer: list[list[str] | Unparsed] = []
 
     @property
     def position(self) -> int:
@@ -149,35 +155,22 @@ class _CsvFile:
             chunk = self.handle.read(CHUNK_BYTES)
             if not chunk:
                 return False
-            self._feed(chunk)
+            self.splitter.feed(chunk)
+            self._parse()
         return True
 
-    def _feed(self, text: str) -> None:
-        text = self.rest + text
-        lines = text.split("\n")
-        self.rest = lines.pop()
-        if not self.open_row and '"' not in text:
-            self.buffer += csv.reader(lines)
-            return
-        whole = []
-        for line in lines:  # quotes are doubled inside a value: an even count closes the row
-            self.open_row.append(line)
-            self.quotes += line.count('"')
-            if self.quotes % 2 == 0:
-                whole.append("\n".join(self.open_row))
-                self.open_row, self.quotes = [], 0
-        self.buffer += csv.reader(whole)
+    def _parse(self) -> None:
+        lines, _ = self.splitter.take(self.splitter.pending)
+        self.buffer += self.parser.rows(lines)
 
     @property
     def pending(self) -> int:
         return len(self.buffer)
 
     def finish(self) -> None:
-        if self.rest:
-            self._feed("\n")
-        if self.open_row:  # a quoted value never closed: parsed as the csv module does
-            self.buffer += csv.reader(["\n".join(self.open_row)])
-            self.open_row, self.quotes = [], 0
+        self.splitter.finish()
+        self._parse()
+        self.buffer += self.parser.finish()
 
     def take(self, n: int) -> SourceBatch:
         rows, self.buffer = self.buffer[:n], self.buffer[n:]
@@ -253,7 +246,7 @@ class FileSource:
         if isinstance(self.current, _LineFile):
             done += self.current.position
         elif self.current is not None:  # csv counts rows: the bytes its reader has taken
-            done += self.current.handle.buffer.tell()
+            done += self.current.handle.tell()
         return done, sum(self._sizes)
 
     async def open(self) -> None:

@@ -170,6 +170,26 @@ def test_csv_source_sends_row_of_wrong_width_to_bad(tmp_path: Path, write) -> No
     ]
 
 
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 20])
+def test_csv_source_sends_rows_it_cannot_read_to_bad_with_their_row(tmp_path: Path, write,
+                                                                     monkeypatch,
+                                                                     chunk: int) -> None:
+    big = "x" * 200_000  # past the csv module's field size limit
+    (tmp_path / "in.csv").write_bytes(
+        b'a,b\n1,\xc3\xa9\n2,caf\xe9\n3,"ok"\n4,' + big.encode() + b'\n5,x"y\n6,"z\n7,q\n')
+    monkeypatch.setattr("rillet.stdlib.file.CHUNK_BYTES", chunk)
+    batches = read_all(tmp_path, "in.csv", "csv", batch_size=2)
+    assert [r for b in batches for r in b.records] == [{"a": "1", "b": "é"}, {"a": "3", "b": "ok"},
+                                                       {"a": "7", "b": "q"}]
+    assert [o for b in batches for o in b.offsets] == [1, 3, 6]
+    assert [(b.offset, b.reason, b.raw[:8]) for batch in batches for b in batch.bad] == [
+        (2, "invalid UTF-8 (byte 5 of the row)", "2,caf\ufffd"),
+        (4, "malformed CSV: field larger than field limit (131072)", "4,xxxxxx"),
+        (5, "malformed CSV: new-line character seen in unquoted field - do you need to open the "
+            "file in universal-newline mode?", '5,x"y\n6,'),  # its quote ran on to the next
+    ]
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 7])
 def test_source_reads_the_same_whatever_the_read_chunk_size(tmp_path: Path, write,
                                                              monkeypatch, chunk: int) -> None:

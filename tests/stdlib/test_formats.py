@@ -10,7 +10,7 @@ import pytest
 
 from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
 from rillet.runtime.schema import Schema
-from rillet.stdlib.formats import CsvRows, decode_jsonl
+from rillet.stdlib.formats import CsvRows, Unparsed, decode_jsonl
 
 POINT = Schema(SchemaSpec("Point", (FieldSpec("x", TypeSpec("int")),
                                     FieldSpec("label", TypeSpec("str", optional=True)))))
@@ -85,3 +85,13 @@ def test_csv_rows_count_data_rows_across_batches() -> None:
     records, offsets, bad = second
     assert (records, offsets) == ([{"x": 4, "label": "d"}], [4])
     assert [(b.offset, b.raw) for b in bad] == [(3, "x3,c")]
+
+
+def test_csv_rows_whose_header_cannot_be_read_leave_every_row_bad() -> None:
+    rows = CsvRows(None)
+    records, offsets, bad = rows.decode([Unparsed("invalid UTF-8 (byte 1 of the row)", "x\ufffd"),
+                                         ["1", "2"]])
+    assert (records, offsets) == ([], [])
+    assert [(b.offset, b.reason) for b in bad] == [
+        (0, "the header row: invalid UTF-8 (byte 1 of the row)"),
+        (1, "csv row has 2 fields, the header has 0")]
