@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -67,12 +66,14 @@ def decode_lines(lines: list[bytes], offsets: list[int]) -> list[dict]:
     return [{"line": line.rstrip(b"\r").decode("utf-8", "replace")} for line in lines]
 
 
-@dataclass(frozen=True)
-class Unparsed:
-    """A CSV row that could not be read: it still counts as a row, and becomes a bad record."""
+class Unparsed(list):
+    """A CSV row that could not be read: it still counts as a row, and becomes a bad record.
+    An empty list, so that `CsvRows` looks for it only where it skips blank rows, not in the
+    test every row takes."""
 
-    reason: str
-    text: str
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__()
+        self.reason, self.text = reason, text
 
 
 class CsvParser:
@@ -92,9 +93,10 @@ class CsvParser:
 
     def rows(self, lines: list[bytes]) -> list[list[str] | Unparsed]:
         """The rows that `lines` (without their newlines) complete."""
-        if self.open_row or any(b'"' in line for line in lines):
-            lines = self._whole(lines)
-        return _parse_csv(lines)
+        data = b"\n".join(lines)
+        if self.open_row or b'"' in data:  # a quoted value may hold a newline
+            return _parse_csv(self._whole(lines))
+        return _parse_csv(lines, data)
 
     def finish(self) -> list[list[str] | Unparsed]:
         """The input ended: a quoted value never closed is parsed as the csv module does."""
@@ -114,10 +116,14 @@ class CsvParser:
         return whole
 
 
-def _parse_csv(rows: list[bytes]) -> list[list[str] | Unparsed]:
-    """One parsed row for each of `rows`: all at once, or row by row when one is bad."""
+def _parse_csv(rows: list[bytes], joined: bytes | None = None) -> list[list[str] | Unparsed]:
+    """One parsed row for each of `rows`: all at once, or row by row when one is bad. `joined`
+    is the rows joined by newlines when none holds one: decoded in one call."""
+    if not rows:
+        return []
     try:
-        parsed: list[list[str] | Unparsed] = list(csv.reader([row.decode() for row in rows]))
+        texts = joined.decode().split("\n") if joined is not None else [r.decode() for r in rows]
+        parsed: list[list[str] | Unparsed] = list(csv.reader(texts))
         if len(parsed) == len(rows):  # else a quote inside a value fooled the count
             return parsed
     except (UnicodeDecodeError, csv.Error):
@@ -156,11 +162,11 @@ class CsvRows:
                 self.header = row
                 continue
             if not row:
+                if isinstance(row, Unparsed):
+                    self.row += 1
+                    bad.append(BadRecord(row.reason, self.row, row.text))
                 continue
             self.row += 1
-            if isinstance(row, Unparsed):
-                bad.append(BadRecord(row.reason, self.row, row.text))
-                continue
             if len(row) != len(self.header):
                 bad.append(BadRecord(
                     f"csv row has {len(row)} fields, the header has {len(self.header)}",
