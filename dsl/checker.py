@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import typing
 from collections.abc import Iterator, Mapping
@@ -117,6 +118,7 @@ class Checker:
         self._settings([s for s in statements if isinstance(s, ast.SetDecl)])
         self._schemas([s for s in statements if isinstance(s, ast.SchemaDecl)])
         self._connectors()
+        self._shared_files()
         self._errors_into([s for s in statements if isinstance(s, ast.ErrorsDecl)])
         self._stream_order()
         FlowChecker(self.checked, self.report).run()
@@ -282,6 +284,24 @@ class Checker:
                                       label))
                 config = self.connector_config(decl.call, kind)  # type: ignore[arg-type]
                 decls[name] = (decl, config if config is not None else {})  # type: ignore[index]
+
+    def _shared_files(self) -> None:
+        """Two sinks writing one file would each start it over and write across the other; a
+        connector that owns its file names the argument holding it (`Spec.exclusive`)."""
+        writers: dict[str, ast.SinkDecl] = {}
+        for decl, config in self.checked.sinks.values():
+            spec = self.registry.get("sink", decl.call.name.text)
+            path = config.get(spec.exclusive) if spec is not None and spec.exclusive else None
+            if not isinstance(path, str):
+                continue
+            first = writers.setdefault(os.path.normpath(self.base_dir / path), decl)
+            if first is not decl:
+                assert spec is not None and spec.exclusive is not None
+                self.report(error(
+                    "E0115", f"sinks `{first.name.text}` and `{decl.name.text}` both write "
+                    f"{os.path.normpath(path)}", _argument(decl.call, spec, spec.exclusive).span,
+                    f"`{first.name.text}` writes this file too (line {first.span.line})",
+                    "give each sink a file of its own"))
 
     def connector_config(self, call: ast.ConnectorCall, kind: Kind) -> dict[str, Any] | None:
         name = call.name.text
@@ -485,6 +505,14 @@ class Checker:
 def _spanning(first: Span, last: Span) -> Span:
     """From the start of `first` to the end of `last`."""
     return Span(first.line, first.col, last.end_line, last.end_col)
+
+
+def _argument(call: ast.ConnectorCall, spec: Spec, key: str) -> ast.Node:
+    """The expression given for argument `key`, positional or by name."""
+    index = [p.name for p in spec.params].index(key)
+    if index < len(call.args):
+        return call.args[index]
+    return next((kw.value for kw in call.kwargs if kw.name.text == key), call)
 
 
 def _choices(spec: Spec, key: str | None) -> str:

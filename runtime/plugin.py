@@ -62,6 +62,9 @@ class Spec:
     shared: bool = False
     """A source that several workers can read together, each getting its own share (a broker's
     consumer group), so `rillet run --workers` may use it."""
+    exclusive: str | None = None
+    """A sink's config field naming the file it writes: two sinks of a pipeline naming the same
+    file are a check-time error, since each would start it over and write across the other."""
 
 
 @dataclass(frozen=True)
@@ -165,10 +168,11 @@ class Plugin:
         return decorate
 
     def _connector(self, kind: Kind, name: str, config: type[msgspec.Struct],
-                   delivery: Delivery | None = None, shared: bool = False) -> Callable[[T], T]:
+                   delivery: Delivery | None = None, shared: bool = False,
+                   exclusive: str | None = None) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(kind, name, self.name, cls, config_params(config), Any, _summary(cls),
-                        config=config, delivery=delivery, shared=shared)
+                        config=config, delivery=delivery, shared=shared, exclusive=exclusive)
             return self._attach(cls, spec)
 
         return decorate
@@ -180,9 +184,11 @@ class Plugin:
         return self._connector("source", name, config, shared=shared)
 
     def sink(self, name: str, *, config: type[msgspec.Struct],
-             delivery: Delivery = "at-least-once") -> Callable[[T], T]:
-        """A class built as `cls(config, context)` implementing `runtime.connector.Sink`."""
-        return self._connector("sink", name, config, delivery)
+             delivery: Delivery = "at-least-once",
+             exclusive: str | None = None) -> Callable[[T], T]:
+        """A class built as `cls(config, context)` implementing `runtime.connector.Sink`;
+        `exclusive` names the config field holding the file it writes (`Spec.exclusive`)."""
+        return self._connector("sink", name, config, delivery, exclusive=exclusive)
 
     def table(self, name: str, *, config: type[msgspec.Struct]) -> Callable[[T], T]:
         """A class built as `cls(config, context)` that loads keyed rows for `lookup`."""

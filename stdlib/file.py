@@ -9,9 +9,10 @@ lines and for new files matching the glob, flushing a partial batch after `batch
 
 from __future__ import annotations
 
-import csv
+import fcntl
 import functools
 import glob
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -20,15 +21,25 @@ from typing import Literal
 import msgspec
 
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
+from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plugin import Plugin
 
-from .formats import CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
+from .formats import (
+    CsvParser,
+    CsvRows,
+    CsvWriter,
+    Unparsed,
+    decode_jsonl,
+    decode_lines,
+    encode_jsonl,
+)
 from .lines import LineSplitter
 
 plugin = Plugin("std")
 
 CHUNK_BYTES = 1 << 20
 FOLLOW_POLL_S = 0.05
+TAIL_BYTES = 4096  # checked on resuming a sink's file
 
 
 class FileSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,6 +67,10 @@ def _display(path: str, base_dir: Path) -> str:
         return path
 
 
+def _count(n: int, unit: str) -> str:
+    return f"{n:,} {unit}{'' if n == 1 else 's'}"
+
+
 class _LineFile:
     """One jsonl or lines file being read."""
 
@@ -70,9 +85,13 @@ class _LineFile:
         """The byte offset of the next line to read."""
         return self.splitter.position
 
-    def seek(self, offset: int) -> None:
+    def seek(self, offset: int) -> int:
+        """Go to byte `offset`; returns how far the file reaches towards it (less when it was
+        cut since)."""
+        offset = min(offset, os.fstat(self.handle.fileno()).st_size)
         self.handle.seek(offset)
         self.splitter = LineSplitter(offset)
+        return offset
 
     def fill(self, want: int) -> bool:
         """Read until `want` lines are ready; False at the end of the file's current data."""
@@ -105,51 +124,47 @@ class _LineFile:
 
 
 class _CsvFile:
-    """One csv file being read; rows are parsed by the csv module, quoted newlines included.
+    """One csv file being read: its lines joined into whole rows, quoted newlines included.
 
     Only whole rows reach the parser: a row whose newline has not been written yet, or whose
     quoted value is still open, waits for more data (a followed file) or for `finish`."""
 
     def __init__(self, path: str, context: SourceContext) -> None:
-        self.handle = open(path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
+        self.handle = open(path, "rb")  # noqa: SIM115 - closed by `close`
+        self.splitter = LineSplitter()
+        self.parser = CsvParser()
         self.rows = CsvRows(context.schema)
-        self.buffer: list[list[str]] = []
-        self.rest = ""  # text after the last newline
-        self.open_row: list[str] = []  # lines of a row with an odd number of quotes so far
-        self.quotes = 0
+        self.buffer: list[list[str] | Unparsed] = []
 
     @property
     def position(self) -> int:
         """Data rows read so far (the offset of the last one)."""
         return self.rows.row
 
-    def seek(self, rows: int) -> None:
-        while self.rows.row < rows and (self.fill(1) or self.pending):
-            self.take(1)
+    def seek(self, rows: int) -> int:
+        """Skip `rows` data rows; returns how many there were (fewer when the file was cut
+        since). A last row without its newline counts, as it did once the file ended."""
+        for ended in (False, True):
+            if ended:
+                self.finish()
+            while self.rows.row < rows and (self.fill(1) or self.pending):
+                self.take(1)
+            if self.rows.row == rows:
+                break
+        return self.rows.row
 
     def fill(self, want: int) -> bool:
         while len(self.buffer) < want:
             chunk = self.handle.read(CHUNK_BYTES)
             if not chunk:
                 return False
-            self._feed(chunk)
+            self.splitter.feed(chunk)
+            self._parse()
         return True
 
-    def _feed(self, text: str) -> None:
-        text = self.rest + text
-        lines = text.split("\n")
-        self.rest = lines.pop()
-        if not self.open_row and '"' not in text:
-            self.buffer += csv.reader(lines)
-            return
-        whole = []
-        for line in lines:  # quotes are doubled inside a value: an even count closes the row
-            self.open_row.append(line)
-            self.quotes += line.count('"')
-            if self.quotes % 2 == 0:
-                whole.append("\n".join(self.open_row))
-                self.open_row, self.quotes = [], 0
-        self.buffer += csv.reader(whole)
+    def _parse(self) -> None:
+        lines, _ = self.splitter.take(self.splitter.pending)
+        self.buffer += self.parser.rows(lines)
 
     @property
     def pending(self) -> int:
@@ -161,11 +176,9 @@ class _CsvFile:
             or size > self.handle.buffer.tell()
 
     def finish(self) -> None:
-        if self.rest:
-            self._feed("\n")
-        if self.open_row:  # a quoted value never closed: parsed as the csv module does
-            self.buffer += csv.reader(["\n".join(self.open_row)])
-            self.open_row, self.quotes = [], 0
+        self.splitter.finish()
+        self._parse()
+        self.buffer += self.parser.finish()
 
     def take(self, n: int) -> SourceBatch:
         rows, self.buffer = self.buffer[:n], self.buffer[n:]
@@ -219,7 +232,14 @@ class FileSource:
             self.files.insert(self.index, path)
             self._open_next()
             assert self.current is not None
-            self.current.seek(offset)
+            held = self.current.seek(offset)
+            if held < offset:
+                unit = "data row" if self.config.format == "csv" else "byte"
+                raise ConnectorError(
+                    f"source `{self.context.name}`: cannot resume: {position['current'][0]} "
+                    f"holds {_count(held, unit)}, fewer than the {_count(offset, unit)} read "
+                    "before the checkpoint being resumed (it was cut or replaced since); run "
+                    "with --fresh to read it again from the start")
 
     async def unread(self) -> bool:
         """Whether there is more to read than what has been: a grown file or a new one."""
@@ -240,7 +260,7 @@ class FileSource:
         if isinstance(self.current, _LineFile):
             done += self.current.position
         elif self.current is not None:  # csv counts rows: the bytes its reader has taken
-            done += self.current.handle.buffer.tell()
+            done += self.current.handle.tell()
         return done, sum(self._sizes)
 
     async def open(self) -> None:
@@ -315,11 +335,13 @@ class FileSource:
             self.current = None
 
 
-@plugin.sink("file", config=FileSinkConfig, delivery="exactly-once")
+@plugin.sink("file", config=FileSinkConfig, delivery="exactly-once", exclusive="path")
 class FileSink:
     """Writes records to a file as JSON lines or CSV, creating its folder. Exactly-once with
     checkpoints: a resumed run cuts the file back to the length committed at the checkpoint
-    it resumes from, then writes on."""
+    it resumes from, then writes on; it first makes sure the file still holds what was committed
+    (its length, and a checksum of the bytes just before it), since cutting back a file that
+    someone emptied or replaced would pad it with zeros or splice two outputs together."""
 
     def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
         self.config = config
@@ -328,29 +350,80 @@ class FileSink:
         if context.workers > 1:  # each worker writes its own file: out.jsonl -> out.w0.jsonl
             self.path = self.path.with_name(f"{self.path.stem}.w{context.worker}"
                                             f"{self.path.suffix}")
-        self.handle: io.BufferedWriter | None = None
+        self.shown = _display(str(self.path), context.base_dir)
+        self.handle: io.BufferedRandom | None = None
         self.csv = CsvWriter() if config.format == "csv" else None
         self.committed: dict | None = None
 
     def restore(self, committed: dict) -> None:
+        """Resume at `committed`, which must be this file's: the lines before it are in the
+        file it names (a checkpoint taken before paths were kept is taken as this file's)."""
+        written = committed.get("path", self.shown)
+        if written != self.shown:
+            raise StateMismatch(
+                f"sink `{self.context.name}` wrote to {written} up to the checkpoint being "
+                f"resumed, the pipeline now names {self.shown}; run with --fresh to write "
+                f"{self.shown} from the start, or put the path back")
         self.committed = committed
 
     async def precommit(self) -> dict:
-        """Flush and fsync; the committed length is where a resumed run cuts the file."""
+        """Flush and fsync; the committed length is where a resumed run cuts the file, and the
+        checksum of the bytes before it tells that the file is still the one written."""
         assert self.handle is not None
         self.handle.flush()
         os.fsync(self.handle.fileno())
-        return {"length": self.handle.tell(), "header": self.csv.header if self.csv else None}
+        length = self.handle.tell()
+        return {"path": self.shown, "length": length,
+                "header": self.csv.header if self.csv else None,
+                "tail": _tail_sum(self.handle.fileno(), length)}
 
-    def _open_file(self) -> io.BufferedWriter:
-        if self.committed is None or not self.path.exists():
-            return open(self.path, "wb")  # noqa: SIM115 - closed by aclose
-        handle = open(self.path, "r+b")  # noqa: SIM115 - closed by aclose
-        handle.truncate(self.committed["length"])  # what came after was never committed
-        handle.seek(0, os.SEEK_END)
-        if self.csv is not None:
-            self.csv.header = self.committed["header"]
+    def _open_file(self) -> io.BufferedRandom:
+        committed = self.committed
+        length = committed["length"] if committed is not None else 0
+        if length and not self.path.is_file():
+            raise self._lost("is gone")
+        # opened without truncating: only a checked file is cut back (to 0 when starting over)
+        handle = open(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666), "r+b")  # noqa: SIM115
+        try:
+            self._lock(handle.fileno())
+            if committed is not None:
+                self._check(handle.fileno(), committed)
+            handle.truncate(length)  # what came after was never committed
+            handle.seek(length)
+        except BaseException:
+            handle.close()
+            raise
+        if self.csv is not None and committed is not None:
+            self.csv.header = committed["header"]
         return handle
+
+    def _lock(self, fd: int) -> None:
+        """Hold the file alone while it is open (released when it is closed, or the process
+        ends): two runs writing one file would cut back and interleave each other's lines."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConnectorError(
+                f"sink `{self.context.name}`: {self.shown} is being written by another run (of "
+                "this pipeline or another); stop that run, or give each pipeline a file of its "
+                "own") from None
+
+    def _check(self, fd: int, committed: dict) -> None:
+        """The file still holds what the checkpoint committed (a checkpoint written before the
+        checksum was kept is checked by its length alone)."""
+        size, length = os.fstat(fd).st_size, committed["length"]
+        if size < length:
+            raise self._lost(f"holds {size:,} bytes, fewer than the {length:,} committed in the "
+                             "checkpoint being resumed (it was emptied, cut or replaced since)")
+        tail = committed.get("tail")
+        if tail is not None and _tail_sum(fd, length) != tail:
+            raise self._lost(f"no longer holds the {length:,} bytes committed in the checkpoint "
+                             "being resumed (it was replaced or rewritten since)")
+
+    def _lost(self, what: str) -> ConnectorError:
+        return ConnectorError(
+            f"sink `{self.context.name}`: cannot resume: {self.shown} {what}; put the file back "
+            "as it was, or run with --fresh to write it again from the start")
 
     async def open(self) -> None:
         try:
@@ -373,6 +446,13 @@ class FileSink:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+
+def _tail_sum(fd: int, length: int) -> str:
+    """A checksum of the last `TAIL_BYTES` (or fewer) bytes before `length`: cheap to take at
+    every checkpoint, and what an emptied, rewritten or replaced file would not match."""
+    start = max(0, length - TAIL_BYTES)
+    return hashlib.blake2b(os.pread(fd, length - start, start), digest_size=8).hexdigest()
 
 
 @plugin.table("file", config=FileTableConfig)

@@ -39,7 +39,7 @@ def decode_jsonl(lines: list[bytes], offsets: list[int], schema: Schema | None
         # only as many records as lines proves that each line was one record
         if len(records) == len(lines):
             return records, offsets, []
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except Exception:  # some line is bad, or breaks the decoder: found line by line below
         pass
     records, good, bad = [], [], []
     for line, offset in zip(lines, offsets):
@@ -54,6 +54,10 @@ def decode_jsonl(lines: list[bytes], offsets: list[int], schema: Schema | None
         except msgspec.DecodeError as e:
             detail = str(e).removeprefix("JSON is malformed: ")
             bad.append(BadRecord(f"malformed JSON: {detail}", offset, _raw(line)))
+        except RecursionError:  # deeper than the decoder's limit (Python's recursion limit)
+            bad.append(BadRecord("JSON nested too deeply", offset, _raw(line)))
+        except Exception as e:  # whatever else breaks on one line fails that line, not the run
+            bad.append(BadRecord(f"cannot decode: {type(e).__name__}: {e}", offset, _raw(line)))
     return records, good, bad
 
 
@@ -62,21 +66,105 @@ def decode_lines(lines: list[bytes], offsets: list[int]) -> list[dict]:
     return [{"line": line.rstrip(b"\r").decode("utf-8", "replace")} for line in lines]
 
 
+class Unparsed(list):
+    """A CSV row that could not be read: it still counts as a row, and becomes a bad record.
+    An empty list, so that `CsvRows` looks for it only where it skips blank rows, not in the
+    test every row takes."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__()
+        self.reason, self.text = reason, text
+
+
+class CsvParser:
+    """Whole CSV rows out of lines: a row goes on over lines while its quotes are unbalanced (a
+    quoted newline), also from one call to the next. Rows are read as UTF-8, as JSON lines are:
+    a row that is not UTF-8, or that the csv module cannot parse (a value over its size limit),
+    becomes an `Unparsed` in its place, so that it is reported with its row number."""
+
+    def __init__(self) -> None:
+        self.open_row: list[bytes] = []  # lines of a row with an odd number of quotes so far
+        self.quotes = 0
+
+    @property
+    def pending(self) -> bool:
+        """Whether a row is open, waiting for the line that closes its quoted value."""
+        return bool(self.open_row)
+
+    def rows(self, lines: list[bytes]) -> list[list[str] | Unparsed]:
+        """The rows that `lines` (without their newlines) complete."""
+        data = b"\n".join(lines)
+        if self.open_row or b'"' in data:  # a quoted value may hold a newline
+            return _parse_csv(self._whole(lines))
+        return _parse_csv(lines, data)
+
+    def finish(self) -> list[list[str] | Unparsed]:
+        """The input ended: a quoted value never closed is parsed as the csv module does."""
+        if not self.open_row:
+            return []
+        row, self.open_row, self.quotes = b"\n".join(self.open_row), [], 0
+        return _parse_csv([row])
+
+    def _whole(self, lines: list[bytes]) -> list[bytes]:
+        whole = []
+        for line in lines:  # quotes are doubled inside a value: an even count closes the row
+            self.open_row.append(line)
+            self.quotes += line.count(b'"')
+            if self.quotes % 2 == 0:
+                whole.append(b"\n".join(self.open_row))
+                self.open_row, self.quotes = [], 0
+        return whole
+
+
+def _parse_csv(rows: list[bytes], joined: bytes | None = None) -> list[list[str] | Unparsed]:
+    """One parsed row for each of `rows`: all at once, or row by row when one is bad. `joined`
+    is the rows joined by newlines when none holds one: decoded in one call."""
+    if not rows:
+        return []
+    try:
+        texts = joined.decode().split("\n") if joined is not None else [r.decode() for r in rows]
+        parsed: list[list[str] | Unparsed] = list(csv.reader(texts))
+        if len(parsed) == len(rows):  # else a quote inside a value fooled the count
+            return parsed
+    except (UnicodeDecodeError, csv.Error):
+        pass
+    return [_parse_row(row) for row in rows]
+
+
+def _parse_row(row: bytes) -> list[str] | Unparsed:
+    try:
+        text = row.decode()
+    except UnicodeDecodeError as e:
+        return Unparsed(f"invalid UTF-8 (byte {e.start} of the row)", _raw(row))
+    try:
+        return next(csv.reader([text]))
+    except csv.Error as e:
+        return Unparsed(f"malformed CSV: {e}", text)
+
+
 class CsvRows:
-    """Turns CSV rows into records under a header; offsets are data row numbers from 1."""
+    """Turns CSV rows into records under a header; offsets are data row numbers from 1. A
+    header that cannot be read is a bad record at row 0, and leaves every row bad."""
 
     def __init__(self, schema: Schema | None) -> None:
         self.schema = schema
         self.header: list[str] | None = None
         self.row = 0
 
-    def decode(self, rows: list[list[str]]) -> tuple[list[dict], list[int], list[BadRecord]]:
+    def decode(self, rows: list[list[str] | Unparsed]
+               ) -> tuple[list[dict], list[int], list[BadRecord]]:
         records, offsets, bad = [], [], []
         for row in rows:
             if self.header is None:
+                if isinstance(row, Unparsed):
+                    bad.append(BadRecord(f"the header row: {row.reason}", 0, row.text))
+                    row = []
                 self.header = row
                 continue
             if not row:
+                if isinstance(row, Unparsed):
+                    self.row += 1
+                    bad.append(BadRecord(row.reason, self.row, row.text))
                 continue
             self.row += 1
             if len(row) != len(self.header):

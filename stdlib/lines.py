@@ -13,6 +13,8 @@ from operator import add
 
 from rillet.runtime.item import LazyOffsets
 
+BOM = b"\xef\xbb\xbf"
+
 
 class LineOffsets(LazyOffsets):
     """The byte offset of each of `lines`, the first starting at `start`."""
@@ -64,9 +66,15 @@ class LineSplitter:
         return len(self._lines) - self._next
 
     def take(self, max_lines: int) -> tuple[list[bytes], LineOffsets]:
+        """Up to `max_lines` lines and their offsets. A UTF-8 byte-order mark at the start of
+        the input is left out of the first line (its bytes still count in the offsets): editors
+        on Windows write one, and it is not part of the text."""
         start, stop = self._next, min(self._next + max_lines, len(self._lines))
         self._next = stop
         lines = self._lines[start:stop]
         offsets = LineOffsets(self._position, lines)
+        at_start = self._position == 0
         self._position += sum(map(len, lines)) + len(lines)
+        if at_start and lines and lines[0].startswith(BOM):
+            lines = [lines[0][len(BOM):], *lines[1:]]  # `offsets` counts the lines as read
         return lines, offsets

@@ -7,7 +7,6 @@ stdout is at-least-once: what was printed cannot be taken back after a crash.
 
 from __future__ import annotations
 
-import csv
 import os
 import select
 import stat
@@ -20,7 +19,7 @@ import msgspec
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
 from rillet.runtime.plugin import Plugin
 
-from .formats import CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
+from .formats import CsvParser, CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
 from .lines import LineSplitter
 
 plugin = Plugin("std")
@@ -46,7 +45,7 @@ class StdinSource:
         self.fd = sys.stdin.fileno()
         self.splitter = LineSplitter()
         self.csv = CsvRows(context.schema) if config.format == "csv" else None
-        self.csv_open: list[str] = []  # lines of a CSV row whose quoted value holds a newline
+        self.csv_parser = CsvParser()
         self.ended = False
 
     async def open(self) -> None:
@@ -80,31 +79,19 @@ class StdinSource:
             if now >= deadline:
                 break
             await self._read_chunk(deadline - now)
-        if not self.splitter.pending and not self.csv_open:
+        if not self.splitter.pending and not self.csv_parser.pending:
             return None if self.ended else SourceBatch([], [], "<stdin>")
         lines, offsets = self.splitter.take(size)
         if self.config.format == "lines":
             return SourceBatch(decode_lines(lines, offsets), offsets, "<stdin>")
         if self.csv is not None:
-            rows = self._csv_rows(lines, final=self.ended and not self.splitter.pending)
+            rows = self.csv_parser.rows(lines)
+            if self.ended and not self.splitter.pending:
+                rows += self.csv_parser.finish()
             records, offsets, bad = self.csv.decode(rows)
             return SourceBatch(records, offsets, "<stdin>", bad)
         records, offsets, bad = decode_jsonl(lines, offsets, self.context.schema)
         return SourceBatch(records, offsets, "<stdin>", bad)
-
-    def _csv_rows(self, lines: list[bytes], final: bool) -> list[list[str]]:
-        """Whole CSV rows: a row goes on while its quotes are unbalanced (a quoted newline), also
-        across batches; `final` parses what is left at the end of the input."""
-        texts = []
-        for line in lines:
-            self.csv_open.append(line.decode("utf-8", "replace"))
-            if sum(part.count('"') for part in self.csv_open) % 2 == 0:
-                texts.append("\n".join(self.csv_open))
-                self.csv_open = []
-        if final and self.csv_open:
-            texts.append("\n".join(self.csv_open))
-            self.csv_open = []
-        return list(csv.reader(texts))
 
     async def aclose(self) -> None:
         pass

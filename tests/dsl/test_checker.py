@@ -174,6 +174,20 @@ def test_flow_ending_in_late_into_writes_to_a_sink(tmp_path: Path) -> None:
     assert compile_pipeline(text, tmp_path).diagnostics == []
 
 
+def test_two_sinks_writing_one_file_is_e0115_at_the_second(tmp_path: Path) -> None:
+    text = ('param dir = "out"\nsource a = file("x")\n'
+            'sink one = file("out/o.jsonl")\nsink two = file(dir + "/./o.jsonl", format="csv")\n'
+            'sink db1 = sqlite("out/db.sqlite", "t1")\nsink db2 = sqlite("out/db.sqlite", "t2")\n'
+            "a | into one\na | into two\na | into db1\na | into db2\n")
+    compiled = compile_pipeline(text, tmp_path)
+    (d,) = compiled.diagnostics
+    assert (d.code, d.message) == ("E0115", "sinks `one` and `two` both write out/o.jsonl")
+    assert (d.span.line, d.span.col, d.span.end_col) == (4, 17, 35)
+    assert d.label == "`one` writes this file too (line 3)"
+    assert d.hints == ("give each sink a file of its own",)
+    assert compile_pipeline(text, tmp_path, {"dir": "elsewhere"}).ok
+
+
 # -- the `rillet check` command -------------------------------------------------------------
 
 

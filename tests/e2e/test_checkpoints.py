@@ -102,3 +102,59 @@ def test_sigterm_stops_after_a_checkpoint_and_the_next_run_finishes_the_job(
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert b"resumed from checkpoint" in resumed.stderr
     assert output.read_bytes() == (tmp_path / "reference" / "out" / "o.jsonl").read_bytes()
+
+
+def test_output_emptied_between_runs_stops_the_resumed_run_without_padding_it(
+        tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
+    (tmp_path / "p.rill").write_text('source s = file("in.jsonl")\n'
+                                     'sink o = file("out/o.jsonl")\ns | into o\n')
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    output = tmp_path / "out" / "o.jsonl"
+    output.write_bytes(b"")
+    with open(tmp_path / "in.jsonl", "a") as f:
+        f.write('{"n": 3}\n')
+    resumed = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert resumed.returncode == 1
+    assert resumed.stderr.decode() == (
+        "rillet: error: sink `o`: cannot resume: out/o.jsonl holds 0 bytes, fewer than the 16 "
+        "committed in the checkpoint being resumed (it was emptied, cut or replaced since); put "
+        "the file back as it was, or run with --fresh to write it again from the start\n")
+    assert output.read_bytes() == b""
+    fresh = rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path)
+    assert fresh.returncode == 0
+    assert output.read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'
+
+
+def test_sink_path_edited_between_runs_stops_with_exit_2_and_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
+    pipeline = 'source s = file("in.jsonl")\nsink o = file("out/{}.jsonl")\ns | into o\n'
+    (tmp_path / "p.rill").write_text(pipeline.format("a"))
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    (tmp_path / "p.rill").write_text(pipeline.format("b"))
+    with open(tmp_path / "in.jsonl", "a") as f:
+        f.write('{"n": 3}\n')
+    moved = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert moved.returncode == 2
+    assert moved.stderr.decode() == (
+        "rillet: error: sink `o` wrote to out/a.jsonl up to the checkpoint being resumed, the "
+        "pipeline now names out/b.jsonl; run with --fresh to write out/b.jsonl from the start, "
+        "or put the path back\n")
+    assert not (tmp_path / "out" / "b.jsonl").exists()
+    assert rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out" / "b.jsonl").read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'
+
+
+def test_input_cut_between_runs_stops_the_resumed_run(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
+    (tmp_path / "p.rill").write_text('source s = file("in.jsonl")\n'
+                                     'sink o = file("out/o.jsonl")\ns | into o\n')
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    (tmp_path / "in.jsonl").write_text('{"n": 3}\n')
+    resumed = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert resumed.returncode == 1
+    assert resumed.stderr.decode() == (
+        "rillet: error: source `s`: cannot resume: in.jsonl holds 9 bytes, fewer than the 18 "
+        "bytes read before the checkpoint being resumed (it was cut or replaced since); run "
+        "with --fresh to read it again from the start\n")
+    assert (tmp_path / "out" / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'

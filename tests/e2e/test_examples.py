@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rillet.dsl.pipeline import compile_file
 from tests.conftest import REPO, rillet
 
 EXAMPLES = sorted((REPO / "examples").glob("*.rill"))
@@ -28,6 +29,20 @@ def test_example_checks_and_runs(examples: Path, example: Path) -> None:
     result = rillet("run", example.name, cwd=examples)
     assert result.returncode == 0, result.stderr.decode()
     assert b"finished" in result.stderr
+
+
+def test_no_two_examples_write_the_same_file() -> None:
+    """Each run starts its files over (and a resumed one checks them): a shared file would be
+    overwritten by one example and refuse to resume the other."""
+    writers: dict[Path, str] = {}
+    for example in EXAMPLES:
+        compiled = compile_file(str(example))
+        assert compiled.checked is not None
+        for decl, config in compiled.checked.sinks.values():
+            if decl.call.name.text == "file":
+                path = (example.parent / config["path"]).resolve()
+                assert writers.setdefault(path, example.name) == example.name, path
+    assert len(writers) > len(EXAMPLES)
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in EXPECTED.iterdir()))

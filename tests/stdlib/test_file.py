@@ -7,6 +7,10 @@ input or an unwritable output stops `rillet run` with one clear line and exit co
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -15,6 +19,7 @@ import pytest
 
 from rillet.runtime import SystemClock, execute
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
+from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
 from rillet.runtime.schema import Schema
 from rillet.stdlib.file import (
@@ -165,6 +170,26 @@ def test_csv_source_sends_row_of_wrong_width_to_bad(tmp_path: Path, write) -> No
     ]
 
 
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 20])
+def test_csv_source_sends_rows_it_cannot_read_to_bad_with_their_row(tmp_path: Path, write,
+                                                                     monkeypatch,
+                                                                     chunk: int) -> None:
+    big = "x" * 200_000  # past the csv module's field size limit
+    (tmp_path / "in.csv").write_bytes(
+        b'a,b\n1,\xc3\xa9\n2,caf\xe9\n3,"ok"\n4,' + big.encode() + b'\n5,x"y\n6,"z\n7,q\n')
+    monkeypatch.setattr("rillet.stdlib.file.CHUNK_BYTES", chunk)
+    batches = read_all(tmp_path, "in.csv", "csv", batch_size=2)
+    assert [r for b in batches for r in b.records] == [{"a": "1", "b": "é"}, {"a": "3", "b": "ok"},
+                                                       {"a": "7", "b": "q"}]
+    assert [o for b in batches for o in b.offsets] == [1, 3, 6]
+    assert [(b.offset, b.reason, b.raw[:8]) for batch in batches for b in batch.bad] == [
+        (2, "invalid UTF-8 (byte 5 of the row)", "2,caf\ufffd"),
+        (4, "malformed CSV: field larger than field limit (131072)", "4,xxxxxx"),
+        (5, "malformed CSV: new-line character seen in unquoted field - do you need to open the "
+            "file in universal-newline mode?", '5,x"y\n6,'),  # its quote ran on to the next
+    ]
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 7])
 def test_source_reads_the_same_whatever_the_read_chunk_size(tmp_path: Path, write,
                                                              monkeypatch, chunk: int) -> None:
@@ -220,6 +245,18 @@ def test_pipeline_error_record_names_the_file_of_a_glob(tmp_path: Path, write) -
     assert (error["file"], error["offset"], error["raw"]) == ("logs/2.jsonl", 9, {"a": 0})
 
 
+def test_run_sends_a_line_nested_too_deeply_to_the_error_sink(tmp_path: Path, write) -> None:
+    deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+    write("in.jsonl", f'{{"n": 1}}\n{deep}\n{{"n": 2}}\n')
+    write("p.rill", 'source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
+                    'sink e = file("e.jsonl")\nerrors into e\ns | into o\n')
+    result = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
+    [error] = map(msgspec.json.decode, (tmp_path / "e.jsonl").read_bytes().splitlines())
+    assert (error["reason"], error["offset"], error["raw"]) == ("JSON nested too deeply", 9, deep)
+
+
 # -- source: missing input ---------------------------------------------------------------------
 
 
@@ -241,6 +278,55 @@ def test_run_with_missing_input_prints_one_line_and_exits_1(tmp_path: Path, writ
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.decode() == "rillet: error: source `s`: no such file: data/nope.jsonl\n"
+
+
+# -- source: resuming --------------------------------------------------------------------------
+
+
+def _resumed(base_dir: Path, path: str, fmt: str, position: dict) -> list[dict]:
+    """What a source resumed at `position` reads."""
+    source = FileSource(FileSourceConfig(path, fmt), _context(base_dir))
+
+    async def main() -> list[dict]:
+        await source.open()
+        try:
+            source.seek(position)
+            records = []
+            while (batch := await source.read_batch()) is not None:
+                records += batch.records
+            return records
+        finally:
+            await source.aclose()
+
+    return anyio.run(main)
+
+
+@pytest.mark.parametrize(("fmt", "text", "offset"), [
+    ("jsonl", '{"n": 1}\n{"n": 2}\n', 9),
+    ("csv", "n\n1\n2", 1),  # the last row has no newline: it counts once the file ends
+])
+def test_source_resumes_at_its_offset(tmp_path: Path, write, fmt: str, text: str,
+                                      offset: int) -> None:
+    write("in", text)
+    assert _resumed(tmp_path, "in", fmt, {"done": [], "current": ["in", offset]}) == [
+        {"n": 2 if fmt == "jsonl" else "2"}]
+    assert _resumed(tmp_path, "in", fmt, {"done": [], "current": ["in", 2 * offset]}) == []
+
+
+@pytest.mark.parametrize(("fmt", "text", "offset", "holds"), [
+    ("jsonl", '{"n": 9}\n', 18, "9 bytes, fewer than the 18 bytes"),
+    ("jsonl", "", 18, "0 bytes, fewer than the 18 bytes"),
+    ("csv", "n\n9\n", 3, "1 data row, fewer than the 3 data rows"),
+])
+def test_source_refuses_to_resume_in_a_file_cut_below_its_offset(
+        tmp_path: Path, write, fmt: str, text: str, offset: int, holds: str) -> None:
+    write("data/in", text)
+    with pytest.raises(ConnectorError) as raised:
+        _resumed(tmp_path, "data/in", fmt, {"done": [], "current": ["data/in", offset]})
+    assert str(raised.value) == (
+        f"source `s`: cannot resume: data/in holds {holds} read before the checkpoint being "
+        "resumed (it was cut or replaced since); run with --fresh to read it again from the "
+        "start")
 
 
 # -- source: follow ----------------------------------------------------------------------------
@@ -387,6 +473,100 @@ def test_sink_truncates_an_existing_file(tmp_path: Path, write) -> None:
     assert (tmp_path / "o.jsonl").read_text() == '{"new":1}\n'
 
 
+def _session(base_dir: Path, path: str, batches: list[list[dict]],
+             committed: dict | None = None) -> dict:
+    """One run of a sink: resumed at `committed` when given; returns its last `precommit`."""
+    sink = FileSink(FileSinkConfig(path), SinkContext("o", base_dir))
+
+    async def main() -> dict:
+        if committed is not None:
+            sink.restore(committed)
+        await sink.open()
+        try:
+            for batch in batches:
+                await sink.write(batch)
+            return await sink.precommit()
+        finally:
+            await sink.aclose()
+
+    return anyio.run(main)
+
+
+def test_resumed_sink_cuts_back_what_came_after_the_checkpoint(tmp_path: Path) -> None:
+    committed = _session(tmp_path, "o.jsonl", [[{"n": 1}]])
+    with (tmp_path / "o.jsonl").open("a") as f:
+        f.write('{"uncommitted": 1}\n')
+    _session(tmp_path, "o.jsonl", [[{"n": 2}]], committed)
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
+
+
+@pytest.mark.parametrize("change", ["emptied", "deleted", "replaced"])
+def test_resumed_sink_refuses_a_file_that_lost_what_was_committed(tmp_path: Path,
+                                                                  change: str) -> None:
+    committed = _session(tmp_path, "o.jsonl", [[{"n": 1}, {"n": 2}]])
+    out = tmp_path / "o.jsonl"
+    if change == "emptied":
+        out.write_bytes(b"")
+    elif change == "deleted":
+        out.unlink()
+    else:  # as long, or longer, but not what was written
+        out.write_text('{"n":7}\n{"n":8}\n{"more":1}\n')
+    before = out.read_bytes() if out.exists() else None
+    with pytest.raises(ConnectorError) as raised:
+        _session(tmp_path, "o.jsonl", [[{"n": 3}]], committed)
+    message = str(raised.value)
+    assert message.startswith("sink `o`: cannot resume: o.jsonl ")
+    assert "--fresh" in message and "\n" not in message
+    assert (out.read_bytes() if out.exists() else None) == before  # never padded nor created
+
+
+def test_resumed_sink_checks_only_the_length_of_a_checkpoint_without_a_checksum(
+        tmp_path: Path) -> None:
+    _session(tmp_path, "o.jsonl", [[{"n": 1}]])
+    (tmp_path / "o.jsonl").write_text('{"n":9}\n')  # same length: cannot be told apart
+    _session(tmp_path, "o.jsonl", [[{"n": 2}]], {"length": 8, "header": None})
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":9}\n{"n":2}\n'
+    with pytest.raises(ConnectorError, match="holds 16 bytes, fewer than the 40 committed"):
+        _session(tmp_path, "o.jsonl", [], {"length": 40, "header": None})
+
+
+def test_resumed_sink_whose_path_changed_stops_before_writing_anything(tmp_path: Path) -> None:
+    committed = _session(tmp_path, "out/a.jsonl", [[{"n": 1}]])
+    assert committed["path"] == "out/a.jsonl"
+    with pytest.raises(StateMismatch) as raised:
+        _session(tmp_path, "out/b.jsonl", [[{"n": 2}]], committed)
+    assert str(raised.value) == (
+        "sink `o` wrote to out/a.jsonl up to the checkpoint being resumed, the pipeline now names "
+        "out/b.jsonl; run with --fresh to write out/b.jsonl from the start, or put the path back")
+    assert not (tmp_path / "out/b.jsonl").exists()
+    _session(tmp_path, "out/./a.jsonl", [[{"n": 2}]], committed)  # the same file, written apart
+    assert (tmp_path / "out/a.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
+
+
+def test_sink_refuses_a_file_another_sink_holds_open_and_leaves_it_untouched(
+        tmp_path: Path) -> None:
+    first = FileSink(FileSinkConfig("o.jsonl"), SinkContext("a", tmp_path))
+    second = FileSink(FileSinkConfig("./o.jsonl"), SinkContext("b", tmp_path))
+
+    async def main() -> None:
+        await first.open()
+        try:
+            await first.write([{"n": 1}])
+            await first.precommit()
+            with pytest.raises(ConnectorError) as raised:
+                await second.open()
+            assert str(raised.value) == (
+                "sink `b`: o.jsonl is being written by another run (of this pipeline or another);"
+                " stop that run, or give each pipeline a file of its own")
+        finally:
+            await first.aclose()
+
+    anyio.run(main)
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n'
+    _write_sink(tmp_path, "o.jsonl", "jsonl", [[{"n": 2}]])  # free again once closed
+    assert (tmp_path / "o.jsonl").read_text() == '{"n":2}\n'
+
+
 def test_sink_open_fails_when_a_parent_is_a_file(tmp_path: Path, write) -> None:
     write("blocker", "")
     sink = FileSink(FileSinkConfig("blocker/sub/o.jsonl"), SinkContext("o", tmp_path))
@@ -404,6 +584,33 @@ def test_run_with_unwritable_output_prints_one_line_and_exits_1(tmp_path: Path, 
     assert result.returncode == 1
     assert result.stderr.decode() == (
         "rillet: error: sink `o`: cannot write out/o.jsonl: out is a file, not a folder\n")
+
+
+def test_second_pipeline_writing_a_file_in_use_stops_with_one_line(tmp_path: Path,
+                                                                   write) -> None:
+    write("in.jsonl", '{"n": 1}\n')
+    write("a.rill", 'source s = file("in.jsonl", follow=true)\nsink o = file("out/o.jsonl")\n'
+                    "s | into o\n")
+    write("b.rill", 'source s = file("in.jsonl")\nsink mine = file("out/o.jsonl")\n'
+                    "s | derive b = true | into mine\n")
+    output = tmp_path / "out" / "o.jsonl"
+    following = subprocess.Popen([sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "a.rill"],
+                                 cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (output.exists() and output.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = rillet("run", "-q", "b.rill", cwd=tmp_path)
+        assert second.returncode == 1
+        assert second.stderr.decode() == (
+            "rillet: error: sink `mine`: out/o.jsonl is being written by another run (of this "
+            "pipeline or another); stop that run, or give each pipeline a file of its own\n")
+        assert output.read_text() == '{"n":1}\n'
+    finally:
+        following.send_signal(signal.SIGTERM)
+        following.communicate(timeout=60)
+    assert following.returncode == 143
+    assert output.read_text() == '{"n":1}\n'
 
 
 def test_run_writes_outputs_relative_to_the_pipeline_file(tmp_path: Path, write) -> None:
@@ -432,3 +639,9 @@ def test_csv_byte_order_mark_is_not_part_of_the_first_field(tmp_path: Path) -> N
     run_pipeline('source s = file("in.csv", format="csv")\nsink o = stdout()\ns | into o\n',
                  tmp_path, sinks={"o": out})
     assert out.records == [{"name": "ada", "n": "1"}]
+
+
+def test_jsonl_byte_order_mark_does_not_reject_the_first_record(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
+    (batch,) = read_all(tmp_path, "in.jsonl")
+    assert (batch.records, list(batch.offsets), batch.bad) == ([{"a": 1}, {"a": 2}], [0, 12], [])

@@ -65,3 +65,18 @@ def test_line_splitter_starts_at_a_given_offset() -> None:
     splitter = LineSplitter(offset=100)
     splitter.feed(b"ab\ncd\n")
     assert splitter.take(5) == ([b"ab", b"cd"], [100, 103])
+
+
+@given(cut=st.integers(0, 12))
+def test_byte_order_mark_at_the_start_of_the_input_is_not_part_of_the_first_line(
+        cut: int) -> None:
+    data = b'\xef\xbb\xbf{"a": 1}\n\xef\xbb\xbf{"b": 2}\n'
+    splitter = LineSplitter()
+    splitter.feed(data[:cut])
+    splitter.feed(data[cut:])
+    lines, offsets = splitter.take(5)
+    assert (lines, list(offsets)) == ([b'{"a": 1}', b'\xef\xbb\xbf{"b": 2}'], [0, 12])
+    assert splitter.position == len(data)
+    resumed = LineSplitter(12)  # only the start of the input can hold one
+    resumed.feed(data[12:])
+    assert resumed.take(5)[0] == [b'\xef\xbb\xbf{"b": 2}']

@@ -132,6 +132,7 @@ def test_malformed_entries_are_bad_records_with_their_stream_ids(server, stream)
     torn = server.xadd(stream, {"data": '{"n": 2'}).decode()
     array = server.xadd(stream, {"data": "[1, 2]"}).decode()
     empty = server.xadd(stream, {"data": ""}).decode()
+    deep = server.xadd(stream, {"data": '{"a": ' + "[" * 5000 + "]" * 5000 + "}"}).decode()
     good += add(server, stream, [{"n": 3}])
     source = make_source(stream)
 
@@ -146,11 +147,12 @@ def test_malformed_entries_are_bad_records_with_their_stream_ids(server, stream)
     assert records_of(batches) == [{"n": 1}, {"n": 3}]
     assert offsets_of(batches) == good
     bad = {b.offset: b for batch in batches for b in batch.bad}
-    assert set(bad) == {torn, array, empty}
+    assert set(bad) == {torn, array, empty, deep}
     assert bad[torn].reason.startswith("malformed JSON")
     assert bad[torn].raw == '{"n": 2'
     assert bad[array].reason == "expected a JSON object"
     assert bad[empty].reason == "empty `data` field"
+    assert bad[deep].reason == "JSON nested too deeply"
 
 
 def test_commit_acknowledges_only_the_entries_its_position_covers(server, stream) -> None:

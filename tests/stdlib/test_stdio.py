@@ -97,6 +97,18 @@ def test_stdin_csv_keeps_quoted_newline_across_batches(tmp_path: Path, write) ->
                                      {"id": "3", "note": "x"}]
 
 
+def test_stdin_csv_row_that_is_not_utf8_goes_to_the_error_sink(tmp_path: Path, write) -> None:
+    _pipeline(write, 'source s = stdin(format="csv")\nsink o = stdout()\n'
+                     'sink e = file("e.jsonl")\nerrors into e\ns | into o\n')
+    result = rillet("run", "p.rill", "-q", cwd=tmp_path,
+                    input=b"\xef\xbb\xbfid,note\n1,caf\xe9\n2,ok\n")
+    assert result.returncode == 0, result.stderr
+    assert _jsonl(result.stdout) == [{"id": "2", "note": "ok"}]
+    [error] = _jsonl((tmp_path / "e.jsonl").read_bytes())
+    assert (error["offset"], error["reason"], error["raw"]) == (
+        1, "invalid UTF-8 (byte 5 of the row)", "1,caf\ufffd")
+
+
 def test_stdout_closed_by_reader_stops_with_one_line(tmp_path: Path, write) -> None:
     """`rillet run p.rill | head -1`: the reader goes away; no traceback, exit code 1."""
     _pipeline(write, "source s = generate(count=1000000)\nsink o = stdout()\ns | into o\n")
