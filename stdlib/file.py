@@ -172,8 +172,7 @@ class _CsvFile:
 
     def unread(self) -> bool:
         size = os.fstat(self.handle.fileno()).st_size
-        return bool(self.buffer or self.rest.strip() or self.open_row) \
-            or size > self.handle.buffer.tell()
+        return bool(self.buffer) or self.parser.pending or size > self.handle.tell()
 
     def finish(self) -> None:
         self.splitter.finish()
