@@ -31,6 +31,9 @@ from rillet.runtime.partition import partition_plan
 from rillet.runtime.plan import Plan, Source
 from rillet.stdlib.shuffle import ShuffleSink, ShuffleSource, clear
 
+from .pipeline import compile_file
+from .shuffle_check import mismatch
+
 MAX_RESTARTS = 50
 """A worker that keeps dying is given up on after this many restarts: the run fails."""
 RESTART_DELAY_S = 0.5
@@ -123,6 +126,27 @@ def _command(args: argparse.Namespace, worker: int, restarted: bool = False) -> 
     return command
 
 
+def _shuffles(args: argparse.Namespace) -> list[str]:
+    """The pipeline's shuffle edges. The supervisor is handed only the command line, so it
+    compiles the file again (the run has just compiled it cleanly)."""
+    params = {name.strip(): value for name, _, value in (p.partition("=") for p in args.param)}
+    plan = compile_file(args.file, params).plan
+    assert plan is not None
+    return [shuffle.name for shuffle in partition_plan(plan)[1]]
+
+
+def _check_shuffles(args: argparse.Namespace, ids: list[int]) -> None:
+    """Stop before any worker starts when Redis and these workers' checkpoints disagree about
+    the shuffles: a run over them would hang or lose records (`shuffle_check.py`)."""
+    edges = _shuffles(args)
+    if not edges:
+        return
+    checkpoints = {worker: worker_store(args, worker).latest() for worker in ids}
+    problem = mismatch(args.broker, group_of(args), edges, checkpoints)
+    if problem is not None:
+        raise WorkerSetupError(problem)
+
+
 def _fresh(args: argparse.Namespace, ids: list[int]) -> None:
     """Forget what these workers did: their checkpoints and, for all workers, the shuffles."""
     for worker in ids:
@@ -135,6 +159,8 @@ def supervise(args: argparse.Namespace) -> int:
     ids = worker_ids(args)
     if args.fresh:
         _fresh(args, ids)
+    else:
+        _check_shuffles(args, ids)
     running: dict[int, subprocess.Popen] = {}
     restarts = dict.fromkeys(ids, 0)
     stopping: list[int] = []
