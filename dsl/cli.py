@@ -24,7 +24,7 @@ import msgspec
 
 from rillet.monitor.logs import configure as configure_logging
 from rillet.monitor.monitor import Monitor
-from rillet.runtime import Registry, RunMetrics, first_failure
+from rillet.runtime import RecordError, Registry, RunMetrics, first_failure
 from rillet.runtime.checkpoint import CheckpointStore, FileCheckpointStore, Manifest
 from rillet.runtime.connector import ConnectorError
 from rillet.runtime.failure import StateMismatch
@@ -239,6 +239,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.fresh:
         store.clear()
     resume = store.latest()
+    execution: Execution | None = None
     try:
         execution = prepare(plan, registry, store=store, resume=resume, sources=sources,
                             sinks=sinks, worker=(args.worker or 0, args.workers),
@@ -259,6 +260,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if failure is None:
             raise
         print(f"rillet: error: {failure}", file=sys.stderr)
+        if isinstance(failure, RecordError):
+            saved = execution.last_saved if execution is not None else None
+            print(_stopped_on_record(saved or resume), file=sys.stderr)
         return EXIT_USAGE if isinstance(failure, StateMismatch) else EXIT_FAILED
     read = sum(m.records_out + m.errors for m in metrics.by_kind("source"))
     if resume is not None and resume.finished and read == 0 and signum is None:
@@ -273,6 +277,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"rillet: stopped; `rillet run {args.file}` resumes", file=sys.stderr)
         return EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED
     return EXIT_OK
+
+
+def _stopped_on_record(saved: Manifest | None) -> str:
+    """What the outputs hold after a bad record stopped the run: the records read with it and
+    after it were not written; the next run goes on from the last checkpoint."""
+    if saved is None:
+        return ("  no checkpoint was saved: the next run starts from the beginning (an output "
+                "this run began to write is written again from its start)")
+    return (f"  the outputs hold what checkpoint {saved.checkpoint_id} committed, and the next "
+            "run goes on from there (cutting back what was written after it); the records "
+            "read since, those before the bad one included, are not in them")
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:

@@ -315,6 +315,11 @@ class Execution:
             self._requested = anyio.Event()
         return checkpoint_id
 
+    @property
+    def last_saved(self) -> Manifest | None:
+        """The newest checkpoint this run saved."""
+        return self._saved
+
     def request_stop(self) -> None:
         """Stop reading, take a last checkpoint, then end the run (SIGINT, SIGTERM)."""
         if self._stop_at is not None:

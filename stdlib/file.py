@@ -353,6 +353,7 @@ class FileSink:
         self.handle: io.BufferedRandom | None = None
         self.csv = CsvWriter() if config.format == "csv" else None
         self.committed: dict | None = None
+        self.starting_over = False  # a fresh run has not yet cut the earlier output away
 
     def restore(self, committed: dict) -> None:
         """Resume at `committed`, which must be this file's: the lines before it are in the
@@ -369,6 +370,8 @@ class FileSink:
         """Flush and fsync; the committed length is where a resumed run cuts the file, and the
         checksum of the bytes before it tells that the file is still the one written."""
         assert self.handle is not None
+        if self.starting_over:
+            self._start_over()
         self.handle.flush()
         os.fsync(self.handle.fileno())
         length = self.handle.tell()
@@ -387,8 +390,10 @@ class FileSink:
             self._lock(handle.fileno())
             if committed is not None:
                 self._check(handle.fileno(), committed)
-            handle.truncate(length)  # what came after was never committed
-            handle.seek(length)
+                handle.truncate(length)  # what came after was never committed
+                handle.seek(length)
+            else:  # cut at the first write or checkpoint: a run that fails on its first batch
+                self.starting_over = True  # leaves the earlier output as it was
         except BaseException:
             handle.close()
             raise
@@ -436,8 +441,15 @@ class FileSink:
             raise ConnectorError(f"sink `{self.context.name}`: cannot write {self.config.path}: "
                                  f"{reason}") from e
 
+    def _start_over(self) -> None:
+        assert self.handle is not None
+        self.handle.truncate(0)
+        self.starting_over = False
+
     async def write(self, records: list[dict]) -> None:
         assert self.handle is not None
+        if self.starting_over:
+            self._start_over()
         data = self.csv.encode(records) if self.csv else encode_jsonl(records)
         self.handle.write(data)
 

@@ -229,7 +229,8 @@ class SqlSink:
             raise self._error(
                 f"table `{db.table}` already holds this sink's rows up to epoch {applied}, past "
                 f"the checkpoint being resumed (epoch {resume}): resuming would write rows "
-                "twice\n  hint: run with --fresh to start over")
+                "twice\n  hint: run with --fresh to start over, or give the sink a `key`, so "
+                "that rows written again replace themselves")
         if applied < resume:  # the run stopped between saving the checkpoint and committing
             await self._apply(resume)
         await self._retrying("roll back", lambda: db.discard(self.sink_id, resume))

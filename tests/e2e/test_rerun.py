@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,45 @@ def test_rerun_over_unchanged_input_does_nothing_and_saves_no_checkpoint(tmp_pat
     assert b"nothing left to do" in again.stderr
     assert sorted(p.name for p in (tmp_path / ".rillet" / "p").iterdir()) == saved
     assert (tmp_path / "out" / "out.jsonl").read_bytes() == written
+
+
+def rows(database: Path, table: str) -> list[tuple]:
+    with sqlite3.connect(database) as conn:
+        return sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
+
+
+def test_rerun_upserts_the_windows_fired_again_into_a_keyed_table(tmp_path: Path) -> None:
+    clicks, _ = events(700, random.Random(3))
+    pipeline = ('set checkpoint_interval = 20ms\nsource clicks = file("clicks.jsonl")\n'
+                'sink per_window = sqlite("out.sqlite", "per_window", key="window_start")\n'
+                "clicks | event_time ts | window tumbling 10s"
+                " | aggregate { n = count() } | into per_window\n")
+    rerun, once = tmp_path / "rerun", tmp_path / "once"
+    for folder in (rerun, once):
+        folder.mkdir()
+        (folder / "p.rill").write_text(pipeline)
+    write(rerun, "clicks.jsonl", clicks[:400])
+    assert rillet("run", "-q", "p.rill", cwd=rerun).returncode == 0
+    write(rerun, "clicks.jsonl", clicks[400:], "a")
+    again = rillet("run", "-q", "p.rill", cwd=rerun)
+    assert again.returncode == 0, again.stderr.decode()
+    write(once, "clicks.jsonl", clicks)
+    assert rillet("run", "-q", "p.rill", cwd=once).returncode == 0
+    assert rows(rerun / "out.sqlite", "per_window") == rows(once / "out.sqlite", "per_window")
+
+
+def test_rerun_into_a_table_without_key_refuses_to_hold_fired_windows_twice(tmp_path: Path
+                                                                           ) -> None:
+    clicks, _ = events(300, random.Random(4))
+    (tmp_path / "p.rill").write_text(
+        'source clicks = file("clicks.jsonl")\n'
+        'sink all = sqlite("out.sqlite", "windows")\n'
+        "clicks | event_time ts | window tumbling 10s | aggregate { n = count() } | into all\n")
+    write(tmp_path, "clicks.jsonl", clicks[:200])
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
+    before = rows(tmp_path / "out.sqlite", "windows")
+    write(tmp_path, "clicks.jsonl", clicks[200:], "a")
+    again = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "--fresh" in again.stderr.decode() and "Traceback" not in again.stderr.decode()
+    assert rows(tmp_path / "out.sqlite", "windows") == before
