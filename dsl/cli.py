@@ -36,6 +36,7 @@ from .diagnostic import render_json, render_text
 from .explain import explain
 from .graph import FORMATS as GRAPH_FORMATS
 from .graph import build as build_graph
+from .identity import changed_since, identity
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
 from .testing import run_test
@@ -239,11 +240,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.fresh:
         store.clear()
     resume = store.latest()
+    pipeline = identity(compiled.source.text, _params(args.param))
+    changed = changed_since(resume, pipeline) if resume is not None else None
+    if changed is not None:
+        print(f"rillet: warning: {changed}", file=sys.stderr)
     execution: Execution | None = None
     try:
         execution = prepare(plan, registry, store=store, resume=resume, sources=sources,
                             sinks=sinks, worker=(args.worker or 0, args.workers),
-                            extend_finished=not args.restarted)
+                            extend_finished=not args.restarted, pipeline=pipeline)
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
         with _serving(monitor, args.http):
             _tune_gc()

@@ -32,6 +32,14 @@ class OperatorState(msgspec.Struct, frozen=True):
     state: bytes  # msgpack of the operator's snapshot()
 
 
+class PipelineIdentity(msgspec.Struct, frozen=True):
+    """What a checkpoint was taken with: hashes of the pipeline file's text and of each `-p`
+    value (hashes, so that no value, a password say, is kept in the checkpoint)."""
+
+    file: str
+    params: dict[str, str]
+
+
 class Manifest(msgspec.Struct, frozen=True):
     version: int
     checkpoint_id: int
@@ -45,6 +53,8 @@ class Manifest(msgspec.Struct, frozen=True):
     """On a finished run's manifest: the checkpoint taken when every input had reached its end,
     before the end of input fired what it fires (windows, a global aggregate). A rerun over
     input that grew since resumes from there, so new records are on time (`resume.py`)."""
+    pipeline: PipelineIdentity | None = None
+    """What the checkpoint was taken with, so a run can say the pipeline changed since."""
 
 
 def fingerprint(op: Any) -> str:
@@ -145,9 +155,10 @@ class Coordinator:
     """
 
     def __init__(self, store: CheckpointStore, nodes: int, time_ms: Callable[[], int],
-                 first_id: int = 1, on_complete: Callable[[Manifest], None] | None = None
-                 ) -> None:
+                 first_id: int = 1, on_complete: Callable[[Manifest], None] | None = None,
+                 pipeline: PipelineIdentity | None = None) -> None:
         self.store = store
+        self.pipeline = pipeline
         self.nodes = nodes
         self.time_ms = time_ms
         self.next_id = first_id
@@ -190,7 +201,8 @@ class Coordinator:
                   drained: int | None = None) -> None:
         self.pending.pop(checkpoint_id, None)
         manifest = Manifest(MANIFEST_VERSION, checkpoint_id, self.time_ms(), finished,
-                            parts.sources, parts.operators, parts.sinks, drained)
+                            parts.sources, parts.operators, parts.sinks, drained,
+                            self.pipeline)
         self.store.save(manifest)
         self.history.append((checkpoint_id, sum(len(s.state) for s in parts.operators.values())))
         if self.on_complete is not None:

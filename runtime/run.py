@@ -20,7 +20,14 @@ import msgspec
 
 from .barrier import Alignment
 from .channel import Channel, Outlet
-from .checkpoint import CheckpointStore, Coordinator, Manifest, OperatorState, fingerprint
+from .checkpoint import (
+    CheckpointStore,
+    Coordinator,
+    Manifest,
+    OperatorState,
+    PipelineIdentity,
+    fingerprint,
+)
 from .clock import Clock, SystemClock
 from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
 from .connector import BadRecord, SinkContext, SourceBatch, SourceContext
@@ -82,7 +89,8 @@ class Execution:
                  sources: Mapping[str, SourceConnector],
                  sinks: Mapping[str, SinkConnector], metrics: RunMetrics | None = None,
                  store: CheckpointStore | None = None, resume: Manifest | None = None,
-                 worker: tuple[int, int] = (0, 1), extend_finished: bool = True) -> None:
+                 worker: tuple[int, int] = (0, 1), extend_finished: bool = True,
+                 pipeline: PipelineIdentity | None = None) -> None:
         self.physical = physical
         self.worker, self.workers = worker
         self.plan = physical.plan
@@ -113,7 +121,8 @@ class Execution:
         self.resume = resume
         self.coordinator = None if store is None else Coordinator(
             store, len(physical.nodes), clock.time_ms,
-            first_id=resume.checkpoint_id + 1 if resume else 1, on_complete=self._checkpointed)
+            first_id=resume.checkpoint_id + 1 if resume else 1, on_complete=self._checkpointed,
+            pipeline=pipeline)
         self._requests: dict[int, list[int]] = {
             n.id: [] for n in physical.nodes.values() if n.kind == "source"}
         self._stop_at: int | None = None
@@ -761,7 +770,8 @@ def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
             sinks: Mapping[str, SinkConnector] | None = None,
             metrics: RunMetrics | None = None, store: CheckpointStore | None = None,
             resume: Manifest | None = None, worker: tuple[int, int] = (0, 1),
-            extend_finished: bool = True) -> Execution:
+            extend_finished: bool = True, pipeline: PipelineIdentity | None = None
+            ) -> Execution:
     """An execution of `plan`, ready to `run()`. `sources` and `sinks` replace connectors by
     name; with a `store`, checkpoints are taken into it, and `resume` restores one first.
 
@@ -769,11 +779,12 @@ def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
     them while the run goes on. `worker` is (this worker's index, how many) when the run is
     one of several workers (`partition.py`); connectors hear it through their context.
     `extend_finished=False` runs nothing when `resume` is a finished run's checkpoint: a worker
-    restarted after it finished must not wait for the others to end again (`resume.py`)."""
+    restarted after it finished must not wait for the others to end again (`resume.py`).
+    `pipeline` is recorded in every checkpoint, for a later run to tell what changed."""
     clock = clock or SystemClock()
     physical = compile_plan(plan, registry, clock)
     return Execution(physical, registry, clock, sources or {}, sinks or {}, metrics, store,
-                     resume, worker, extend_finished)
+                     resume, worker, extend_finished, pipeline)
 
 
 async def execute(plan: Plan, registry: Registry, **kwargs: Any) -> RunMetrics:

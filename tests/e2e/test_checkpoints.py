@@ -137,6 +137,8 @@ def test_sink_path_edited_between_runs_stops_with_exit_2_and_a_hint(tmp_path: Pa
     moved = rillet("run", "-q", "p.rill", cwd=tmp_path)
     assert moved.returncode == 2
     assert moved.stderr.decode() == (
+        "rillet: warning: the pipeline file changed since checkpoint 1: the run goes on from it "
+        "with the state that still fits; --fresh starts over\n"
         "rillet: error: sink `o` wrote to out/a.jsonl up to the checkpoint being resumed, the "
         "pipeline now names out/b.jsonl; run with --fresh to write out/b.jsonl from the start, "
         "or put the path back\n")

@@ -146,3 +146,24 @@ def test_rerun_into_a_table_without_key_refuses_to_hold_fired_windows_twice(tmp_
     assert again.returncode == 1
     assert "--fresh" in again.stderr.decode() and "Traceback" not in again.stderr.decode()
     assert rows(tmp_path / "out.sqlite", "windows") == before
+
+
+def test_resumed_run_says_what_changed_since_its_checkpoint(tmp_path: Path) -> None:
+    clicks, _ = events(100, random.Random(5))
+    write(tmp_path, "clicks.jsonl", clicks)
+    pipeline = ('param tag = "a"\nsource clicks = file("clicks.jsonl")\n'
+                'sink out = file("out/out.jsonl")\nclicks | derive tag = tag | into out\n')
+    (tmp_path / "p.rill").write_text(pipeline)
+    assert rillet("run", "-q", "p.rill", "-p", "tag=s3cret-value", cwd=tmp_path).returncode == 0
+    same = rillet("run", "-q", "p.rill", "-p", "tag=s3cret-value", cwd=tmp_path)
+    assert same.returncode == 0 and b"warning" not in same.stderr
+    other = rillet("run", "-q", "p.rill", "-p", "tag=b", cwd=tmp_path)
+    assert other.returncode == 0
+    assert other.stderr.decode().startswith(
+        "rillet: warning: -p tag changed since checkpoint 1: the run goes on from it with the "
+        "state that still fits; --fresh starts over\n")
+    (tmp_path / "p.rill").write_text("# a comment\n" + pipeline)
+    edited = rillet("run", "-q", "p.rill", "-p", "tag=b", cwd=tmp_path)
+    assert "the pipeline file and -p tag changed since checkpoint 1" in edited.stderr.decode()
+    for saved in (tmp_path / ".rillet" / "p").iterdir():  # hashes only, never a value
+        assert b"s3cret-value" not in saved.read_bytes()
