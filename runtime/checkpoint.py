@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from .envelope import Corrupt, seal, unseal
+
 log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
@@ -78,8 +80,8 @@ class FileCheckpointStore:
     """Checkpoints as files `checkpoint-<id>.msgpack` in a folder, the last few kept.
 
     Written to a temporary file, fsynced, then renamed over: a reader sees a whole manifest or
-    none. A file that does not decode (truncated, corrupted) is skipped with a warning and the
-    one before it is used.
+    none. Each is sealed with a checksum (`envelope.py`); a file that fails it or does not
+    decode (truncated, corrupted) is skipped with a warning and the one before it is used.
     """
 
     def __init__(self, folder: Path, keep: int = KEEP_CHECKPOINTS) -> None:
@@ -96,7 +98,7 @@ class FileCheckpointStore:
         path = self.folder / f"checkpoint-{manifest.checkpoint_id:09d}.msgpack"
         temporary = path.with_suffix(".tmp")
         with open(temporary, "wb") as f:
-            f.write(msgspec.msgpack.encode(manifest))
+            f.write(seal(msgspec.msgpack.encode(manifest)))
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
@@ -110,8 +112,8 @@ class FileCheckpointStore:
 
     def _read(self, path: Path) -> Manifest | None:
         try:
-            return msgspec.msgpack.decode(path.read_bytes(), type=Manifest)
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as e:
+            return msgspec.msgpack.decode(unseal(path.read_bytes()), type=Manifest)
+        except (OSError, Corrupt, msgspec.DecodeError, msgspec.ValidationError) as e:
             log.warning("skipping unreadable checkpoint %s: %s", path.name, e)
             return None
 

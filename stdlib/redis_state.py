@@ -3,8 +3,9 @@ several machines share one store and a worker's checkpoints outlive its machine.
 
 The manifests of one worker are the fields of one hash, keyed by checkpoint id; the last few are
 kept, as in the folder store. A hash field is written whole or not at all, so a reader never sees
-half a manifest. How durable a saved checkpoint is depends on the server's persistence settings
-(`appendonly yes` with `appendfsync everysec` or `always`).
+half a manifest; each is sealed with a checksum (`runtime/envelope.py`), and one that fails it is
+skipped with a warning for the one before. How durable a saved checkpoint is depends on the
+server's persistence settings (`appendonly yes` with `appendfsync everysec` or `always`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import msgspec
 
 from rillet.runtime.checkpoint import KEEP_CHECKPOINTS, Manifest
 from rillet.runtime.connector import ConnectorError
+from rillet.runtime.envelope import Corrupt, seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,8 @@ class RedisCheckpointStore:
         return sorted((int(k) for k in self.client.hkeys(self.key)), reverse=True)
 
     def save(self, manifest: Manifest) -> None:
-        self.client.hset(self.key, str(manifest.checkpoint_id), msgspec.msgpack.encode(manifest))
+        self.client.hset(self.key, str(manifest.checkpoint_id),
+                         seal(msgspec.msgpack.encode(manifest)))
         old = self._ids()[self.keep:]
         if old:
             self.client.hdel(self.key, *map(str, old))
@@ -44,8 +47,8 @@ class RedisCheckpointStore:
     def _read(self, checkpoint_id: int) -> Manifest | None:
         data = self.client.hget(self.key, str(checkpoint_id))
         try:
-            return None if data is None else msgspec.msgpack.decode(data, type=Manifest)
-        except (msgspec.DecodeError, msgspec.ValidationError) as e:
+            return None if data is None else msgspec.msgpack.decode(unseal(data), type=Manifest)
+        except (Corrupt, msgspec.DecodeError, msgspec.ValidationError) as e:
             log.warning("skipping unreadable checkpoint %s in %s: %s", checkpoint_id, self.key, e)
             return None
 

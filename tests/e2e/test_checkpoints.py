@@ -1,6 +1,7 @@
 """Checkpoints through the `rillet` command: resuming by default (also from a checkpoint an
 earlier version wrote), nothing done twice after a finished run, state that no longer fits a
-changed pipeline, `rillet checkpoints`, and SIGTERM stopping after a last checkpoint."""
+changed pipeline, `rillet checkpoints`, SIGTERM stopping after a last checkpoint, and a damaged
+checkpoint passed over for the one before."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from rillet.runtime.envelope import HEADER_BYTES
 from tests.conftest import rillet
 
 FIXTURE = Path(__file__).parent / "fixtures" / "resume_v1"
@@ -160,3 +162,65 @@ def test_input_cut_between_runs_stops_the_resumed_run(tmp_path: Path) -> None:
         "bytes read before the checkpoint being resumed (it was cut or replaced since); run "
         "with --fresh to read it again from the start\n")
     assert (tmp_path / "out" / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
+
+
+GENERATED = """set checkpoint_interval = 50ms
+source clicks = generate(count=4000, rate=4000, start_ms=0)
+sink out = file("out/o.jsonl")
+sink pages = file("out/pages.jsonl")
+clicks | select ts, user, page | into out
+clicks | event_time ts lateness 2s | window tumbling 200ms | aggregate by page { n = count() }
+  | into pages
+"""
+
+
+def _stopped_run(folder: Path) -> list[Path]:
+    """Run GENERATED in `folder`, stopped with SIGTERM once it has saved two checkpoints."""
+    folder.mkdir()
+    (folder / "p.rill").write_text(GENERATED)
+    process = subprocess.Popen([sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"],
+                               cwd=folder, stderr=subprocess.PIPE)
+    state = folder / ".rillet" / "p"
+    deadline = time.monotonic() + 30
+    while len(list(state.glob("checkpoint-*.msgpack"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err.decode()
+    return sorted(state.glob("checkpoint-*.msgpack"))
+
+
+def _regions(data: bytes) -> dict[str, int]:
+    """A byte in each part of a sealed manifest: the envelope, a source offset, operator state,
+    a sink's committed length."""
+    operators, sinks = data.index(b"\xa9operators"), data.index(b"\xa5sinks")
+    return {"magic": 1, "checksum": HEADER_BYTES - 3, "source offset": operators - 1,
+            "operator state": (operators + sinks) // 2,
+            "sink length": data.index(b"\xa6length", sinks) + 8}
+
+
+def test_damaged_checkpoint_is_passed_over_for_the_one_before(tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    (reference / "p.rill").write_text(GENERATED)
+    assert rillet("run", "-q", "p.rill", cwd=reference).returncode == 0
+    stopped = tmp_path / "stopped"
+    kept = _stopped_run(stopped)
+    newest, before = kept[-1], kept[-2]
+    sealed = newest.read_bytes()
+    for region, position in _regions(sealed).items():
+        folder = tmp_path / region.replace(" ", "-")
+        shutil.copytree(stopped, folder)
+        damaged = bytearray(sealed)
+        damaged[position] ^= 0x04
+        (folder / ".rillet" / "p" / newest.name).write_bytes(damaged)
+        resumed = rillet("run", "p.rill", cwd=folder)
+        err = resumed.stderr.decode()
+        assert resumed.returncode == 0, f"{region}: {err}"
+        assert "Traceback" not in err
+        assert f"skipping unreadable checkpoint {newest.name}" in err, region
+        assert f"resumed from checkpoint {int(before.stem.split('-')[1])}" in err, region
+        for name in ("o.jsonl", "pages.jsonl"):
+            got = (folder / "out" / name).read_bytes().splitlines()
+            want = (reference / "out" / name).read_bytes().splitlines()
+            assert sorted(got) == sorted(want), f"{region}: {name}"

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,8 @@ from rillet.runtime.checkpoint import (
     MANIFEST_VERSION,
     FileCheckpointStore,
     Manifest,
+    OperatorState,
+    PipelineIdentity,
 )
 from rillet.runtime.memory import MemorySource
 from rillet.stdlib.generate import START_MS, click_events
@@ -58,6 +61,46 @@ def test_store_skips_a_truncated_checkpoint_with_a_warning(
     with caplog.at_level(logging.WARNING):
         assert store.latest() == manifest(1)
     assert "skipping unreadable checkpoint" in caplog.text
+
+
+def full_manifest(checkpoint_id: int) -> Manifest:
+    """A manifest with every part a real one has: source offsets, operator state, sink parts."""
+    state = msgspec.msgpack.encode({"windows": [[0, {"n": 5}]], "watermark": 999})
+    return Manifest(
+        MANIFEST_VERSION, checkpoint_id, 1_700_000_000_000, False,
+        {"clicks": {"done": ["a.jsonl"], "current": ["b.jsonl", 4096]}},
+        {"3": OperatorState("0123456789abcdef", state)},
+        {"out": {"path": "out/o.jsonl", "length": 2046, "header": None,
+                 "tail": "ba659005b3da3b2d"}},
+        None, PipelineIdentity("f" * 16, {"day": "ab" * 8}))
+
+
+def test_every_flipped_bit_of_a_checkpoint_falls_back_to_the_one_before(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Header, source offsets, operator state, sink parts: a single flipped bit anywhere is
+    caught by the checksum, never resumed from."""
+    store = FileCheckpointStore(tmp_path)
+    store.save(full_manifest(1))
+    store.save(full_manifest(2))
+    newest = tmp_path / "checkpoint-000000002.msgpack"
+    sealed = newest.read_bytes()
+    for bit in range(len(sealed) * 8):
+        damaged = bytearray(sealed)
+        damaged[bit // 8] ^= 1 << bit % 8
+        newest.write_bytes(damaged)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert store.latest() == full_manifest(1), f"bit {bit} went unnoticed"
+        assert "skipping unreadable checkpoint checkpoint-000000002.msgpack" in caplog.text
+    newest.write_bytes(sealed)
+    assert store.latest() == full_manifest(2)
+
+
+def test_checkpoint_without_a_checksum_still_loads(tmp_path: Path) -> None:
+    """As written before checkpoints were sealed (tests/e2e/fixtures/resume_v1 is one)."""
+    (tmp_path / "checkpoint-000000004.msgpack").write_bytes(
+        msgspec.msgpack.encode(full_manifest(4)))
+    assert FileCheckpointStore(tmp_path).latest() == full_manifest(4)
 
 
 class Crash(Exception):
