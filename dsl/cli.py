@@ -1,9 +1,9 @@
 """The `rillet` command: `run`, `check`, `test`, `graph`, `explain`, `plugins`, `checkpoints`.
 
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
-saved state that no longer fits the file), 130 interrupted (143 on SIGTERM). Mistakes in a
-pipeline file or its data are reported as diagnostics or one clear line, never as a Python
-traceback.
+saved state that no longer fits the file, or a state folder the run cannot use), 130
+interrupted (143 on SIGTERM). Mistakes in a pipeline file or its data are reported as
+diagnostics or one clear line, never as a Python traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import importlib.util
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import Plan, Sink
 from rillet.runtime.plugin import Spec
 from rillet.runtime.run import Execution, prepare
+from rillet.runtime.statefolder import StateFolderError
 
 from .diagnostic import render_json, render_text
 from .explain import explain
@@ -211,6 +212,11 @@ def _check_http(http: str | None) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    with ExitStack() as held:  # the state folder, held from before the run touches it to its end
+        return _run(args, held)
+
+
+def _run(args: argparse.Namespace, held: ExitStack) -> int:
     configure_logging(args.log_format, args.quiet)
     _check_http(args.http)
     compiled = compile_file(args.file, _params(args.param))
@@ -231,7 +237,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.worker is not None:
             plan, sources, sinks = worker_plan(plan, registry, args)
         store = _store(args)
-    except WorkerSetupError as e:
+        held.enter_context(store.hold())
+    except (WorkerSetupError, StateFolderError) as e:
         print(f"rillet: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except ConnectorError as e:

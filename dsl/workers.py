@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -157,10 +158,13 @@ def _fresh(args: argparse.Namespace, ids: list[int]) -> None:
 def supervise(args: argparse.Namespace) -> int:
     """Run this machine's workers until each has finished; restart one that dies."""
     ids = worker_ids(args)
-    if args.fresh:
-        _fresh(args, ids)
-    else:
-        _check_shuffles(args, ids)
+    with ExitStack() as held:  # no other run is using these workers' state while it is changed
+        for worker in ids:
+            held.enter_context(worker_store(args, worker).hold())
+        if args.fresh:
+            _fresh(args, ids)
+        else:
+            _check_shuffles(args, ids)
     running: dict[int, subprocess.Popen] = {}
     restarts = dict.fromkeys(ids, 0)
     stopping: list[int] = []

@@ -14,12 +14,14 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 
+from . import statefolder
 from .envelope import Corrupt, seal, unseal
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,9 @@ class CheckpointStore(Protocol):
 
     def clear(self) -> None: ...
 
+    def hold(self) -> AbstractContextManager[None]:
+        """Keep other runs out of this store while a run uses it."""
+
 
 class FileCheckpointStore:
     """Checkpoints as files `checkpoint-<id>.msgpack` in a folder, the last few kept.
@@ -87,6 +92,9 @@ class FileCheckpointStore:
     def __init__(self, folder: Path, keep: int = KEEP_CHECKPOINTS) -> None:
         self.folder = folder
         self.keep = keep
+
+    def hold(self) -> AbstractContextManager[None]:
+        return statefolder.hold(self.folder)
 
     def _paths(self) -> list[Path]:
         if not self.folder.is_dir():

@@ -11,6 +11,7 @@ server's persistence settings (`appendonly yes` with `appendfsync everysec` or `
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import msgspec
@@ -64,6 +65,12 @@ class RedisCheckpointStore:
 
     def clear(self) -> None:
         self.client.delete(self.key)
+
+    def hold(self) -> AbstractContextManager[None]:
+        """Not locked: a lock in Redis would be a lease the run must keep renewing, and it would
+        still not fence off a run that lost it while paused. Workers sharing this store run on
+        the machines their --worker-ids give them, one machine per worker (docs/scale-out.md)."""
+        return nullcontext()
 
 
 __all__ = ["RedisCheckpointStore"]
