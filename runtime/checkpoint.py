@@ -10,6 +10,7 @@ so a resumed run writes exactly what an uninterrupted run would have (DESIGN.md,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -23,6 +24,7 @@ import msgspec
 
 from . import statefolder
 from .envelope import Corrupt, seal, unseal
+from .failure import CheckpointNotSaved
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,15 @@ class Manifest(msgspec.Struct, frozen=True):
     input that grew since resumes from there, so new records are on time (`resume.py`)."""
     pipeline: PipelineIdentity | None = None
     """What the checkpoint was taken with, so a run can say the pipeline changed since."""
+
+
+def not_saved(checkpoint_id: int, where: str, reason: str, kept: Manifest | None
+              ) -> CheckpointNotSaved:
+    """The failure of saving a checkpoint, saying what a rerun goes on from."""
+    then = (f"checkpoint {kept.checkpoint_id} is kept and a rerun resumes from it"
+            if kept is not None else "no checkpoint is kept, so a rerun starts from the beginning")
+    return CheckpointNotSaved(
+        f"cannot save checkpoint {checkpoint_id} to {where}: {reason}; {then}")
 
 
 def fingerprint(op: Any) -> str:
@@ -102,21 +113,28 @@ class FileCheckpointStore:
         return sorted(self.folder.glob("checkpoint-*.msgpack"), reverse=True)
 
     def save(self, manifest: Manifest) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"checkpoint-{manifest.checkpoint_id:09d}.msgpack"
         temporary = path.with_suffix(".tmp")
-        with open(temporary, "wb") as f:
-            f.write(seal(msgspec.msgpack.encode(manifest)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-        directory = os.open(self.folder, os.O_RDONLY)
         try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "wb") as f:
+                f.write(seal(msgspec.msgpack.encode(manifest)))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, path)
+            directory = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise not_saved(manifest.checkpoint_id, statefolder.shown(path),
+                            e.strerror or str(e), self.latest()) from e
         for old in self._paths()[self.keep:]:
-            old.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the next checkpoint tries again
+                old.unlink(missing_ok=True)
 
     def _read(self, path: Path) -> Manifest | None:
         try:

@@ -20,6 +20,10 @@ class StateMismatch(PipelineError):
     """A checkpoint's state was saved under a different pipeline."""
 
 
+class CheckpointNotSaved(PipelineError):
+    """Writing a checkpoint failed (a full disk, a lost store): the one before stays in force."""
+
+
 def first_failure(error: BaseException) -> PipelineError | ConnectorError | None:
     """The failure to show the pipeline's author, found inside a task group's exception group
     (None when `error` is a bug rather than a failure of the pipeline)."""

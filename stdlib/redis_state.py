@@ -11,12 +11,12 @@ server's persistence settings (`appendonly yes` with `appendfsync everysec` or `
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from typing import Any
 
 import msgspec
 
-from rillet.runtime.checkpoint import KEEP_CHECKPOINTS, Manifest
+from rillet.runtime.checkpoint import KEEP_CHECKPOINTS, Manifest, not_saved
 from rillet.runtime.connector import ConnectorError
 from rillet.runtime.envelope import Corrupt, seal, unseal
 
@@ -28,6 +28,8 @@ class RedisCheckpointStore:
         import redis  # imported when a run uses this store, not by every start-up
 
         self.url, self.key, self.keep = url, key, keep
+        self.newest: Manifest | None = None
+        """The newest checkpoint saved or found: the one a failed save leaves in force."""
         self.client: Any = redis.Redis.from_url(url)
         try:
             self.client.ping()
@@ -39,11 +41,19 @@ class RedisCheckpointStore:
         return sorted((int(k) for k in self.client.hkeys(self.key)), reverse=True)
 
     def save(self, manifest: Manifest) -> None:
-        self.client.hset(self.key, str(manifest.checkpoint_id),
-                         seal(msgspec.msgpack.encode(manifest)))
-        old = self._ids()[self.keep:]
-        if old:
-            self.client.hdel(self.key, *map(str, old))
+        import redis
+
+        try:
+            self.client.hset(self.key, str(manifest.checkpoint_id),
+                             seal(msgspec.msgpack.encode(manifest)))
+        except redis.RedisError as e:  # Redis is asked nothing more: it may be gone
+            raise not_saved(manifest.checkpoint_id, f"Redis ({self.key})",
+                            str(e).rstrip("."), self.newest) from e
+        self.newest = manifest
+        with suppress(redis.RedisError):  # the next checkpoint tries again
+            old = self._ids()[self.keep:]
+            if old:
+                self.client.hdel(self.key, *map(str, old))
 
     def _read(self, checkpoint_id: int) -> Manifest | None:
         data = self.client.hget(self.key, str(checkpoint_id))
@@ -57,6 +67,7 @@ class RedisCheckpointStore:
         for checkpoint_id in self._ids():
             manifest = self._read(checkpoint_id)
             if manifest is not None:
+                self.newest = manifest
                 return manifest
         return None
 
@@ -65,6 +76,7 @@ class RedisCheckpointStore:
 
     def clear(self) -> None:
         self.client.delete(self.key)
+        self.newest = None
 
     def hold(self) -> AbstractContextManager[None]:
         """Not locked: a lock in Redis would be a lease the run must keep renewing, and it would

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from rillet.runtime.envelope import HEADER_BYTES
 from tests.conftest import rillet
 
@@ -224,3 +226,34 @@ def test_damaged_checkpoint_is_passed_over_for_the_one_before(tmp_path: Path) ->
             got = (folder / "out" / name).read_bytes().splitlines()
             want = (reference / "out" / name).read_bytes().splitlines()
             assert sorted(got) == sorted(want), f"{region}: {name}"
+
+
+@pytest.mark.parametrize("failing", [1, 3])
+def test_checkpoint_that_cannot_be_written_stops_the_run_with_one_line(
+        tmp_path: Path, failing: int) -> None:
+    pipeline = GENERATED.replace("rate=4000", "rate=8000")
+    for name in ("reference", "full"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "p.rill").write_text(pipeline)
+    assert rillet("run", "-q", "p.rill", cwd=tmp_path / "reference").returncode == 0
+    state = tmp_path / "full" / ".rillet" / "p"
+    state.mkdir(parents=True)
+    full = [state / f"checkpoint-{n:09d}.tmp" for n in range(failing, failing + 100)]
+    for temporary in full:  # each checkpoint is written to its .tmp first: on a full disk
+        temporary.symlink_to("/dev/full")
+    stopped = rillet("run", "-q", "p.rill", cwd=tmp_path / "full")
+    assert stopped.returncode == 1
+    kept = (f"checkpoint {failing - 1} is kept and a rerun resumes from it" if failing > 1
+            else "no checkpoint is kept, so a rerun starts from the beginning")
+    assert stopped.stderr.decode() == (
+        f"rillet: error: cannot save checkpoint {failing} to "
+        f".rillet/p/checkpoint-{failing:09d}.msgpack: No space left on device; {kept}\n")
+    for temporary in full:
+        temporary.unlink(missing_ok=True)
+    resumed = rillet("run", "p.rill", cwd=tmp_path / "full")
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert (f"resumed from checkpoint {failing - 1}" in resumed.stderr.decode()) == (failing > 1)
+    for name in ("o.jsonl", "pages.jsonl"):
+        got = (tmp_path / "full" / "out" / name).read_bytes().splitlines()
+        want = (tmp_path / "reference" / "out" / name).read_bytes().splitlines()
+        assert sorted(got) == sorted(want), name
