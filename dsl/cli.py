@@ -31,6 +31,7 @@ from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import Plan, Sink
 from rillet.runtime.plugin import Spec
 from rillet.runtime.run import Execution, prepare
+from rillet.runtime.sinkguard import guard_sinks
 from rillet.runtime.statefolder import StateFolderError
 
 from .diagnostic import render_json, render_text
@@ -224,7 +225,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         _report(compiled, False)
         return EXIT_USAGE
     assert compiled.plan is not None and compiled.checked is not None
-    plan, registry = compiled.plan, compiled.checked.registry
+    plan, registry = compiled.plan, guard_sinks(compiled.checked.registry)
     if not plan.nodes:
         print(f"rillet: {args.file}: no flow writes to a sink; nothing to run", file=sys.stderr)
         return EXIT_OK

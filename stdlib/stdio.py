@@ -127,9 +127,11 @@ class StdoutSink:
         try:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
-        except BrokenPipeError as e:  # the reader went away (`rillet run p.rill | head`)
+        except OSError as e:  # the reader went away (`| head`), or the disk is full (`> file`)
             # point stdout at /dev/null so that the interpreter's own flush at exit stays quiet
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
-            raise ConnectorError(f"sink `{self.name}`: standard output was closed") from e
+            what = ("standard output was closed" if isinstance(e, BrokenPipeError)
+                    else f"cannot write standard output: {e.strerror}")
+            raise ConnectorError(f"sink `{self.name}`: {what}") from e

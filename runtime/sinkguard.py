@@ -1,0 +1,53 @@
+"""A sink whose output fails (a full disk, a file past its size limit) stops the run with one line
+naming the sink, whichever connector it is, rather than with the traceback of an `OSError`
+escaping its code: every sink a guarded registry builds turns one into a `ConnectorError`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from .connector import ConnectorError, SinkContext
+from .plugin import Registry
+
+CALLS = ("open", "write", "precommit", "commit", "watermark", "end_of_input", "aclose")
+"""A sink's calls that touch its output (`connector.py`); `restore` only takes a value."""
+
+
+def _guarded(call: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:
+    async def guarded(*args: Any) -> Any:
+        try:
+            return await call(*args)
+        except OSError as e:
+            where = f" {e.filename}" if e.filename else ""
+            raise ConnectorError(f"sink `{name}`: cannot write{where}: {e.strerror or e}") from e
+
+    return guarded
+
+
+class GuardedSink:
+    """`sink` with its output calls guarded; it has exactly the optional calls `sink` has, and
+    every other attribute is the sink's own."""
+
+    def __init__(self, sink: Any, name: str) -> None:
+        self._sink = sink
+        for call in CALLS:
+            if hasattr(sink, call):
+                setattr(self, call, _guarded(getattr(sink, call), name))
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._sink, attribute)
+
+
+def _building_guarded(cls: Any) -> Callable[[Any, SinkContext], GuardedSink]:
+    def build(config: Any, context: SinkContext) -> GuardedSink:
+        return GuardedSink(cls(config, context), context.name)
+
+    return build
+
+
+def guard_sinks(registry: Registry) -> Registry:
+    """`registry` with every sink built guarded."""
+    return Registry({key: replace(spec, obj=_building_guarded(spec.obj))
+                     if spec.kind == "sink" else spec for key, spec in registry.specs.items()})
