@@ -13,8 +13,10 @@ JetStream redelivers an unacknowledged message `ack_wait` after its delivery. A 
 redelivered while this run still holds it (its checkpoint is slow) is skipped; one a checkpoint
 covered but a crash kept from being acknowledged is acknowledged when it comes back, not read
 again. So that what a crashed run read after its last checkpoint comes back before newer
-messages (event time stays in order), a resumed run whose consumer has unacknowledged messages
-waits twice `ack_wait` (the server looks for due messages once per `ack_wait`) before pulling.
+messages (event time stays in order), a run whose consumer has unacknowledged messages waits
+twice `ack_wait` (the server looks for due messages once per `ack_wait`) before pulling: a
+resumed run, and also one with no checkpoint to resume from, whose predecessor died before
+saving its first; read after newer ones, such messages would be late for their windows.
 
 nats-py reconnects by itself when the server goes away; requests that fail meanwhile are
 retried with backoff for `retry_timeout`, and a pull request lost with the connection ends at
@@ -248,7 +250,7 @@ class NatsSource:
         self.covered: set[int] = set()  # covered by the resumed checkpoint, not acknowledged
         self.acked: list[list[int]] = []  # runs of sequences acknowledged by this run
         self.acked_firsts: list[int] = []
-        self.resumed: list[list[int]] | None = None
+        self.settled = False  # the first read has looked for an earlier run's messages
         self.hold_until_s: float | None = None
         self.inbox = ""
         self.buffer: list[tuple[str, bytes]] = []
@@ -308,7 +310,6 @@ class NatsSource:
         return ranges([*self.replies, *self.covered])
 
     def seek(self, position: list[list[int]]) -> None:
-        self.resumed = position
         self.covered = {s for first, last in position for s in range(first, last + 1)}
 
     async def commit(self, position: list[list[int]]) -> None:
@@ -340,8 +341,10 @@ class NatsSource:
             self.stream, self.durable))
 
     async def _settle(self) -> None:
-        """Resuming: when messages are out unacknowledged, wait until the server redelivers
-        them, so that they are read before newer ones."""
+        """Starting, resumed or not: when messages are out unacknowledged (an earlier run read
+        them and died), wait until the server redelivers them, so that they are read before
+        newer ones. A run that died before its first checkpoint leaves no position to resume
+        from, but its messages are out all the same."""
         info = await self._info()
         if info.num_ack_pending:
             self.hold_until_s = self.context.clock.monotonic_s() + 2 * self.config.ack_wait / 1000
@@ -371,8 +374,8 @@ class NatsSource:
 
     async def read_batch(self) -> SourceBatch | None:
         clock = self.context.clock
-        if self.resumed is not None:
-            self.resumed = None
+        if not self.settled:
+            self.settled = True
             await self._settle()
         if self.hold_until_s is not None:
             if clock.monotonic_s() < self.hold_until_s:
