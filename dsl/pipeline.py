@@ -6,6 +6,7 @@ author sees every mistake of the earliest broken phase at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +31,15 @@ class Compiled:
         return not has_errors(self.diagnostics)
 
 
-def compile_text(text: str, path: str, base_dir: Path,
-                 params: Mapping[str, str] | None = None) -> Compiled:
+def compile_text(text: str, path: str, base_dir: Path, params: Mapping[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None) -> Compiled:
+    """`environ`: the variables `env()` may read (none when None)."""
     compiled = Compiled(SourceText(path, text))
     program, diagnostics = parse(text)
     compiled.diagnostics += diagnostics
     if program is None:
         return compiled
-    checked, diagnostics = check(program, base_dir, params)
+    checked, diagnostics = check(program, base_dir, params, environ)
     compiled.checked = checked
     compiled.diagnostics += diagnostics
     if compiled.ok:
@@ -45,8 +47,11 @@ def compile_text(text: str, path: str, base_dir: Path,
     return compiled
 
 
-def compile_file(path: str, params: Mapping[str, str] | None = None) -> Compiled:
-    """`path` as the user wrote it; relative paths inside resolve against its folder."""
+def compile_file(path: str, params: Mapping[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None) -> Compiled:
+    """`path` as the user wrote it; relative paths inside resolve against its folder. `env()`
+    reads `environ`, by default this process's environment."""
+    environ = os.environ if environ is None else environ
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -54,4 +59,4 @@ def compile_file(path: str, params: Mapping[str, str] | None = None) -> Compiled
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         source = SourceText(path, "")
         return Compiled(source, [error("E0000", f"cannot read pipeline file: {reason}", None)])
-    return compile_text(text, path, file.resolve().parent, params)
+    return compile_text(text, path, file.resolve().parent, params, environ)

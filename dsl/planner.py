@@ -189,7 +189,7 @@ class _Planner:
                 return ir.Lookup(ir.Table(table.text, decl.call.name.text, config, schema),
                                  on.text)
             case ast.PluginOp(name=name, kwargs=kwargs, concurrency=concurrency):
-                values = {k.name.text: evaluate(k.value, params, "operator argument")
+                values = {k.name.text: evaluate(k.value, params, "operator argument", self.c.env)
                           for k in kwargs}
                 return ir.PluginOperator(name.text, values, concurrency)
         raise TypeError(f"cannot plan {op!r}")
