@@ -1,7 +1,8 @@
 """A pipeline file through the front end: read → parse → check → plan.
 
 Each phase returns its diagnostics; the next runs only when the previous had no error, so the
-author sees every mistake of the earliest broken phase at once.
+author sees every mistake of the earliest broken phase at once. A diagnostic that would quote a
+value read through `env()` shows `env("NAME")` instead (`rillet.runtime.secret`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from rillet.runtime.plan import Plan
+from rillet.runtime.secret import Secrets
 
 from .checker import Checked, check
 from .diagnostic import Diagnostic, SourceText, error, has_errors
@@ -41,10 +45,19 @@ def compile_text(text: str, path: str, base_dir: Path, params: Mapping[str, str]
         return compiled
     checked, diagnostics = check(program, base_dir, params, environ)
     compiled.checked = checked
-    compiled.diagnostics += diagnostics
+    compiled.diagnostics += _masked(diagnostics, Secrets(checked.env.secrets))
     if compiled.ok:
         compiled.plan = plan(checked, path, base_dir)
     return compiled
+
+
+def _masked(diagnostics: list[Diagnostic], secrets: Secrets) -> list[Diagnostic]:
+    if not secrets:
+        return diagnostics
+    return [msgspec.structs.replace(d, message=secrets.mask(d.message),
+                                    label=secrets.mask(d.label),
+                                    hints=tuple(secrets.mask(h) for h in d.hints))
+            for d in diagnostics]
 
 
 def compile_file(path: str, params: Mapping[str, str] | None = None,

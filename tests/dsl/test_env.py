@@ -1,6 +1,7 @@
 """`env("NAME")` in the front end: where it may stand (params, connector arguments, `set`,
 plugin operator arguments), its default and the default's type, the diagnostics at the call
-when the variable is missing or does not fit.
+when the variable is missing or does not fit, and how the values it reads are carried as the
+plan's secrets and kept out of diagnostics. The CLI's surfaces are in tests/e2e/test_secrets.py.
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def test_env_reads_the_variable_where_constants_go() -> None:
     assert isinstance(db, ir.Sink) and db.config["path"] == "/tmp/x.sqlite"
 
 
+def test_the_plan_marks_the_strings_read_as_secrets_and_not_the_defaults() -> None:
+    compiled = compile_with(PIPELINE, {"RILLET_PASSWORD": SECRET, "RILLET_COUNT": "7"})
+    assert compiled.plan is not None
+    # a number read through a typed default is a setting, and the unset DB used its default
+    assert compiled.plan.secrets == {SECRET: "RILLET_PASSWORD"}
+
+
 def test_a_missing_variable_is_an_error_at_the_call() -> None:
     compiled = compile_with(PIPELINE, {})
     d = compiled.diagnostics[0]
@@ -85,6 +93,7 @@ def test_a_default_is_used_when_the_variable_is_not_set() -> None:
     compiled = compile_with('param url = env("RILLET_URL", "redis://localhost")\n', {})
     assert errors(compiled) == []
     assert compiled.checked is not None and compiled.checked.params["url"] == "redis://localhost"
+    assert compiled.plan is not None and compiled.plan.secrets == {}
 
 
 def test_a_value_that_does_not_fit_the_default_is_an_error_that_does_not_quote_it() -> None:
@@ -112,6 +121,7 @@ def test_the_name_may_be_a_constant_expression() -> None:
 def test_p_replaces_a_param_whose_variable_is_not_set() -> None:
     compiled = compile_with(PIPELINE, {}, {"password": "local"})
     assert errors(compiled) == []
+    assert compiled.plan is not None and compiled.plan.secrets == {}
 
 
 def test_env_in_a_flow_expression_says_to_use_a_param() -> None:
@@ -128,6 +138,14 @@ def test_plugin_operator_arguments_may_read_env() -> None:
     compiled = compile_with(text, {"RILLET_LABEL": SECRET})
     op = node_op(compiled, ir.PluginOperator)
     assert isinstance(op, ir.PluginOperator) and op.kwargs == {"label": SECRET}
+
+
+def test_a_diagnostic_that_would_quote_a_secret_shows_env_instead() -> None:
+    text = 'source s = generate(count=1)\nsink o = file("out/x", format=env("RILLET_FMT"))\n' \
+           's | into o\n'
+    (d,) = compile_with(text, {"RILLET_FMT": SECRET}).diagnostics
+    assert d.code == "E0406"
+    assert d.label.endswith('found env("RILLET_FMT")') and SECRET not in d.label
 
 
 def test_without_an_environment_nothing_is_read() -> None:
