@@ -24,10 +24,11 @@ _MISSING = object()
 
 @dataclass
 class Environment:
-    """The variables `env()` may read, and the secrets read from them so far (value → name)."""
+    """The variables `env()` may read, and the secrets read from them so far (value → name).
+    Neither is in its repr, which a failing test or a debugger may print."""
 
-    variables: Mapping[str, str] = field(default_factory=dict)
-    secrets: dict[str, str] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     def read(self, name: str, default: Any = _MISSING) -> Any:
         """The variable as the type of `default` (a string without one); `KeyError` when it is

@@ -152,3 +152,11 @@ def test_without_an_environment_nothing_is_read() -> None:
     """compile_text is pure: it reads the variables it is given, not the process's."""
     compiled = compile_text('param p = env("PATH")\n', "env.rill", FIXTURES)
     assert [d.code for d in compiled.diagnostics] == ["E0206"]
+
+
+def test_the_checked_program_does_not_print_the_environment() -> None:
+    """The params it holds are values of the program; the rest of the environment is not."""
+    compiled = compile_with(PIPELINE, {"RILLET_PASSWORD": SECRET, "OTHER_TOKEN": "zz-other"})
+    assert compiled.checked is not None
+    assert "zz-other" not in repr(compiled.checked)
+    assert SECRET not in repr(compiled.checked.env)
