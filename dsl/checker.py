@@ -8,9 +8,7 @@ ever sees a program without errors. Expression and flow rules live in `flowcheck
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,9 +23,9 @@ from rillet.runtime.plugin import Kind, Registry, Spec
 from . import ast
 from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error
+from .environment import Environment, parse_param_value
 from .flowcheck import FlowChecker, flow_streams, unknown_sink
 from .loader import build_registry
-from .parser import MAX_INT
 from .types import SCALARS
 
 SETTINGS = {
@@ -56,53 +54,19 @@ class Checked:
     tests: list[ast.TestDecl] = field(default_factory=list)
     error_sink: str | None = None
     alerts: list[ast.AlertDecl] = field(default_factory=list)
-
-
-def parse_param_value(text: str, default: Any) -> Any:
-    """A `-p name=value` string as the type of the param's declared value; `ValueError` says
-    what was expected."""
-    if any("\ud800" <= c <= "\udfff" for c in text):  # bytes of argv that are not UTF-8
-        raise ValueError("the value is not valid UTF-8")
-    if isinstance(default, bool):
-        if text in ("true", "false"):
-            return text == "true"
-        raise ValueError("expected `true` or `false`")
-    if isinstance(default, int):
-        if not re.fullmatch(r"[+-]?[0-9]{1,19}", text.strip()):
-            raise ValueError("expected a whole number like `300`")
-        value = int(text)
-        if not -MAX_INT - 1 <= value <= MAX_INT:
-            raise ValueError(f"expected a whole number of at most {MAX_INT} (64 bits)")
-        return value
-    if isinstance(default, float):
-        try:
-            number = float(text)
-        except ValueError:
-            raise ValueError("expected a number like `2.5`") from None
-        if not math.isfinite(number):
-            raise ValueError("expected a finite number")
-        return number
-    if isinstance(default, list | dict):
-        kind, example = ("list", "[1, 2]") if isinstance(default, list) else (
-            "record", '{"a": 1}')
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
-            value = None
-        if not isinstance(value, type(default)):
-            raise ValueError(f"expected a {kind} in JSON, like `{example}`")
-        return value
-    return text
+    env: Environment = field(default_factory=Environment)
+    """What `env()` reads; it collects the secrets the planner hands on to the plan."""
 
 
 class Checker:
-    def __init__(self, program: ast.Program, base_dir: Path, overrides: Mapping[str, str]) -> None:
+    def __init__(self, program: ast.Program, base_dir: Path, overrides: Mapping[str, str],
+                 environ: Mapping[str, str]) -> None:
         self.program = program
         self.base_dir = base_dir
         self.overrides = dict(overrides)
         self.diagnostics: list[Diagnostic] = []
         self.registry = Registry({})
-        self.checked = Checked(program, self.registry)
+        self.checked = Checked(program, self.registry, env=Environment(environ))
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
@@ -177,9 +141,11 @@ class Checker:
                 continue
             first[name] = decl
             try:
-                params[name] = evaluate(decl.value, params, f"param `{name}`")
+                params[name] = evaluate(decl.value, params, f"param `{name}`", self.checked.env)
             except NotConstant as e:
-                self.report(e.diagnostic)
+                # `-p` replaces a default read from an unset variable: `env("PG_URL")` is a str
+                if not (name in self.overrides and e.diagnostic.code == "E0206"):
+                    self.report(e.diagnostic)
                 params[name] = None
             if name in self.overrides:
                 self._override(decl, self.overrides[name])
@@ -219,7 +185,8 @@ class Checker:
                                   "expected a duration like `200ms` or `10s`"))
                 continue
             try:
-                number = evaluate(value, self.checked.params, f"setting `{name}`")
+                number = evaluate(value, self.checked.params, f"setting `{name}`",
+                                  self.checked.env)
             except NotConstant as e:
                 self.report(e.diagnostic)
                 continue
@@ -349,7 +316,8 @@ class Checker:
         evaluated: dict[str, Any] = {}
         for key, expr in values.items():
             try:
-                evaluated[key] = evaluate(expr, self.checked.params, f"argument `{key}`")
+                evaluated[key] = evaluate(expr, self.checked.params, f"argument `{key}`",
+                                         self.checked.env)
             except NotConstant as e:
                 self.report(e.diagnostic)
                 ok = False
@@ -493,7 +461,7 @@ class Checker:
 
     def _test_records(self, expr: ast.Expr, what: str) -> None:
         try:
-            value = evaluate(expr, self.checked.params, what)
+            value = evaluate(expr, self.checked.params, what, self.checked.env)
         except NotConstant as e:
             self.report(e.diagnostic)
             return
@@ -527,9 +495,10 @@ def _choices(spec: Spec, key: str | None) -> str:
     return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
-def check(program: ast.Program, base_dir: Path, overrides: Mapping[str, str] | None = None
-          ) -> tuple[Checked, list[Diagnostic]]:
-    checker = Checker(program, base_dir, overrides or {})
+def check(program: ast.Program, base_dir: Path, overrides: Mapping[str, str] | None = None,
+          environ: Mapping[str, str] | None = None) -> tuple[Checked, list[Diagnostic]]:
+    """`environ`: the variables `env()` may read (none when None)."""
+    checker = Checker(program, base_dir, overrides or {}, environ or {})
     checked = checker.run()
     return checked, sorted(checker.diagnostics, key=_position)
 

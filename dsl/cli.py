@@ -3,7 +3,9 @@
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
 saved state that no longer fits the file, or a state folder the run cannot use), 130
 interrupted (143 on SIGTERM). Mistakes in a pipeline file or its data are reported as
-diagnostics or one clear line, never as a Python traceback.
+diagnostics or one clear line, never as a Python traceback. Once a pipeline is compiled, what
+rillet itself writes shows the values the file read through `env()` as `env("NAME")`
+(`_mask_output`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import Plan, Sink
 from rillet.runtime.plugin import Spec
 from rillet.runtime.run import Execution, prepare
+from rillet.runtime.secret import MaskedStream, Secrets
 from rillet.runtime.sinkguard import guard_sinks
 from rillet.runtime.statefolder import StateFolderError
 
@@ -62,6 +65,19 @@ def _report(compiled: Compiled, as_json: bool) -> None:
         sys.stdout.buffer.write(render_json(compiled.diagnostics, compiled.source) + b"\n")
     elif compiled.diagnostics:
         sys.stderr.write(render_text(compiled.diagnostics, compiled.source))
+
+
+def _mask_output(plan: Plan, stdout: bool) -> None:
+    """From here on, standard error masks the plan's secrets: connector errors, warnings and
+    log lines may quote a URL with its password. Standard output too when `stdout` (`test`
+    prints rillet's own text there; under `run` it is a `stdout()` sink's records, written as
+    they are). `main` puts the streams back."""
+    secrets = Secrets(plan.secrets)
+    if not secrets:
+        return
+    sys.stderr = MaskedStream(sys.stderr, secrets)  # type: ignore[assignment]
+    if stdout:
+        sys.stdout = MaskedStream(sys.stdout, secrets)  # type: ignore[assignment]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -226,6 +242,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         return EXIT_USAGE
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, guard_sinks(compiled.checked.registry)
+    _mask_output(plan, stdout=False)
     if not plan.nodes:
         print(f"rillet: {args.file}: no flow writes to a sink; nothing to run", file=sys.stderr)
         return EXIT_OK
@@ -336,6 +353,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         _report(compiled, False)
         return EXIT_USAGE
     assert compiled.plan is not None and compiled.checked is not None
+    _mask_output(compiled.plan, stdout=True)
     tests = compiled.checked.tests
     if not tests:
         print(f"rillet: {args.file} has no `test` blocks", file=sys.stderr)
@@ -482,8 +500,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    streams = sys.stdout, sys.stderr
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout, sys.stderr = streams  # unmasked (`_mask_output`); a traceback stays masked
+        return code
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

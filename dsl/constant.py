@@ -1,5 +1,6 @@
 """Evaluating constant expressions: `param` values, connector arguments, `set` values and test
-data. Constants may use literals, lists, records, params and arithmetic; never record fields."""
+data. Constants may use literals, lists, records, params, arithmetic and `env("NAME")` (an
+environment variable, read through `environment.py`); never record fields."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from . import ast
 from .diagnostic import Diagnostic, did_you_mean, error
+from .environment import Environment
 from .types import describe
 
 _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
@@ -25,8 +27,11 @@ class NotConstant(Exception):
         self.diagnostic = diagnostic
 
 
-def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str) -> Any:
-    """The value of a constant expression; `NotConstant` says why it is not one."""
+def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str,
+             env: Environment | None = None) -> Any:
+    """The value of a constant expression; `NotConstant` says why it is not one. `env()` reads
+    `env` (no variables when None)."""
+    env = env if env is not None else Environment()
     match expr:
         case ast.Literal(value=value):
             return value
@@ -38,17 +43,19 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str) -> Any:
             raise NotConstant(error("E0201", f"unknown name `{name}` in {what}", expr.span,
                                     label, f"{what} must be constant: literals and params"))
         case ast.ListExpr(items=items):
-            return [evaluate(i, params, what) for i in items]
+            return [evaluate(i, params, what, env) for i in items]
         case ast.RecordExpr(items=items):
-            return {i.key: evaluate(i.value, params, what) for i in items}
+            return {i.key: evaluate(i.value, params, what, env) for i in items}
+        case ast.CallExpr(name=ast.Ident(text="env")):
+            return _env(expr, params, what, env)
         case ast.UnaryExpr(op="-", operand=operand):
-            value = evaluate(operand, params, what)
+            value = evaluate(operand, params, what, env)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return -value
             raise NotConstant(error("E0204", f"cannot compute {what}: cannot negate "
-                                    f"{describe(_kind(value))}", expr.span))
+                                    f"{describe(kind_of(value))}", expr.span))
         case ast.BinaryExpr(op=op, left=left, right=right) if op in _ARITHMETIC:
-            a, b = evaluate(left, params, what), evaluate(right, params, what)
+            a, b = evaluate(left, params, what, env), evaluate(right, params, what, env)
             if _length(a, op, b) > MAX_CONSTANT_LENGTH:
                 raise NotConstant(error("E0204", f"cannot compute {what}: the result would be "
                                         "too long", expr.span,
@@ -57,7 +64,7 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str) -> Any:
                 result = _ARITHMETIC[op](a, b)
             except TypeError as e:
                 raise NotConstant(error("E0204", f"cannot compute {what}: cannot apply `{op}` "
-                                        f"to {describe(_kind(a))} and {describe(_kind(b))}",
+                                        f"to {describe(kind_of(a))} and {describe(kind_of(b))}",
                                         expr.span)) from e
             except (ZeroDivisionError, OverflowError) as e:
                 raise NotConstant(error("E0204", f"cannot compute {what}: {e}", expr.span)) from e
@@ -66,7 +73,31 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str) -> Any:
                                         "large for a number", expr.span))
             return result
     raise NotConstant(error("E0203", f"{what} must be a constant", expr.span,
-                            "not a literal, list, record or param"))
+                            "not a literal, list, record, param or `env(...)`"))
+
+
+def _env(call: ast.CallExpr, params: Mapping[str, Any], what: str, env: Environment) -> Any:
+    """`env("NAME")` or `env("NAME", default)`: the variable, as the default's type."""
+    if call.kwargs or not 1 <= len(call.args) <= 2:
+        raise NotConstant(error("E0205", "`env` takes a variable's name and an optional default",
+                                call.span, 'like `env("PG_URL")` or `env("BATCH", 1000)`'))
+    name = evaluate(call.args[0], params, what, env)
+    if not isinstance(name, str) or not name:
+        raise NotConstant(error("E0205", "the name of an environment variable must be a "
+                                "non-empty string", call.args[0].span,
+                                f"found {describe(kind_of(name))}"))
+    default = [evaluate(a, params, what, env) for a in call.args[1:]]
+    try:
+        return env.read(name, *default)
+    except KeyError:
+        raise NotConstant(error(
+            "E0206", f"environment variable `{name}` is not set", call.span,
+            f"{what} reads it", f"set {name} in the environment of `rillet`, or give a default: "
+            f'`env("{name}", ...)`')) from None
+    except ValueError as e:
+        raise NotConstant(error(
+            "E0207", f"environment variable `{name}` does not fit its default", call.span,
+            f"the default is {describe(kind_of(default[0]))}", str(e))) from None
 
 
 def _length(a: Any, op: str, b: Any) -> int:
@@ -81,7 +112,7 @@ def _length(a: Any, op: str, b: Any) -> int:
     return 0
 
 
-def _kind(value: Any) -> str:
-    """The expression type of a constant's value, for messages."""
+def kind_of(value: Any) -> str:
+    """The expression type of a constant's value."""
     kinds = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "record"}
     return kinds.get(type(value), "null")

@@ -5,6 +5,7 @@ chains fused into stages with generated Python) and describes the result: each p
 in topological order, the plan operators it holds, the code of fused stages, the state of
 stateful operators and its keys, channel bounds, and the delivery guarantee of every
 source-to-sink path from what the connectors declare. It opens no connector and reads no data.
+Values read through `env()` show as `env("NAME")`, in the code too (`Plan.secrets`).
 Read `graph.py` for the logical dataflow, `render.py` for how operators are written back.
 """
 
@@ -17,6 +18,7 @@ from rillet.runtime import SystemClock
 from rillet.runtime import plan as ir
 from rillet.runtime.compile import PhysicalNode, PhysicalPlan, compile_plan
 from rillet.runtime.plugin import Registry
+from rillet.runtime.secret import Secrets
 
 from . import render
 
@@ -49,7 +51,7 @@ def explain(plan: ir.Plan, registry: Registry) -> str:
     lines.append("delivery (source → sink):")
     lines += _delivery(physical, registry)
     lines += ["", LEGEND.rstrip("\n")]
-    return "\n".join(lines) + "\n"
+    return Secrets(plan.secrets).mask("\n".join(lines) + "\n")
 
 
 def _refs(ids: list[int], physical: PhysicalPlan) -> str:

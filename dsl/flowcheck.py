@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from rillet.runtime.plan import TypeSpec
 
 from . import ast
-from .constant import NotConstant, evaluate
+from .constant import NotConstant, evaluate, kind_of
 from .diagnostic import Diagnostic, did_you_mean, error, warning
 from .types import (
     NUMERIC,
@@ -367,11 +367,12 @@ class FlowChecker:
                 continue
             what = f"argument `{kw.name.text}` of operator `{op.name.text}`"
             try:  # the planner hands these to the operator as values, once, before any record
-                evaluate(kw.value, self.c.params, what)
+                value = evaluate(kw.value, self.c.params, what, self.c.env)
             except NotConstant as e:
                 self.report(e.diagnostic)
                 continue
-            self.argument(kw.value, param.annotation, _Scope(RecordType(), "operator arguments"),
+            constant = ast.Literal(value=value, kind=kind_of(value), span=kw.value.span)
+            self.argument(constant, param.annotation, _Scope(RecordType(), "operator arguments"),
                           what)
         given = {kw.name.text for kw in op.kwargs}
         for param in spec.params:
@@ -519,7 +520,12 @@ class FlowChecker:
         if function is None:
             close = did_you_mean(name, registry.names("function") + registry.names("aggregate"))
             label = f"did you mean `{close}`?" if close else "no such function"
-            self.report(error("E0401", f"unknown function `{name}`", call.name.span, label))
+            hints = ()
+            if name == "env":  # read once, at check time: only where a constant goes
+                label = "`env` is read where a constant goes, not per record"
+                hints = ('declare `param NAME = env("...")` and use the param here',)
+            self.report(error("E0401", f"unknown function `{name}`", call.name.span, label,
+                              *hints))
             for value in [*call.args, *(kw.value for kw in call.kwargs)]:
                 self.expr(value, scope)
             return "any"

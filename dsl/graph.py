@@ -3,7 +3,8 @@
 `build` turns a `rillet.runtime.plan.Plan` into a plain `Graph` (one vertex per plan node, one
 per lookup table, labelled edges); `text`, `mermaid` and `dot` only lay that value out, so the
 three formats cannot disagree. It reads the logical plan, not the physical one: fusion is what
-`explain.py` shows. Labels come from `render.py`.
+`explain.py` shows. Labels come from `render.py`, with values read through `env()` written
+`env("NAME")` (`Plan.secrets`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rillet.runtime import plan as ir
+from rillet.runtime.secret import Secrets
 
 from . import render
 
@@ -50,7 +52,9 @@ def _kind(op: ir.Op) -> str:
 
 
 def build(plan: ir.Plan) -> Graph:
-    vertices = [Vertex(f"n{n.id}", _kind(n.op), render.operator(n.op)) for n in plan.nodes]
+    secrets = Secrets(plan.secrets)
+    vertices = [Vertex(f"n{n.id}", _kind(n.op), secrets.mask(render.operator(n.op)))
+                for n in plan.nodes]
     tables: dict[str, Vertex] = {}
     edges: list[Edge] = []
     sinks = {n.op.name: n.id for n in plan.nodes if isinstance(n.op, ir.Sink)}

@@ -1,16 +1,21 @@
 """A pipeline file through the front end: read → parse → check → plan.
 
 Each phase returns its diagnostics; the next runs only when the previous had no error, so the
-author sees every mistake of the earliest broken phase at once.
+author sees every mistake of the earliest broken phase at once. A diagnostic that would quote a
+value read through `env()` shows `env("NAME")` instead (`rillet.runtime.secret`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from rillet.runtime.plan import Plan
+from rillet.runtime.secret import Secrets
 
 from .checker import Checked, check
 from .diagnostic import Diagnostic, SourceText, error, has_errors
@@ -30,23 +35,36 @@ class Compiled:
         return not has_errors(self.diagnostics)
 
 
-def compile_text(text: str, path: str, base_dir: Path,
-                 params: Mapping[str, str] | None = None) -> Compiled:
+def compile_text(text: str, path: str, base_dir: Path, params: Mapping[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None) -> Compiled:
+    """`environ`: the variables `env()` may read (none when None)."""
     compiled = Compiled(SourceText(path, text))
     program, diagnostics = parse(text)
     compiled.diagnostics += diagnostics
     if program is None:
         return compiled
-    checked, diagnostics = check(program, base_dir, params)
+    checked, diagnostics = check(program, base_dir, params, environ)
     compiled.checked = checked
-    compiled.diagnostics += diagnostics
+    compiled.diagnostics += _masked(diagnostics, Secrets(checked.env.secrets))
     if compiled.ok:
         compiled.plan = plan(checked, path, base_dir)
     return compiled
 
 
-def compile_file(path: str, params: Mapping[str, str] | None = None) -> Compiled:
-    """`path` as the user wrote it; relative paths inside resolve against its folder."""
+def _masked(diagnostics: list[Diagnostic], secrets: Secrets) -> list[Diagnostic]:
+    if not secrets:
+        return diagnostics
+    return [msgspec.structs.replace(d, message=secrets.mask(d.message),
+                                    label=secrets.mask(d.label),
+                                    hints=tuple(secrets.mask(h) for h in d.hints))
+            for d in diagnostics]
+
+
+def compile_file(path: str, params: Mapping[str, str] | None = None,
+                 environ: Mapping[str, str] | None = None) -> Compiled:
+    """`path` as the user wrote it; relative paths inside resolve against its folder. `env()`
+    reads `environ`, by default this process's environment."""
+    environ = os.environ if environ is None else environ
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -54,4 +72,4 @@ def compile_file(path: str, params: Mapping[str, str] | None = None) -> Compiled
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         source = SourceText(path, "")
         return Compiled(source, [error("E0000", f"cannot read pipeline file: {reason}", None)])
-    return compile_text(text, path, file.resolve().parent, params)
+    return compile_text(text, path, file.resolve().parent, params, environ)

@@ -100,7 +100,8 @@ class _Planner:
             sink_ids[name] = self.add(op, tuple(self.sink_inputs[name]), decl.span)
         error_sink = sink_ids.get(c.error_sink) if c.error_sink else None
         full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
-        return msgspec.structs.replace(prune(full), alerts=tuple(map(alert, c.alerts)))
+        return msgspec.structs.replace(prune(full), alerts=tuple(map(alert, c.alerts)),
+                                       secrets=dict(c.env.secrets))
 
     def flow(self, flow: ast.Flow) -> tuple[int, EventTime | None]:
         """Plans the flow's operators; its output node and the event time in effect there."""
@@ -189,7 +190,7 @@ class _Planner:
                 return ir.Lookup(ir.Table(table.text, decl.call.name.text, config, schema),
                                  on.text)
             case ast.PluginOp(name=name, kwargs=kwargs, concurrency=concurrency):
-                values = {k.name.text: evaluate(k.value, params, "operator argument")
+                values = {k.name.text: evaluate(k.value, params, "operator argument", self.c.env)
                           for k in kwargs}
                 return ir.PluginOperator(name.text, values, concurrency)
         raise TypeError(f"cannot plan {op!r}")

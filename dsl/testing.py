@@ -80,7 +80,7 @@ def compare(expected: list[dict], actual: list[dict], ordered: bool, partial: bo
 
 def run_test(checked: Checked, plan, test: ast.TestDecl) -> TestResult:
     result = TestResult(test.name)
-    given = {g.source.text: evaluate(g.value, checked.params, "given records")
+    given = {g.source.text: evaluate(g.value, checked.params, "given records", checked.env)
              for g in test.given}
     sources, sinks = {}, {}
     for node in plan.nodes:
@@ -99,7 +99,7 @@ def run_test(checked: Checked, plan, test: ast.TestDecl) -> TestResult:
         result.failures.append(f"  the run failed: {failure}")
         return result
     for expect in test.expect:
-        wanted = evaluate(expect.value, checked.params, "expected records")
+        wanted = evaluate(expect.value, checked.params, "expected records", checked.env)
         written = sinks[expect.sink.text].records if expect.sink.text in sinks else []
         partial = expect.sink.text == checked.error_sink
         diff = compare(wanted, written, expect.ordered, partial)

@@ -266,7 +266,11 @@ class Settings(msgspec.Struct, frozen=True):
 
 
 class Plan(msgspec.Struct, frozen=True):
-    """A whole pipeline. `error_sink` is the id of the sink node that receives bad records."""
+    """A whole pipeline. `error_sink` is the id of the sink node that receives bad records.
+
+    `secrets` holds the values read through `env("NAME")`, each with its variable's name: the
+    configs and literals hold them as they are (the connectors need them), and every surface
+    that shows the plan or the run masks them (`secret.py`)."""
 
     nodes: tuple[Node, ...]
     settings: Settings = Settings()
@@ -275,6 +279,7 @@ class Plan(msgspec.Struct, frozen=True):
     base_dir: str = "."
     plugins: tuple[str, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    secrets: dict[str, str] = {}
 
     def node(self, node_id: int) -> Node:
         return self.nodes[node_id]
