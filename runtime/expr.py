@@ -26,6 +26,7 @@ from .plan import (
     RecordOf,
     Unary,
 )
+from .regex import searcher
 
 
 class ExprError(Exception):
@@ -166,12 +167,12 @@ class ExprCompiler:
                 return self._binary(op, left, right, rec)
             case Match(operand=operand, pattern=pattern):
                 rx = self._fresh("_re")
-                self.namespace[rx] = re.compile(pattern)
+                self.namespace[rx] = searcher(pattern)  # RE2: linear in the text
                 value = self.compile(operand, rec)
                 if self._non_null(operand):
-                    return f"({rx}.search({value}) is not None)"
+                    return f"{rx}({value})"
                 t = self._fresh("_t")
-                return f"(({t} := {value}) is not None and {rx}.search({t}) is not None)"
+                return f"(({t} := {value}) is not None and {rx}({t}))"
             case IfElse(cond=cond, then=then, other=other):
                 c, a, b = (self.compile(e, rec) for e in (cond, then, other))
                 return f"({a} if {c} else {b})"
