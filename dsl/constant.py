@@ -8,6 +8,8 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
+from rillet.runtime.expr import INT_MAX, INT_MIN
+
 from . import ast
 from .diagnostic import Diagnostic, did_you_mean, error
 from .types import describe
@@ -44,7 +46,7 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str) -> Any:
         case ast.UnaryExpr(op="-", operand=operand):
             value = evaluate(operand, params, what)
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return -value
+                return _int64(-value, "-", what, expr.span)
             raise NotConstant(error("E0204", f"cannot compute {what}: cannot negate "
                                     f"{describe(_kind(value))}", expr.span))
         case ast.BinaryExpr(op=op, left=left, right=right) if op in _ARITHMETIC:
@@ -64,9 +66,17 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str) -> Any:
             if isinstance(result, float) and not math.isfinite(result):
                 raise NotConstant(error("E0204", f"cannot compute {what}: the result is too "
                                         "large for a number", expr.span))
-            return result
+            return _int64(result, op, what, expr.span)
     raise NotConstant(error("E0203", f"{what} must be a constant", expr.span,
                             "not a literal, list, record or param"))
+
+
+def _int64(value: Any, op: str, what: str, span: Any) -> Any:
+    """`value`, an int held to 64 bits as at run time (`runtime/expr.py`)."""
+    if type(value) is int and not INT_MIN <= value <= INT_MAX:
+        raise NotConstant(error("E0204", f"cannot compute {what}: integer overflow", span,
+                                f"the result of `{op}` is outside the 64-bit range"))
+    return value
 
 
 def _length(a: Any, op: str, b: Any) -> int:

@@ -89,7 +89,19 @@ def contains(container: Any, value: Any) -> bool:
     return value in container
 
 
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+"""The language's ints are 64-bit: a schema's `int` fields are held to this range, and an
+arithmetic result outside it is an error rather than a silently wider Python int."""
+
+
+def overflow(op: str) -> None:
+    """Raised from generated code when `op` gives an int outside 64 bits."""
+    raise ExprError(f"integer overflow: the result of `{op}` is outside the 64-bit range")
+
+
 _ARITHMETIC = {"+", "-", "*", "/", "//", "%"}
+_CAN_OVERFLOW = {"+", "-", "*", "//"}
+"""`/` gives a float; `%` of in-range ints is smaller than its divisor."""
 _ORDERING = {"<", "<=", ">", ">="}
 _SIMPLE_LITERALS = (bool, int, str, type(None))
 _EXPRESSIONS = (Lit, Field, Index, Call, Binary, Unary, Match, IfElse, ListOf, RecordOf)
@@ -108,6 +120,7 @@ class ExprCompiler:
             "_read_path": read_path,
             "_read_index": read_index,
             "_contains": contains,
+            "_overflow": overflow,
             "ExprError": ExprError,
         }
         self._counter = 0
@@ -162,7 +175,8 @@ class ExprCompiler:
                 return f"(not {self.compile(operand, rec)})"
             case Unary(op="-", operand=operand):
                 t = self._fresh("_t")
-                return f"(None if ({t} := {self.compile(operand, rec)}) is None else -{t})"
+                negated = f"(None if ({t} := {self.compile(operand, rec)}) is None else -{t})"
+                return self._int64(negated, "-")
             case Binary(op=op, left=left, right=right):
                 return self._binary(op, left, right, rec)
             case Match(operand=operand, pattern=pattern):
@@ -194,6 +208,8 @@ class ExprCompiler:
             return self._membership(op, left, right, rec)
         if op in ("==", "!="):
             return f"({self.compile(left, rec)} {op} {self.compile(right, rec)})"
+        if op in _CAN_OVERFLOW:
+            return self._int64(self._null_guarded(op, left, right, rec), op)
         if op in _ARITHMETIC or op in _ORDERING:
             return self._null_guarded(op, left, right, rec)
         raise TypeError(f"unknown operator {op!r}")
@@ -212,6 +228,13 @@ class ExprCompiler:
 
     def _non_null(self, expr: Expr) -> bool:
         return (isinstance(expr, Lit) and expr.value is not None) or self.is_present(expr)
+
+    def _int64(self, code: str, op: str) -> str:
+        """`code` (an arithmetic result), checked to fit 64 bits when it is an int: two type
+        tests and a comparison, about 25 ns, where a call would cost twice that."""
+        r = self._fresh("_r")
+        return (f"({r} if type({r} := {code}) is not int or {INT_MIN} <= {r} <= {INT_MAX} "
+                f"else _overflow({op!r}))")
 
     def _null_guarded(self, op: str, left: Expr, right: Expr, rec: str) -> str:
         """`a OP b`, null when either side is null (arithmetic) or false (ordering)."""
