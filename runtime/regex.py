@@ -8,7 +8,9 @@ lookaround, atomic groups), which `problem` explains to the checker.
 The hot path calls RE2 through the binding's compiled object rather than its `re`-like module:
 `=~` only needs whether there is a match, and the module's `search` spends most of its time
 building a match object and mapping byte offsets back to characters (about 2.5 µs a call,
-against 0.4 µs here). Should a later binding drop that object, the module's `search` is used.
+against 0.4 µs here; Python's `re` takes 0.1 µs on a short text). A pattern that is plain text,
+like `^/checkout`, is answered by a string method instead, as fast as `re` was. Should a later
+binding drop the compiled object, the module's `search` is used.
 """
 
 from __future__ import annotations
@@ -130,10 +132,45 @@ def problem(pattern: str) -> RegexError | None:
     return None
 
 
+_LITERAL = re.compile(r"(\^?)((?:[^.^$*+?()\[\]{}|\\]|\\[.^$*+?()\[\]{}|\\/-])*)(\$?)")
+r"""A pattern that is a plain text, maybe anchored: `^/checkout`, `bot`, `\.csv$`."""
+
+
+def _literal(pattern: str) -> Callable[[Any], bool] | None:
+    """For a pattern that is plain text, a string method that answers as RE2 would, in a
+    fraction of the time (`^/checkout` is `startswith`); None for any other pattern."""
+    found = _LITERAL.fullmatch(pattern)
+    if found is None:
+        return None
+    start, text, end = found.group(1), re.sub(r"\\(.)", r"\1", found.group(2)), found.group(3)
+    if start and end:
+        def test(value: str) -> bool:
+            return value == text
+    elif start:
+        def test(value: str) -> bool:
+            return value.startswith(text)
+    elif end:
+        def test(value: str) -> bool:
+            return value.endswith(text)
+    else:
+        def test(value: str) -> bool:
+            return text in value
+
+    def literal(value: Any) -> bool:
+        if type(value) is not str:
+            raise TypeError(_not_text(value))
+        return test(value)
+
+    return literal
+
+
 def searcher(pattern: str) -> Callable[[Any], bool]:
     """A function telling whether `pattern` matches anywhere in a string, in time linear in
     its length; a value that is not a string raises `TypeError` (a bad record)."""
     compiled = _compiled(pattern)
+    literal = _literal(pattern)
+    if literal is not None:
+        return literal
     if _re2 is None:  # pragma: no cover - a binding without the compiled object
         search = compiled.search
 

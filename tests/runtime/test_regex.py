@@ -48,10 +48,25 @@ def test_matches_characters_anywhere(pattern: str, text: str, expected: bool) ->
     assert (re.search(pattern, text) is not None) is expected  # as Python's `re` would
 
 
+@pytest.mark.parametrize("pattern", ["a", "^a$", "a+"], ids=["literal", "whole", "re2"])
 @pytest.mark.parametrize("value", [5, 2.5, True, ["a"], {"a": 1}, b"a"])
-def test_a_value_that_is_not_text_is_an_error(value: object) -> None:
+def test_a_value_that_is_not_text_is_an_error(pattern: str, value: object) -> None:
     with pytest.raises(TypeError, match="`=~` matches text, got "):
-        searcher("a")(value)
+        searcher(pattern)(value)
+
+
+LITERALS = st.builds(  # plain text, maybe escaped and anchored: answered by string methods
+    lambda start, parts, end: start + "".join(parts) + end,
+    st.sampled_from(["", "^"]),
+    st.lists(st.sampled_from(["a", "b", "/", "é", " ", "\\.", "\\$", "\\\\", "-"]),
+             max_size=4),
+    st.sampled_from(["", "$"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(LITERALS, st.text(alphabet="ab/é .$\\-\n", max_size=8))
+def test_plain_text_patterns_answer_as_re2_does(pattern: str, text: str) -> None:
+    assert searcher(pattern)(text) is (re2.search(pattern, text) is not None)
 
 
 @pytest.mark.parametrize(("pattern", "message"), [
