@@ -21,7 +21,7 @@ from typing import Any
 
 import re2
 
-try:  # the compiled RE2 object under the `re`-like module (google-re2 ≥ 1.0)
+try:  # the compiled RE2 object under the `re`-like module (google-re2 ≥ 1.1)
     from re2 import _re2
 
     _UNANCHORED: Any = _re2.RE2.Anchor.UNANCHORED
@@ -29,8 +29,8 @@ except (ImportError, AttributeError):  # pragma: no cover - a binding without it
     _re2 = None
 
 MAX_MEMORY = 8 << 20
-"""Bytes RE2 may use for one compiled pattern (its default): a pattern that needs more, like
-`(a{1000}){1000}`, is refused when the file is checked rather than slowing a run."""
+r"""Bytes RE2 may use for one compiled pattern (its default): a pattern that needs more, like
+`\pL{1000}`, is refused when the file is checked rather than slowing a run."""
 
 
 def _options() -> re2.Options:
