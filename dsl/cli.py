@@ -11,9 +11,9 @@ rillet itself writes shows the values the file read through `env()` as `env("NAM
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import importlib.util
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -44,6 +44,7 @@ from .graph import build as build_graph
 from .identity import changed_since, identity
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
+from .stopping import Stopper, exit_code, handling
 from .testing import run_test
 from .workers import WorkerSetupError, check_args, group_of, supervise, worker_plan, worker_store
 
@@ -159,30 +160,26 @@ def _shared_store(args: argparse.Namespace) -> CheckpointStore:
     return RedisCheckpointStore(args.state_store, f"rillet:{group_of(args)}:state")
 
 
-async def _run_until_signalled(execution: Execution, monitor: Monitor
-                               ) -> tuple[RunMetrics, int | None]:
+async def _run_until_signalled(execution: Execution, monitor: Monitor,
+                               resume: Manifest | None) -> tuple[RunMetrics, int | None]:
     """Run, watched by `monitor`; the first SIGINT or SIGTERM stops the run after a last
-    checkpoint, a second one at once."""
-    received: list[int] = []
+    checkpoint, or at once if that takes more than a few seconds; a second one at once
+    (`stopping.py`)."""
+    loop = asyncio.get_running_loop()
+    stopper = Stopper(execution.request_stop, loop.call_soon_threadsafe,
+                      lambda: _resumes_from(execution.last_saved or resume))
+    with handling(stopper):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(monitor.run)
+            metrics = await execution.run()
+            tg.cancel_scope.cancel()
+    return metrics, stopper.received
 
-    async def watch() -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                if received:
-                    print("rillet: stopping now", file=sys.stderr)
-                    execution.abort()
-                    continue
-                received.append(signum)
-                print("rillet: stopping after a last checkpoint (again to stop at once)",
-                      file=sys.stderr)
-                execution.request_stop()
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch)
-        tg.start_soon(monitor.run)
-        metrics = await execution.run()
-        tg.cancel_scope.cancel()
-    return metrics, received[0] if received else None
+def _resumes_from(saved: Manifest | None) -> str:
+    if saved is None:
+        return "no checkpoint was saved: the next run starts from the beginning"
+    return f"the next run resumes from checkpoint {saved.checkpoint_id}"
 
 
 def _display(args: argparse.Namespace, plan: Plan) -> str:
@@ -277,7 +274,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
         with _serving(monitor, args.http):
             _tune_gc()
-            metrics, signum = anyio.run(_run_until_signalled, execution, monitor,
+            metrics, signum = anyio.run(_run_until_signalled, execution, monitor, resume,
                                         backend_options=_backend_options())
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
@@ -305,7 +302,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         print(_summary(metrics), file=sys.stderr)
     if signum is not None:
         print(f"rillet: stopped; `rillet run {args.file}` resumes", file=sys.stderr)
-        return EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED
+        return exit_code(signum)
     return EXIT_OK
 
 

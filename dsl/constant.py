@@ -9,6 +9,8 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
+from rillet.runtime.expr import INT_MAX, INT_MIN
+
 from . import ast
 from .diagnostic import Diagnostic, did_you_mean, error
 from .environment import Environment
@@ -51,7 +53,7 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str,
         case ast.UnaryExpr(op="-", operand=operand):
             value = evaluate(operand, params, what, env)
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return -value
+                return _int64(-value, "-", what, expr.span)
             raise NotConstant(error("E0204", f"cannot compute {what}: cannot negate "
                                     f"{describe(kind_of(value))}", expr.span))
         case ast.BinaryExpr(op=op, left=left, right=right) if op in _ARITHMETIC:
@@ -71,7 +73,7 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str,
             if isinstance(result, float) and not math.isfinite(result):
                 raise NotConstant(error("E0204", f"cannot compute {what}: the result is too "
                                         "large for a number", expr.span))
-            return result
+            return _int64(result, op, what, expr.span)
     raise NotConstant(error("E0203", f"{what} must be a constant", expr.span,
                             "not a literal, list, record, param or `env(...)`"))
 
@@ -98,6 +100,14 @@ def _env(call: ast.CallExpr, params: Mapping[str, Any], what: str, env: Environm
         raise NotConstant(error(
             "E0207", f"environment variable `{name}` does not fit its default", call.span,
             f"the default is {describe(kind_of(default[0]))}", str(e))) from None
+
+
+def _int64(value: Any, op: str, what: str, span: Any) -> Any:
+    """`value`, an int held to 64 bits as at run time (`runtime/expr.py`)."""
+    if type(value) is int and not INT_MIN <= value <= INT_MAX:
+        raise NotConstant(error("E0204", f"cannot compute {what}: integer overflow", span,
+                                f"the result of `{op}` is outside the 64-bit range"))
+    return value
 
 
 def _length(a: Any, op: str, b: Any) -> int:

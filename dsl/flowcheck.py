@@ -9,11 +9,11 @@ any field may exist and reads as null when missing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import TypeSpec
+from rillet.runtime.regex import problem as regex_problem
 
 from . import ast
 from .constant import NotConstant, evaluate, kind_of
@@ -431,10 +431,10 @@ class FlowChecker:
                 if t not in ("str", "any", "null"):
                     self.report(error("E0301", f"`=~` matches text, found {describe(t)}",
                                       operand.span))
-                try:
-                    re.compile(pattern.value)
-                except re.error as e:
-                    self.report(error("E0304", "invalid regular expression", pattern.span, str(e)))
+                refused = regex_problem(pattern.value)
+                if refused is not None:
+                    self.report(error("E0304", refused.message, pattern.span, refused.label,
+                                      *refused.hints))
                 return "bool"
             case ast.IfExpr(cond=cond, then=then, other=other):
                 self.expr(cond, scope)

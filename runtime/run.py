@@ -676,10 +676,12 @@ class Execution:
             if node.id not in self._error_outlets:
                 record, offset, reason = out.errors[0]
                 where = f"{origin.file} " if origin.file else ""
+                came = f"from source `{origin.source}` at {where}offset {offset}" \
+                    if offset is not None else f"made by `{origin.source}`"
                 raise RecordError(
-                    f"{at}: `{operator}` failed: {reason}\n  record from source "
-                    f"`{origin.source}` at {where}offset {offset}: {_describe(record)}\n  hint: "
-                    "add `errors into SINK` to send bad records to a sink and keep going")
+                    f"{at}: `{operator}` failed: {reason}\n  record {came}: "
+                    f"{_describe(record)}\n  hint: add `errors into SINK` to send bad records "
+                    "to a sink and keep going")
             await self._send_errors(node, [
                 error_record(f"`{operator}` failed: {reason}", origin, offset, record, operator,
                              at) for record, offset, reason in out.errors])

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import functools
 import keyword
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import msgspec
 
+from .expr import INT_MAX, INT_MIN
 from .plan import SchemaSpec, TypeSpec
 
-_SCALARS: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": bool, "any": Any}
+INT64 = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
+"""An `int` field: checked in C while decoding, so a wider value is a bad record."""
+
+_SCALARS: dict[str, Any] = {"int": INT64, "float": float, "str": str, "bool": bool, "any": Any}
 
 
 def python_type(spec: TypeSpec) -> Any:
@@ -99,4 +103,6 @@ class Schema:
 
     def describe(self, error: msgspec.ValidationError) -> str:
         message = str(error).replace(" - at `$.", " at `").replace(" - at `$`", "")
+        message = message.replace(f"`int` <= {INT_MAX}", f"`int` of 64 bits, at most {INT_MAX}")
+        message = message.replace(f"`int` >= {INT_MIN}", f"`int` of 64 bits, at least {INT_MIN}")
         return f"schema `{self.spec.name}`: {message[0].lower()}{message[1:]}"

@@ -20,10 +20,26 @@ from typing import Any
 from .aggregate import CompiledAggregate
 from .clock import Clock
 from .eventtime import EventTimeError, timed_records, to_epoch_ms
+from .expr import describe_error
 from .item import Batch
 from .operator import Output, StatelessOperator
 
 END_OF_TIME = 2**63 - 1
+
+
+def emit_result(out: Output, aggregate: CompiledAggregate, key: Any, accs: list,
+                bounds: dict) -> None:
+    """One group's output record, after `bounds` (the window's). When the result fails (an
+    item's division by zero, an int overflow), the group — its window and keys — becomes an
+    error record and the run goes on, as with any bad record."""
+    try:
+        row = aggregate.result(key, accs)
+    except Exception as e:
+        keys = aggregate.keys
+        values = (key,) if len(keys) == 1 else key
+        out.error({**bounds, **dict(zip(keys, values))}, None, describe_error(e))
+        return
+    out.emit({**bounds, **row})
 
 
 class _Timed:
@@ -174,9 +190,8 @@ class PaneWindow(_Timed):
                     mine.merge(theirs)
         if first:  # keys in the order they were first seen in the window, not pane by pane
             merged = {key: merged[key] for key in sorted(merged, key=first.__getitem__)}
-        result = self.aggregate.result
         for key, accs in merged.items():
-            out.emit({"window_start": start, "window_end": end, **result(key, accs)})
+            emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
 
     def snapshot(self) -> Any:
         return {"watermark": self.watermark, "seen": self.seen,
@@ -266,9 +281,8 @@ class SessionWindow(_Timed):
                 sessions.remove(s)
             if not sessions:
                 self.sessions.pop(key, None)
-        result = self.aggregate.result
         for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
-            out.emit({"window_start": start, "window_end": end, **result(key, accs)})
+            emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
 
     def snapshot(self) -> Any:
         return {"watermark": self.watermark, "seen": self.seen, "arrivals": self.arrivals,
@@ -314,9 +328,8 @@ class GlobalAggregate(StatelessOperator):
                 out.error(record, offset, str(e))
 
     def on_end(self, out: Output) -> None:
-        result = self.aggregate.result
         for key, accs in self.groups.items():
-            out.emit(result(key, accs))
+            emit_result(out, self.aggregate, key, accs, {})
         self.groups = {}
 
     def snapshot(self) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rillet.runtime.expr import INT_MAX, INT_MIN, ExprError
 from rillet.runtime.plugin import Plugin
 
 plugin = Plugin("std")
@@ -74,13 +75,21 @@ class Sum:
             self.add(other.total)
 
     def result(self) -> float | None:
-        return self.total
+        total = self.total  # exact while adding: checked once, here, not per record
+        if type(total) is int and not INT_MIN <= total <= INT_MAX:
+            raise ExprError("integer overflow: the result of `sum` is outside the 64-bit range")
+        return total
 
     def snapshot(self) -> Any:
-        return self.total
+        """A total beyond 64 bits (later values may yet bring it back) as text: msgpack holds
+        no wider int."""
+        total = self.total
+        if type(total) is int and not INT_MIN <= total <= INT_MAX:
+            return str(total)
+        return total
 
     def restore(self, state: Any) -> None:
-        self.total = state
+        self.total = int(state) if isinstance(state, str) else state
 
 
 @plugin.aggregate("avg")

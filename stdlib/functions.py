@@ -9,12 +9,21 @@ from typing import Any
 
 import msgspec
 
+from rillet.runtime.expr import INT_MAX, INT_MIN
 from rillet.runtime.plugin import FunctionContext, Plugin
 
 plugin = Plugin("std")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+
+
+def _int64(value: int) -> int:
+    """An int result, held to the language's 64 bits like arithmetic's (`runtime/expr.py`)."""
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValueError(f"{value:.6g} is outside the 64-bit int range" if value.bit_length()
+                         > 64 else f"{value} is outside the 64-bit int range")
+    return value
 
 
 @plugin.function("lower")
@@ -52,19 +61,21 @@ def round_(x: float | None, digits: int = 0) -> float | None:
 @plugin.function("abs")
 def abs_(x: float | None) -> float | None:
     """The absolute value."""
-    return None if x is None else abs(x)
+    if x is None:
+        return None
+    return _int64(abs(x)) if type(x) is int else abs(x)
 
 
 @plugin.function("floor")
 def floor(x: float | None) -> int | None:
     """The largest int not above `x`."""
-    return None if x is None else math.floor(x)
+    return None if x is None else _int64(math.floor(x))
 
 
 @plugin.function("ceil")
 def ceil(x: float | None) -> int | None:
     """The smallest int not below `x`."""
-    return None if x is None else math.ceil(x)
+    return None if x is None else _int64(math.ceil(x))
 
 
 @plugin.function("starts_with")
@@ -109,15 +120,17 @@ def substr(text: str | None, start: int, length: int | None = None) -> str | Non
 
 @plugin.function("to_int")
 def to_int(value: Any) -> int | None:
-    """An int from a number, a bool or a numeric string (floats truncate toward zero)."""
+    """An int from a number, a bool or a numeric string (floats truncate toward zero); one
+    outside 64 bits is an error."""
     if value is None:
         return None
     if isinstance(value, str):
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
-            return int(float(value))
-    return int(value)
+            number = int(float(value))
+        return _int64(number)
+    return _int64(int(value))
 
 
 @plugin.function("to_float")

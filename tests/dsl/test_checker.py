@@ -227,9 +227,11 @@ def test_check_reports_unknown_param_given_on_the_command_line(tmp_path: Path) -
     b"param x = 99999999999999999999999999\n",
     b"param x = " + b" + ".join([b"1"] * 3000) + b"\n",
     b'source s = file("x")\nsink o = stdout()\ns | where x =~ "(" | into o\n',
+    b'source s = file("x")\nsink o = stdout()\ns | where x =~ "(a)\\1" | into o\n',
     b"\xff\xfe not utf-8 \x00\n",
     b'use "plugins/missing.py"\n',
-], ids=["syntax", "int-range", "nesting", "regex", "binary", "missing-plugin"])
+], ids=["syntax", "int-range", "nesting", "regex", "regex-backreference", "binary",
+        "missing-plugin"])
 def test_check_exits_2_without_traceback_for_a_broken_file(tmp_path: Path,
                                                            content: bytes) -> None:
     (tmp_path / "broken.rill").write_bytes(content)
