@@ -7,9 +7,19 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
-from tests.conftest import rillet
+from tests.conftest import REPO, rillet
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = rillet("--version")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode() == f"rillet {version('rillet')}\n"
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert version("rillet") == pyproject["project"]["version"]
 
 
 def test_plugin_operator_from_use_runs(tmp_path: Path) -> None:
