@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import msgspec
 
@@ -51,15 +52,22 @@ class SourceText:
     path: str
     text: str
 
+    @cached_property
+    def lines(self) -> tuple[str, ...]:
+        """The text split into lines once: a file with thousands of diagnostics would otherwise
+        be split again for each one, and rendering would grow with their number times its
+        size."""
+        return tuple(self.text.split("\n"))
+
     def line(self, number: int) -> str:
         """Line `number` (1-based) as the parser counts lines: only `\n` ends one."""
-        lines = self.text.split("\n")
+        lines = self.lines
         return lines[number - 1].removesuffix("\r") if 0 < number <= len(lines) else ""
 
 
 def render_text(diagnostics: Iterable[Diagnostic], source: SourceText) -> str:
-    source = SourceText(_printable(source.path), source.text)
-    return "\n".join(_render_one(d, source) for d in diagnostics)
+    path = _printable(source.path)
+    return "\n".join(_render_one(d, source, path) for d in diagnostics)
 
 
 def _printable(text: str) -> str:
@@ -68,12 +76,12 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
-def _render_one(d: Diagnostic, source: SourceText) -> str:
+def _render_one(d: Diagnostic, source: SourceText, path: str) -> str:
     d = msgspec.structs.replace(d, message=_printable(d.message), label=_printable(d.label),
                                 hints=tuple(_printable(h) for h in d.hints))
     out = [f"{d.severity}: {d.message}"]
     if d.span is None:
-        out.append(f"  --> {source.path}")
+        out.append(f"  --> {path}")
     else:
         number = str(d.span.line)
         pad = " " * len(number)
@@ -83,7 +91,7 @@ def _render_one(d: Diagnostic, source: SourceText) -> str:
         width = max(1, min(end, len(text) + 1) - d.span.col)
         caret = " " * (d.span.col - 1) + "^" * width
         out += [
-            f"{pad}--> {source.path}:{d.span.line}:{d.span.col}",
+            f"{pad}--> {path}:{d.span.line}:{d.span.col}",
             f"{pad} |",
             f"{number} | {text}",
             f"{pad} | {caret}" + (f" {d.label}" if d.label else ""),

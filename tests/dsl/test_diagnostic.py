@@ -64,6 +64,26 @@ def test_line_shown_is_counted_by_newlines_only() -> None:
     assert source.line(1) == "a\u2028b"
 
 
+class _CountingText(str):
+    """A file's text that counts how often it is split into lines."""
+
+    splits = 0
+
+    def split(self, *args, **kwargs):  # type: ignore[override]
+        type(self).splits += 1
+        return super().split(*args, **kwargs)
+
+
+def test_rendering_many_diagnostics_splits_the_file_once() -> None:
+    text = _CountingText("".join(f"s | where f{i}() | into o\n" for i in range(2000)))
+    diagnostics = [error("E0301", f"unknown function `f{i}`", Span(i + 1, 11, i + 1, 13))
+                   for i in range(2000)]
+    rendered = render_text(diagnostics, SourceText("big.rill", text))
+    assert _CountingText.splits == 1
+    assert "2000 | s | where f1999() | into o" in rendered
+    assert rendered.count("--> big.rill:") == 2000
+
+
 def test_control_characters_are_escaped_in_text_output() -> None:
     d = error("E0001", "unexpected \x1b[31m", Span(1, 1, 1, 2), "bad\nlabel", "hint\x00")
     rendered = render_text([d], SourceText("f", "\x1bx\n"))
