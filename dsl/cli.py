@@ -65,7 +65,7 @@ def _report(compiled: Compiled, as_json: bool) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    compiled = compile_file(args.file, _params(args.param))
+    compiled = compile_file(args.file, _params(args.param), inputs=True)
     _report(compiled, args.format == "json")
     if not compiled.ok:
         return EXIT_USAGE

@@ -14,6 +14,7 @@ from rillet.runtime.plan import Plan
 
 from .checker import Checked, check
 from .diagnostic import Diagnostic, SourceText, error, has_errors
+from .inputs import missing_inputs
 from .parser import parse
 from .planner import plan
 
@@ -31,13 +32,17 @@ class Compiled:
 
 
 def compile_text(text: str, path: str, base_dir: Path,
-                 params: Mapping[str, str] | None = None) -> Compiled:
+                 params: Mapping[str, str] | None = None, inputs: bool = False) -> Compiled:
+    """With `inputs`, the check also looks for the files the sources and tables read
+    (`rillet check`)."""
     compiled = Compiled(SourceText(path, text))
     program, diagnostics = parse(text)
     compiled.diagnostics += diagnostics
     if program is None:
         return compiled
     checked, diagnostics = check(program, base_dir, params)
+    if inputs:
+        diagnostics = sorted(diagnostics + missing_inputs(checked, base_dir), key=_position)
     compiled.checked = checked
     compiled.diagnostics += diagnostics
     if compiled.ok:
@@ -45,7 +50,12 @@ def compile_text(text: str, path: str, base_dir: Path,
     return compiled
 
 
-def compile_file(path: str, params: Mapping[str, str] | None = None) -> Compiled:
+def _position(d: Diagnostic) -> tuple[int, int]:
+    return (0, 0) if d.span is None else (d.span.line, d.span.col)
+
+
+def compile_file(path: str, params: Mapping[str, str] | None = None,
+                 inputs: bool = False) -> Compiled:
     """`path` as the user wrote it; relative paths inside resolve against its folder."""
     file = Path(path)
     try:
@@ -54,4 +64,4 @@ def compile_file(path: str, params: Mapping[str, str] | None = None) -> Compiled
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         source = SourceText(path, "")
         return Compiled(source, [error("E0000", f"cannot read pipeline file: {reason}", None)])
-    return compile_text(text, path, file.resolve().parent, params)
+    return compile_text(text, path, file.resolve().parent, params, inputs)

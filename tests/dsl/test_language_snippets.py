@@ -131,6 +131,7 @@ def test_misspelled_field_prints_the_guide_diagnostic(tmp_path: Path) -> None:
         "",
     ])
     (tmp_path / "clicks.rill").write_text(pipeline)
+    (tmp_path / "clicks.jsonl").write_text("")  # `rillet check` looks for the input too
     result = rillet("check", "clicks.rill", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.decode() == DIAGNOSTIC

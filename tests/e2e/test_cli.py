@@ -101,5 +101,6 @@ def test_missing_input_leaves_existing_output_untouched(tmp_path: Path) -> None:
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.decode().strip() == (
-        "rillet: error: source `s`: no such file: data/nope.jsonl")
+        f"rillet: error: source `s`: no such file: data/nope.jsonl (resolved against "
+        f"{tmp_path.resolve()})")
     assert (tmp_path / "out" / "keep.jsonl").read_text() == '{"kept": true}\n'
