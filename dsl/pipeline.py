@@ -35,6 +35,9 @@ def compile_text(text: str, path: str, base_dir: Path,
                  params: Mapping[str, str] | None = None, inputs: bool = False) -> Compiled:
     """With `inputs`, the check also looks for the files the sources and tables read
     (`rillet check`)."""
+    # editors on Windows may start a UTF-8 file with a byte-order mark: it is not text, and
+    # dropping it here keeps the columns of line 1 where the author sees them
+    text = text.removeprefix("\ufeff")
     compiled = Compiled(SourceText(path, text))
     program, diagnostics = parse(text)
     compiled.diagnostics += diagnostics

@@ -283,6 +283,18 @@ def test_only_check_looks_for_inputs(tmp_path: Path) -> None:
     assert compiled.ok and compiled.diagnostics == []
 
 
+def test_a_byte_order_mark_at_the_start_is_accepted(tmp_path: Path, write) -> None:
+    write("in.jsonl", "")
+    text = 'source s = file("in.jsonl")\nsink o = stdout()\ns | into o\n'
+    (tmp_path / "bom.rill").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = rillet("check", "bom.rill", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    (tmp_path / "bad.rill").write_bytes(b"\xef\xbb\xbf" + text.replace("file", "fle").encode())
+    result = rillet("check", "bad.rill", "--format", "json", cwd=tmp_path)
+    (d,) = json.loads(result.stdout)["diagnostics"]
+    assert d["span"]["col"] == 12  # counted without the mark, as the author sees the line
+
+
 @pytest.mark.parametrize("content", [
     b"clicks | where | into\nparam = \n",
     b"param x = 99999999999999999999999999\n",
