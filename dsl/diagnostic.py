@@ -35,10 +35,32 @@ def warning(code: str, message: str, span: Span | None, label: str = "",
     return Diagnostic("warning", code, message, span, label, tuple(hints))
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to a misspelled name, if one is close enough."""
+def did_you_mean(name: str, candidates: Iterable[str], typo_only: bool = False) -> str | None:
+    """The closest candidate to a misspelled name, if one is close enough.
+
+    `typo_only` suggests only a name a slip of the keyboard away (at most two edits, one for a
+    short name): for functions and operators, which a plugin not installed yet may provide, a
+    merely similar name (`country_of` for `count_if`) sends the author the wrong way."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    if not matches:
+        return None
+    if typo_only and edits(name, matches[0]) > (2 if len(name) > 4 else 1):
+        return None
+    return matches[0]
+
+
+def edits(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`."""
+    previous, current = list(range(len(b) + 1)), [0] * (len(b) + 1)
+    before: list[int] = []
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, previous = previous, current
+    return previous[len(b)]
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

@@ -112,6 +112,14 @@ def test_did_you_mean_finds_close_names_only() -> None:
     assert did_you_mean("x", []) is None
 
 
+def test_typo_only_suggests_names_a_slip_away() -> None:
+    assert did_you_mean("lowr", ["lower", "upper"], typo_only=True) == "lower"
+    assert did_you_mean("fromat_time", ["format_time"], typo_only=True) == "format_time"
+    assert did_you_mean("country_of", ["count_if"]) == "count_if"  # similar, yet unrelated
+    assert did_you_mean("country_of", ["count_if"], typo_only=True) is None
+    assert did_you_mean("dedpue", ["dedupe"], typo_only=True) == "dedupe"  # a swap is one
+
+
 def test_warnings_alone_are_not_errors() -> None:
     assert not has_errors([warning("W0001", "w", None)])
     assert has_errors([warning("W0001", "w", None), error("E0001", "e", None)])
