@@ -50,7 +50,7 @@ def _kind(op: ir.Op) -> str:
 
 
 def build(plan: ir.Plan) -> Graph:
-    vertices = [Vertex(f"n{n.id}", _kind(n.op), render.operator(n.op)) for n in plan.nodes]
+    vertices = [Vertex(f"n{n.id}", _kind(n.op), render.node(n)) for n in plan.nodes]
     tables: dict[str, Vertex] = {}
     edges: list[Edge] = []
     sinks = {n.op.name: n.id for n in plan.nodes if isinstance(n.op, ir.Sink)}

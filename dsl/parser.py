@@ -20,6 +20,7 @@ from fractions import Fraction
 from functools import cache
 from importlib import resources
 
+import msgspec
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
@@ -234,6 +235,10 @@ class _ToAst(Transformer):
         return ast.UnionHead(streams=tuple(items), span=_span_of(meta))
 
     # operators
+    def step(self, meta, items):
+        op, name = items
+        return op if name is None else msgspec.structs.replace(op, named=_ident(name))
+
     def where_op(self, meta, items):
         return ast.WhereOp(cond=items[0], span=_span_of(meta))
 
@@ -564,7 +569,11 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
             return error("E0002", "unexpected `=`", span, "did you mean `==`?",
                          "`==` compares; `=` gives a name its value, as in `derive x = ...`")
         expected = _expected(accepted)
-        return error("E0002", f"unexpected {found}", span, f"expected {expected}")
+        hints = ()
+        if token.type == "AS":  # `window tumbling 10s as w`, `into out as w`
+            hints = ("`as` names a step; `window`, `into` and `late into` take no name (name "
+                     "the `aggregate` after a `window`)",)
+        return error("E0002", f"unexpected {found}", span, f"expected {expected}", *hints)
     # the caret goes right after the last thing written, not on the trailing blank lines
     lines = text.rstrip().split("\n")
     end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
