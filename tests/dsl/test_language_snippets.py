@@ -1,5 +1,6 @@
-"""Every snippet of ../shared/LANGUAGE.md, held verbatim, parses and checks (with the files and
-plugins it names present), and the stateless ones run."""
+"""The language's example pipelines (the declarations, flows, test block and diagnostic the
+language was specified with), held verbatim here, parse and check (with the files and plugins
+they name present), and the stateless ones run."""
 
 from __future__ import annotations
 
