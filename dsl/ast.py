@@ -119,28 +119,35 @@ class SelectItem(Node):
     value: Expr | None
 
 
-class WhereOp(Node):
+class Step(Node, omit_defaults=True, kw_only=True):
+    """An operator the author may name (`| where ... as ok_clicks`); `named` is that name.
+    Left out of the encoded tree when not given."""
+
+    named: Ident | None = None
+
+
+class WhereOp(Step):
     cond: Expr
 
 
-class SelectOp(Node):
+class SelectOp(Step):
     items: tuple[SelectItem, ...]
 
 
-class DeriveOp(Node):
+class DeriveOp(Step):
     items: tuple[Assignment, ...]
 
 
-class DropOp(Node):
+class DropOp(Step):
     names: tuple[Ident, ...]
 
 
-class ExplodeOp(Node):
+class ExplodeOp(Step):
     field: Ident
     into: Ident | None
 
 
-class EventTimeOp(Node):
+class EventTimeOp(Step):
     field: Ident
     lateness: Duration | None
     idle: Duration | None
@@ -154,23 +161,23 @@ class WindowOp(Node):
     every: Duration | None
 
 
-class AggregateOp(Node):
+class AggregateOp(Step):
     keys: tuple[Ident, ...]
     items: tuple[Assignment, ...]
 
 
-class DedupeOp(Node):
+class DedupeOp(Step):
     keys: tuple[Ident, ...]
     within: Duration
 
 
-class JoinOp(Node):
+class JoinOp(Step):
     stream: Ident
     on: Ident
     within: Duration
 
 
-class LookupOp(Node):
+class LookupOp(Step):
     table: Ident
     on: Ident
 
@@ -183,7 +190,7 @@ class IntoOp(Node):
     sink: Ident
 
 
-class PluginOp(Node):
+class PluginOp(Step):
     name: Ident
     args: tuple[Expr, ...]
     kwargs: tuple[KeywordArg, ...]

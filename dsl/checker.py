@@ -85,6 +85,7 @@ class Checker:
         self._shared_files()
         self._errors_into([s for s in statements if isinstance(s, ast.ErrorsDecl)])
         self._stream_order()
+        self._step_names()
         FlowChecker(self.checked, self.report).run()
         self._tests()
         self._alerts([s for s in statements if isinstance(s, ast.AlertDecl)])
@@ -398,6 +399,31 @@ class Checker:
                     path.append(dep)
                     pending.append(reads(dep))
         c.stream_order = [n for n in order if n not in cyclic]
+
+    def _step_names(self) -> None:
+        """A name given to a step (`| where ... as ok_clicks`) labels it in the live view and
+        in metrics, where two steps, or a step and a declaration, must not look alike."""
+        c = self.checked
+        taken = {**{n: "a source" for n in c.sources}, **{n: "a stream" for n in c.streams},
+                 **{n: "a sink" for n in c.sinks}, **{n: "a table" for n in c.tables}}
+        first: dict[str, ast.Ident] = {}
+        for flow in [*(s.flow for s in c.streams.values()), *c.flows]:
+            for op in flow.ops:
+                named = getattr(op, "named", None)
+                if named is None:
+                    continue
+                if named.text in first:
+                    line = first[named.text].span.line
+                    where = "earlier on this line" if line == named.span.line else (
+                        f"first given on line {line}")
+                    self.report(error("E0116", f"step name `{named.text}` is used twice",
+                                      named.span, where,
+                                      "each named step needs a name of its own"))
+                elif named.text in taken:
+                    self.report(error("E0116", f"step name `{named.text}` is already "
+                                      f"{taken[named.text]}", named.span,
+                                      "a step's name must differ from the declared names"))
+                first.setdefault(named.text, named)
 
     # -- alerts ----------------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +84,7 @@ def _mask_output(plan: Plan, stdout: bool) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    compiled = compile_file(args.file, _params(args.param))
+    compiled = compile_file(args.file, _params(args.param), inputs=True)
     _report(compiled, args.format == "json")
     if not compiled.ok:
         return EXIT_USAGE
@@ -436,8 +438,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _version() -> str:
+    """The installed distribution's version, so it never drifts from pyproject.toml."""
+    try:
+        return package_version("rillet")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="rillet", description="Streaming pipelines in one file.")
+    top.add_argument("--version", action="version", version=f"rillet {_version()}")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a pipeline")
     check = commands.add_parser("check", help="check a pipeline file without running it")

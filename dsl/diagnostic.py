@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import msgspec
 
@@ -34,10 +35,32 @@ def warning(code: str, message: str, span: Span | None, label: str = "",
     return Diagnostic("warning", code, message, span, label, tuple(hints))
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to a misspelled name, if one is close enough."""
+def did_you_mean(name: str, candidates: Iterable[str], typo_only: bool = False) -> str | None:
+    """The closest candidate to a misspelled name, if one is close enough.
+
+    `typo_only` suggests only a name a slip of the keyboard away (at most two edits, one for a
+    short name): for functions and operators, which a plugin not installed yet may provide, a
+    merely similar name (`country_of` for `count_if`) sends the author the wrong way."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    if not matches:
+        return None
+    if typo_only and edits(name, matches[0]) > (2 if len(name) > 4 else 1):
+        return None
+    return matches[0]
+
+
+def edits(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`."""
+    previous, current = list(range(len(b) + 1)), [0] * (len(b) + 1)
+    before: list[int] = []
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, previous = previous, current
+    return previous[len(b)]
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
@@ -51,15 +74,22 @@ class SourceText:
     path: str
     text: str
 
+    @cached_property
+    def lines(self) -> tuple[str, ...]:
+        """The text split into lines once: a file with thousands of diagnostics would otherwise
+        be split again for each one, and rendering would grow with their number times its
+        size."""
+        return tuple(self.text.split("\n"))
+
     def line(self, number: int) -> str:
         """Line `number` (1-based) as the parser counts lines: only `\n` ends one."""
-        lines = self.text.split("\n")
+        lines = self.lines
         return lines[number - 1].removesuffix("\r") if 0 < number <= len(lines) else ""
 
 
 def render_text(diagnostics: Iterable[Diagnostic], source: SourceText) -> str:
-    source = SourceText(_printable(source.path), source.text)
-    return "\n".join(_render_one(d, source) for d in diagnostics)
+    path = _printable(source.path)
+    return "\n".join(_render_one(d, source, path) for d in diagnostics)
 
 
 def _printable(text: str) -> str:
@@ -68,12 +98,12 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
-def _render_one(d: Diagnostic, source: SourceText) -> str:
+def _render_one(d: Diagnostic, source: SourceText, path: str) -> str:
     d = msgspec.structs.replace(d, message=_printable(d.message), label=_printable(d.label),
                                 hints=tuple(_printable(h) for h in d.hints))
     out = [f"{d.severity}: {d.message}"]
     if d.span is None:
-        out.append(f"  --> {source.path}")
+        out.append(f"  --> {path}")
     else:
         number = str(d.span.line)
         pad = " " * len(number)
@@ -83,7 +113,7 @@ def _render_one(d: Diagnostic, source: SourceText) -> str:
         width = max(1, min(end, len(text) + 1) - d.span.col)
         caret = " " * (d.span.col - 1) + "^" * width
         out += [
-            f"{pad}--> {source.path}:{d.span.line}:{d.span.col}",
+            f"{pad}--> {path}:{d.span.line}:{d.span.col}",
             f"{pad} |",
             f"{number} | {text}",
             f"{pad} | {caret}" + (f" {d.label}" if d.label else ""),

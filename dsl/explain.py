@@ -88,8 +88,8 @@ def _node(node: PhysicalNode, physical: PhysicalPlan, registry: Registry) -> lis
         lines.append(f"    replay: {'yes (seek)' if _replays(op, registry) else 'no'}")
     if node.kind in ("stage", "operator"):
         fused = "fuses" if node.kind == "stage" else "plan"
-        lines += [f"    {fused}: #{n.id} {render.operator(n.op)}" if k == 0 else
-                  f"           #{n.id} {render.operator(n.op)}"
+        lines += [f"    {fused}: #{n.id} {render.node(n)}" if k == 0 else
+                  f"           #{n.id} {render.node(n)}"
                   for k, n in enumerate(node.plan_nodes)]
     lines += [f"    {line}" for line in _state(op, registry)]
     if node.stage is not None:

@@ -339,9 +339,8 @@ class FlowChecker:
         spec = self.c.registry.get("operator", op.name.text)
         if spec is None:
             known = self.c.registry.names("operator") + list(_OPERATOR_NAMES.values())
-            close = did_you_mean(op.name.text, known)
-            label = f"did you mean `{close}`?" if close else "no such operator"
-            self.report(error("E0401", f"unknown operator `{op.name.text}`", op.name.span, label))
+            close = did_you_mean(op.name.text, known, typo_only=True)
+            self.report(_unknown_call("operator", op.name, close))
             return
         if op.args:
             self.report(error("E0402", f"operator `{op.name.text}` takes keyword arguments only",
@@ -518,14 +517,14 @@ class FlowChecker:
             return annotation_type(aggregate.returns)
         function = registry.get("function", name)
         if function is None:
-            close = did_you_mean(name, registry.names("function") + registry.names("aggregate"))
-            label = f"did you mean `{close}`?" if close else "no such function"
-            hints = ()
+            close = did_you_mean(name, registry.names("function") + registry.names("aggregate"),
+                                 typo_only=True)
             if name == "env":  # read once, at check time: only where a constant goes
-                label = "`env` is read where a constant goes, not per record"
-                hints = ('declare `param NAME = env("...")` and use the param here',)
-            self.report(error("E0401", f"unknown function `{name}`", call.name.span, label,
-                              *hints))
+                self.report(error("E0401", f"unknown function `{name}`", call.name.span,
+                                  "`env` is read where a constant goes, not per record",
+                                  'declare `param NAME = env("...")` and use the param here'))
+            else:
+                self.report(_unknown_call("function", call.name, close))
             for value in [*call.args, *(kw.value for kw in call.kwargs)]:
                 self.expr(value, scope)
             return "any"
@@ -561,3 +560,14 @@ class FlowChecker:
             if param.required and param.name not in given:
                 self.report(error("E0405", f"{what} needs argument `{param.name}`", call.span,
                                   f"missing `{param.name}`"))
+
+
+def _unknown_call(kind: str, name: ast.Ident, close: str | None) -> Diagnostic:
+    """A function or operator nobody provides: a typo gets its fix; any other name is most
+    likely a plugin's that this pipeline cannot see yet, and the hint says how it would."""
+    message = f"unknown {kind} `{name.text}`"
+    if close is not None:
+        return error("E0401", message, name.span, f"did you mean `{close}`?")
+    return error("E0401", message, name.span, "no installed or `use`d plugin provides it",
+                 f'a plugin\'s {kind}s come with `use "path/to/plugin.py"` or by installing its '
+                 "package; `rillet plugins FILE` lists those available")

@@ -53,7 +53,7 @@ def _kind(op: ir.Op) -> str:
 
 def build(plan: ir.Plan) -> Graph:
     secrets = Secrets(plan.secrets)
-    vertices = [Vertex(f"n{n.id}", _kind(n.op), secrets.mask(render.operator(n.op)))
+    vertices = [Vertex(f"n{n.id}", _kind(n.op), secrets.mask(render.node(n)))
                 for n in plan.nodes]
     tables: dict[str, Vertex] = {}
     edges: list[Edge] = []

@@ -20,6 +20,7 @@ from fractions import Fraction
 from functools import cache
 from importlib import resources
 
+import msgspec
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
@@ -234,6 +235,10 @@ class _ToAst(Transformer):
         return ast.UnionHead(streams=tuple(items), span=_span_of(meta))
 
     # operators
+    def step(self, meta, items):
+        op, name = items
+        return op if name is None else msgspec.structs.replace(op, named=_ident(name))
+
     def where_op(self, meta, items):
         return ast.WhereOp(cond=items[0], span=_span_of(meta))
 
@@ -520,9 +525,20 @@ def _keyword_as_operand(exc: UnexpectedToken) -> Token | None:
     return None
 
 
+_STRING = re.compile(r'"([^"\\\n]|\\.)*"')
+
+
 def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if char == '"' and not _STRING.match(text, exc.pos_in_stream):
+            # the lexer cannot read a string without its closing quote, and would blame the
+            # opening one as a stray character
+            rest = text[exc.pos_in_stream:].split("\n", 1)[0].removesuffix("\r")
+            span = Span(exc.line, exc.column, exc.line, exc.column + len(rest))
+            return error("E0001", "unterminated string", span, "no closing `\"` on this line",
+                         "a string ends on the line it starts; write a line break in it as "
+                         "`\\n`")
         shown = char if char.isprintable() else ascii(char)[1:-1]
         span = Span(exc.line, exc.column, exc.line, exc.column + 1)
         return error("E0001", f"unexpected character `{shown}`", span, "not valid here")
@@ -548,8 +564,16 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
         span = _token_span(token)
         if token.type == "_NL":
             span = Span(token.line, token.column, token.line, token.column + 1)
-        expected = _expected(_accepted(exc))
-        return error("E0002", f"unexpected {found}", span, f"expected {expected}")
+        accepted = _accepted(exc)
+        if token.type == "EQUAL" and "COMPARE" in accepted:  # `where status = 200`
+            return error("E0002", "unexpected `=`", span, "did you mean `==`?",
+                         "`==` compares; `=` gives a name its value, as in `derive x = ...`")
+        expected = _expected(accepted)
+        hints = ()
+        if token.type == "AS":  # `window tumbling 10s as w`, `into out as w`
+            hints = ("`as` names a step; `window`, `into` and `late into` take no name (name "
+                     "the `aggregate` after a `window`)",)
+        return error("E0002", f"unexpected {found}", span, f"expected {expected}", *hints)
     # the caret goes right after the last thing written, not on the trailing blank lines
     lines = text.rstrip().split("\n")
     end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)

@@ -19,6 +19,7 @@ from rillet.runtime.secret import Secrets
 
 from .checker import Checked, check
 from .diagnostic import Diagnostic, SourceText, error, has_errors
+from .inputs import missing_inputs
 from .parser import parse
 from .planner import plan
 
@@ -36,14 +37,20 @@ class Compiled:
 
 
 def compile_text(text: str, path: str, base_dir: Path, params: Mapping[str, str] | None = None,
-                 environ: Mapping[str, str] | None = None) -> Compiled:
-    """`environ`: the variables `env()` may read (none when None)."""
+                 environ: Mapping[str, str] | None = None, inputs: bool = False) -> Compiled:
+    """`environ`: the variables `env()` may read (none when None). With `inputs`, the check
+    also looks for the files the sources and tables read (`rillet check`)."""
+    # editors on Windows may start a UTF-8 file with a byte-order mark: it is not text, and
+    # dropping it here keeps the columns of line 1 where the author sees them
+    text = text.removeprefix("\ufeff")
     compiled = Compiled(SourceText(path, text))
     program, diagnostics = parse(text)
     compiled.diagnostics += diagnostics
     if program is None:
         return compiled
     checked, diagnostics = check(program, base_dir, params, environ)
+    if inputs:
+        diagnostics = sorted(diagnostics + missing_inputs(checked, base_dir), key=_position)
     compiled.checked = checked
     compiled.diagnostics += _masked(diagnostics, Secrets(checked.env.secrets))
     if compiled.ok:
@@ -60,10 +67,15 @@ def _masked(diagnostics: list[Diagnostic], secrets: Secrets) -> list[Diagnostic]
             for d in diagnostics]
 
 
+def _position(d: Diagnostic) -> tuple[int, int]:
+    return (0, 0) if d.span is None else (d.span.line, d.span.col)
+
+
 def compile_file(path: str, params: Mapping[str, str] | None = None,
-                 environ: Mapping[str, str] | None = None) -> Compiled:
+                 environ: Mapping[str, str] | None = None, inputs: bool = False) -> Compiled:
     """`path` as the user wrote it; relative paths inside resolve against its folder. `env()`
-    reads `environ`, by default this process's environment."""
+    reads `environ`, by default this process's environment; with `inputs`, the check also looks
+    for the files the sources and tables read."""
     environ = os.environ if environ is None else environ
     file = Path(path)
     try:
@@ -72,4 +84,4 @@ def compile_file(path: str, params: Mapping[str, str] | None = None,
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         source = SourceText(path, "")
         return Compiled(source, [error("E0000", f"cannot read pipeline file: {reason}", None)])
-    return compile_text(text, path, file.resolve().parent, params, environ)
+    return compile_text(text, path, file.resolve().parent, params, environ, inputs)

@@ -78,9 +78,11 @@ class _Planner:
         self.times: dict[str, EventTime | None] = {}  # source or stream name -> its event time
         self.sink_inputs: dict[str, list[int]] = {name: [] for name in checked.sinks}
 
-    def add(self, op: ir.Op, inputs: tuple[int, ...], span: ir.Span | None) -> int:
+    def add(self, op: ir.Op, inputs: tuple[int, ...], span: ir.Span | None,
+            named: ast.Ident | None = None) -> int:
         node_id = len(self.nodes)
-        self.nodes.append(ir.Node(node_id, op, inputs, span))
+        name = named.text if named is not None else msgspec.UNSET
+        self.nodes.append(ir.Node(node_id, op, inputs, span, name))
         return node_id
 
     def plan(self, file: str, base_dir: Path) -> ir.Plan:
@@ -133,7 +135,8 @@ class _Planner:
                         late = ops[index].sink.text  # type: ignore[union-attr]
                         index += 1
                     aggregate = self.aggregate(op, window, late, time)
-                    current = self.add(aggregate, (current,), (window or op).span)
+                    current = self.add(aggregate, (current,), (window or op).span,
+                                       op.named)  # type: ignore[union-attr]
                     time = None
                     continue
                 case ast.JoinOp(stream=stream, on=on, within=within):
@@ -141,16 +144,17 @@ class _Planner:
                     right_time = self.times[stream.text]
                     join = ir.Join(stream.text, on.text, within.ms, time and time.field,
                                    right_time and right_time.field)
-                    current = self.add(join, (current, right), op.span)
+                    current = self.add(join, (current, right), op.span, op.named)
                     continue
                 case ast.EventTimeOp(field=field, lateness=lateness):
                     time = EventTime(field.text, lateness.ms if lateness else 0)
                 case ast.DedupeOp(keys=keys, within=within):
                     dedupe = ir.Dedupe(tuple(k.text for k in keys), within.ms,
                                        time and time.field)
-                    current = self.add(dedupe, (current,), op.span)
+                    current = self.add(dedupe, (current,), op.span, op.named)
                     continue
-            current = self.add(self.simple(op, params), (current,), op.span)
+            current = self.add(self.simple(op, params), (current,), op.span,
+                               getattr(op, "named", None))
         return current, time
 
     def aggregate(self, op: ast.Operator, window: ast.WindowOp | None, late: str | None,
@@ -231,7 +235,7 @@ def prune(plan: ir.Plan) -> ir.Plan:
         useful.add(plan.error_sink)
     renumber = {old: new for new, old in enumerate(sorted(useful))}
     nodes = tuple(
-        ir.Node(renumber[n.id], n.op, tuple(renumber[i] for i in n.inputs), n.span)
+        ir.Node(renumber[n.id], n.op, tuple(renumber[i] for i in n.inputs), n.span, n.name)
         for n in plan.nodes if n.id in useful)
     error_sink = renumber.get(plan.error_sink) if plan.error_sink is not None else None
     return ir.Plan(nodes, plan.settings, error_sink, plan.file, plan.base_dir)

@@ -126,6 +126,12 @@ def window(w: ir.Window) -> str:
     return f"window {w.kind} {duration(w.size_ms)}"
 
 
+def node(n: ir.Node) -> str:
+    """A plan node as its line of the pipeline file, with the name the author gave the step
+    (`where status == 200 as ok_clicks`)."""
+    return operator(n.op) + (f" as {n.name}" if n.name else "")
+
+
 def operator(op: ir.Op) -> str:
     """One plan operator as a line of the pipeline file (`where status == 200`); a source or
     sink as its declaration's gist (`source clicks (file)`)."""
@@ -166,4 +172,4 @@ def operator(op: ir.Op) -> str:
     raise TypeError(f"not an operator: {op!r}")
 
 
-__all__ = ["duration", "expr", "literal", "operator", "window"]
+__all__ = ["duration", "expr", "literal", "node", "operator", "window"]

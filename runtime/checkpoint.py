@@ -5,7 +5,8 @@ operator snapshotted the state it had when `Barrier(n)` arrived on all of its in
 sink flushed and pre-committed what it wrote before it. Only then is the manifest written,
 atomically; a crash before that leaves the previous checkpoint in force. Restoring one puts
 sources back at their offsets, operators at their state and sinks at their committed length,
-so a resumed run writes exactly what an uninterrupted run would have (DESIGN.md, "Checkpoints").
+so a resumed run writes exactly what an uninterrupted run would have (docs/architecture.md,
+"Checkpoints").
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         elif isinstance(op, Union):
             kind, name = "union", "union"
         elif isinstance(op, _OPERATORS):
-            kind, name = "operator", _located(operator_name(n), n)
+            kind, name = "operator", n.name or _located(operator_name(n), n)
         else:
             raise TypeError(f"not an operator the runtime knows: {op!r}")
         inputs = [physical_of[i] for i in n.inputs]
@@ -136,8 +136,7 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
             present[node.id] = present[node.inputs[0]] if keeps_records else frozenset()
         elif node.kind == "stage":
             ops = [pn.op for pn in node.plan_nodes]
-            node.name = _located("+".join(operator_name(pn) for pn in node.plan_nodes),
-                                 node.plan_nodes[0])
+            node.name = _stage_name(node.plan_nodes)
             (source,) = node.inputs
             reads = nodes[source]
             attrs = None
@@ -154,6 +153,15 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         if code is not None:
             codes[code] = spec
     return PhysicalPlan(plan, nodes, error_sink, codes)
+
+
+def _stage_name(plan_nodes: list[Node]) -> str:
+    """The names the author gave the fused steps (`ok_clicks`, `ok_clicks+slow`), else the
+    operators and the line of the first (`where+derive@26`)."""
+    given = [pn.name for pn in plan_nodes if pn.name]
+    if given:
+        return "+".join(given)
+    return _located("+".join(operator_name(pn) for pn in plan_nodes), plan_nodes[0])
 
 
 def _located(name: str, node: Node) -> str:

@@ -221,12 +221,16 @@ STATELESS = (Where, Select, Derive, Drop, Explode)
 
 
 class Node(msgspec.Struct, frozen=True):
-    """One operator of the dataflow. `inputs` are node ids, in port order."""
+    """One operator of the dataflow. `inputs` are node ids, in port order. `name` is the one
+    the author gave the step (`| where ... as ok_clicks`): what people see it called (the live
+    view, metrics, `graph`, `explain`); never part of its identity for checkpoints. Left out
+    of the encoded plan when not given (`UNSET` is falsy)."""
 
     id: int
     op: Op
     inputs: tuple[int, ...] = ()
     span: Span | None = None
+    name: str | msgspec.UnsetType = msgspec.UNSET
 
 
 # -- alerts --------------------------------------------------------------------------------------

@@ -65,6 +65,9 @@ class Spec:
     exclusive: str | None = None
     """A sink's config field naming the file it writes: two sinks of a pipeline naming the same
     file are a check-time error, since each would start it over and write across the other."""
+    reads: str | None = None
+    """A source's or table's config field naming the file (or glob) it reads: `rillet check`
+    says when it is not there, and where a relative path was looked for."""
 
 
 @dataclass(frozen=True)
@@ -169,19 +172,22 @@ class Plugin:
 
     def _connector(self, kind: Kind, name: str, config: type[msgspec.Struct],
                    delivery: Delivery | None = None, shared: bool = False,
-                   exclusive: str | None = None) -> Callable[[T], T]:
+                   exclusive: str | None = None, reads: str | None = None
+                   ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(kind, name, self.name, cls, config_params(config), Any, _summary(cls),
-                        config=config, delivery=delivery, shared=shared, exclusive=exclusive)
+                        config=config, delivery=delivery, shared=shared, exclusive=exclusive,
+                        reads=reads)
             return self._attach(cls, spec)
 
         return decorate
 
     def source(self, name: str, *, config: type[msgspec.Struct],
-               shared: bool = False) -> Callable[[T], T]:
+               shared: bool = False, reads: str | None = None) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
-        `shared` when several workers can read it together (`Spec.shared`)."""
-        return self._connector("source", name, config, shared=shared)
+        `shared` when several workers can read it together (`Spec.shared`); `reads` names the
+        config field holding the file it reads (`Spec.reads`)."""
+        return self._connector("source", name, config, shared=shared, reads=reads)
 
     def sink(self, name: str, *, config: type[msgspec.Struct],
              delivery: Delivery = "at-least-once",
@@ -190,9 +196,11 @@ class Plugin:
         `exclusive` names the config field holding the file it writes (`Spec.exclusive`)."""
         return self._connector("sink", name, config, delivery, exclusive=exclusive)
 
-    def table(self, name: str, *, config: type[msgspec.Struct]) -> Callable[[T], T]:
-        """A class built as `cls(config, context)` that loads keyed rows for `lookup`."""
-        return self._connector("table", name, config)
+    def table(self, name: str, *, config: type[msgspec.Struct],
+              reads: str | None = None) -> Callable[[T], T]:
+        """A class built as `cls(config, context)` that loads keyed rows for `lookup`; `reads`
+        as for a source."""
+        return self._connector("table", name, config, reads=reads)
 
 
 class RegistryError(Exception):

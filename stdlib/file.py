@@ -188,7 +188,7 @@ class _CsvFile:
         self.handle.close()
 
 
-@plugin.source("file", config=FileSourceConfig)
+@plugin.source("file", config=FileSourceConfig, reads="path")
 class FileSource:
     """Reads records from a file or a glob of files (jsonl, csv or lines)."""
 
@@ -266,7 +266,12 @@ class FileSource:
         self.files = self._matching()
         if not self.files and not self.config.follow:
             what = "no file matches" if glob.has_magic(self.pattern) else "no such file"
-            raise ConnectorError(f"source `{self.context.name}`: {what}: {self.config.path}")
+            # a relative path is looked for beside the pipeline file, which may not be where
+            # the command was run from: say which folder that was
+            where = "" if os.path.isabs(self.config.path) else (
+                f" (resolved against {self.context.base_dir})")
+            raise ConnectorError(f"source `{self.context.name}`: {what}: {self.config.path}"
+                                 f"{where}")
 
     def _open_next(self) -> bool:
         if self.config.follow and self.index >= len(self.files):
@@ -466,7 +471,7 @@ def _tail_sum(fd: int, length: int) -> str:
     return hashlib.blake2b(os.pread(fd, length - start, start), digest_size=8).hexdigest()
 
 
-@plugin.table("file", config=FileTableConfig)
+@plugin.table("file", config=FileTableConfig, reads="path")
 class FileTable:
     """A lookup table loaded whole from a jsonl or csv file, keyed by `key`."""
 

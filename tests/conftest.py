@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,16 @@ from rillet.dsl.pipeline import Compiled, compile_text
 from rillet.runtime import RunMetrics, execute
 
 REPO = Path(__file__).resolve().parent.parent
+
+# What a user's own runs and installs leave in the tree (checkpoints, outputs, build files):
+# a test that copies examples must start from what the repository holds, not from these.
+LEFTOVERS = shutil.ignore_patterns(".rillet", "out", "build", "*.egg-info", "__pycache__")
+
+
+def copy_examples(source: Path, target: Path) -> Path:
+    """`source` (a folder of examples) copied to `target` without a user's leftovers."""
+    shutil.copytree(source, target, ignore=LEFTOVERS)
+    return target
 
 
 def rillet(*args: str, cwd: Path | None = None, input: bytes | None = None,

@@ -1,6 +1,6 @@
-"""The dependency rules of STYLE.md "Layout": `runtime` imports nothing else of rillet and never
-lark, rich or prometheus-client; `stdlib` never imports `dsl` or `monitor`; `monitor` depends
-on `runtime` only; nothing imports the bare folder names."""
+"""The dependency rules of docs/architecture.md ("What may import what"): `runtime` imports
+nothing else of rillet and never lark, rich or prometheus-client; `stdlib` never imports `dsl`
+or `monitor`; `monitor` depends on `runtime` only; nothing imports the bare folder names."""
 
 from __future__ import annotations
 

@@ -205,21 +205,94 @@ def test_check_prints_json_diagnostics_with_file_and_span(tmp_path: Path) -> Non
                  "file": "bad.rill"}
 
 
-def test_check_prints_empty_json_list_and_exits_0_for_a_clean_file(tmp_path: Path) -> None:
+def test_check_prints_empty_json_list_and_exits_0_for_a_clean_file(tmp_path: Path,
+                                                                   write) -> None:
     (tmp_path / "ok.rill").write_text(PIPELINE)
+    write("data/clicks.jsonl", "")
     result = rillet("check", "ok.rill", "--format", "json", "-p", "threshold=300", cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     assert json.loads(result.stdout) == {"diagnostics": []}
 
 
-def test_check_reports_unknown_param_given_on_the_command_line(tmp_path: Path) -> None:
+def test_check_reports_unknown_param_given_on_the_command_line(tmp_path: Path, write) -> None:
     (tmp_path / "ok.rill").write_text(PIPELINE)
+    write("data/clicks.jsonl", "")
     result = rillet("check", "ok.rill", "-p", "treshold=3", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.decode() == (
         "error: unknown param `treshold` given with `-p treshold=...`\n"
         "  --> ok.rill\n"
         "   = hint: did you mean `threshold`?\n")
+
+
+# -- the inputs `rillet check` looks for ------------------------------------------------------
+
+
+def test_check_names_a_missing_input_and_the_folder_it_was_looked_for_in(tmp_path: Path,
+                                                                         write) -> None:
+    """Run from another folder: the file is beside the caller, not beside the pipeline."""
+    write("data/clicks.jsonl", "{}\n")
+    write("sub/p.rill", 'source s = file("data/clicks.jsonl")\nsink o = stdout()\ns | into o\n')
+    result = rillet("check", "sub/p.rill", cwd=tmp_path)
+    assert result.returncode == 2
+    folder = tmp_path.resolve() / "sub"
+    assert result.stderr.decode() == (
+        "error: input file `data/clicks.jsonl` does not exist\n"
+        " --> sub/p.rill:1:17\n"
+        "  |\n"
+        '1 | source s = file("data/clicks.jsonl")\n'
+        f"  |                 ^^^^^^^^^^^^^^^^^^^ resolved against {folder}\n"
+        "  = hint: relative paths are resolved against the pipeline file's folder, not the "
+        "current one\n")
+    write("sub/data/clicks.jsonl", "{}\n")
+    assert rillet("check", "sub/p.rill", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ('file("logs/x.jsonl", follow=true)', "`logs/x.jsonl` does not exist yet"),
+    ('file("logs/*.jsonl")', "no file matches `logs/*.jsonl` yet"),
+], ids=["follow", "glob"])
+def test_an_input_that_may_appear_later_is_a_warning(tmp_path: Path, write, call: str,
+                                                     message: str) -> None:
+    write("p.rill", f"source s = {call}\nsink o = stdout()\ns | into o\n")
+    result = rillet("check", "p.rill", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    (d,) = json.loads(result.stdout)["diagnostics"]
+    assert (d["severity"], d["code"], d["message"]) == ("warning", "W0410", message)
+    assert d["label"] == f"resolved against {tmp_path.resolve()}"
+
+
+def test_inputs_that_are_there_pass_and_a_folder_is_not_a_file(tmp_path: Path, write) -> None:
+    write("logs/a.jsonl", "")
+    write("users.csv", "id\n")
+    write("p.rill", 'source a = file("logs/*.jsonl")\nsource b = file("logs")\n'
+                    'table t = file(name, format="csv")\nparam name = "users.csv"\n'
+                    "sink o = stdout()\nunion(a, b) | lookup t on id | into o\n")
+    result = rillet("check", "p.rill", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 2
+    (d,) = json.loads(result.stdout)["diagnostics"]
+    assert (d["code"], d["message"], d["span"]["line"]) == ("E0410", "`logs` is not a file", 2)
+    result = rillet("check", "p.rill", "-p", "name=nope.csv", cwd=tmp_path)
+    assert "input file `nope.csv` does not exist" in result.stderr.decode()
+
+
+def test_only_check_looks_for_inputs(tmp_path: Path) -> None:
+    """`test`, `graph` and `explain` read no data; a run reports it when the source opens."""
+    compiled = compile_pipeline('source s = file("nope.jsonl")\nsink o = stdout()\n'
+                                "s | into o\n", tmp_path)
+    assert compiled.ok and compiled.diagnostics == []
+
+
+def test_a_byte_order_mark_at_the_start_is_accepted(tmp_path: Path, write) -> None:
+    write("in.jsonl", "")
+    text = 'source s = file("in.jsonl")\nsink o = stdout()\ns | into o\n'
+    (tmp_path / "bom.rill").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = rillet("check", "bom.rill", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    (tmp_path / "bad.rill").write_bytes(b"\xef\xbb\xbf" + text.replace("file", "fle").encode())
+    result = rillet("check", "bad.rill", "--format", "json", cwd=tmp_path)
+    (d,) = json.loads(result.stdout)["diagnostics"]
+    assert d["span"]["col"] == 12  # counted without the mark, as the author sees the line
 
 
 @pytest.mark.parametrize("content", [

@@ -64,6 +64,26 @@ def test_line_shown_is_counted_by_newlines_only() -> None:
     assert source.line(1) == "a\u2028b"
 
 
+class _CountingText(str):
+    """A file's text that counts how often it is split into lines."""
+
+    splits = 0
+
+    def split(self, *args, **kwargs):  # type: ignore[override]
+        type(self).splits += 1
+        return super().split(*args, **kwargs)
+
+
+def test_rendering_many_diagnostics_splits_the_file_once() -> None:
+    text = _CountingText("".join(f"s | where f{i}() | into o\n" for i in range(2000)))
+    diagnostics = [error("E0301", f"unknown function `f{i}`", Span(i + 1, 11, i + 1, 13))
+                   for i in range(2000)]
+    rendered = render_text(diagnostics, SourceText("big.rill", text))
+    assert _CountingText.splits == 1
+    assert "2000 | s | where f1999() | into o" in rendered
+    assert rendered.count("--> big.rill:") == 2000
+
+
 def test_control_characters_are_escaped_in_text_output() -> None:
     d = error("E0001", "unexpected \x1b[31m", Span(1, 1, 1, 2), "bad\nlabel", "hint\x00")
     rendered = render_text([d], SourceText("f", "\x1bx\n"))
@@ -90,6 +110,14 @@ def test_did_you_mean_finds_close_names_only() -> None:
     assert did_you_mean("latncy_ms", ["latency_ms", "page"]) == "latency_ms"
     assert did_you_mean("zzz", ["latency_ms", "page"]) is None
     assert did_you_mean("x", []) is None
+
+
+def test_typo_only_suggests_names_a_slip_away() -> None:
+    assert did_you_mean("lowr", ["lower", "upper"], typo_only=True) == "lower"
+    assert did_you_mean("fromat_time", ["format_time"], typo_only=True) == "format_time"
+    assert did_you_mean("country_of", ["count_if"]) == "count_if"  # similar, yet unrelated
+    assert did_you_mean("country_of", ["count_if"], typo_only=True) is None
+    assert did_you_mean("dedpue", ["dedupe"], typo_only=True) == "dedupe"  # a swap is one
 
 
 def test_warnings_alone_are_not_errors() -> None:

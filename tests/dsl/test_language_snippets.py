@@ -1,5 +1,6 @@
-"""Every snippet of ../shared/LANGUAGE.md, held verbatim, parses and checks (with the files and
-plugins it names present), and the stateless ones run."""
+"""The language's example pipelines (the declarations, flows, test block and diagnostic the
+language was specified with), held verbatim here, parse and check (with the files and plugins
+they name present), and the stateless ones run."""
 
 from __future__ import annotations
 
@@ -131,6 +132,7 @@ def test_misspelled_field_prints_the_guide_diagnostic(tmp_path: Path) -> None:
         "",
     ])
     (tmp_path / "clicks.rill").write_text(pipeline)
+    (tmp_path / "clicks.jsonl").write_text("")  # `rillet check` looks for the input too
     result = rillet("check", "clicks.rill", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.decode() == DIAGNOSTIC

@@ -205,6 +205,33 @@ def test_expected_terminals_are_those_the_parser_accepts() -> None:
     assert (d.message, d.label) == ("unexpected `=`", "expected a name")
 
 
+@pytest.mark.parametrize("text", ["clicks | where status = 200 | into out\n",
+                                  "param ok = status = 200\n"])
+def test_single_equals_where_a_comparison_may_come_suggests_double(text: str) -> None:
+    _, diagnostics = parse(text)
+    (d,) = diagnostics
+    assert (d.code, d.message, d.label) == ("E0002", "unexpected `=`", "did you mean `==`?")
+    assert d.span is not None and text[d.span.col - 1] == "="
+
+
+def test_assignment_equals_is_not_taken_for_a_comparison() -> None:
+    assert parse("clicks | derive x = 1 | select y = x | into out\n")[1] == []
+
+
+@pytest.mark.parametrize(("text", "col", "end_col"), [
+    ('clicks | where page == "/home | into out\n', 24, 41),
+    ('param p = "abc\r\nparam q = 1\n', 11, 15),
+    ('param p = "a\\"', 11, 15),  # the escaped quote does not close it; no newline at the end
+])
+def test_unterminated_string_is_named_at_its_opening_quote(text: str, col: int,
+                                                           end_col: int) -> None:
+    _, diagnostics = parse(text)
+    (d,) = diagnostics
+    assert (d.code, d.message, d.label) == ("E0001", "unterminated string",
+                                            'no closing `"` on this line')
+    assert d.span is not None and (d.span.line, d.span.col, d.span.end_col) == (1, col, end_col)
+
+
 def test_expected_expression_is_named_as_such() -> None:
     _, diagnostics = parse("clicks | where status == | into out\n")
     (d,) = diagnostics

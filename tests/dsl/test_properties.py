@@ -2,8 +2,8 @@
 diagnostics or a plan and never raises, and every diagnostic points inside the text.
 
 The text comes from arbitrary strings; from random mutations (characters, tokens or lines
-deleted, inserted, duplicated, swapped or replaced) of valid pipelines — the LANGUAGE.md
-snippets and the golden files; and from pipelines built out of the grammar's pieces, which
+deleted, inserted, duplicated, swapped or replaced) of valid pipelines — the language's
+example snippets and the golden files; and from pipelines built out of the grammar's pieces, which
 parse and so reach far deeper into the checker and the planner than random text does. Each
 test is bounded (`max_examples`), so the suite stays fast.
 """

@@ -7,9 +7,19 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
-from tests.conftest import rillet
+from tests.conftest import REPO, rillet
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = rillet("--version")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode() == f"rillet {version('rillet')}\n"
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert version("rillet") == pyproject["project"]["version"]
 
 
 def test_plugin_operator_from_use_runs(tmp_path: Path) -> None:
@@ -91,5 +101,20 @@ def test_missing_input_leaves_existing_output_untouched(tmp_path: Path) -> None:
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.decode().strip() == (
-        "rillet: error: source `s`: no such file: data/nope.jsonl")
+        f"rillet: error: source `s`: no such file: data/nope.jsonl (resolved against "
+        f"{tmp_path.resolve()})")
     assert (tmp_path / "out" / "keep.jsonl").read_text() == '{"kept": true}\n'
+
+
+def test_check_runs_the_code_of_a_used_module(tmp_path: Path) -> None:
+    """What README and language reference §3.3 warn about: `use` imports, so checking runs."""
+    (tmp_path / "side.py").write_text(
+        "from pathlib import Path\n"
+        "from rillet.runtime.plugin import Plugin\n"
+        "Path(__file__).with_name('ran').write_text('yes')\n"
+        "plugin = Plugin('side')\n")
+    (tmp_path / "p.rill").write_text('use "side.py"\nsource s = generate(count=1)\n'
+                                     "sink o = stdout()\ns | into o\n")
+    result = rillet("check", "p.rill", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "ran").read_text() == "yes"

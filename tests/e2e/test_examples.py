@@ -3,13 +3,12 @@ outputs kept in tests/e2e/expected/<example>/."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from rillet.dsl.pipeline import compile_file
-from tests.conftest import REPO, rillet
+from tests.conftest import REPO, copy_examples, rillet
 
 EXAMPLES = sorted((REPO / "examples").glob("*.rill"))
 EXPECTED = Path(__file__).parent / "expected"
@@ -17,9 +16,7 @@ EXPECTED = Path(__file__).parent / "expected"
 
 @pytest.fixture
 def examples(tmp_path: Path) -> Path:
-    target = tmp_path / "examples"
-    shutil.copytree(REPO / "examples", target, ignore=shutil.ignore_patterns("out"))
-    return target
+    return copy_examples(REPO / "examples", tmp_path / "examples")
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -70,3 +67,18 @@ def test_quickstart_param_override_changes_output(examples: Path) -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert (examples / "out" / "slow_checkouts.csv").read_text() == ""
     assert '"slow":true' not in (examples / "out" / "pages.jsonl").read_text()
+
+
+def test_a_users_earlier_run_does_not_leak_into_the_copy(examples: Path, tmp_path: Path) -> None:
+    """The quick start leaves checkpoints in `.rillet/` and outputs in `out/`; a copy made
+    after it (as the fixture copies the repository's examples) must run from the start."""
+    first = rillet("run", "quickstart.rill", cwd=examples)
+    assert first.returncode == 0, first.stderr.decode()
+    assert (examples / ".rillet").is_dir() and (examples / "out").is_dir()
+    copy = copy_examples(examples, tmp_path / "copy")
+    assert not (copy / ".rillet").exists() and not (copy / "out").exists()
+    again = rillet("run", "quickstart.rill", cwd=copy)
+    assert again.returncode == 0, again.stderr.decode()
+    assert b"nothing left to do" not in again.stderr
+    assert (copy / "out" / "pages.jsonl").read_text() == (
+        examples / "out" / "pages.jsonl").read_text()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, rillet
+from tests.conftest import REPO, copy_examples, rillet
 
 DESIGN_PLUGIN = REPO / "tests" / "dsl" / "fixtures" / "language" / "plugins" / "geo.py"
 
@@ -21,7 +21,7 @@ DESIGN_PLUGIN = REPO / "tests" / "dsl" / "fixtures" / "language" / "plugins" / "
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/plugins installed with pip into a folder of its own."""
     work = tmp_path_factory.mktemp("plugin")
-    shutil.copytree(REPO / "examples" / "plugins", work / "src")
+    copy_examples(REPO / "examples" / "plugins", work / "src")
     target = work / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(work / "src")], check=True, timeout=300)
@@ -45,7 +45,7 @@ def test_installed_package_is_listed_by_rillet_plugins(installed: Path) -> None:
 
 
 def test_installed_package_runs_without_use(installed: Path, tmp_path: Path) -> None:
-    shutil.copytree(REPO / "examples" / "plugins", tmp_path / "ex")
+    copy_examples(REPO / "examples" / "plugins", tmp_path / "ex")
     result = rillet("run", "-q", "totals.rill", cwd=tmp_path / "ex", pythonpath=installed)
     assert result.returncode == 0, result.stderr.decode()
     rows = [json.loads(line) for line in result.stdout.splitlines()]

@@ -2,7 +2,7 @@
 while the run goes on, hypothesis strategies for streams with bounded disorder, and plain
 reference computations of windowed aggregates (sort, bucket, fold) to hold the runtime to.
 
-The references state the semantics the runtime implements (LANGUAGE.md §2): windows are
+The references state the semantics the runtime implements (docs/language.md §4.4): windows are
 half-open and epoch-aligned; within a window, keys come in the order they were first seen;
 aggregates skip nulls; `first`, `last` and `collect` follow arrival order within a pane (for a
 tumbling window, the window), and a sliding window merges its panes in time order; a session's

@@ -1,5 +1,5 @@
-"""Expressions compiled to Python (runtime/expr.py): the null rules of LANGUAGE.md §2 and each
-operator, evaluated through a one-operator stage built from plan IR, with no pipeline text.
+"""Expressions compiled to Python (runtime/expr.py): the null rules of docs/language.md §5.4 and
+each operator, evaluated through a one-operator stage built from plan IR, with no pipeline text.
 
 The rules under test: a missing field reads as null, arithmetic on null gives null, ordering
 comparisons with null are false, `== null` and `!= null` work, `a ?? b` is b only when a is null.

@@ -269,7 +269,15 @@ def test_source_open_fails_when_input_is_missing(tmp_path: Path, path: str,
     source = FileSource(FileSourceConfig(path), _context(tmp_path))
     with pytest.raises(ConnectorError) as raised:
         anyio.run(source.open)
-    assert str(raised.value) == message
+    assert str(raised.value) == f"{message} (resolved against {tmp_path})"
+
+
+def test_missing_absolute_input_names_only_its_path(tmp_path: Path) -> None:
+    path = str(tmp_path / "missing.jsonl")
+    source = FileSource(FileSourceConfig(path), _context(tmp_path / "elsewhere"))
+    with pytest.raises(ConnectorError) as raised:
+        anyio.run(source.open)
+    assert str(raised.value) == f"source `s`: no such file: {path}"
 
 
 def test_run_with_missing_input_prints_one_line_and_exits_1(tmp_path: Path, write) -> None:
@@ -277,7 +285,9 @@ def test_run_with_missing_input_prints_one_line_and_exits_1(tmp_path: Path, writ
                     "s | into o\n")
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.decode() == "rillet: error: source `s`: no such file: data/nope.jsonl\n"
+    assert result.stderr.decode() == (
+        f"rillet: error: source `s`: no such file: data/nope.jsonl (resolved against "
+        f"{tmp_path.resolve()})\n")
 
 
 # -- source: resuming --------------------------------------------------------------------------

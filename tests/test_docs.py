@@ -1,0 +1,38 @@
+"""The project's documentation stands alone: every link and file path it gives resolves inside
+the repository, nothing points at files outside it, and the architecture page names modules that
+exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+MODULE = re.compile(r"`((?:dsl|runtime|stdlib|monitor)/[a-z_]+\.(?:py|lark|html))`")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_links_resolve_inside_the_repository(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        resolved = (doc.parent / target).resolve()
+        assert resolved.is_relative_to(REPO), f"{doc.name} links outside the repository: {target}"
+        assert resolved.exists(), f"{doc.name} links to a missing file: {target}"
+    assert "../shared" not in text and "shared/DESIGN" not in text
+
+
+def test_architecture_names_real_modules_and_readme_links_it() -> None:
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(MODULE.findall(text))
+    assert len(named) > 40
+    assert [m for m in sorted(named) if not (REPO / m).exists()] == []
+    for stage in ("parse", "check", "plan", "compile", "run"):
+        assert f"**{stage}**" in text
+    assert "](docs/architecture.md)" in (REPO / "README.md").read_text(encoding="utf-8")
