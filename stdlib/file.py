@@ -57,19 +57,25 @@ class FileSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     format: Literal["jsonl", "csv", "lines"] = "jsonl"
     follow: bool = False
     compression: Compression = "auto"
+    delimiter: str = ","
+    header: bool = True
 
     def __post_init__(self) -> None:
         _check_compression(self.path, self.compression)
+        _check_csv(self.format, self.delimiter, self.header)
 
 
 class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     path: str
     format: Literal["jsonl", "csv"] = "jsonl"
+    delimiter: str = ","
+    header: bool = True
 
     def __post_init__(self) -> None:
         if compression_of(self.path, "auto") != "none":  # plain text under a .gz name
             raise _invalid("path", "the `file` sink writes uncompressed text: name the file "
                                    "without its .gz or .zst, and compress it once written")
+        _check_csv(self.format, self.delimiter, self.header)
 
 
 class FileTableConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,9 +83,12 @@ class FileTableConfig(msgspec.Struct, forbid_unknown_fields=True):
     format: Literal["jsonl", "csv"] = "jsonl"
     key: str = "id"
     compression: Compression = "auto"
+    delimiter: str = ","
+    header: bool = True
 
     def __post_init__(self) -> None:
         _check_compression(self.path, self.compression)
+        _check_csv(self.format, self.delimiter, self.header)
 
 
 def _invalid(key: str, message: str) -> ValueError:
@@ -92,6 +101,16 @@ def _check_compression(path: str, setting: str) -> None:
     if compression_of(path, setting) == "zstd" and not zstd_available():
         key = "path" if setting == "auto" else "compression"
         raise _invalid(key, f"reading zstd needs the `zstandard` package: {ZSTD_INSTALL}")
+
+
+def _check_csv(fmt: str, delimiter: str, header: bool) -> None:
+    """One delimiter character that cannot be mistaken for quoting or a row's end; and the csv
+    options only with csv, where a jsonl source given them would silently ignore them."""
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise _invalid("delimiter", 'a delimiter is one character, other than `"` and line ends')
+    if fmt != "csv" and (delimiter != "," or not header):
+        key = "delimiter" if delimiter != "," else "header"
+        raise _invalid(key, f'`{key}` applies to format="csv" only')
 
 
 @functools.lru_cache(maxsize=256)  # asked once per batch, for the same few files
@@ -170,11 +189,12 @@ class _CsvFile:
     Only whole rows reach the parser: a row whose newline has not been written yet, or whose
     quoted value is still open, waits for more data (a followed file) or for `finish`."""
 
-    def __init__(self, reader: Reader, context: SourceContext) -> None:
+    def __init__(self, reader: Reader, context: SourceContext, delimiter: str,
+                 header: bool) -> None:
         self.reader = reader
         self.splitter = LineSplitter()
-        self.parser = CsvParser()
-        self.rows = CsvRows(context.schema)
+        self.parser = CsvParser(delimiter)
+        self.rows = CsvRows(context.schema, header, delimiter)
         self.buffer: list[list[str] | Unparsed] = []
 
     @property
@@ -325,7 +345,8 @@ class FileSource:
             reader = open_reader(path, self.config.compression,
                                  f"source `{self.context.name}`: cannot read {shown}")
             if self.config.format == "csv":
-                self.current = _CsvFile(reader, self.context)
+                self.current = _CsvFile(reader, self.context, self.config.delimiter,
+                                        self.config.header)
             else:
                 self.current = _LineFile(reader, self.config.format, self.context)
         except OSError as e:
@@ -399,7 +420,7 @@ class FileSink:
                                             f"{self.path.suffix}")
         self.shown = _display(str(self.path), context.base_dir)
         self.handle: io.BufferedRandom | None = None
-        self.csv = CsvWriter() if config.format == "csv" else None
+        self.csv = CsvWriter(config.delimiter, config.header) if config.format == "csv" else None
         self.committed: dict | None = None
         self.starting_over = False  # a fresh run has not yet cut the earlier output away
 
@@ -524,8 +545,9 @@ class FileTable:
 
     async def load(self) -> dict[object, dict]:
         config = self.config
-        source = FileSource(FileSourceConfig(config.path, config.format,
-                                             compression=config.compression), self.context)
+        source = FileSource(FileSourceConfig(
+            config.path, config.format, compression=config.compression,
+            delimiter=config.delimiter, header=config.header), self.context)
         await source.open()
         rows: dict[object, dict] = {}
         try:
