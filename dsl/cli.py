@@ -40,7 +40,7 @@ from .identity import changed_since, identity
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
 from .testing import run_test
-from .watch import Watching, watch
+from .watch import Watching, edit_run_loop
 from .workers import WorkerSetupError, check_args, group_of, supervise, worker_plan, worker_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -222,7 +222,7 @@ def cmd_run(args: argparse.Namespace, watching: Watching | None = None) -> int:
             return EXIT_USAGE
         _params(args.param)  # a malformed -p is a usage error at once, not after each edit
         _check_http(args.http)
-        return watch(args, cmd_run)
+        return edit_run_loop(args, cmd_run)
     configure_logging(args.log_format, args.quiet)
     _check_http(args.http)
     compiled = compile_file(args.file, _params(args.param))

@@ -139,7 +139,7 @@ async def _wait(files: Files) -> tuple[list[Path], int | None]:
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
-def watch(args: Namespace, run: Callable[[Namespace, Watching], int]) -> int:
+def edit_run_loop(args: Namespace, run: Callable[[Namespace, Watching], int]) -> int:
     """Run `args.file` with `run` (the CLI's `cmd_run`), again after each change, until a
     signal; the exit code is that of the run the signal stopped (130, 143)."""
     files = Files(Path(args.file))
