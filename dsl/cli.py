@@ -15,7 +15,7 @@ import asyncio
 import gc
 import importlib.util
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
@@ -48,6 +48,7 @@ from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
 from .stopping import Stopper, exit_code, handling
 from .testing import run_test
+from .watch import Watching, edit_run_loop
 from .workers import WorkerSetupError, check_args, group_of, supervise, worker_plan, worker_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -163,16 +164,20 @@ def _shared_store(args: argparse.Namespace) -> CheckpointStore:
 
 
 async def _run_until_signalled(execution: Execution, monitor: Monitor,
-                               resume: Manifest | None) -> tuple[RunMetrics, int | None]:
-    """Run, watched by `monitor`; the first SIGINT or SIGTERM stops the run after a last
-    checkpoint, or at once if that takes more than a few seconds; a second one at once
-    (`stopping.py`)."""
+                               resume: Manifest | None,
+                               beside: Callable[[Execution], Awaitable[None]] | None = None
+                               ) -> tuple[RunMetrics, int | None]:
+    """Run, watched by `monitor` (and `beside`, with --watch); the first SIGINT or SIGTERM
+    stops the run after a last checkpoint, or at once if that takes more than a few seconds; a
+    second one at once (`stopping.py`)."""
     loop = asyncio.get_running_loop()
     stopper = Stopper(execution.request_stop, loop.call_soon_threadsafe,
                       lambda: _resumes_from(execution.last_saved or resume))
     with handling(stopper):
         async with anyio.create_task_group() as tg:
             tg.start_soon(monitor.run)
+            if beside is not None:
+                tg.start_soon(beside, execution)
             metrics = await execution.run()
             tg.cancel_scope.cancel()
     return metrics, stopper.received
@@ -227,12 +232,20 @@ def _check_http(http: str | None) -> None:
             raise SystemExit(f"rillet: error: {e}") from None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, watching: Watching | None = None) -> int:
+    if args.watch and watching is None:
+        if args.workers > 1 or args.worker is not None:
+            print("rillet: error: --watch runs one process; it cannot be combined with "
+                  "--workers", file=sys.stderr)
+            return EXIT_USAGE
+        _params(args.param)  # a malformed -p is a usage error at once, not after each edit
+        _check_http(args.http)
+        return edit_run_loop(args, cmd_run)
     with ExitStack() as held:  # the state folder, held from before the run touches it to its end
-        return _run(args, held)
+        return _run(args, held, watching)
 
 
-def _run(args: argparse.Namespace, held: ExitStack) -> int:
+def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -> int:
     configure_logging(args.log_format, args.quiet)
     _check_http(args.http)
     compiled = compile_file(args.file, _params(args.param))
@@ -264,6 +277,11 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     if args.fresh:
         store.clear()
     resume = store.latest()
+    if watching is not None and watching.after_change and resume is not None and resume.finished:
+        print("rillet: the last run had read every input to its end: starting over (as --fresh "
+              "would), so that the outputs show the edit", file=sys.stderr)
+        store.clear()
+        resume = None
     pipeline = identity(compiled.source.text, _params(args.param))
     changed = changed_since(resume, pipeline) if resume is not None else None
     if changed is not None:
@@ -276,8 +294,10 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
         with _serving(monitor, args.http):
             _tune_gc()
-            metrics, signum = anyio.run(_run_until_signalled, execution, monitor, resume,
-                                        backend_options=_backend_options())
+            metrics, signum = anyio.run(
+                _run_until_signalled, execution, monitor, resume,
+                watching.stop_on_change if watching is not None else None,
+                backend_options=_backend_options())
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -288,6 +308,9 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         failure = first_failure(e)
         if failure is None:
             raise
+        if isinstance(failure, StateMismatch) and watching is not None:
+            watching.mismatch = str(failure).split("\n")[0]  # without its hint to use --fresh
+            return EXIT_USAGE
         print(f"rillet: error: {failure}", file=sys.stderr)
         if isinstance(failure, RecordError):
             saved = execution.last_saved if execution is not None else None
@@ -471,6 +494,9 @@ def parser() -> argparse.ArgumentParser:
                           "running; HOST defaults to 127.0.0.1, port 0 picks a free one")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="log lines (warnings, alerts, checkpoints) as text or JSON lines")
+    run.add_argument("--watch", action="store_true",
+                     help="run again each time the pipeline file (or a plugin file it uses) "
+                          "changes, until Ctrl-C")
     checkpoints = commands.add_parser("checkpoints", help="list a pipeline's checkpoints")
     checkpoints.add_argument("file", help="the pipeline file (.rill)")
     checkpoints.set_defaults(handler=cmd_checkpoints)

@@ -52,7 +52,9 @@ def installed_plugins() -> tuple[list[Plugin], list[Diagnostic]]:
 
 
 def _import_path(path: Path) -> ModuleType:
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    """The module of a plugin file, imported once per path and content: an unchanged file is
+    not run twice, and one edited while the process lives (`run --watch`) is imported anew."""
+    digest = hashlib.sha1(str(path).encode() + b"\0" + path.read_bytes()).hexdigest()[:12]
     name = f"rillet_use_{path.stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]

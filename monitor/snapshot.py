@@ -17,8 +17,8 @@ from rillet.runtime.metrics import CheckpointRecord, NodeMetrics, RunMetrics
 
 FULL = 0.75
 """An input channel this full (3 of the default 4 batches) counts as full for the bottleneck."""
-SATURATING = 0.5
-"""A node busy this share of the time takes over the event loop (see `bottleneck`)."""
+SHOWN_BUSY = 0.005
+"""A node busy less than this share of the time (0% once rounded) is not named for its busy time."""
 
 
 @dataclass(frozen=True)
@@ -112,33 +112,51 @@ class Snapshot:
 
 
 def bottleneck(nodes: list[NodeView]) -> NodeView | None:
-    """Where records pile up: the node whose input channel is full while none of its outputs
-    is; of several, the fullest, then the furthest downstream (it blocks the ones before it).
-    None when no channel is full: the sources set the pace.
+    """What holds the flow up while records pile up: of the nodes feeding a full input channel
+    or at or after one, the one busy the largest share of the time. None when no channel is
+    full: the sources set the pace.
 
-    Every node runs on one event loop, so when one node takes most of the loop's time
-    (`SATURATING`), records wait in front of whichever node the loop reaches least, not
-    necessarily in front of the slow one: then, while some channel is full, the node that takes
-    the loop's time is named."""
+    A full channel says that records pile up, not who is slow: every node runs on one event
+    loop, and a node yields to the loop twice per batch (to receive it, to send it on) where a
+    source yields once, so when the loop is saturated records pile up in front of the first
+    node after the source, whichever node takes the time. The channel only says which nodes can
+    be holding the flow up (those after it, down to the sinks, and those filling it); their
+    busy shares say which one is. When none of them is measurably busy (a node waiting on
+    something outside the loop's work), the one whose input is full while none of its outputs
+    is gets named; of several, the fullest, then the furthest downstream."""
+    by_id = {n.info.id: n for n in nodes}
     fills = {n.info.id: n.fill or 0.0 for n in nodes}
-    if all(fill < FULL for fill in fills.values()):
+    full = {i for i, fill in fills.items() if fill >= FULL}
+    if not full:
         return None
-    hog = max((n for n in nodes if n.info.kind != "source"), key=lambda n: n.busy, default=None)
-    if hog is not None and hog.busy >= SATURATING:
-        return hog
-    candidates = []
-    for n in nodes:
-        outputs = [*n.info.outputs, *(x for x in (n.info.errors_to, n.info.late_to)
-                                      if x is not None)]
-        if fills[n.info.id] >= FULL and all(fills[o] < FULL for o in outputs):
-            candidates.append(n)
-    return max(candidates, key=lambda n: (n.fill, n.info.id), default=None)
+    reached: set[int] = set()
+    stack = list(full)
+    while stack:
+        node_id = stack.pop()
+        if node_id in reached or node_id not in by_id:
+            continue
+        reached.add(node_id)
+        stack += _outputs(by_id[node_id].info)
+    reached |= {n.info.id for n in nodes if full.intersection(_outputs(n.info))}
+
+    def weight(n: NodeView) -> tuple[float, bool, float, int]:
+        held = n.info.id in full and not full.intersection(_outputs(n.info))
+        busy = n.busy if n.busy >= SHOWN_BUSY else 0.0
+        return busy, held, fills[n.info.id], n.info.id
+
+    return max((by_id[i] for i in reached), key=weight)
+
+
+def _outputs(info: NodeInfo) -> list[int]:
+    """Where a node sends records: its outputs, its error sink and its `late into` sink."""
+    return [*info.outputs, *(x for x in (info.errors_to, info.late_to) if x is not None)]
 
 
 def reason(neck: NodeView) -> str:
     """Why `bottleneck` named `neck`, in a few words."""
-    if neck.info.kind != "source" and neck.busy >= SATURATING:
-        return f"busy {round(neck.busy * 100)}% of the time"
+    if neck.busy >= SHOWN_BUSY:
+        doing = "reading" if neck.info.kind == "source" else "busy"
+        return f"{doing} {round(neck.busy * 100)}% of the time"
     return "input full, output not"
 
 

@@ -5,6 +5,8 @@ Files of a glob are read one after the other in name order; a batch never spans 
 each batch names its file and every offset is an offset into that file: bytes for jsonl and
 lines, data rows from 1 for csv. With `follow=true` the source never ends: it waits for appended
 lines and for new files matching the glob, flushing a partial batch after `batch_timeout`.
+gzip and zstd files are read through their compression (`compressed.py`); their byte offsets
+count uncompressed bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, S
 from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plugin import Plugin
 
+from .compressed import (
+    ZSTD_INSTALL,
+    Compression,
+    Reader,
+    compression_of,
+    open_reader,
+    zstd_available,
+)
 from .formats import (
     CsvParser,
     CsvRows,
@@ -46,17 +56,61 @@ class FileSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     path: str
     format: Literal["jsonl", "csv", "lines"] = "jsonl"
     follow: bool = False
+    compression: Compression = "auto"
+    delimiter: str = ","
+    header: bool = True
+
+    def __post_init__(self) -> None:
+        _check_compression(self.path, self.compression)
+        _check_csv(self.format, self.delimiter, self.header)
 
 
 class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     path: str
     format: Literal["jsonl", "csv"] = "jsonl"
+    delimiter: str = ","
+    header: bool = True
+
+    def __post_init__(self) -> None:
+        if compression_of(self.path, "auto") != "none":  # plain text under a .gz name
+            raise _invalid("path", "the `file` sink writes uncompressed text: name the file "
+                                   "without its .gz or .zst, and compress it once written")
+        _check_csv(self.format, self.delimiter, self.header)
 
 
 class FileTableConfig(msgspec.Struct, forbid_unknown_fields=True):
     path: str
     format: Literal["jsonl", "csv"] = "jsonl"
     key: str = "id"
+    compression: Compression = "auto"
+    delimiter: str = ","
+    header: bool = True
+
+    def __post_init__(self) -> None:
+        _check_compression(self.path, self.compression)
+        _check_csv(self.format, self.delimiter, self.header)
+
+
+def _invalid(key: str, message: str) -> ValueError:
+    """A config error that `rillet check` shows under argument `key` (in msgspec's own form)."""
+    return ValueError(f"{message} - at `$.{key}`")
+
+
+def _check_compression(path: str, setting: str) -> None:
+    """zstd files need a decompressor that may not be installed: say so before the run."""
+    if compression_of(path, setting) == "zstd" and not zstd_available():
+        key = "path" if setting == "auto" else "compression"
+        raise _invalid(key, f"reading zstd needs the `zstandard` package: {ZSTD_INSTALL}")
+
+
+def _check_csv(fmt: str, delimiter: str, header: bool) -> None:
+    """One delimiter character that cannot be mistaken for quoting or a row's end; and the csv
+    options only with csv, where a jsonl source given them would silently ignore them."""
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise _invalid("delimiter", 'a delimiter is one character, other than `"` and line ends')
+    if fmt != "csv" and (delimiter != "," or not header):
+        key = "delimiter" if delimiter != "," else "header"
+        raise _invalid(key, f'`{key}` applies to format="csv" only')
 
 
 @functools.lru_cache(maxsize=256)  # asked once per batch, for the same few files
@@ -74,8 +128,8 @@ def _count(n: int, unit: str) -> str:
 class _LineFile:
     """One jsonl or lines file being read."""
 
-    def __init__(self, path: str, fmt: str, context: SourceContext) -> None:
-        self.handle = open(path, "rb")  # noqa: SIM115 - closed by `close`
+    def __init__(self, reader: Reader, fmt: str, context: SourceContext) -> None:
+        self.reader = reader
         self.splitter = LineSplitter()
         self.fmt = fmt
         self.schema = context.schema
@@ -85,18 +139,23 @@ class _LineFile:
         """The byte offset of the next line to read."""
         return self.splitter.position
 
+    @property
+    def read_bytes(self) -> int:
+        """Bytes of the file itself read so far (compressed ones, for a compressed file)."""
+        return self.position if type(self.reader) is Reader else self.reader.raw_read
+
     def seek(self, offset: int) -> int:
-        """Go to byte `offset`; returns how far the file reaches towards it (less when it was
-        cut since)."""
-        offset = min(offset, os.fstat(self.handle.fileno()).st_size)
-        self.handle.seek(offset)
+        """Go to byte `offset` (of the uncompressed text: a compressed file is decompressed
+        up to there); returns how far the file reaches towards it (less when it was cut
+        since)."""
+        offset = self.reader.skip(offset)
         self.splitter = LineSplitter(offset)
         return offset
 
     def fill(self, want: int) -> bool:
         """Read until `want` lines are ready; False at the end of the file's current data."""
         while self.splitter.pending < want:
-            chunk = self.handle.read(CHUNK_BYTES)
+            chunk = self.reader.read(CHUNK_BYTES)
             if not chunk:
                 return False
             self.splitter.feed(chunk)
@@ -107,9 +166,10 @@ class _LineFile:
         return self.splitter.pending
 
     def unread(self) -> bool:
-        return os.fstat(self.handle.fileno()).st_size > self.position
+        return self.reader.unread()
 
     def finish(self) -> None:
+        self.reader.finish()
         self.splitter.finish()
 
     def take(self, n: int) -> SourceBatch:
@@ -120,7 +180,7 @@ class _LineFile:
         return SourceBatch(records, offsets, bad=bad)
 
     def close(self) -> None:
-        self.handle.close()
+        self.reader.close()
 
 
 class _CsvFile:
@@ -129,11 +189,12 @@ class _CsvFile:
     Only whole rows reach the parser: a row whose newline has not been written yet, or whose
     quoted value is still open, waits for more data (a followed file) or for `finish`."""
 
-    def __init__(self, path: str, context: SourceContext) -> None:
-        self.handle = open(path, "rb")  # noqa: SIM115 - closed by `close`
+    def __init__(self, reader: Reader, context: SourceContext, delimiter: str,
+                 header: bool) -> None:
+        self.reader = reader
         self.splitter = LineSplitter()
-        self.parser = CsvParser()
-        self.rows = CsvRows(context.schema)
+        self.parser = CsvParser(delimiter)
+        self.rows = CsvRows(context.schema, header, delimiter)
         self.buffer: list[list[str] | Unparsed] = []
 
     @property
@@ -155,7 +216,7 @@ class _CsvFile:
 
     def fill(self, want: int) -> bool:
         while len(self.buffer) < want:
-            chunk = self.handle.read(CHUNK_BYTES)
+            chunk = self.reader.read(CHUNK_BYTES)
             if not chunk:
                 return False
             self.splitter.feed(chunk)
@@ -170,11 +231,15 @@ class _CsvFile:
     def pending(self) -> int:
         return len(self.buffer)
 
+    @property
+    def read_bytes(self) -> int:
+        return self.reader.raw_read
+
     def unread(self) -> bool:
-        size = os.fstat(self.handle.fileno()).st_size
-        return bool(self.buffer) or self.parser.pending or size > self.handle.tell()
+        return bool(self.buffer) or self.parser.pending or self.reader.unread()
 
     def finish(self) -> None:
+        self.reader.finish()
         self.splitter.finish()
         self._parse()
         self.buffer += self.parser.finish()
@@ -185,7 +250,7 @@ class _CsvFile:
         return SourceBatch(records, offsets, bad=bad)
 
     def close(self) -> None:
-        self.handle.close()
+        self.reader.close()
 
 
 @plugin.source("file", config=FileSourceConfig, reads="path")
@@ -234,6 +299,8 @@ class FileSource:
             held = self.current.seek(offset)
             if held < offset:
                 unit = "data row" if self.config.format == "csv" else "byte"
+                if self.config.format != "csv" and type(self.current.reader) is not Reader:
+                    unit = "uncompressed byte"
                 raise ConnectorError(
                     f"source `{self.context.name}`: cannot resume: {position['current'][0]} "
                     f"holds {_count(held, unit)}, fewer than the {_count(offset, unit)} read "
@@ -256,10 +323,8 @@ class FileSource:
             self._sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in self.files]
         finished = self.index - 1 if self.current is not None else self.index
         done = sum(self._sizes[:finished])
-        if isinstance(self.current, _LineFile):
-            done += self.current.position
-        elif self.current is not None:  # csv counts rows: the bytes its reader has taken
-            done += self.current.handle.tell()
+        if self.current is not None:
+            done += self.current.read_bytes
         return done, sum(self._sizes)
 
     async def open(self) -> None:
@@ -280,11 +345,15 @@ class FileSource:
             return False
         path = self.files[self.index]
         self.index += 1
+        shown = _display(path, self.context.base_dir)
         try:
+            reader = open_reader(path, self.config.compression,
+                                 f"source `{self.context.name}`: cannot read {shown}")
             if self.config.format == "csv":
-                self.current = _CsvFile(path, self.context)
+                self.current = _CsvFile(reader, self.context, self.config.delimiter,
+                                        self.config.header)
             else:
-                self.current = _LineFile(path, self.config.format, self.context)
+                self.current = _LineFile(reader, self.config.format, self.context)
         except OSError as e:
             raise ConnectorError(f"source `{self.context.name}`: cannot read {path}: "
                                  f"{e.strerror}") from e
@@ -356,7 +425,7 @@ class FileSink:
                                             f"{self.path.suffix}")
         self.shown = _display(str(self.path), context.base_dir)
         self.handle: io.BufferedRandom | None = None
-        self.csv = CsvWriter() if config.format == "csv" else None
+        self.csv = CsvWriter(config.delimiter, config.header) if config.format == "csv" else None
         self.committed: dict | None = None
         self.starting_over = False  # a fresh run has not yet cut the earlier output away
 
@@ -480,7 +549,10 @@ class FileTable:
         self.context = context
 
     async def load(self) -> dict[object, dict]:
-        source = FileSource(FileSourceConfig(self.config.path, self.config.format), self.context)
+        config = self.config
+        source = FileSource(FileSourceConfig(
+            config.path, config.format, compression=config.compression,
+            delimiter=config.delimiter, header=config.header), self.context)
         await source.open()
         rows: dict[object, dict] = {}
         try:

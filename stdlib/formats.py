@@ -80,9 +80,11 @@ class CsvParser:
     """Whole CSV rows out of lines: a row goes on over lines while its quotes are unbalanced (a
     quoted newline), also from one call to the next. Rows are read as UTF-8, as JSON lines are:
     a row that is not UTF-8, or that the csv module cannot parse (a value over its size limit),
-    becomes an `Unparsed` in its place, so that it is reported with its row number."""
+    becomes an `Unparsed` in its place, so that it is reported with its row number. Values are
+    separated by `delimiter`; quoting is with `"` whatever the delimiter."""
 
-    def __init__(self) -> None:
+    def __init__(self, delimiter: str = ",") -> None:
+        self.delimiter = delimiter
         self.open_row: list[bytes] = []  # lines of a row with an odd number of quotes so far
         self.quotes = 0
 
@@ -95,15 +97,15 @@ class CsvParser:
         """The rows that `lines` (without their newlines) complete."""
         data = b"\n".join(lines)
         if self.open_row or b'"' in data:  # a quoted value may hold a newline
-            return _parse_csv(self._whole(lines))
-        return _parse_csv(lines, data)
+            return _parse_csv(self._whole(lines), self.delimiter)
+        return _parse_csv(lines, self.delimiter, data)
 
     def finish(self) -> list[list[str] | Unparsed]:
         """The input ended: a quoted value never closed is parsed as the csv module does."""
         if not self.open_row:
             return []
         row, self.open_row, self.quotes = b"\n".join(self.open_row), [], 0
-        return _parse_csv([row])
+        return _parse_csv([row], self.delimiter)
 
     def _whole(self, lines: list[bytes]) -> list[bytes]:
         whole = []
@@ -116,40 +118,53 @@ class CsvParser:
         return whole
 
 
-def _parse_csv(rows: list[bytes], joined: bytes | None = None) -> list[list[str] | Unparsed]:
+def _parse_csv(rows: list[bytes], delimiter: str, joined: bytes | None = None
+               ) -> list[list[str] | Unparsed]:
     """One parsed row for each of `rows`: all at once, or row by row when one is bad. `joined`
     is the rows joined by newlines when none holds one: decoded in one call."""
     if not rows:
         return []
     try:
         texts = joined.decode().split("\n") if joined is not None else [r.decode() for r in rows]
-        parsed: list[list[str] | Unparsed] = list(csv.reader(texts))
+        parsed: list[list[str] | Unparsed] = list(csv.reader(texts, delimiter=delimiter))
         if len(parsed) == len(rows):  # else a quote inside a value fooled the count
             return parsed
     except (UnicodeDecodeError, csv.Error):
         pass
-    return [_parse_row(row) for row in rows]
+    return [_parse_row(row, delimiter) for row in rows]
 
 
-def _parse_row(row: bytes) -> list[str] | Unparsed:
+def _parse_row(row: bytes, delimiter: str) -> list[str] | Unparsed:
     try:
         text = row.decode()
     except UnicodeDecodeError as e:
         return Unparsed(f"invalid UTF-8 (byte {e.start} of the row)", _raw(row))
     try:
-        return next(csv.reader([text]))
+        return next(csv.reader([text], delimiter=delimiter))
     except csv.Error as e:
         return Unparsed(f"malformed CSV: {e}", text)
 
 
 class CsvRows:
     """Turns CSV rows into records under a header; offsets are data row numbers from 1. A
-    header that cannot be read is a bad record at row 0, and leaves every row bad."""
+    header that cannot be read is a bad record at row 0, and leaves every row bad.
 
-    def __init__(self, schema: Schema | None) -> None:
+    Without a header row (`header=False`) the fields are the schema's, in their order, or
+    without a schema `c1`, `c2`, ... by position, as many as each row has: there is no header
+    to hold a row's width against, so only a schema's is."""
+
+    def __init__(self, schema: Schema | None, header: bool = True, delimiter: str = ",") -> None:
         self.schema = schema
         self.header: list[str] | None = None
+        self.delimiter = delimiter
         self.row = 0
+        self.positional = False  # fields named c1, c2, ... by position
+        self.width_of = "the header"  # what a row's number of values is held against
+        if not header and schema is not None:
+            self.header = [f.name for f in schema.spec.fields]
+            self.width_of = "the schema"
+        elif not header:
+            self.header, self.positional = [], True
 
     def decode(self, rows: list[list[str] | Unparsed]
                ) -> tuple[list[dict], list[int], list[BadRecord]]:
@@ -167,26 +182,30 @@ class CsvRows:
                     bad.append(BadRecord(row.reason, self.row, row.text))
                 continue
             self.row += 1
-            if len(row) != len(self.header):
+            if self.positional:
+                while len(self.header) < len(row):
+                    self.header.append(f"c{len(self.header) + 1}")
+            elif len(row) != len(self.header):
                 bad.append(BadRecord(
-                    f"csv row has {len(row)} fields, the header has {len(self.header)}",
-                    self.row, _csv_line(row)))
+                    f"csv row has {len(row)} fields, {self.width_of} has {len(self.header)}",
+                    self.row, _csv_line(row, self.delimiter)))
                 continue
             record = dict(zip(self.header, row))
             if self.schema is not None:
                 try:
                     record = self.schema.convert_strings(record)
                 except msgspec.ValidationError as e:
-                    bad.append(BadRecord(self.schema.describe(e), self.row, _csv_line(row)))
+                    bad.append(BadRecord(self.schema.describe(e), self.row,
+                                         _csv_line(row, self.delimiter)))
                     continue
             records.append(record)
             offsets.append(self.row)
         return records, offsets, bad
 
 
-def _csv_line(row: list[str]) -> str:
+def _csv_line(row: list[str], delimiter: str) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(row)
+    csv.writer(out, lineterminator="", delimiter=delimiter).writerow(row)
     return out.getvalue()
 
 
@@ -206,17 +225,21 @@ def _csv_value(value: Any) -> Any:
 
 class CsvWriter:
     """Writes records as CSV under the first record's fields; later fields outside it are left
-    out, missing ones left empty."""
+    out, missing ones left empty. With `header=False` the columns are the same, and the header
+    row is not written."""
 
-    def __init__(self) -> None:
+    def __init__(self, delimiter: str = ",", header: bool = True) -> None:
         self.header: list[str] | None = None
+        self.delimiter = delimiter
+        self.write_header = header
 
     def encode(self, records: list[dict]) -> bytes:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv.writer(out, lineterminator="\n", delimiter=self.delimiter)
         if self.header is None and records:
             self.header = list(records[0])
-            writer.writerow(self.header)
+            if self.write_header:
+                writer.writerow(self.header)
         header = self.header or []
         writer.writerows([_csv_value(r.get(k)) for k in header] for r in records)
         return out.getvalue().encode()

@@ -113,6 +113,25 @@ def test_bottleneck_is_the_node_taking_the_event_loop_when_one_does() -> None:
     assert shot.bottleneck is not None and shot.bottleneck.info.label == "aggregate@4"
 
 
+def test_bottleneck_is_the_busiest_node_after_the_full_channel_not_the_one_in_front_of_it(
+) -> None:
+    """The loop reaches where@3 less often than the source fills its channel, so records wait
+    there, but aggregate@4, after it, takes 0.8 of 2 seconds (less than half): it is named."""
+    run = metrics()
+    fill(run, where_3=4, aggregate_4=0)
+    shot = snapshot(run, busy_s={0: 0.4, 1: 0.02, 2: 0.8, 3: 0.1})
+    assert shot.bottleneck is not None and shot.bottleneck.info.label == "aggregate@4"
+    assert "bottleneck operator aggregate@4 (busy 40% of the time)" in plain.lines(shot, [])[-1][0]
+
+
+def test_bottleneck_is_the_source_when_reading_takes_the_most_time() -> None:
+    run = metrics()
+    fill(run, where_3=4)
+    shot = snapshot(run, busy_s={0: 1.4, 1: 0.1, 2: 0.2, 3: 0.1})
+    assert shot.bottleneck is not None and shot.bottleneck.info.label == "clicks"
+    assert "bottleneck source clicks (reading 70% of the time)" in plain.lines(shot, [])[-1][0]
+
+
 def _text(renderable: object) -> str:
     console = Console(record=True, width=140, color_system=None)
     console.print(renderable)
