@@ -248,6 +248,7 @@ def test_connector_arguments_are_checked(tmp_path: Path) -> None:
     assert "`postgres` needs argument `table`" in stderr
     assert "invalid argument `retry_timeout` for `sqlite`" in stderr
     assert "unknown argument `keys` for `sqlite`" in stderr and "did you mean `key`?" in stderr
+    (tmp_path / "in.jsonl").write_text("")  # `rillet check` looks for the inputs too
     (tmp_path / "ok.rill").write_text(
         'source s = file("in.jsonl")\n'
         'table users = postgres("postgresql://x", "users")\n'
