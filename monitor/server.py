@@ -114,8 +114,7 @@ class MonitorServer:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("dashboard at %s (metrics at %smetrics)", self.url, self.url,
-                 extra={"fields": {"url": self.url}})
+        log.info("serving %s", self.url, extra={"fields": {"url": self.url}, "always": True})
 
     def close(self) -> None:
         self._server.shutdown()

@@ -52,17 +52,19 @@ class Running:
 
     def wait_line(self, pattern: str) -> re.Match[str]:
         def found() -> re.Match[str] | None:
-            if self.process.poll() is not None and not self._reader.is_alive():
+            ended = self.process.poll() is not None and not self._reader.is_alive()
+            match = next((m for line in list(self.lines) if (m := re.search(pattern, line))),
+                         None)
+            if match is None and ended:
                 raise AssertionError(f"rillet ended ({self.process.returncode}) before "
                                      f"/{pattern}/:\n" + "\n".join(self.lines))
-            return next((m for line in list(self.lines) if (m := re.search(pattern, line))),
-                        None)
+            return match
 
         return eventually(found, f"a line matching /{pattern}/")
 
     @property
     def url(self) -> str:
-        return self.wait_line(r"dashboard at (http://[0-9.]+:[0-9]+/)").group(1)
+        return self.wait_line(r"serving (http://[0-9.]+:[0-9]+/)").group(1)
 
     def get(self, path: str) -> tuple[int, str]:
         try:
