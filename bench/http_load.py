@@ -3,7 +3,8 @@
 `python bench/http_load.py [--count N] [--clients C] [--runs K]`: runs a pipeline on
 `generate(count=N)` with `--http 127.0.0.1:0`, K times without load and K times while C clients
 request /metrics again and again (`tests/monitor/load.py`), and prints the median wall time of
-each, the slowdown, the requests answered and those that failed (by reason), and how many
+each, the slowdown, the requests answered and those that failed (while the run served them,
+and in the moment it stops serving as it ends; by reason), and how many
 traceback lines the runs wrote to standard error. The load runs in this process, so on a
 machine with few cores it competes with the run for them as a real scraper on the same
 machine would.
@@ -74,19 +75,20 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "p.rill").write_text(PIPELINE.format(count=args.count))
         quiet, loaded = [], []
-        ok, failed, tracebacks = 0, Counter[str](), 0
+        ok, failed, serving, tracebacks = 0, Counter[str](), 0, 0
         for _ in range(args.runs):
             quiet.append(run(folder, 0)[0])
             elapsed, tally, lines = run(folder, args.clients)
             loaded.append(elapsed)
             ok, failed = ok + tally.ok, failed + tally.failed
+            serving += tally.failures_while_serving
             tracebacks += sum(line.startswith("Traceback") for line in lines)
     without, under = statistics.median(quiet), statistics.median(loaded)
     print(f"{args.count:,} records, {args.runs} runs each, {args.clients} clients on /metrics")
     print(f"  without load  {without:6.2f} s")
     print(f"  under load    {under:6.2f} s   ({(under / without - 1) * 100:+.0f}%)")
-    print(f"  requests      {ok:,} answered, {sum(failed.values()):,} failed "
-          f"{dict(failed) or ''}")
+    print(f"  requests      {ok:,} answered, {serving:,} failed while the run served them, "
+          f"{sum(failed.values()) - serving:,} once it had ended {dict(failed) or ''}")
     print(f"  tracebacks    {tracebacks} on standard error")
 
 

@@ -6,11 +6,14 @@ only requests that carry it are answered. Counts of failures, never timings."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.monitor.running import Running
+from tests.monitor.load import crowd, hang_up_early, silent
+from tests.monitor.running import Running, eventually
 
 ENDLESS = """\
 set batch_timeout = 100ms
@@ -39,3 +42,74 @@ def test_quiet_still_prints_the_address_served(folder: Path, log_format: str) ->
         assert record["level"] == "info" and record["fields"]["url"] == run.url
     else:
         assert served[0] == f"rillet: serving {run.url}"
+
+
+def test_a_burst_of_scrapes_is_answered_in_full(folder: Path) -> None:
+    with Running(folder, "endless.rill", "--http", ":0") as run:
+        with crowd(run.url, clients=500) as tally:
+            time.sleep(3)  # the burst's length: what is asserted is that none failed
+        assert tally.ok >= 500
+        assert tally.failures == 0, tally.failed
+        assert run.stop() == 130
+    assert not [line for line in run.lines if "Traceback" in line]
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_clients_that_hang_up_early_leave_no_traceback(folder: Path, log_format: str) -> None:
+    (folder / "bounded.rill").write_text(
+        ENDLESS.replace("rate=2000", "count=20000, rate=4000"))  # five seconds
+    with Running(folder, "-q", "bounded.rill", "--http", ":0", "--log-format",
+                 log_format) as run:
+        for path in ("/metrics", "/", "/api/status"):
+            hang_up_early(run.url, 100, path)
+        with silent(run.url, 20):
+            assert run.get("/healthz")[0] == 200
+        assert run.stop_by_itself() == 0
+    assert run.lines
+    for line in run.lines:
+        assert "Traceback" not in line
+        if log_format == "json":
+            json.loads(line)
+        else:
+            assert line.startswith("rillet: ")
+
+
+def _closed(connection: socket.socket) -> bool:
+    connection.setblocking(False)
+    try:
+        return connection.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_clients_that_send_nothing_are_let_go(folder: Path) -> None:
+    with Running(folder, "endless.rill", "--http", ":0") as run:
+        with silent(run.url, 100) as held:
+            assert run.get("/metrics")[0] == 200  # answered while they hang on
+            eventually(lambda: all(map(_closed, held)), "the server closing them")
+        assert run.stop() == 130
+
+
+def _raw(url: str, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_requests_that_are_not_a_get_are_refused_in_one_line(folder: Path) -> None:
+    with Running(folder, "endless.rill", "--http", ":0") as run:
+        assert _raw(run.url, b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    ).startswith(b"HTTP/1.1 405 ")
+        assert _raw(run.url, b"nonsense\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+        assert _raw(run.url, b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 5000
+                    ).startswith(b"HTTP/1.1 431 ")
+        head = _raw(run.url, b"HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
+        assert run.stop() == 130
+    assert not [line for line in run.lines if "Traceback" in line]

@@ -10,6 +10,7 @@ import asyncio
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,10 +27,20 @@ class Tally:
     ok: int = 0
     failed: Counter[str] = field(default_factory=Counter)
     """Why requests failed: `reset`, `timeout`, `refused`, `HTTP 500`..."""
+    last_ok_s: float = 0.0
+    """When the last answer came (`time.monotonic`)."""
+    failed_at: list[float] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
         return sum(self.failed.values())
+
+    @property
+    def failures_while_serving(self) -> int:
+        """Those before the last answer, not those of a server that has gone (connections
+        refused as a run ends): the clients take their answers in no set order, so those in
+        the last tenth of a second before the last answer are counted with the latter."""
+        return sum(at < self.last_ok_s - 0.1 for at in self.failed_at)
 
 
 def _request(url: str, path: str, headers: dict[str, str]) -> tuple[str, int, bytes]:
@@ -75,8 +86,10 @@ async def _crowd(url: str, path: str, clients: int, headers: dict[str, str],
             why = await _one(host, port, request)
             if why is None:
                 tally.ok += 1
+                tally.last_ok_s = time.monotonic()
             else:
                 tally.failed[why] += 1
+                tally.failed_at.append(time.monotonic())
 
     await asyncio.gather(*(client() for _ in range(clients)))
 

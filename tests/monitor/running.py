@@ -93,6 +93,12 @@ class Running:
         self._reader.join(timeout=WAIT_S)
         return code
 
+    def stop_by_itself(self) -> int:
+        """Wait for a bounded run to end on its own."""
+        code = self.process.wait(timeout=WAIT_S)
+        self._reader.join(timeout=WAIT_S)
+        return code
+
     def __enter__(self) -> Running:
         return self
 
