@@ -20,10 +20,11 @@ import socket
 import threading
 import time
 
+from .access import Access
 from .budget import Budget
 from .monitor import Monitor
 from .pages import Pages
-from .request import MAX_HEAD, BadRequest, Response, parse
+from .request import MAX_HEAD, BadRequest, Request, Response, parse
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class MonitorServer:
         self._socket = socket.create_server(address, family=family, backlog=BACKLOG)
         self._socket.setblocking(False)
         self._pages = Pages(monitor)
+        self._access = Access(address[0], self._socket.getsockname()[0])
         self._loop = asyncio.new_event_loop()
         self._loop.set_exception_handler(_log_quietly)
         self._stop = asyncio.Event()
@@ -181,18 +183,21 @@ class MonitorServer:
                     await loop.sock_sendall(connection, Response.text(e.status, str(e)).encode())
                     await _linger(loop, connection)
                     return
-                response = self._answer(request.method, request.path)
+                response = self._answer(request)
                 await loop.sock_sendall(connection, response.encode(request.method != "HEAD"))
         except (OSError, TimeoutError) as e:  # the client left, or was too slow
             log.debug("http: connection dropped: %s", e or type(e).__name__)
 
-    def _answer(self, method: str, path: str) -> Response:
-        if method not in ("GET", "HEAD"):
+    def _answer(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
             return Response.text(405, "only GET and HEAD", [("Allow", "GET, HEAD")])
+        refusal = self._access.refusal(request)
+        if refusal is not None:
+            return refusal
         try:
-            return self._pages.answer(path)
+            return self._pages.answer(request.path)
         except Exception as e:  # noqa: BLE001 - a bug of ours: one line, never a traceback
-            log.warning("http: answering %s failed: %s: %s", path, type(e).__name__, e)
+            log.warning("http: answering %s failed: %s: %s", request.path, type(e).__name__, e)
             return Response.text(500, "rillet: internal error (see the run's log)")
 
 

@@ -113,3 +113,31 @@ def test_requests_that_are_not_a_get_are_refused_in_one_line(folder: Path) -> No
         assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
         assert run.stop() == 130
     assert not [line for line in run.lines if "Traceback" in line]
+
+
+def _status(url: str, path: str, *headers: str) -> int:
+    lines = [f"GET {path} HTTP/1.1", *headers, "Connection: close"]
+    answer = _raw(url, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_a_foreign_host_name_is_refused(folder: Path) -> None:
+    """A page of another site that points its name at 127.0.0.1 (DNS rebinding) reaches the
+    server, but its requests name that site in `Host`."""
+    with Running(folder, "endless.rill", "--http", ":0") as run:
+        port = run.url.rstrip("/").rsplit(":", 1)[1]
+        assert _status(run.url, "/api/status", f"Host: rebind.example:{port}") == 421
+        assert _status(run.url, "/metrics", "Host: 10.1.2.3") == 421  # not this server
+        assert _status(run.url, "/metrics") == 400
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", "[::1]:1"):
+            assert _status(run.url, "/api/status", f"Host: {host}") == 200, host
+        assert run.stop() == 130
+
+
+def test_listening_beyond_loopback_accepts_addresses_but_not_foreign_names(
+        folder: Path) -> None:
+    with Running(folder, "endless.rill", "--http", "0.0.0.0:0") as run:
+        assert _status(run.url, "/metrics", "Host: 10.1.2.3:9100") == 200
+        assert _status(run.url, "/metrics", f"Host: {socket.gethostname()}") == 200
+        assert _status(run.url, "/metrics", "Host: rebind.example") == 421
+        assert run.stop() == 130

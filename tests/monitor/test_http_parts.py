@@ -1,10 +1,13 @@
 """The pieces `--http` is made of, on their own: reading a request head, writing a response,
-and the cache that lets a burst of scrapes share one rendering of /metrics."""
+the cache that lets a burst of scrapes share one rendering of /metrics, and who is answered."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
+from rillet.monitor.access import Access
 from rillet.monitor.pages import Cached
 from rillet.monitor.request import BadRequest, Response, parse
 
@@ -50,3 +53,25 @@ def test_cached_renders_again_only_once_what_it_has_is_stale() -> None:
     assert [fresh() for _ in range(100)] == [b"1"] * 100
     stale = Cached(render, fresh_s=0)
     assert [stale(), stale()] == [b"2", b"3"]
+
+
+def _host(access: Access, host: str) -> int | None:
+    refusal = access.refusal(parse(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()))
+    return None if refusal is None else refusal.status
+
+
+def test_on_loopback_only_loopback_names_and_the_host_given_are_answered() -> None:
+    access = Access("dash.internal", "127.0.0.1")
+    for host in ("127.0.0.1:9100", "127.0.0.2", "localhost", "localhost.", "[::1]:9100",
+                 "dash.internal:9100", "DASH.internal"):
+        assert _host(access, host) is None, host
+    for host in ("rebind.example", "rebind.example:9100", "10.0.0.5", "localhost.example",
+                 "127.0.0.1.rebind.example", "", ":9100", "[bad"):
+        assert _host(access, host) == 421, host
+
+
+def test_beyond_loopback_any_address_and_this_machines_names_are_answered() -> None:
+    access = Access("0.0.0.0", "0.0.0.0")
+    for host in ("10.0.0.5:9100", "[2001:db8::1]:9100", socket.gethostname(), "localhost"):
+        assert _host(access, host) is None, host
+    assert _host(access, "rebind.example") == 421
