@@ -13,7 +13,8 @@ Prometheus metrics and a dashboard.
 ```
 
 Over HTTP (`--http`): `server` accepts connections on a thread with an event loop of its own,
-within a CPU budget (`budget`); `request` reads and writes the HTTP; `pages` answers each path.
+within a CPU budget (`budget`); `request` reads and writes the HTTP; `access` decides whom to
+answer (the `Host` header, the token); `pages` answers each path.
 
 This package depends on `rillet.runtime` only, never on the front end; the runtime knows
 nothing of it (nor of rich or prometheus-client). `rillet run` (`dsl/cli.py`) wires it up,

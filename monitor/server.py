@@ -69,12 +69,14 @@ class MonitorServer:
     Listening starts in the constructor, so an address that cannot be used raises `OSError`
     there, before the run."""
 
-    def __init__(self, monitor: Monitor, address: tuple[str, int]) -> None:
+    def __init__(self, monitor: Monitor, address: tuple[str, int], token: str | None = None
+                 ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self._socket = socket.create_server(address, family=family, backlog=BACKLOG)
         self._socket.setblocking(False)
         self._pages = Pages(monitor)
-        self._access = Access(address[0], self._socket.getsockname()[0])
+        bound, port = self._socket.getsockname()[:2]
+        self._access = Access(address[0], bound, port, token)
         self._loop = asyncio.new_event_loop()
         self._loop.set_exception_handler(_log_quietly)
         self._stop = asyncio.Event()
@@ -93,6 +95,10 @@ class MonitorServer:
     def start(self) -> None:
         self._thread.start()
         log.info("serving %s", self.url, extra={"fields": {"url": self.url}, "always": True})
+        if self._access.network and self._access.token is None:
+            log.warning("%s is reachable beyond this machine, and anyone who reaches it can read "
+                        "the pipeline's graph and numbers; set RILLET_HTTP_TOKEN to require a "
+                        "token", self.url, extra={"fields": {"url": self.url}})
 
     def close(self) -> None:
         """Stop serving: the requests already sent are answered, then the socket closes."""

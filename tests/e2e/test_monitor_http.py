@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import rillet
 from tests.monitor.load import crowd, hang_up_early, silent
 from tests.monitor.running import Running, eventually
 
@@ -141,3 +142,80 @@ def test_listening_beyond_loopback_accepts_addresses_but_not_foreign_names(
         assert _status(run.url, "/metrics", f"Host: {socket.gethostname()}") == 200
         assert _status(run.url, "/metrics", "Host: rebind.example") == 421
         assert run.stop() == 130
+
+
+TOKEN = "s3cret-Token_42"
+
+
+def _answer(url: str, path: str, *headers: str) -> tuple[int, dict[str, str], bytes]:
+    lines = [f"GET {path} HTTP/1.1", f"Host: {url.removeprefix('http://').rstrip('/')}",
+             *headers, "Connection: close"]
+    head, _, body = _raw(url, ("\r\n".join(lines) + "\r\n\r\n").encode()).partition(b"\r\n\r\n")
+    status, *fields = head.decode().split("\r\n")
+    return (int(status.split()[1]),
+            {name.lower(): value for name, _, value in (f.partition(": ") for f in fields)}, body)
+
+
+def test_with_a_token_only_requests_that_carry_it_are_answered(folder: Path) -> None:
+    with Running(folder, "endless.rill", "--http", ":0", env={"RILLET_HTTP_TOKEN": TOKEN}) as run:
+        bearer = f"Authorization: Bearer {TOKEN}"
+        for path in ("/metrics", "/healthz", "/api/status", "/nope"):
+            status, headers, _ = _answer(run.url, path)
+            assert status == 401 and headers["www-authenticate"].startswith("Bearer"), path
+        assert _answer(run.url, "/metrics", "Authorization: Bearer wrong")[0] == 401
+        assert _answer(run.url, "/metrics", f"Authorization: Basic {TOKEN}")[0] == 401
+        assert _answer(run.url, f"/metrics?token={TOKEN}")[0] == 401  # the dashboard's only
+        for path in ("/metrics", "/healthz", "/api/status", "/"):
+            assert _answer(run.url, path, bearer)[0] == 200, path
+        assert _answer(run.url, "/metrics", f"authorization: bearer {TOKEN}")[0] == 200
+
+        status, headers, body = _answer(run.url, "/")  # a browser without the token
+        assert status == 401 and b'<input type="password" name="token"' in body
+        assert _answer(run.url, "/?token=wrong")[0] == 401
+        status, headers, _ = _answer(run.url, f"/?token={TOKEN}")
+        assert status == 303 and headers["location"] == "./"
+        cookie = headers["set-cookie"].split(";")[0]
+        assert TOKEN not in cookie and "HttpOnly" in headers["set-cookie"]
+        for path in ("/", "/api/status", "/metrics"):
+            assert _answer(run.url, path, f"Cookie: other=1; {cookie}")[0] == 200, path
+        name, _, value = cookie.partition("=")
+        assert _answer(run.url, "/api/status", f"Cookie: {name}={value[:-1]}0")[0] == 401
+        assert run.stop() == 130
+    assert TOKEN not in "\n".join(run.lines)
+
+
+def test_the_token_may_be_given_on_the_command_line(folder: Path) -> None:
+    with Running(folder, "endless.rill", "--http", ":0", "--http-token", TOKEN) as run:
+        assert _answer(run.url, "/metrics")[0] == 401
+        assert _answer(run.url, "/metrics", f"Authorization: Bearer {TOKEN}")[0] == 200
+        assert run.stop() == 130
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--http-token", TOKEN], {}, "--http-token needs --http"),
+    (["--http", ":0", "--http-token", "two words"], {}, "--http-token: a token is one or more"),
+    (["--http", ":0"], {"RILLET_HTTP_TOKEN": ""}, "RILLET_HTTP_TOKEN: a token is one or more"),
+    (["--http", ":0"], {"RILLET_HTTP_TOKEN": "tök"}, "RILLET_HTTP_TOKEN: a token is one or more"),
+])
+def test_a_token_that_cannot_be_used_is_a_usage_error(
+        folder: Path, args: list[str], env: dict[str, str], message: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # the environment `rillet` is run with
+    result = rillet("run", "endless.rill", *args, cwd=folder)
+    assert result.returncode == 2
+    assert message in result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+
+
+def test_listening_beyond_loopback_without_a_token_warns(folder: Path) -> None:
+    with Running(folder, "endless.rill", "--http", "0.0.0.0:0") as run:
+        run.wait_line(r"^rillet: warning: http://0\.0\.0\.0:\d+/ is reachable beyond this "
+                      r"machine.*RILLET_HTTP_TOKEN")
+        assert run.stop() == 130
+    for args, env in [(["--http", "0.0.0.0:0"], {"RILLET_HTTP_TOKEN": TOKEN}),
+                      (["--http", "127.0.0.1:0"], {})]:
+        with Running(folder, "endless.rill", *args, env=env) as run:
+            assert run.url
+            assert run.stop() == 130
+        assert not [line for line in run.lines if "warning" in line], args

@@ -5,6 +5,7 @@ SIGINT. Waits are bounded polls for something to appear, never assertions on tim
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -36,10 +37,12 @@ def eventually(check: Callable[[], T | None], what: str, wait_s: float = WAIT_S)
 
 
 class Running:
-    def __init__(self, folder: Path, *args: str) -> None:
+    def __init__(self, folder: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        """`rillet run ARGS` in `folder`, with `env` added to the environment."""
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rillet.dsl.cli", "run", *args], cwd=folder,
+            env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -61,7 +61,7 @@ def _host(access: Access, host: str) -> int | None:
 
 
 def test_on_loopback_only_loopback_names_and_the_host_given_are_answered() -> None:
-    access = Access("dash.internal", "127.0.0.1")
+    access = Access("dash.internal", "127.0.0.1", 9100)
     for host in ("127.0.0.1:9100", "127.0.0.2", "localhost", "localhost.", "[::1]:9100",
                  "dash.internal:9100", "DASH.internal"):
         assert _host(access, host) is None, host
@@ -71,7 +71,7 @@ def test_on_loopback_only_loopback_names_and_the_host_given_are_answered() -> No
 
 
 def test_beyond_loopback_any_address_and_this_machines_names_are_answered() -> None:
-    access = Access("0.0.0.0", "0.0.0.0")
+    access = Access("0.0.0.0", "0.0.0.0", 9100)
     for host in ("10.0.0.5:9100", "[2001:db8::1]:9100", socket.gethostname(), "localhost"):
         assert _host(access, host) is None, host
     assert _host(access, "rebind.example") == 421
