@@ -51,6 +51,20 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _listen(address: tuple[str, int]) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(BACKLOG)
+        listening.setblocking(False)
+    except OSError:
+        listening.close()
+        raise
+    return listening
+
+
 async def _read_head(loop: asyncio.AbstractEventLoop, connection: socket.socket) -> bytes | None:
     """The request's head, up to its blank line; None if the client left before sending it."""
     head = bytearray()
@@ -71,9 +85,7 @@ class MonitorServer:
 
     def __init__(self, monitor: Monitor, address: tuple[str, int], token: str | None = None
                  ) -> None:
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self._socket = socket.create_server(address, family=family, backlog=BACKLOG)
-        self._socket.setblocking(False)
+        self._socket = _listen(address)
         self._pages = Pages(monitor)
         bound, port = self._socket.getsockname()[:2]
         self._access = Access(address[0], bound, port, token)
