@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import gc
 import importlib.util
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -202,7 +203,7 @@ def _display(args: argparse.Namespace, plan: Plan) -> str:
 
 
 @contextmanager
-def _serving(monitor: Monitor, http: str | None) -> Iterator[None]:
+def _serving(monitor: Monitor, http: str | None, token: str | None) -> Iterator[None]:
     """With --http, serve the metrics and the dashboard while the block runs."""
     if http is None:
         yield
@@ -210,7 +211,7 @@ def _serving(monitor: Monitor, http: str | None) -> Iterator[None]:
     from rillet.monitor.server import MonitorServer, parse_address  # prometheus: only for --http
 
     try:
-        server = MonitorServer(monitor, parse_address(http))
+        server = MonitorServer(monitor, parse_address(http), token)
     except OSError as e:
         raise SystemExit(f"rillet: error: --http {http}: {e.strerror or e}") from None
     server.start()
@@ -221,15 +222,30 @@ def _serving(monitor: Monitor, http: str | None) -> Iterator[None]:
         server.close()
 
 
-def _check_http(http: str | None) -> None:
-    """A malformed --http is a usage error before anything runs."""
-    if http is not None:
-        from rillet.monitor.server import parse_address
+HTTP_TOKEN = "RILLET_HTTP_TOKEN"
 
-        try:
-            parse_address(http)
-        except ValueError as e:
-            raise SystemExit(f"rillet: error: {e}") from None
+
+def _http_token(args: argparse.Namespace) -> str | None:
+    """The token --http requests must carry: --http-token, else $RILLET_HTTP_TOKEN (which,
+    unlike an argument, other users cannot see in a process listing), else none. A malformed
+    --http, or a token that cannot travel in a header, is a usage error before anything runs."""
+    if args.http is None:
+        if args.http_token is not None:
+            raise SystemExit("rillet: error: --http-token needs --http")
+        return None
+    from rillet.monitor.server import parse_address
+
+    try:
+        parse_address(args.http)
+    except ValueError as e:
+        raise SystemExit(f"rillet: error: {e}") from None
+    token = args.http_token if args.http_token is not None else os.environ.get(HTTP_TOKEN)
+    if token is not None and not (token and token.isascii() and token.isprintable()
+                                  and " " not in token):
+        where = "--http-token" if args.http_token is not None else HTTP_TOKEN
+        raise SystemExit(f"rillet: error: {where}: a token is one or more printable ASCII "
+                         "characters without spaces")
+    return token
 
 
 def cmd_run(args: argparse.Namespace, watching: Watching | None = None) -> int:
@@ -239,7 +255,7 @@ def cmd_run(args: argparse.Namespace, watching: Watching | None = None) -> int:
                   "--workers", file=sys.stderr)
             return EXIT_USAGE
         _params(args.param)  # a malformed -p is a usage error at once, not after each edit
-        _check_http(args.http)
+        _http_token(args)  # a malformed --http or token is a usage error at once too
         return edit_run_loop(args, cmd_run)
     with ExitStack() as held:  # the state folder, held from before the run touches it to its end
         return _run(args, held, watching)
@@ -247,7 +263,7 @@ def cmd_run(args: argparse.Namespace, watching: Watching | None = None) -> int:
 
 def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -> int:
     configure_logging(args.log_format, args.quiet)
-    _check_http(args.http)
+    token = _http_token(args)
     compiled = compile_file(args.file, _params(args.param))
     if not compiled.ok:
         _report(compiled, False)
@@ -292,7 +308,7 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
                             sinks=sinks, worker=(args.worker or 0, args.workers),
                             extend_finished=not args.restarted, pipeline=pipeline)
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
-        with _serving(monitor, args.http):
+        with _serving(monitor, args.http, token):
             _tune_gc()
             metrics, signum = anyio.run(
                 _run_until_signalled, execution, monitor, resume,
@@ -492,6 +508,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--http", metavar="HOST:PORT",
                      help="serve /metrics (Prometheus), /healthz and a dashboard at / while "
                           "running; HOST defaults to 127.0.0.1, port 0 picks a free one")
+    run.add_argument("--http-token", metavar="TOKEN",
+                     help="answer --http requests only with `Authorization: Bearer TOKEN`; "
+                          f"others can read it in a process listing, so prefer ${HTTP_TOKEN}")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="log lines (warnings, alerts, checkpoints) as text or JSON lines")
     run.add_argument("--watch", action="store_true",

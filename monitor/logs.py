@@ -2,7 +2,9 @@
 error, as text (`rillet: warning: ...`, the CLI's own voice) or as JSON lines
 (`{"ts", "level", "message", "fields"}`) for log collectors.
 
-A record's structured data travels as `extra={"fields": {...}}`. The handler looks up
+A record's structured data travels as `extra={"fields": {...}}`; one marked
+`extra={"always": True}` is shown even with `-q` (the address `--http` serves: without it a
+`--http :0` run could not be reached). The handler looks up
 `sys.stderr` at each line, so lines logged while the terminal view is up go through its console
 and print above the view instead of through it.
 """
@@ -43,13 +45,20 @@ class StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+def _quiet(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or getattr(record, "always", False)
+
+
 def configure(fmt: str, quiet: bool) -> None:
     """Send rillet's log records to standard error in `fmt` (`text` or `json`): from INFO up,
-    or only warnings and errors when `quiet`. Calling it again replaces the earlier setup."""
+    or only warnings, errors and records marked `always` when `quiet`. Calling it again
+    replaces the earlier setup."""
     logger = logging.getLogger(LOGGER)
     for handler in [h for h in logger.handlers if isinstance(h, StderrHandler)]:
         logger.removeHandler(handler)
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if quiet:
+        handler.addFilter(_quiet)
     logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.setLevel(logging.INFO)

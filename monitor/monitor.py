@@ -4,7 +4,7 @@ and redraw the terminal view (or, every few seconds, write the plain lines).
 A `Monitor` runs as one more task in the run's event loop, beside the execution (the CLI starts
 it in the same task group), and reads time only through the execution's clock. What it last
 saw (`latest`, the alert statuses, the lag history) is plain data that the HTTP thread
-(`http.py`) reads. Read next: `snapshot.py` for what is measured, `alert.py` for alerts.
+(`server.py`) reads. Read next: `snapshot.py` for what is measured, `alert.py` for alerts.
 """
 
 from __future__ import annotations

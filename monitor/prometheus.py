@@ -2,7 +2,8 @@
 
 A custom collector reads the runtime's plain metric objects when Prometheus scrapes, so the run's
 hot path never calls into prometheus-client: the runtime updates its counters once per batch as
-it always does, and the numbers are turned into metric families only here, in the HTTP thread.
+it always does, and the numbers are turned into metric families only here, in the HTTP thread
+(at most twice a second, however often Prometheus asks: `pages.py`).
 Every name starts with `rillet_`; per-node series carry `node` (`NodeInfo.label`) and `kind`.
 """
 

@@ -1,6 +1,7 @@
 """The dashboard of a real `rillet run --http`, loaded in headless Chromium (Debian's `chromium`
 and `chromium-driver`, driven by Selenium): it shows every node of the pipeline, in the graph
-and in the table, with numbers that change while the run goes on."""
+and in the table, with numbers that change while the run goes on; with a token, once the token
+is typed in."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 from tests.monitor.running import Running, eventually
 
@@ -89,4 +91,24 @@ def test_dashboard_shows_every_node_with_live_numbers(
         alerts = _text(browser, "#alerts")
         assert "bad_input" in alerts and "error_rate > 50%" in alerts
         browser.save_screenshot(str(tmp_path / "dashboard.png"))
+        assert run.stop() == 130
+
+
+def test_dashboard_of_a_run_with_a_token_opens_once_the_token_is_given(
+        tmp_path: Path, browser: webdriver.Chrome) -> None:
+    (tmp_path / "p.rill").write_text(PIPELINE)
+    token = "dashboard-Token-7"
+    with Running(tmp_path, "p.rill", "--http", "127.0.0.1:0",
+                 env={"RILLET_HTTP_TOKEN": token}) as run:
+        browser.get(run.url)
+        field = browser.find_element(By.NAME, "token")  # the page a 401 shows
+        field.send_keys(token)
+        field.submit()
+        eventually(lambda: _rows_when(browser, lambda rows: "clicks" in rows),
+                   "the dashboard's table, once the token is given")
+        assert browser.current_url == run.url  # the token is not left in the address
+        browser.get(run.url)  # later visits: the cookie stands for the token
+        eventually(lambda: _rows_when(browser, lambda rows: "clicks" in rows),
+                   "the dashboard again, without the token")
+        assert _text(browser, "#state") == "running"
         assert run.stop() == 130

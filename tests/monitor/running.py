@@ -5,6 +5,7 @@ SIGINT. Waits are bounded polls for something to appear, never assertions on tim
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -36,10 +37,12 @@ def eventually(check: Callable[[], T | None], what: str, wait_s: float = WAIT_S)
 
 
 class Running:
-    def __init__(self, folder: Path, *args: str) -> None:
+    def __init__(self, folder: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        """`rillet run ARGS` in `folder`, with `env` added to the environment."""
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rillet.dsl.cli", "run", *args], cwd=folder,
+            env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -52,17 +55,19 @@ class Running:
 
     def wait_line(self, pattern: str) -> re.Match[str]:
         def found() -> re.Match[str] | None:
-            if self.process.poll() is not None and not self._reader.is_alive():
+            ended = self.process.poll() is not None and not self._reader.is_alive()
+            match = next((m for line in list(self.lines) if (m := re.search(pattern, line))),
+                         None)
+            if match is None and ended:
                 raise AssertionError(f"rillet ended ({self.process.returncode}) before "
                                      f"/{pattern}/:\n" + "\n".join(self.lines))
-            return next((m for line in list(self.lines) if (m := re.search(pattern, line))),
-                        None)
+            return match
 
         return eventually(found, f"a line matching /{pattern}/")
 
     @property
     def url(self) -> str:
-        return self.wait_line(r"dashboard at (http://[0-9.]+:[0-9]+/)").group(1)
+        return self.wait_line(r"serving (http://[0-9.]+:[0-9]+/)").group(1)
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -87,6 +92,12 @@ class Running:
         """SIGINT, as Ctrl-C: the run takes a last checkpoint and exits 130."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=WAIT_S)
+        self._reader.join(timeout=WAIT_S)
+        return code
+
+    def stop_by_itself(self) -> int:
+        """Wait for a bounded run to end on its own."""
         code = self.process.wait(timeout=WAIT_S)
         self._reader.join(timeout=WAIT_S)
         return code
