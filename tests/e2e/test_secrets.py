@@ -104,8 +104,10 @@ def test_test_output_masks_the_records_it_prints(folder: Path) -> None:
 
 def test_a_run_with_http_shows_it_nowhere(folder: Path) -> None:
     with Running(folder, "secret.rill", "--http", "127.0.0.1:0") as run:
-        eventually(lambda: run.json("/api/status")["checkpoints"]["completed"] >= 2,
-                   "two checkpoints")
+        pages_file = folder / "out" / "pages.jsonl"  # a window fired and was checkpointed
+        eventually(lambda: run.json("/api/status")["checkpoints"]["completed"] >= 2
+                   and pages_file.exists() and pages_file.stat().st_size > 0,
+                   "two checkpoints and a window written")
         pages = {path: run.get(path) for path in ("/", "/metrics", "/api/status", "/healthz")}
         assert run.stop() == 130
     for path, (status, body) in pages.items():
