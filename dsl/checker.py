@@ -404,8 +404,8 @@ class Checker:
         """A name given to a step (`| where ... as ok_clicks`) labels it in the live view and
         in metrics, where two steps, or a step and a declaration, must not look alike."""
         c = self.checked
-        taken = {**{n: "a source" for n in c.sources}, **{n: "a stream" for n in c.streams},
-                 **{n: "a sink" for n in c.sinks}, **{n: "a table" for n in c.tables}}
+        taken = {**dict.fromkeys(c.sources, "a source"), **dict.fromkeys(c.streams, "a stream"),
+                 **dict.fromkeys(c.sinks, "a sink"), **dict.fromkeys(c.tables, "a table")}
         first: dict[str, ast.Ident] = {}
         for flow in [*(s.flow for s in c.streams.values()), *c.flows]:
             for op in flow.ops:

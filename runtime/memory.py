@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import msgspec
 
+from .capability import Seekable
 from .connector import BadRecord, SourceBatch
 from .schema import Schema
 
 
-class MemorySource:
+class MemorySource(Seekable):
     """Records given up front, read `batch_size` at a time; the offset of a record is its
     index. A schema validates them as it would a file's."""
 

@@ -234,3 +234,43 @@ class Registry:
 
     def all(self) -> list[Spec]:
         return sorted(self.specs.values(), key=lambda s: (s.kind, s.name))
+
+
+# Everything else a plugin may use. The standard library imports the runtime only through this
+# module, as third-party plugins do (tests/test_layering.py holds it to that).
+from .capability import (  # noqa: E402
+    Capability,
+    Committing,
+    Flushing,
+    HearsEventTime,
+    KnowsUnread,
+    Positioned,
+    Reopenable,
+    ReportsProgress,
+    Seekable,
+    Transactional,
+)
+from .checkpoint import KEEP_CHECKPOINTS, Manifest, not_saved  # noqa: E402
+from .clock import Clock, SystemClock  # noqa: E402
+from .connector import (  # noqa: E402
+    BadRecord,
+    ConnectorError,
+    SinkContext,
+    SourceBatch,
+    SourceContext,
+)
+from .envelope import Corrupt, seal, unseal  # noqa: E402
+from .expr import INT_MAX, INT_MIN, ExprError  # noqa: E402
+from .failure import StateMismatch  # noqa: E402
+from .item import LazyOffsets  # noqa: E402
+from .partition import partition_of  # noqa: E402
+from .schema import Schema  # noqa: E402
+
+__all__ = [
+    "INT_MAX", "INT_MIN", "KEEP_CHECKPOINTS", "BadRecord", "Capability", "Clock", "Committing",
+    "ConnectorError", "Corrupt", "ExprError", "Flushing", "FunctionContext", "HearsEventTime",
+    "KnowsUnread", "LazyOffsets", "Manifest", "Param", "Plugin", "Positioned", "Registry",
+    "RegistryError", "Reopenable", "ReportsProgress", "Schema", "Seekable", "SinkContext",
+    "SourceBatch", "SourceContext", "Spec", "StateMismatch", "SystemClock", "Transactional",
+    "not_saved", "partition_of", "seal", "unseal",
+]

@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rillet.runtime.expr import INT_MAX, INT_MIN, ExprError
-from rillet.runtime.plugin import Plugin
+from rillet.runtime.plugin import INT_MAX, INT_MIN, ExprError, Plugin
 
 plugin = Plugin("std")
 

@@ -19,7 +19,7 @@ import os
 import zlib
 from typing import Any, BinaryIO, Literal
 
-from rillet.runtime.connector import ConnectorError
+from rillet.runtime.plugin import ConnectorError
 
 Compression = Literal["auto", "gzip", "zstd", "none"]
 EXTENSIONS = {".gz": "gzip", ".zst": "zstd"}

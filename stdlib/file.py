@@ -22,9 +22,18 @@ from typing import Literal
 
 import msgspec
 
-from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
-from rillet.runtime.failure import StateMismatch
-from rillet.runtime.plugin import Plugin
+from rillet.runtime.plugin import (
+    ConnectorError,
+    KnowsUnread,
+    Plugin,
+    ReportsProgress,
+    Seekable,
+    SinkContext,
+    SourceBatch,
+    SourceContext,
+    StateMismatch,
+    Transactional,
+)
 
 from .compressed import (
     ZSTD_INSTALL,
@@ -254,7 +263,7 @@ class _CsvFile:
 
 
 @plugin.source("file", config=FileSourceConfig, reads="path")
-class FileSource:
+class FileSource(Seekable, ReportsProgress, KnowsUnread):
     """Reads records from a file or a glob of files (jsonl, csv or lines)."""
 
     def __init__(self, config: FileSourceConfig, context: SourceContext) -> None:
@@ -409,7 +418,7 @@ class FileSource:
 
 
 @plugin.sink("file", config=FileSinkConfig, delivery="exactly-once", exclusive="path")
-class FileSink:
+class FileSink(Transactional):
     """Writes records to a file as JSON lines or CSV, creating its folder. Exactly-once with
     checkpoints: a resumed run cuts the file back to the length committed at the checkpoint
     it resumes from, then writes on; it first makes sure the file still holds what was committed

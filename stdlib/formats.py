@@ -12,8 +12,7 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.connector import BadRecord
-from rillet.runtime.schema import Schema
+from rillet.runtime.plugin import BadRecord, Schema
 
 FORMATS = ("jsonl", "csv", "lines")
 

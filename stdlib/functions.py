@@ -9,8 +9,7 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.expr import INT_MAX, INT_MIN
-from rillet.runtime.plugin import FunctionContext, Plugin
+from rillet.runtime.plugin import INT_MAX, INT_MIN, FunctionContext, Plugin
 
 plugin = Plugin("std")
 

@@ -15,8 +15,14 @@ from itertools import accumulate
 
 import msgspec
 
-from rillet.runtime.connector import BadRecord, SourceBatch, SourceContext
-from rillet.runtime.plugin import Plugin
+from rillet.runtime.plugin import (
+    BadRecord,
+    KnowsUnread,
+    Plugin,
+    Seekable,
+    SourceBatch,
+    SourceContext,
+)
 
 plugin = Plugin("std")
 
@@ -58,7 +64,7 @@ def click_events(rng: random.Random, first_index: int, n: int, start_ms: int,
 
 
 @plugin.source("generate", config=GenerateConfig)
-class GenerateSource:
+class GenerateSource(Seekable, KnowsUnread):
     """Synthetic click events (ts, user, page, status, latency_ms), `count` of them (endless
     without), at most `rate` per second (as fast as possible without)."""
 

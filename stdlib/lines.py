@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import accumulate, count
 from operator import add
 
-from rillet.runtime.item import LazyOffsets
+from rillet.runtime.plugin import LazyOffsets
 
 BOM = b"\xef\xbb\xbf"
 

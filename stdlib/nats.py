@@ -43,15 +43,20 @@ from typing import Any
 import anyio
 import msgspec
 
-from rillet.runtime.clock import Clock, SystemClock
-from rillet.runtime.connector import (
+from rillet.runtime.plugin import (
     BadRecord,
+    Clock,
+    Committing,
     ConnectorError,
+    Flushing,
+    KnowsUnread,
+    Plugin,
+    Seekable,
     SinkContext,
     SourceBatch,
     SourceContext,
+    SystemClock,
 )
-from rillet.runtime.plugin import Plugin
 
 from .formats import decode_jsonl
 
@@ -230,7 +235,7 @@ def ack_sequence(reply: str) -> int:
 
 
 @plugin.source("nats", config=NatsSourceConfig, shared=True)
-class NatsSource:
+class NatsSource(Seekable, Committing, KnowsUnread):
     """Reads a NATS JetStream stream through a durable pull consumer; messages are
     acknowledged only once a checkpoint covering them is saved."""
 
@@ -474,7 +479,7 @@ class NatsSource:
 
 
 @plugin.sink("nats", config=NatsSinkConfig, delivery="at-least-once")
-class NatsSink:
+class NatsSink(Flushing):
     """Publishes each record as a JSON message to a subject of a JetStream stream (created
     when missing), waiting for the server to store every message of a batch."""
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import msgspec
 
-from rillet.runtime.connector import SinkContext, SourceContext
-from rillet.runtime.plugin import Plugin
+from rillet.runtime.plugin import Plugin, SinkContext, SourceContext
 
 from .sqltable import SqlSink, load_table
 

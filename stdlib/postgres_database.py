@@ -124,7 +124,7 @@ class PostgresDatabase:
         cur = await self._conn.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
             "attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum", [found[0]])
-        return {name: kind for name, kind in await cur.fetchall()}
+        return dict(await cur.fetchall())
 
     async def check_key(self, key: str) -> bool:
         cur = await self._conn.execute(

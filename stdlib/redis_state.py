@@ -16,9 +16,15 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.checkpoint import KEEP_CHECKPOINTS, Manifest, not_saved
-from rillet.runtime.connector import ConnectorError
-from rillet.runtime.envelope import Corrupt, seal, unseal
+from rillet.runtime.plugin import (
+    KEEP_CHECKPOINTS,
+    ConnectorError,
+    Corrupt,
+    Manifest,
+    not_saved,
+    seal,
+    unseal,
+)
 
 log = logging.getLogger(__name__)
 

@@ -35,16 +35,21 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.clock import Clock, SystemClock
-from rillet.runtime.connector import (
+from rillet.runtime.plugin import (
     BadRecord,
+    Clock,
+    Committing,
     ConnectorError,
+    Flushing,
+    KnowsUnread,
+    Plugin,
+    Schema,
+    Seekable,
     SinkContext,
     SourceBatch,
     SourceContext,
+    SystemClock,
 )
-from rillet.runtime.plugin import Plugin
-from rillet.runtime.schema import Schema
 
 from .formats import decode_jsonl
 
@@ -245,7 +250,7 @@ def _fields_record(entry_id: bytes, fields: dict[bytes, bytes], schema: Schema |
 
 
 @plugin.source("redis_stream", config=RedisStreamSourceConfig, shared=True)
-class RedisStreamSource:
+class RedisStreamSource(Seekable, Committing, KnowsUnread):
     """Reads a Redis stream through a consumer group; entries are acknowledged only once a
     checkpoint covering them is saved."""
 
@@ -434,7 +439,7 @@ class RedisStreamSource:
 
 
 @plugin.sink("redis_stream", config=RedisStreamSinkConfig, delivery="at-least-once")
-class RedisStreamSink:
+class RedisStreamSink(Flushing):
     """Appends each record to a Redis stream as a JSON document in one field (`XADD`, one
     pipeline per batch), trimming the stream to about `maxlen` entries when given."""
 

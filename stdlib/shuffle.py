@@ -36,8 +36,18 @@ from typing import Any
 import anyio
 import msgspec
 
-from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
-from rillet.runtime.partition import partition_of
+from rillet.runtime.plugin import (
+    Committing,
+    ConnectorError,
+    HearsEventTime,
+    Reopenable,
+    Seekable,
+    SinkContext,
+    SourceBatch,
+    SourceContext,
+    Transactional,
+    partition_of,
+)
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -102,7 +112,7 @@ class _Broker:
         await self.client.aclose()
 
 
-class ShuffleSink:
+class ShuffleSink(Committing, Transactional, HearsEventTime):
     """One producer's side of a shuffle edge: records to partitions, tagged for exactly-once."""
 
     def __init__(self, url: str, prefix: str, edge: str, keys: tuple[str, ...],
@@ -169,7 +179,7 @@ class ShuffleSink:
         epoch, generation = committed["epoch"], committed["generation"]
         if epoch <= self.recorded:
             return
-        epochs = {e: generation for e in range(self.recorded + 1, epoch + 1)}
+        epochs = dict.fromkeys(range(self.recorded + 1, epoch + 1), generation)
         await self.broker.retried("hset", self._commits, mapping=epochs)
         self.recorded = epoch
 
@@ -177,7 +187,7 @@ class ShuffleSink:
         await self.broker.aclose()
 
 
-class ShuffleSource:
+class ShuffleSource(Seekable, Committing, Reopenable):
     """One partition of a shuffle edge, read by the worker that owns it."""
 
     def __init__(self, url: str, prefix: str, edge: str, context: SourceContext) -> None:

@@ -20,8 +20,7 @@ from pathlib import Path
 import anyio
 import msgspec
 
-from rillet.runtime.connector import ConnectorError, SinkContext, SourceContext
-from rillet.runtime.plugin import Plugin
+from rillet.runtime.plugin import ConnectorError, Plugin, SinkContext, SourceContext
 
 from .sqltable import Category, SqlSink, load_table
 

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
-from rillet.runtime.connector import ConnectorError, SinkContext
+from rillet.runtime.plugin import Committing, ConnectorError, SinkContext, Transactional
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class Retry:
         return delay
 
 
-class SqlSink:
+class SqlSink(Committing, Transactional):
     """An exactly-once sink into one table (the lifecycle is the module's docstring)."""
 
     def __init__(self, database: Database, context: SinkContext, key: str | None,

@@ -16,8 +16,15 @@ from typing import Literal
 import anyio
 import msgspec
 
-from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
-from rillet.runtime.plugin import Plugin
+from rillet.runtime.plugin import (
+    ConnectorError,
+    Flushing,
+    Plugin,
+    Positioned,
+    SinkContext,
+    SourceBatch,
+    SourceContext,
+)
 
 from .formats import CsvParser, CsvRows, CsvWriter, decode_jsonl, decode_lines, encode_jsonl
 from .lines import LineSplitter
@@ -36,7 +43,7 @@ class StdoutConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @plugin.source("stdin", config=StdinConfig)
-class StdinSource:
+class StdinSource(Positioned):
     """Reads records from standard input (jsonl, csv or lines); offsets are bytes (rows for csv)."""
 
     def __init__(self, config: StdinConfig, context: SourceContext) -> None:
@@ -102,7 +109,7 @@ def _readable_now(fd: int) -> bool:
 
 
 @plugin.sink("stdout", config=StdoutConfig, delivery="at-least-once")
-class StdoutSink:
+class StdoutSink(Flushing):
     """Writes records to standard output as JSON lines or CSV, flushed after every batch."""
 
     def __init__(self, config: StdoutConfig, context: SinkContext) -> None:

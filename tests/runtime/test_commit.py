@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from rillet.runtime import prepare
+from rillet.runtime import capability, prepare
 from rillet.runtime.checkpoint import FileCheckpointStore, Manifest
 from rillet.runtime.memory import MemorySink, MemorySource
 from tests.conftest import compile_pipeline
@@ -34,7 +34,7 @@ class RecordingStore(FileCheckpointStore):
         self.saved.append(manifest)
 
 
-class Committing:
+class Committing(capability.Committing):
     """Records each commit with how many checkpoints had been saved at that moment."""
 
     def __init__(self, store: RecordingStore | None) -> None:
@@ -55,7 +55,7 @@ class CommittingSource(MemorySource, Committing):
         return await super().read_batch()
 
 
-class CommittingSink(MemorySink, Committing):
+class CommittingSink(MemorySink, Committing, capability.Transactional):
     def __init__(self, store: RecordingStore | None) -> None:
         MemorySink.__init__(self)
         Committing.__init__(self, store)

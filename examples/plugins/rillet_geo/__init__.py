@@ -58,4 +58,4 @@ class RunningTotal:
         return [[key, total] for key, total in self.totals.items()]
 
     def restore(self, state: object) -> None:
-        self.totals = {key: total for key, total in state}  # type: ignore[attr-defined]
+        self.totals = dict(state)  # type: ignore[attr-defined]
