@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .clock import Clock
+from .clock import Clock, SystemClock
 from .schema import Schema
 
 
@@ -81,6 +81,8 @@ class SinkContext:
     pipeline: str = ""
     """The pipeline file's name without `.rill`: with the sink's name, what tells this sink from
     another writing the same table (`sqltable.py`)."""
+    clock: Clock = field(default_factory=SystemClock)
+    """The run's clock: what a sink waits on (a retry's backoff) and reads time from."""
 
 
 class Source(Protocol):

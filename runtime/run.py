@@ -173,7 +173,8 @@ class Execution:
                 spec = self.registry.get("sink", op.connector)
                 assert spec is not None and spec.config is not None
                 context = SinkContext(name=op.name, base_dir=base_dir, worker=self.worker,
-                                      workers=self.workers, pipeline=Path(self.plan.file).stem)
+                                      workers=self.workers, pipeline=Path(self.plan.file).stem,
+                                      clock=self.clock)
                 self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
             elif isinstance(op, Lookup):
                 node.operator = await self._lookup(op, base_dir)
