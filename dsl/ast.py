@@ -17,87 +17,87 @@ class Node(msgspec.Struct, frozen=True, tag=True, tag_field="node", kw_only=True
     span: Span
 
 
-class Ident(Node):
+class Ident(Node, frozen=True):
     text: str
 
 
-class Duration(Node):
+class Duration(Node, frozen=True):
     ms: int
 
 
 # -- expressions ---------------------------------------------------------------------------------
 
 
-class Literal(Node):
+class Literal(Node, frozen=True):
     """`kind` is int, float, str, bool, null or duration (a duration's value is in ms)."""
 
     value: Any
     kind: str
 
 
-class NameRef(Node):
+class NameRef(Node, frozen=True):
     """A bare name in an expression: a field of the record, or a `param`."""
 
     name: str
 
 
-class This(Node):
+class This(Node, frozen=True):
     pass
 
 
-class FieldAccess(Node):
+class FieldAccess(Node, frozen=True):
     target: Expr
     name: Ident
 
 
-class IndexAccess(Node):
+class IndexAccess(Node, frozen=True):
     target: Expr
     key: Expr
 
 
-class KeywordArg(Node):
+class KeywordArg(Node, frozen=True):
     name: Ident
     value: Expr
 
 
-class CallExpr(Node):
+class CallExpr(Node, frozen=True):
     name: Ident
     args: tuple[Expr, ...]
     kwargs: tuple[KeywordArg, ...]
 
 
-class BinaryExpr(Node):
+class BinaryExpr(Node, frozen=True):
     op: str
     left: Expr
     right: Expr
 
 
-class UnaryExpr(Node):
+class UnaryExpr(Node, frozen=True):
     op: str
     operand: Expr
 
 
-class MatchExpr(Node):
+class MatchExpr(Node, frozen=True):
     operand: Expr
     pattern: Literal
 
 
-class IfExpr(Node):
+class IfExpr(Node, frozen=True):
     cond: Expr
     then: Expr
     other: Expr
 
 
-class ListExpr(Node):
+class ListExpr(Node, frozen=True):
     items: tuple[Expr, ...]
 
 
-class RecordItem(Node):
+class RecordItem(Node, frozen=True):
     key: str
     value: Expr
 
 
-class RecordExpr(Node):
+class RecordExpr(Node, frozen=True):
     items: tuple[RecordItem, ...]
 
 
@@ -109,51 +109,51 @@ Expr = (
 # -- operators -----------------------------------------------------------------------------------
 
 
-class Assignment(Node):
+class Assignment(Node, frozen=True):
     name: Ident
     value: Expr
 
 
-class SelectItem(Node):
+class SelectItem(Node, frozen=True):
     name: Ident
     value: Expr | None
 
 
-class Step(Node, omit_defaults=True, kw_only=True):
+class Step(Node, frozen=True, omit_defaults=True, kw_only=True):
     """An operator the author may name (`| where ... as ok_clicks`); `named` is that name.
     Left out of the encoded tree when not given."""
 
     named: Ident | None = None
 
 
-class WhereOp(Step):
+class WhereOp(Step, frozen=True):
     cond: Expr
 
 
-class SelectOp(Step):
+class SelectOp(Step, frozen=True):
     items: tuple[SelectItem, ...]
 
 
-class DeriveOp(Step):
+class DeriveOp(Step, frozen=True):
     items: tuple[Assignment, ...]
 
 
-class DropOp(Step):
+class DropOp(Step, frozen=True):
     names: tuple[Ident, ...]
 
 
-class ExplodeOp(Step):
+class ExplodeOp(Step, frozen=True):
     field: Ident
     into: Ident | None
 
 
-class EventTimeOp(Step):
+class EventTimeOp(Step, frozen=True):
     field: Ident
     lateness: Duration | None
     idle: Duration | None
 
 
-class WindowOp(Node):
+class WindowOp(Node, frozen=True):
     """`kind` is tumbling, sliding or session; a session's gap is its `size`."""
 
     kind: str
@@ -161,36 +161,36 @@ class WindowOp(Node):
     every: Duration | None
 
 
-class AggregateOp(Step):
+class AggregateOp(Step, frozen=True):
     keys: tuple[Ident, ...]
     items: tuple[Assignment, ...]
 
 
-class DedupeOp(Step):
+class DedupeOp(Step, frozen=True):
     keys: tuple[Ident, ...]
     within: Duration
 
 
-class JoinOp(Step):
+class JoinOp(Step, frozen=True):
     stream: Ident
     on: Ident
     within: Duration
 
 
-class LookupOp(Step):
+class LookupOp(Step, frozen=True):
     table: Ident
     on: Ident
 
 
-class LateOp(Node):
+class LateOp(Node, frozen=True):
     sink: Ident
 
 
-class IntoOp(Node):
+class IntoOp(Node, frozen=True):
     sink: Ident
 
 
-class PluginOp(Step):
+class PluginOp(Step, frozen=True):
     name: Ident
     args: tuple[Expr, ...]
     kwargs: tuple[KeywordArg, ...]
@@ -205,98 +205,98 @@ Operator = (
 # -- statements ----------------------------------------------------------------------------------
 
 
-class UnionHead(Node):
+class UnionHead(Node, frozen=True):
     streams: tuple[Ident, ...]
 
 
-class Flow(Node):
+class Flow(Node, frozen=True):
     head: Ident | UnionHead
     ops: tuple[Operator, ...]
 
 
-class ParamDecl(Node):
+class ParamDecl(Node, frozen=True):
     name: Ident
     value: Expr
 
 
-class SetDecl(Node):
+class SetDecl(Node, frozen=True):
     name: Ident
     value: Expr
 
 
-class UseDecl(Node):
+class UseDecl(Node, frozen=True):
     """`use "path.py"` (is_path) or `use package.module`."""
 
     target: str
     is_path: bool
 
 
-class TypeExpr(Node):
+class TypeExpr(Node, frozen=True):
     name: Ident
     item: TypeExpr | None
     optional: bool
 
 
-class FieldDecl(Node):
+class FieldDecl(Node, frozen=True):
     name: Ident
     type: TypeExpr
 
 
-class SchemaDecl(Node):
+class SchemaDecl(Node, frozen=True):
     name: Ident
     fields: tuple[FieldDecl, ...]
 
 
-class ConnectorCall(Node):
+class ConnectorCall(Node, frozen=True):
     name: Ident
     args: tuple[Expr, ...]
     kwargs: tuple[KeywordArg, ...]
 
 
-class SourceDecl(Node):
+class SourceDecl(Node, frozen=True):
     name: Ident
     schema: Ident | None
     call: ConnectorCall
 
 
-class TableDecl(Node):
+class TableDecl(Node, frozen=True):
     name: Ident
     schema: Ident | None
     call: ConnectorCall
 
 
-class SinkDecl(Node):
+class SinkDecl(Node, frozen=True):
     name: Ident
     call: ConnectorCall
 
 
-class ErrorsDecl(Node):
+class ErrorsDecl(Node, frozen=True):
     sink: Ident
 
 
-class StreamDecl(Node):
+class StreamDecl(Node, frozen=True):
     name: Ident
     flow: Flow
 
 
-class Given(Node):
+class Given(Node, frozen=True):
     source: Ident
     value: Expr
 
 
-class Expect(Node):
+class Expect(Node, frozen=True):
     sink: Ident
     ordered: bool
     value: Expr
 
 
-class TestDecl(Node):
+class TestDecl(Node, frozen=True):
     name: str
     given: tuple[Given, ...]
     expect: tuple[Expect, ...]
 
 
-class Threshold(Node):
+class Threshold(Node, frozen=True):
     """What an alert compares its measure with, as written: `80%` (unit `percent`, value 0.8),
     `2m` (unit `duration`, value in ms) or a plain number (unit `number`)."""
 
@@ -305,7 +305,7 @@ class Threshold(Node):
     text: str
 
 
-class AlertDecl(Node):
+class AlertDecl(Node, frozen=True):
     """`alert NAME when MEASURE OP THRESHOLD [for DURATION]`; `hold` is the `for` duration."""
 
     name: Ident

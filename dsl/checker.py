@@ -99,13 +99,13 @@ class Checker:
         for s in statements:
             match s:
                 case ast.SourceDecl(name=name):
-                    key, kind = ("flow", name.text), "source"
+                    key = ("flow", name.text)
                 case ast.StreamDecl(name=name):
-                    key, kind = ("flow", name.text), "stream"
+                    key = ("flow", name.text)
                 case ast.SinkDecl(name=name):
-                    key, kind = ("sink", name.text), "sink"
+                    key = ("sink", name.text)
                 case ast.TableDecl(name=name):
-                    key, kind = ("table", name.text), "table"
+                    key = ("table", name.text)
                 case ast.Flow():
                     c.flows.append(s)
                     continue
@@ -120,13 +120,13 @@ class Checker:
                                   f"first declared on line {first.span.line}"))
                 continue
             seen[key] = name
-            if kind == "source":
+            if isinstance(s, ast.SourceDecl):
                 c.sources[name.text] = (s, {})
-            elif kind == "stream":
+            elif isinstance(s, ast.StreamDecl):
                 c.streams[name.text] = s
-            elif kind == "sink":
+            elif isinstance(s, ast.SinkDecl):
                 c.sinks[name.text] = (s, {})
-            else:
+            elif isinstance(s, ast.TableDecl):
                 c.tables[name.text] = (s, {})
 
     def _params(self, decls: list[ast.ParamDecl]) -> None:
@@ -242,7 +242,9 @@ class Checker:
 
     def _connectors(self) -> None:
         c = self.checked
-        for decls, kind in ((c.sources, "source"), (c.tables, "table"), (c.sinks, "sink")):
+        connectors: list[tuple[dict[str, tuple[Any, dict[str, Any]]], str]] = [
+            (c.sources, "source"), (c.tables, "table"), (c.sinks, "sink")]
+        for decls, kind in connectors:
             for name, (decl, _) in list(decls.items()):
                 schema = getattr(decl, "schema", None)
                 if schema is not None and schema.text not in c.schemas:
@@ -250,8 +252,8 @@ class Checker:
                     label = f"did you mean `{close}`?" if close else "no such schema"
                     self.report(error("E0108", f"unknown schema `{schema.text}`", schema.span,
                                       label))
-                config = self.connector_config(decl.call, kind)  # type: ignore[arg-type]
-                decls[name] = (decl, config if config is not None else {})  # type: ignore[index]
+                config = self.connector_config(decl.call, kind)
+                decls[name] = (decl, config if config is not None else {})
 
     def _shared_files(self) -> None:
         """Two sinks writing one file would each start it over and write across the other; a
@@ -334,14 +336,15 @@ class Checker:
             msgspec.convert(evaluated, spec.config)
         except msgspec.ValidationError as e:
             message = str(e)
-            key = next((k for k in spans if f"`$.{k}`" in message), None)
-            span = spans[key].span if key else call.span
+            at = next((k for k in spans if f"`$.{k}`" in message), None)
+            span = spans[at].span if at else call.span
             detail = message.split(" - at ")[0]
             label = detail[0].lower() + detail[1:]
-            choices = _choices(spec, key)
-            if choices and isinstance(evaluated.get(key), str | int | float | bool | None):
-                label = f"expected one of {choices}, found {json.dumps(evaluated[key])}"
-            self.report(error("E0406", f"invalid argument{f' `{key}`' if key else ''} for {what}",
+            choices = _choices(spec, at)
+            value = evaluated.get(at) if at is not None else None
+            if choices and isinstance(value, str | int | float | bool | None):
+                label = f"expected one of {choices}, found {json.dumps(value)}"
+            self.report(error("E0406", f"invalid argument{f' `{at}`' if at else ''} for {what}",
                               span, label))
             return None
         return evaluated

@@ -16,7 +16,7 @@ import gc
 import importlib.util
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
@@ -80,9 +80,9 @@ def _mask_output(plan: Plan, stdout: bool) -> None:
     secrets = Secrets(plan.secrets)
     if not secrets:
         return
-    sys.stderr = MaskedStream(sys.stderr, secrets)  # type: ignore[assignment]
+    sys.stderr = MaskedStream(sys.stderr, secrets)
     if stdout:
-        sys.stdout = MaskedStream(sys.stdout, secrets)  # type: ignore[assignment]
+        sys.stdout = MaskedStream(sys.stdout, secrets)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -121,9 +121,8 @@ def _summary(metrics: RunMetrics) -> str:
         kind = "stage " if m.kind == "stage" else "op    "
         lines.append(f"  {kind} {m.name:<24} in    {m.records_in:>11,}   out "
                      f"{m.records_out:,}{detail}{_speed(m.records_in, m.busy_s)}")
-    for m in metrics.by_kind("sink"):
-        lines.append(f"  sink   {m.name:<24} wrote {m.records_in:>11,}"
-                     f"{_speed(m.records_in, m.busy_s)}")
+    lines.extend(f"  sink   {m.name:<24} wrote {m.records_in:>11,}"
+                 f"{_speed(m.records_in, m.busy_s)}" for m in metrics.by_kind("sink"))
     return "\n".join(lines)
 
 
@@ -164,10 +163,12 @@ def _shared_store(args: argparse.Namespace) -> CheckpointStore:
     return RedisCheckpointStore(args.state_store, f"rillet:{group_of(args)}:state")
 
 
-async def _run_until_signalled(execution: Execution, monitor: Monitor,
-                               resume: Manifest | None,
-                               beside: Callable[[Execution], Awaitable[None]] | None = None
-                               ) -> tuple[RunMetrics, int | None]:
+Beside = Callable[[Execution], Coroutine[Any, Any, None]]
+"""What runs beside a run and is given it (the file watcher of --watch)."""
+
+
+async def _run_until_signalled(execution: Execution, monitor: Monitor, resume: Manifest | None,
+                               beside: Beside | None = None) -> tuple[RunMetrics, int | None]:
     """Run, watched by `monitor` (and `beside`, with --watch); the first SIGINT or SIGTERM
     stops the run after a last checkpoint, or at once if that takes more than a few seconds; a
     second one at once (`stopping.py`)."""

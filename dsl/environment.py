@@ -85,11 +85,11 @@ def parse_param_value(text: str, default: Any) -> Any:
         kind, example = ("list", "[1, 2]") if isinstance(default, list) else (
             "record", '{"a": 1}')
         try:
-            value = json.loads(text)
+            parsed = json.loads(text)
         except (ValueError, RecursionError):
-            value = None
-        if not isinstance(value, type(default)):
+            parsed = None
+        if not isinstance(parsed, type(default)):
             raise ValueError(f"expected a {kind} in JSON, like `{example}`")
-        return value
+        return parsed
     return text
 

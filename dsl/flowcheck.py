@@ -86,23 +86,22 @@ class FlowChecker:
             schema = c.schemas.get(decl.schema.text) if decl.schema else None
             self.types[name] = RecordType.of_schema(schema) if schema else RecordType()
         for name in c.stream_order:
-            decl = c.streams[name]
-            self.types[name], self.times[name] = self.flow(decl.flow)
+            self.types[name], self.times[name] = self.flow(c.streams[name].flow)
         for flow in c.flows:
             out, _ = self.flow(flow)
             writes = any(isinstance(op, ast.IntoOp | ast.LateOp) for op in flow.ops)
             if not writes and out is not None:
                 self.report(warning("W0001", "this flow writes to no sink, so it does nothing",
                                     flow.span, "", "end it with `| into SINK`"))
-        for name, decl in c.streams.items():
+        for name, stream in c.streams.items():
             if name not in c.stream_order:  # in a cycle: what it reads is not unread
-                self.read.update(flow_streams(decl.flow))
+                self.read.update(flow_streams(stream.flow))
         for name, (decl, _) in c.sources.items():
             if name not in self.read:
                 self.report(warning("W0002", f"source `{name}` is never read", decl.name.span))
-        for name, decl in c.streams.items():
+        for name, stream in c.streams.items():
             if name not in self.read and name in c.stream_order:
-                self.report(warning("W0003", f"stream `{name}` is never read", decl.name.span))
+                self.report(warning("W0003", f"stream `{name}` is never read", stream.name.span))
 
     # -- flows -----------------------------------------------------------------------------------
 
@@ -215,9 +214,9 @@ class FlowChecker:
                                                                    _Scope(record, where)))
                 return RecordType(fields, line)
             case ast.DeriveOp(items=items):
-                for item in items:
-                    t = self.expr(item.value, _Scope(record, where))
-                    record = record.with_fields({item.name.text: spec_of(t)}, line)
+                for assignment in items:
+                    t = self.expr(assignment.value, _Scope(record, where))
+                    record = record.with_fields({assignment.name.text: spec_of(t)}, line)
                 return record
             case ast.DropOp(names=names):
                 for name in names:
@@ -268,8 +267,9 @@ class FlowChecker:
                 if record.fields is None or right.fields is None:
                     return RecordType()
                 merged = dict(record.fields)
-                for name, spec in right.fields.items():
-                    merged[f"{stream.text}_{name}" if name in merged else name] = spec
+                for field_name, spec in right.fields.items():
+                    merged[f"{stream.text}_{field_name}" if field_name in merged
+                           else field_name] = spec
                 return RecordType(merged, line)
             case ast.LookupOp(table=table, on=on):
                 self.field(on, record, where)
@@ -443,8 +443,8 @@ class FlowChecker:
                     self.expr(item, scope)
                 return "list"
             case ast.RecordExpr(items=items):
-                for item in items:
-                    self.expr(item.value, scope)
+                for entry in items:
+                    self.expr(entry.value, scope)
                 return "record"
         raise TypeError(f"unknown expression {expr!r}")
 

@@ -34,7 +34,7 @@ def missing_inputs(checked: Checked, base_dir: Path) -> list[Diagnostic]:
 
 def _input(checked: Checked, kind: str, decl: ast.SourceDecl | ast.TableDecl,
            config: dict[str, Any], base_dir: Path) -> Diagnostic | None:
-    spec = checked.registry.get(kind, decl.call.name.text)  # type: ignore[arg-type]
+    spec = checked.registry.get(kind, decl.call.name.text)
     if spec is None or spec.reads is None or not isinstance(config.get(spec.reads), str):
         return None
     path: str = config[spec.reads]

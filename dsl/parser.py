@@ -530,11 +530,12 @@ _STRING = re.compile(r'"([^"\\\n]|\\.)*"')
 
 def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        if char == '"' and not _STRING.match(text, exc.pos_in_stream):
+        at = exc.pos_in_stream or 0
+        char = text[at] if at < len(text) else ""
+        if char == '"' and not _STRING.match(text, at):
             # the lexer cannot read a string without its closing quote, and would blame the
             # opening one as a stray character
-            rest = text[exc.pos_in_stream:].split("\n", 1)[0].removesuffix("\r")
+            rest = text[at:].split("\n", 1)[0].removesuffix("\r")
             span = Span(exc.line, exc.column, exc.line, exc.column + len(rest))
             return error("E0001", "unterminated string", span, "no closing `\"` on this line",
                          "a string ends on the line it starts; write a line break in it as "
@@ -569,7 +570,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
             return error("E0002", "unexpected `=`", span, "did you mean `==`?",
                          "`==` compares; `=` gives a name its value, as in `derive x = ...`")
         expected = _expected(accepted)
-        hints = ()
+        hints: tuple[str, ...] = ()
         if token.type == "AS":  # `window tumbling 10s as w`, `into out as w`
             hints = ("`as` names a step; `window`, `into` and `late into` take no name (name "
                      "the `aggregate` after a `window`)",)
@@ -577,8 +578,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
     # the caret goes right after the last thing written, not on the trailing blank lines
     lines = text.rstrip().split("\n")
     end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-    expected = _accepted(exc) if isinstance(exc, UnexpectedToken) else None
-    label = f"expected {_expected(expected)}" if expected else ""
+    accepted_at_end = _accepted(exc) if isinstance(exc, UnexpectedToken) else None
+    label = f"expected {_expected(accepted_at_end)}" if accepted_at_end else ""
     return error("E0003", "unexpected end of file", end, label,
                  "a bracket or block may be left open")
 

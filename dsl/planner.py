@@ -97,9 +97,9 @@ class _Planner:
         for flow in c.flows:
             self.flow(flow)
         sink_ids: dict[str, int] = {}
-        for name, (decl, config) in c.sinks.items():
-            op = ir.Sink(name, decl.call.name.text, config)
-            sink_ids[name] = self.add(op, tuple(self.sink_inputs[name]), decl.span)
+        for name, (sink, config) in c.sinks.items():
+            sink_ids[name] = self.add(ir.Sink(name, sink.call.name.text, config),
+                                      tuple(self.sink_inputs[name]), sink.span)
         error_sink = sink_ids.get(c.error_sink) if c.error_sink else None
         full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
         return msgspec.structs.replace(prune(full), alerts=tuple(map(alert, c.alerts)),

@@ -50,8 +50,9 @@ class Stopper:
     the next run goes on, for the message printed when the process ends at once.
     """
 
-    def __init__(self, request: Callable[[], None], schedule: Callable[[Callable[[], None]], None],
-                 resumes: Callable[[], str], grace_s: float = GRACE_S) -> None:
+    def __init__(self, request: Callable[[], None],
+                 schedule: Callable[[Callable[[], None]], object], resumes: Callable[[], str],
+                 grace_s: float = GRACE_S) -> None:
         self._request = request
         self._schedule = schedule
         self._resumes = resumes

@@ -115,7 +115,7 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         if isinstance(op, Source) and op.schema is not None:
             readers = [n for n in nodes.values() if node.id in n.inputs]
             node.typed = bool(readers) and all(
-                r.kind == "stage" and reads_fields_only([pn.op for pn in r.plan_nodes])
+                r.kind == "stage" and reads_fields_only([pn.op for pn in r.plan_nodes])  # type: ignore[misc]  # a stage holds stateless ops only
                 for r in readers)
 
     present: dict[int, frozenset[str]] = {}  # fields each node's output records surely have
@@ -141,16 +141,16 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
             reads = nodes[source]
             attrs = None
             if reads.typed:
-                attrs = struct_attributes(reads.plan_nodes[0].op.schema)  # type: ignore[union-attr]
+                attrs = struct_attributes(reads.plan_nodes[0].op.schema)  # type: ignore[union-attr,arg-type]
             node.stage = compile_stage(
                 ops, functions, present[source], attrs)  # type: ignore[arg-type]
             present[node.id] = node.stage.present
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
-    codes = {}
+    codes: dict[Any, Spec] = {}
     for name in registry.names("function"):
         spec = registry.get("function", name)
         code = getattr(spec.obj, "__code__", None) if spec is not None else None
-        if code is not None:
+        if spec is not None and code is not None:
             codes[code] = spec
     return PhysicalPlan(plan, nodes, error_sink, codes)
 

@@ -81,7 +81,7 @@ class EventTimeOperator(StatelessOperator):
         field, highest = self.field, self.max_seen
         values = [record.get(field) for record in batch.records]
         if values and set(map(type, values)) == {int}:  # the common case: the batch as it is
-            highest = max(highest, *values)
+            highest = max(highest, *values)  # type: ignore[type-var,assignment]  # all int
             out.records += batch.records
             out.offsets += batch.offsets
         else:

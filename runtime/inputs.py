@@ -50,7 +50,7 @@ class Inputs:
             return Watermark(self.emitted if self.emitted is not None else -(2**63), idle=True)
         if any(w is None for w in active):
             return None
-        low = min(active)  # type: ignore[type-var]
+        low = min(w for w in active if w is not None)
         if self.emitted is not None and low <= self.emitted and not self.sent_idle:
             return None
         self.sent_idle = False

@@ -43,7 +43,7 @@ class LazyOffsets(Sequence[Any]):
             self._offsets = self._compute()
         return self._offsets
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         return self._all()[index]
 
     def __iter__(self) -> Iterator[Any]:

@@ -39,19 +39,20 @@ class MemorySource(Seekable):
         start = self.position_index
         stop = min(start + self.batch_size, len(self.records))
         self.position_index = stop
-        batch = SourceBatch([], [])
+        records: list[dict] = []
+        offsets: list[int] = []
+        bad: list[BadRecord] = []
         for offset in range(start, stop):
             record = self.records[offset]
-            if self.schema is None:
-                batch.records.append(record)
-                batch.offsets.append(offset)
-                continue
-            try:
-                batch.records.append(self.schema.validate(record))
-                batch.offsets.append(offset)
-            except msgspec.ValidationError as e:
-                batch.bad.append(BadRecord(self.schema.describe(e), offset, record))
-        return batch
+            if self.schema is not None:
+                try:
+                    record = self.schema.validate(record)
+                except msgspec.ValidationError as e:
+                    bad.append(BadRecord(self.schema.describe(e), offset, record))
+                    continue
+            records.append(record)
+            offsets.append(offset)
+        return SourceBatch(records, offsets, bad=bad)
 
     async def aclose(self) -> None:
         pass

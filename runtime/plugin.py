@@ -162,7 +162,7 @@ class Plugin:
         `snapshot()` and `restore(state)`."""
 
         def decorate(obj: T) -> T:
-            target = obj.__init__ if isinstance(obj, type) else obj  # type: ignore[misc]
+            target: Any = obj.__init__ if isinstance(obj, type) else obj  # type: ignore[misc]
             params, returns = _callable_params(target, skip=1)
             spec = Spec("operator", name, self.name, obj, params, returns, _summary(obj),
                         batch=batch, concurrency=concurrency)

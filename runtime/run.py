@@ -53,7 +53,7 @@ def location(plan: Plan, node: Node) -> str:
     return f"{plan.file}:{node.span.line}:{node.span.col}"
 
 
-def error_record(reason: str, origin: Origin, offset: int | None, raw: Any,
+def error_record(reason: str, origin: Origin, offset: int | str | None, raw: Any,
                  operator: str | None = None, at: str | None = None) -> dict:
     """The record the error sink receives for one bad input."""
     return {"reason": reason, "source": origin.source, "file": origin.file, "offset": offset,
@@ -172,10 +172,11 @@ class Execution:
             elif isinstance(op, Sink) and op.name not in self.sinks:
                 spec = self.registry.get("sink", op.connector)
                 assert spec is not None and spec.config is not None
-                context = SinkContext(name=op.name, base_dir=base_dir, worker=self.worker,
-                                      workers=self.workers, pipeline=Path(self.plan.file).stem,
-                                      clock=self.clock)
-                self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
+                sink_context = SinkContext(
+                    name=op.name, base_dir=base_dir, worker=self.worker, workers=self.workers,
+                    pipeline=Path(self.plan.file).stem, clock=self.clock)
+                self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config),
+                                               sink_context)
             elif isinstance(op, Lookup):
                 node.operator = await self._lookup(op, base_dir)
         # sources first: a missing input must fail before a sink truncates its output
@@ -309,6 +310,7 @@ class Execution:
             await self.clock.sleep(interval_s)
             # one checkpoint in flight at a time: when checkpoints take longer than the
             # interval, they must not pile up and starve the data
+            assert self.coordinator is not None  # only runs with a checkpoint store tick
             if self._stop_at is None and not self.coordinator.pending:
                 self._trigger()
 

@@ -80,12 +80,13 @@ class Schema:
             for f in spec.fields:
                 t = python_type(f.type)
                 fields[f.name] = NotRequired[t] if f.type.optional else t
-            self.type = TypedDict(spec.name, fields)  # type: ignore[operator]
+            self.type = TypedDict(spec.name, fields)  # type: ignore[misc]  # built from the schema
         self._optional = {f.name for f in spec.fields if f.type.optional}
         self._one = msgspec.json.Decoder(self.type)
         self._many = msgspec.json.Decoder(list[self.type])  # type: ignore[name-defined]
 
-    def decode_json(self, data: bytes) -> dict:
+    def decode_json(self, data: bytes) -> Any:
+        """A dict, or a Struct behaving as one when the schema is typed."""
         return self._one.decode(data)
 
     def decode_json_array(self, data: bytes) -> list[dict]:
@@ -95,7 +96,7 @@ class Schema:
         """A validated copy of a record built in Python (test data, generated events)."""
         return msgspec.convert(record, self.type)
 
-    def convert_strings(self, row: dict[str, str]) -> dict:
+    def convert_strings(self, row: dict[str, str | None]) -> dict:
         """A CSV row: strings converted to the declared types; empty optional values are null."""
         if self._optional:
             row = {k: (None if v == "" and k in self._optional else v) for k, v in row.items()}

@@ -185,8 +185,8 @@ class _LineFile:
         lines, offsets = self.splitter.take(n)
         if self.fmt == "lines":
             return SourceBatch(decode_lines(lines, offsets), offsets)
-        records, offsets, bad = decode_jsonl(lines, offsets, self.schema)
-        return SourceBatch(records, offsets, bad=bad)
+        records, kept, bad = decode_jsonl(lines, offsets, self.schema)
+        return SourceBatch(records, kept, bad=bad)
 
     def close(self) -> None:
         self.reader.close()

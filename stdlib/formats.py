@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -25,9 +26,10 @@ def _raw(line: bytes) -> str:
     return line.decode("utf-8", "replace")
 
 
-def decode_jsonl(lines: list[bytes], offsets: list[int], schema: Schema | None
-                 ) -> tuple[list[dict], list[int], list[BadRecord]]:
-    """Records, their offsets, and the lines that were not valid records."""
+def decode_jsonl(lines: list[bytes], offsets: Sequence[Any], schema: Schema | None
+                 ) -> tuple[list[dict], Sequence[Any], list[BadRecord]]:
+    """Records, their offsets (byte offsets in a file, ids in a stream), and the lines that
+    were not valid records."""
     if b"" in lines:
         kept = [(line, o) for line, o in zip(lines, offsets) if line]
         lines, offsets = [k[0] for k in kept], [k[1] for k in kept]

@@ -219,17 +219,17 @@ def decode_entries(entries: list[Entry], field: str, schema: Schema | None
                 ids.append(entry_id.decode())
             else:
                 bad.append(BadRecord(f"empty `{field}` field", entry_id.decode(), ""))
-        records, offsets, more = decode_jsonl(lines, ids, schema)
-        return records, offsets, bad + more
+        records, found, more = decode_jsonl(lines, ids, schema)
+        return records, list(found), bad + more
     records, offsets, bad = [], [], []
     for entry_id, flat in entries:
         if not flat:
             continue
-        fields = dict(zip(flat[::2], flat[1::2]))
-        if key in fields:
-            one, _, wrong = decode_entries([(entry_id, [key, fields[key]])], field, schema)
+        pairs = dict(zip(flat[::2], flat[1::2]))
+        if key in pairs:
+            one, _, wrong = decode_entries([(entry_id, [key, pairs[key]])], field, schema)
         else:
-            one, wrong = _fields_record(entry_id, fields, schema)
+            one, wrong = _fields_record(entry_id, pairs, schema)
         records += one
         offsets += [entry_id.decode()] * len(one)
         bad += wrong

@@ -106,7 +106,7 @@ class SqliteDatabase:
         text = str(error).strip()
         return text.splitlines()[0] if text else type(error).__name__
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _run(self, fn, *args):
         return await anyio.to_thread.run_sync(fn, *args)
 
     def _connect(self) -> None:
@@ -137,7 +137,7 @@ class SqliteDatabase:
         assert self.conn is not None
         return self.conn
 
-    def _transaction(self, body):  # type: ignore[no-untyped-def]
+    def _transaction(self, body):
         """Run `body(conn)` in one write transaction (taking the lock first: no deadlock)."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")

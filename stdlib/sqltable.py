@@ -140,7 +140,7 @@ def category(values: list[Any]) -> Category:
     if not kinds:
         return "str"
     if len(kinds) == 1:
-        return kinds.pop()  # type: ignore[return-value]
+        return kinds.pop()
     return "float" if kinds == {"int", "float"} else "json"
 
 

@@ -95,10 +95,10 @@ class StdinSource(Positioned):
             rows = self.csv_parser.rows(lines)
             if self.ended and not self.splitter.pending:
                 rows += self.csv_parser.finish()
-            records, offsets, bad = self.csv.decode(rows)
-            return SourceBatch(records, offsets, "<stdin>", bad)
-        records, offsets, bad = decode_jsonl(lines, offsets, self.context.schema)
-        return SourceBatch(records, offsets, "<stdin>", bad)
+            records, rows_at, bad = self.csv.decode(rows)
+            return SourceBatch(records, rows_at, "<stdin>", bad)
+        records, kept, bad = decode_jsonl(lines, offsets, self.context.schema)
+        return SourceBatch(records, kept, "<stdin>", bad)
 
     async def aclose(self) -> None:
         pass
