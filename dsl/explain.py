@@ -16,6 +16,7 @@ from textwrap import indent
 
 from rillet.runtime import SystemClock
 from rillet.runtime import plan as ir
+from rillet.runtime.capability import Seekable
 from rillet.runtime.compile import PhysicalNode, PhysicalPlan, compile_plan
 from rillet.runtime.plugin import Registry
 from rillet.runtime.secret import Secrets
@@ -147,7 +148,7 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
 
 def _replays(op: ir.Source, registry: Registry) -> bool:
     spec = registry.get("source", op.connector)
-    return spec is not None and callable(getattr(spec.obj, "seek", None))
+    return spec is not None and isinstance(spec.obj, type) and issubclass(spec.obj, Seekable)
 
 
 def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:

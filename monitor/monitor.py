@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from rillet.runtime.capability import ReportsProgress
 from rillet.runtime.run import Execution
 
 from . import plain, units
@@ -33,8 +34,7 @@ def _progress(execution: Execution, name: str) -> Callable[[], tuple[int, int] |
 
     def read() -> tuple[int, int] | None:
         source = execution.sources.get(name)
-        method = getattr(source, "progress", None)
-        return method() if method is not None else None
+        return source.progress() if isinstance(source, ReportsProgress) else None
 
     return read
 

@@ -11,7 +11,7 @@ declares a capability without its methods, or has a capability's method without 
 ...     def position(self): return 0
 ...     def seek(self, position): pass
 >>> [c.__name__ for c in check(Numbers(), "numbers")]
-['Positioned', 'Seekable']
+['Seekable', 'Positioned']
 """
 
 from __future__ import annotations
@@ -126,8 +126,15 @@ class Reopenable(Capability):
 
 
 CAPABILITIES: tuple[type[Capability], ...] = (
-    Positioned, Seekable, Committing, Flushing, Transactional, HearsEventTime, ReportsProgress,
+    Seekable, Positioned, Committing, Transactional, Flushing, HearsEventTime, ReportsProgress,
     KnowsUnread, Reopenable)
+"""The narrower before the broader (`Seekable` before `Positioned`), so a class that defines
+`seek` and `position` undeclared is told to declare `Seekable`."""
+
+
+def declared(connector: object) -> list[type[Capability]]:
+    """The capabilities `connector`'s class names among its bases."""
+    return [c for c in CAPABILITIES if isinstance(connector, c)]
 
 
 def check(connector: object, name: str) -> list[type[Capability]]:

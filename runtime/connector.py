@@ -15,11 +15,12 @@ up to its argument; it never overlaps another call on the same connector. A run'
 is committed before `aclose()`; a run without checkpoints calls `precommit()` and `commit()` (or,
 for a source, `commit(position())`) once at its end.
 
-`position`/`seek`, `precommit`/`restore` and `commit` are optional: a connector without them is
-not resumed (a source starts over, a sink appends again: at-least-once). So are a sink's
-`watermark(ts_ms)` (its input's merged watermark moved) and `end_of_input()` (every input ended;
-the last `precommit` follows), for sinks that pass event time on, such as the shuffle between
-workers (`partition.py`); a source passes event time on in `SourceBatch.watermark`.
+Everything beyond `open`, `read_batch`/`write` and `aclose` is a capability the connector
+declares by base class (`capability.py`): `position`/`seek` (`Seekable`), `precommit`/`restore`
+(`Transactional`), `commit` (`Committing`), a sink's `watermark(ts_ms)` and `end_of_input()`
+(`HearsEventTime`, for sinks that pass event time on, such as the shuffle between workers). A
+connector without them is not resumed (a source starts over, a sink appends again:
+at-least-once); a source passes event time on in `SourceBatch.watermark`.
 """
 
 from __future__ import annotations

@@ -15,17 +15,17 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from .capability import KnowsUnread, Reopenable
 from .checkpoint import Coordinator, Manifest
 
 log = logging.getLogger(__name__)
 
 
 async def any_unread(sources: Iterable[Any]) -> bool:
-    """Whether any source, at its restored position, has input to read. A source tells by an
-    `unread()` method; one without it (stdin, the shuffle between workers) may always have."""
+    """Whether any source, at its restored position, has input to read. A source that
+    `KnowsUnread` tells; one that does not (stdin, the shuffle between workers) may always have."""
     for source in sources:
-        unread = getattr(source, "unread", None)
-        if unread is None or await unread():
+        if not isinstance(source, KnowsUnread) or await source.unread():
             return True
     return False
 
@@ -45,6 +45,6 @@ def continued(finished: Manifest, coordinator: Coordinator | None,
                     "records added since may count as late", finished.drained)
         return finished
     for source in sources.values():
-        if hasattr(source, "reopen"):
+        if isinstance(source, Reopenable):
             source.reopen()
     return drained

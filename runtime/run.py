@@ -19,6 +19,15 @@ import anyio
 import msgspec
 
 from .barrier import Alignment
+from .capability import (
+    Committing,
+    Flushing,
+    HearsEventTime,
+    Positioned,
+    Seekable,
+    Transactional,
+    check,
+)
 from .channel import Channel, Outlet
 from .checkpoint import (
     CheckpointStore,
@@ -45,6 +54,7 @@ from .plan import Lookup, Node, Plan, Sink, Source
 from .plugin import Registry
 from .resume import any_unread, continued
 from .schema import Schema
+from .sinkguard import GuardedSink
 
 
 def location(plan: Plan, node: Node) -> str:
@@ -179,6 +189,9 @@ class Execution:
                                                sink_context)
             elif isinstance(op, Lookup):
                 node.operator = await self._lookup(op, base_dir)
+        for name, connector in (*self.sources.items(), *self.sinks.items()):
+            if not isinstance(connector, GuardedSink):  # checked when it was built
+                check(connector, name)
         # sources first: a missing input must fail before a sink truncates its output
         for source in self.sources.values():
             await source.open()
@@ -186,7 +199,7 @@ class Execution:
         resume = self.resume
         if resume is not None:
             for name, source in self.sources.items():
-                if name in resume.sources and hasattr(source, "seek"):
+                if name in resume.sources and isinstance(source, Seekable):
                     source.seek(resume.sources[name])
             if resume.finished:
                 self._saved_states(resume)  # a changed pipeline is told, even with no input
@@ -195,7 +208,7 @@ class Execution:
                 if not self.nothing_to_do:
                     resume = self.resume = continued(resume, self.coordinator, self.sources)
             for name, sink in self.sinks.items():
-                if name in resume.sinks and hasattr(sink, "restore"):
+                if name in resume.sinks and isinstance(sink, Transactional):
                     sink.restore(resume.sinks[name])
         for sink in self.sinks.values():  # also with nothing to do: a sink may yet commit
             await sink.open()
@@ -361,7 +374,7 @@ class Execution:
         acknowledges upstream, a database sink makes its rows visible). Called from the
         connector's own task, so a connector never sees two calls at once."""
         manifest = self._saved
-        if manifest is None or not hasattr(connector, "commit"):
+        if manifest is None or not isinstance(connector, Committing):
             return
         if self._committed.get((kind, name), 0) >= manifest.checkpoint_id:
             return
@@ -381,11 +394,11 @@ class Execution:
                 await self._commit("sink", name, sink)
             return
         for sink in self.sinks.values():
-            if hasattr(sink, "commit"):
-                await sink.commit(await sink.precommit())
+            if isinstance(sink, Committing):
+                await sink.commit(await sink.precommit() if isinstance(sink, Flushing) else None)
         for source in self.sources.values():
-            if hasattr(source, "commit"):
-                await source.commit(source.position() if hasattr(source, "position") else None)
+            if isinstance(source, Committing):
+                await source.commit(_position(source))
 
     def _checkpointed(self, manifest: Manifest) -> None:
         """Checkpoint metrics first, then whatever completing a checkpoint sets off."""
@@ -420,7 +433,7 @@ class Execution:
             return "operator", str(plan_node.id), OperatorState(fingerprint(plan_node.op), state)
         if node.kind == "sink":
             sink = self.sinks[node.name]
-            committed = await sink.precommit() if hasattr(sink, "precommit") else None
+            committed = await sink.precommit() if isinstance(sink, Flushing) else None
             return "sink", node.name, committed
         return "pass", None, None
 
@@ -430,7 +443,7 @@ class Execution:
             return
         if node.kind == "source":
             source = self.sources[node.name]
-            position = source.position() if hasattr(source, "position") else None
+            position = _position(source)
             self.coordinator.retire(node.id, "source", node.name, position)
         else:
             self.coordinator.retire(node.id, *await self._part(node))
@@ -496,7 +509,7 @@ class Execution:
         while requests:
             checkpoint_id = requests.pop(0)
             assert self.coordinator is not None
-            position = source.position() if hasattr(source, "position") else None
+            position = _position(source)
             self.coordinator.contribute(checkpoint_id, node.id, "source", node.name, position)
             await self._broadcast(node, outlets, Barrier(checkpoint_id))
             if checkpoint_id == self._stop_at:
@@ -724,7 +737,7 @@ class Execution:
         metrics = self.metrics.nodes[node.id]
         inputs = Inputs(self._ports(node))
         clock = self.clock
-        on_watermark = getattr(sink, "watermark", None)
+        hears = sink if isinstance(sink, HearsEventTime) else None
         while True:
             port, item = await channel.receive()
             if isinstance(item, Batch):
@@ -733,17 +746,22 @@ class Execution:
                 started = clock.monotonic_s()
                 await sink.write(item.records)
                 metrics.busy_s += clock.monotonic_s() - started
-            elif isinstance(item, Watermark) and on_watermark is not None:
+            elif isinstance(item, Watermark) and hears is not None:
                 merged = inputs.watermark(port, item)
                 if merged is not None and not merged.idle:
-                    await on_watermark(merged.ts_ms)
+                    await hears.watermark(merged.ts_ms)
             elif not await self._control(node, port, item, inputs, outlets):
-                if hasattr(sink, "end_of_input"):
-                    await sink.end_of_input()
+                if hears is not None:
+                    await hears.end_of_input()
                 await self._retire(node)
                 return
             if self._saved is not None:
                 await self._commit("sink", node.name, sink)
+
+
+def _position(source: Any) -> Any:
+    """Where `source` is, for a checkpoint; None for one that cannot say (a generator)."""
+    return source.position() if isinstance(source, Positioned) else None
 
 
 def _holding_sources(physical: PhysicalPlan, sinks: Mapping[str, SinkConnector]) -> set[int]:
@@ -758,7 +776,7 @@ def _holding_sources(physical: PhysicalPlan, sinks: Mapping[str, SinkConnector])
         seen, todo, operators = set(), list(node.outputs), False
         while todo:
             current = physical.nodes[todo.pop()]
-            if current.kind == "sink" and hasattr(sinks[current.name], "end_of_input"):
+            if current.kind == "sink" and isinstance(sinks[current.name], HearsEventTime):
                 break
             operators |= current.kind == "operator"
             if current.id not in seen:

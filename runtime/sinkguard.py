@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+from .capability import CAPABILITIES, check, declared
 from .connector import ConnectorError, SinkContext
 from .plugin import Registry
 
@@ -27,22 +28,34 @@ def _guarded(call: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Aw
 
 
 class GuardedSink:
-    """`sink` with its output calls guarded; it has exactly the optional calls `sink` has, and
-    every other attribute is the sink's own."""
+    """`sink` with its output calls guarded; every other attribute is the sink's own. Built
+    through `_guarded_class`, so it declares the capabilities `sink` declares."""
 
     def __init__(self, sink: Any, name: str) -> None:
         self._sink = sink
         for call in CALLS:
             if hasattr(sink, call):
                 setattr(self, call, _guarded(getattr(sink, call), name))
+        for capability in declared(sink):  # what is not an output call, unguarded
+            for method in capability.methods:
+                if method not in CALLS:
+                    setattr(self, method, getattr(sink, method))
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self._sink, attribute)
 
 
+def _guarded_class(cls: type) -> type[GuardedSink]:
+    """A `GuardedSink` declaring what `cls` declares, so the run sees the same capabilities."""
+    bases = tuple(c for c in CAPABILITIES if issubclass(cls, c))
+    return type(f"Guarded{cls.__name__}", (GuardedSink, *bases), {})
+
+
 def _building_guarded(cls: Any) -> Callable[[Any, SinkContext], GuardedSink]:
     def build(config: Any, context: SinkContext) -> GuardedSink:
-        return GuardedSink(cls(config, context), context.name)
+        sink = cls(config, context)
+        check(sink, context.name)
+        return _guarded_class(type(sink))(sink, context.name)
 
     return build
 
