@@ -55,10 +55,10 @@ from rillet.runtime.plugin import (
     SinkContext,
     SourceBatch,
     SourceContext,
-    SystemClock,
 )
 
 from .formats import decode_jsonl
+from .retry import Backoff
 
 plugin = Plugin("std")
 log = logging.getLogger(__name__)
@@ -66,8 +66,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
 RECONNECT_WAIT_S = 0.25
 REQUEST_TIMEOUT_S = 5.0
-FIRST_RETRY_S = 0.1
-MAX_RETRY_S = 5.0
 PULL_GRACE_S = 1.0
 """A pull request is taken as ended this long after its expiry even when its end was never
 heard of (the connection was lost meanwhile)."""
@@ -123,10 +121,17 @@ class _Connection:
         import nats.errors
 
         self.errors = nats.errors
-        self.lost = (nats.errors.TimeoutError, nats.errors.ConnectionClosedError,
-                     nats.errors.NoRespondersError, nats.errors.StaleConnectionError,
-                     nats.errors.FlushTimeoutError, nats.errors.OutboundBufferLimitError,
-                     nats.errors.ConnectionReconnectingError, TimeoutError, OSError)
+        self.lost = (
+            nats.errors.TimeoutError,
+            nats.errors.ConnectionClosedError,
+            nats.errors.NoRespondersError,
+            nats.errors.StaleConnectionError,
+            nats.errors.FlushTimeoutError,
+            nats.errors.OutboundBufferLimitError,
+            nats.errors.ConnectionReconnectingError,
+            TimeoutError,
+            OSError,
+        )
 
         last_error: list[Exception] = []
 
@@ -146,32 +151,35 @@ class _Connection:
             # one retry at start, so that a server that is down is an error; afterwards the
             # client reconnects for as long as it takes and `request` bounds the wait
             self.nc = await nats.connect(
-                self.url, connect_timeout=CONNECT_TIMEOUT_S, reconnect_time_wait=RECONNECT_WAIT_S,
-                max_reconnect_attempts=1, error_cb=on_error, disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect)
+                self.url,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                reconnect_time_wait=RECONNECT_WAIT_S,
+                max_reconnect_attempts=1,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            )
         except (TimeoutError, OSError, nats.errors.Error) as e:
             reason = _reason(last_error[0] if last_error else e)  # rather than "no servers"
             raise ConnectorError(
                 f"{self.who}: cannot connect to nats at {self.url}: {reason} "
-                "(is the server running and reachable?)") from e
+                "(is the server running and reachable?)"
+            ) from e
         self.nc.options["max_reconnect_attempts"] = -1
         self.js = self.nc.jetstream(timeout=REQUEST_TIMEOUT_S)
 
     async def request(self, what: str, send: Callable[[], Awaitable[Any]]) -> Any:
         """`await send()`, sent again after a pause while the server is unreachable."""
-        delay, started = FIRST_RETRY_S, None
+        backoff = Backoff(self.clock, self.retry_timeout_s)
         while True:
             try:
                 return await send()
             except self.lost as e:
-                now = self.clock.monotonic_s()
-                started = now if started is None else started
-                if now - started >= self.retry_timeout_s:
+                if not await backoff.wait():
                     raise ConnectorError(
                         f"{self.who}: nats at {self.url} went away and did not come back within "
-                        f"{self.retry_timeout_s:g}s ({what}: {_reason(e)})") from e
-                await self.clock.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_S)
+                        f"{self.retry_timeout_s:g}s ({what}: {_reason(e)})"
+                    ) from e
 
     async def ensure_stream(self, stream: str, subject: str) -> None:
         from nats.js.errors import APIError, NotFoundError
@@ -180,11 +188,14 @@ class _Connection:
             await self.request("stream info", lambda: self.js.stream_info(stream))
         except NotFoundError:
             try:
-                await self.request("create stream",
-                                   lambda: self.js.add_stream(name=stream, subjects=[subject]))
+                await self.request(
+                    "create stream", lambda: self.js.add_stream(name=stream, subjects=[subject])
+                )
             except APIError as e:
-                raise ConnectorError(f"{self.who}: cannot create stream `{stream}` for "
-                                     f"`{subject}` on nats at {self.url}: {e.description}") from e
+                raise ConnectorError(
+                    f"{self.who}: cannot create stream `{stream}` for "
+                    f"`{subject}` on nats at {self.url}: {e.description}"
+                ) from e
 
     async def aclose(self) -> None:
         if self.nc is not None:
@@ -249,8 +260,7 @@ class NatsSource(Seekable, Committing, KnowsUnread):
         # own and keep those whose sequence falls to them: a consumer shared by workers would
         # redeliver what one of them held to another, which knows nothing of its checkpoints
         self.worker, self.workers = context.worker, context.workers
-        self.durable = config.durable if self.workers == 1 else \
-            f"{config.durable}-w{self.worker}"
+        self.durable = config.durable if self.workers == 1 else f"{config.durable}-w{self.worker}"
         self.replies: dict[int, str] = {}  # delivered, not acknowledged: sequence -> ack subject
         self.covered: set[int] = set()  # covered by the resumed checkpoint, not acknowledged
         self.acked: list[list[int]] = []  # runs of sequences acknowledged by this run
@@ -275,24 +285,32 @@ class NatsSource(Seekable, Committing, KnowsUnread):
         await self.nats.ensure_stream(self.stream, self.config.subject)
         js = self.nats.js
         try:
-            await self.nats.request("consumer info", lambda: js.consumer_info(
-                self.stream, self.durable))
+            await self.nats.request(
+                "consumer info", lambda: js.consumer_info(self.stream, self.durable)
+            )
         except NotFoundError:
             consumer = ConsumerConfig(
-                durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL, filter_subject=self.config.subject,
-                ack_wait=self.config.ack_wait / 1000, max_ack_pending=self.config.max_ack_pending)
+                durable_name=self.durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                filter_subject=self.config.subject,
+                ack_wait=self.config.ack_wait / 1000,
+                max_ack_pending=self.config.max_ack_pending,
+            )
             try:
-                await self.nats.request("create consumer",
-                                        lambda: js.add_consumer(self.stream, consumer))
+                await self.nats.request(
+                    "create consumer", lambda: js.add_consumer(self.stream, consumer)
+                )
             except APIError as e:
                 raise ConnectorError(
                     f"{self.who}: cannot create consumer `{self.durable}` on stream "
-                    f"`{self.stream}` at {self.config.url}: {e.description}") from e
+                    f"`{self.stream}` at {self.config.url}: {e.description}"
+                ) from e
         self.inbox = self.nats.nc.new_inbox()
         batches = INBOX_PENDING_MSGS * self.context.batch_size
-        await self.nats.nc.subscribe(f"{self.inbox}.*", cb=self._arrive,
-                                     pending_msgs_limit=batches, pending_bytes_limit=-1)
+        await self.nats.nc.subscribe(
+            f"{self.inbox}.*", cb=self._arrive, pending_msgs_limit=batches, pending_bytes_limit=-1
+        )
 
     async def _arrive(self, msg: Any) -> None:
         """Called by nats-py for each message on the inbox: a delivery, or the status that ends
@@ -321,8 +339,12 @@ class NatsSource(Seekable, Committing, KnowsUnread):
         """Acknowledge the messages `position` covers that this run holds; covered messages
         of an earlier run are acknowledged when the server redelivers them."""
         replies = self.replies
-        acks = [(sequence, replies[sequence]) for first, last in position
-                for sequence in range(first, last + 1) if sequence in replies]
+        acks = [
+            (sequence, replies[sequence])
+            for first, last in position
+            for sequence in range(first, last + 1)
+            if sequence in replies
+        ]
         if acks:
             await self._acknowledge([reply for _, reply in acks])
             for sequence, _ in acks:
@@ -342,8 +364,9 @@ class NatsSource(Seekable, Committing, KnowsUnread):
 
     async def _info(self) -> Any:
         js = self.nats.js
-        return await self.nats.request("consumer info", lambda: js.consumer_info(
-            self.stream, self.durable))
+        return await self.nats.request(
+            "consumer info", lambda: js.consumer_info(self.stream, self.durable)
+        )
 
     async def _settle(self) -> None:
         """Starting, resumed or not: when messages are out unacknowledged (an earlier run read
@@ -384,16 +407,19 @@ class NatsSource(Seekable, Committing, KnowsUnread):
             await self._settle()
         if self.hold_until_s is not None:
             if clock.monotonic_s() < self.hold_until_s:
-                await clock.sleep(min(self.hold_until_s - clock.monotonic_s(),
-                                      self.context.batch_timeout_s))
+                await clock.sleep(
+                    min(self.hold_until_s - clock.monotonic_s(), self.context.batch_timeout_s)
+                )
                 return SourceBatch([], [], self.stream)
             self.hold_until_s = None
         if self.covered and clock.monotonic_s() >= self.tidy_due_s:
             self.tidy_due_s = clock.monotonic_s() + self.config.ack_wait / 1000
             self._forget_acknowledged(await self._info())
         await self._fill()
-        taken, self.buffer = self.buffer[:self.context.batch_size], \
-            self.buffer[self.context.batch_size:]
+        taken, self.buffer = (
+            self.buffer[: self.context.batch_size],
+            self.buffer[self.context.batch_size :],
+        )
         batch = await self._decode(taken)
         if batch.records or batch.bad or not self.config.until_empty:
             return batch
@@ -441,8 +467,9 @@ class NatsSource(Seekable, Committing, KnowsUnread):
             return False
         info = await self._info()
         self._forget_acknowledged(info)
-        return info.num_pending == 0 and info.num_ack_pending <= len(self.replies) \
-            and not self.covered
+        return (
+            info.num_pending == 0 and info.num_ack_pending <= len(self.replies) and not self.covered
+        )
 
     async def _decode(self, taken: list[tuple[str, bytes]]) -> SourceBatch:
         lines, sequences, bad = [], [], []
@@ -487,7 +514,7 @@ class NatsSink(Flushing):
         self.config = config
         self.who = f"sink `{context.name}`"
         self.stream = config.stream or stream_name(config.subject)
-        self.nats = _Connection(config.url, self.who, SystemClock(), config.retry_timeout / 1000)
+        self.nats = _Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
         self.run_id = uuid.uuid4().hex[:16]
         self.sent = 0
         self.waiting: dict[str, int] = {}  # reply token -> index in the batch
@@ -517,32 +544,36 @@ class NatsSink(Flushing):
         for record in records:
             self.sent += 1
             messages.append((f"{self.sent}", _encoder.encode(record)))
-        clock = self.nats.clock
-        delay, started = FIRST_RETRY_S, clock.monotonic_s()
+        backoff = Backoff(self.nats.clock, self.nats.retry_timeout_s)
+        backoff.start()  # the time allowed counts from the first send
         while True:
             self.waiting = {token: i for i, (token, _) in enumerate(messages)}
             self.failed, self.done = [], anyio.Event()
             try:
                 for token, data in messages:
-                    await nc.publish(subject, data, reply=f"{self.inbox}.{token}",
-                                     headers={"Nats-Msg-Id": f"{self.run_id}-{token}"})
+                    await nc.publish(
+                        subject,
+                        data,
+                        reply=f"{self.inbox}.{token}",
+                        headers={"Nats-Msg-Id": f"{self.run_id}-{token}"},
+                    )
                 with anyio.move_on_after(REQUEST_TIMEOUT_S):
                     await self.done.wait()
             except self.nats.lost:
                 pass
             if self.failed:
-                raise ConnectorError(f"{self.who}: nats refused a message for `{subject}`: "
-                                     f"{self.failed[0]}")
+                raise ConnectorError(
+                    f"{self.who}: nats refused a message for `{subject}`: {self.failed[0]}"
+                )
             if not self.waiting:
                 return
             # unacknowledged: sent again; the server drops the ones it had stored already
             messages = [m for m in messages if m[0] in self.waiting]
-            if clock.monotonic_s() - started >= self.nats.retry_timeout_s:
+            if not await backoff.wait():
                 raise ConnectorError(
                     f"{self.who}: nats at {self.config.url} did not acknowledge "
-                    f"{len(messages)} messages within {self.nats.retry_timeout_s:g}s")
-            await clock.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_S)
+                    f"{len(messages)} messages within {self.nats.retry_timeout_s:g}s"
+                )
 
     async def precommit(self) -> None:
         """Nothing to flush: every message of a batch was stored when `write` returned."""

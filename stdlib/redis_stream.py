@@ -48,10 +48,10 @@ from rillet.runtime.plugin import (
     SinkContext,
     SourceBatch,
     SourceContext,
-    SystemClock,
 )
 
 from .formats import decode_jsonl
+from .retry import Backoff
 
 plugin = Plugin("std")
 log = logging.getLogger(__name__)
@@ -61,8 +61,6 @@ MAX_CLAIMED_UNACKED = 10_000
 ACK_PAGE = 10_000
 """Pending entries of the claiming consumer listed (`XPENDING`) per round trip."""
 CONNECT_TIMEOUT_S = 5.0
-FIRST_RETRY_S = 0.1
-MAX_RETRY_S = 5.0
 _encoder = msgspec.json.Encoder()
 
 
@@ -135,8 +133,11 @@ class _Connection:
         self.refused = ResponseError
         try:
             self.client = aioredis.from_url(
-                self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=CONNECT_TIMEOUT_S,
-                health_check_interval=0)
+                self.url,
+                retry=Retry(NoBackoff(), 0),
+                socket_connect_timeout=CONNECT_TIMEOUT_S,
+                health_check_interval=0,
+            )
         except ValueError as e:
             raise ConnectorError(f"{self.who}: invalid redis url {self.url!r}: {e}") from e
         for command in ("XREADGROUP", "XCLAIM"):  # entries as the server sends them: lists
@@ -147,7 +148,8 @@ class _Connection:
             await self.aclose()
             raise ConnectorError(
                 f"{self.who}: cannot connect to redis at {self.url}: {_reason(e)} "
-                "(is the server running and reachable?)") from e
+                "(is the server running and reachable?)"
+            ) from e
         except self.refused as e:
             await self.aclose()
             raise ConnectorError(f"{self.who}: redis at {self.url} refused: {e}") from e
@@ -158,27 +160,29 @@ class _Connection:
 
     async def request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
         """`await send(client)`, sent again after a pause while the server is unreachable."""
-        delay, started = FIRST_RETRY_S, None
+        backoff = Backoff(self.clock, self.retry_timeout_s)
         while True:
             try:
                 result = await send(self.client)
             except self.lost as e:
                 self.failures += 1
-                now = self.clock.monotonic_s()
-                if started is None:
-                    started = now
-                    log.warning("%s: lost redis at %s (%s); retrying for up to %gs", self.who,
-                                self.url, _reason(e), self.retry_timeout_s)
-                if now - started >= self.retry_timeout_s:
+                if not backoff.retrying:
+                    log.warning(
+                        "%s: lost redis at %s (%s); retrying for up to %gs",
+                        self.who,
+                        self.url,
+                        _reason(e),
+                        self.retry_timeout_s,
+                    )
+                if not await backoff.wait():
                     raise ConnectorError(
                         f"{self.who}: redis at {self.url} went away and did not come back "
-                        f"within {self.retry_timeout_s:g}s: {_reason(e)}") from e
-                await self.clock.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_S)
+                        f"within {self.retry_timeout_s:g}s: {_reason(e)}"
+                    ) from e
                 continue
             except self.refused as e:
                 raise ConnectorError(f"{self.who}: redis {what.upper()} failed: {e}") from e
-            if started is not None:
+            if backoff.retrying:
                 log.warning("%s: redis at %s is back", self.who, self.url)
             return result
 
@@ -202,8 +206,9 @@ Entry = tuple[bytes, list[bytes] | None]
 when the entry was deleted since it was delivered)."""
 
 
-def decode_entries(entries: list[Entry], field: str, schema: Schema | None
-                   ) -> tuple[list[dict], list[str], list[BadRecord]]:
+def decode_entries(
+    entries: list[Entry], field: str, schema: Schema | None
+) -> tuple[list[dict], list[str], list[BadRecord]]:
     """Records, their stream ids and the entries that are not records.
 
     An entry holding `field` is the JSON document in it (other fields are ignored); an entry
@@ -236,10 +241,10 @@ def decode_entries(entries: list[Entry], field: str, schema: Schema | None
     return records, offsets, bad
 
 
-def _fields_record(entry_id: bytes, fields: dict[bytes, bytes], schema: Schema | None
-                   ) -> tuple[list[dict], list[BadRecord]]:
-    record = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-              for k, v in fields.items()}
+def _fields_record(
+    entry_id: bytes, fields: dict[bytes, bytes], schema: Schema | None
+) -> tuple[list[dict], list[BadRecord]]:
+    record = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in fields.items()}
     if schema is not None:
         try:
             record = schema.convert_strings(record)
@@ -277,8 +282,9 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         await self.redis.open()
         self.ack_script = self.redis.client.register_script(ACK_THROUGH)
         try:
-            await self.redis.call("xgroup_create", self.config.stream, self.config.group,
-                                  id="0", mkstream=True)
+            await self.redis.call(
+                "xgroup_create", self.config.stream, self.config.group, id="0", mkstream=True
+            )
         except ConnectorError as e:
             if "BUSYGROUP" not in str(e):  # the group exists: read on where it is
                 raise
@@ -314,9 +320,14 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
             return
         low = "-" if self.acked_through is None else f"({self.acked_through}"
         script = self.ack_script
-        await self.redis.request("xack", lambda c: script(
-            keys=[self.config.stream], args=[self.config.group, low, last, self.consumer],
-            client=c))
+        await self.redis.request(
+            "xack",
+            lambda c: script(
+                keys=[self.config.stream],
+                args=[self.config.group, low, last, self.consumer],
+                client=c,
+            ),
+        )
         self.acked_through = last
 
     async def _settle(self, position: dict) -> None:
@@ -327,8 +338,9 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         stream, group = self.config.stream, self.config.group
         low = "-"
         while covered:
-            pending = await self.redis.call("xpending_range", stream, group, low, "+", ACK_PAGE,
-                                            self.claimer)
+            pending = await self.redis.call(
+                "xpending_range", stream, group, low, "+", ACK_PAGE, self.claimer
+            )
             ids = [_text(p["message_id"]) for p in pending]
             done = [i for i in ids if i in covered]
             if done:
@@ -342,9 +354,14 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         return SourceBatch(records, offsets, self.config.stream, bad)
 
     async def _read(self, consumer: str, start: str, block_ms: int | None) -> list:
-        reply = await self.redis.call("xreadgroup", self.config.group, consumer,
-                                      {self.config.stream: start},
-                                      count=self.context.batch_size, block=block_ms)
+        reply = await self.redis.call(
+            "xreadgroup",
+            self.config.group,
+            consumer,
+            {self.config.stream: start},
+            count=self.context.batch_size,
+            block=block_ms,
+        )
         if not reply:
             return []
         # one stream: `[[name, entries]]` (RESP2) or `{name: entries}` (RESP3)
@@ -379,8 +396,9 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         if room <= 0:
             return None
         stream, group = self.config.stream, self.config.group
-        pending = await self.redis.call("xpending_range", stream, group, self.claim_cursor, "+",
-                                        room, idle=idle_ms)
+        pending = await self.redis.call(
+            "xpending_range", stream, group, self.claim_cursor, "+", room, idle=idle_ms
+        )
         if len(pending) < room:  # scanned to the end: start over after a pause
             self.claim_cursor = "-"
             self.claim_due_s = clock.monotonic_s() + max(idle_ms / 4000, 0.05)
@@ -429,8 +447,11 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         if entries:
             self.last = _text(entries[-1][0])
             return self._batch(entries)
-        if self.config.until_empty and not self.recovering \
-                and self.redis.failures == self.failures_seen:
+        if (
+            self.config.until_empty
+            and not self.recovering
+            and self.redis.failures == self.failures_seen
+        ):
             return None
         return SourceBatch([], [], self.config.stream)
 
@@ -445,8 +466,9 @@ class RedisStreamSink(Flushing):
 
     def __init__(self, config: RedisStreamSinkConfig, context: SinkContext) -> None:
         self.config = config
-        self.redis = _Connection(config.url, f"sink `{context.name}`", SystemClock(),
-                                 config.retry_timeout / 1000)
+        self.redis = _Connection(
+            config.url, f"sink `{context.name}`", context.clock, config.retry_timeout / 1000
+        )
 
     async def open(self) -> None:
         await self.redis.open()
@@ -461,8 +483,7 @@ class RedisStreamSink(Flushing):
         async def send(client: Any) -> None:
             async with client.pipeline(transaction=False) as pipe:
                 for record in records:
-                    pipe.xadd(stream, {field: encode(record)}, maxlen=maxlen,
-                              approximate=True)
+                    pipe.xadd(stream, {field: encode(record)}, maxlen=maxlen, approximate=True)
                 await pipe.execute()
 
         await self.redis.request("xadd", send)

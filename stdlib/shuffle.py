@@ -33,10 +33,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-import anyio
 import msgspec
 
 from rillet.runtime.plugin import (
+    Clock,
     Committing,
     ConnectorError,
     HearsEventTime,
@@ -45,9 +45,12 @@ from rillet.runtime.plugin import (
     SinkContext,
     SourceBatch,
     SourceContext,
+    SystemClock,
     Transactional,
     partition_of,
 )
+
+from .retry import Backoff
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -65,42 +68,44 @@ RETRY_FOR_S = 60.0
 class _Broker:
     """A Redis connection that names the broker in its errors and retries what may be retried."""
 
-    def __init__(self, url: str, what: str) -> None:
+    def __init__(self, url: str, what: str, clock: Clock) -> None:
         import redis.asyncio  # imported when a run uses the shuffle, not by every start-up
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self.url, self.what = url, what
-        self.errors = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError,
-                       OSError)
+        self.url, self.what, self.clock = url, what, clock
+        self.errors = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
         # no retries inside the client: a write sent twice would be delivered twice
         self.client: Any = redis.asyncio.Redis.from_url(url, retry=Retry(NoBackoff(), 0))
 
     def lost(self, error: BaseException) -> ConnectorError:
-        return ConnectorError(f"{self.what}: lost the broker at {self.url}: {error}\n"
-                              "  hint: the worker resumes from its last checkpoint once Redis "
-                              "answers again")
+        return ConnectorError(
+            f"{self.what}: lost the broker at {self.url}: {error}\n"
+            "  hint: the worker resumes from its last checkpoint once Redis "
+            "answers again"
+        )
 
     async def open(self) -> None:
         try:
             await self.client.ping()
         except self.errors as e:
-            raise ConnectorError(f"{self.what}: cannot reach the broker at {self.url}: {e}\n"
-                                 "  hint: start Redis, or pass the right --broker URL") from e
+            raise ConnectorError(
+                f"{self.what}: cannot reach the broker at {self.url}: {e}\n"
+                "  hint: start Redis, or pass the right --broker URL"
+            ) from e
 
     async def retried(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """`method` again after a lost connection, backing off, for up to `RETRY_FOR_S`."""
-        delay, waited = 0.1, 0.0
+        backoff = Backoff(self.clock, RETRY_FOR_S)
         while True:
             try:
                 return await getattr(self.client, method)(*args, **kwargs)
             except self.errors as e:
-                if waited >= RETRY_FOR_S:
+                delay = backoff.next_delay()
+                if delay is None:
                     raise self.lost(e) from e
                 log.warning("%s: broker unreachable (%s); retrying in %.1fs", self.what, e, delay)
-                await anyio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 5.0)
+                await self.clock.sleep(delay)
 
     async def once(self, pipeline: Any) -> None:
         try:
@@ -115,8 +120,9 @@ class _Broker:
 class ShuffleSink(Committing, Transactional, HearsEventTime):
     """One producer's side of a shuffle edge: records to partitions, tagged for exactly-once."""
 
-    def __init__(self, url: str, prefix: str, edge: str, keys: tuple[str, ...],
-                 context: SinkContext) -> None:
+    def __init__(
+        self, url: str, prefix: str, edge: str, keys: tuple[str, ...], context: SinkContext
+    ) -> None:
         self.keys = keys
         self.key = f"{prefix}:{edge}"
         self.producer, self.partitions = context.worker, context.workers
@@ -124,7 +130,7 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
         self.generation = 0
         self.recorded = 0  # the last epoch whose generation is recorded
         self.resumed: dict | None = None
-        self.broker = _Broker(url, f"shuffle `{edge}`")
+        self.broker = _Broker(url, f"shuffle `{edge}`", context.clock)
 
     def restore(self, committed: dict) -> None:
         self.resumed = committed
@@ -201,11 +207,15 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         self.delivered = 0
         self.emitted: int | None = None  # the last watermark passed on
         self.committed: dict[tuple[int, int], int] = {}  # (producer, epoch) -> generation
-        self.broker = _Broker(url, f"shuffle `{edge}`")
+        self.broker = _Broker(url, f"shuffle `{edge}`", context.clock)
 
     def position(self) -> dict:
-        return {"last": self.last, "marks": {str(p): w for p, w in self.marks.items()},
-                "ended": sorted(self.ended), "delivered": self.delivered}
+        return {
+            "last": self.last,
+            "marks": {str(p): w for p, w in self.marks.items()},
+            "ended": sorted(self.ended),
+            "delivered": self.delivered,
+        }
 
     def seek(self, position: dict) -> None:
         self.last = position["last"]
@@ -251,8 +261,9 @@ class ShuffleSource(Seekable, Committing, Reopenable):
     async def read_batch(self) -> SourceBatch | None:
         if len(self.ended) == self.producers:
             return None
-        entries = await self.broker.retried("xrange", self.stream, f"({self.last}", "+",
-                                            count=READ_COUNT)
+        entries = await self.broker.retried(
+            "xrange", self.stream, f"({self.last}", "+", count=READ_COUNT
+        )
         records: list[dict] = []
         sender: int | None = None  # a batch holds one producer's records: its own stream
         waiting = False
@@ -277,16 +288,16 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         offsets = list(range(self.delivered, self.delivered + len(records)))
         self.delivered += len(records)
         if not entries:  # wait for the next entry, or the time a batch may take
-            await self.broker.retried("xread", {self.stream: self.last}, count=1,
-                                      block=self.block_ms)
+            await self.broker.retried(
+                "xread", {self.stream: self.last}, count=1, block=self.block_ms
+            )
         elif waiting and not records:  # the head waits for its producer's checkpoint
-            await anyio.sleep(self.block_ms / 1000)
+            await self.broker.clock.sleep(self.block_ms / 1000)
         part = None if sender is None else f"worker {sender}"
         return SourceBatch(records, offsets, watermark=self._watermark(), part=part)
 
     async def commit(self, position: dict) -> None:
-        await self.broker.retried("xtrim", self.stream, minid=position["last"],
-                                  approximate=False)
+        await self.broker.retried("xtrim", self.stream, minid=position["last"], approximate=False)
 
     async def aclose(self) -> None:
         await self.broker.aclose()
@@ -294,13 +305,13 @@ class ShuffleSource(Seekable, Committing, Reopenable):
 
 async def clear(url: str, prefix: str) -> int:
     """Delete every key of a run's shuffles (`--fresh`): how many there were."""
-    broker = _Broker(url, "shuffle")
+    broker = _Broker(url, "shuffle", SystemClock())  # before any run: no run's clock
     try:
         await broker.open()
         client = broker.client
         keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
         for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start:start + 1000])
+            await client.delete(*keys[start : start + 1000])
         return len(keys)
     finally:
         await broker.aclose()

@@ -22,29 +22,25 @@ writing one table under different names never touch each other's staging.
 
 Staging a chunk deletes the chunk's rows first, so a retried transaction whose COMMIT reached
 the server before the connection broke stages nothing twice. Operations on a database that went
-away are retried with backoff (`RETRY_FIRST_S` doubling to `RETRY_MAX_S`) for up to `retry_s`.
+away are retried with backoff (`retry.py`) for up to `retry_s`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import anyio
-
 from rillet.runtime.plugin import Committing, ConnectorError, SinkContext, Transactional
+
+from .retry import Backoff
 
 log = logging.getLogger(__name__)
 
 STAGE_ROWS = 10_000
 """Rows buffered by a sink before they are staged: what bounds its memory between checkpoints."""
-RETRY_FIRST_S = 0.1
-RETRY_MAX_S = 5.0
 RECORD_SHOWN_CHARS = 200
 
 Category = Literal["int", "float", "bool", "str", "json"]
@@ -95,8 +91,9 @@ class Database(Protocol):
     async def check_key(self, key: str) -> bool:
         """Whether the target has a primary key or unique constraint on `key` alone."""
 
-    async def stage(self, sink_id: int, epoch: int, chunk: int, rows: list[dict],
-                    fields: list[str]) -> None:
+    async def stage(
+        self, sink_id: int, epoch: int, chunk: int, rows: list[dict], fields: list[str]
+    ) -> None:
         """Replace staged chunk `chunk` of `epoch` with `rows`, whose fields are `fields`, in
         one transaction."""
 
@@ -158,34 +155,15 @@ def shown(record: dict) -> str:
     return text if len(text) <= RECORD_SHOWN_CHARS else text[:RECORD_SHOWN_CHARS] + "…"
 
 
-@dataclass
-class Retry:
-    """Backoff for one operation: `RETRY_FIRST_S` doubling to `RETRY_MAX_S`, for `total_s`."""
-
-    total_s: float
-    delay_s: float = RETRY_FIRST_S
-    deadline: float | None = None
-
-    def next_delay(self) -> float | None:
-        """How long to wait before the next try; None once `total_s` has passed."""
-        now = time.monotonic()
-        if self.deadline is None:
-            self.deadline = now + self.total_s
-        left = self.deadline - now
-        if left <= 0:
-            return None
-        delay = min(self.delay_s, left)
-        self.delay_s = min(self.delay_s * 2, RETRY_MAX_S)
-        return delay
-
-
 class SqlSink(Committing, Transactional):
     """An exactly-once sink into one table (the lifecycle is the module's docstring)."""
 
-    def __init__(self, database: Database, context: SinkContext, key: str | None,
-                 retry_s: float) -> None:
+    def __init__(
+        self, database: Database, context: SinkContext, key: str | None, retry_s: float
+    ) -> None:
         self.database = database
         self.name = context.name
+        self.clock = context.clock
         self.identity = sink_identity(context)
         self.key = key
         self.retry_s = retry_s
@@ -230,7 +208,8 @@ class SqlSink(Committing, Transactional):
                 f"table `{db.table}` already holds this sink's rows up to epoch {applied}, past "
                 f"the checkpoint being resumed (epoch {resume}): resuming would write rows "
                 "twice\n  hint: run with --fresh to start over, or give the sink a `key`, so "
-                "that rows written again replace themselves")
+                "that rows written again replace themselves"
+            )
         if applied < resume:  # the run stopped between saving the checkpoint and committing
             await self._apply(resume)
         await self._retrying("roll back", lambda: db.discard(self.sink_id, resume))
@@ -239,15 +218,19 @@ class SqlSink(Committing, Transactional):
     async def _read_columns(self) -> None:
         columns = await self._retrying("read the table", self.database.columns)
         self.columns = None if columns is None else set(columns)
-        if columns is not None and self.key is not None:
-            if self.key not in columns:
-                raise self._error(f"table `{self.database.table}` has no column `{self.key}` "
-                                  "(the `key` to upsert on)")
-            if not await self._retrying("read the table", lambda: self.database.check_key(
-                    self.key)):  # type: ignore[arg-type]
-                raise self._error(f"table `{self.database.table}` has no primary key or unique "
-                                  f"constraint on `{self.key}` alone, which upserts need\n  "
-                                  f"hint: add one, or leave out `key` to append")
+        key = self.key
+        if columns is not None and key is not None:
+            if key not in columns:
+                raise self._error(
+                    f"table `{self.database.table}` has no column `{self.key}` "
+                    "(the `key` to upsert on)"
+                )
+            if not await self._retrying("read the table", lambda: self.database.check_key(key)):
+                raise self._error(
+                    f"table `{self.database.table}` has no primary key or unique "
+                    f"constraint on `{self.key}` alone, which upserts need\n  "
+                    f"hint: add one, or leave out `key` to append"
+                )
 
     async def write(self, records: list[dict]) -> None:
         columns, key = self.columns, self.key
@@ -257,10 +240,13 @@ class SqlSink(Committing, Transactional):
                 raise self._error(
                     f"table `{self.database.table}` has no column {extra}, found in record "
                     f"{shown(record)}\n  hint: add the column to the table, or drop or rename "
-                    "the field before `into`")
+                    "the field before `into`"
+                )
             if key is not None and record.get(key) is None:
-                raise self._error(f"record without `{key}` (the key of table "
-                                  f"`{self.database.table}`): {shown(record)}")
+                raise self._error(
+                    f"record without `{key}` (the key of table "
+                    f"`{self.database.table}`): {shown(record)}"
+                )
         self.buffer += records
         if len(self.buffer) >= STAGE_ROWS:
             await self._stage()
@@ -271,13 +257,15 @@ class SqlSink(Committing, Transactional):
             return
         if self.columns is None:
             inferred = infer_columns(rows)
-            await self._retrying("create the table",
-                                 lambda: self.database.create(inferred, self.key))
+            await self._retrying(
+                "create the table", lambda: self.database.create(inferred, self.key)
+            )
             await self._read_columns()
         epoch, chunk = self.epoch, self.chunk
         fields = sorted(set().union(*rows))
-        await self._retrying("stage rows", lambda: self.database.stage(
-            self.sink_id, epoch, chunk, rows, fields))
+        await self._retrying(
+            "stage rows", lambda: self.database.stage(self.sink_id, epoch, chunk, rows, fields)
+        )
         self.chunk += 1
         if not self.unapplied or self.unapplied[-1] != epoch:
             self.unapplied.append(epoch)
@@ -300,15 +288,19 @@ class SqlSink(Committing, Transactional):
         self.unapplied = [e for e in self.unapplied if e > epoch]
 
     async def _apply(self, epoch: int) -> None:
-        await self._retrying("commit rows", lambda: self.database.apply(
-            self.sink_id, epoch, self.key), note=" (the rows stay staged: once the table takes "
-            "them, `rillet run` applies them; --fresh drops them)")
+        await self._retrying(
+            "commit rows",
+            lambda: self.database.apply(self.sink_id, epoch, self.key),
+            note=" (the rows stay staged: once the table takes "
+            "them, `rillet run` applies them; --fresh drops them)",
+        )
 
-    async def _retrying(self, what: str, operation: Callable[[], Awaitable[T]],
-                        note: str = "") -> T:
+    async def _retrying(
+        self, what: str, operation: Callable[[], Awaitable[T]], note: str = ""
+    ) -> T:
         """Run `operation`; while the database fails transiently, reconnect and run it again."""
         db = self.database
-        retry = Retry(self.retry_s)
+        retry = Backoff(self.clock, self.retry_s)
         while True:
             try:
                 if self.connected and db.lost():  # closed by a cancelled call, say
@@ -323,20 +315,28 @@ class SqlSink(Committing, Transactional):
                 if not db.owns(e):
                     raise
                 if not db.transient(e):
-                    raise self._error(f"cannot {what} in table `{db.table}` of {db.where}: "
-                                      f"{db.reason(e)}{note}") from e
-                first = retry.deadline is None
+                    raise self._error(
+                        f"cannot {what} in table `{db.table}` of {db.where}: {db.reason(e)}{note}"
+                    ) from e
+                first = not retry.retrying
                 delay = retry.next_delay()
                 if delay is None:
-                    raise self._error(f"cannot {what} in {db.where}: {db.reason(e)} (gave up "
-                                      f"after retrying for {self.retry_s:g} s){note}") from e
+                    raise self._error(
+                        f"cannot {what} in {db.where}: {db.reason(e)} (gave up "
+                        f"after retrying for {self.retry_s:g} s){note}"
+                    ) from e
                 if first:
-                    log.warning("sink `%s`: %s: %s; retrying for up to %g s", self.name,
-                                db.where, db.reason(e), self.retry_s)
+                    log.warning(
+                        "sink `%s`: %s: %s; retrying for up to %g s",
+                        self.name,
+                        db.where,
+                        db.reason(e),
+                        self.retry_s,
+                    )
                 if self.connected and db.lost():
                     await db.disconnect()
                     self.connected = False
-                await anyio.sleep(delay)
+                await self.clock.sleep(delay)
 
     async def aclose(self) -> None:
         """Close the connection; what was not committed stays staged for a resumed run."""
@@ -354,23 +354,27 @@ async def load_table(database: Database, name: str, key: str) -> dict[object, di
     except Exception as e:
         if not database.owns(e):
             raise
-        raise ConnectorError(f"table `{name}`: cannot {database.opening} {database.where}: "
-                             f"{database.reason(e)} ({database.hint})") from e
+        raise ConnectorError(
+            f"table `{name}`: cannot {database.opening} {database.where}: "
+            f"{database.reason(e)} ({database.hint})"
+        ) from e
     try:
         columns = await database.columns()
         if columns is None:
-            raise ConnectorError(f"table `{name}`: no table `{database.table}` in "
-                                 f"{database.where}")
+            raise ConnectorError(f"table `{name}`: no table `{database.table}` in {database.where}")
         if key not in columns:
-            raise ConnectorError(f"table `{name}`: table `{database.table}` has no column "
-                                 f"`{key}` (the `key`)")
+            raise ConnectorError(
+                f"table `{name}`: table `{database.table}` has no column `{key}` (the `key`)"
+            )
         return await database.load(key)
     except ConnectorError:
         raise
     except Exception as e:
         if not database.owns(e):
             raise
-        raise ConnectorError(f"table `{name}`: cannot read table `{database.table}` of "
-                             f"{database.where}: {database.reason(e)}") from e
+        raise ConnectorError(
+            f"table `{name}`: cannot read table `{database.table}` of "
+            f"{database.where}: {database.reason(e)}"
+        ) from e
     finally:
         await database.disconnect()
