@@ -27,7 +27,7 @@ import anyio
 from rillet.runtime import Registry
 from rillet.runtime.checkpoint import CheckpointStore, FileCheckpointStore
 from rillet.runtime.clock import SystemClock
-from rillet.runtime.connector import SinkContext, SourceContext
+from rillet.runtime.connectors import sink_context, source_context
 from rillet.runtime.partition import partition_plan
 from rillet.runtime.plan import Plan, Source
 from rillet.stdlib.shuffle import ShuffleSink, ShuffleSource, clear
@@ -55,7 +55,8 @@ def worker_ids(args: argparse.Namespace) -> list[int]:
         ids = sorted({int(part) for part in args.worker_ids.split(",")})
     except ValueError:
         raise WorkerSetupError(
-            f"--worker-ids expects numbers like 0,1, got `{args.worker_ids}`") from None
+            f"--worker-ids expects numbers like 0,1, got `{args.worker_ids}`"
+        ) from None
     if not all(0 <= i < args.workers for i in ids):
         raise WorkerSetupError(f"--worker-ids must be between 0 and {args.workers - 1}")
     return ids
@@ -65,8 +66,10 @@ def check_args(args: argparse.Namespace) -> None:
     if args.workers < 1:
         raise WorkerSetupError("--workers must be at least 1")
     if args.workers > 1 and not args.broker:
-        raise WorkerSetupError("--workers needs --broker redis://HOST:PORT, the Redis that "
-                               "carries records between workers")
+        raise WorkerSetupError(
+            "--workers needs --broker redis://HOST:PORT, the Redis that "
+            "carries records between workers"
+        )
 
 
 def worker_store(args: argparse.Namespace, worker: int) -> CheckpointStore:
@@ -82,8 +85,9 @@ def worker_store(args: argparse.Namespace, worker: int) -> CheckpointStore:
     return FileCheckpointStore(pipeline.parent / ".rillet" / pipeline.stem / name)
 
 
-def worker_plan(plan: Plan, registry: Registry, args: argparse.Namespace
-                ) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
+def worker_plan(
+    plan: Plan, registry: Registry, args: argparse.Namespace
+) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
     """The plan worker `args.worker` runs, with the shuffle connectors it needs."""
     for node in plan.nodes:
         if isinstance(node.op, Source):
@@ -92,29 +96,46 @@ def worker_plan(plan: Plan, registry: Registry, args: argparse.Namespace
                 raise WorkerSetupError(
                     f"source `{node.op.name}` ({node.op.connector}) cannot be shared by "
                     "workers: each would read all of it\n  hint: read the input from a broker "
-                    "(redis_stream, nats), whose consumer group gives each worker its share")
+                    "(redis_stream, nats), whose consumer group gives each worker its share"
+                )
     partitioned, shuffles = partition_plan(plan)
     prefix = f"rillet:{group_of(args)}"
-    worker, workers = args.worker, args.workers
-    base_dir = Path(plan.base_dir)
-    settings = plan.settings
+    worker, clock = (args.worker, args.workers), SystemClock()
     sources: dict[str, Any] = {}
     sinks: dict[str, Any] = {}
     for shuffle in shuffles:
-        sink_context = SinkContext(shuffle.name, base_dir, worker, workers)
-        source_context = SourceContext(
-            shuffle.name, None, SystemClock(), base_dir, settings.batch_size,
-            settings.batch_timeout_ms / 1000, worker, workers)
-        sinks[shuffle.name] = ShuffleSink(args.broker, prefix, shuffle.name, shuffle.keys,
-                                          sink_context)
-        sources[shuffle.name] = ShuffleSource(args.broker, prefix, shuffle.name, source_context)
+        sinks[shuffle.name] = ShuffleSink(
+            args.broker,
+            prefix,
+            shuffle.name,
+            shuffle.keys,
+            sink_context(plan, shuffle.name, clock, worker),
+        )
+        sources[shuffle.name] = ShuffleSource(
+            args.broker,
+            prefix,
+            shuffle.name,
+            source_context(plan, shuffle.name, None, clock, worker),
+        )
     return partitioned, sources, sinks
 
 
 def _command(args: argparse.Namespace, worker: int, restarted: bool = False) -> list[str]:
-    command = [sys.executable, "-m", "rillet.dsl.cli", "run", args.file, "--worker", str(worker),
-               "--workers", str(args.workers), "--broker", args.broker, "--group",
-               group_of(args)]
+    command = [
+        sys.executable,
+        "-m",
+        "rillet.dsl.cli",
+        "run",
+        args.file,
+        "--worker",
+        str(worker),
+        "--workers",
+        str(args.workers),
+        "--broker",
+        args.broker,
+        "--group",
+        group_of(args),
+    ]
     if restarted:  # it may have finished before it died: then the others need nothing more
         command.append("--restarted")
     for option in ("state_dir", "state_store"):
@@ -192,13 +213,18 @@ def supervise(args: argparse.Namespace) -> int:
                     return 2
                 restarts[worker] += 1
                 if restarts[worker] > MAX_RESTARTS:
-                    print(f"rillet: worker {worker} failed {MAX_RESTARTS} times; giving up",
-                          file=sys.stderr)
+                    print(
+                        f"rillet: worker {worker} failed {MAX_RESTARTS} times; giving up",
+                        file=sys.stderr,
+                    )
                     stop(signal.SIGTERM, None)
                     return 1
                 how = f"signal {-code}" if code < 0 else f"exit code {code}"
-                print(f"rillet: worker {worker} stopped ({how}); restarting it from its last "
-                      "checkpoint", file=sys.stderr)
+                print(
+                    f"rillet: worker {worker} stopped ({how}); restarting it from its last "
+                    "checkpoint",
+                    file=sys.stderr,
+                )
                 time.sleep(RESTART_DELAY_S)
                 running[worker] = subprocess.Popen(_command(args, worker, restarted=True))
     finally:
@@ -209,5 +235,4 @@ def supervise(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["WorkerSetupError", "check_args", "supervise", "worker_plan",
-           "worker_store"]
+__all__ = ["WorkerSetupError", "check_args", "supervise", "worker_plan", "worker_store"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -26,7 +25,6 @@ from .capability import (
     Positioned,
     Seekable,
     Transactional,
-    check,
 )
 from .channel import Channel, Outlet
 from .checkpoint import (
@@ -39,22 +37,21 @@ from .checkpoint import (
 )
 from .clock import Clock, SystemClock
 from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
-from .connector import BadRecord, SinkContext, SourceBatch, SourceContext
+from .connector import BadRecord, SourceBatch
 from .connector import Sink as SinkConnector
 from .connector import Source as SourceConnector
+from .connectors import build_connectors, load_lookup
 from .eventtime import EventTimeOperator
 from .expr import describe_error
 from .failure import RecordError, StateMismatch
 from .inputs import Inputs
 from .item import END, TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
-from .keyed import LookupOperator
 from .metrics import NodeMetrics, RunMetrics
 from .operator import Output
-from .plan import Lookup, Node, Plan, Sink, Source
+from .plan import Lookup, Node, Plan
 from .plugin import Registry
 from .resume import any_unread, continued
 from .schema import Schema
-from .sinkguard import GuardedSink
 
 
 def location(plan: Plan, node: Node) -> str:
@@ -63,11 +60,24 @@ def location(plan: Plan, node: Node) -> str:
     return f"{plan.file}:{node.span.line}:{node.span.col}"
 
 
-def error_record(reason: str, origin: Origin, offset: int | str | None, raw: Any,
-                 operator: str | None = None, at: str | None = None) -> dict:
+def error_record(
+    reason: str,
+    origin: Origin,
+    offset: int | str | None,
+    raw: Any,
+    operator: str | None = None,
+    at: str | None = None,
+) -> dict:
     """The record the error sink receives for one bad input."""
-    return {"reason": reason, "source": origin.source, "file": origin.file, "offset": offset,
-            "operator": operator, "at": at, "raw": raw}
+    return {
+        "reason": reason,
+        "source": origin.source,
+        "file": origin.file,
+        "offset": offset,
+        "operator": operator,
+        "at": at,
+        "raw": raw,
+    }
 
 
 _NO_MORE_EVENTS = 2**62
@@ -95,12 +105,20 @@ def _make_typed(batch: SourceBatch, schema: Schema) -> None:
 class Execution:
     """One run of a physical plan: the channels, connectors, metrics and tasks."""
 
-    def __init__(self, physical: PhysicalPlan, registry: Registry, clock: Clock,
-                 sources: Mapping[str, SourceConnector],
-                 sinks: Mapping[str, SinkConnector], metrics: RunMetrics | None = None,
-                 store: CheckpointStore | None = None, resume: Manifest | None = None,
-                 worker: tuple[int, int] = (0, 1), extend_finished: bool = True,
-                 pipeline: PipelineIdentity | None = None) -> None:
+    def __init__(
+        self,
+        physical: PhysicalPlan,
+        registry: Registry,
+        clock: Clock,
+        sources: Mapping[str, SourceConnector],
+        sinks: Mapping[str, SinkConnector],
+        metrics: RunMetrics | None = None,
+        store: CheckpointStore | None = None,
+        resume: Manifest | None = None,
+        worker: tuple[int, int] = (0, 1),
+        extend_finished: bool = True,
+        pipeline: PipelineIdentity | None = None,
+    ) -> None:
         self.physical = physical
         self.worker, self.workers = worker
         self.plan = physical.plan
@@ -124,17 +142,29 @@ class Execution:
                 self._error_outlets[node.id] = self._outlet(node, physical.error_sink, True)
             if node.late_sink is not None:
                 self._late_outlets[node.id] = self._outlet(node, node.late_sink, True)
-        self.alignments = {node.id: Alignment(self._ports(node))
-                           for node in physical.nodes.values() if node.kind != "source"}
+        self.alignments = {
+            node.id: Alignment(self._ports(node))
+            for node in physical.nodes.values()
+            if node.kind != "source"
+        }
         for node_id, alignment in self.alignments.items():
             self.channels[node_id].alignment = alignment
         self.resume = resume
-        self.coordinator = None if store is None else Coordinator(
-            store, len(physical.nodes), clock.time_ms,
-            first_id=resume.checkpoint_id + 1 if resume else 1, on_complete=self._checkpointed,
-            pipeline=pipeline)
+        self.coordinator = (
+            None
+            if store is None
+            else Coordinator(
+                store,
+                len(physical.nodes),
+                clock.time_ms,
+                first_id=resume.checkpoint_id + 1 if resume else 1,
+                on_complete=self._checkpointed,
+                pipeline=pipeline,
+            )
+        )
         self._requests: dict[int, list[int]] = {
-            n.id: [] for n in physical.nodes.values() if n.kind == "source"}
+            n.id: [] for n in physical.nodes.values() if n.kind == "source"
+        }
         self._stop_at: int | None = None
         self._running = len(physical.nodes)
         self._checkpoints: anyio.CancelScope | None = None  # made in the event loop by `run`
@@ -166,32 +196,12 @@ class Execution:
         return len(node.inputs) + self._extra_ports.get(node.id, 0)
 
     async def _open(self, stack: AsyncExitStack) -> None:
-        base_dir = Path(self.plan.base_dir)
-        settings = self.plan.settings
+        worker = (self.worker, self.workers)
+        build_connectors(self.physical, self.registry, self.clock, worker, self.sources, self.sinks)
         for node in self.physical.nodes.values():
             op = node.plan_nodes[0].op
-            if isinstance(op, Source) and op.name not in self.sources:
-                spec = self.registry.get("source", op.connector)
-                assert spec is not None and spec.config is not None
-                context = SourceContext(
-                    name=op.name, schema=Schema(op.schema, node.typed) if op.schema else None,
-                    clock=self.clock, base_dir=base_dir, batch_size=settings.batch_size,
-                    batch_timeout_s=settings.batch_timeout_ms / 1000, worker=self.worker,
-                    workers=self.workers)
-                self.sources[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
-            elif isinstance(op, Sink) and op.name not in self.sinks:
-                spec = self.registry.get("sink", op.connector)
-                assert spec is not None and spec.config is not None
-                sink_context = SinkContext(
-                    name=op.name, base_dir=base_dir, worker=self.worker, workers=self.workers,
-                    pipeline=Path(self.plan.file).stem, clock=self.clock)
-                self.sinks[op.name] = spec.obj(msgspec.convert(op.config, spec.config),
-                                               sink_context)
-            elif isinstance(op, Lookup):
-                node.operator = await self._lookup(op, base_dir)
-        for name, connector in (*self.sources.items(), *self.sinks.items()):
-            if not isinstance(connector, GuardedSink):  # checked when it was built
-                check(connector, name)
+            if isinstance(op, Lookup):
+                node.operator = await load_lookup(op, self.plan, self.registry, self.clock)
         # sources first: a missing input must fail before a sink truncates its output
         for source in self.sources.values():
             await source.open()
@@ -203,8 +213,9 @@ class Execution:
                     source.seek(resume.sources[name])
             if resume.finished:
                 self._saved_states(resume)  # a changed pipeline is told, even with no input
-                self.nothing_to_do = not self.extend_finished \
-                    or not await any_unread(self.sources.values())
+                self.nothing_to_do = not self.extend_finished or not await any_unread(
+                    self.sources.values()
+                )
                 if not self.nothing_to_do:
                     resume = self.resume = continued(resume, self.coordinator, self.sources)
             for name, sink in self.sinks.items():
@@ -228,33 +239,14 @@ class Execution:
                 raise StateMismatch(
                     f"{location(self.plan, plan_node)}: the state saved for "
                     f"`{operator_name(plan_node)}` (checkpoint {manifest.checkpoint_id}) does not "
-                    "fit the pipeline as it is now\n  hint: run with --fresh to start over")
+                    "fit the pipeline as it is now\n  hint: run with --fresh to start over"
+                )
             states[node.id] = saved
         return states
 
     def _restore(self, manifest: Manifest) -> None:
         for node_id, saved in self._saved_states(manifest).items():
             self.physical.nodes[node_id].operator.restore(msgspec.msgpack.decode(saved.state))
-
-    async def _lookup(self, op: Lookup, base_dir: Path) -> LookupOperator:
-        table = op.table
-        spec = self.registry.get("table", table.connector)
-        assert spec is not None and spec.config is not None
-        schema = Schema(table.schema) if table.schema else None
-        settings = self.plan.settings
-        context = SourceContext(name=table.name, schema=schema, clock=self.clock,
-                                base_dir=base_dir, batch_size=settings.batch_size,
-                                batch_timeout_s=settings.batch_timeout_ms / 1000)
-        connector = spec.obj(msgspec.convert(table.config, spec.config), context)
-        rows = await connector.load()
-        key = getattr(connector.config, "key", None)
-        if table.schema is not None:
-            fields = [f.name for f in table.schema.fields]
-        else:
-            fields = list(dict.fromkeys(name for row in rows.values() for name in row))
-        fields = [f for f in fields if f != key]
-        keys_as_text = table.schema is None and all(isinstance(k, str) for k in rows)
-        return LookupOperator(op.on, rows, fields, keys_as_text)
 
     async def run(self) -> RunMetrics:
         started = self.clock.monotonic_s()
@@ -277,11 +269,16 @@ class Execution:
                     tg.start_soon(self._checkpointer, name="rillet checkpointer")
                 for node in self.physical.nodes.values():
                     outlets = [self._outlet(node, o) for o in node.outputs]
-                    task = {"source": self._source, "stage": self._stage,
-                            "operator": self._operator, "union": self._union,
-                            "sink": self._sink}[node.kind]
-                    tg.start_soon(self._node, task, node, outlets,
-                                  name=f"rillet {node.kind} {node.name}")
+                    task = {
+                        "source": self._source,
+                        "stage": self._stage,
+                        "operator": self._operator,
+                        "union": self._union,
+                        "sink": self._sink,
+                    }[node.kind]
+                    tg.start_soon(
+                        self._node, task, node, outlets, name=f"rillet {node.kind} {node.name}"
+                    )
             if self.coordinator is not None and not self.stopped:
                 self.coordinator.finish(drained=self._drain_id)
             await self._commit_all()
@@ -403,12 +400,12 @@ class Execution:
     def _checkpointed(self, manifest: Manifest) -> None:
         """Checkpoint metrics first, then whatever completing a checkpoint sets off."""
         size = sum(len(saved.state) for saved in manifest.operators.values())
-        self.metrics.checkpoints.complete(manifest.checkpoint_id, manifest.time_ms,
-                                          self.clock.monotonic_s(), size)
+        self.metrics.checkpoints.complete(
+            manifest.checkpoint_id, manifest.time_ms, self.clock.monotonic_s(), size
+        )
         self._completed(manifest)
 
-    async def _broadcast(self, node: PhysicalNode, outlets: list[Outlet], barrier: Barrier
-                         ) -> None:
+    async def _broadcast(self, node: PhysicalNode, outlets: list[Outlet], barrier: Barrier) -> None:
         """Send a barrier on every output, then wait until each receiver has aligned it."""
         extra = [self._error_outlets.get(node.id), self._late_outlets.get(node.id)]
         targets = [*outlets, *(o for o in extra if o is not None)]
@@ -417,8 +414,7 @@ class Execution:
         for outlet in targets:
             await outlet.channel.alignment.wait(barrier.checkpoint_id)
 
-    async def _aligned(self, node: PhysicalNode, checkpoint_id: int, outlets: list[Outlet]
-                       ) -> None:
+    async def _aligned(self, node: PhysicalNode, checkpoint_id: int, outlets: list[Outlet]) -> None:
         """Take this node's part in a checkpoint, let its senders go on, pass the barrier."""
         if self.coordinator is not None:
             kind, key, value = await self._part(node)
@@ -484,8 +480,12 @@ class Execution:
                 await self._commit("source", node.name, source)
             started = clock.monotonic_s()  # reading and decoding (and a followed file's wait)
             batch = await source.read_batch()
-            if typed is not None and batch and batch.records \
-                    and type(batch.records[0]) is not typed.type:
+            if (
+                typed is not None
+                and batch
+                and batch.records
+                and type(batch.records[0]) is not typed.type
+            ):
                 _make_typed(batch, typed)  # a connector that did not decode through the schema
             metrics.busy_s += clock.monotonic_s() - started
             if batch is None:
@@ -502,8 +502,9 @@ class Execution:
             await self._hold_end(node, source, outlets)
         await self._finish(node, outlets)
 
-    async def _answer_requests(self, node: PhysicalNode, source: SourceConnector,
-                               outlets: list[Outlet]) -> None:
+    async def _answer_requests(
+        self, node: PhysicalNode, source: SourceConnector, outlets: list[Outlet]
+    ) -> None:
         """Take the source's part in each checkpoint asked for since its last batch."""
         requests = self._requests[node.id]
         while requests:
@@ -515,8 +516,9 @@ class Execution:
             if checkpoint_id == self._stop_at:
                 await anyio.sleep_forever()  # stopping: read no more
 
-    async def _hold_end(self, node: PhysicalNode, source: SourceConnector,
-                        outlets: list[Outlet]) -> None:
+    async def _hold_end(
+        self, node: PhysicalNode, source: SourceConnector, outlets: list[Outlet]
+    ) -> None:
         """At the end of its input, a source that feeds an operator waits for every other such
         source to get there too (idle meanwhile, so it holds no watermark back); the last one
         begins a checkpoint, which they all take part in before their end goes downstream. That
@@ -536,8 +538,9 @@ class Execution:
             assert requested is not None
             await requested.wait()
 
-    async def _source_errors(self, node: PhysicalNode, plan_node: Node, origin: Origin,
-                             bad: list[BadRecord]) -> None:
+    async def _source_errors(
+        self, node: PhysicalNode, plan_node: Node, origin: Origin, bad: list[BadRecord]
+    ) -> None:
         at = location(self.plan, plan_node)
         if node.id not in self._error_outlets:
             first = bad[0]
@@ -545,7 +548,8 @@ class Execution:
             raise RecordError(
                 f"source `{origin.source}` ({at}): bad record at {where}offset {first.offset}: "
                 f"{first.reason}\n  hint: add `errors into SINK` to send bad records to a sink "
-                "and keep going")
+                "and keep going"
+            )
         errors = [error_record(b.reason, origin, b.offset, b.raw, "source", at) for b in bad]
         await self._send_errors(node, errors)
 
@@ -574,8 +578,9 @@ class Execution:
                 await self._finish(node, outlets)
                 return
 
-    async def _control(self, node: PhysicalNode, port: int, item: Item, inputs: Inputs,
-                       outlets: list[Outlet]) -> bool:
+    async def _control(
+        self, node: PhysicalNode, port: int, item: Item, inputs: Inputs, outlets: list[Outlet]
+    ) -> bool:
         """Pass a control item on (watermarks merged over the inputs, barriers aligned);
         False once every input has ended."""
         metrics = self.metrics.nodes[node.id]
@@ -608,7 +613,8 @@ class Execution:
                 raise RecordError(
                     f"{at}: {reason}\n  record from source `{origin.source}` at {where}offset "
                     f"{offset}: {_describe(record)}\n  hint: add `errors into SINK` to send bad "
-                    "records to a sink and keep going")
+                    "records to a sink and keep going"
+                )
             errors.append(error_record(reason, origin, offset, record, operator, at))
 
         return on_error
@@ -640,12 +646,7 @@ class Execution:
                     operator.on_tick(clock.time_ms(), out)
                 elif isinstance(item, Watermark):
                     merged = inputs.watermark(port, item)
-                    # an operator that makes its own watermarks still passes on that its
-                    # inputs are idle (a source at its end, waiting for the others)
-                    if merged is not None and (merged.idle or not own_watermarks):
-                        if not merged.idle:
-                            operator.on_watermark(merged.ts_ms, out)
-                        forward = merged
+                    forward = _on_watermark(operator, merged, own_watermarks, out)
                 elif isinstance(item, Barrier):
                     if alignment.arrive(port, item.checkpoint_id):
                         aligned.append(item.checkpoint_id)
@@ -675,8 +676,9 @@ class Execution:
             await self.clock.sleep(every_s)
             await outlet.send(TICK)
 
-    async def _flush(self, node: PhysicalNode, out: Output, origin: Origin,
-                     outlets: list[Outlet]) -> None:
+    async def _flush(
+        self, node: PhysicalNode, out: Output, origin: Origin, outlets: list[Outlet]
+    ) -> None:
         """Send what an operator call produced: records, late records, errors, watermark."""
         metrics = self.metrics.nodes[node.id]
         if out.records:
@@ -692,15 +694,25 @@ class Execution:
             if node.id not in self._error_outlets:
                 record, offset, reason = out.errors[0]
                 where = f"{origin.file} " if origin.file else ""
-                came = f"from source `{origin.source}` at {where}offset {offset}" \
-                    if offset is not None else f"made by `{origin.source}`"
+                came = (
+                    f"from source `{origin.source}` at {where}offset {offset}"
+                    if offset is not None
+                    else f"made by `{origin.source}`"
+                )
                 raise RecordError(
                     f"{at}: `{operator}` failed: {reason}\n  record {came}: "
                     f"{_describe(record)}\n  hint: add `errors into SINK` to send bad records "
-                    "to a sink and keep going")
-            await self._send_errors(node, [
-                error_record(f"`{operator}` failed: {reason}", origin, offset, record, operator,
-                             at) for record, offset, reason in out.errors])
+                    "to a sink and keep going"
+                )
+            await self._send_errors(
+                node,
+                [
+                    error_record(
+                        f"`{operator}` failed: {reason}", origin, offset, record, operator, at
+                    )
+                    for record, offset, reason in out.errors
+                ],
+            )
         if out.watermark is not None:
             await self._send_all(outlets, Watermark(out.watermark), metrics)
         if out.idle:
@@ -712,8 +724,10 @@ class Execution:
         while frame is not None:
             spec = self.physical.functions.get(frame.tb_frame.f_code)
             if spec is not None:
-                return (f"function `{spec.name}` (plugin `{spec.plugin}`) raised "
-                        f"{type(error).__name__}: {error}")
+                return (
+                    f"function `{spec.name}` (plugin `{spec.plugin}`) raised "
+                    f"{type(error).__name__}: {error}"
+                )
             frame = frame.tb_next
         return describe_error(error)
 
@@ -759,6 +773,19 @@ class Execution:
                 await self._commit("sink", node.name, sink)
 
 
+def _on_watermark(
+    operator: Any, merged: Watermark | None, own_watermarks: bool, out: Output
+) -> Watermark | None:
+    """Hand an operator its inputs' merged watermark; what to pass on. An operator that makes
+    its own watermarks (`event_time`) still passes on that its inputs are idle (a source at its
+    end, waiting for the others)."""
+    if merged is None or not (merged.idle or not own_watermarks):
+        return None
+    if not merged.idle:
+        operator.on_watermark(merged.ts_ms, out)
+    return merged
+
+
 def _position(source: Any) -> Any:
     """Where `source` is, for a checkpoint; None for one that cannot say (a generator)."""
     return source.position() if isinstance(source, Positioned) else None
@@ -788,13 +815,20 @@ def _holding_sources(physical: PhysicalPlan, sinks: Mapping[str, SinkConnector])
     return holding
 
 
-def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
-            sources: Mapping[str, SourceConnector] | None = None,
-            sinks: Mapping[str, SinkConnector] | None = None,
-            metrics: RunMetrics | None = None, store: CheckpointStore | None = None,
-            resume: Manifest | None = None, worker: tuple[int, int] = (0, 1),
-            extend_finished: bool = True, pipeline: PipelineIdentity | None = None
-            ) -> Execution:
+def prepare(
+    plan: Plan,
+    registry: Registry,
+    *,
+    clock: Clock | None = None,
+    sources: Mapping[str, SourceConnector] | None = None,
+    sinks: Mapping[str, SinkConnector] | None = None,
+    metrics: RunMetrics | None = None,
+    store: CheckpointStore | None = None,
+    resume: Manifest | None = None,
+    worker: tuple[int, int] = (0, 1),
+    extend_finished: bool = True,
+    pipeline: PipelineIdentity | None = None,
+) -> Execution:
     """An execution of `plan`, ready to `run()`. `sources` and `sinks` replace connectors by
     name; with a `store`, checkpoints are taken into it, and `resume` restores one first.
 
@@ -806,8 +840,19 @@ def prepare(plan: Plan, registry: Registry, *, clock: Clock | None = None,
     `pipeline` is recorded in every checkpoint, for a later run to tell what changed."""
     clock = clock or SystemClock()
     physical = compile_plan(plan, registry, clock)
-    return Execution(physical, registry, clock, sources or {}, sinks or {}, metrics, store,
-                     resume, worker, extend_finished, pipeline)
+    return Execution(
+        physical,
+        registry,
+        clock,
+        sources or {},
+        sinks or {},
+        metrics,
+        store,
+        resume,
+        worker,
+        extend_finished,
+        pipeline,
+    )
 
 
 async def execute(plan: Plan, registry: Registry, **kwargs: Any) -> RunMetrics:
