@@ -93,8 +93,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.format != "json":
         assert compiled.checked is not None
         c = compiled.checked
-        print(f"ok: {args.file}: {len(c.sources)} sources, {len(c.streams)} streams, "
-              f"{len(c.flows)} flows, {len(c.sinks)} sinks", file=sys.stderr)
+        print(
+            f"ok: {args.file}: {len(c.sources)} sources, {len(c.streams)} streams, "
+            f"{len(c.flows)} flows, {len(c.sinks)} sinks",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -119,10 +122,14 @@ def _summary(metrics: RunMetrics) -> str:
         detail += f"   late {m.late:,}" if m.late else ""
         detail += f"   errors {m.errors:,}" if m.errors else ""
         kind = "stage " if m.kind == "stage" else "op    "
-        lines.append(f"  {kind} {m.name:<24} in    {m.records_in:>11,}   out "
-                     f"{m.records_out:,}{detail}{_speed(m.records_in, m.busy_s)}")
-    lines.extend(f"  sink   {m.name:<24} wrote {m.records_in:>11,}"
-                 f"{_speed(m.records_in, m.busy_s)}" for m in metrics.by_kind("sink"))
+        lines.append(
+            f"  {kind} {m.name:<24} in    {m.records_in:>11,}   out "
+            f"{m.records_out:,}{detail}{_speed(m.records_in, m.busy_s)}"
+        )
+    lines.extend(
+        f"  sink   {m.name:<24} wrote {m.records_in:>11,}{_speed(m.records_in, m.busy_s)}"
+        for m in metrics.by_kind("sink")
+    )
     return "\n".join(lines)
 
 
@@ -167,14 +174,18 @@ Beside = Callable[[Execution], Coroutine[Any, Any, None]]
 """What runs beside a run and is given it (the file watcher of --watch)."""
 
 
-async def _run_until_signalled(execution: Execution, monitor: Monitor, resume: Manifest | None,
-                               beside: Beside | None = None) -> tuple[RunMetrics, int | None]:
+async def _run_until_signalled(
+    execution: Execution, monitor: Monitor, resume: Manifest | None, beside: Beside | None = None
+) -> tuple[RunMetrics, int | None]:
     """Run, watched by `monitor` (and `beside`, with --watch); the first SIGINT or SIGTERM
     stops the run after a last checkpoint, or at once if that takes more than a few seconds; a
     second one at once (`stopping.py`)."""
     loop = asyncio.get_running_loop()
-    stopper = Stopper(execution.request_stop, loop.call_soon_threadsafe,
-                      lambda: _resumes_from(execution.last_saved or resume))
+    stopper = Stopper(
+        execution.request_stop,
+        loop.call_soon_threadsafe,
+        lambda: _resumes_from(execution.last_saved or resume),
+    )
     with handling(stopper):
         async with anyio.create_task_group() as tg:
             tg.start_soon(monitor.run)
@@ -241,19 +252,24 @@ def _http_token(args: argparse.Namespace) -> str | None:
     except ValueError as e:
         raise SystemExit(f"rillet: error: {e}") from None
     token = args.http_token if args.http_token is not None else os.environ.get(HTTP_TOKEN)
-    if token is not None and not (token and token.isascii() and token.isprintable()
-                                  and " " not in token):
+    if token is not None and not (
+        token and token.isascii() and token.isprintable() and " " not in token
+    ):
         where = "--http-token" if args.http_token is not None else HTTP_TOKEN
-        raise SystemExit(f"rillet: error: {where}: a token is one or more printable ASCII "
-                         "characters without spaces")
+        raise SystemExit(
+            f"rillet: error: {where}: a token is one or more printable ASCII "
+            "characters without spaces"
+        )
     return token
 
 
 def cmd_run(args: argparse.Namespace, watching: Watching | None = None) -> int:
     if args.watch and watching is None:
         if args.workers > 1 or args.worker is not None:
-            print("rillet: error: --watch runs one process; it cannot be combined with "
-                  "--workers", file=sys.stderr)
+            print(
+                "rillet: error: --watch runs one process; it cannot be combined with --workers",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         _params(args.param)  # a malformed -p is a usage error at once, not after each edit
         _http_token(args)  # a malformed --http or token is a usage error at once too
@@ -291,52 +307,90 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
     except ConnectorError as e:
         print(f"rillet: error: {e}", file=sys.stderr)
         return EXIT_FAILED
-    if args.fresh:
-        store.clear()
-    resume = store.latest()
-    if watching is not None and watching.after_change and resume is not None and resume.finished:
-        print("rillet: the last run had read every input to its end: starting over (as --fresh "
-              "would), so that the outputs show the edit", file=sys.stderr)
-        store.clear()
-        resume = None
+    resume = _resume_from(args, store, watching)
     pipeline = identity(compiled.source.text, _params(args.param))
     changed = changed_since(resume, pipeline) if resume is not None else None
     if changed is not None:
         print(f"rillet: warning: {changed}", file=sys.stderr)
     execution: Execution | None = None
     try:
-        execution = prepare(plan, registry, store=store, resume=resume, sources=sources,
-                            sinks=sinks, worker=(args.worker or 0, args.workers),
-                            extend_finished=not args.restarted, pipeline=pipeline)
+        execution = prepare(
+            plan,
+            registry,
+            store=store,
+            resume=resume,
+            sources=sources,
+            sinks=sinks,
+            worker=(args.worker or 0, args.workers),
+            extend_finished=not args.restarted,
+            pipeline=pipeline,
+        )
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
         with _serving(monitor, args.http, token):
             _tune_gc()
             metrics, signum = anyio.run(
-                _run_until_signalled, execution, monitor, resume,
+                _run_until_signalled,
+                execution,
+                monitor,
+                resume,
                 watching.stop_on_change if watching is not None else None,
-                backend_options=_backend_options())
+                backend_options=_backend_options(),
+            )
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BaseException as e:
-        if isinstance(e, BaseExceptionGroup) and e.subgroup(KeyboardInterrupt) is not None:
-            print("rillet: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        failure = first_failure(e)
-        if failure is None:
-            raise
-        if isinstance(failure, StateMismatch) and watching is not None:
-            watching.mismatch = str(failure).split("\n")[0]  # without its hint to use --fresh
-            return EXIT_USAGE
-        print(f"rillet: error: {failure}", file=sys.stderr)
-        if isinstance(failure, RecordError):
-            saved = execution.last_saved if execution is not None else None
-            print(_stopped_on_record(saved or resume), file=sys.stderr)
-        return EXIT_USAGE if isinstance(failure, StateMismatch) else EXIT_FAILED
+        saved = execution.last_saved if execution is not None else None
+        return _failed(e, saved or resume, watching)
+    return _finished(args, metrics, signum, resume)
+
+
+def _resume_from(
+    args: argparse.Namespace, store: Any, watching: Watching | None
+) -> Manifest | None:
+    """The checkpoint this run goes on from, if any."""
+    if args.fresh:
+        store.clear()
+    resume = store.latest()
+    if watching is not None and watching.after_change and resume is not None and resume.finished:
+        print(
+            "rillet: the last run had read every input to its end: starting over (as --fresh "
+            "would), so that the outputs show the edit",
+            file=sys.stderr,
+        )
+        store.clear()
+        resume = None
+    return resume
+
+
+def _failed(error: BaseException, saved: Manifest | None, watching: Watching | None) -> int:
+    """Report a run that failed in one line meant for the pipeline's author; its exit code."""
+    if isinstance(error, BaseExceptionGroup) and error.subgroup(KeyboardInterrupt) is not None:
+        print("rillet: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    failure = first_failure(error)
+    if failure is None:
+        raise error
+    if isinstance(failure, StateMismatch) and watching is not None:
+        watching.mismatch = str(failure).split("\n")[0]  # without its hint to use --fresh
+        return EXIT_USAGE
+    print(f"rillet: error: {failure}", file=sys.stderr)
+    if isinstance(failure, RecordError):
+        print(_stopped_on_record(saved), file=sys.stderr)
+    return EXIT_USAGE if isinstance(failure, StateMismatch) else EXIT_FAILED
+
+
+def _finished(
+    args: argparse.Namespace, metrics: RunMetrics, signum: int | None, resume: Manifest | None
+) -> int:
+    """Report a run that ended by itself or was stopped; its exit code."""
     read = sum(m.records_out + m.errors for m in metrics.by_kind("source"))
     if resume is not None and resume.finished and read == 0 and signum is None:
-        print(f"rillet: nothing left to do: every input was read to its end "
-              f"(checkpoint {resume.checkpoint_id}); --fresh starts over", file=sys.stderr)
+        print(
+            f"rillet: nothing left to do: every input was read to its end "
+            f"(checkpoint {resume.checkpoint_id}); --fresh starts over",
+            file=sys.stderr,
+        )
         return EXIT_OK
     if not args.quiet:
         if resume is not None:
@@ -352,11 +406,15 @@ def _stopped_on_record(saved: Manifest | None) -> str:
     """What the outputs hold after a bad record stopped the run: the records read with it and
     after it were not written; the next run goes on from the last checkpoint."""
     if saved is None:
-        return ("  no checkpoint was saved: the next run starts from the beginning (an output "
-                "this run began to write is written again from its start)")
-    return (f"  the outputs hold what checkpoint {saved.checkpoint_id} committed, and the next "
-            "run goes on from there (cutting back what was written after it); the records "
-            "read since, those before the bad one included, are not in them")
+        return (
+            "  no checkpoint was saved: the next run starts from the beginning (an output "
+            "this run began to write is written again from its start)"
+        )
+    return (
+        f"  the outputs hold what checkpoint {saved.checkpoint_id} committed, and the next "
+        "run goes on from there (cutting back what was written after it); the records "
+        "read since, those before the bad one included, are not in them"
+    )
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
@@ -375,8 +433,10 @@ def _list_checkpoints(manifests: list[Manifest], what: str) -> int:
     for m in manifests:
         moment = datetime.fromtimestamp(m.time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
         state = sum(len(o.state) for o in m.operators.values())
-        print(f"checkpoint {m.checkpoint_id}  {moment} UTC"
-              f"{'  finished' if m.finished else ''}  state {state:,} bytes")
+        print(
+            f"checkpoint {m.checkpoint_id}  {moment} UTC"
+            f"{'  finished' if m.finished else ''}  state {state:,} bytes"
+        )
         for name, position in m.sources.items():
             print(f"  source {name}: {msgspec.json.encode(position).decode()}")
         for key, saved in m.operators.items():
@@ -417,7 +477,8 @@ def _signature(spec: Spec) -> str:
         text = f"{p.name}: {annotation(p.annotation)}"
         parts.append(text if p.required else f"{text} = {p.default!r}")
     has_result = spec.kind in ("function", "aggregate") or (
-        spec.kind == "operator" and not isinstance(spec.obj, type))
+        spec.kind == "operator" and not isinstance(spec.obj, type)
+    )
     returns = f" -> {annotation(spec.returns)}" if has_result else ""
     return f"{spec.name}({', '.join(parts)}){returns}"
 
@@ -436,9 +497,22 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         registry = Registry.from_plugins(plugins)
     specs = registry.all()
     if args.json:
-        sys.stdout.buffer.write(msgspec.json.encode([
-            {"kind": s.kind, "name": s.name, "plugin": s.plugin, "signature": _signature(s),
-             "summary": s.summary, "delivery": s.delivery} for s in specs]) + b"\n")
+        sys.stdout.buffer.write(
+            msgspec.json.encode(
+                [
+                    {
+                        "kind": s.kind,
+                        "name": s.name,
+                        "plugin": s.plugin,
+                        "signature": _signature(s),
+                        "summary": s.summary,
+                        "delivery": s.delivery,
+                    }
+                    for s in specs
+                ]
+            )
+            + b"\n"
+        )
         return EXIT_OK
     for kind in ("source", "sink", "table", "operator", "function", "aggregate"):
         chosen = [s for s in specs if s.kind == kind]
@@ -500,55 +574,109 @@ def parser() -> argparse.ArgumentParser:
     test.set_defaults(handler=cmd_test)
     for sub in (run, check, test):
         sub.add_argument("file", help="the pipeline file (.rill)")
-        sub.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                         help="override a `param` of the pipeline")
-    run.add_argument("-q", "--quiet", action="store_true",
-                     help="no live view, progress lines or summary; warnings only")
-    run.add_argument("--fresh", action="store_true",
-                     help="forget saved checkpoints and start from the beginning")
-    run.add_argument("--http", metavar="HOST:PORT",
-                     help="serve /metrics (Prometheus), /healthz and a dashboard at / while "
-                          "running; HOST defaults to 127.0.0.1, port 0 picks a free one")
-    run.add_argument("--http-token", metavar="TOKEN",
-                     help="answer --http requests only with `Authorization: Bearer TOKEN`; "
-                          f"others can read it in a process listing, so prefer ${HTTP_TOKEN}")
-    run.add_argument("--log-format", choices=("text", "json"), default="text",
-                     help="log lines (warnings, alerts, checkpoints) as text or JSON lines")
-    run.add_argument("--watch", action="store_true",
-                     help="run again each time the pipeline file (or a plugin file it uses) "
-                          "changes, until Ctrl-C")
+        sub.add_argument(
+            "-p",
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a `param` of the pipeline",
+        )
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no live view, progress lines or summary; warnings only",
+    )
+    run.add_argument(
+        "--fresh", action="store_true", help="forget saved checkpoints and start from the beginning"
+    )
+    run.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve /metrics (Prometheus), /healthz and a dashboard at / while "
+        "running; HOST defaults to 127.0.0.1, port 0 picks a free one",
+    )
+    run.add_argument(
+        "--http-token",
+        metavar="TOKEN",
+        help="answer --http requests only with `Authorization: Bearer TOKEN`; "
+        f"others can read it in a process listing, so prefer ${HTTP_TOKEN}",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines (warnings, alerts, checkpoints) as text or JSON lines",
+    )
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="run again each time the pipeline file (or a plugin file it uses) "
+        "changes, until Ctrl-C",
+    )
     checkpoints = commands.add_parser("checkpoints", help="list a pipeline's checkpoints")
     checkpoints.add_argument("file", help="the pipeline file (.rill)")
     checkpoints.set_defaults(handler=cmd_checkpoints)
     for sub in (run, checkpoints):
-        sub.add_argument("--state-dir", metavar="DIR",
-                         help="where checkpoints are kept (default: .rillet/NAME beside FILE)")
-        sub.add_argument("--state-store", metavar="URL",
-                         help="keep checkpoints in Redis (redis://HOST:PORT), shared by "
-                              "workers on several machines")
-        sub.add_argument("--group", metavar="NAME",
-                         help="the name workers of one pipeline share (default: FILE's name)")
-        sub.add_argument("--workers", type=int, default=1, metavar="N",
-                         help="run as N worker processes sharing the input through a broker")
-    run.add_argument("--worker-ids", metavar="I,J",
-                     help="which of the --workers this machine runs (default: all)")
-    run.add_argument("--broker", metavar="URL",
-                     help="the Redis (redis://HOST:PORT) that carries records between workers")
+        sub.add_argument(
+            "--state-dir",
+            metavar="DIR",
+            help="where checkpoints are kept (default: .rillet/NAME beside FILE)",
+        )
+        sub.add_argument(
+            "--state-store",
+            metavar="URL",
+            help="keep checkpoints in Redis (redis://HOST:PORT), shared by "
+            "workers on several machines",
+        )
+        sub.add_argument(
+            "--group",
+            metavar="NAME",
+            help="the name workers of one pipeline share (default: FILE's name)",
+        )
+        sub.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
+            help="run as N worker processes sharing the input through a broker",
+        )
+    run.add_argument(
+        "--worker-ids",
+        metavar="I,J",
+        help="which of the --workers this machine runs (default: all)",
+    )
+    run.add_argument(
+        "--broker",
+        metavar="URL",
+        help="the Redis (redis://HOST:PORT) that carries records between workers",
+    )
     run.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # run by `supervise`
     run.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=cmd_run)
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=cmd_check)
     graph = commands.add_parser("graph", help="draw the pipeline's dataflow, sources to sinks")
-    graph.add_argument("--format", choices=tuple(GRAPH_FORMATS), default="text",
-                       help="text (a tree), mermaid (flowchart) or dot (Graphviz)")
+    graph.add_argument(
+        "--format",
+        choices=tuple(GRAPH_FORMATS),
+        default="text",
+        help="text (a tree), mermaid (flowchart) or dot (Graphviz)",
+    )
     graph.set_defaults(handler=cmd_graph)
     explain_ = commands.add_parser("explain", help="show the physical plan a run would execute")
     explain_.set_defaults(handler=cmd_explain)
     for sub in (graph, explain_):
         sub.add_argument("file", help="the pipeline file (.rill)")
-        sub.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                         help="override a `param` of the pipeline")
+        sub.add_argument(
+            "-p",
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a `param` of the pipeline",
+        )
     return top
 
 

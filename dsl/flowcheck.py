@@ -41,11 +41,21 @@ def flow_streams(flow: ast.Flow) -> list[str]:
     joined = [op.stream for op in flow.ops if isinstance(op, ast.JoinOp)]
     return list(dict.fromkeys(i.text for i in [*heads, *joined]))
 
+
 _OPERATOR_NAMES = {
-    ast.WhereOp: "where", ast.SelectOp: "select", ast.DeriveOp: "derive", ast.DropOp: "drop",
-    ast.ExplodeOp: "explode", ast.EventTimeOp: "event_time", ast.WindowOp: "window",
-    ast.AggregateOp: "aggregate", ast.DedupeOp: "dedupe", ast.JoinOp: "join",
-    ast.LookupOp: "lookup", ast.LateOp: "late into", ast.IntoOp: "into",
+    ast.WhereOp: "where",
+    ast.SelectOp: "select",
+    ast.DeriveOp: "derive",
+    ast.DropOp: "drop",
+    ast.ExplodeOp: "explode",
+    ast.EventTimeOp: "event_time",
+    ast.WindowOp: "window",
+    ast.AggregateOp: "aggregate",
+    ast.DedupeOp: "dedupe",
+    ast.JoinOp: "join",
+    ast.LookupOp: "lookup",
+    ast.LateOp: "late into",
+    ast.IntoOp: "into",
 }
 
 
@@ -61,8 +71,14 @@ def unknown_sink(checked: Checked, ident: ast.Ident) -> Diagnostic | None:
 class _Scope:
     """What names mean inside one expression: the record's fields and the params."""
 
-    def __init__(self, record: RecordType, where: str, aggregates: bool = False,
-                 keys: frozenset[str] | None = None, in_aggregate: bool = False) -> None:
+    def __init__(
+        self,
+        record: RecordType,
+        where: str,
+        aggregates: bool = False,
+        keys: frozenset[str] | None = None,
+        in_aggregate: bool = False,
+    ) -> None:
         self.record = record
         self.where = where
         self.aggregates = aggregates  # aggregate calls allowed here
@@ -91,8 +107,15 @@ class FlowChecker:
             out, _ = self.flow(flow)
             writes = any(isinstance(op, ast.IntoOp | ast.LateOp) for op in flow.ops)
             if not writes and out is not None:
-                self.report(warning("W0001", "this flow writes to no sink, so it does nothing",
-                                    flow.span, "", "end it with `| into SINK`"))
+                self.report(
+                    warning(
+                        "W0001",
+                        "this flow writes to no sink, so it does nothing",
+                        flow.span,
+                        "",
+                        "end it with `| into SINK`",
+                    )
+                )
         for name, stream in c.streams.items():
             if name not in c.stream_order:  # in a cycle: what it reads is not unread
                 self.read.update(flow_streams(stream.flow))
@@ -140,11 +163,23 @@ class FlowChecker:
             if isinstance(op, ast.WindowOp | ast.DedupeOp | ast.JoinOp) and time is not None:
                 self._event_time_field(op, time, record)
             if isinstance(op, ast.LateOp) and not isinstance(previous, ast.AggregateOp):
-                self.report(error("E0501", "`late into` must come right after `aggregate`",
-                                  op.span, "not after an aggregate"))
+                self.report(
+                    error(
+                        "E0501",
+                        "`late into` must come right after `aggregate`",
+                        op.span,
+                        "not after an aggregate",
+                    )
+                )
             if isinstance(previous, ast.WindowOp) and not isinstance(op, ast.AggregateOp):
-                self.report(error("E0502", "`window` must be followed by `aggregate`",
-                                  previous.span, "a window needs an aggregate to fill"))
+                self.report(
+                    error(
+                        "E0502",
+                        "`window` must be followed by `aggregate`",
+                        previous.span,
+                        "a window needs an aggregate to fill",
+                    )
+                )
             record = self.operator(op, record, previous)
             previous = op
             if isinstance(op, ast.EventTimeOp):
@@ -152,12 +187,19 @@ class FlowChecker:
             elif isinstance(op, ast.AggregateOp):
                 time = None
         if isinstance(previous, ast.WindowOp):
-            self.report(error("E0502", "`window` must be followed by `aggregate`", previous.span,
-                              "a window needs an aggregate to fill"))
+            self.report(
+                error(
+                    "E0502",
+                    "`window` must be followed by `aggregate`",
+                    previous.span,
+                    "a window needs an aggregate to fill",
+                )
+            )
         return record, time
 
-    def _event_time_field(self, op: ast.Operator, time: ast.EventTimeOp,
-                          record: RecordType) -> None:
+    def _event_time_field(
+        self, op: ast.Operator, time: ast.EventTimeOp, record: RecordType
+    ) -> None:
         """Windows, `dedupe` and `join` read event time from the field `event_time` named;
         an error when the records here cannot have it any more."""
         name = time.field.text
@@ -165,18 +207,22 @@ class FlowChecker:
             return
         where = _OPERATOR_NAMES[type(op)]
         dropped = f"; {record.origin} does not keep it" if record.origin else ""
-        self.report(error("E0507", f"`{where}` reads event time from `{name}`, which is not a "
-                          "field here", op.span,
-                          f"declared by `event_time {name}` on line {time.span.line}{dropped}",
-                          f"keep `{name}`, or declare `event_time` again after the change"))
+        self.report(
+            error(
+                "E0507",
+                f"`{where}` reads event time from `{name}`, which is not a field here",
+                op.span,
+                f"declared by `event_time {name}` on line {time.span.line}{dropped}",
+                f"keep `{name}`, or declare `event_time` again after the change",
+            )
+        )
 
     def union(self, head: ast.UnionHead) -> RecordType | None:
         seen: set[str] = set()
         types = []
         for ident in head.streams:
             if ident.text in seen:
-                self.report(error("E0113", f"`{ident.text}` appears twice in `union`",
-                                  ident.span))
+                self.report(error("E0113", f"`{ident.text}` appears twice in `union`", ident.span))
                 continue
             seen.add(ident.text)
             t = self.stream_type(ident)
@@ -194,8 +240,9 @@ class FlowChecker:
                 fields[name] = TypeSpec(merged, optional=True)
         return RecordType(fields, "the `union`")
 
-    def operator(self, op: ast.Operator, record: RecordType,
-                 previous: ast.Operator | None) -> RecordType:
+    def operator(  # noqa: C901 (one case per operator kind, each a line or a call)
+        self, op: ast.Operator, record: RecordType, previous: ast.Operator | None
+    ) -> RecordType:
         where = f"`{_OPERATOR_NAMES.get(type(op), 'operator')}`"
         line = f"the {where} on line {op.span.line}"
         match op:
@@ -203,88 +250,30 @@ class FlowChecker:
                 self.expr(cond, _Scope(record, where))
                 return record
             case ast.SelectOp(items=items):
-                fields: dict[str, TypeSpec] = {}
-                for item in items:
-                    if item.value is None:
-                        self.field(item.name, record, where)
-                        fields[item.name.text] = (record.fields or {}).get(
-                            item.name.text, TypeSpec("any", True))
-                    else:
-                        fields[item.name.text] = spec_of(self.expr(item.value,
-                                                                   _Scope(record, where)))
-                return RecordType(fields, line)
+                return self._select(items, record, where, line)
             case ast.DeriveOp(items=items):
                 for assignment in items:
                     t = self.expr(assignment.value, _Scope(record, where))
                     record = record.with_fields({assignment.name.text: spec_of(t)}, line)
                 return record
             case ast.DropOp(names=names):
-                for name in names:
-                    self.field(name, record, where)
-                if record.fields is None:
-                    return record
-                dropped = {n.text for n in names}
-                return RecordType({k: v for k, v in record.fields.items() if k not in dropped},
-                                  line)
+                return self._drop(names, record, where, line)
             case ast.ExplodeOp(field=field, into=into):
-                if not self.field(field, record, where):
-                    return record
-                spec = (record.fields or {}).get(field.text)
-                if spec is not None and spec.name not in ("list", "any"):
-                    self.report(error("E0301", f"`explode` needs a list, `{field.text}` is "
-                                      f"{describe(spec.name)}", field.span))
-                item = spec.item if spec is not None and spec.item else TypeSpec("any", True)
-                target = (into or field).text
-                return record.with_fields({target: item}, line)
+                return self._explode(field, into, record, where, line)
             case ast.EventTimeOp(field=field):
-                if self.field(field, record, where):
-                    t = record.field_type(field.text)
-                    if t not in ("int", "str", "any"):
-                        self.report(error("E0301", f"event time must be epoch milliseconds (int) "
-                                          f"or an ISO-8601 string; `{field.text}` is "
-                                          f"{describe(t)}", field.span))
-                return record
+                return self._event_time(field, record, where)
             case ast.WindowOp(size=size, every=every):
-                if size.ms <= 0:
-                    self.report(error("E0503", "a window must last longer than 0", size.span))
-                if every is not None and not 0 < every.ms <= size.ms:
-                    self.report(error("E0503", "a sliding window's step must be positive and "
-                                      "at most its size", every.span))
-                return record
+                return self._window(size, every, record)
             case ast.AggregateOp(keys=keys, items=items):
-                return self.aggregate(keys, items, record, isinstance(previous, ast.WindowOp),
-                                      line)
+                return self.aggregate(keys, items, record, isinstance(previous, ast.WindowOp), line)
             case ast.DedupeOp(keys=keys):
                 for key in keys:
                     self.field(key, record, where)
                 return record
             case ast.JoinOp(stream=stream, on=on):
-                right = self.stream_type(stream)
-                self.field(on, record, where)
-                if right is None:
-                    return RecordType()
-                self.field(on, right, f"{where} (stream `{stream.text}`)")
-                if record.fields is None or right.fields is None:
-                    return RecordType()
-                merged = dict(record.fields)
-                for field_name, spec in right.fields.items():
-                    merged[f"{stream.text}_{field_name}" if field_name in merged
-                           else field_name] = spec
-                return RecordType(merged, line)
+                return self._join(stream, on, record, where, line)
             case ast.LookupOp(table=table, on=on):
-                self.field(on, record, where)
-                if table.text not in self.c.tables:
-                    close = did_you_mean(table.text, self.c.tables)
-                    label = f"did you mean `{close}`?" if close else "no such table"
-                    self.report(error("E0114", f"unknown table `{table.text}`", table.span,
-                                      label))
-                    return RecordType()
-                decl, _ = self.c.tables[table.text]
-                schema = self.c.schemas.get(decl.schema.text) if decl.schema else None
-                if schema is None or record.fields is None:
-                    return RecordType()
-                extra = {f.name: TypeSpec(f.type.name, True, f.type.item) for f in schema.fields}
-                return record.with_fields(extra, line)
+                return self._lookup(table, on, record, where, line)
             case ast.LateOp(sink=sink) | ast.IntoOp(sink=sink):
                 if self._sink(sink):
                     self.written.add(sink.text)
@@ -293,6 +282,109 @@ class FlowChecker:
                 self.plugin_operator(op)
                 return RecordType()
         raise TypeError(f"unknown operator {op!r}")
+
+    def _select(
+        self, items: tuple[ast.SelectItem, ...], record: RecordType, where: str, line: str
+    ) -> RecordType:
+        fields: dict[str, TypeSpec] = {}
+        for item in items:
+            if item.value is None:
+                self.field(item.name, record, where)
+                fields[item.name.text] = (record.fields or {}).get(
+                    item.name.text, TypeSpec("any", True)
+                )
+            else:
+                fields[item.name.text] = spec_of(self.expr(item.value, _Scope(record, where)))
+        return RecordType(fields, line)
+
+    def _drop(
+        self, names: tuple[ast.Ident, ...], record: RecordType, where: str, line: str
+    ) -> RecordType:
+        for name in names:
+            self.field(name, record, where)
+        if record.fields is None:
+            return record
+        dropped = {n.text for n in names}
+        return RecordType({k: v for k, v in record.fields.items() if k not in dropped}, line)
+
+    def _explode(
+        self, field: ast.Ident, into: ast.Ident | None, record: RecordType, where: str, line: str
+    ) -> RecordType:
+        if not self.field(field, record, where):
+            return record
+        spec = (record.fields or {}).get(field.text)
+        if spec is not None and spec.name not in ("list", "any"):
+            self.report(
+                error(
+                    "E0301",
+                    f"`explode` needs a list, `{field.text}` is {describe(spec.name)}",
+                    field.span,
+                )
+            )
+        item = spec.item if spec is not None and spec.item else TypeSpec("any", True)
+        target = (into or field).text
+        return record.with_fields({target: item}, line)
+
+    def _event_time(self, field: ast.Ident, record: RecordType, where: str) -> RecordType:
+        if self.field(field, record, where):
+            t = record.field_type(field.text)
+            if t not in ("int", "str", "any"):
+                self.report(
+                    error(
+                        "E0301",
+                        f"event time must be epoch milliseconds (int) "
+                        f"or an ISO-8601 string; `{field.text}` is "
+                        f"{describe(t)}",
+                        field.span,
+                    )
+                )
+        return record
+
+    def _window(
+        self, size: ast.Duration, every: ast.Duration | None, record: RecordType
+    ) -> RecordType:
+        if size.ms <= 0:
+            self.report(error("E0503", "a window must last longer than 0", size.span))
+        if every is not None and not 0 < every.ms <= size.ms:
+            self.report(
+                error(
+                    "E0503",
+                    "a sliding window's step must be positive and at most its size",
+                    every.span,
+                )
+            )
+        return record
+
+    def _join(
+        self, stream: ast.Ident, on: ast.Ident, record: RecordType, where: str, line: str
+    ) -> RecordType:
+        right = self.stream_type(stream)
+        self.field(on, record, where)
+        if right is None:
+            return RecordType()
+        self.field(on, right, f"{where} (stream `{stream.text}`)")
+        if record.fields is None or right.fields is None:
+            return RecordType()
+        merged = dict(record.fields)
+        for field_name, spec in right.fields.items():
+            merged[f"{stream.text}_{field_name}" if field_name in merged else field_name] = spec
+        return RecordType(merged, line)
+
+    def _lookup(
+        self, table: ast.Ident, on: ast.Ident, record: RecordType, where: str, line: str
+    ) -> RecordType:
+        self.field(on, record, where)
+        if table.text not in self.c.tables:
+            close = did_you_mean(table.text, self.c.tables)
+            label = f"did you mean `{close}`?" if close else "no such table"
+            self.report(error("E0114", f"unknown table `{table.text}`", table.span, label))
+            return RecordType()
+        decl, _ = self.c.tables[table.text]
+        schema = self.c.schemas.get(decl.schema.text) if decl.schema else None
+        if schema is None or record.fields is None:
+            return RecordType()
+        extra = {f.name: TypeSpec(f.type.name, True, f.type.item) for f in schema.fields}
+        return record.with_fields(extra, line)
 
     def _sink(self, ident: ast.Ident) -> bool:
         problem = unknown_sink(self.c, ident)
@@ -312,14 +404,29 @@ class FlowChecker:
         close = did_you_mean(name, record.fields)
         origin = f" ({record.origin})" if record.origin else ""
         if close:
-            return error("E0202", f"unknown field `{name}` in {where}", span,
-                         f"did you mean `{close}`?{origin}")
+            return error(
+                "E0202",
+                f"unknown field `{name}` in {where}",
+                span,
+                f"did you mean `{close}`?{origin}",
+            )
         fields = ", ".join(record.fields) or "none"
-        return error("E0202", f"unknown field `{name}` in {where}", span,
-                     "not a field of the record", f"fields{origin}: {fields}")
+        return error(
+            "E0202",
+            f"unknown field `{name}` in {where}",
+            span,
+            "not a field of the record",
+            f"fields{origin}: {fields}",
+        )
 
-    def aggregate(self, keys: tuple[ast.Ident, ...], items: tuple[ast.Assignment, ...],
-                  record: RecordType, windowed: bool, line: str) -> RecordType:
+    def aggregate(
+        self,
+        keys: tuple[ast.Ident, ...],
+        items: tuple[ast.Assignment, ...],
+        record: RecordType,
+        windowed: bool,
+        line: str,
+    ) -> RecordType:
         where = "`aggregate`"
         fields: dict[str, TypeSpec] = {}
         for key in keys:
@@ -330,8 +437,13 @@ class FlowChecker:
         scope = _Scope(record, where, aggregates=True, keys=frozenset(k.text for k in keys))
         for item in items:
             if item.name.text in fields:
-                self.report(error("E0504", f"`{item.name.text}` is already a field of the "
-                                  "aggregate's output", item.name.span))
+                self.report(
+                    error(
+                        "E0504",
+                        f"`{item.name.text}` is already a field of the aggregate's output",
+                        item.name.span,
+                    )
+                )
             fields[item.name.text] = spec_of(self.expr(item.value, scope))
         return RecordType(fields, line)
 
@@ -343,26 +455,46 @@ class FlowChecker:
             self.report(_unknown_call("operator", op.name, close))
             return
         if op.args:
-            self.report(error("E0402", f"operator `{op.name.text}` takes keyword arguments only",
-                              op.args[0].span, "write `name=value`"))
+            self.report(
+                error(
+                    "E0402",
+                    f"operator `{op.name.text}` takes keyword arguments only",
+                    op.args[0].span,
+                    "write `name=value`",
+                )
+            )
         if op.concurrency is not None and op.concurrency < 1:
-            self.report(error("E0407", "`concurrency` must be at least 1", op.span,
-                              f"found {op.concurrency}"))
+            self.report(
+                error(
+                    "E0407", "`concurrency` must be at least 1", op.span, f"found {op.concurrency}"
+                )
+            )
         params = {p.name: p for p in spec.params}
         seen: set[str] = set()
         for kw in op.kwargs:
             param = params.get(kw.name.text)
             if kw.name.text in seen:
-                self.report(error("E0404", f"argument `{kw.name.text}` of operator "
-                                  f"`{op.name.text}` given twice", kw.name.span))
+                self.report(
+                    error(
+                        "E0404",
+                        f"argument `{kw.name.text}` of operator `{op.name.text}` given twice",
+                        kw.name.span,
+                    )
+                )
                 continue
             seen.add(kw.name.text)
             if param is None:
                 close = did_you_mean(kw.name.text, params)
                 label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(error("E0403", f"unknown argument `{kw.name.text}` for operator "
-                                  f"`{op.name.text}`", kw.name.span, label,
-                                  "it takes: " + ", ".join(params)))
+                self.report(
+                    error(
+                        "E0403",
+                        f"unknown argument `{kw.name.text}` for operator `{op.name.text}`",
+                        kw.name.span,
+                        label,
+                        "it takes: " + ", ".join(params),
+                    )
+                )
                 continue
             what = f"argument `{kw.name.text}` of operator `{op.name.text}`"
             try:  # the planner hands these to the operator as values, once, before any record
@@ -371,13 +503,20 @@ class FlowChecker:
                 self.report(e.diagnostic)
                 continue
             constant = ast.Literal(value=value, kind=kind_of(value), span=kw.value.span)
-            self.argument(constant, param.annotation, _Scope(RecordType(), "operator arguments"),
-                          what)
+            self.argument(
+                constant, param.annotation, _Scope(RecordType(), "operator arguments"), what
+            )
         given = {kw.name.text for kw in op.kwargs}
         for param in spec.params:
             if param.required and param.name not in given:
-                self.report(error("E0405", f"operator `{op.name.text}` needs argument "
-                                  f"`{param.name}`", op.span, f"missing `{param.name}`"))
+                self.report(
+                    error(
+                        "E0405",
+                        f"operator `{op.name.text}` needs argument `{param.name}`",
+                        op.span,
+                        f"missing `{param.name}`",
+                    )
+                )
 
     # -- expressions -----------------------------------------------------------------------------
 
@@ -389,29 +528,19 @@ class FlowChecker:
         wanted = " or ".join(sorted(accepted - {"null"})) or "null"
         self.report(error("E0302", f"{what} expects {wanted}, found {describe(t)}", expr.span))
 
-    def expr(self, expr: ast.Expr, scope: _Scope) -> str:
+    def expr(self, expr: ast.Expr, scope: _Scope) -> str:  # noqa: C901 (one case per kind)
         """The expression's type; reports what is wrong inside it."""
         match expr:
             case ast.Literal(kind=kind):
                 return "int" if kind == "duration" else kind
-            case ast.NameRef(name=name):
+            case ast.NameRef():
                 return self.name(expr, scope)
             case ast.This():
                 return "record"
-            case ast.FieldAccess(target=target, name=name):
-                t = self.expr(target, scope)
-                if t not in ("record", "any", "null"):
-                    self.report(error("E0303", f"cannot read field `{name.text}` of "
-                                      f"{describe(t)}", expr.span))
-                return "any"
-            case ast.IndexAccess(target=target, key=key):
-                t, k = self.expr(target, scope), self.expr(key, scope)
-                if t not in ("record", "list", "str", "any", "null"):
-                    self.report(error("E0303", f"cannot index {describe(t)}", expr.span))
-                if t in ("list", "str") and k not in ("int", "any", "null"):
-                    self.report(error("E0303", f"a {t} index must be an int, found "
-                                      f"{describe(k)}", key.span))
-                return "str" if t == "str" else "any"
+            case ast.FieldAccess():
+                return self._field_access(expr, scope)
+            case ast.IndexAccess():
+                return self._index_access(expr, scope)
             case ast.CallExpr():
                 return self.call(expr, scope)
             case ast.UnaryExpr(op="not", operand=operand):
@@ -425,16 +554,8 @@ class FlowChecker:
                 return t
             case ast.BinaryExpr():
                 return self.binary(expr, scope)
-            case ast.MatchExpr(operand=operand, pattern=pattern):
-                t = self.expr(operand, scope)
-                if t not in ("str", "any", "null"):
-                    self.report(error("E0301", f"`=~` matches text, found {describe(t)}",
-                                      operand.span))
-                refused = regex_problem(pattern.value)
-                if refused is not None:
-                    self.report(error("E0304", refused.message, pattern.span, refused.label,
-                                      *refused.hints))
-                return "bool"
+            case ast.MatchExpr():
+                return self._match(expr, scope)
             case ast.IfExpr(cond=cond, then=then, other=other):
                 self.expr(cond, scope)
                 return join(self.expr(then, scope), self.expr(other, scope))
@@ -448,22 +569,68 @@ class FlowChecker:
                 return "record"
         raise TypeError(f"unknown expression {expr!r}")
 
+    def _field_access(self, expr: ast.FieldAccess, scope: _Scope) -> str:
+        t = self.expr(expr.target, scope)
+        if t not in ("record", "any", "null"):
+            what = f"cannot read field `{expr.name.text}` of {describe(t)}"
+            self.report(error("E0303", what, expr.span))
+        return "any"
+
+    def _index_access(self, expr: ast.IndexAccess, scope: _Scope) -> str:
+        t, k = self.expr(expr.target, scope), self.expr(expr.key, scope)
+        if t not in ("record", "list", "str", "any", "null"):
+            self.report(error("E0303", f"cannot index {describe(t)}", expr.span))
+        if t in ("list", "str") and k not in ("int", "any", "null"):
+            what = f"a {t} index must be an int, found {describe(k)}"
+            self.report(error("E0303", what, expr.key.span))
+        return "str" if t == "str" else "any"
+
+    def _match(self, expr: ast.MatchExpr, scope: _Scope) -> str:
+        t = self.expr(expr.operand, scope)
+        if t not in ("str", "any", "null"):
+            what = f"`=~` matches text, found {describe(t)}"
+            self.report(error("E0301", what, expr.operand.span))
+        refused = regex_problem(expr.pattern.value)
+        if refused is not None:
+            self.report(
+                error("E0304", refused.message, expr.pattern.span, refused.label, *refused.hints)
+            )
+        return "bool"
+
     def name(self, ref: ast.NameRef, scope: _Scope) -> str:
         name = ref.name
         record = scope.record
         if name in self.c.params:
             if record.fields is not None and name in record.fields:
-                self.report(warning("W0004", f"`{name}` is both a param and a field; the param "
-                                    "is used here", ref.span, "the param",
-                                    f"read the field as `this[\"{name}\"]`, or rename the "
-                                    "param"))
+                self.report(
+                    warning(
+                        "W0004",
+                        f"`{name}` is both a param and a field; the param is used here",
+                        ref.span,
+                        "the param",
+                        f'read the field as `this["{name}"]`, or rename the param',
+                    )
+                )
             value = self.c.params[name]
-            return {bool: "bool", int: "int", float: "float", str: "str", list: "list",
-                    dict: "record", type(None): "null"}.get(type(value), "any")
+            return {
+                bool: "bool",
+                int: "int",
+                float: "float",
+                str: "str",
+                list: "list",
+                dict: "record",
+                type(None): "null",
+            }.get(type(value), "any")
         if scope.keys is not None and name not in scope.keys and scope.aggregates:
-            self.report(error("E0505", f"field `{name}` must be inside an aggregate or be a key "
-                              "of `by`", ref.span, "not grouped",
-                              f"for example `first({name})`"))
+            self.report(
+                error(
+                    "E0505",
+                    f"field `{name}` must be inside an aggregate or be a key of `by`",
+                    ref.span,
+                    "not grouped",
+                    f"for example `first({name})`",
+                )
+            )
             return "any"
         if record.fields is not None and name not in record.fields:
             self.report(self._unknown_field(name, ref.span, record, scope.where))
@@ -479,20 +646,37 @@ class FlowChecker:
             return join(left, right) if left != "null" else right
         if op in ("in", "not_in"):
             if right not in ("list", "record", "str", "any", "null"):
-                self.report(error("E0301", f"`in` needs a list, record or string on its right, "
-                                  f"found {describe(right)}", expr.right.span))
+                self.report(
+                    error(
+                        "E0301",
+                        f"`in` needs a list, record or string on its right, "
+                        f"found {describe(right)}",
+                        expr.right.span,
+                    )
+                )
             return "bool"
         if op in ("==", "!=", "<", "<=", ">", ">="):
             if not comparable(op, left, right):
-                self.report(error("E0301", f"cannot compare {describe(left)} with "
-                                  f"{describe(right)}", expr.span,
-                                  f"`{op}` between these is always false" if op in ("==", "!=")
-                                  else "they have no order between them"))
+                self.report(
+                    error(
+                        "E0301",
+                        f"cannot compare {describe(left)} with {describe(right)}",
+                        expr.span,
+                        f"`{op}` between these is always false"
+                        if op in ("==", "!=")
+                        else "they have no order between them",
+                    )
+                )
             return "bool"
         result = arithmetic(op, left, right)
         if result is None:
-            self.report(error("E0301", f"cannot apply `{op}` to {describe(left)} and "
-                              f"{describe(right)}", expr.span))
+            self.report(
+                error(
+                    "E0301",
+                    f"cannot apply `{op}` to {describe(left)} and {describe(right)}",
+                    expr.span,
+                )
+            )
             return "any"
         return result
 
@@ -502,27 +686,46 @@ class FlowChecker:
         aggregate = registry.get("aggregate", name)
         if aggregate is not None:
             if scope.in_aggregate:
-                self.report(error("E0506", f"aggregate `{name}` inside another aggregate",
-                                  call.span, "aggregates cannot be nested",
-                                  "aggregate the field itself, or aggregate again in a second "
-                                  "`aggregate` downstream"))
+                self.report(
+                    error(
+                        "E0506",
+                        f"aggregate `{name}` inside another aggregate",
+                        call.span,
+                        "aggregates cannot be nested",
+                        "aggregate the field itself, or aggregate again in a second "
+                        "`aggregate` downstream",
+                    )
+                )
                 return "any"
             if not scope.aggregates:
-                self.report(error("E0506", f"aggregate `{name}` is only allowed inside "
-                                  "`aggregate { ... }`", call.span, "not allowed here",
-                                  "aggregates belong in `aggregate { ... }`"))
+                self.report(
+                    error(
+                        "E0506",
+                        f"aggregate `{name}` is only allowed inside `aggregate {{ ... }}`",
+                        call.span,
+                        "not allowed here",
+                        "aggregates belong in `aggregate { ... }`",
+                    )
+                )
                 return "any"
             inner = _Scope(scope.record, scope.where, in_aggregate=True)
             self.arguments(call, aggregate.params, inner, f"aggregate `{name}`")
             return annotation_type(aggregate.returns)
         function = registry.get("function", name)
         if function is None:
-            close = did_you_mean(name, registry.names("function") + registry.names("aggregate"),
-                                 typo_only=True)
+            close = did_you_mean(
+                name, registry.names("function") + registry.names("aggregate"), typo_only=True
+            )
             if name == "env":  # read once, at check time: only where a constant goes
-                self.report(error("E0401", f"unknown function `{name}`", call.name.span,
-                                  "`env` is read where a constant goes, not per record",
-                                  'declare `param NAME = env("...")` and use the param here'))
+                self.report(
+                    error(
+                        "E0401",
+                        f"unknown function `{name}`",
+                        call.name.span,
+                        "`env` is read where a constant goes, not per record",
+                        'declare `param NAME = env("...")` and use the param here',
+                    )
+                )
             else:
                 self.report(_unknown_call("function", call.name, close))
             for value in [*call.args, *(kw.value for kw in call.kwargs)]:
@@ -533,9 +736,14 @@ class FlowChecker:
 
     def arguments(self, call: ast.CallExpr, params, scope: _Scope, what: str) -> None:
         if len(call.args) > len(params):
-            self.report(error("E0402", f"{what} takes at most {len(params)} arguments, "
-                              f"found {len(call.args)}", call.args[len(params)].span))
-            for extra in call.args[len(params):]:
+            self.report(
+                error(
+                    "E0402",
+                    f"{what} takes at most {len(params)} arguments, found {len(call.args)}",
+                    call.args[len(params)].span,
+                )
+            )
+            for extra in call.args[len(params) :]:
                 self.expr(extra, scope)
         given = set()
         for param, arg in zip(params, call.args):
@@ -547,19 +755,32 @@ class FlowChecker:
             if param is None:
                 close = did_you_mean(kw.name.text, by_name)
                 label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(error("E0403", f"unknown argument `{kw.name.text}` for {what}",
-                                  kw.name.span, label))
+                self.report(
+                    error(
+                        "E0403",
+                        f"unknown argument `{kw.name.text}` for {what}",
+                        kw.name.span,
+                        label,
+                    )
+                )
                 self.expr(kw.value, scope)
                 continue
             if param.name in given:
-                self.report(error("E0404", f"argument `{param.name}` of {what} given twice",
-                                  kw.name.span))
+                self.report(
+                    error("E0404", f"argument `{param.name}` of {what} given twice", kw.name.span)
+                )
             given.add(param.name)
             self.argument(kw.value, param.annotation, scope, f"argument `{param.name}` of {what}")
         for param in params:
             if param.required and param.name not in given:
-                self.report(error("E0405", f"{what} needs argument `{param.name}`", call.span,
-                                  f"missing `{param.name}`"))
+                self.report(
+                    error(
+                        "E0405",
+                        f"{what} needs argument `{param.name}`",
+                        call.span,
+                        f"missing `{param.name}`",
+                    )
+                )
 
 
 def _unknown_call(kind: str, name: ast.Ident, close: str | None) -> Diagnostic:
@@ -568,6 +789,11 @@ def _unknown_call(kind: str, name: ast.Ident, close: str | None) -> Diagnostic:
     message = f"unknown {kind} `{name.text}`"
     if close is not None:
         return error("E0401", message, name.span, f"did you mean `{close}`?")
-    return error("E0401", message, name.span, "no installed or `use`d plugin provides it",
-                 f'a plugin\'s {kind}s come with `use "path/to/plugin.py"` or by installing its '
-                 "package; `rillet plugins FILE` lists those available")
+    return error(
+        "E0401",
+        message,
+        name.span,
+        "no installed or `use`d plugin provides it",
+        f'a plugin\'s {kind}s come with `use "path/to/plugin.py"` or by installing its '
+        "package; `rillet plugins FILE` lists those available",
+    )

@@ -78,14 +78,24 @@ def operator_name(node: Node) -> str:
 
 
 def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
+    functions = _bind_functions(registry, clock)
+    nodes, physical_of = _fuse(plan)
+    _type_sources(nodes)
+    _build(nodes, registry, functions, clock)
+    error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
+    return PhysicalPlan(plan, nodes, error_sink, _function_codes(registry))
+
+
+def _fuse(plan: Plan) -> tuple[dict[int, PhysicalNode], dict[int, int]]:
+    """One physical node per plan node, except that a stateless operator joins the stage it
+    reads from when it is that stage's only reader; and which physical node runs each plan
+    node."""
     consumers: dict[int, list[int]] = {n.id: [] for n in plan.nodes}
     for n in plan.nodes:
         for i in n.inputs:
             consumers[i].append(n.id)
-    functions = _bind_functions(registry, clock)
     physical_of: dict[int, int] = {}
     nodes: dict[int, PhysicalNode] = {}
-
     for n in plan.nodes:  # the planner emits nodes in topological order
         op = n.op
         if isinstance(op, STATELESS):
@@ -109,15 +119,29 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         inputs = [physical_of[i] for i in n.inputs]
         nodes[n.id] = PhysicalNode(n.id, kind, name, [n], inputs)
         physical_of[n.id] = n.id
+    return nodes, physical_of
 
+
+def _type_sources(nodes: dict[int, PhysicalNode]) -> None:
+    """A source with a schema hands out typed records when every reader only reads fields."""
     for node in nodes.values():
         op = node.plan_nodes[0].op
         if isinstance(op, Source) and op.schema is not None:
             readers = [n for n in nodes.values() if node.id in n.inputs]
             node.typed = bool(readers) and all(
                 r.kind == "stage" and reads_fields_only([pn.op for pn in r.plan_nodes])  # type: ignore[misc]  # a stage holds stateless ops only
-                for r in readers)
+                for r in readers
+            )
 
+
+def _build(
+    nodes: dict[int, PhysicalNode],
+    registry: Registry,
+    functions: dict[str, Callable[..., Any]],
+    clock: Clock,
+) -> None:
+    """Link each node to its readers and build what it runs: a stage's generated function,
+    an operator."""
     present: dict[int, frozenset[str]] = {}  # fields each node's output records surely have
     for node in nodes.values():  # in topological order, so inputs come first
         for i in node.inputs:
@@ -130,29 +154,41 @@ def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
         elif node.kind == "operator":
             node.operator = _operator(op, registry, functions, clock)
             if isinstance(op, Aggregate) and op.late_sink is not None:
-                node.late_sink = next(n.id for n in nodes.values() if n.kind == "sink"
-                                      and n.name == op.late_sink)
+                node.late_sink = next(
+                    n.id for n in nodes.values() if n.kind == "sink" and n.name == op.late_sink
+                )
             keeps_records = isinstance(op, EventTime | Dedupe)  # passes records on unchanged
             present[node.id] = present[node.inputs[0]] if keeps_records else frozenset()
         elif node.kind == "stage":
-            ops = [pn.op for pn in node.plan_nodes]
             node.name = _stage_name(node.plan_nodes)
-            (source,) = node.inputs
-            reads = nodes[source]
-            attrs = None
-            if reads.typed:
-                attrs = struct_attributes(reads.plan_nodes[0].op.schema)  # type: ignore[union-attr,arg-type]
-            node.stage = compile_stage(
-                ops, functions, present[source], attrs)  # type: ignore[arg-type]
+            node.stage = _compile_stage(node, nodes, functions, present)
             present[node.id] = node.stage.present
-    error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
+
+
+def _compile_stage(
+    node: PhysicalNode,
+    nodes: dict[int, PhysicalNode],
+    functions: dict[str, Callable[..., Any]],
+    present: dict[int, frozenset[str]],
+) -> CompiledStage:
+    (source,) = node.inputs
+    reads = nodes[source]
+    attrs = None
+    if reads.typed:
+        attrs = struct_attributes(reads.plan_nodes[0].op.schema)  # type: ignore[union-attr,arg-type]
+    ops = [pn.op for pn in node.plan_nodes]
+    return compile_stage(ops, functions, present[source], attrs)  # type: ignore[arg-type]
+
+
+def _function_codes(registry: Registry) -> dict[Any, Spec]:
+    """Each plugin function's code object, to name the function a failing record met."""
     codes: dict[Any, Spec] = {}
     for name in registry.names("function"):
         spec = registry.get("function", name)
         code = getattr(spec.obj, "__code__", None) if spec is not None else None
         if spec is not None and code is not None:
             codes[code] = spec
-    return PhysicalPlan(plan, nodes, error_sink, codes)
+    return codes
 
 
 def _stage_name(plan_nodes: list[Node]) -> str:
@@ -168,19 +204,31 @@ def _located(name: str, node: Node) -> str:
     return f"{name}@{node.span.line}" if node.span is not None else name
 
 
-def _operator(op: Any, registry: Registry, functions: dict[str, Callable[..., Any]],
-              clock: Clock) -> Any:
+def _operator(
+    op: Any, registry: Registry, functions: dict[str, Callable[..., Any]], clock: Clock
+) -> Any:
     match op:
         case EventTime(field=field_name, lateness_ms=lateness, idle_ms=idle):
             return EventTimeOperator(field_name, lateness, idle, clock)
         case Aggregate(window=None):
             return GlobalAggregate(compile_aggregate(op, registry, functions))
         case Aggregate(window=Window(kind="session", size_ms=gap)):
-            return SessionWindow(compile_aggregate(op, registry, functions), gap, op.time_field,
-                                 op.lateness_ms, clock)
+            return SessionWindow(
+                compile_aggregate(op, registry, functions),
+                gap,
+                op.time_field,
+                op.lateness_ms,
+                clock,
+            )
         case Aggregate(window=Window(size_ms=size, every_ms=every)):
-            return PaneWindow(compile_aggregate(op, registry, functions), size, every or size,
-                              op.time_field, op.lateness_ms, clock)
+            return PaneWindow(
+                compile_aggregate(op, registry, functions),
+                size,
+                every or size,
+                op.time_field,
+                op.lateness_ms,
+                clock,
+            )
         case Dedupe(keys=keys, within_ms=within, time_field=time_field):
             return DedupeOperator(keys, within, time_field, clock)
         case Join(right=right, on=on, within_ms=within):
@@ -198,8 +246,7 @@ def _required_fields(schema: SchemaSpec | None) -> frozenset[str]:
     """Fields a schema guarantees present and non-null: required, and not of type `any`."""
     if schema is None:
         return frozenset()
-    return frozenset(f.name for f in schema.fields
-                     if not f.type.optional and f.type.name != "any")
+    return frozenset(f.name for f in schema.fields if not f.type.optional and f.type.name != "any")
 
 
 def _bind_functions(registry: Registry, clock: Clock) -> dict[str, Callable[..., Any]]:

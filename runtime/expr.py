@@ -34,12 +34,18 @@ class ExprError(Exception):
 
 
 _PYTHON_TYPE_ERRORS = (
-    (re.compile(r"unsupported operand type\(s\) for (\S+): '(\w+)' and '(\w+)'"),
-     "cannot apply `{0}` to {1} and {2}"),
-    (re.compile(r"'(\S+)' not supported between instances of '(\w+)' and '(\w+)'"),
-     "cannot compare {1} with {2} using `{0}`"),
-    (re.compile(r'can only concatenate (\w+) \(not "(\w+)"\) to \w+'),
-     "cannot apply `+` to {0} and {1}"),
+    (
+        re.compile(r"unsupported operand type\(s\) for (\S+): '(\w+)' and '(\w+)'"),
+        "cannot apply `{0}` to {1} and {2}",
+    ),
+    (
+        re.compile(r"'(\S+)' not supported between instances of '(\w+)' and '(\w+)'"),
+        "cannot compare {1} with {2} using `{0}`",
+    ),
+    (
+        re.compile(r'can only concatenate (\w+) \(not "(\w+)"\) to \w+'),
+        "cannot apply `+` to {0} and {1}",
+    ),
     (re.compile(r"bad operand type for unary -: '(\w+)'"), "cannot negate a {0}"),
 )
 _TYPE_NAMES = {"NoneType": "null", "dict": "record"}
@@ -147,19 +153,8 @@ class ExprCompiler:
         match expr:
             case Lit(value=value):
                 return self.constant(value)
-            case Field(path=()):
-                # a snapshot: `derive copy = this` must not hold the record being built (a cycle)
-                return f"dict({rec})"
-            case Field(path=(key, *rest)) if self.struct is not None and rec == self.struct[0]:
-                attribute = self.struct[1].get(key)
-                if attribute is None:  # a field its schema does not declare: always null
-                    return "None"
-                return f"_read_path({rec}.{attribute}, {tuple(rest)!r})" if rest \
-                    else f"{rec}.{attribute}"
-            case Field(path=(key,)):
-                return f"{rec}[{key!r}]" if key in self.present else f"{rec}.get({key!r})"
             case Field(path=path):
-                return f"_read_path({rec}, {path!r})"
+                return self._field(path, rec)
             case Index(target=target, key=key):
                 source = rec if target == Field(()) else self.compile(target, rec)
                 return f"_read_index({source}, {self.compile(key, rec)})"
@@ -197,6 +192,22 @@ class ExprCompiler:
                 return "{" + body + "}"
         raise TypeError(f"not an expression: {expr!r}")
 
+    def _field(self, path: tuple[str, ...], rec: str) -> str:
+        if not path:
+            # a snapshot: `derive copy = this` must not hold the record being built (a cycle)
+            return f"dict({rec})"
+        key, *rest = path
+        if self.struct is not None and rec == self.struct[0]:
+            attribute = self.struct[1].get(key)
+            if attribute is None:  # a field its schema does not declare: always null
+                return "None"
+            return (
+                f"_read_path({rec}.{attribute}, {tuple(rest)!r})" if rest else f"{rec}.{attribute}"
+            )
+        if not rest:
+            return f"{rec}[{key!r}]" if key in self.present else f"{rec}.get({key!r})"
+        return f"_read_path({rec}, {path!r})"
+
     def _binary(self, op: str, left: Expr, right: Expr, rec: str) -> str:
         if op in ("and", "or"):
             return f"bool({self.compile(left, rec)} {op} {self.compile(right, rec)})"
@@ -233,8 +244,10 @@ class ExprCompiler:
         A conditional without brackets of its own, so that checking adds no nesting: Python's
         parser takes at most 200 nested brackets (`parser.MAX_NESTING`)."""
         r = self._fresh("_r")
-        return (f"{r} if type({r} := {code}) is not int or {INT_MIN} <= {r} <= {INT_MAX} "
-                f"else _overflow({op!r})")
+        return (
+            f"{r} if type({r} := {code}) is not int or {INT_MIN} <= {r} <= {INT_MAX} "
+            f"else _overflow({op!r})"
+        )
 
     def _null_guarded(self, op: str, left: Expr, right: Expr, rec: str) -> str:
         """`a OP b`, null when either side is null (arithmetic) or false (ordering)."""
