@@ -38,8 +38,15 @@ class Windows:
         rows = []
         for start in sorted(s for s in self.windows if s + SIZE <= until):
             for user, (n, total) in self.windows.pop(start).items():
-                rows.append({"window_start": start, "window_end": start + SIZE,
-                             "user": user, "n": n, "total": total})
+                rows.append(
+                    {
+                        "window_start": start,
+                        "window_end": start + SIZE,
+                        "user": user,
+                        "n": n,
+                        "total": total,
+                    }
+                )
         return rows
 
     def finish(self) -> list[dict]:

@@ -72,13 +72,24 @@ def redis_raw(stream: str, lines: list[bytes]) -> None:
     client.close()
 
 
-def rillet_run(pipeline: Path, params: dict[str, str], n: int, label: str,
-               out: Path, *options: str) -> float:
+def rillet_run(
+    pipeline: Path, params: dict[str, str], n: int, label: str, out: Path, *options: str
+) -> float:
     """Run the pipeline as a whole process; print and return its events per second."""
     args = [a for k, v in params.items() for a in ("-p", f"{k}={v}")]
-    command = [sys.executable, "-m", "rillet.dsl.cli", "run", "--quiet", "--fresh",
-               "--state-dir", str(out / f".rillet-{pipeline.stem}"), str(pipeline), *args,
-               *options]
+    command = [
+        sys.executable,
+        "-m",
+        "rillet.dsl.cli",
+        "run",
+        "--quiet",
+        "--fresh",
+        "--state-dir",
+        str(out / f".rillet-{pipeline.stem}"),
+        str(pipeline),
+        *args,
+        *options,
+    ]
     started = time.perf_counter()
     subprocess.run(command, cwd=HERE, check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - started
@@ -104,8 +115,10 @@ async def nats_all(subject: str, lines: list[bytes]) -> None:
         elapsed = time.perf_counter() - started
         print(f"nats   publish into a stream       {rate(len(lines), elapsed)}")
 
-        await js.add_consumer(stream, ConsumerConfig(durable_name="fetch", max_ack_pending=-1,
-                                                     ack_policy=AckPolicy.EXPLICIT))
+        await js.add_consumer(
+            stream,
+            ConsumerConfig(durable_name="fetch", max_ack_pending=-1, ack_policy=AckPolicy.EXPLICIT),
+        )
         sub = await js.pull_subscribe_bind("fetch", stream=stream)
         started, read = time.perf_counter(), 0
         while read < len(lines):
@@ -115,10 +128,25 @@ async def nats_all(subject: str, lines: list[bytes]) -> None:
                 await msg.ack()
         print(f"nats   nats-py fetch(1000) + ack   {rate(read, time.perf_counter() - started)}")
 
-        context = SourceContext(name="bench", schema=None, clock=SystemClock(),
-                                base_dir=HERE, batch_size=1000, batch_timeout_s=0.2)
-        source = NatsSource(NatsSourceConfig(NATS.url, subject, stream=stream, durable="source",
-                                             until_empty=True, max_ack_pending=-1), context)
+        context = SourceContext(
+            name="bench",
+            schema=None,
+            clock=SystemClock(),
+            base_dir=HERE,
+            batch_size=1000,
+            batch_timeout_s=0.2,
+        )
+        source = NatsSource(
+            NatsSourceConfig(
+                NATS.url,
+                subject,
+                stream=stream,
+                durable="source",
+                until_empty=True,
+                max_ack_pending=-1,
+            ),
+            context,
+        )
         await source.open()
         started, read = time.perf_counter(), 0
         while (batch := await source.read_batch()) is not None:
@@ -147,24 +175,43 @@ def main() -> int:
     try:
         redis_raw(stream, lines[:n])
         params = {"url": REDIS.url, "stream": stream}
-        one = rillet_run(HERE / "w1_redis.rill", {**params, "group": "w1"}, n,
-                         "rillet W1 from the redis stream", out)
-        two = rillet_run(HERE / "w1_redis.rill", {**params, "group": "w1x2",
-                                                  "output": "out/w1_redis_x2.jsonl"},
-                         n, "  the same, --workers 2", out, "--workers", "2", "--broker",
-                         REDIS.url, "--group", f"bench-{stream}")
+        one = rillet_run(
+            HERE / "w1_redis.rill",
+            {**params, "group": "w1"},
+            n,
+            "rillet W1 from the redis stream",
+            out,
+        )
+        two = rillet_run(
+            HERE / "w1_redis.rill",
+            {**params, "group": "w1x2", "output": "out/w1_redis_x2.jsonl"},
+            n,
+            "  the same, --workers 2",
+            out,
+            "--workers",
+            "2",
+            "--broker",
+            REDIS.url,
+            "--group",
+            f"bench-{stream}",
+        )
         print(f"{'  scaling, 2 workers / 1':<34}{two / one:>12.2f}x")
         data = out / f"clicks-{n}.jsonl"
         data.write_bytes(b"\n".join(lines[:n]) + b"\n")
-        rillet_run(HERE / "w1.rill", {"input": str(data), "output": str(out / "w1.jsonl")},
-                   n, "rillet W1 from a file", out)
+        rillet_run(
+            HERE / "w1.rill",
+            {"input": str(data), "output": str(out / "w1.jsonl")},
+            n,
+            "rillet W1 from a file",
+            out,
+        )
         data.unlink()
     finally:
         import redis
 
         redis.Redis.from_url(REDIS.url).delete(stream)
     print(f"{args.nats_events:,} events")
-    asyncio.run(nats_all(f"bench.{uuid.uuid4().hex[:8]}", lines[:args.nats_events]))
+    asyncio.run(nats_all(f"bench.{uuid.uuid4().hex[:8]}", lines[: args.nats_events]))
     return 0
 
 

@@ -24,10 +24,20 @@ def main(source: str, target: str) -> None:
     with open(source, "rb") as f, open(target, "wb") as out:
         while lines := f.readlines(1 << 20):
             clicks = decoder.decode(b"[" + b",".join(lines) + b"]")
-            out.write(encoder.encode_lines([
-                {"user": c.user, "page": c.page, "latency_ms": c.latency_ms,
-                 "slow": c.latency_ms > 250}
-                for c in clicks if c.status == 200]))
+            out.write(
+                encoder.encode_lines(
+                    [
+                        {
+                            "user": c.user,
+                            "page": c.page,
+                            "latency_ms": c.latency_ms,
+                            "slow": c.latency_ms > 250,
+                        }
+                        for c in clicks
+                        if c.status == 200
+                    ]
+                )
+            )
 
 
 if __name__ == "__main__":

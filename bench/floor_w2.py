@@ -33,8 +33,15 @@ def main(source: str, target: str) -> None:
             rows = []
             for start in sorted(s for s in windows if s + SIZE <= until):
                 for user, (n, total) in windows.pop(start).items():
-                    rows.append({"window_start": start, "window_end": start + SIZE,
-                                 "user": user, "n": n, "total": total})
+                    rows.append(
+                        {
+                            "window_start": start,
+                            "window_end": start + SIZE,
+                            "user": user,
+                            "n": n,
+                            "total": total,
+                        }
+                    )
             out.write(encoder.encode_lines(rows))
 
         while lines := f.readlines(1 << 20):

@@ -41,9 +41,21 @@ def run(folder: Path, clients: int) -> tuple[float, Tally, list[str]]:
     """One whole run: its wall seconds, the load's tally, its standard error."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill", "--fresh", "--http",
-         "127.0.0.1:0"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
+        [
+            sys.executable,
+            "-m",
+            "rillet.dsl.cli",
+            "run",
+            "p.rill",
+            "--fresh",
+            "--http",
+            "127.0.0.1:0",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     found = threading.Event()
 
@@ -87,8 +99,10 @@ def main() -> None:
     print(f"{args.count:,} records, {args.runs} runs each, {args.clients} clients on /metrics")
     print(f"  without load  {without:6.2f} s")
     print(f"  under load    {under:6.2f} s   ({(under / without - 1) * 100:+.0f}%)")
-    print(f"  requests      {ok:,} answered, {serving:,} failed while the run served them, "
-          f"{sum(failed.values()) - serving:,} once it had ended {dict(failed) or ''}")
+    print(
+        f"  requests      {ok:,} answered, {serving:,} failed while the run served them, "
+        f"{sum(failed.values()) - serving:,} once it had ended {dict(failed) or ''}"
+    )
     print(f"  tracebacks    {tracebacks} on standard error")
 
 

@@ -47,8 +47,9 @@ async def where(inp: Queue, out: Queue) -> None:
 
 async def select(inp: Queue, out: Queue) -> None:
     while (c := await inp.get()) is not END:
-        await out.put({"user": c.user, "page": c.page, "latency_ms": c.latency_ms,
-                       "slow": c.latency_ms > 250})
+        await out.put(
+            {"user": c.user, "page": c.page, "latency_ms": c.latency_ms, "slow": c.latency_ms > 250}
+        )
     await out.put(END)
 
 
@@ -60,8 +61,15 @@ async def window(inp: Queue, out: Queue) -> None:
     async def fire(until: int) -> None:
         for start in sorted(s for s in windows if s + SIZE <= until):
             for user, (n, total) in windows.pop(start).items():
-                await out.put({"window_start": start, "window_end": start + SIZE,
-                               "user": user, "n": n, "total": total})
+                await out.put(
+                    {
+                        "window_start": start,
+                        "window_end": start + SIZE,
+                        "user": user,
+                        "n": n,
+                        "total": total,
+                    }
+                )
 
     while (c := await inp.get()) is not END:
         ts = c.ts

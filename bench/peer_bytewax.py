@@ -69,9 +69,16 @@ def flow(workload: str, source: str, target: str) -> Dataflow:
     clicks = op.map("decode", op.input("read", f, FileSource(Path(source))), decoder.decode)
     if workload == "W1":
         ok = op.filter("where", clicks, lambda c: c.status == 200)
-        rows = op.map("select", ok, lambda c: {"user": c.user, "page": c.page,
-                                               "latency_ms": c.latency_ms,
-                                               "slow": c.latency_ms > 250})
+        rows = op.map(
+            "select",
+            ok,
+            lambda c: {
+                "user": c.user,
+                "page": c.page,
+                "latency_ms": c.latency_ms,
+                "slow": c.latency_ms > 250,
+            },
+        )
     else:
         keyed = op.key_on("all", clicks, lambda _: "all")
         windowed = op.stateful("window", keyed, lambda _: _WindowLogic())

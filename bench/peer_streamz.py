@@ -31,8 +31,13 @@ def main(workload: str, source: str, target: str) -> None:
         clicks = head.map(decoder.decode)
         if workload == "W1":
             rows = clicks.filter(lambda c: c.status == 200).map(
-                lambda c: {"user": c.user, "page": c.page, "latency_ms": c.latency_ms,
-                           "slow": c.latency_ms > 250})
+                lambda c: {
+                    "user": c.user,
+                    "page": c.page,
+                    "latency_ms": c.latency_ms,
+                    "slow": c.latency_ms > 250,
+                }
+            )
         else:
             rows = clicks.map(lambda c: windows.add(c.ts, c.user, c.latency_ms)).flatten()
         rows.sink(lambda row: out.write(encoder.encode(row) + b"\n"))

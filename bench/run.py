@@ -61,9 +61,20 @@ def engines(name: str, data: Path, out: Path) -> dict[str, tuple[list[str], Path
     found = {
         "floor": [python, str(HERE / floor_script), str(data)],
         # --fresh: a finished checkpoint from the previous run would make this one read nothing
-        "rillet": [python, "-m", "rillet.dsl.cli", "run", "--quiet", "--fresh",
-                   "--state-dir", str(out / f".rillet-{name}"), str(HERE / pipeline),
-                   "-p", f"input={data}", "-p"],
+        "rillet": [
+            python,
+            "-m",
+            "rillet.dsl.cli",
+            "run",
+            "--quiet",
+            "--fresh",
+            "--state-dir",
+            str(out / f".rillet-{name}"),
+            str(HERE / pipeline),
+            "-p",
+            f"input={data}",
+            "-p",
+        ],
         "asyncio": [python, str(HERE / "naive.py"), name, str(data)],
     }
     for peer in PEERS:
@@ -82,25 +93,32 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default=",".join(WORKLOADS))
-    parser.add_argument("--check-only", action="store_true",
-                        help="run each engine once and only compare outputs (no timing)")
+    parser.add_argument(
+        "--check-only",
+        action="store_true",
+        help="run each engine once and only compare outputs (no timing)",
+    )
     parser.add_argument("--data", type=Path, default=HERE / "data", help="generated input")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="engines' outputs")
     args = parser.parse_args()
     data = args.data / f"clicks-{args.events}.jsonl"
     if not data.exists():
-        subprocess.run([sys.executable, str(HERE / "gen.py"), str(args.events), str(data)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "gen.py"), str(args.events), str(data)], check=True
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     missing = [p for p in PEERS if importlib.util.find_spec(p) is None]
     if missing:
-        print(f"note: skipping {', '.join(missing)} (not importable; "
-              "pip install -e '.[bench]' to compare)")
+        print(
+            f"note: skipping {', '.join(missing)} (not importable; "
+            "pip install -e '.[bench]' to compare)"
+        )
     runs = 1 if args.check_only else args.runs
     if not args.check_only:
         print(f"{args.events:,} events, median of {runs} runs")
-        print(f"{'workload':<10}{'engine':<10}{'events/s':>12}{'x floor':>9}{'peak RSS':>11}"
-              "  output")
+        print(
+            f"{'workload':<10}{'engine':<10}{'events/s':>12}{'x floor':>9}{'peak RSS':>11}  output"
+        )
     differ = []
     for name in args.only.split(","):
         title = WORKLOADS[name][0]
@@ -108,20 +126,26 @@ def main() -> int:
         commands = engines(name, data, args.out)
         for engine, (command, _) in commands.items():
             measured = [measure(command) for _ in range(runs)]
-            results[engine] = (statistics.median(m[0] for m in measured),
-                               max(m[1] for m in measured))
+            results[engine] = (
+                statistics.median(m[0] for m in measured),
+                max(m[1] for m in measured),
+            )
         reference = digest(commands["floor"][1])
         same = {engine: digest(target) == reference for engine, (_, target) in commands.items()}
         differ += [f"{name} {engine}" for engine, ok in same.items() if not ok]
         if args.check_only:
-            print(f"{name}: " + ", ".join(f"{e} {'equal' if ok else 'DIFFERS'}"
-                                          for e, ok in same.items()))
+            print(
+                f"{name}: "
+                + ", ".join(f"{e} {'equal' if ok else 'DIFFERS'}" for e, ok in same.items())
+            )
             continue
         floor_s = results["floor"][0]
         for engine, (seconds, rss_kib) in results.items():
             check = "" if engine == "floor" else ("equal" if same[engine] else "DIFFERS")
-            print(f"{name:<10}{engine:<10}{args.events / seconds:>12,.0f}"
-                  f"{floor_s / seconds:>9.2f}{rss_kib / 1024:>8.0f} MiB  {check}")
+            print(
+                f"{name:<10}{engine:<10}{args.events / seconds:>12,.0f}"
+                f"{floor_s / seconds:>9.2f}{rss_kib / 1024:>8.0f} MiB  {check}"
+            )
         print(f"{'':<10}({title})")
     if differ:
         print(f"outputs differ from the floor's: {', '.join(differ)}")

@@ -102,8 +102,18 @@ class RecordExpr(Node, frozen=True):
 
 
 Expr = (
-    Literal | NameRef | This | FieldAccess | IndexAccess | CallExpr | BinaryExpr | UnaryExpr
-    | MatchExpr | IfExpr | ListExpr | RecordExpr
+    Literal
+    | NameRef
+    | This
+    | FieldAccess
+    | IndexAccess
+    | CallExpr
+    | BinaryExpr
+    | UnaryExpr
+    | MatchExpr
+    | IfExpr
+    | ListExpr
+    | RecordExpr
 )
 
 # -- operators -----------------------------------------------------------------------------------
@@ -198,8 +208,20 @@ class PluginOp(Step, frozen=True):
 
 
 Operator = (
-    WhereOp | SelectOp | DeriveOp | DropOp | ExplodeOp | EventTimeOp | WindowOp | AggregateOp
-    | DedupeOp | JoinOp | LookupOp | LateOp | IntoOp | PluginOp
+    WhereOp
+    | SelectOp
+    | DeriveOp
+    | DropOp
+    | ExplodeOp
+    | EventTimeOp
+    | WindowOp
+    | AggregateOp
+    | DedupeOp
+    | JoinOp
+    | LookupOp
+    | LateOp
+    | IntoOp
+    | PluginOp
 )
 
 # -- statements ----------------------------------------------------------------------------------
@@ -316,8 +338,18 @@ class AlertDecl(Node, frozen=True):
 
 
 Statement = (
-    ParamDecl | SetDecl | UseDecl | SchemaDecl | SourceDecl | TableDecl | SinkDecl | ErrorsDecl
-    | StreamDecl | Flow | TestDecl | AlertDecl
+    ParamDecl
+    | SetDecl
+    | UseDecl
+    | SchemaDecl
+    | SourceDecl
+    | TableDecl
+    | SinkDecl
+    | ErrorsDecl
+    | StreamDecl
+    | Flow
+    | TestDecl
+    | AlertDecl
 )
 
 

@@ -59,8 +59,13 @@ class Checked:
 
 
 class Checker:
-    def __init__(self, program: ast.Program, base_dir: Path, overrides: Mapping[str, str],
-                 environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        program: ast.Program,
+        base_dir: Path,
+        overrides: Mapping[str, str],
+        environ: Mapping[str, str],
+    ) -> None:
         self.program = program
         self.base_dir = base_dir
         self.overrides = dict(overrides)
@@ -116,8 +121,14 @@ class Checker:
                     continue
             if key in seen:
                 first = seen[key]
-                self.report(error("E0101", f"`{name.text}` is declared twice", name.span,
-                                  f"first declared on line {first.span.line}"))
+                self.report(
+                    error(
+                        "E0101",
+                        f"`{name.text}` is declared twice",
+                        name.span,
+                        f"first declared on line {first.span.line}",
+                    )
+                )
                 continue
             seen[key] = name
             if isinstance(s, ast.SourceDecl):
@@ -137,8 +148,14 @@ class Checker:
         for decl in decls:
             name = decl.name.text
             if name in first:
-                self.report(error("E0101", f"param `{name}` is declared twice", decl.name.span,
-                                  f"first declared on line {first[name].span.line}"))
+                self.report(
+                    error(
+                        "E0101",
+                        f"param `{name}` is declared twice",
+                        decl.name.span,
+                        f"first declared on line {first[name].span.line}",
+                    )
+                )
                 continue
             first[name] = decl
             try:
@@ -155,18 +172,38 @@ class Checker:
                 close = did_you_mean(name, params)
                 declared = ", ".join(f"`{p}`" for p in params) or "none"
                 hint = f"did you mean `{close}`?" if close else f"declared params: {declared}"
-                self.report(error("E0102", f"unknown param `{name}` given with `-p {name}=...`",
-                                  None, "", hint))
+                self.report(
+                    error(
+                        "E0102",
+                        f"unknown param `{name}` given with `-p {name}=...`",
+                        None,
+                        "",
+                        hint,
+                    )
+                )
 
     def _override(self, decl: ast.ParamDecl, text: str) -> None:
         params, name = self.checked.params, decl.name.text
         try:
             params[name] = parse_param_value(text, params[name])
         except ValueError as e:
-            kind = {bool: "a bool", int: "an int", float: "a float", list: "a list",
-                    dict: "a record", str: "a str"}.get(type(params[name]), "null")
-            self.report(error("E0103", f"`-p {name}={text}` does not fit param `{name}`",
-                              decl.value.span, f"`{name}` is {kind}", str(e)))
+            kind = {
+                bool: "a bool",
+                int: "an int",
+                float: "a float",
+                list: "a list",
+                dict: "a record",
+                str: "a str",
+            }.get(type(params[name]), "null")
+            self.report(
+                error(
+                    "E0103",
+                    f"`-p {name}={text}` does not fit param `{name}`",
+                    decl.value.span,
+                    f"`{name}` is {kind}",
+                    str(e),
+                )
+            )
 
     def _settings(self, decls: list[ast.SetDecl]) -> None:
         values: dict[str, int] = {}
@@ -175,27 +212,46 @@ class Checker:
             if name not in SETTINGS:
                 close = did_you_mean(name, SETTINGS)
                 label = f"did you mean `{close}`?" if close else "not a setting"
-                self.report(error("E0104", f"unknown setting `{name}`", decl.name.span, label,
-                                  "settings: " + ", ".join(f"`{s}`" for s in SETTINGS)))
+                self.report(
+                    error(
+                        "E0104",
+                        f"unknown setting `{name}`",
+                        decl.name.span,
+                        label,
+                        "settings: " + ", ".join(f"`{s}`" for s in SETTINGS),
+                    )
+                )
                 continue
             meaning, kind = SETTINGS[name]
             value = decl.value
             is_duration = isinstance(value, ast.Literal) and value.kind == "duration"
             if kind == "duration" and not is_duration:
-                self.report(error("E0105", f"`{name}` is a duration ({meaning})", value.span,
-                                  "expected a duration like `200ms` or `10s`"))
+                self.report(
+                    error(
+                        "E0105",
+                        f"`{name}` is a duration ({meaning})",
+                        value.span,
+                        "expected a duration like `200ms` or `10s`",
+                    )
+                )
                 continue
             try:
-                number = evaluate(value, self.checked.params, f"setting `{name}`",
-                                  self.checked.env)
+                number = evaluate(value, self.checked.params, f"setting `{name}`", self.checked.env)
             except NotConstant as e:
                 self.report(e.diagnostic)
                 continue
-            if kind == "int" and (not isinstance(number, int) or isinstance(number, bool)
-                                  or number <= 0):
+            if kind == "int" and (
+                not isinstance(number, int) or isinstance(number, bool) or number <= 0
+            ):
                 found = msgspec.json.encode(number).decode()
-                self.report(error("E0105", f"`{name}` is a positive whole number ({meaning})",
-                                  value.span, f"found {found}"))
+                self.report(
+                    error(
+                        "E0105",
+                        f"`{name}` is a positive whole number ({meaning})",
+                        value.span,
+                        f"found {found}",
+                    )
+                )
                 continue
             values[name] = number
         default = Settings()
@@ -203,8 +259,9 @@ class Checker:
             batch_size=values.get("batch_size", default.batch_size),
             batch_timeout_ms=values.get("batch_timeout", default.batch_timeout_ms),
             channel_capacity=values.get("channel_capacity", default.channel_capacity),
-            checkpoint_interval_ms=values.get("checkpoint_interval",
-                                              default.checkpoint_interval_ms),
+            checkpoint_interval_ms=values.get(
+                "checkpoint_interval", default.checkpoint_interval_ms
+            ),
         )
 
     def _type(self, expr: ast.TypeExpr) -> TypeSpec:
@@ -212,8 +269,15 @@ class Checker:
         if name not in SCALARS:
             close = did_you_mean(name, SCALARS)
             label = f"did you mean `{close}`?" if close else "not a type"
-            self.report(error("E0106", f"unknown type `{name}`", expr.name.span, label,
-                              "types: int, float, str, bool, any, list[T], record"))
+            self.report(
+                error(
+                    "E0106",
+                    f"unknown type `{name}`",
+                    expr.name.span,
+                    label,
+                    "types: int, float, str, bool, any, list[T], record",
+                )
+            )
             return TypeSpec("any", expr.optional)
         if expr.item is not None and name != "list":
             self.report(error("E0106", f"`{name}` takes no element type", expr.span))
@@ -225,15 +289,26 @@ class Checker:
         for decl in decls:
             name = decl.name.text
             if name in first:
-                self.report(error("E0101", f"schema `{name}` is declared twice", decl.name.span,
-                                  f"first declared on line {first[name].span.line}"))
+                self.report(
+                    error(
+                        "E0101",
+                        f"schema `{name}` is declared twice",
+                        decl.name.span,
+                        f"first declared on line {first[name].span.line}",
+                    )
+                )
                 continue
             first[name] = decl
             fields: dict[str, FieldSpec] = {}
             for f in decl.fields:
                 if f.name.text in fields:
-                    self.report(error("E0107", f"field `{f.name.text}` appears twice in schema "
-                                      f"`{name}`", f.name.span))
+                    self.report(
+                        error(
+                            "E0107",
+                            f"field `{f.name.text}` appears twice in schema `{name}`",
+                            f.name.span,
+                        )
+                    )
                     continue
                 fields[f.name.text] = FieldSpec(f.name.text, self._type(f.type))
             self.checked.schemas[name] = SchemaSpec(name, tuple(fields.values()))
@@ -243,15 +318,19 @@ class Checker:
     def _connectors(self) -> None:
         c = self.checked
         connectors: list[tuple[dict[str, tuple[Any, dict[str, Any]]], str]] = [
-            (c.sources, "source"), (c.tables, "table"), (c.sinks, "sink")]
+            (c.sources, "source"),
+            (c.tables, "table"),
+            (c.sinks, "sink"),
+        ]
         for decls, kind in connectors:
             for name, (decl, _) in list(decls.items()):
                 schema = getattr(decl, "schema", None)
                 if schema is not None and schema.text not in c.schemas:
                     close = did_you_mean(schema.text, c.schemas)
                     label = f"did you mean `{close}`?" if close else "no such schema"
-                    self.report(error("E0108", f"unknown schema `{schema.text}`", schema.span,
-                                      label))
+                    self.report(
+                        error("E0108", f"unknown schema `{schema.text}`", schema.span, label)
+                    )
                 config = self.connector_config(decl.call, kind)
                 decls[name] = (decl, config if config is not None else {})
 
@@ -267,11 +346,16 @@ class Checker:
             first = writers.setdefault(os.path.normpath(self.base_dir / path), decl)
             if first is not decl:
                 assert spec is not None and spec.exclusive is not None
-                self.report(error(
-                    "E0115", f"sinks `{first.name.text}` and `{decl.name.text}` both write "
-                    f"{os.path.normpath(path)}", _argument(decl.call, spec, spec.exclusive).span,
-                    f"`{first.name.text}` writes this file too (line {first.span.line})",
-                    "give each sink a file of its own"))
+                self.report(
+                    error(
+                        "E0115",
+                        f"sinks `{first.name.text}` and `{decl.name.text}` both write "
+                        f"{os.path.normpath(path)}",
+                        _argument(decl.call, spec, spec.exclusive).span,
+                        f"`{first.name.text}` writes this file too (line {first.span.line})",
+                        "give each sink a file of its own",
+                    )
+                )
 
     def connector_config(self, call: ast.ConnectorCall, kind: Kind) -> dict[str, Any] | None:
         name = call.name.text
@@ -283,8 +367,15 @@ class Checker:
             else:
                 close = did_you_mean(name, self.registry.names(kind))
                 label = f"did you mean `{close}`?" if close else f"not a {kind} connector"
-            self.report(error("E0401", f"unknown {kind} connector `{name}`", call.name.span, label,
-                              f"{kind} connectors: " + ", ".join(self.registry.names(kind))))
+            self.report(
+                error(
+                    "E0401",
+                    f"unknown {kind} connector `{name}`",
+                    call.name.span,
+                    label,
+                    f"{kind} connectors: " + ", ".join(self.registry.names(kind)),
+                )
+            )
             return None
         return self._arguments(call, spec)
 
@@ -297,8 +388,14 @@ class Checker:
         what = f"`{spec.name}`"
         if len(call.args) > len(params):
             extra = call.args[len(params)]
-            self.report(error("E0402", f"{what} takes at most {len(params)} positional "
-                              f"arguments", extra.span, "one too many"))
+            self.report(
+                error(
+                    "E0402",
+                    f"{what} takes at most {len(params)} positional arguments",
+                    extra.span,
+                    "one too many",
+                )
+            )
             ok = False
         for param, arg in zip(params, call.args):
             values[param], spans[param] = arg, arg
@@ -307,8 +404,15 @@ class Checker:
             if key not in params:
                 close = did_you_mean(key, params)
                 label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(error("E0403", f"unknown argument `{key}` for {what}", kw.name.span,
-                                  label, f"{what} takes: " + ", ".join(params)))
+                self.report(
+                    error(
+                        "E0403",
+                        f"unknown argument `{key}` for {what}",
+                        kw.name.span,
+                        label,
+                        f"{what} takes: " + ", ".join(params),
+                    )
+                )
                 ok = False
                 continue
             if key in values:
@@ -319,15 +423,17 @@ class Checker:
         evaluated: dict[str, Any] = {}
         for key, expr in values.items():
             try:
-                evaluated[key] = evaluate(expr, self.checked.params, f"argument `{key}`",
-                                         self.checked.env)
+                evaluated[key] = evaluate(
+                    expr, self.checked.params, f"argument `{key}`", self.checked.env
+                )
             except NotConstant as e:
                 self.report(e.diagnostic)
                 ok = False
         missing = [p.name for p in spec.params if p.required and p.name not in values]
         for key in missing:
-            self.report(error("E0405", f"{what} needs argument `{key}`", call.span,
-                              f"missing `{key}`"))
+            self.report(
+                error("E0405", f"{what} needs argument `{key}`", call.span, f"missing `{key}`")
+            )
             ok = False
         if not ok:
             return None
@@ -344,16 +450,25 @@ class Checker:
             value = evaluated.get(at) if at is not None else None
             if choices and isinstance(value, str | int | float | bool | None):
                 label = f"expected one of {choices}, found {json.dumps(value)}"
-            self.report(error("E0406", f"invalid argument{f' `{at}`' if at else ''} for {what}",
-                              span, label))
+            self.report(
+                error(
+                    "E0406", f"invalid argument{f' `{at}`' if at else ''} for {what}", span, label
+                )
+            )
             return None
         return evaluated
 
     def _errors_into(self, decls: list[ast.ErrorsDecl]) -> None:
         for index, decl in enumerate(decls):
             if index:
-                self.report(error("E0109", "`errors into` is declared twice", decl.span,
-                                  "a pipeline has one error sink"))
+                self.report(
+                    error(
+                        "E0109",
+                        "`errors into` is declared twice",
+                        decl.span,
+                        "a pipeline has one error sink",
+                    )
+                )
                 continue
             if self.sink_exists(decl.sink):
                 self.checked.error_sink = decl.sink.text
@@ -392,11 +507,17 @@ class Checker:
                     state[finished] = "done"
                     order.append(finished)
                 elif state.get(dep) == "active":
-                    cycle = path[path.index(dep):] + [dep]
+                    cycle = path[path.index(dep) :] + [dep]
                     cyclic.update(cycle)
-                    self.report(error("E0111", f"stream `{dep}` depends on itself",
-                                      c.streams[dep].name.span, "cycle: " + " → ".join(cycle),
-                                      "a stream may only read streams declared without it"))
+                    self.report(
+                        error(
+                            "E0111",
+                            f"stream `{dep}` depends on itself",
+                            c.streams[dep].name.span,
+                            "cycle: " + " → ".join(cycle),
+                            "a stream may only read streams declared without it",
+                        )
+                    )
                 elif dep not in state:
                     state[dep] = "active"
                     path.append(dep)
@@ -407,8 +528,12 @@ class Checker:
         """A name given to a step (`| where ... as ok_clicks`) labels it in the live view and
         in metrics, where two steps, or a step and a declaration, must not look alike."""
         c = self.checked
-        taken = {**dict.fromkeys(c.sources, "a source"), **dict.fromkeys(c.streams, "a stream"),
-                 **dict.fromkeys(c.sinks, "a sink"), **dict.fromkeys(c.tables, "a table")}
+        taken = {
+            **dict.fromkeys(c.sources, "a source"),
+            **dict.fromkeys(c.streams, "a stream"),
+            **dict.fromkeys(c.sinks, "a sink"),
+            **dict.fromkeys(c.tables, "a table"),
+        }
         first: dict[str, ast.Ident] = {}
         for flow in [*(s.flow for s in c.streams.values()), *c.flows]:
             for op in flow.ops:
@@ -417,15 +542,29 @@ class Checker:
                     continue
                 if named.text in first:
                     line = first[named.text].span.line
-                    where = "earlier on this line" if line == named.span.line else (
-                        f"first given on line {line}")
-                    self.report(error("E0116", f"step name `{named.text}` is used twice",
-                                      named.span, where,
-                                      "each named step needs a name of its own"))
+                    where = (
+                        "earlier on this line"
+                        if line == named.span.line
+                        else (f"first given on line {line}")
+                    )
+                    self.report(
+                        error(
+                            "E0116",
+                            f"step name `{named.text}` is used twice",
+                            named.span,
+                            where,
+                            "each named step needs a name of its own",
+                        )
+                    )
                 elif named.text in taken:
-                    self.report(error("E0116", f"step name `{named.text}` is already "
-                                      f"{taken[named.text]}", named.span,
-                                      "a step's name must differ from the declared names"))
+                    self.report(
+                        error(
+                            "E0116",
+                            f"step name `{named.text}` is already {taken[named.text]}",
+                            named.span,
+                            "a step's name must differ from the declared names",
+                        )
+                    )
                 first.setdefault(named.text, named)
 
     # -- alerts ----------------------------------------------------------------------------------
@@ -435,8 +574,14 @@ class Checker:
         for decl in decls:
             name = decl.name.text
             if name in first:
-                self.report(error("E0101", f"alert `{name}` is declared twice", decl.name.span,
-                                  f"first declared on line {first[name].span.line}"))
+                self.report(
+                    error(
+                        "E0101",
+                        f"alert `{name}` is declared twice",
+                        decl.name.span,
+                        f"first declared on line {first[name].span.line}",
+                    )
+                )
                 continue
             first[name] = decl
             if self._alert_fits(decl):
@@ -447,28 +592,55 @@ class Checker:
         if measure not in ALERT_MEASURES:
             close = did_you_mean(measure, ALERT_MEASURES)
             label = f"did you mean `{close}`?" if close else "not a measure"
-            self.report(error("E0801", f"unknown measure `{measure}`", decl.measure.span, label,
-                              "measures: " + ", ".join(f"`{m}`" for m in ALERT_MEASURES)))
+            self.report(
+                error(
+                    "E0801",
+                    f"unknown measure `{measure}`",
+                    decl.measure.span,
+                    label,
+                    "measures: " + ", ".join(f"`{m}`" for m in ALERT_MEASURES),
+                )
+            )
             return False
         ok = True
         if decl.op not in (">", ">=", "<", "<="):
             span = _spanning(decl.measure.span, threshold.span)
-            self.report(error("E0802", f"an alert cannot compare with `{decl.op}`", span,
-                              "expected `>`, `>=`, `<` or `<=`",
-                              "an alert fires when a measure is above or below a threshold"))
+            self.report(
+                error(
+                    "E0802",
+                    f"an alert cannot compare with `{decl.op}`",
+                    span,
+                    "expected `>`, `>=`, `<` or `<=`",
+                    "an alert fires when a measure is above or below a threshold",
+                )
+            )
             ok = False
         unit, meaning = ALERT_MEASURES[measure]
-        expected = {"share": ("percent", "a percentage like `80%`"),
-                    "duration": ("duration", "a duration like `2m`"),
-                    "number": ("number", "a number like `100`")}[unit]
+        expected = {
+            "share": ("percent", "a percentage like `80%`"),
+            "duration": ("duration", "a duration like `2m`"),
+            "number": ("number", "a number like `100`"),
+        }[unit]
         if threshold.unit != expected[0]:
-            self.report(error("E0803", f"`{measure}` is compared with {expected[1]}",
-                              threshold.span, f"found `{threshold.text}`",
-                              f"`{measure}` is {meaning}"))
+            self.report(
+                error(
+                    "E0803",
+                    f"`{measure}` is compared with {expected[1]}",
+                    threshold.span,
+                    f"found `{threshold.text}`",
+                    f"`{measure}` is {meaning}",
+                )
+            )
             ok = False
         elif unit == "share" and threshold.value > 1:
-            self.report(error("E0804", f"`{threshold.text}` is more than 100%", threshold.span,
-                              f"`{measure}` is a share, at most 100%"))
+            self.report(
+                error(
+                    "E0804",
+                    f"`{threshold.text}` is more than 100%",
+                    threshold.span,
+                    f"`{measure}` is a share, at most 100%",
+                )
+            )
             ok = False
         return ok
 
@@ -481,8 +653,14 @@ class Checker:
                 if given.source.text not in c.sources:
                     close = did_you_mean(given.source.text, c.sources)
                     label = f"did you mean `{close}`?" if close else "no such source"
-                    self.report(error("E0701", f"unknown source `{given.source.text}` in test",
-                                      given.source.span, label))
+                    self.report(
+                        error(
+                            "E0701",
+                            f"unknown source `{given.source.text}` in test",
+                            given.source.span,
+                            label,
+                        )
+                    )
                 self._test_records(given.value, "given records")
             for expect in test.expect:
                 self.sink_exists(expect.sink)
@@ -495,8 +673,14 @@ class Checker:
             self.report(e.diagnostic)
             return
         if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-            self.report(error("E0702", f"{what} must be a list of records", expr.span,
-                              "like `[{a: 1}, {a: 2}]`"))
+            self.report(
+                error(
+                    "E0702",
+                    f"{what} must be a list of records",
+                    expr.span,
+                    "like `[{a: 1}, {a: 2}]`",
+                )
+            )
 
 
 def _spanning(first: Span, last: Span) -> Span:
@@ -524,8 +708,12 @@ def _choices(spec: Spec, key: str | None) -> str:
     return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
-def check(program: ast.Program, base_dir: Path, overrides: Mapping[str, str] | None = None,
-          environ: Mapping[str, str] | None = None) -> tuple[Checked, list[Diagnostic]]:
+def check(
+    program: ast.Program,
+    base_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Checked, list[Diagnostic]]:
     """`environ`: the variables `env()` may read (none when None)."""
     checker = Checker(program, base_dir, overrides or {}, environ or {})
     checked = checker.run()
@@ -535,4 +723,3 @@ def check(program: ast.Program, base_dir: Path, overrides: Mapping[str, str] | N
 def _position(d: Diagnostic) -> tuple[int, int]:
     """Diagnostics in the order of the file; those without a place (`-p`, plugins) first."""
     return (0, 0) if d.span is None else (d.span.line, d.span.col)
-

@@ -16,8 +16,14 @@ from .diagnostic import Diagnostic, did_you_mean, error
 from .environment import Environment
 from .types import describe
 
-_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-               "//": operator.floordiv, "%": operator.mod}
+_ARITHMETIC = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
 # A constant string or list may not grow past this many characters or items (`"ab" * 10**12`
 # would otherwise exhaust memory while the file is being checked).
 MAX_CONSTANT_LENGTH = 1_000_000
@@ -29,8 +35,9 @@ class NotConstant(Exception):
         self.diagnostic = diagnostic
 
 
-def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str,
-             env: Environment | None = None) -> Any:
+def evaluate(
+    expr: ast.Expr, params: Mapping[str, Any], what: str, env: Environment | None = None
+) -> Any:
     """The value of a constant expression; `NotConstant` says why it is not one. `env()` reads
     `env` (no variables when None)."""
     env = env if env is not None else Environment()
@@ -42,8 +49,15 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str,
                 return params[name]
             close = did_you_mean(name, params)
             label = f"did you mean `{close}`?" if close else "not a declared `param`"
-            raise NotConstant(error("E0201", f"unknown name `{name}` in {what}", expr.span,
-                                    label, f"{what} must be constant: literals and params"))
+            raise NotConstant(
+                error(
+                    "E0201",
+                    f"unknown name `{name}` in {what}",
+                    expr.span,
+                    label,
+                    f"{what} must be constant: literals and params",
+                )
+            )
         case ast.ListExpr(items=items):
             return [evaluate(i, params, what, env) for i in items]
         case ast.RecordExpr(items=items):
@@ -54,59 +68,114 @@ def evaluate(expr: ast.Expr, params: Mapping[str, Any], what: str,
             value = evaluate(operand, params, what, env)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return _int64(-value, "-", what, expr.span)
-            raise NotConstant(error("E0204", f"cannot compute {what}: cannot negate "
-                                    f"{describe(kind_of(value))}", expr.span))
+            raise NotConstant(
+                error(
+                    "E0204",
+                    f"cannot compute {what}: cannot negate {describe(kind_of(value))}",
+                    expr.span,
+                )
+            )
         case ast.BinaryExpr(op=op, left=left, right=right) if op in _ARITHMETIC:
             a, b = evaluate(left, params, what, env), evaluate(right, params, what, env)
             if _length(a, op, b) > MAX_CONSTANT_LENGTH:
-                raise NotConstant(error("E0204", f"cannot compute {what}: the result would be "
-                                        "too long", expr.span,
-                                        f"longer than {MAX_CONSTANT_LENGTH:,}"))
+                raise NotConstant(
+                    error(
+                        "E0204",
+                        f"cannot compute {what}: the result would be too long",
+                        expr.span,
+                        f"longer than {MAX_CONSTANT_LENGTH:,}",
+                    )
+                )
             try:
                 result = _ARITHMETIC[op](a, b)
             except TypeError as e:
-                raise NotConstant(error("E0204", f"cannot compute {what}: cannot apply `{op}` "
-                                        f"to {describe(kind_of(a))} and {describe(kind_of(b))}",
-                                        expr.span)) from e
+                raise NotConstant(
+                    error(
+                        "E0204",
+                        f"cannot compute {what}: cannot apply `{op}` "
+                        f"to {describe(kind_of(a))} and {describe(kind_of(b))}",
+                        expr.span,
+                    )
+                ) from e
             except (ZeroDivisionError, OverflowError) as e:
                 raise NotConstant(error("E0204", f"cannot compute {what}: {e}", expr.span)) from e
             if isinstance(result, float) and not math.isfinite(result):
-                raise NotConstant(error("E0204", f"cannot compute {what}: the result is too "
-                                        "large for a number", expr.span))
+                raise NotConstant(
+                    error(
+                        "E0204",
+                        f"cannot compute {what}: the result is too large for a number",
+                        expr.span,
+                    )
+                )
             return _int64(result, op, what, expr.span)
-    raise NotConstant(error("E0203", f"{what} must be a constant", expr.span,
-                            "not a literal, list, record, param or `env(...)`"))
+    raise NotConstant(
+        error(
+            "E0203",
+            f"{what} must be a constant",
+            expr.span,
+            "not a literal, list, record, param or `env(...)`",
+        )
+    )
 
 
 def _env(call: ast.CallExpr, params: Mapping[str, Any], what: str, env: Environment) -> Any:
     """`env("NAME")` or `env("NAME", default)`: the variable, as the default's type."""
     if call.kwargs or not 1 <= len(call.args) <= 2:
-        raise NotConstant(error("E0205", "`env` takes a variable's name and an optional default",
-                                call.span, 'like `env("PG_URL")` or `env("BATCH", 1000)`'))
+        raise NotConstant(
+            error(
+                "E0205",
+                "`env` takes a variable's name and an optional default",
+                call.span,
+                'like `env("PG_URL")` or `env("BATCH", 1000)`',
+            )
+        )
     name = evaluate(call.args[0], params, what, env)
     if not isinstance(name, str) or not name:
-        raise NotConstant(error("E0205", "the name of an environment variable must be a "
-                                "non-empty string", call.args[0].span,
-                                f"found {describe(kind_of(name))}"))
+        raise NotConstant(
+            error(
+                "E0205",
+                "the name of an environment variable must be a non-empty string",
+                call.args[0].span,
+                f"found {describe(kind_of(name))}",
+            )
+        )
     default = [evaluate(a, params, what, env) for a in call.args[1:]]
     try:
         return env.read(name, *default)
     except KeyError:
-        raise NotConstant(error(
-            "E0206", f"environment variable `{name}` is not set", call.span,
-            f"{what} reads it", f"set {name} in the environment of `rillet`, or give a default: "
-            f'`env("{name}", ...)`')) from None
+        raise NotConstant(
+            error(
+                "E0206",
+                f"environment variable `{name}` is not set",
+                call.span,
+                f"{what} reads it",
+                f"set {name} in the environment of `rillet`, or give a default: "
+                f'`env("{name}", ...)`',
+            )
+        ) from None
     except ValueError as e:
-        raise NotConstant(error(
-            "E0207", f"environment variable `{name}` does not fit its default", call.span,
-            f"the default is {describe(kind_of(default[0]))}", str(e))) from None
+        raise NotConstant(
+            error(
+                "E0207",
+                f"environment variable `{name}` does not fit its default",
+                call.span,
+                f"the default is {describe(kind_of(default[0]))}",
+                str(e),
+            )
+        ) from None
 
 
 def _int64(value: Any, op: str, what: str, span: Any) -> Any:
     """`value`, an int held to 64 bits as at run time (`runtime/expr.py`)."""
     if type(value) is int and not INT_MIN <= value <= INT_MAX:
-        raise NotConstant(error("E0204", f"cannot compute {what}: integer overflow", span,
-                                f"the result of `{op}` is outside the 64-bit range"))
+        raise NotConstant(
+            error(
+                "E0204",
+                f"cannot compute {what}: integer overflow",
+                span,
+                f"the result of `{op}` is outside the 64-bit range",
+            )
+        )
     return value
 
 

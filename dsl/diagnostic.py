@@ -25,13 +25,11 @@ class Diagnostic(msgspec.Struct, frozen=True):
     hints: tuple[str, ...] = ()
 
 
-def error(code: str, message: str, span: Span | None, label: str = "",
-          *hints: str) -> Diagnostic:
+def error(code: str, message: str, span: Span | None, label: str = "", *hints: str) -> Diagnostic:
     return Diagnostic("error", code, message, span, label, tuple(hints))
 
 
-def warning(code: str, message: str, span: Span | None, label: str = "",
-            *hints: str) -> Diagnostic:
+def warning(code: str, message: str, span: Span | None, label: str = "", *hints: str) -> Diagnostic:
     return Diagnostic("warning", code, message, span, label, tuple(hints))
 
 
@@ -99,8 +97,12 @@ def _printable(text: str) -> str:
 
 
 def _render_one(d: Diagnostic, source: SourceText, path: str) -> str:
-    d = msgspec.structs.replace(d, message=_printable(d.message), label=_printable(d.label),
-                                hints=tuple(_printable(h) for h in d.hints))
+    d = msgspec.structs.replace(
+        d,
+        message=_printable(d.message),
+        label=_printable(d.label),
+        hints=tuple(_printable(h) for h in d.hints),
+    )
     out = [f"{d.severity}: {d.message}"]
     if d.span is None:
         out.append(f"  --> {path}")
@@ -127,8 +129,12 @@ def render_json(diagnostics: Iterable[Diagnostic], source: SourceText) -> bytes:
     items = []
     for d in diagnostics:
         # quoted input may hold lone surrogates (argv bytes that are not UTF-8): escape them
-        d = msgspec.structs.replace(d, message=_utf8(d.message), label=_utf8(d.label),
-                                    hints=tuple(_utf8(h) for h in d.hints))
+        d = msgspec.structs.replace(
+            d,
+            message=_utf8(d.message),
+            label=_utf8(d.label),
+            hints=tuple(_utf8(h) for h in d.hints),
+        )
         item = msgspec.structs.asdict(d)
         item["file"] = _utf8(source.path)
         items.append(item)

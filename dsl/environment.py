@@ -82,8 +82,7 @@ def parse_param_value(text: str, default: Any) -> Any:
             raise ValueError("expected a finite number")
         return number
     if isinstance(default, list | dict):
-        kind, example = ("list", "[1, 2]") if isinstance(default, list) else (
-            "record", '{"a": 1}')
+        kind, example = ("list", "[1, 2]") if isinstance(default, list) else ("record", '{"a": 1}')
         try:
             parsed = json.loads(text)
         except (ValueError, RecursionError):
@@ -92,4 +91,3 @@ def parse_param_value(text: str, default: Any) -> Any:
             raise ValueError(f"expected a {kind} in JSON, like `{example}`")
         return parsed
     return text
-

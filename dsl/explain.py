@@ -89,9 +89,12 @@ def _node(node: PhysicalNode, physical: PhysicalPlan, registry: Registry) -> lis
         lines.append(f"    replay: {'yes (seek)' if _replays(op, registry) else 'no'}")
     if node.kind in ("stage", "operator"):
         fused = "fuses" if node.kind == "stage" else "plan"
-        lines += [f"    {fused}: #{n.id} {render.node(n)}" if k == 0 else
-                  f"           #{n.id} {render.node(n)}"
-                  for k, n in enumerate(node.plan_nodes)]
+        lines += [
+            f"    {fused}: #{n.id} {render.node(n)}"
+            if k == 0
+            else f"           #{n.id} {render.node(n)}"
+            for k, n in enumerate(node.plan_nodes)
+        ]
     lines += [f"    {line}" for line in _state(op, registry)]
     if node.stage is not None:
         lines.append("    code:")
@@ -124,15 +127,21 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
                 return [f"state: {by}; {_time(field, lateness)}"]
             return [f"state: {by}; results at end of input"]
         case ir.Dedupe(keys=keys, within_ms=within, time_field=field):
-            return [f"state: keyed by {_keys(keys)}, each seen key kept "
-                    f"{render.duration(within)}; {_time(field)}"]
+            return [
+                f"state: keyed by {_keys(keys)}, each seen key kept "
+                f"{render.duration(within)}; {_time(field)}"
+            ]
         case ir.Join(on=on, within_ms=within, left_time=left, right_time=right):
-            return [f"state: both sides keyed by `{on}`, records kept {render.duration(within)}"
-                    f"; left {_time(left)}, right {_time(right)}"]
+            return [
+                f"state: both sides keyed by `{on}`, records kept {render.duration(within)}"
+                f"; left {_time(left)}, right {_time(right)}"
+            ]
         case ir.Lookup(table=table, on=on):
             key = table.config.get("key", on)
-            return [f"state: none; table `{table.name}` ({table.connector}) loaded at open, "
-                    f"keyed by `{key}`, read by `{on}`"]
+            return [
+                f"state: none; table `{table.name}` ({table.connector}) loaded at open, "
+                f"keyed by `{key}`, read by `{on}`"
+            ]
         case ir.PluginOperator(name=name, concurrency=concurrency):
             spec = registry.get("operator", name)
             if spec is None:

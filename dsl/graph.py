@@ -47,14 +47,14 @@ class Graph:
 
 
 def _kind(op: ir.Op) -> str:
-    return "source" if isinstance(op, ir.Source) else "sink" if isinstance(op, ir.Sink) \
-        else "operator"
+    return (
+        "source" if isinstance(op, ir.Source) else "sink" if isinstance(op, ir.Sink) else "operator"
+    )
 
 
 def build(plan: ir.Plan) -> Graph:
     secrets = Secrets(plan.secrets)
-    vertices = [Vertex(f"n{n.id}", _kind(n.op), secrets.mask(render.node(n)))
-                for n in plan.nodes]
+    vertices = [Vertex(f"n{n.id}", _kind(n.op), secrets.mask(render.node(n))) for n in plan.nodes]
     tables: dict[str, Vertex] = {}
     edges: list[Edge] = []
     sinks = {n.op.name: n.id for n in plan.nodes if isinstance(n.op, ir.Sink)}
@@ -64,15 +64,20 @@ def build(plan: ir.Plan) -> Graph:
             edges.append(Edge(f"n{i}", f"n{n.id}", label))
         if isinstance(n.op, ir.Lookup):
             table = n.op.table
-            vertex = tables.setdefault(table.name, Vertex(
-                f"t{table.name}", "table", f"table {table.name} ({table.connector})"))
+            vertex = tables.setdefault(
+                table.name,
+                Vertex(f"t{table.name}", "table", f"table {table.name} ({table.connector})"),
+            )
             edges.append(Edge(vertex.key, f"n{n.id}", "table"))
         if isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None:
             edges.append(Edge(f"n{n.id}", f"n{sinks[n.op.late_sink]}", "late"))
     if plan.error_sink is not None:
         # What the runtime gives an error outlet: sources, fused stages and operators.
-        edges += [Edge(f"n{n.id}", f"n{plan.error_sink}", "errors") for n in plan.nodes
-                  if not isinstance(n.op, ir.Sink | ir.Union)]
+        edges += [
+            Edge(f"n{n.id}", f"n{plan.error_sink}", "errors")
+            for n in plan.nodes
+            if not isinstance(n.op, ir.Sink | ir.Union)
+        ]
     edges.sort(key=lambda e: _RANK[e.label])  # stable: flows first, each kind in plan order
     return Graph((*vertices, *tables.values()), tuple(edges))
 
@@ -94,8 +99,10 @@ def text(graph: Graph) -> str:
     errors = [e for e in graph.edges if e.label == "errors"]
     only_errors = {e.dst for e in errors} - set(home)
     order = {"source": 0, "table": 1}
-    roots = sorted((v for v in graph.vertices if v.key not in home and v.key not in only_errors),
-                   key=lambda v: order.get(v.kind, 2))
+    roots = sorted(
+        (v for v in graph.vertices if v.key not in home and v.key not in only_errors),
+        key=lambda v: order.get(v.kind, 2),
+    )
     lines: list[str] = []
 
     def walk(edge: Edge, prefix: str, last: bool) -> None:
@@ -125,8 +132,12 @@ def text(graph: Graph) -> str:
 
 # -- mermaid -------------------------------------------------------------------------------------
 
-_MERMAID_SHAPE = {"source": '(["{}"])', "sink": '[/"{}"/]', "table": '[("{}")]',
-                  "operator": '["{}"]'}
+_MERMAID_SHAPE = {
+    "source": '(["{}"])',
+    "sink": '[/"{}"/]',
+    "table": '[("{}")]',
+    "operator": '["{}"]',
+}
 
 
 def _mermaid_label(label: str) -> str:
@@ -137,8 +148,10 @@ def _mermaid_label(label: str) -> str:
 
 def mermaid(graph: Graph) -> str:
     lines = ["flowchart LR"]
-    lines += [f"    {v.key}{_MERMAID_SHAPE[v.kind].format(_mermaid_label(v.label))}"
-              for v in graph.vertices]
+    lines += [
+        f"    {v.key}{_MERMAID_SHAPE[v.kind].format(_mermaid_label(v.label))}"
+        for v in graph.vertices
+    ]
     for e in graph.edges:
         arrow = "-.->" if e.label in ("errors", "table") else "-->"
         lines.append(f"    {e.src} {arrow}{f'|{e.label}|' if e.label else ''} {e.dst}")
@@ -148,9 +161,13 @@ def mermaid(graph: Graph) -> str:
 # -- dot -----------------------------------------------------------------------------------------
 
 _DOT_SHAPE = {"source": "oval", "sink": "oval", "table": "cylinder", "operator": "box"}
-_DOT_STYLE = {"": "", "right": ' [label="right"]', "late": ' [label="late"]',
-              "table": ' [label="table", style=dotted]',
-              "errors": ' [label="errors", style=dashed, color=gray50, fontcolor=gray50]'}
+_DOT_STYLE = {
+    "": "",
+    "right": ' [label="right"]',
+    "late": ' [label="late"]',
+    "table": ' [label="table", style=dotted]',
+    "errors": ' [label="errors", style=dashed, color=gray50, fontcolor=gray50]',
+}
 
 
 def _dot_label(label: str) -> str:
@@ -159,8 +176,10 @@ def _dot_label(label: str) -> str:
 
 def dot(graph: Graph) -> str:
     lines = ["digraph pipeline {", "    rankdir=LR;", '    node [shape=box, fontname="monospace"];']
-    lines += [f"    {v.key} [label={_dot_label(v.label)}, shape={_DOT_SHAPE[v.kind]}];"
-              for v in graph.vertices]
+    lines += [
+        f"    {v.key} [label={_dot_label(v.label)}, shape={_DOT_SHAPE[v.kind]}];"
+        for v in graph.vertices
+    ]
     lines += [f"    {e.src} -> {e.dst}{_DOT_STYLE[e.label]};" for e in graph.edges]
     return "\n".join(lines + ["}"]) + "\n"
 

@@ -24,9 +24,12 @@ def changed_since(saved: Manifest, now: PipelineIdentity) -> str | None:
     if then is None or then == now:
         return None
     what = ["the pipeline file"] if then.file != now.file else []
-    params = sorted(n for n in {*then.params, *now.params}
-                    if then.params.get(n) != now.params.get(n))
+    params = sorted(
+        n for n in {*then.params, *now.params} if then.params.get(n) != now.params.get(n)
+    )
     if params:
         what.append("-p " + ", ".join(params))
-    return (f"{' and '.join(what)} changed since checkpoint {saved.checkpoint_id}: the run "
-            "goes on from it with the state that still fits; --fresh starts over")
+    return (
+        f"{' and '.join(what)} changed since checkpoint {saved.checkpoint_id}: the run "
+        "goes on from it with the state that still fits; --fresh starts over"
+    )

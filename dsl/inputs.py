@@ -32,8 +32,13 @@ def missing_inputs(checked: Checked, base_dir: Path) -> list[Diagnostic]:
     return found
 
 
-def _input(checked: Checked, kind: str, decl: ast.SourceDecl | ast.TableDecl,
-           config: dict[str, Any], base_dir: Path) -> Diagnostic | None:
+def _input(
+    checked: Checked,
+    kind: str,
+    decl: ast.SourceDecl | ast.TableDecl,
+    config: dict[str, Any],
+    base_dir: Path,
+) -> Diagnostic | None:
     spec = checked.registry.get(kind, decl.call.name.text)
     if spec is None or spec.reads is None or not isinstance(config.get(spec.reads), str):
         return None
@@ -47,18 +52,39 @@ def _input(checked: Checked, kind: str, decl: ast.SourceDecl | ast.TableDecl,
     if glob.has_magic(str(resolved)):
         if any(os.path.isfile(p) for p in glob.iglob(str(resolved))):
             return None
-        waits = ("it waits for them (`follow=true`)" if config.get("follow") is True
-                 else "a run stops unless one appears first")
-        return warning("W0410", f"no file matches `{path}` yet", span, where or "no match",
-                       f"{name} reads the files that match when it runs: {waits}", *hints)
+        waits = (
+            "it waits for them (`follow=true`)"
+            if config.get("follow") is True
+            else "a run stops unless one appears first"
+        )
+        return warning(
+            "W0410",
+            f"no file matches `{path}` yet",
+            span,
+            where or "no match",
+            f"{name} reads the files that match when it runs: {waits}",
+            *hints,
+        )
     if resolved.is_file():
         return None
     if resolved.exists():
-        return error("E0410", f"`{path}` is not a file", span, where or "not a file",
-                     f"{name} reads a file, or the files a glob such as "
-                     f"`{path.rstrip('/')}/*.jsonl` matches")
+        return error(
+            "E0410",
+            f"`{path}` is not a file",
+            span,
+            where or "not a file",
+            f"{name} reads a file, or the files a glob such as "
+            f"`{path.rstrip('/')}/*.jsonl` matches",
+        )
     if config.get("follow") is True:
-        return warning("W0410", f"`{path}` does not exist yet", span, where or "no such file",
-                       f"{name} waits for it to appear (`follow=true`)", *hints)
-    return error("E0410", f"input file `{path}` does not exist", span, where or "no such file",
-                 *hints)
+        return warning(
+            "W0410",
+            f"`{path}` does not exist yet",
+            span,
+            where or "no such file",
+            f"{name} waits for it to appear (`follow=true`)",
+            *hints,
+        )
+    return error(
+        "E0410", f"input file `{path}` does not exist", span, where or "no such file", *hints
+    )

@@ -34,18 +34,33 @@ def installed_plugins() -> tuple[list[Plugin], list[Diagnostic]]:
         try:
             loaded = entry.load()
         except Exception as e:  # a broken third-party package must not take rillet down
-            diagnostics.append(warning("W0601", f"installed plugin `{entry.name}` failed to "
-                                       f"load: {type(e).__name__}: {e}", None, "", hint))
+            diagnostics.append(
+                warning(
+                    "W0601",
+                    f"installed plugin `{entry.name}` failed to load: {type(e).__name__}: {e}",
+                    None,
+                    "",
+                    hint,
+                )
+            )
             continue
         if not isinstance(loaded, Plugin):
-            diagnostics.append(warning("W0602", f"installed plugin `{entry.name}` is not a "
-                                       "`rillet.runtime.plugin.Plugin`", None, "", hint))
+            diagnostics.append(
+                warning(
+                    "W0602",
+                    f"installed plugin `{entry.name}` is not a `rillet.runtime.plugin.Plugin`",
+                    None,
+                    "",
+                    hint,
+                )
+            )
             continue
         try:
             Registry.from_plugins([*plugins, loaded])
         except RegistryError as e:
-            diagnostics.append(warning("W0603", f"installed plugin `{entry.name}` left out: {e}",
-                                       None, "", hint))
+            diagnostics.append(
+                warning("W0603", f"installed plugin `{entry.name}` left out: {e}", None, "", hint)
+            )
             continue
         plugins.append(loaded)
     return plugins, diagnostics
@@ -77,21 +92,36 @@ def _load_use(use: ast.UseDecl, base_dir: Path) -> tuple[Plugin | None, Diagnost
         if use.is_path:
             path = (base_dir / use.target).resolve()
             if not path.is_file():
-                return None, error("E0603", f"plugin file {what} does not exist", use.span,
-                                   "no such file", f"looked for {path}")
+                return None, error(
+                    "E0603",
+                    f"plugin file {what} does not exist",
+                    use.span,
+                    "no such file",
+                    f"looked for {path}",
+                )
             module = _import_path(path)
         else:
             module = importlib.import_module(use.target)
     except ModuleNotFoundError as e:
-        return None, error("E0604", f"cannot import plugin `{use.target}`", use.span,
-                           f"no module named `{e.name}`", "is the package installed here?")
+        return None, error(
+            "E0604",
+            f"cannot import plugin `{use.target}`",
+            use.span,
+            f"no module named `{e.name}`",
+            "is the package installed here?",
+        )
     except Exception as e:  # the module's own code failed; show its message, not a traceback
-        return None, error("E0605", f"plugin {what} failed to load", use.span,
-                           f"{type(e).__name__}: {e}")
+        return None, error(
+            "E0605", f"plugin {what} failed to load", use.span, f"{type(e).__name__}: {e}"
+        )
     plugin = getattr(module, "plugin", None)
     if not isinstance(plugin, Plugin):
-        return None, error("E0606", f"plugin {what} has no `plugin` object", use.span,
-                           "expected a module-level `plugin = Plugin(\"name\")`")
+        return None, error(
+            "E0606",
+            f"plugin {what} has no `plugin` object",
+            use.span,
+            'expected a module-level `plugin = Plugin("name")`',
+        )
     return plugin, None
 
 
@@ -109,8 +139,11 @@ def build_registry(uses: list[ast.UseDecl], base_dir: Path) -> tuple[Registry, l
         try:
             registry = Registry.from_plugins([*plugins, plugin])
         except RegistryError as e:
-            diagnostics.append(error("E0607", str(e), use.span, "clashing names",
-                                     "rename one of them in its plugin"))
+            diagnostics.append(
+                error(
+                    "E0607", str(e), use.span, "clashing names", "rename one of them in its plugin"
+                )
+            )
             continue
         plugins.append(plugin)
     return registry, diagnostics

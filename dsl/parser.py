@@ -39,8 +39,21 @@ _MAX_SYNTAX_ERRORS = 20
 # left-nested chain like `1 + 1 + ... + 1` of many hundred terms would exhaust Python's stack.
 MAX_NESTING = 64  # keeps generated Python within its parser's 200 nested brackets
 MAX_INT = 2**63 - 1  # integer literals and durations (in ms) are 64-bit, as in the runtime
-OPERATORS = ("where", "select", "derive", "drop", "explode", "event_time", "window", "aggregate",
-             "dedupe", "join", "lookup", "late", "into")
+OPERATORS = (
+    "where",
+    "select",
+    "derive",
+    "drop",
+    "explode",
+    "event_time",
+    "window",
+    "aggregate",
+    "dedupe",
+    "join",
+    "lookup",
+    "late",
+    "into",
+)
 
 
 class _Newlines(PostLex):
@@ -72,8 +85,15 @@ class _Newlines(PostLex):
 @cache
 def _lark() -> Lark:
     grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
-    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_Newlines(),
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        postlex=_Newlines(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
 
 
 def _span_of(meta) -> Span:
@@ -104,13 +124,21 @@ def _unquote(token: Token) -> str:
                 # a surrogate pair (`\ud83d\ude00`) is one character, as in JSON
                 size = 12 if _SURROGATE_PAIR.match(body, i) else 6
                 try:
-                    out.append(json.loads(f'"{body[i:i + size]}"'))
+                    out.append(json.loads(f'"{body[i : i + size]}"'))
                     i += size
                     continue
                 except ValueError:
                     pass
-            simple = {'"': '"', "\\": "\\", "/": "/", "n": "\n", "t": "\t", "r": "\r",
-                      "b": "\b", "f": "\f"}
+            simple = {
+                '"': '"',
+                "\\": "\\",
+                "/": "/",
+                "n": "\n",
+                "t": "\t",
+                "r": "\r",
+                "b": "\b",
+                "f": "\f",
+            }
             if nxt in simple:
                 out.append(simple[nxt])
             else:
@@ -136,16 +164,27 @@ class _ToAst(Transformer):
         self.problems: list[Diagnostic] = []
 
     def _out_of_range(self, token: Token, what: str, limit: str) -> None:
-        self.problems.append(error("E0005", f"{what} `{_shorten(str(token))}` is out of range",
-                                   _token_span(token), f"at most {limit}"))
+        self.problems.append(
+            error(
+                "E0005",
+                f"{what} `{_shorten(str(token))}` is out of range",
+                _token_span(token),
+                f"at most {limit}",
+            )
+        )
 
     def _string(self, token: Token) -> str:
         text = _unquote(token)
         if any("\ud800" <= c <= "\udfff" for c in text):
-            self.problems.append(error("E0007", "invalid `\\u` escape in string",
-                                       _token_span(token), "a lone surrogate is not a character",
-                                       "write the character itself, or both halves of a "
-                                       "surrogate pair"))
+            self.problems.append(
+                error(
+                    "E0007",
+                    "invalid `\\u` escape in string",
+                    _token_span(token),
+                    "a lone surrogate is not a character",
+                    "write the character itself, or both halves of a surrogate pair",
+                )
+            )
             return text.encode("utf-8", "replace").decode("utf-8")
         return text
 
@@ -189,16 +228,18 @@ class _ToAst(Transformer):
 
     def schema_decl(self, meta, items):
         name, *fields = items
-        return ast.SchemaDecl(name=_ident(name), fields=tuple(f for f in fields if f is not None),
-                              span=_span_of(meta))
+        return ast.SchemaDecl(
+            name=_ident(name), fields=tuple(f for f in fields if f is not None), span=_span_of(meta)
+        )
 
     def field_decl(self, meta, items):
         return ast.FieldDecl(name=_ident(items[0]), type=items[1], span=_span_of(meta))
 
     def type_expr(self, meta, items):
         name, item, optional = items
-        return ast.TypeExpr(name=_ident(name), item=item, optional=optional is not None,
-                            span=_span_of(meta))
+        return ast.TypeExpr(
+            name=_ident(name), item=item, optional=optional is not None, span=_span_of(meta)
+        )
 
     def connector_call(self, meta, items):
         name, arguments = items
@@ -207,13 +248,15 @@ class _ToAst(Transformer):
 
     def source_decl(self, meta, items):
         name, schema, call = items
-        return ast.SourceDecl(name=_ident(name), schema=schema and _ident(schema), call=call,
-                              span=_span_of(meta))
+        return ast.SourceDecl(
+            name=_ident(name), schema=schema and _ident(schema), call=call, span=_span_of(meta)
+        )
 
     def table_decl(self, meta, items):
         name, schema, call = items
-        return ast.TableDecl(name=_ident(name), schema=schema and _ident(schema), call=call,
-                             span=_span_of(meta))
+        return ast.TableDecl(
+            name=_ident(name), schema=schema and _ident(schema), call=call, span=_span_of(meta)
+        )
 
     def sink_decl(self, meta, items):
         return ast.SinkDecl(name=_ident(items[0]), call=items[1], span=_span_of(meta))
@@ -263,9 +306,12 @@ class _ToAst(Transformer):
 
     def event_time_op(self, meta, items):
         field, lateness, idle = items
-        return ast.EventTimeOp(field=_ident(field),
-                               lateness=lateness and self._duration(lateness),
-                               idle=idle and self._duration(idle), span=_span_of(meta))
+        return ast.EventTimeOp(
+            field=_ident(field),
+            lateness=lateness and self._duration(lateness),
+            idle=idle and self._duration(idle),
+            span=_span_of(meta),
+        )
 
     def window_op(self, meta, items):
         kind, size, every = items[0]
@@ -287,13 +333,15 @@ class _ToAst(Transformer):
 
     def dedupe_op(self, meta, items):
         *keys, within = items
-        return ast.DedupeOp(keys=tuple(_ident(k) for k in keys),
-                            within=self._duration(within), span=_span_of(meta))
+        return ast.DedupeOp(
+            keys=tuple(_ident(k) for k in keys), within=self._duration(within), span=_span_of(meta)
+        )
 
     def join_op(self, meta, items):
         stream, on, within = items
-        return ast.JoinOp(stream=_ident(stream), on=_ident(on), within=self._duration(within),
-                          span=_span_of(meta))
+        return ast.JoinOp(
+            stream=_ident(stream), on=_ident(on), within=self._duration(within), span=_span_of(meta)
+        )
 
     def lookup_op(self, meta, items):
         return ast.LookupOp(table=_ident(items[0]), on=_ident(items[1]), span=_span_of(meta))
@@ -308,15 +356,21 @@ class _ToAst(Transformer):
         name, arguments, concurrency = items
         args, kwargs = arguments or ((), ())
         workers = None if concurrency is None else self._int(concurrency)
-        return ast.PluginOp(name=_ident(name), args=args, kwargs=kwargs, concurrency=workers,
-                            span=_span_of(meta))
+        return ast.PluginOp(
+            name=_ident(name), args=args, kwargs=kwargs, concurrency=workers, span=_span_of(meta)
+        )
 
     # alerts
     def alert_decl(self, meta, items):
         name, measure, op, threshold, hold = items
-        return ast.AlertDecl(name=_ident(name), measure=_ident(measure), op=str(op),
-                             threshold=self._threshold(threshold),
-                             hold=hold and self._duration(hold), span=_span_of(meta))
+        return ast.AlertDecl(
+            name=_ident(name),
+            measure=_ident(measure),
+            op=str(op),
+            threshold=self._threshold(threshold),
+            hold=hold and self._duration(hold),
+            span=_span_of(meta),
+        )
 
     def _threshold(self, token: Token) -> ast.Threshold:
         text, span = str(token), _token_span(token)
@@ -331,8 +385,7 @@ class _ToAst(Transformer):
             ms = self._duration(token).ms
             return ast.Threshold(value=float(ms), unit="duration", text=text, span=span)
         if token.type == "INT":
-            return ast.Threshold(value=float(self._int(token)), unit="number", text=text,
-                                 span=span)
+            return ast.Threshold(value=float(self._int(token)), unit="number", text=text, span=span)
         value = float(text)
         if not math.isfinite(value):
             self._out_of_range(token, "number", "about 1.8e308 (64-bit float)")
@@ -347,15 +400,17 @@ class _ToAst(Transformer):
             name=self._string(name),
             given=tuple(s for s in stmts if isinstance(s, ast.Given)),
             expect=tuple(s for s in stmts if isinstance(s, ast.Expect)),
-            span=_span_of(meta))
+            span=_span_of(meta),
+        )
 
     def given(self, meta, items):
         return ast.Given(source=_ident(items[0]), value=items[1], span=_span_of(meta))
 
     def expect(self, meta, items):
         ordered, sink, value = items
-        return ast.Expect(sink=_ident(sink), ordered=ordered is not None, value=value,
-                          span=_span_of(meta))
+        return ast.Expect(
+            sink=_ident(sink), ordered=ordered is not None, value=value, span=_span_of(meta)
+        )
 
     # arguments and expressions
     def arguments(self, meta, items):
@@ -391,8 +446,7 @@ class _ToAst(Transformer):
         return self._binary(meta, "not_in", items[0], items[1])
 
     def match(self, meta, items):
-        pattern = ast.Literal(value=self._string(items[1]), kind="str",
-                              span=_token_span(items[1]))
+        pattern = ast.Literal(value=self._string(items[1]), kind="str", span=_token_span(items[1]))
         return ast.MatchExpr(operand=items[0], pattern=pattern, span=_span_of(meta))
 
     def coalesce_(self, meta, items):
@@ -425,8 +479,7 @@ class _ToAst(Transformer):
         return ast.ListExpr(items=tuple(i for i in items if i is not None), span=_span_of(meta))
 
     def record_lit(self, meta, items):
-        return ast.RecordExpr(items=tuple(i for i in items if i is not None),
-                              span=_span_of(meta))
+        return ast.RecordExpr(items=tuple(i for i in items if i is not None), span=_span_of(meta))
 
     def record_item(self, meta, items):
         key, value = items
@@ -463,12 +516,29 @@ class _ToAst(Transformer):
 
 
 _READABLE = {
-    "NAME": "a name", "STRING": "a string", "INT": "an integer", "FLOAT": "a number",
-    "DURATION": "a duration like `10s`", "_NL": "end of line", "$END": "end of file",
-    "COMPARE": "a comparison", "ADD_OP": "`+`, `-`", "MUL_OP": "`*`, `/`, `//`, `%`",
-    "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`",
-    "RBRACE": "`}`", "COMMA": "`,`", "VBAR": "`|`", "EQUAL": "`=`", "COLON": "`:`",
-    "DOT": "`.`", "OPTIONAL": "`?`", "ORDERED": "`ordered`",
+    "NAME": "a name",
+    "STRING": "a string",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "DURATION": "a duration like `10s`",
+    "_NL": "end of line",
+    "$END": "end of file",
+    "COMPARE": "a comparison",
+    "ADD_OP": "`+`, `-`",
+    "MUL_OP": "`*`, `/`, `//`, `%`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "COMMA": "`,`",
+    "VBAR": "`|`",
+    "EQUAL": "`=`",
+    "COLON": "`:`",
+    "DOT": "`.`",
+    "OPTIONAL": "`?`",
+    "ORDERED": "`ordered`",
     "PERCENT": "a percentage like `80%`",
 }
 
@@ -483,12 +553,47 @@ def _readable(terminal: str) -> str:
 # Where any expression or any operator may come, say so instead of listing what starts one:
 # a group is named when all of its core terminals are expected; it then takes its extras too.
 _GROUPS = {
-    "an expression": (frozenset({"DURATION", "FALSE", "FLOAT", "INT", "LBRACE", "LPAR", "LSQB",
-                                 "MINUS", "NAME", "NULL", "STRING", "THIS", "TRUE"}),
-                      frozenset({"IF", "NOT"})),
-    "an operator": (frozenset({"AGGREGATE", "DEDUPE", "DERIVE", "DROP", "EVENT_TIME", "EXPLODE",
-                               "INTO", "JOIN", "LATE", "LOOKUP", "NAME", "SELECT", "WHERE",
-                               "WINDOW"}), frozenset()),
+    "an expression": (
+        frozenset(
+            {
+                "DURATION",
+                "FALSE",
+                "FLOAT",
+                "INT",
+                "LBRACE",
+                "LPAR",
+                "LSQB",
+                "MINUS",
+                "NAME",
+                "NULL",
+                "STRING",
+                "THIS",
+                "TRUE",
+            }
+        ),
+        frozenset({"IF", "NOT"}),
+    ),
+    "an operator": (
+        frozenset(
+            {
+                "AGGREGATE",
+                "DEDUPE",
+                "DERIVE",
+                "DROP",
+                "EVENT_TIME",
+                "EXPLODE",
+                "INTO",
+                "JOIN",
+                "LATE",
+                "LOOKUP",
+                "NAME",
+                "SELECT",
+                "WHERE",
+                "WINDOW",
+            }
+        ),
+        frozenset(),
+    ),
 }
 
 
@@ -537,9 +642,13 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
             # opening one as a stray character
             rest = text[at:].split("\n", 1)[0].removesuffix("\r")
             span = Span(exc.line, exc.column, exc.line, exc.column + len(rest))
-            return error("E0001", "unterminated string", span, "no closing `\"` on this line",
-                         "a string ends on the line it starts; write a line break in it as "
-                         "`\\n`")
+            return error(
+                "E0001",
+                "unterminated string",
+                span,
+                'no closing `"` on this line',
+                "a string ends on the line it starts; write a line break in it as `\\n`",
+            )
         shown = char if char.isprintable() else ascii(char)[1:-1]
         span = Span(exc.line, exc.column, exc.line, exc.column + 1)
         return error("E0001", f"unexpected character `{shown}`", span, "not valid here")
@@ -548,9 +657,13 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
         keyword = _keyword_as_operand(exc)
         if keyword is not None:
             form = "if ... then ... else ..." if keyword == "if" else "not ..."
-            return error("E0002", f"`{keyword}` cannot start an operand here",
-                         _token_span(keyword), f"write `({form})` in parentheses",
-                         "`if` and `not` bind more loosely than arithmetic, comparisons and `??`")
+            return error(
+                "E0002",
+                f"`{keyword}` cannot start an operand here",
+                _token_span(keyword),
+                f"write `({form})` in parentheses",
+                "`if` and `not` bind more loosely than arithmetic, comparisons and `??`",
+            )
         before = text.split("\n")[token.line - 1][: token.column - 1]
         operator = re.search(r"\|\s*([A-Za-z_]\w*)\s*$", before)
         if operator and operator.group(1) not in OPERATORS:
@@ -559,29 +672,42 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
             span = Span(token.line, start, token.line, start + len(name))
             close = did_you_mean(name, OPERATORS)
             label = f"did you mean `{close}`?" if close else "not an operator"
-            return error("E0004", f"unknown operator `{name}`", span, label,
-                         "a plugin operator is called with parentheses: `name(arg=value)`")
+            return error(
+                "E0004",
+                f"unknown operator `{name}`",
+                span,
+                label,
+                "a plugin operator is called with parentheses: `name(arg=value)`",
+            )
         found = "end of line" if token.type == "_NL" else f"`{_shorten(str(token))}`"
         span = _token_span(token)
         if token.type == "_NL":
             span = Span(token.line, token.column, token.line, token.column + 1)
         accepted = _accepted(exc)
         if token.type == "EQUAL" and "COMPARE" in accepted:  # `where status = 200`
-            return error("E0002", "unexpected `=`", span, "did you mean `==`?",
-                         "`==` compares; `=` gives a name its value, as in `derive x = ...`")
+            return error(
+                "E0002",
+                "unexpected `=`",
+                span,
+                "did you mean `==`?",
+                "`==` compares; `=` gives a name its value, as in `derive x = ...`",
+            )
         expected = _expected(accepted)
         hints: tuple[str, ...] = ()
         if token.type == "AS":  # `window tumbling 10s as w`, `into out as w`
-            hints = ("`as` names a step; `window`, `into` and `late into` take no name (name "
-                     "the `aggregate` after a `window`)",)
+            hints = (
+                "`as` names a step; `window`, `into` and `late into` take no name (name "
+                "the `aggregate` after a `window`)",
+            )
         return error("E0002", f"unexpected {found}", span, f"expected {expected}", *hints)
     # the caret goes right after the last thing written, not on the trailing blank lines
     lines = text.rstrip().split("\n")
     end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
     accepted_at_end = _accepted(exc) if isinstance(exc, UnexpectedToken) else None
     label = f"expected {_expected(accepted_at_end)}" if accepted_at_end else ""
-    return error("E0003", "unexpected end of file", end, label,
-                 "a bracket or block may be left open")
+    return error(
+        "E0003", "unexpected end of file", end, label, "a bracket or block may be left open"
+    )
 
 
 def _next_statement_line(lines: list[str], after: int) -> int | None:
@@ -602,11 +728,14 @@ def _too_deep(tree: Tree) -> Diagnostic | None:
         node, depth = stack.pop()
         if depth > MAX_NESTING:
             meta = node.meta
-            span = None if meta.empty else Span(meta.line, meta.column, meta.line,
-                                                meta.column + 1)
-            return error("E0006", "expression is nested too deeply", span,
-                         f"more than {MAX_NESTING} levels",
-                         "split it into several `derive` steps or `param`s")
+            span = None if meta.empty else Span(meta.line, meta.column, meta.line, meta.column + 1)
+            return error(
+                "E0006",
+                "expression is nested too deeply",
+                span,
+                f"more than {MAX_NESTING} levels",
+                "split it into several `derive` steps or `param`s",
+            )
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
     return None
 

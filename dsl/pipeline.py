@@ -36,8 +36,14 @@ class Compiled:
         return not has_errors(self.diagnostics)
 
 
-def compile_text(text: str, path: str, base_dir: Path, params: Mapping[str, str] | None = None,
-                 environ: Mapping[str, str] | None = None, inputs: bool = False) -> Compiled:
+def compile_text(
+    text: str,
+    path: str,
+    base_dir: Path,
+    params: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    inputs: bool = False,
+) -> Compiled:
     """`environ`: the variables `env()` may read (none when None). With `inputs`, the check
     also looks for the files the sources and tables read (`rillet check`)."""
     # editors on Windows may start a UTF-8 file with a byte-order mark: it is not text, and
@@ -61,18 +67,27 @@ def compile_text(text: str, path: str, base_dir: Path, params: Mapping[str, str]
 def _masked(diagnostics: list[Diagnostic], secrets: Secrets) -> list[Diagnostic]:
     if not secrets:
         return diagnostics
-    return [msgspec.structs.replace(d, message=secrets.mask(d.message),
-                                    label=secrets.mask(d.label),
-                                    hints=tuple(secrets.mask(h) for h in d.hints))
-            for d in diagnostics]
+    return [
+        msgspec.structs.replace(
+            d,
+            message=secrets.mask(d.message),
+            label=secrets.mask(d.label),
+            hints=tuple(secrets.mask(h) for h in d.hints),
+        )
+        for d in diagnostics
+    ]
 
 
 def _position(d: Diagnostic) -> tuple[int, int]:
     return (0, 0) if d.span is None else (d.span.line, d.span.col)
 
 
-def compile_file(path: str, params: Mapping[str, str] | None = None,
-                 environ: Mapping[str, str] | None = None, inputs: bool = False) -> Compiled:
+def compile_file(
+    path: str,
+    params: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    inputs: bool = False,
+) -> Compiled:
     """`path` as the user wrote it; relative paths inside resolve against its folder. `env()`
     reads `environ`, by default this process's environment; with `inputs`, the check also looks
     for the files the sources and tables read."""

@@ -37,13 +37,19 @@ def lower_expr(expr: ast.Expr, params: dict[str, Any]) -> ir.Expr:
             return ir.Index(inner, ir.Lit(name.text))
         case ast.IndexAccess(target=target, key=key):
             inner, index = lower_expr(target, params), lower_expr(key, params)
-            if isinstance(inner, ir.Field) and isinstance(index, ir.Lit) and isinstance(
-                    index.value, str):
+            if (
+                isinstance(inner, ir.Field)
+                and isinstance(index, ir.Lit)
+                and isinstance(index.value, str)
+            ):
                 return ir.Field((*inner.path, index.value))
             return ir.Index(inner, index)
         case ast.CallExpr(name=name, args=args, kwargs=kwargs):
-            return ir.Call(name.text, tuple(lower_expr(a, params) for a in args),
-                           tuple((k.name.text, lower_expr(k.value, params)) for k in kwargs))
+            return ir.Call(
+                name.text,
+                tuple(lower_expr(a, params) for a in args),
+                tuple((k.name.text, lower_expr(k.value, params)) for k in kwargs),
+            )
         case ast.UnaryExpr(op=op, operand=operand):
             return ir.Unary(op, lower_expr(operand, params))
         case ast.BinaryExpr(op=op, left=left, right=right):
@@ -51,8 +57,9 @@ def lower_expr(expr: ast.Expr, params: dict[str, Any]) -> ir.Expr:
         case ast.MatchExpr(operand=operand, pattern=pattern):
             return ir.Match(lower_expr(operand, params), pattern.value)
         case ast.IfExpr(cond=cond, then=then, other=other):
-            return ir.IfElse(lower_expr(cond, params), lower_expr(then, params),
-                             lower_expr(other, params))
+            return ir.IfElse(
+                lower_expr(cond, params), lower_expr(then, params), lower_expr(other, params)
+            )
         case ast.ListExpr(items=items):
             return ir.ListOf(tuple(lower_expr(i, params) for i in items))
         case ast.RecordExpr(items=items):
@@ -78,8 +85,13 @@ class _Planner:
         self.times: dict[str, EventTime | None] = {}  # source or stream name -> its event time
         self.sink_inputs: dict[str, list[int]] = {name: [] for name in checked.sinks}
 
-    def add(self, op: ir.Op, inputs: tuple[int, ...], span: ir.Span | None,
-            named: ast.Ident | None = None) -> int:
+    def add(
+        self,
+        op: ir.Op,
+        inputs: tuple[int, ...],
+        span: ir.Span | None,
+        named: ast.Ident | None = None,
+    ) -> int:
         node_id = len(self.nodes)
         name = named.text if named is not None else msgspec.UNSET
         self.nodes.append(ir.Node(node_id, op, inputs, span, name))
@@ -98,12 +110,14 @@ class _Planner:
             self.flow(flow)
         sink_ids: dict[str, int] = {}
         for name, (sink, config) in c.sinks.items():
-            sink_ids[name] = self.add(ir.Sink(name, sink.call.name.text, config),
-                                      tuple(self.sink_inputs[name]), sink.span)
+            sink_ids[name] = self.add(
+                ir.Sink(name, sink.call.name.text, config), tuple(self.sink_inputs[name]), sink.span
+            )
         error_sink = sink_ids.get(c.error_sink) if c.error_sink else None
         full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
-        return msgspec.structs.replace(prune(full), alerts=tuple(map(alert, c.alerts)),
-                                       secrets=dict(c.env.secrets))
+        return msgspec.structs.replace(
+            prune(full), alerts=tuple(map(alert, c.alerts)), secrets=dict(c.env.secrets)
+        )
 
     def flow(self, flow: ast.Flow) -> tuple[int, EventTime | None]:
         """Plans the flow's operators; its output node and the event time in effect there."""
@@ -135,30 +149,39 @@ class _Planner:
                         late = ops[index].sink.text  # type: ignore[union-attr]
                         index += 1
                     aggregate = self.aggregate(op, window, late, time)
-                    current = self.add(aggregate, (current,), (window or op).span,
-                                       op.named)  # type: ignore[union-attr]
+                    current = self.add(aggregate, (current,), (window or op).span, op.named)  # type: ignore[union-attr]
                     time = None
                     continue
                 case ast.JoinOp(stream=stream, on=on, within=within):
                     right = self.outputs[stream.text]
                     right_time = self.times[stream.text]
-                    join = ir.Join(stream.text, on.text, within.ms, time and time.field,
-                                   right_time and right_time.field)
+                    join = ir.Join(
+                        stream.text,
+                        on.text,
+                        within.ms,
+                        time and time.field,
+                        right_time and right_time.field,
+                    )
                     current = self.add(join, (current, right), op.span, op.named)
                     continue
                 case ast.EventTimeOp(field=field, lateness=lateness):
                     time = EventTime(field.text, lateness.ms if lateness else 0)
                 case ast.DedupeOp(keys=keys, within=within):
-                    dedupe = ir.Dedupe(tuple(k.text for k in keys), within.ms,
-                                       time and time.field)
+                    dedupe = ir.Dedupe(tuple(k.text for k in keys), within.ms, time and time.field)
                     current = self.add(dedupe, (current,), op.span, op.named)
                     continue
-            current = self.add(self.simple(op, params), (current,), op.span,
-                               getattr(op, "named", None))
+            current = self.add(
+                self.simple(op, params), (current,), op.span, getattr(op, "named", None)
+            )
         return current, time
 
-    def aggregate(self, op: ast.Operator, window: ast.WindowOp | None, late: str | None,
-                  time: EventTime | None) -> ir.Aggregate:
+    def aggregate(
+        self,
+        op: ast.Operator,
+        window: ast.WindowOp | None,
+        late: str | None,
+        time: EventTime | None,
+    ) -> ir.Aggregate:
         assert isinstance(op, ast.AggregateOp)
         params = self.c.params
         fields = tuple(ir.Assign(a.name.text, lower_expr(a.value, params)) for a in op.items)
@@ -166,36 +189,52 @@ class _Planner:
         if window is not None:
             every = window.every.ms if window.every else None
             lowered = ir.Window(window.kind, window.size.ms, every)
-        return ir.Aggregate(tuple(k.text for k in op.keys), fields, lowered, late,
-                            time and time.field, time.lateness_ms if time else 0)
+        return ir.Aggregate(
+            tuple(k.text for k in op.keys),
+            fields,
+            lowered,
+            late,
+            time and time.field,
+            time.lateness_ms if time else 0,
+        )
 
     def simple(self, op: ast.Operator, params: dict[str, Any]) -> ir.Op:
         match op:
             case ast.WhereOp(cond=cond):
                 return ir.Where(lower_expr(cond, params))
             case ast.SelectOp(items=items):
-                return ir.Select(tuple(
-                    ir.Assign(i.name.text, lower_expr(i.value, params) if i.value is not None
-                              else ir.Field((i.name.text,)))
-                    for i in items))
+                return ir.Select(
+                    tuple(
+                        ir.Assign(
+                            i.name.text,
+                            lower_expr(i.value, params)
+                            if i.value is not None
+                            else ir.Field((i.name.text,)),
+                        )
+                        for i in items
+                    )
+                )
             case ast.DeriveOp(items=items):
-                return ir.Derive(tuple(ir.Assign(i.name.text, lower_expr(i.value, params))
-                                       for i in items))
+                return ir.Derive(
+                    tuple(ir.Assign(i.name.text, lower_expr(i.value, params)) for i in items)
+                )
             case ast.DropOp(names=names):
                 return ir.Drop(tuple(n.text for n in names))
             case ast.ExplodeOp(field=field, into=into):
                 return ir.Explode(field.text, (into or field).text)
             case ast.EventTimeOp(field=field, lateness=lateness, idle=idle):
-                return ir.EventTime(field.text, lateness.ms if lateness else 0,
-                                    idle.ms if idle else None)
+                return ir.EventTime(
+                    field.text, lateness.ms if lateness else 0, idle.ms if idle else None
+                )
             case ast.LookupOp(table=table, on=on):
                 decl, config = self.c.tables[table.text]
                 schema = self.c.schemas.get(decl.schema.text) if decl.schema else None
-                return ir.Lookup(ir.Table(table.text, decl.call.name.text, config, schema),
-                                 on.text)
+                return ir.Lookup(ir.Table(table.text, decl.call.name.text, config, schema), on.text)
             case ast.PluginOp(name=name, kwargs=kwargs, concurrency=concurrency):
-                values = {k.name.text: evaluate(k.value, params, "operator argument", self.c.env)
-                          for k in kwargs}
+                values = {
+                    k.name.text: evaluate(k.value, params, "operator argument", self.c.env)
+                    for k in kwargs
+                }
                 return ir.PluginOperator(name.text, values, concurrency)
         raise TypeError(f"cannot plan {op!r}")
 
@@ -206,8 +245,15 @@ def alert(decl: ast.AlertDecl) -> ir.Alert:
     condition = f"{decl.measure.text} {decl.op} {decl.threshold.text}"
     if decl.hold:
         condition += f" for {render.duration(hold_ms)}"
-    return ir.Alert(decl.name.text, decl.measure.text, decl.op, decl.threshold.value, hold_ms,
-                    condition, decl.span)
+    return ir.Alert(
+        decl.name.text,
+        decl.measure.text,
+        decl.op,
+        decl.threshold.value,
+        hold_ms,
+        condition,
+        decl.span,
+    )
 
 
 def prune(plan: ir.Plan) -> ir.Plan:
@@ -225,8 +271,11 @@ def prune(plan: ir.Plan) -> ir.Plan:
     useful: set[int] = set()
     for n in reversed(plan.nodes):
         late = isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None
-        if (isinstance(n.op, ir.Sink) and n.inputs) or late or any(
-                c in useful for c in consumers[n.id]):
+        if (
+            (isinstance(n.op, ir.Sink) and n.inputs)
+            or late
+            or any(c in useful for c in consumers[n.id])
+        ):
             useful.add(n.id)
     for n in plan.nodes:
         if n.id in useful and isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None:
@@ -236,7 +285,9 @@ def prune(plan: ir.Plan) -> ir.Plan:
     renumber = {old: new for new, old in enumerate(sorted(useful))}
     nodes = tuple(
         ir.Node(renumber[n.id], n.op, tuple(renumber[i] for i in n.inputs), n.span, n.name)
-        for n in plan.nodes if n.id in useful)
+        for n in plan.nodes
+        if n.id in useful
+    )
     error_sink = renumber.get(plan.error_sink) if plan.error_sink is not None else None
     return ir.Plan(nodes, plan.settings, error_sink, plan.file, plan.base_dir)
 

@@ -18,13 +18,27 @@ from rillet.runtime import plan as ir
 # Binding strength, loosest first, as the grammar nests its rules.
 _IF, _OR, _AND, _NOT, _COMPARE, _COALESCE, _SUM, _PRODUCT, _UNARY, _POSTFIX, _ATOM = range(11)
 _BINARY = {
-    "or": _OR, "and": _AND, "??": _COALESCE,
-    "==": _COMPARE, "!=": _COMPARE, "<": _COMPARE, "<=": _COMPARE, ">": _COMPARE,
-    ">=": _COMPARE, "in": _COMPARE, "not_in": _COMPARE,
-    "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "//": _PRODUCT, "%": _PRODUCT,
+    "or": _OR,
+    "and": _AND,
+    "??": _COALESCE,
+    "==": _COMPARE,
+    "!=": _COMPARE,
+    "<": _COMPARE,
+    "<=": _COMPARE,
+    ">": _COMPARE,
+    ">=": _COMPARE,
+    "in": _COMPARE,
+    "not_in": _COMPARE,
+    "+": _SUM,
+    "-": _SUM,
+    "*": _PRODUCT,
+    "/": _PRODUCT,
+    "//": _PRODUCT,
+    "%": _PRODUCT,
 }
-_KEYWORDS = frozenset({"and", "or", "not", "in", "if", "then", "else", "true", "false", "null",
-                       "this"})
+_KEYWORDS = frozenset(
+    {"and", "or", "not", "in", "if", "then", "else", "true", "false", "null", "this"}
+)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
 
@@ -115,7 +129,8 @@ def _assignments(fields: tuple[ir.Assign, ...], short: bool) -> str:
     """`short`: a `select` writes `user` for `user = user`."""
     return ", ".join(
         a.name if short and a.expr == ir.Field((a.name,)) else f"{a.name} = {expr(a.expr)}"
-        for a in fields)
+        for a in fields
+    )
 
 
 def window(w: ir.Window) -> str:

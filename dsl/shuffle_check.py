@@ -24,8 +24,9 @@ def _workers(ids: list[int]) -> str:
     return ("worker " if len(ids) == 1 else "workers ") + ", ".join(map(str, ids))
 
 
-def mismatch(url: str, group: str, edges: list[str], checkpoints: dict[int, Manifest | None]
-             ) -> str | None:
+def mismatch(
+    url: str, group: str, edges: list[str], checkpoints: dict[int, Manifest | None]
+) -> str | None:
     """What disagrees between Redis at `url` and the latest checkpoint of each of these workers
     (None when nothing does), as one line that says what to do."""
     import redis  # imported when a run has workers, not by every start-up
@@ -37,8 +38,9 @@ def mismatch(url: str, group: str, edges: list[str], checkpoints: dict[int, Mani
             for edge in edges:
                 key = f"rillet:{group}:{edge}"
                 generation = client.get(f"{key}:gen:{worker}")
-                commits = {int(e): int(g)
-                           for e, g in client.hgetall(f"{key}:commits:{worker}").items()}
+                commits = {
+                    int(e): int(g) for e, g in client.hgetall(f"{key}:commits:{worker}").items()
+                }
                 if manifest is None or edge not in manifest.sinks:
                     if commits:  # a commit follows a saved checkpoint: there was one
                         stale.append(worker)
@@ -46,23 +48,30 @@ def mismatch(url: str, group: str, edges: list[str], checkpoints: dict[int, Mani
                     continue
                 epoch, own = manifest.sinks[edge]["epoch"], manifest.sinks[edge]["generation"]
                 if generation is None or int(generation) < own:
-                    return (f"Redis at {url} holds no shuffle `{edge}` of group `{group}`, "
-                            f"yet worker {worker}'s checkpoint {manifest.checkpoint_id} "
-                            "continues one (was Redis flushed, or did the earlier run use "
-                            f"another --broker?); {FRESH}")
+                    return (
+                        f"Redis at {url} holds no shuffle `{edge}` of group `{group}`, "
+                        f"yet worker {worker}'s checkpoint {manifest.checkpoint_id} "
+                        "continues one (was Redis flushed, or did the earlier run use "
+                        f"another --broker?); {FRESH}"
+                    )
                 if commits.get(epoch, own) != own or max(commits, default=0) > epoch:
-                    return (f"shuffle `{edge}` of group `{group}` in Redis at {url} does not "
-                            f"match worker {worker}'s checkpoint {manifest.checkpoint_id}: "
-                            f"they come from different runs; {FRESH}")
+                    return (
+                        f"shuffle `{edge}` of group `{group}` in Redis at {url} does not "
+                        f"match worker {worker}'s checkpoint {manifest.checkpoint_id}: "
+                        f"they come from different runs; {FRESH}"
+                    )
     except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
-        raise ConnectorError(f"cannot reach the broker at {url}: {e}; start Redis, or pass "
-                             "the right --broker URL") from e
+        raise ConnectorError(
+            f"cannot reach the broker at {url}: {e}; start Redis, or pass the right --broker URL"
+        ) from e
     finally:
         client.close()
     if stale:
-        return (f"Redis at {url} holds shuffles of group `{group}` from an earlier run, but "
-                f"{_workers(stale)} {'has' if len(stale) == 1 else 'have'} no checkpoint that "
-                f"continues them (deleted?), so the run would wait for them forever; {FRESH}")
+        return (
+            f"Redis at {url} holds shuffles of group `{group}` from an earlier run, but "
+            f"{_workers(stale)} {'has' if len(stale) == 1 else 'have'} no checkpoint that "
+            f"continues them (deleted?), so the run would wait for them forever; {FRESH}"
+        )
     return None
 
 

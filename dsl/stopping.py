@@ -50,9 +50,13 @@ class Stopper:
     the next run goes on, for the message printed when the process ends at once.
     """
 
-    def __init__(self, request: Callable[[], None],
-                 schedule: Callable[[Callable[[], None]], object], resumes: Callable[[], str],
-                 grace_s: float = GRACE_S) -> None:
+    def __init__(
+        self,
+        request: Callable[[], None],
+        schedule: Callable[[Callable[[], None]], object],
+        resumes: Callable[[], str],
+        grace_s: float = GRACE_S,
+    ) -> None:
         self._request = request
         self._schedule = schedule
         self._resumes = resumes
@@ -73,8 +77,11 @@ class Stopper:
 
     def _overdue(self) -> None:
         assert self.received is not None
-        self._end_now(self.received, f"still busy {self._grace_s:g} s after the signal (a "
-                      "stage or connector does not give way); stopping now")
+        self._end_now(
+            self.received,
+            f"still busy {self._grace_s:g} s after the signal (a "
+            "stage or connector does not give way); stopping now",
+        )
 
     def _end_now(self, signum: int, what: str) -> None:
         if os.isatty(2):

@@ -80,14 +80,17 @@ def compare(expected: list[dict], actual: list[dict], ordered: bool, partial: bo
 
 def run_test(checked: Checked, plan, test: ast.TestDecl) -> TestResult:
     result = TestResult(test.name)
-    given = {g.source.text: evaluate(g.value, checked.params, "given records", checked.env)
-             for g in test.given}
+    given = {
+        g.source.text: evaluate(g.value, checked.params, "given records", checked.env)
+        for g in test.given
+    }
     sources, sinks = {}, {}
     for node in plan.nodes:
         if isinstance(node.op, Source):
             schema = Schema(node.op.schema) if node.op.schema else None
-            sources[node.op.name] = MemorySource(given.get(node.op.name, []), schema,
-                                                 plan.settings.batch_size)
+            sources[node.op.name] = MemorySource(
+                given.get(node.op.name, []), schema, plan.settings.batch_size
+            )
         elif isinstance(node.op, Sink):
             sinks[node.op.name] = MemorySink()
     try:
@@ -105,7 +108,9 @@ def run_test(checked: Checked, plan, test: ast.TestDecl) -> TestResult:
         diff = compare(wanted, written, expect.ordered, partial)
         if diff:
             how = "in order" if expect.ordered else "in any order"
-            result.failures.append(f"  sink `{expect.sink.text}` ({how}): "
-                                   f"{len(written)} written, {len(wanted)} expected")
+            result.failures.append(
+                f"  sink `{expect.sink.text}` ({how}): "
+                f"{len(written)} written, {len(wanted)} expected"
+            )
             result.failures += diff
     return result

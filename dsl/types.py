@@ -57,8 +57,16 @@ def annotation_types(annotation: Any) -> set[str]:
             out |= annotation_types(arg)
         return out
     base = origin or annotation
-    table = {int: {"int"}, float: {"float", "int"}, str: {"str"}, bool: {"bool"},
-             list: {"list"}, tuple: {"list"}, dict: {"record"}, type(None): {"null"}}
+    table = {
+        int: {"int"},
+        float: {"float", "int"},
+        str: {"str"},
+        bool: {"bool"},
+        list: {"list"},
+        tuple: {"list"},
+        dict: {"record"},
+        type(None): {"null"},
+    }
     return table.get(base, {"any"})
 
 

@@ -49,8 +49,11 @@ def plugin_files(pipeline: Path) -> list[Path] | None:
         return None
     if program is None:
         return None
-    return [(pipeline.parent / s.target).resolve() for s in program.statements
-            if isinstance(s, ast.UseDecl) and s.is_path]
+    return [
+        (pipeline.parent / s.target).resolve()
+        for s in program.statements
+        if isinstance(s, ast.UseDecl) and s.is_path
+    ]
 
 
 class Files:
@@ -110,8 +113,10 @@ class Watching:
     async def stop_on_change(self, execution: Execution) -> None:
         """Runs beside the execution: on a change, stop it after a last checkpoint."""
         self.changed = await self.files.until_changed(execution.clock)
-        print(f"rillet: {_names(self.changed)} changed: stopping after a last checkpoint",
-              file=sys.stderr)
+        print(
+            f"rillet: {_names(self.changed)} changed: stopping after a last checkpoint",
+            file=sys.stderr,
+        )
         execution.request_stop()
 
 
@@ -125,6 +130,7 @@ async def _wait(files: Files) -> tuple[list[Path], int | None]:
     changed: list[Path] = []
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with anyio.create_task_group() as tg:
+
             async def on_signal() -> None:
                 async for received in signals:
                     signum.append(received)
@@ -151,14 +157,15 @@ def edit_run_loop(args: Namespace, run: Callable[[Namespace, Watching], int]) ->
         if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
             return code
         if watching.mismatch is not None:
-            print(f"rillet: {watching.mismatch}\nrillet: the saved state does not fit the "
-                  "edited pipeline: starting over from the beginning (as --fresh would)",
-                  file=sys.stderr)
+            print(
+                f"rillet: {watching.mismatch}\nrillet: the saved state does not fit the "
+                "edited pipeline: starting over from the beginning (as --fresh would)",
+                file=sys.stderr,
+            )
             args.fresh, watching.mismatch = True, None
             continue
         if not watching.changed:  # the run ended by itself: finished, failed or not checked
-            print(f"rillet: watching {files.names()} for changes (Ctrl-C stops)",
-                  file=sys.stderr)
+            print(f"rillet: watching {files.names()} for changes (Ctrl-C stops)", file=sys.stderr)
             watching.changed, signum = anyio.run(_wait, files)
             if signum is not None:
                 print("rillet: stopped watching", file=sys.stderr)

@@ -80,8 +80,11 @@ class Access:
             self.names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
         self.token = token
         self.cookie = f"rillet_{port}"
-        self.session = "" if token is None else hmac.new(
-            token.encode(), b"rillet dashboard", hashlib.sha256).hexdigest()
+        self.session = (
+            ""
+            if token is None
+            else hmac.new(token.encode(), b"rillet dashboard", hashlib.sha256).hexdigest()
+        )
 
     def names_this_server(self, name: str) -> bool:
         if name in self.names:
@@ -96,20 +99,30 @@ class Access:
             return Response.text(400, "rillet: a request needs a Host header")
         name = _name(host)
         if name is None or not self.names_this_server(name):
-            return Response.text(421, f"rillet: this server does not answer for `{host}`; "
-                                      "use the address rillet printed")
+            return Response.text(
+                421,
+                f"rillet: this server does not answer for `{host}`; use the address rillet printed",
+            )
         if self.token is None or self._carries_token(request):
             return None
         given = request.query.get("token", [""])[-1]
         if request.path in DASHBOARD and given and _same(given, self.token):
-            return Response.text(303, "rillet: to the dashboard", [
-                ("Location", "./"),
-                ("Set-Cookie", f"{self.cookie}={self.session}; Path=/; HttpOnly; SameSite=Lax")])
+            return Response.text(
+                303,
+                "rillet: to the dashboard",
+                [
+                    ("Location", "./"),
+                    ("Set-Cookie", f"{self.cookie}={self.session}; Path=/; HttpOnly; SameSite=Lax"),
+                ],
+            )
         challenge = [("WWW-Authenticate", 'Bearer realm="rillet"')]
         if request.path in DASHBOARD:
             return Response(401, "text/html; charset=utf-8", LOGIN, challenge)
-        return Response.text(401, "rillet: this run's HTTP needs its token: send "
-                                  "`Authorization: Bearer TOKEN`", challenge)
+        return Response.text(
+            401,
+            "rillet: this run's HTTP needs its token: send `Authorization: Bearer TOKEN`",
+            challenge,
+        )
 
     def _carries_token(self, request: Request) -> bool:
         assert self.token is not None

@@ -74,8 +74,7 @@ class Alerts:
         for status in self.statuses:
             alert = status.alert
             status.value, status.where = measure(alert.measure, snapshot, window[0])
-            holds = status.value is not None and _COMPARE[alert.op](status.value,
-                                                                    alert.threshold)
+            holds = status.value is not None and _COMPARE[alert.op](status.value, alert.threshold)
             if not holds:
                 status.holding_since_s = None
                 if status.active:
@@ -94,12 +93,16 @@ class Alerts:
 def measure(name: str, now: Snapshot, then: Snapshot) -> tuple[float | None, str | None]:
     """The measure `name` at `now` (rates since `then`), and the node it was measured at."""
     if name == "backpressure":
-        fullest = max((n for n in now.nodes if n.fill is not None), default=None,
-                      key=lambda n: n.fill or 0.0)
+        fullest = max(
+            (n for n in now.nodes if n.fill is not None), default=None, key=lambda n: n.fill or 0.0
+        )
         return (None, None) if fullest is None else (fullest.fill, fullest.info.label)
     if name == "watermark_lag":
-        lagging = max((n for n in now.nodes if n.watermark_lag_ms is not None), default=None,
-                      key=lambda n: n.watermark_lag_ms or 0)
+        lagging = max(
+            (n for n in now.nodes if n.watermark_lag_ms is not None),
+            default=None,
+            key=lambda n: n.watermark_lag_ms or 0,
+        )
         if lagging is None:
             return None, None
         return float(lagging.watermark_lag_ms or 0), lagging.info.label

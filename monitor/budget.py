@@ -33,8 +33,10 @@ class Budget:
     async def wait(self) -> None:
         """Return once the thread is within its share, sleeping until then if it is not."""
         cpu_s, wall_s = time.thread_time(), time.monotonic()
-        self._left_s = min(self.burst_s, self._left_s + (wall_s - self._wall_s) * self.share
-                           - (cpu_s - self._cpu_s))
+        self._left_s = min(
+            self.burst_s,
+            self._left_s + (wall_s - self._wall_s) * self.share - (cpu_s - self._cpu_s),
+        )
         self._cpu_s, self._wall_s = cpu_s, wall_s
         if self._left_s < 0:
             await asyncio.sleep(-self._left_s / self.share)

@@ -29,8 +29,12 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-        line = {"ts": ts.replace("+00:00", "Z"), "level": record.levelname.lower(),
-                "message": record.getMessage(), "fields": getattr(record, "fields", {})}
+        line = {
+            "ts": ts.replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+            "fields": getattr(record, "fields", {}),
+        }
         return msgspec.json.encode(line, enc_hook=str).decode()
 
 

@@ -43,8 +43,14 @@ class Monitor:
     """`display` is `live` (the terminal view), `plain` (log lines every `plain_every_s`) or
     `none`; alerts and checkpoints are logged whatever the display."""
 
-    def __init__(self, execution: Execution, display: str = "none", title: str = "",
-                 tick_s: float = TICK_S, plain_every_s: float = PLAIN_EVERY_S) -> None:
+    def __init__(
+        self,
+        execution: Execution,
+        display: str = "none",
+        title: str = "",
+        tick_s: float = TICK_S,
+        plain_every_s: float = PLAIN_EVERY_S,
+    ) -> None:
         assert display in DISPLAYS
         self.clock = execution.clock
         self.display = display
@@ -55,8 +61,12 @@ class Monitor:
         self.metrics = execution.metrics
         self.alerts = Alerts(execution.plan.alerts)
         self.started_s = self.clock.monotonic_s()
-        self.sampler = Sampler(self.nodes, self.metrics, self.started_s, {
-            n.id: _progress(execution, n.name) for n in self.nodes if n.kind == "source"})
+        self.sampler = Sampler(
+            self.nodes,
+            self.metrics,
+            self.started_s,
+            {n.id: _progress(execution, n.name) for n in self.nodes if n.kind == "source"},
+        )
         self.lag_history: deque[tuple[int, int]] = deque(maxlen=LAG_HISTORY)
         """(wall-clock ms, the largest watermark lag in ms) per tick that had a watermark."""
         self.running = True
@@ -76,15 +86,29 @@ class Monitor:
             self.lag_history.append((snapshot.time_ms, max(lags)))
         for change in self.alerts.evaluate(snapshot):
             status = change.status
-            fields = {"alert": status.alert.name, "condition": status.alert.condition,
-                      "value": status.value, "node": status.where,
-                      "state": "firing" if change.fired else "cleared"}
+            fields = {
+                "alert": status.alert.name,
+                "condition": status.alert.condition,
+                "value": status.value,
+                "node": status.where,
+                "state": "firing" if change.fired else "cleared",
+            }
             if change.fired:
-                log.warning("alert `%s` firing: %s (now %s)", status.alert.name,
-                            status.alert.condition, status.shown, extra={"fields": fields})
+                log.warning(
+                    "alert `%s` firing: %s (now %s)",
+                    status.alert.name,
+                    status.alert.condition,
+                    status.shown,
+                    extra={"fields": fields},
+                )
             else:
-                log.info("alert `%s` cleared: %s (now %s)", status.alert.name,
-                         status.alert.condition, status.shown, extra={"fields": fields})
+                log.info(
+                    "alert `%s` cleared: %s (now %s)",
+                    status.alert.name,
+                    status.alert.condition,
+                    status.shown,
+                    extra={"fields": fields},
+                )
         self._log_checkpoints()
         if self.display == "plain" and snapshot.at_s >= self._next_plain_s:
             self._next_plain_s += self.plain_every_s
@@ -98,11 +122,19 @@ class Monitor:
         self._checkpoints_logged = checkpoints.completed
         for record in list(checkpoints.history)[-new:] if new > 0 else []:
             took = "" if record.duration_s is None else f" in {units.seconds(record.duration_s)}"
-            log.info("checkpoint %d saved%s, state %s", record.checkpoint_id, took,
-                     units.size(record.size_bytes),
-                     extra={"fields": {"checkpoint": record.checkpoint_id,
-                                       "duration_s": record.duration_s,
-                                       "size_bytes": record.size_bytes}})
+            log.info(
+                "checkpoint %d saved%s, state %s",
+                record.checkpoint_id,
+                took,
+                units.size(record.size_bytes),
+                extra={
+                    "fields": {
+                        "checkpoint": record.checkpoint_id,
+                        "duration_s": record.duration_s,
+                        "size_bytes": record.size_bytes,
+                    }
+                },
+            )
 
     async def run(self) -> None:
         """Tick until cancelled (when the run ends); on a terminal, redraw the view each tick."""

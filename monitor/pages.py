@@ -60,9 +60,15 @@ class Pages:
 
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
-        registry = prometheus.registry(prometheus.Source(
-            monitor.nodes, monitor.metrics, monitor.alerts.statuses, monitor.clock.time_ms,
-            monitor.elapsed_s))
+        registry = prometheus.registry(
+            prometheus.Source(
+                monitor.nodes,
+                monitor.metrics,
+                monitor.alerts.statuses,
+                monitor.clock.time_ms,
+                monitor.elapsed_s,
+            )
+        )
         self.metrics = Cached(lambda: generate_latest(registry))
         self.status = Cached(lambda: json.dumps(status(monitor)).encode())
 
@@ -71,9 +77,14 @@ class Pages:
             return Response(200, CONTENT_TYPE_LATEST, self.metrics())
         if path == "/healthz":
             monitor = self.monitor
-            return _json(200 if monitor.running else 503, {
-                "status": "running" if monitor.running else "finished",
-                "pipeline": monitor.title, "elapsed_s": round(monitor.elapsed_s(), 1)})
+            return _json(
+                200 if monitor.running else 503,
+                {
+                    "status": "running" if monitor.running else "finished",
+                    "pipeline": monitor.title,
+                    "elapsed_s": round(monitor.elapsed_s(), 1),
+                },
+            )
         if path == "/api/status":
             return Response(200, "application/json", self.status())
         if path in ("/", "/index.html"):

@@ -38,11 +38,20 @@ def node_line(n: NodeView) -> tuple[str, dict[str, Any]]:
     if n.progress is not None and n.progress.total:
         eta = f" eta {units.seconds(n.progress.eta_s)}" if n.progress.eta_s is not None else ""
         parts.append(f"progress {units.percent(n.progress.share)}{eta}")
-    fields = {"node": n.info.label, "kind": n.info.kind, "records_in": n.records_in,
-              "records_out": n.records_out, "in_per_s": round(n.in_per_s, 1),
-              "out_per_s": round(n.out_per_s, 1), "fill": n.fill, "batch_ms": n.batch_ms,
-              "busy": round(n.busy, 3),
-              "watermark_lag_ms": n.watermark_lag_ms, "late": n.late, "errors": n.errors}
+    fields = {
+        "node": n.info.label,
+        "kind": n.info.kind,
+        "records_in": n.records_in,
+        "records_out": n.records_out,
+        "in_per_s": round(n.in_per_s, 1),
+        "out_per_s": round(n.out_per_s, 1),
+        "fill": n.fill,
+        "batch_ms": n.batch_ms,
+        "busy": round(n.busy, 3),
+        "watermark_lag_ms": n.watermark_lag_ms,
+        "late": n.late,
+        "errors": n.errors,
+    }
     return "  ".join(parts), fields
 
 
@@ -51,17 +60,24 @@ def summary_line(snapshot: Snapshot, alerts: list[AlertStatus]) -> tuple[str, di
     neck = snapshot.bottleneck
     parts = [f"running {units.seconds(snapshot.elapsed_s)}"]
     if snapshot.checkpoint is not None:
-        parts.append(f"checkpoint {snapshot.checkpoint.checkpoint_id} "
-                     f"{units.seconds(snapshot.checkpoint_age_s)} ago")
-    parts.append(f"bottleneck {neck.info.kind} {neck.info.label} ({reason(neck)})"
-                 if neck is not None else "no bottleneck")
+        parts.append(
+            f"checkpoint {snapshot.checkpoint.checkpoint_id} "
+            f"{units.seconds(snapshot.checkpoint_age_s)} ago"
+        )
+    parts.append(
+        f"bottleneck {neck.info.kind} {neck.info.label} ({reason(neck)})"
+        if neck is not None
+        else "no bottleneck"
+    )
     active = [s for s in alerts if s.active]
     if active:
         parts.append("alerts " + ", ".join(s.alert.name for s in active))
-    fields = {"elapsed_s": round(snapshot.elapsed_s, 1),
-              "bottleneck": neck.info.label if neck is not None else None,
-              "checkpoint": snapshot.checkpoint.checkpoint_id if snapshot.checkpoint else None,
-              "alerts_active": [s.alert.name for s in active]}
+    fields = {
+        "elapsed_s": round(snapshot.elapsed_s, 1),
+        "bottleneck": neck.info.label if neck is not None else None,
+        "checkpoint": snapshot.checkpoint.checkpoint_id if snapshot.checkpoint else None,
+        "alerts_active": [s.alert.name for s in active],
+    }
     return "  ".join(parts), fields
 
 

@@ -54,35 +54,54 @@ class RunCollector(Collector):
         s = self.source
         labels = ["node", "kind"]
         records_in = CounterMetricFamily(
-            "rillet_records_in", "Records a node took in (a source: read, bad ones included).",
-            labels=labels)
+            "rillet_records_in",
+            "Records a node took in (a source: read, bad ones included).",
+            labels=labels,
+        )
         records_out = CounterMetricFamily(
-            "rillet_records_out", "Records a node sent on.", labels=labels)
+            "rillet_records_out", "Records a node sent on.", labels=labels
+        )
         errors = CounterMetricFamily(
-            "rillet_errors", "Bad records: unreadable, invalid, or failing an expression.",
-            labels=labels)
+            "rillet_errors",
+            "Bad records: unreadable, invalid, or failing an expression.",
+            labels=labels,
+        )
         late = CounterMetricFamily(
-            "rillet_late", "Records that arrived after their window closed.", labels=labels)
+            "rillet_late", "Records that arrived after their window closed.", labels=labels
+        )
         busy = CounterMetricFamily(
-            "rillet_busy_seconds", "Time a node spent working on batches.", labels=labels)
+            "rillet_busy_seconds", "Time a node spent working on batches.", labels=labels
+        )
         blocked = CounterMetricFamily(
-            "rillet_blocked_seconds", "Time a node waited for room downstream (backpressure).",
-            labels=labels)
+            "rillet_blocked_seconds",
+            "Time a node waited for room downstream (backpressure).",
+            labels=labels,
+        )
         fill = GaugeMetricFamily(
-            "rillet_channel_fill_ratio", "A node's input channel: batches queued / capacity.",
-            labels=labels)
+            "rillet_channel_fill_ratio",
+            "A node's input channel: batches queued / capacity.",
+            labels=labels,
+        )
         queued = GaugeMetricFamily(
-            "rillet_channel_queued_records", "Records waiting in a node's input channel.",
-            labels=labels)
+            "rillet_channel_queued_records",
+            "Records waiting in a node's input channel.",
+            labels=labels,
+        )
         capacity = GaugeMetricFamily(
-            "rillet_channel_capacity_batches", "Batches a node's input channel holds.",
-            labels=labels)
+            "rillet_channel_capacity_batches",
+            "Batches a node's input channel holds.",
+            labels=labels,
+        )
         watermark = GaugeMetricFamily(
-            "rillet_watermark_milliseconds", "The last watermark a node passed on, epoch ms.",
-            labels=labels)
+            "rillet_watermark_milliseconds",
+            "The last watermark a node passed on, epoch ms.",
+            labels=labels,
+        )
         lag = GaugeMetricFamily(
-            "rillet_watermark_lag_seconds", "Wall-clock time minus a node's watermark.",
-            labels=labels)
+            "rillet_watermark_lag_seconds",
+            "Wall-clock time minus a node's watermark.",
+            labels=labels,
+        )
         now_ms = s.time_ms()
         for info in s.nodes:
             m = s.metrics.nodes[info.id]
@@ -102,31 +121,49 @@ class RunCollector(Collector):
             if m.watermark_ms is not None:
                 watermark.add_metric(key, m.watermark_ms)
                 lag.add_metric(key, (now_ms - m.watermark_ms) / 1000)
-        yield from (records_in, records_out, errors, late, busy, blocked, fill, queued, capacity,
-                    watermark, lag)
+        yield from (
+            records_in,
+            records_out,
+            errors,
+            late,
+            busy,
+            blocked,
+            fill,
+            queued,
+            capacity,
+            watermark,
+            lag,
+        )
         yield from self._checkpoints(now_ms)
-        active = GaugeMetricFamily("rillet_alert_active",
-                                   "1 while an alert of the pipeline file is firing.",
-                                   labels=["alert"])
+        active = GaugeMetricFamily(
+            "rillet_alert_active",
+            "1 while an alert of the pipeline file is firing.",
+            labels=["alert"],
+        )
         for status in s.alerts:
             active.add_metric([status.alert.name], 1.0 if status.active else 0.0)
         yield active
-        yield GaugeMetricFamily("rillet_uptime_seconds", "Time since the run started.",
-                                value=s.elapsed_s())
+        yield GaugeMetricFamily(
+            "rillet_uptime_seconds", "Time since the run started.", value=s.elapsed_s()
+        )
 
     def _checkpoints(self, now_ms: int) -> Iterator[Metric]:
         c = self.source.metrics.checkpoints
-        yield CounterMetricFamily("rillet_checkpoints", "Checkpoints completed.",
-                                  value=c.completed)
-        yield _histogram("rillet_checkpoint_duration_seconds",
-                         "From a checkpoint's first barrier to its manifest written.",
-                         c.duration_s)
-        yield _histogram("rillet_checkpoint_size_bytes", "Operator state saved per checkpoint.",
-                         c.size_bytes)
+        yield CounterMetricFamily("rillet_checkpoints", "Checkpoints completed.", value=c.completed)
+        yield _histogram(
+            "rillet_checkpoint_duration_seconds",
+            "From a checkpoint's first barrier to its manifest written.",
+            c.duration_s,
+        )
+        yield _histogram(
+            "rillet_checkpoint_size_bytes", "Operator state saved per checkpoint.", c.size_bytes
+        )
         if c.last is not None:
-            yield GaugeMetricFamily("rillet_checkpoint_age_seconds",
-                                    "Time since the last checkpoint completed.",
-                                    value=max(0.0, (now_ms - c.last.time_ms) / 1000))
+            yield GaugeMetricFamily(
+                "rillet_checkpoint_age_seconds",
+                "Time since the last checkpoint completed.",
+                value=max(0.0, (now_ms - c.last.time_ms) / 1000),
+            )
 
 
 def registry(source: Source) -> CollectorRegistry:

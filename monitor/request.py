@@ -60,17 +60,22 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def text(cls, status: int, text: str, headers: list[tuple[str, str]] | None = None
-             ) -> Response:
+    def text(cls, status: int, text: str, headers: list[tuple[str, str]] | None = None) -> Response:
         return cls(status, "text/plain; charset=utf-8", text.encode() + b"\n", headers or [])
 
     def encode(self, with_body: bool = True) -> bytes:
         """The response as sent; without its body for HEAD. Nothing is cached by the browser
         (the numbers change), sniffed as another type, or passed on as a Referer."""
         reason = HTTPStatus(self.status).phrase
-        lines = [f"HTTP/1.1 {self.status} {reason}", f"Content-Type: {self.content_type}",
-                 f"Content-Length: {len(self.body)}", "Cache-Control: no-store",
-                 "X-Content-Type-Options: nosniff", "Referrer-Policy: no-referrer",
-                 "Connection: close", *(f"{name}: {value}" for name, value in self.headers)]
+        lines = [
+            f"HTTP/1.1 {self.status} {reason}",
+            f"Content-Type: {self.content_type}",
+            f"Content-Length: {len(self.body)}",
+            "Cache-Control: no-store",
+            "X-Content-Type-Options: nosniff",
+            "Referrer-Policy: no-referrer",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in self.headers),
+        ]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("iso-8859-1")
         return head + self.body if with_body else head

@@ -75,7 +75,7 @@ async def _read_head(loop: asyncio.AbstractEventLoop, connection: socket.socket)
         if not chunk:
             return None
         head += chunk
-    return bytes(head[:head.index(b"\r\n\r\n") + 4])
+    return bytes(head[: head.index(b"\r\n\r\n") + 4])
 
 
 class MonitorServer:
@@ -83,8 +83,9 @@ class MonitorServer:
     Listening starts in the constructor, so an address that cannot be used raises `OSError`
     there, before the run."""
 
-    def __init__(self, monitor: Monitor, address: tuple[str, int], token: str | None = None
-                 ) -> None:
+    def __init__(
+        self, monitor: Monitor, address: tuple[str, int], token: str | None = None
+    ) -> None:
         self._socket = _listen(address)
         self._pages = Pages(monitor)
         bound, port = self._socket.getsockname()[:2]
@@ -108,9 +109,13 @@ class MonitorServer:
         self._thread.start()
         log.info("serving %s", self.url, extra={"fields": {"url": self.url}, "always": True})
         if self._access.network and self._access.token is None:
-            log.warning("%s is reachable beyond this machine, and anyone who reaches it can read "
-                        "the pipeline's graph and numbers; set RILLET_HTTP_TOKEN to require a "
-                        "token", self.url, extra={"fields": {"url": self.url}})
+            log.warning(
+                "%s is reachable beyond this machine, and anyone who reaches it can read "
+                "the pipeline's graph and numbers; set RILLET_HTTP_TOKEN to require a "
+                "token",
+                self.url,
+                extra={"fields": {"url": self.url}},
+            )
 
     def close(self) -> None:
         """Stop serving: the requests already sent are answered, then the socket closes."""

@@ -40,13 +40,20 @@ def topology(physical: PhysicalPlan) -> list[NodeInfo]:
     for node in physical.nodes.values():
         seen[(node.kind, node.name)] = seen.get((node.kind, node.name), 0) + 1
     errors_to = physical.error_sink
-    return [NodeInfo(
-        node.id, node.name, node.kind,
-        node.name if seen[(node.kind, node.name)] == 1 else f"{node.name}#{node.id}",
-        tuple(node.outputs),
-        errors_to if errors_to is not None and node.kind in ("source", "stage", "operator")
-        else None,
-        node.late_sink) for node in physical.nodes.values()]
+    return [
+        NodeInfo(
+            node.id,
+            node.name,
+            node.kind,
+            node.name if seen[(node.kind, node.name)] == 1 else f"{node.name}#{node.id}",
+            tuple(node.outputs),
+            errors_to
+            if errors_to is not None and node.kind in ("source", "stage", "operator")
+            else None,
+            node.late_sink,
+        )
+        for node in physical.nodes.values()
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,16 +191,22 @@ class Sampler:
     """Reads the counters at each `take` and turns their change over the last `window_s` into
     rates. Call it from the event loop, like the run's tasks: it asks sources for progress."""
 
-    def __init__(self, nodes: list[NodeInfo], metrics: RunMetrics, started_s: float,
-                 progress: Mapping[int, Callable[[], tuple[int, int] | None]] | None = None,
-                 window_s: float = RATE_WINDOW_S) -> None:
+    def __init__(
+        self,
+        nodes: list[NodeInfo],
+        metrics: RunMetrics,
+        started_s: float,
+        progress: Mapping[int, Callable[[], tuple[int, int] | None]] | None = None,
+        window_s: float = RATE_WINDOW_S,
+    ) -> None:
         self.nodes = nodes
         self.metrics = metrics
         self.started_s = started_s
         self.progress = dict(progress or {})
         self.window_s = window_s
         self._readings: deque[tuple[float, dict[int, _Reading]]] = deque(
-            [(started_s, {info.id: _Reading() for info in nodes})], maxlen=64)
+            [(started_s, {info.id: _Reading() for info in nodes})], maxlen=64
+        )
         self._first_progress: dict[int, tuple[float, int]] = {}
 
     def take(self, now_s: float, time_ms: int) -> Snapshot:
@@ -213,23 +226,44 @@ class Sampler:
                 batch_ms = (m.busy_s - before.busy_s) / (batches - before.batches) * 1000
             progress = self._progress(info.id, now_s) if info.id in self.progress else None
             channel = self.metrics.channels.get(info.id)
-            fill = None if channel is None else min(
-                1.0, channel.queued_batches / channel.capacity_batches)
+            fill = (
+                None
+                if channel is None
+                else min(1.0, channel.queued_batches / channel.capacity_batches)
+            )
             watermark = m.watermark_ms
-            views.append(NodeView(
-                info, records_in, records_out, m.errors, m.late,
-                (records_in - before.records_in) / interval,
-                (records_out - before.records_out) / interval,
-                batch_ms, min(1.0, (m.busy_s - before.busy_s) / interval), fill,
-                channel.queued_records if channel else 0, watermark,
-                None if watermark is None else time_ms - watermark, progress))
+            views.append(
+                NodeView(
+                    info,
+                    records_in,
+                    records_out,
+                    m.errors,
+                    m.late,
+                    (records_in - before.records_in) / interval,
+                    (records_out - before.records_out) / interval,
+                    batch_ms,
+                    min(1.0, (m.busy_s - before.busy_s) / interval),
+                    fill,
+                    channel.queued_records if channel else 0,
+                    watermark,
+                    None if watermark is None else time_ms - watermark,
+                    progress,
+                )
+            )
         readings.append((now_s, current))
         checkpoints = self.metrics.checkpoints
         return Snapshot(
-            now_s, time_ms, now_s - self.started_s, tuple(views), bottleneck(views),
-            checkpoints.last, checkpoints.completed,
+            now_s,
+            time_ms,
+            now_s - self.started_s,
+            tuple(views),
+            bottleneck(views),
+            checkpoints.last,
+            checkpoints.completed,
             sum(v.records_in for v in views if v.info.kind == "source"),
-            sum(v.errors for v in views), sum(v.late for v in views))
+            sum(v.errors for v in views),
+            sum(v.late for v in views),
+        )
 
     def _progress(self, node_id: int, now_s: float) -> Progress | None:
         """Bytes read of a bounded input, and the time left at its average speed so far."""

@@ -29,16 +29,20 @@ def fill_bar(fill: float) -> Text:
     """`██████░░ 75%`, green below half full, yellow below full, red when full."""
     cells = round(fill * _BAR_CELLS)
     style = "red" if fill >= FULL else "yellow" if fill >= 0.5 else "green"
-    return Text.assemble(("█" * cells, style), ("░" * (_BAR_CELLS - cells), "dim"),
-                         f" {units.percent(fill):>4}")
+    return Text.assemble(
+        ("█" * cells, style), ("░" * (_BAR_CELLS - cells), "dim"), f" {units.percent(fill):>4}"
+    )
 
 
 def header(snapshot: Snapshot, title: str) -> Text:
-    text = Text.assemble(("rillet ", "bold"), (title, "bold cyan"),
-                         f"  running {units.seconds(snapshot.elapsed_s)}")
+    text = Text.assemble(
+        ("rillet ", "bold"), (title, "bold cyan"), f"  running {units.seconds(snapshot.elapsed_s)}"
+    )
     if snapshot.checkpoint is not None:
-        text.append(f"  checkpoint {snapshot.checkpoint.checkpoint_id} "
-                    f"{units.seconds(snapshot.checkpoint_age_s)} ago")
+        text.append(
+            f"  checkpoint {snapshot.checkpoint.checkpoint_id} "
+            f"{units.seconds(snapshot.checkpoint_age_s)} ago"
+        )
     neck = snapshot.bottleneck
     if neck is not None:
         text.append("  bottleneck: ", "bold")
@@ -59,9 +63,13 @@ def _progress_rows(snapshot: Snapshot) -> Table | None:
         p = n.progress
         assert p is not None
         eta = units.seconds(p.eta_s) if p.eta_s is not None else "…"
-        table.add_row(n.info.label, ProgressBar(total=p.total, completed=p.done, width=40),
-                      f"{units.percent(p.share):>4}",
-                      f"{units.size(p.done)} / {units.size(p.total)}", f"ETA {eta}")
+        table.add_row(
+            n.info.label,
+            ProgressBar(total=p.total, completed=p.done, width=40),
+            f"{units.percent(p.share):>4}",
+            f"{units.size(p.done)} / {units.size(p.total)}",
+            f"ETA {eta}",
+        )
     return table
 
 
@@ -70,7 +78,8 @@ def _row(n: NodeView, is_bottleneck: bool) -> list[RenderableType]:
     if is_bottleneck:
         name.append(" ◀", "bold red")
     return [
-        name, n.info.kind,
+        name,
+        n.info.kind,
         units.rate(n.in_per_s),
         "" if n.info.kind == "sink" else units.rate(n.out_per_s),
         units.seconds(n.batch_ms / 1000) if n.batch_ms is not None else "",
@@ -100,10 +109,18 @@ def _alerts(alerts: list[AlertStatus]) -> Text | None:
 
 def render(snapshot: Snapshot, alerts: list[AlertStatus], title: str = "") -> RenderableType:
     table = Table(expand=False, box=None, header_style="bold", pad_edge=False)
-    for column, justify in (("node", "left"), ("kind", "left"), ("in/s", "right"),
-                            ("out/s", "right"), ("batch", "right"), ("busy", "right"),
-                            ("input channel", "left"),
-                            ("wm lag", "right"), ("late", "right"), ("errors", "right")):
+    for column, justify in (
+        ("node", "left"),
+        ("kind", "left"),
+        ("in/s", "right"),
+        ("out/s", "right"),
+        ("batch", "right"),
+        ("busy", "right"),
+        ("input channel", "left"),
+        ("wm lag", "right"),
+        ("late", "right"),
+        ("errors", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     neck = snapshot.bottleneck
     for n in snapshot.nodes:
@@ -116,7 +133,12 @@ def render(snapshot: Snapshot, alerts: list[AlertStatus], title: str = "") -> Re
 def live() -> Iterator[Callable[[Snapshot, list[AlertStatus], str], None]]:
     """The view on standard error while the block runs; call what it yields to redraw. Lines
     written to standard error meanwhile (logs) print above the view."""
-    with Live(console=Console(stderr=True), auto_refresh=False, redirect_stdout=False,
-              redirect_stderr=True) as view:
-        yield lambda snapshot, alerts, title: view.update(render(snapshot, alerts, title),
-                                                          refresh=True)
+    with Live(
+        console=Console(stderr=True),
+        auto_refresh=False,
+        redirect_stdout=False,
+        redirect_stderr=True,
+    ) as view:
+        yield lambda snapshot, alerts, title: view.update(
+            render(snapshot, alerts, title), refresh=True
+        )

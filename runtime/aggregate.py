@@ -57,8 +57,12 @@ def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
     for field_name in expr.__struct_fields__:
         value = getattr(expr, field_name)
         if isinstance(value, tuple):
-            new = tuple(_slots(v, registry, found) if not isinstance(v, tuple) else
-                        (v[0], _slots(v[1], registry, found)) for v in value)
+            new = tuple(
+                _slots(v, registry, found)
+                if not isinstance(v, tuple)
+                else (v[0], _slots(v[1], registry, found))
+                for v in value
+            )
         else:
             new = _slots(value, registry, found)
         if new is not value:
@@ -66,8 +70,9 @@ def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
     return msgspec.structs.replace(expr, **changes) if changes else expr
 
 
-def compile_aggregate(op: Aggregate, registry: Registry,
-                      functions: dict[str, Callable[..., Any]]) -> CompiledAggregate:
+def compile_aggregate(
+    op: Aggregate, registry: Registry, functions: dict[str, Callable[..., Any]]
+) -> CompiledAggregate:
     calls: list[tuple[str, Call]] = []
     items = [(a.name, _slots(a.expr, registry, calls)) for a in op.fields]
     exprs = ExprCompiler(functions)
@@ -119,9 +124,17 @@ def compile_aggregate(op: Aggregate, registry: Registry,
     def new_accumulators() -> list:
         return [cls(*constants, **kwargs) for cls, constants, kwargs in factories]
 
-    return CompiledAggregate(op.keys, namespace["key_of"], new_accumulators, namespace["update"],
-                             namespace["result"], source, key_code, tuple(update),
-                             dict(exprs.namespace))
+    return CompiledAggregate(
+        op.keys,
+        namespace["key_of"],
+        new_accumulators,
+        namespace["update"],
+        namespace["result"],
+        source,
+        key_code,
+        tuple(update),
+        dict(exprs.namespace),
+    )
 
 
 def _constant(expr: Expr) -> Any:

@@ -126,8 +126,16 @@ class Reopenable(Capability):
 
 
 CAPABILITIES: tuple[type[Capability], ...] = (
-    Seekable, Positioned, Committing, Transactional, Flushing, HearsEventTime, ReportsProgress,
-    KnowsUnread, Reopenable)
+    Seekable,
+    Positioned,
+    Committing,
+    Transactional,
+    Flushing,
+    HearsEventTime,
+    ReportsProgress,
+    KnowsUnread,
+    Reopenable,
+)
 """The narrower before the broader (`Seekable` before `Positioned`), so a class that defines
 `seek` and `position` undeclared is told to declare `Seekable`."""
 
@@ -145,12 +153,14 @@ def check(connector: object, name: str) -> list[type[Capability]]:
     kind = type(connector)
     for capability in CAPABILITIES:
         if isinstance(connector, capability):
-            missing = [m for m in capability.methods
-                       if getattr(kind, m, None) is getattr(capability, m)]
+            missing = [
+                m for m in capability.methods if getattr(kind, m, None) is getattr(capability, m)
+            ]
             if missing:
                 raise ConnectorError(
                     f"`{name}` ({kind.__name__}) declares {capability.__name__} but does not "
-                    f"define {', '.join(f'{m}()' for m in missing)}")
+                    f"define {', '.join(f'{m}()' for m in missing)}"
+                )
             declared.append(capability)
         else:
             present = [m for m in capability.methods if callable(getattr(kind, m, None))]
@@ -158,5 +168,6 @@ def check(connector: object, name: str) -> list[type[Capability]]:
                 raise ConnectorError(
                     f"`{name}` ({kind.__name__}) defines {', '.join(f'{m}()' for m in present)} "
                     f"but does not declare {capability.__name__}: add it to the class's bases "
-                    f"(`from rillet.runtime.plugin import {capability.__name__}`)")
+                    f"(`from rillet.runtime.plugin import {capability.__name__}`)"
+                )
     return declared

@@ -64,13 +64,18 @@ class Manifest(msgspec.Struct, frozen=True):
     """What the checkpoint was taken with, so a run can say the pipeline changed since."""
 
 
-def not_saved(checkpoint_id: int, where: str, reason: str, kept: Manifest | None
-              ) -> CheckpointNotSaved:
+def not_saved(
+    checkpoint_id: int, where: str, reason: str, kept: Manifest | None
+) -> CheckpointNotSaved:
     """The failure of saving a checkpoint, saying what a rerun goes on from."""
-    then = (f"checkpoint {kept.checkpoint_id} is kept and a rerun resumes from it"
-            if kept is not None else "no checkpoint is kept, so a rerun starts from the beginning")
+    then = (
+        f"checkpoint {kept.checkpoint_id} is kept and a rerun resumes from it"
+        if kept is not None
+        else "no checkpoint is kept, so a rerun starts from the beginning"
+    )
     return CheckpointNotSaved(
-        f"cannot save checkpoint {checkpoint_id} to {where}: {reason}; {then}")
+        f"cannot save checkpoint {checkpoint_id} to {where}: {reason}; {then}"
+    )
 
 
 def fingerprint(op: Any) -> str:
@@ -131,9 +136,10 @@ class FileCheckpointStore:
         except OSError as e:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
-            raise not_saved(manifest.checkpoint_id, statefolder.shown(path),
-                            e.strerror or str(e), self.latest()) from e
-        for old in self._paths()[self.keep:]:
+            raise not_saved(
+                manifest.checkpoint_id, statefolder.shown(path), e.strerror or str(e), self.latest()
+            ) from e
+        for old in self._paths()[self.keep :]:
             with contextlib.suppress(OSError):  # the next checkpoint tries again
                 old.unlink(missing_ok=True)
 
@@ -183,9 +189,15 @@ class Coordinator:
     stands for it in every later checkpoint.
     """
 
-    def __init__(self, store: CheckpointStore, nodes: int, time_ms: Callable[[], int],
-                 first_id: int = 1, on_complete: Callable[[Manifest], None] | None = None,
-                 pipeline: PipelineIdentity | None = None) -> None:
+    def __init__(
+        self,
+        store: CheckpointStore,
+        nodes: int,
+        time_ms: Callable[[], int],
+        first_id: int = 1,
+        on_complete: Callable[[Manifest], None] | None = None,
+        pipeline: PipelineIdentity | None = None,
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.nodes = nodes
@@ -205,8 +217,9 @@ class Coordinator:
         self._check(checkpoint_id)
         return checkpoint_id
 
-    def contribute(self, checkpoint_id: int, node: int, kind: str, key: str | None = None,
-                   value: Any = None) -> None:
+    def contribute(
+        self, checkpoint_id: int, node: int, kind: str, key: str | None = None, value: Any = None
+    ) -> None:
         """`node`'s part of `checkpoint_id`: kind is source, operator, sink, or pass (nothing
         to save)."""
         parts = self.pending.get(checkpoint_id)
@@ -226,12 +239,21 @@ class Coordinator:
         if len(parts.acked) >= self.nodes:
             self._complete(checkpoint_id, parts, finished=False)
 
-    def _complete(self, checkpoint_id: int, parts: _Parts, finished: bool,
-                  drained: int | None = None) -> None:
+    def _complete(
+        self, checkpoint_id: int, parts: _Parts, finished: bool, drained: int | None = None
+    ) -> None:
         self.pending.pop(checkpoint_id, None)
-        manifest = Manifest(MANIFEST_VERSION, checkpoint_id, self.time_ms(), finished,
-                            parts.sources, parts.operators, parts.sinks, drained,
-                            self.pipeline)
+        manifest = Manifest(
+            MANIFEST_VERSION,
+            checkpoint_id,
+            self.time_ms(),
+            finished,
+            parts.sources,
+            parts.operators,
+            parts.sinks,
+            drained,
+            self.pipeline,
+        )
         self.store.save(manifest)
         self.history.append((checkpoint_id, sum(len(s.state) for s in parts.operators.values())))
         if self.on_complete is not None:

@@ -39,7 +39,7 @@ def unseal(data: bytes) -> bytes:
         raise Corrupt("not a rillet checkpoint (its header is damaged)")
     if data[len(MAGIC)] != FORMAT:
         raise Corrupt(f"unknown checkpoint format {data[len(MAGIC)]}")
-    digest, body = data[len(MAGIC) + 1:HEADER_BYTES], data[HEADER_BYTES:]
+    digest, body = data[len(MAGIC) + 1 : HEADER_BYTES], data[HEADER_BYTES:]
     if _digest(body) != digest:
         raise Corrupt("checksum mismatch (the checkpoint was damaged after it was written)")
     return body

@@ -38,12 +38,14 @@ def to_epoch_ms(value: Any) -> int:
         return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
     if value is None:
         raise EventTimeError("the record has no event time (null or missing)")
-    raise EventTimeError(f"event time must be epoch ms or an ISO-8601 string, got "
-                         f"{type(value).__name__}")
+    raise EventTimeError(
+        f"event time must be epoch ms or an ISO-8601 string, got {type(value).__name__}"
+    )
 
 
-def timed_records(batch: Batch, field: str | None, clock: Clock, out: Output
-                  ) -> list[tuple[dict, int | None, int]]:
+def timed_records(
+    batch: Batch, field: str | None, clock: Clock, out: Output
+) -> list[tuple[dict, int | None, int]]:
     """(record, offset, time) for a batch: the event time in `field`, or with no field the
     clock's time now (processing time). A record without a valid time goes to `out`'s errors."""
     if field is None:

@@ -37,8 +37,9 @@ class DedupeOperator(StatelessOperator):
     """Drops a record when one with the same keys was kept at most `within` ms of event time
     before it (at or before its own time)."""
 
-    def __init__(self, keys: tuple[str, ...], within_ms: int, time_field: str | None,
-                 clock: Clock) -> None:
+    def __init__(
+        self, keys: tuple[str, ...], within_ms: int, time_field: str | None, clock: Clock
+    ) -> None:
         self.key_of = _key_function(keys)
         self.within = within_ms
         self.reader = _TimeReader(time_field, clock)
@@ -88,8 +89,15 @@ class JoinOperator(StatelessOperator):
     `within` ms apart. The right side's fields that clash with the left's (other than `on`)
     are renamed `{right_name}_{field}`."""
 
-    def __init__(self, on: str, within_ms: int, right_name: str, left_time: str | None,
-                 right_time: str | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        on: str,
+        within_ms: int,
+        right_name: str,
+        left_time: str | None,
+        right_time: str | None,
+        clock: Clock,
+    ) -> None:
         self.on = on
         self.within = within_ms
         self.prefix = f"{right_name}_"
@@ -137,21 +145,28 @@ class JoinOperator(StatelessOperator):
         self.on_watermark(now_ms, out)
 
     def snapshot(self) -> Any:
-        return [[[key, [[ts, r] for ts, r in entries]] for key, entries in buffer.items()]
-                for buffer in self.buffers]
+        return [
+            [[key, [[ts, r] for ts, r in entries]] for key, entries in buffer.items()]
+            for buffer in self.buffers
+        ]
 
     def restore(self, state: Any) -> None:
         self.buffers = tuple(
-            {(tuple(k) if isinstance(k, list) else k): [(ts, r) for ts, r in entries]
-             for k, entries in side} for side in state)  # type: ignore[assignment]
+            {
+                (tuple(k) if isinstance(k, list) else k): [(ts, r) for ts, r in entries]
+                for k, entries in side
+            }
+            for side in state
+        )  # type: ignore[assignment]
 
 
 class LookupOperator(StatelessOperator):
     """Adds a table's fields (all but its key) to each record by the record's `on` field; a
     missing key leaves them null. Table fields replace record fields of the same name."""
 
-    def __init__(self, on: str, rows: dict[Any, dict], fields: list[str],
-                 keys_as_text: bool) -> None:
+    def __init__(
+        self, on: str, rows: dict[Any, dict], fields: list[str], keys_as_text: bool
+    ) -> None:
         self.on = on
         self.rows = rows
         self.fields = fields

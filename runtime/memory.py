@@ -17,8 +17,9 @@ class MemorySource(Seekable):
     """Records given up front, read `batch_size` at a time; the offset of a record is its
     index. A schema validates them as it would a file's."""
 
-    def __init__(self, records: list[dict], schema: Schema | None = None,
-                 batch_size: int = 1000) -> None:
+    def __init__(
+        self, records: list[dict], schema: Schema | None = None, batch_size: int = 1000
+    ) -> None:
         self.records = records
         self.schema = schema
         self.batch_size = batch_size

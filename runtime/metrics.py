@@ -56,8 +56,7 @@ class Histogram:
         self.counts = [0] * (len(self.bounds) + 1)
 
     def observe(self, value: float) -> None:
-        index = next((i for i, bound in enumerate(self.bounds) if value <= bound),
-                     len(self.bounds))
+        index = next((i for i, bound in enumerate(self.bounds) if value <= bound), len(self.bounds))
         self.counts[index] += 1
         self.sum += value
         self.count += 1
@@ -86,7 +85,8 @@ class CheckpointMetrics:
     completed: int = 0
     last: CheckpointRecord | None = None
     history: deque[CheckpointRecord] = field(
-        default_factory=lambda: deque(maxlen=CHECKPOINT_HISTORY))
+        default_factory=lambda: deque(maxlen=CHECKPOINT_HISTORY)
+    )
     duration_s: Histogram = field(default_factory=lambda: Histogram(DURATION_BOUNDS_S))
     size_bytes: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS_BYTES))
     _began_s: dict[int, float] = field(default_factory=dict)

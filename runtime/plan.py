@@ -213,8 +213,20 @@ class PluginOperator(msgspec.Struct, frozen=True, tag=True):
 
 
 Op = (
-    Source | Sink | Where | Select | Derive | Drop | Explode | Union | EventTime
-    | Aggregate | Dedupe | Join | Lookup | PluginOperator
+    Source
+    | Sink
+    | Where
+    | Select
+    | Derive
+    | Drop
+    | Explode
+    | Union
+    | EventTime
+    | Aggregate
+    | Dedupe
+    | Join
+    | Lookup
+    | PluginOperator
 )
 
 STATELESS = (Where, Select, Derive, Drop, Explode)

@@ -106,8 +106,10 @@ def config_params(config: type[msgspec.Struct]) -> tuple[Param, ...]:
     params = []
     for f in msgspec.structs.fields(config):
         required = f.required
-        default = None if required else (
-            f.default if f.default is not msgspec.NODEFAULT else f.default_factory()
+        default = (
+            None
+            if required
+            else (f.default if f.default is not msgspec.NODEFAULT else f.default_factory())
         )
         params.append(Param(f.name, f.type, required, default))
     return tuple(params)
@@ -133,8 +135,9 @@ class Plugin:
 
         def decorate(fn: T) -> T:
             params, returns = _callable_params(fn, skip=1 if context else 0)  # type: ignore[arg-type]
-            spec = Spec("function", name, self.name, fn, params, returns, _summary(fn),
-                        context=context)
+            spec = Spec(
+                "function", name, self.name, fn, params, returns, _summary(fn), context=context
+            )
             return self._attach(fn, spec)
 
         return decorate
@@ -152,8 +155,9 @@ class Plugin:
 
         return decorate
 
-    def operator(self, name: str, *, batch: bool = False,
-                 concurrency: int | None = None) -> Callable[[T], T]:
+    def operator(
+        self, name: str, *, batch: bool = False, concurrency: int | None = None
+    ) -> Callable[[T], T]:
         """An operator: a function of one record (`record` first, keyword arguments after)
         returning a record, `None` to drop it, or a list of records; with `batch=True`, a
         function of a list of records returning a list; an `async def` function, run for up to
@@ -164,40 +168,78 @@ class Plugin:
         def decorate(obj: T) -> T:
             target: Any = obj.__init__ if isinstance(obj, type) else obj  # type: ignore[misc]
             params, returns = _callable_params(target, skip=1)
-            spec = Spec("operator", name, self.name, obj, params, returns, _summary(obj),
-                        batch=batch, concurrency=concurrency)
+            spec = Spec(
+                "operator",
+                name,
+                self.name,
+                obj,
+                params,
+                returns,
+                _summary(obj),
+                batch=batch,
+                concurrency=concurrency,
+            )
             return self._attach(obj, spec)
 
         return decorate
 
-    def _connector(self, kind: Kind, name: str, config: type[msgspec.Struct],
-                   delivery: Delivery | None = None, shared: bool = False,
-                   exclusive: str | None = None, reads: str | None = None
-                   ) -> Callable[[T], T]:
+    def _connector(
+        self,
+        kind: Kind,
+        name: str,
+        config: type[msgspec.Struct],
+        delivery: Delivery | None = None,
+        shared: bool = False,
+        exclusive: str | None = None,
+        reads: str | None = None,
+    ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
-            spec = Spec(kind, name, self.name, cls, config_params(config), Any, _summary(cls),
-                        config=config, delivery=delivery, shared=shared, exclusive=exclusive,
-                        reads=reads)
+            spec = Spec(
+                kind,
+                name,
+                self.name,
+                cls,
+                config_params(config),
+                Any,
+                _summary(cls),
+                config=config,
+                delivery=delivery,
+                shared=shared,
+                exclusive=exclusive,
+                reads=reads,
+            )
             return self._attach(cls, spec)
 
         return decorate
 
-    def source(self, name: str, *, config: type[msgspec.Struct],
-               shared: bool = False, reads: str | None = None) -> Callable[[T], T]:
+    def source(
+        self,
+        name: str,
+        *,
+        config: type[msgspec.Struct],
+        shared: bool = False,
+        reads: str | None = None,
+    ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
         `shared` when several workers can read it together (`Spec.shared`); `reads` names the
         config field holding the file it reads (`Spec.reads`)."""
         return self._connector("source", name, config, shared=shared, reads=reads)
 
-    def sink(self, name: str, *, config: type[msgspec.Struct],
-             delivery: Delivery = "at-least-once",
-             exclusive: str | None = None) -> Callable[[T], T]:
+    def sink(
+        self,
+        name: str,
+        *,
+        config: type[msgspec.Struct],
+        delivery: Delivery = "at-least-once",
+        exclusive: str | None = None,
+    ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Sink`;
         `exclusive` names the config field holding the file it writes (`Spec.exclusive`)."""
         return self._connector("sink", name, config, delivery, exclusive=exclusive)
 
-    def table(self, name: str, *, config: type[msgspec.Struct],
-              reads: str | None = None) -> Callable[[T], T]:
+    def table(
+        self, name: str, *, config: type[msgspec.Struct], reads: str | None = None
+    ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` that loads keyed rows for `lookup`; `reads`
         as for a source."""
         return self._connector("table", name, config, reads=reads)
@@ -267,10 +309,40 @@ from .partition import partition_of  # noqa: E402
 from .schema import Schema  # noqa: E402
 
 __all__ = [
-    "INT_MAX", "INT_MIN", "KEEP_CHECKPOINTS", "BadRecord", "Capability", "Clock", "Committing",
-    "ConnectorError", "Corrupt", "ExprError", "Flushing", "FunctionContext", "HearsEventTime",
-    "KnowsUnread", "LazyOffsets", "Manifest", "Param", "Plugin", "Positioned", "Registry",
-    "RegistryError", "Reopenable", "ReportsProgress", "Schema", "Seekable", "SinkContext",
-    "SourceBatch", "SourceContext", "Spec", "StateMismatch", "SystemClock", "Transactional",
-    "not_saved", "partition_of", "seal", "unseal",
+    "INT_MAX",
+    "INT_MIN",
+    "KEEP_CHECKPOINTS",
+    "BadRecord",
+    "Capability",
+    "Clock",
+    "Committing",
+    "ConnectorError",
+    "Corrupt",
+    "ExprError",
+    "Flushing",
+    "FunctionContext",
+    "HearsEventTime",
+    "KnowsUnread",
+    "LazyOffsets",
+    "Manifest",
+    "Param",
+    "Plugin",
+    "Positioned",
+    "Registry",
+    "RegistryError",
+    "Reopenable",
+    "ReportsProgress",
+    "Schema",
+    "Seekable",
+    "SinkContext",
+    "SourceBatch",
+    "SourceContext",
+    "Spec",
+    "StateMismatch",
+    "SystemClock",
+    "Transactional",
+    "not_saved",
+    "partition_of",
+    "seal",
+    "unseal",
 ]

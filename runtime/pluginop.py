@@ -23,12 +23,10 @@ END_OF_TIME = 2**63 - 1
 
 
 def _raised(spec: Spec, error: BaseException) -> str:
-    return (f"plugin `{spec.plugin}` operator `{spec.name}` raised {type(error).__name__}: "
-            f"{error}")
+    return f"plugin `{spec.plugin}` operator `{spec.name}` raised {type(error).__name__}: {error}"
 
 
-def _emit_result(spec: Spec, result: Any, record: dict, offset: int | None,
-                 out: Output) -> None:
+def _emit_result(spec: Spec, result: Any, record: dict, offset: int | None, out: Output) -> None:
     if result is None:
         return
     if isinstance(result, dict):
@@ -37,8 +35,12 @@ def _emit_result(spec: Spec, result: Any, record: dict, offset: int | None,
         for item in result:
             out.emit(item, offset)
     else:
-        out.error(record, offset, f"plugin `{spec.plugin}` operator `{spec.name}` returned "
-                                  f"{type(result).__name__}, not a record, a list or None")
+        out.error(
+            record,
+            offset,
+            f"plugin `{spec.plugin}` operator `{spec.name}` returned "
+            f"{type(result).__name__}, not a record, a list or None",
+        )
 
 
 class RecordFunction(StatelessOperator):
@@ -95,8 +97,10 @@ def _emit_batch_result(spec: Spec, result: Any, batch: Batch, out: Output) -> No
         for item in result:
             out.emit(item, None)
         return
-    reason = (f"plugin `{spec.plugin}` operator `{spec.name}` returned "
-              f"{type(result).__name__}, not a list of records")
+    reason = (
+        f"plugin `{spec.plugin}` operator `{spec.name}` returned "
+        f"{type(result).__name__}, not a list of records"
+    )
     for record, offset in zip(batch.records, batch.offsets):
         out.error(record, offset, reason)
 
@@ -107,8 +111,10 @@ def _call_on_time(spec: Spec, handler: Any, *args: Any) -> Any:
     try:
         return handler(*args)
     except Exception as e:
-        raise PluginFailure(f"plugin `{spec.plugin}` operator `{spec.name}` raised "
-                            f"{type(e).__name__} in `{handler.__name__}`: {e}") from e
+        raise PluginFailure(
+            f"plugin `{spec.plugin}` operator `{spec.name}` raised "
+            f"{type(e).__name__} in `{handler.__name__}`: {e}"
+        ) from e
 
 
 class PluginFailure(PipelineError):
@@ -163,8 +169,10 @@ class StatefulClass(StatelessOperator):
         if result is None:
             return
         if not (isinstance(result, list) and all(isinstance(r, dict) for r in result)):
-            raise PluginFailure(f"plugin `{self.spec.plugin}` operator `{self.spec.name}` "
-                                f"returned {type(result).__name__}, not a list of records")
+            raise PluginFailure(
+                f"plugin `{self.spec.plugin}` operator `{self.spec.name}` "
+                f"returned {type(result).__name__}, not a list of records"
+            )
         for item in result:
             out.emit(item, None)
 

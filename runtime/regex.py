@@ -49,40 +49,85 @@ class RegexError(ValueError):
         self.message, self.label, self.hints = message, label, hints
 
 
-_LINEAR = ("`=~` runs every pattern in time linear in the text (RE2), which rules out "
-           "constructs that need backtracking")
+_LINEAR = (
+    "`=~` runs every pattern in time linear in the text (RE2), which rules out "
+    "constructs that need backtracking"
+)
 
 _UNSUPPORTED = (  # (what RE2 says about the pattern, the construct, a way around it)
-    (r"invalid escape sequence: \\[1-9]", "a backreference",
-     "match the repeated text explicitly, or compare two fields with `==`"),
-    (r"invalid escape sequence: \\[gk]", "a backreference", "match the repeated text "
-     "explicitly, or compare two fields with `==`"),
-    (r"invalid perl operator: \(\?P=", "a backreference", "match the repeated text explicitly, "
-     "or compare two fields with `==`"),
-    (r"invalid perl operator: \(\?=", "a lookahead", "match the text itself, or add a second "
-     "condition: `x =~ \"a\" and x =~ \"b\"`"),
-    (r"invalid perl operator: \(\?!", "a negative lookahead", "add a second condition "
-     "instead: `x =~ \"a\" and not x =~ \"b\"`"),
-    (r"invalid perl operator: \(\?<[=!]", "a lookbehind", "match the text before it too, or "
-     "add a second condition: `x =~ \"a\" and not x =~ \"b\"`"),
-    (r"invalid perl operator: \(\?>", "an atomic group", "write the group without `?>`: RE2 "
-     "never backtracks into it anyway"),
-    (r"bad repetition operator: \S*[*+?}]\+$", "a possessive quantifier", "drop the last `+`: "
-     "RE2 never backtracks into a repetition anyway"),
-    (r"invalid perl operator: \(\?\(", "a conditional", "split the pattern into two "
-     "conditions joined by `or`"),
-    (r"invalid escape sequence: \\Z", "`\\Z`", "RE2 writes it `\\z` (the end of the text); "
-     "`$` works too"),
+    (
+        r"invalid escape sequence: \\[1-9]",
+        "a backreference",
+        "match the repeated text explicitly, or compare two fields with `==`",
+    ),
+    (
+        r"invalid escape sequence: \\[gk]",
+        "a backreference",
+        "match the repeated text explicitly, or compare two fields with `==`",
+    ),
+    (
+        r"invalid perl operator: \(\?P=",
+        "a backreference",
+        "match the repeated text explicitly, or compare two fields with `==`",
+    ),
+    (
+        r"invalid perl operator: \(\?=",
+        "a lookahead",
+        'match the text itself, or add a second condition: `x =~ "a" and x =~ "b"`',
+    ),
+    (
+        r"invalid perl operator: \(\?!",
+        "a negative lookahead",
+        'add a second condition instead: `x =~ "a" and not x =~ "b"`',
+    ),
+    (
+        r"invalid perl operator: \(\?<[=!]",
+        "a lookbehind",
+        'match the text before it too, or add a second condition: `x =~ "a" and not x =~ "b"`',
+    ),
+    (
+        r"invalid perl operator: \(\?>",
+        "an atomic group",
+        "write the group without `?>`: RE2 never backtracks into it anyway",
+    ),
+    (
+        r"bad repetition operator: \S*[*+?}]\+$",
+        "a possessive quantifier",
+        "drop the last `+`: RE2 never backtracks into a repetition anyway",
+    ),
+    (
+        r"invalid perl operator: \(\?\(",
+        "a conditional",
+        "split the pattern into two conditions joined by `or`",
+    ),
+    (
+        r"invalid escape sequence: \\Z",
+        "`\\Z`",
+        "RE2 writes it `\\z` (the end of the text); `$` works too",
+    ),
     (r"invalid escape sequence: \\G", "`\\G`", "anchor with `^` instead"),
-    (r"invalid perl operator: \(\?#", "a `(?#...)` comment", "put the comment after the "
-     "pattern, as a `#` comment at the end of the line"),
-    (r"invalid perl operator: \(\?[xuaL]", "that flag", "RE2 knows the flags `i`, `m`, `s` "
-     "and `U`"),
+    (
+        r"invalid perl operator: \(\?#",
+        "a `(?#...)` comment",
+        "put the comment after the pattern, as a `#` comment at the end of the line",
+    ),
+    (
+        r"invalid perl operator: \(\?[xuaL]",
+        "that flag",
+        "RE2 knows the flags `i`, `m`, `s` and `U`",
+    ),
 )
 
 
-_BACKTRACKING = {"a backreference", "a lookahead", "a negative lookahead", "a lookbehind",
-                 "an atomic group", "a possessive quantifier", "a conditional"}
+_BACKTRACKING = {
+    "a backreference",
+    "a lookahead",
+    "a negative lookahead",
+    "a lookbehind",
+    "an atomic group",
+    "a possessive quantifier",
+    "a conditional",
+}
 
 
 def _refusal(reason: str, pattern: str) -> RegexError:
@@ -94,32 +139,43 @@ def _refusal(reason: str, pattern: str) -> RegexError:
             if construct == "that flag":
                 construct = f"the flag `{reason.partition(': ')[2]})`"
             hints = (_LINEAR, way) if construct in _BACKTRACKING else (way,)
-            return RegexError(f"{construct} cannot be used in a regular expression", reason,
-                              *hints)
+            return RegexError(f"{construct} cannot be used in a regular expression", reason, *hints)
     if reason.startswith("invalid repetition size"):
         counts = [int(n) for n in re.findall(r"[0-9]+", reason)]
-        hint = "the smaller count comes first" if counts == sorted(counts, reverse=True) \
-            and len(counts) == 2 and counts[0] != counts[1] else \
-            "a count is at most 1000, and so is the product of nested counts"
+        hint = (
+            "the smaller count comes first"
+            if counts == sorted(counts, reverse=True)
+            and len(counts) == 2
+            and counts[0] != counts[1]
+            else "a count is at most 1000, and so is the product of nested counts"
+        )
         return RegexError("invalid regular expression", reason, hint)
     if reason.startswith("pattern too large"):
-        return RegexError("regular expression too large", f"it needs more than "
-                          f"{MAX_MEMORY >> 20} MiB once compiled",
-                          "use smaller repetition counts, or split the pattern into several "
-                          "conditions joined by `and`")
+        return RegexError(
+            "regular expression too large",
+            f"it needs more than {MAX_MEMORY >> 20} MiB once compiled",
+            "use smaller repetition counts, or split the pattern into several "
+            "conditions joined by `and`",
+        )
     return RegexError("invalid regular expression", reason)
 
 
 def _compiled(pattern: str) -> Any:
     """The compiled pattern, or `RegexError`."""
     if "\\C" in pattern.replace("\\\\", ""):
-        raise RegexError("`\\C` cannot be used in a regular expression", "`\\C` matches one "
-                         "byte of a character's UTF-8 encoding", "use `.` for one character")
+        raise RegexError(
+            "`\\C` cannot be used in a regular expression",
+            "`\\C` matches one byte of a character's UTF-8 encoding",
+            "use `.` for one character",
+        )
     try:
         return re2.compile(pattern, _options())
     except re2.error as e:
-        reason = e.args[0].decode("utf-8", "replace") if e.args and isinstance(
-            e.args[0], bytes) else str(e)
+        reason = (
+            e.args[0].decode("utf-8", "replace")
+            if e.args and isinstance(e.args[0], bytes)
+            else str(e)
+        )
         raise _refusal(reason, pattern) from None
 
 
@@ -144,15 +200,19 @@ def _literal(pattern: str) -> Callable[[Any], bool] | None:
         return None
     start, text, end = found.group(1), re.sub(r"\\(.)", r"\1", found.group(2)), found.group(3)
     if start and end:
+
         def test(value: str) -> bool:
             return value == text
     elif start:
+
         def test(value: str) -> bool:
             return value.startswith(text)
     elif end:
+
         def test(value: str) -> bool:
             return value.endswith(text)
     else:
+
         def test(value: str) -> bool:
             return text in value
 
@@ -195,7 +255,8 @@ def searcher(pattern: str) -> Callable[[Any], bool]:
 
 def _not_text(value: Any) -> str:
     name = {bool: "bool", int: "int", float: "float", list: "list", dict: "record"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
     return f"`=~` matches text, got {name}"
 
 

@@ -30,19 +30,24 @@ async def any_unread(sources: Iterable[Any]) -> bool:
     return False
 
 
-def continued(finished: Manifest, coordinator: Coordinator | None,
-              sources: dict[str, Any]) -> Manifest:
+def continued(
+    finished: Manifest, coordinator: Coordinator | None, sources: dict[str, Any]
+) -> Manifest:
     """The checkpoint a rerun over grown input resumes from: the finished run's drain
     checkpoint when it is still kept, else the finished one itself (as runs saved before drain
     checkpoints existed resume). Sources that remember their producers' ends forget them:
     every producer runs again and ends again (`reopen`)."""
     if finished.drained is None or coordinator is None:
         return finished
-    drained = next((m for m in coordinator.store.all()
-                    if m.checkpoint_id == finished.drained), None)
+    drained = next(
+        (m for m in coordinator.store.all() if m.checkpoint_id == finished.drained), None
+    )
     if drained is None:
-        log.warning("the checkpoint taken at the end of the last run's input (%d) is gone: "
-                    "records added since may count as late", finished.drained)
+        log.warning(
+            "the checkpoint taken at the end of the last run's input (%d) is gone: "
+            "records added since may count as late",
+            finished.drained,
+        )
         return finished
     for source in sources.values():
         if isinstance(source, Reopenable):

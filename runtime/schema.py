@@ -62,8 +62,8 @@ def _struct_type(spec: SchemaSpec) -> tuple[type[msgspec.Struct], dict[str, str]
     optional = [f for f in fields if len(f) == 3]
     scalar = all(f.type.name in ("int", "float", "str", "bool") for f in spec.fields)
     struct = msgspec.defstruct(
-        spec.name, required + optional, rename={a: n for n, a in attrs.items()},
-        gc=not scalar)  # scalars cannot form cycles: the collector can skip these records
+        spec.name, required + optional, rename={a: n for n, a in attrs.items()}, gc=not scalar
+    )  # scalars cannot form cycles: the collector can skip these records
     return struct, attrs
 
 

@@ -27,15 +27,25 @@ class Secrets:
                 continue
             replacement = f'env("{name}")'
             # quoted forms first: a literal that is the whole secret reads `env("NAME")`
-            forms = (json.dumps(value, ensure_ascii=False), json.dumps(value), repr(value),
-                     value, json.dumps(value)[1:-1], repr(value)[1:-1], quote(value, safe=""),
-                     quote(value))
+            forms = (
+                json.dumps(value, ensure_ascii=False),
+                json.dumps(value),
+                repr(value),
+                value,
+                json.dumps(value)[1:-1],
+                repr(value)[1:-1],
+                quote(value, safe=""),
+                quote(value),
+            )
             for form in forms:
                 shown.setdefault(form, replacement)
         self._shown = shown
         # one pass, longest first, so a replacement is never masked again
-        self._pattern = re.compile("|".join(
-            re.escape(form) for form in sorted(shown, key=len, reverse=True))) if shown else None
+        self._pattern = (
+            re.compile("|".join(re.escape(form) for form in sorted(shown, key=len, reverse=True)))
+            if shown
+            else None
+        )
 
     def __bool__(self) -> bool:
         return self._pattern is not None

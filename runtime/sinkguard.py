@@ -62,5 +62,9 @@ def _building_guarded(cls: Any) -> Callable[[Any, SinkContext], GuardedSink]:
 
 def guard_sinks(registry: Registry) -> Registry:
     """`registry` with every sink built guarded."""
-    return Registry({key: replace(spec, obj=_building_guarded(spec.obj))
-                     if spec.kind == "sink" else spec for key, spec in registry.specs.items()})
+    return Registry(
+        {
+            key: replace(spec, obj=_building_guarded(spec.obj)) if spec.kind == "sink" else spec
+            for key, spec in registry.specs.items()
+        }
+    )

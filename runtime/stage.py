@@ -24,8 +24,9 @@ from .plan import Derive, Drop, Explode, Select, Where
 
 StatelessOp = Where | Select | Derive | Drop | Explode
 ErrorHandler = Callable[[dict, int, int, BaseException], None]
-BatchFunction = Callable[[list[dict], Sequence[Any], ErrorHandler],
-                         tuple[list[dict], Sequence[Any]]]
+BatchFunction = Callable[
+    [list[dict], Sequence[Any], ErrorHandler], tuple[list[dict], Sequence[Any]]
+]
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,17 @@ def reads_fields_only(ops: list[StatelessOp]) -> bool:
         if isinstance(op, Where) and not exprs.reads_whole_record(op.cond):
             continue
         return isinstance(op, Select) and not any(
-            exprs.reads_whole_record(a.expr) for a in op.fields)
+            exprs.reads_whole_record(a.expr) for a in op.fields
+        )
     return False
 
 
-def compile_stage(ops: list[StatelessOp], functions: dict[str, Callable[..., Any]],
-                  present: frozenset[str] = frozenset(),
-                  struct_attrs: dict[str, str] | None = None) -> CompiledStage:
+def compile_stage(
+    ops: list[StatelessOp],
+    functions: dict[str, Callable[..., Any]],
+    present: frozenset[str] = frozenset(),
+    struct_attrs: dict[str, str] | None = None,
+) -> CompiledStage:
     """Generate and compile the batch function for `ops`, applied in order. `present` names
     the fields every input record has, non-null (a schema's required fields). With
     `struct_attrs`, the input records are typed (Structs: `schema.py`) and each field is read

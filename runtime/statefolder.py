@@ -55,8 +55,10 @@ def _unusable(folder: Path, e: OSError) -> StateFolderError:
     blocking = next((p for p in (folder, *folder.parents) if p.is_file()), None)
     if blocking is not None:  # mkdir would only say "File exists" or "Not a directory"
         reason = f"{shown(blocking)} is a file, not a folder"
-    return StateFolderError(f"cannot keep checkpoints in {shown(folder)}: {reason} "
-                            "(--state-dir DIR chooses another folder)")
+    return StateFolderError(
+        f"cannot keep checkpoints in {shown(folder)}: {reason} "
+        "(--state-dir DIR chooses another folder)"
+    )
 
 
 def _holder(fd: int) -> Holder | None:
@@ -84,7 +86,8 @@ def hold(folder: Path) -> Iterator[None]:
             raise StateFolderError(
                 f"{shown(folder)} is in use by another run"
                 f"{f' ({holder})' if holder else ''}; wait for it to end or stop it, or give "
-                "this run its own --state-dir") from None
+                "this run its own --state-dir"
+            ) from None
         left = _holder(fd)
         try:
             tempfile.TemporaryFile(dir=folder).close()  # checkpoints can be written here
@@ -93,8 +96,11 @@ def hold(folder: Path) -> Iterator[None]:
         except OSError as e:
             raise _unusable(folder, e) from e
         if left is not None:
-            log.warning("a run (%s) ended without releasing %s (killed?); taking it over",
-                        left, shown(folder))
+            log.warning(
+                "a run (%s) ended without releasing %s (killed?); taking it over",
+                left,
+                shown(folder),
+            )
         try:
             yield
         finally:

@@ -27,8 +27,9 @@ from .operator import Output, StatelessOperator
 END_OF_TIME = 2**63 - 1
 
 
-def emit_result(out: Output, aggregate: CompiledAggregate, key: Any, accs: list,
-                bounds: dict) -> None:
+def emit_result(
+    out: Output, aggregate: CompiledAggregate, key: Any, accs: list, bounds: dict
+) -> None:
     """One group's output record, after `bounds` (the window's). When the result fails (an
     item's division by zero, an int overflow), the group — its window and keys — becomes an
     error record and the run goes on, as with any bad record."""
@@ -53,8 +54,14 @@ class _Timed:
     records late: between sources, the merged watermark decides.
     """
 
-    def __init__(self, aggregate: CompiledAggregate, time_field: str | None, lateness_ms: int,
-                 clock: Clock, tick_s: float) -> None:
+    def __init__(
+        self,
+        aggregate: CompiledAggregate,
+        time_field: str | None,
+        lateness_ms: int,
+        clock: Clock,
+        tick_s: float,
+    ) -> None:
         self.aggregate = aggregate
         self.time_field = time_field
         self.lateness_ms = lateness_ms
@@ -95,10 +102,18 @@ class _Timed:
 class PaneWindow(_Timed):
     """Tumbling (`every == size`) and sliding windows over panes."""
 
-    def __init__(self, aggregate: CompiledAggregate, size_ms: int, every_ms: int,
-                 time_field: str | None, lateness_ms: int, clock: Clock) -> None:
-        super().__init__(aggregate, time_field, lateness_ms, clock,
-                         tick_s=min(every_ms / 1000, 1.0))
+    def __init__(
+        self,
+        aggregate: CompiledAggregate,
+        size_ms: int,
+        every_ms: int,
+        time_field: str | None,
+        lateness_ms: int,
+        clock: Clock,
+    ) -> None:
+        super().__init__(
+            aggregate, time_field, lateness_ms, clock, tick_s=min(every_ms / 1000, 1.0)
+        )
         self.size = size_ms
         self.every = every_ms
         self.pane = math.gcd(size_ms, every_ms)
@@ -106,17 +121,30 @@ class PaneWindow(_Timed):
         self.first_seen: dict[int, dict[Any, int]] = {}  # sliding: pane -> key -> arrival no.
         self.arrivals = 0
         self.fired_until = -(2**63)  # every window ending at or before this has fired
-        self._loop = (None if time_field is None
-                      else _pane_loop(aggregate, time_field, sliding=every_ms != size_ms))
+        self._loop = (
+            None
+            if time_field is None
+            else _pane_loop(aggregate, time_field, sliding=every_ms != size_ms)
+        )
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         aggregate, pane, every, size = self.aggregate, self.pane, self.every, self.size
         if self._loop is not None:  # event time: the generated loop, same rules as below
             self.begin(batch)
             self.horizon, self.arrivals = self._loop(
-                batch.records, batch.offsets, out, panes=self.panes, first_seen=self.first_seen,
-                arrivals=self.arrivals, horizon=self.horizon, lateness=self.lateness_ms,
-                every=every, size=size, pane=pane, new=aggregate.new_accumulators)
+                batch.records,
+                batch.offsets,
+                out,
+                panes=self.panes,
+                first_seen=self.first_seen,
+                arrivals=self.arrivals,
+                horizon=self.horizon,
+                lateness=self.lateness_ms,
+                every=every,
+                size=size,
+                pane=pane,
+                new=aggregate.new_accumulators,
+            )
             self.finish(batch)
             return
         key_of, update, new = aggregate.key_of, aggregate.update, aggregate.new_accumulators
@@ -162,8 +190,9 @@ class PaneWindow(_Timed):
             if self.fired_until < end <= ts_ms:
                 self._fire(start, end, out)
         self.fired_until = max(self.fired_until, min(ts_ms, END_OF_TIME))
-        for pane_start in [p for p in self.panes
-                           if p - p % self.every + self.size <= self.fired_until]:
+        for pane_start in [
+            p for p in self.panes if p - p % self.every + self.size <= self.fired_until
+        ]:
             del self.panes[pane_start]
             self.first_seen.pop(pane_start, None)
 
@@ -194,19 +223,26 @@ class PaneWindow(_Timed):
             emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
 
     def snapshot(self) -> Any:
-        return {"watermark": self.watermark, "seen": self.seen,
-                "fired_until": self.fired_until, "arrivals": self.arrivals,
-                "panes": [[start, [[key, [a.snapshot() for a in accs]]
-                                   for key, accs in groups.items()]]
-                          for start, groups in self.panes.items()],
-                "first_seen": [[start, list(firsts.items())]
-                               for start, firsts in self.first_seen.items()]}
+        return {
+            "watermark": self.watermark,
+            "seen": self.seen,
+            "fired_until": self.fired_until,
+            "arrivals": self.arrivals,
+            "panes": [
+                [start, [[key, [a.snapshot() for a in accs]] for key, accs in groups.items()]]
+                for start, groups in self.panes.items()
+            ],
+            "first_seen": [
+                [start, list(firsts.items())] for start, firsts in self.first_seen.items()
+            ],
+        }
 
     def restore(self, state: Any) -> None:
         self.watermark, self.fired_until = state["watermark"], state["fired_until"]
         self.seen, self.arrivals = dict(state["seen"]), state["arrivals"]
-        self.first_seen = {start: {_hashable(key): n for key, n in firsts}
-                           for start, firsts in state["first_seen"]}
+        self.first_seen = {
+            start: {_hashable(key): n for key, n in firsts} for start, firsts in state["first_seen"]
+        }
         self.panes = {}
         for start, groups in state["panes"]:
             self.panes[start] = {}
@@ -220,10 +256,15 @@ class PaneWindow(_Timed):
 class SessionWindow(_Timed):
     """Per-key sessions: a record starts `[ts, ts + gap)`; overlapping sessions merge."""
 
-    def __init__(self, aggregate: CompiledAggregate, gap_ms: int, time_field: str | None,
-                 lateness_ms: int, clock: Clock) -> None:
-        super().__init__(aggregate, time_field, lateness_ms, clock,
-                         tick_s=min(gap_ms / 1000, 1.0))
+    def __init__(
+        self,
+        aggregate: CompiledAggregate,
+        gap_ms: int,
+        time_field: str | None,
+        lateness_ms: int,
+        clock: Clock,
+    ) -> None:
+        super().__init__(aggregate, time_field, lateness_ms, clock, tick_s=min(gap_ms / 1000, 1.0))
         self.gap = gap_ms
         # key -> [[start, end, accs, first], ...] by start; `first` numbers the session's first
         # record in arrival order, so that sessions ending together come out first-seen first
@@ -285,10 +326,15 @@ class SessionWindow(_Timed):
             emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
 
     def snapshot(self) -> Any:
-        return {"watermark": self.watermark, "seen": self.seen, "arrivals": self.arrivals,
-                "sessions": [[key, [[s[0], s[1], s[3], [a.snapshot() for a in s[2]]]
-                                    for s in sessions]]
-                             for key, sessions in self.sessions.items()]}
+        return {
+            "watermark": self.watermark,
+            "seen": self.seen,
+            "arrivals": self.arrivals,
+            "sessions": [
+                [key, [[s[0], s[1], s[3], [a.snapshot() for a in s[2]]] for s in sessions]]
+                for key, sessions in self.sessions.items()
+            ],
+        }
 
     def restore(self, state: Any) -> None:
         self.watermark, self.seen = state["watermark"], dict(state["seen"])
@@ -314,8 +360,11 @@ class GlobalAggregate(StatelessOperator):
         self.groups: dict[Any, list] = {}
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        key_of, update, new = (self.aggregate.key_of, self.aggregate.update,
-                               self.aggregate.new_accumulators)
+        key_of, update, new = (
+            self.aggregate.key_of,
+            self.aggregate.update,
+            self.aggregate.new_accumulators,
+        )
         groups = self.groups
         for record, offset in zip(batch.records, batch.offsets):
             try:
@@ -384,8 +433,11 @@ def _pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool) -> 
         "    out.errors += errors",
         "    return horizon, arrivals",
     ]
-    namespace = {**aggregate.namespace, "_to_epoch_ms": to_epoch_ms,
-                 "_EventTimeError": EventTimeError}
+    namespace = {
+        **aggregate.namespace,
+        "_to_epoch_ms": to_epoch_ms,
+        "_EventTimeError": EventTimeError,
+    }
     exec(compile("\n".join(body) + "\n", "<rillet window>", "exec"), namespace)
     return namespace["_pane_loop"]
 

@@ -9,9 +9,21 @@ from . import aggregates, file, functions, generate, nats, postgres, redis_strea
 
 plugin = Plugin(
     "std",
-    [s for m in (file, stdio, generate, functions, aggregates, redis_stream, nats, postgres,
-               sqlite)
-     for s in m.plugin.specs],
+    [
+        s
+        for m in (
+            file,
+            stdio,
+            generate,
+            functions,
+            aggregates,
+            redis_stream,
+            nats,
+            postgres,
+            sqlite,
+        )
+        for s in m.plugin.specs
+    ],
 )
 
 __all__ = ["plugin"]

@@ -59,8 +59,9 @@ class Sum:
     """The sum of the non-null values; null when there are none."""
 
     __slots__ = ("total",)
-    inline_add = ("if {0} is not None:\n"
-                  "    {acc}.total = {0} if (_t := {acc}.total) is None else _t + {0}")
+    inline_add = (
+        "if {0} is not None:\n    {acc}.total = {0} if (_t := {acc}.total) is None else _t + {0}"
+    )
 
     def __init__(self) -> None:
         self.total: float | None = None

@@ -130,8 +130,9 @@ class Decompressing(Reader):
                 out.append(self._decompressor.decompress(raw))
             except Exception as e:  # zlib.error, ZstdError: each library has its own
                 raise ConnectorError(
-                    f"{self.what}: not valid {self.kind} data ({e}); compression=\"none\" reads "
-                    "the file as it is") from None
+                    f'{self.what}: not valid {self.kind} data ({e}); compression="none" reads '
+                    "the file as it is"
+                ) from None
             if not self._decompressor.eof:
                 break
             raw = self._decompressor.unused_data  # the next member begins here (zstd: frame)
@@ -145,7 +146,7 @@ class Decompressing(Reader):
             reached += len(data)
         if reached <= size:
             return reached
-        self._pending = data[len(data) - (reached - size):]  # read next
+        self._pending = data[len(data) - (reached - size) :]  # read next
         return size
 
     def unread(self) -> bool:
@@ -153,15 +154,16 @@ class Decompressing(Reader):
 
     def finish(self) -> None:
         if self._decompressor is not None:
-            raise ConnectorError(f"{self.what}: the file ends inside a {self.kind} {self.member} "
-                                 "(it was cut short, or is still being written)")
+            raise ConnectorError(
+                f"{self.what}: the file ends inside a {self.kind} {self.member} "
+                "(it was cut short, or is still being written)"
+            )
 
 
 def open_reader(path: str, setting: str, what: str) -> Reader:
     """`path` opened for reading through its compression; `what` begins error messages."""
     kind = compression_of(path, setting)
     if kind == "zstd" and not zstd_available():
-        raise ConnectorError(f"{what}: reading zstd needs the `zstandard` package: "
-                             f"{ZSTD_INSTALL}")
+        raise ConnectorError(f"{what}: reading zstd needs the `zstandard` package: {ZSTD_INSTALL}")
     handle = open(path, "rb")  # noqa: SIM115 - closed by the reader's `close`
     return Reader(handle) if kind == "none" else Decompressing(handle, kind, what)

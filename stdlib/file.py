@@ -82,8 +82,11 @@ class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         if compression_of(self.path, "auto") != "none":  # plain text under a .gz name
-            raise _invalid("path", "the `file` sink writes uncompressed text: name the file "
-                                   "without its .gz or .zst, and compress it once written")
+            raise _invalid(
+                "path",
+                "the `file` sink writes uncompressed text: name the file "
+                "without its .gz or .zst, and compress it once written",
+            )
         _check_csv(self.format, self.delimiter, self.header)
 
 
@@ -198,8 +201,9 @@ class _CsvFile:
     Only whole rows reach the parser: a row whose newline has not been written yet, or whose
     quoted value is still open, waits for more data (a followed file) or for `finish`."""
 
-    def __init__(self, reader: Reader, context: SourceContext, delimiter: str,
-                 header: bool) -> None:
+    def __init__(
+        self, reader: Reader, context: SourceContext, delimiter: str, header: bool
+    ) -> None:
         self.reader = reader
         self.splitter = LineSplitter()
         self.parser = CsvParser(delimiter)
@@ -298,9 +302,11 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
         self.index = len(done)
         if position["current"] is not None:
             path, offset = str(base / position["current"][0]), position["current"][1]
-            if path not in self.files[self.index:]:
-                raise ConnectorError(f"source `{self.context.name}`: cannot resume: {path} is "
-                                     "gone (run with --fresh to start over)")
+            if path not in self.files[self.index :]:
+                raise ConnectorError(
+                    f"source `{self.context.name}`: cannot resume: {path} is "
+                    "gone (run with --fresh to start over)"
+                )
             self.files.remove(path)
             self.files.insert(self.index, path)
             self._open_next()
@@ -314,7 +320,8 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
                     f"source `{self.context.name}`: cannot resume: {position['current'][0]} "
                     f"holds {_count(held, unit)}, fewer than the {_count(offset, unit)} read "
                     "before the checkpoint being resumed (it was cut or replaced since); run "
-                    "with --fresh to read it again from the start")
+                    "with --fresh to read it again from the start"
+                )
 
     async def unread(self) -> bool:
         """Whether there is more to read than what has been: a grown file or a new one."""
@@ -342,10 +349,12 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
             what = "no file matches" if glob.has_magic(self.pattern) else "no such file"
             # a relative path is looked for beside the pipeline file, which may not be where
             # the command was run from: say which folder that was
-            where = "" if os.path.isabs(self.config.path) else (
-                f" (resolved against {self.context.base_dir})")
-            raise ConnectorError(f"source `{self.context.name}`: {what}: {self.config.path}"
-                                 f"{where}")
+            where = (
+                ""
+                if os.path.isabs(self.config.path)
+                else (f" (resolved against {self.context.base_dir})")
+            )
+            raise ConnectorError(f"source `{self.context.name}`: {what}: {self.config.path}{where}")
 
     def _open_next(self) -> bool:
         if self.config.follow and self.index >= len(self.files):
@@ -356,16 +365,19 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
         self.index += 1
         shown = _display(path, self.context.base_dir)
         try:
-            reader = open_reader(path, self.config.compression,
-                                 f"source `{self.context.name}`: cannot read {shown}")
+            reader = open_reader(
+                path, self.config.compression, f"source `{self.context.name}`: cannot read {shown}"
+            )
             if self.config.format == "csv":
-                self.current = _CsvFile(reader, self.context, self.config.delimiter,
-                                        self.config.header)
+                self.current = _CsvFile(
+                    reader, self.context, self.config.delimiter, self.config.header
+                )
             else:
                 self.current = _LineFile(reader, self.config.format, self.context)
         except OSError as e:
-            raise ConnectorError(f"source `{self.context.name}`: cannot read {path}: "
-                                 f"{e.strerror}") from e
+            raise ConnectorError(
+                f"source `{self.context.name}`: cannot read {path}: {e.strerror}"
+            ) from e
         return True
 
     async def read_batch(self) -> SourceBatch | None:
@@ -387,7 +399,8 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
             if current.fill(size):
                 break
             last = self.index >= len(self.files) and not (
-                self.config.follow and len(self._matching()) > len(self.files))
+                self.config.follow and len(self._matching()) > len(self.files)
+            )
             if not (self.config.follow and last):
                 current.finish()
                 if current.pending:
@@ -404,8 +417,9 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
             elif now >= deadline:
                 if current.pending:
                     break
-                return SourceBatch([], [], _display(self.files[self.index - 1],
-                                                    self.context.base_dir))
+                return SourceBatch(
+                    [], [], _display(self.files[self.index - 1], self.context.base_dir)
+                )
             await clock.sleep(min(FOLLOW_POLL_S, self.context.batch_timeout_s))
         batch = current.take(size)
         batch.file = _display(self.files[self.index - 1], self.context.base_dir)
@@ -430,8 +444,7 @@ class FileSink(Transactional):
         self.context = context
         self.path = context.base_dir / config.path
         if context.workers > 1:  # each worker writes its own file: out.jsonl -> out.w0.jsonl
-            self.path = self.path.with_name(f"{self.path.stem}.w{context.worker}"
-                                            f"{self.path.suffix}")
+            self.path = self.path.with_name(f"{self.path.stem}.w{context.worker}{self.path.suffix}")
         self.shown = _display(str(self.path), context.base_dir)
         self.handle: io.BufferedRandom | None = None
         self.csv = CsvWriter(config.delimiter, config.header) if config.format == "csv" else None
@@ -446,7 +459,8 @@ class FileSink(Transactional):
             raise StateMismatch(
                 f"sink `{self.context.name}` wrote to {written} up to the checkpoint being "
                 f"resumed, the pipeline now names {self.shown}; run with --fresh to write "
-                f"{self.shown} from the start, or put the path back")
+                f"{self.shown} from the start, or put the path back"
+            )
         self.committed = committed
 
     async def precommit(self) -> dict:
@@ -458,9 +472,12 @@ class FileSink(Transactional):
         self.handle.flush()
         os.fsync(self.handle.fileno())
         length = self.handle.tell()
-        return {"path": self.shown, "length": length,
-                "header": self.csv.header if self.csv else None,
-                "tail": _tail_sum(self.handle.fileno(), length)}
+        return {
+            "path": self.shown,
+            "length": length,
+            "header": self.csv.header if self.csv else None,
+            "tail": _tail_sum(self.handle.fileno(), length),
+        }
 
     def _open_file(self) -> io.BufferedRandom:
         committed = self.committed
@@ -493,24 +510,30 @@ class FileSink(Transactional):
             raise ConnectorError(
                 f"sink `{self.context.name}`: {self.shown} is being written by another run (of "
                 "this pipeline or another); stop that run, or give each pipeline a file of its "
-                "own") from None
+                "own"
+            ) from None
 
     def _check(self, fd: int, committed: dict) -> None:
         """The file still holds what the checkpoint committed (a checkpoint written before the
         checksum was kept is checked by its length alone)."""
         size, length = os.fstat(fd).st_size, committed["length"]
         if size < length:
-            raise self._lost(f"holds {size:,} bytes, fewer than the {length:,} committed in the "
-                             "checkpoint being resumed (it was emptied, cut or replaced since)")
+            raise self._lost(
+                f"holds {size:,} bytes, fewer than the {length:,} committed in the "
+                "checkpoint being resumed (it was emptied, cut or replaced since)"
+            )
         tail = committed.get("tail")
         if tail is not None and _tail_sum(fd, length) != tail:
-            raise self._lost(f"no longer holds the {length:,} bytes committed in the checkpoint "
-                             "being resumed (it was replaced or rewritten since)")
+            raise self._lost(
+                f"no longer holds the {length:,} bytes committed in the checkpoint "
+                "being resumed (it was replaced or rewritten since)"
+            )
 
     def _lost(self, what: str) -> ConnectorError:
         return ConnectorError(
             f"sink `{self.context.name}`: cannot resume: {self.shown} {what}; put the file back "
-            "as it was, or run with --fresh to write it again from the start")
+            "as it was, or run with --fresh to write it again from the start"
+        )
 
     async def open(self) -> None:
         try:
@@ -521,8 +544,9 @@ class FileSink(Transactional):
             blocking = next((p for p in self.path.parents if p.is_file()), None)
             if blocking is not None:  # mkdir would only say "File exists"
                 reason = f"{_display(str(blocking), self.context.base_dir)} is a file, not a folder"
-            raise ConnectorError(f"sink `{self.context.name}`: cannot write {self.config.path}: "
-                                 f"{reason}") from e
+            raise ConnectorError(
+                f"sink `{self.context.name}`: cannot write {self.config.path}: {reason}"
+            ) from e
 
     def _start_over(self) -> None:
         assert self.handle is not None
@@ -559,9 +583,16 @@ class FileTable:
 
     async def load(self) -> dict[object, dict]:
         config = self.config
-        source = FileSource(FileSourceConfig(
-            config.path, config.format, compression=config.compression,
-            delimiter=config.delimiter, header=config.header), self.context)
+        source = FileSource(
+            FileSourceConfig(
+                config.path,
+                config.format,
+                compression=config.compression,
+                delimiter=config.delimiter,
+                header=config.header,
+            ),
+            self.context,
+        )
         await source.open()
         rows: dict[object, dict] = {}
         try:

@@ -26,8 +26,9 @@ def _raw(line: bytes) -> str:
     return line.decode("utf-8", "replace")
 
 
-def decode_jsonl(lines: list[bytes], offsets: Sequence[Any], schema: Schema | None
-                 ) -> tuple[list[dict], Sequence[Any], list[BadRecord]]:
+def decode_jsonl(
+    lines: list[bytes], offsets: Sequence[Any], schema: Schema | None
+) -> tuple[list[dict], Sequence[Any], list[BadRecord]]:
     """Records, their offsets (byte offsets in a file, ids in a stream), and the lines that
     were not valid records."""
     if b"" in lines:
@@ -119,8 +120,9 @@ class CsvParser:
         return whole
 
 
-def _parse_csv(rows: list[bytes], delimiter: str, joined: bytes | None = None
-               ) -> list[list[str] | Unparsed]:
+def _parse_csv(
+    rows: list[bytes], delimiter: str, joined: bytes | None = None
+) -> list[list[str] | Unparsed]:
     """One parsed row for each of `rows`: all at once, or row by row when one is bad. `joined`
     is the rows joined by newlines when none holds one: decoded in one call."""
     if not rows:
@@ -167,8 +169,9 @@ class CsvRows:
         elif not header:
             self.header, self.positional = [], True
 
-    def decode(self, rows: list[list[str] | Unparsed]
-               ) -> tuple[list[dict], list[int], list[BadRecord]]:
+    def decode(
+        self, rows: list[list[str] | Unparsed]
+    ) -> tuple[list[dict], list[int], list[BadRecord]]:
         records, offsets, bad = [], [], []
         for row in rows:
             if self.header is None:
@@ -187,17 +190,22 @@ class CsvRows:
                 while len(self.header) < len(row):
                     self.header.append(f"c{len(self.header) + 1}")
             elif len(row) != len(self.header):
-                bad.append(BadRecord(
-                    f"csv row has {len(row)} fields, {self.width_of} has {len(self.header)}",
-                    self.row, _csv_line(row, self.delimiter)))
+                bad.append(
+                    BadRecord(
+                        f"csv row has {len(row)} fields, {self.width_of} has {len(self.header)}",
+                        self.row,
+                        _csv_line(row, self.delimiter),
+                    )
+                )
                 continue
             record = dict(zip(self.header, row))
             if self.schema is not None:
                 try:
                     record = self.schema.convert_strings(record)
                 except msgspec.ValidationError as e:
-                    bad.append(BadRecord(self.schema.describe(e), self.row,
-                                         _csv_line(row, self.delimiter)))
+                    bad.append(
+                        BadRecord(self.schema.describe(e), self.row, _csv_line(row, self.delimiter))
+                    )
                     continue
             records.append(record)
             offsets.append(self.row)

@@ -20,8 +20,11 @@ _MS = timedelta(milliseconds=1)
 def _int64(value: int) -> int:
     """An int result, held to the language's 64 bits like arithmetic's (`runtime/expr.py`)."""
     if not INT_MIN <= value <= INT_MAX:
-        raise ValueError(f"{value:.6g} is outside the 64-bit int range" if value.bit_length()
-                         > 64 else f"{value} is outside the 64-bit int range")
+        raise ValueError(
+            f"{value:.6g} is outside the 64-bit int range"
+            if value.bit_length() > 64
+            else f"{value} is outside the 64-bit int range"
+        )
     return value
 
 

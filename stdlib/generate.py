@@ -44,8 +44,9 @@ class GenerateConfig(msgspec.Struct, forbid_unknown_fields=True):
     start_ms: int | None = None
 
 
-def click_events(rng: random.Random, first_index: int, n: int, start_ms: int,
-                 step_ms: float) -> list[dict]:
+def click_events(
+    rng: random.Random, first_index: int, n: int, start_ms: int, step_ms: float
+) -> list[dict]:
     """`n` events from index `first_index`; the caller keeps `rng` to continue the stream."""
     users = rng.choices(range(1, USERS + 1), cum_weights=_USER_WEIGHTS, k=n)
     pages = rng.choices(PAGES, cum_weights=_PAGE_WEIGHTS, k=n)
@@ -58,8 +59,9 @@ def click_events(rng: random.Random, first_index: int, n: int, start_ms: int,
             ts -= randrange(2000)
         status = 200 if rand() < 0.95 else _ERROR_STATUS[randrange(4)]
         latency = round(lognorm(mu, 0.6), 1)
-        events.append({"ts": ts, "user": user, "page": page, "status": status,
-                       "latency_ms": latency})
+        events.append(
+            {"ts": ts, "user": user, "page": page, "status": status, "latency_ms": latency}
+        )
     return events
 
 
@@ -97,7 +99,7 @@ class GenerateSource(Seekable, KnowsUnread):
         self.drawn = []
         if first < target:
             chunk = click_events(self.rng, first, CHUNK_EVENTS, self.start_ms, self.step_ms)
-            self.drawn = chunk[target - first:]
+            self.drawn = chunk[target - first :]
         self.emitted = target
         if self.config.rate:  # as if the events so far came at the rate, ending now
             self.started_s = self.context.clock.monotonic_s() - target / self.config.rate
@@ -128,8 +130,9 @@ class GenerateSource(Seekable, KnowsUnread):
             want = min(want, due)
         first = self.emitted
         while len(self.drawn) < want:
-            self.drawn += click_events(self.rng, first + len(self.drawn), CHUNK_EVENTS,
-                                       self.start_ms, self.step_ms)
+            self.drawn += click_events(
+                self.rng, first + len(self.drawn), CHUNK_EVENTS, self.start_ms, self.step_ms
+            )
         events, self.drawn = self.drawn[:want], self.drawn[want:]
         self.emitted += want
         offsets = list(range(first, first + want))

@@ -76,5 +76,5 @@ class LineSplitter:
         at_start = self._position == 0
         self._position += sum(map(len, lines)) + len(lines)
         if at_start and lines and lines[0].startswith(BOM):
-            lines = [lines[0][len(BOM):], *lines[1:]]  # `offsets` counts the lines as read
+            lines = [lines[0][len(BOM) :], *lines[1:]]  # `offsets` counts the lines as read
         return lines, offsets

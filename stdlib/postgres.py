@@ -46,8 +46,12 @@ class PostgresSink(SqlSink):
         self.config = config
         from .postgres_database import PostgresDatabase  # psycopg: only for the runs using it
 
-        super().__init__(PostgresDatabase(config.url, config.table), context, config.key,
-                         config.retry_timeout / 1000)
+        super().__init__(
+            PostgresDatabase(config.url, config.table),
+            context,
+            config.key,
+            config.retry_timeout / 1000,
+        )
 
 
 @plugin.table("postgres", config=PostgresTableConfig)

@@ -16,8 +16,13 @@ from psycopg.rows import dict_row
 from .sqltable import Category, hidden_password
 
 CONNECT_TIMEOUT_S = 10
-TYPES: dict[Category, str] = {"int": "BIGINT", "float": "DOUBLE PRECISION", "bool": "BOOLEAN",
-                              "str": "TEXT", "json": "JSONB"}
+TYPES: dict[Category, str] = {
+    "int": "BIGINT",
+    "float": "DOUBLE PRECISION",
+    "bool": "BOOLEAN",
+    "str": "TEXT",
+    "json": "JSONB",
+}
 _META_LOCK = 0x72696C6C6574  # pg_advisory_xact_lock key: one session creates the tables at once
 _META = [
     """CREATE TABLE IF NOT EXISTS _rillet_commits (
@@ -83,8 +88,8 @@ class PostgresDatabase:
 
     async def connect(self) -> None:
         self.conn = await psycopg.AsyncConnection.connect(
-            self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="rillet")
+            self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="rillet"
+        )
 
     async def disconnect(self) -> None:
         if self.conn is not None:
@@ -108,10 +113,15 @@ class PostgresDatabase:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_META_LOCK])
             for statement in _META:
                 await conn.execute(statement)
-            await conn.execute("INSERT INTO _rillet_commits (sink, target) VALUES (%s, %s) "
-                               "ON CONFLICT (sink, target) DO NOTHING", [sink, self.table])
-            cur = await conn.execute("SELECT id, epoch FROM _rillet_commits WHERE sink = %s "
-                                     "AND target = %s", [sink, self.table])
+            await conn.execute(
+                "INSERT INTO _rillet_commits (sink, target) VALUES (%s, %s) "
+                "ON CONFLICT (sink, target) DO NOTHING",
+                [sink, self.table],
+            )
+            cur = await conn.execute(
+                "SELECT id, epoch FROM _rillet_commits WHERE sink = %s AND target = %s",
+                [sink, self.table],
+            )
             row = await cur.fetchone()
         assert row is not None
         return row[0], row[1]
@@ -123,7 +133,9 @@ class PostgresDatabase:
             return None
         cur = await self._conn.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
-            "attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum", [found[0]])
+            "attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [found[0]],
+        )
         return dict(await cur.fetchall())
 
     async def check_key(self, key: str) -> bool:
@@ -131,38 +143,51 @@ class PostgresDatabase:
             "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
             "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(%s) AND "
             "i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = %s)",
-            [self._name(), key])
+            [self._name(), key],
+        )
         row = await cur.fetchone()
         return bool(row and row[0])
 
     async def create(self, columns: dict[str, Category], key: str | None) -> None:
-        parts = [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(TYPES[kind]))
-                 for name, kind in columns.items()]
+        parts = [
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(TYPES[kind]))
+            for name, kind in columns.items()
+        ]
         if key is not None:
             parts.append(sql.SQL("PRIMARY KEY ({})").format(sql.Identifier(key)))
-        await self._conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-            self.target, sql.SQL(", ").join(parts)))
+        await self._conn.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                self.target, sql.SQL(", ").join(parts)
+            )
+        )
 
-    async def stage(self, sink_id: int, epoch: int, chunk: int, rows: list[dict],
-                    fields: list[str]) -> None:
+    async def stage(
+        self, sink_id: int, epoch: int, chunk: int, rows: list[dict], fields: list[str]
+    ) -> None:
         conn = self._conn
         data = copy_rows(f"{sink_id}\t{epoch}\t{chunk}\t".encode(), rows)
         where = [sink_id, epoch, chunk]
         async with conn.transaction():
-            await conn.execute("DELETE FROM _rillet_staged WHERE sink_id = %s AND epoch = %s "
-                               "AND chunk = %s", where)
-            await conn.execute("INSERT INTO _rillet_chunks VALUES (%s, %s, %s, %s) ON CONFLICT "
-                               "(sink_id, epoch, chunk) DO UPDATE SET fields = EXCLUDED.fields",
-                               [*where, fields])
-            async with conn.cursor() as cur, cur.copy(
-                    "COPY _rillet_staged (sink_id, epoch, chunk, row) FROM STDIN") as copy:
+            await conn.execute(
+                "DELETE FROM _rillet_staged WHERE sink_id = %s AND epoch = %s AND chunk = %s", where
+            )
+            await conn.execute(
+                "INSERT INTO _rillet_chunks VALUES (%s, %s, %s, %s) ON CONFLICT "
+                "(sink_id, epoch, chunk) DO UPDATE SET fields = EXCLUDED.fields",
+                [*where, fields],
+            )
+            async with (
+                conn.cursor() as cur,
+                cur.copy("COPY _rillet_staged (sink_id, epoch, chunk, row) FROM STDIN") as copy,
+            ):
                 await copy.write(data)
 
     async def apply(self, sink_id: int, epoch: int, key: str | None) -> int:
         conn = self._conn
         async with conn.transaction():
-            cur = await conn.execute("SELECT epoch FROM _rillet_commits WHERE id = %s "
-                                     "FOR UPDATE", [sink_id])
+            cur = await conn.execute(
+                "SELECT epoch FROM _rillet_commits WHERE id = %s FOR UPDATE", [sink_id]
+            )
             row = await cur.fetchone()
             assert row is not None
             applied = row[0]
@@ -171,15 +196,22 @@ class PostgresDatabase:
             span = [sink_id, applied, epoch]
             cur = await conn.execute(
                 "SELECT DISTINCT unnest(fields) AS f FROM _rillet_chunks WHERE sink_id = %s AND "
-                "epoch > %s AND epoch <= %s ORDER BY f", span)
+                "epoch > %s AND epoch <= %s ORDER BY f",
+                span,
+            )
             fields = [f for (f,) in await cur.fetchall()]
             if fields:
                 await conn.execute(self._move(fields, key), span)
             for staging in ("_rillet_staged", "_rillet_chunks"):
-                await conn.execute(sql.SQL("DELETE FROM {} WHERE sink_id = %s AND epoch <= %s")
-                                   .format(sql.Identifier(staging)), [sink_id, epoch])
-            await conn.execute("UPDATE _rillet_commits SET epoch = %s WHERE id = %s",
-                               [epoch, sink_id])
+                await conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE sink_id = %s AND epoch <= %s").format(
+                        sql.Identifier(staging)
+                    ),
+                    [sink_id, epoch],
+                )
+            await conn.execute(
+                "UPDATE _rillet_commits SET epoch = %s WHERE id = %s", [epoch, sink_id]
+            )
         return applied
 
     def _move(self, fields: list[str], key: str | None) -> sql.Composed:
@@ -188,31 +220,42 @@ class PostgresDatabase:
         names = sql.SQL(", ").join(sql.Identifier(f) for f in fields)
         staged = sql.SQL(
             "_rillet_staged s CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, s.row) r "
-            "WHERE s.sink_id = %s AND s.epoch > %s AND s.epoch <= %s").format(self.target)
+            "WHERE s.sink_id = %s AND s.epoch > %s AND s.epoch <= %s"
+        ).format(self.target)
         if key is None:
             columns = sql.SQL(", ").join(sql.Identifier("r", f) for f in fields)
             return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY s.epoch, s.seq").format(
-                self.target, names, columns, staged)
+                self.target, names, columns, staged
+            )
         k = sql.Identifier(key)
-        updates = [sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(f), sql.Identifier(f))
-                   for f in fields if f != key]
-        on_conflict = (sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(updates) if updates
-                       else sql.SQL("DO NOTHING"))
+        updates = [
+            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(f), sql.Identifier(f))
+            for f in fields
+            if f != key
+        ]
+        on_conflict = (
+            sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(updates)
+            if updates
+            else sql.SQL("DO NOTHING")
+        )
         return sql.SQL(
             "INSERT INTO {t} ({names}) SELECT {names} FROM (SELECT DISTINCT ON (r.{k}) r.* FROM "
             "{staged} ORDER BY r.{k}, s.epoch DESC, s.seq DESC) latest "
-            "ON CONFLICT ({k}) {on_conflict}").format(
-            t=self.target, names=names, k=k, staged=staged, on_conflict=on_conflict)
+            "ON CONFLICT ({k}) {on_conflict}"
+        ).format(t=self.target, names=names, k=k, staged=staged, on_conflict=on_conflict)
 
     async def discard(self, sink_id: int, after: int) -> None:
         conn = self._conn
         async with conn.transaction():
             for staging in ("_rillet_staged", "_rillet_chunks"):
-                await conn.execute(sql.SQL("DELETE FROM {} WHERE sink_id = %s AND epoch > %s")
-                                   .format(sql.Identifier(staging)), [sink_id, after])
+                await conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE sink_id = %s AND epoch > %s").format(
+                        sql.Identifier(staging)
+                    ),
+                    [sink_id, after],
+                )
             if after == 0:
-                await conn.execute("UPDATE _rillet_commits SET epoch = 0 WHERE id = %s",
-                                   [sink_id])
+                await conn.execute("UPDATE _rillet_commits SET epoch = 0 WHERE id = %s", [sink_id])
 
     async def load(self, key: str) -> dict[object, dict]:
         rows: dict[object, dict] = {}

@@ -40,8 +40,10 @@ class RedisCheckpointStore:
         try:
             self.client.ping()
         except (redis.ConnectionError, OSError) as e:
-            raise ConnectorError(f"state store: cannot reach Redis at {url}: {e}\n"
-                                 "  hint: start Redis, or pass the right --state-store URL") from e
+            raise ConnectorError(
+                f"state store: cannot reach Redis at {url}: {e}\n"
+                "  hint: start Redis, or pass the right --state-store URL"
+            ) from e
 
     def _ids(self) -> list[int]:
         return sorted((int(k) for k in self.client.hkeys(self.key)), reverse=True)
@@ -50,14 +52,16 @@ class RedisCheckpointStore:
         import redis
 
         try:
-            self.client.hset(self.key, str(manifest.checkpoint_id),
-                             seal(msgspec.msgpack.encode(manifest)))
+            self.client.hset(
+                self.key, str(manifest.checkpoint_id), seal(msgspec.msgpack.encode(manifest))
+            )
         except redis.RedisError as e:  # Redis is asked nothing more: it may be gone
-            raise not_saved(manifest.checkpoint_id, f"Redis ({self.key})",
-                            str(e).rstrip("."), self.newest) from e
+            raise not_saved(
+                manifest.checkpoint_id, f"Redis ({self.key})", str(e).rstrip("."), self.newest
+            ) from e
         self.newest = manifest
         with suppress(redis.RedisError):  # the next checkpoint tries again
-            old = self._ids()[self.keep:]
+            old = self._ids()[self.keep :]
             if old:
                 self.client.hdel(self.key, *map(str, old))
 

@@ -27,8 +27,13 @@ from .sqltable import Category, SqlSink, load_table
 plugin = Plugin("std")
 
 BUSY_TIMEOUT_S = 5.0
-TYPES: dict[Category, str] = {"int": "INTEGER", "float": "REAL", "bool": "BOOLEAN", "str": "TEXT",
-                              "json": "JSON"}
+TYPES: dict[Category, str] = {
+    "int": "INTEGER",
+    "float": "REAL",
+    "bool": "BOOLEAN",
+    "str": "TEXT",
+    "json": "JSON",
+}
 _META = [
     """CREATE TABLE IF NOT EXISTS _rillet_commits (
         id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, target TEXT NOT NULL,
@@ -74,9 +79,11 @@ def _value(field: str, declared: str) -> str:
     path = _path(field)
     if declared.upper() != "JSON":
         return f"json_extract(row, {path})"
-    return (f"CASE coalesce(json_type(row, {path}), 'null') WHEN 'null' THEN NULL "
-            f"WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-            f"ELSE json_quote(json_extract(row, {path})) END")
+    return (
+        f"CASE coalesce(json_type(row, {path}), 'null') WHEN 'null' THEN NULL "
+        f"WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE json_quote(json_extract(row, {path})) END"
+    )
 
 
 class SqliteDatabase:
@@ -97,8 +104,7 @@ class SqliteDatabase:
 
     def transient(self, error: BaseException) -> bool:
         text = str(error)
-        return isinstance(error, sqlite3.OperationalError) and (
-            "locked" in text or "busy" in text)
+        return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
     def reason(self, error: BaseException) -> str:
         if isinstance(error, OSError) and error.strerror:
@@ -111,8 +117,9 @@ class SqliteDatabase:
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
@@ -153,10 +160,15 @@ class SqliteDatabase:
         def body(conn: sqlite3.Connection) -> tuple[int, int]:
             for statement in _META:
                 conn.execute(statement)
-            conn.execute("INSERT INTO _rillet_commits (sink, target) VALUES (?, ?) "
-                         "ON CONFLICT (sink, target) DO NOTHING", [sink, self.table])
-            return conn.execute("SELECT id, epoch FROM _rillet_commits WHERE sink = ? AND "
-                                "target = ?", [sink, self.table]).fetchone()
+            conn.execute(
+                "INSERT INTO _rillet_commits (sink, target) VALUES (?, ?) "
+                "ON CONFLICT (sink, target) DO NOTHING",
+                [sink, self.table],
+            )
+            return conn.execute(
+                "SELECT id, epoch FROM _rillet_commits WHERE sink = ? AND target = ?",
+                [sink, self.table],
+            ).fetchone()
 
         return await self._run(self._transaction, body)
 
@@ -174,7 +186,8 @@ class SqliteDatabase:
         if [row[1] for row in info if row[5] > 0] == [key]:  # a one-column primary key
             return True
         for _, index, unique, _origin, partial in conn.execute(
-                f"PRAGMA index_list({self.target})").fetchall():
+            f"PRAGMA index_list({self.target})"
+        ).fetchall():
             if unique and not partial:
                 names = [row[2] for row in conn.execute(f"PRAGMA index_info({quoted(index)})")]
                 if names == [key]:
@@ -191,37 +204,50 @@ class SqliteDatabase:
         statement = f"CREATE TABLE IF NOT EXISTS {self.target} ({', '.join(parts)})"
         await self._run(self._conn.execute, statement)
 
-    async def stage(self, sink_id: int, epoch: int, chunk: int, rows: list[dict],
-                    fields: list[str]) -> None:
+    async def stage(
+        self, sink_id: int, epoch: int, chunk: int, rows: list[dict], fields: list[str]
+    ) -> None:
         texts = _ENCODER.encode_lines(rows).decode().split("\n")[:-1]
         where = [sink_id, epoch, chunk]
 
         def body(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM _rillet_staged WHERE sink_id = ? AND epoch = ? AND "
-                         "chunk = ?", where)
-            conn.execute("INSERT OR REPLACE INTO _rillet_chunks VALUES (?, ?, ?, ?)",
-                         [*where, _ENCODER.encode(fields).decode()])
-            conn.executemany("INSERT INTO _rillet_staged (sink_id, epoch, chunk, row) VALUES "
-                             "(?, ?, ?, ?)", [(sink_id, epoch, chunk, t) for t in texts])
+            conn.execute(
+                "DELETE FROM _rillet_staged WHERE sink_id = ? AND epoch = ? AND chunk = ?", where
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO _rillet_chunks VALUES (?, ?, ?, ?)",
+                [*where, _ENCODER.encode(fields).decode()],
+            )
+            conn.executemany(
+                "INSERT INTO _rillet_staged (sink_id, epoch, chunk, row) VALUES (?, ?, ?, ?)",
+                [(sink_id, epoch, chunk, t) for t in texts],
+            )
 
         await self._run(self._transaction, body)
 
     async def apply(self, sink_id: int, epoch: int, key: str | None) -> int:
         def body(conn: sqlite3.Connection) -> int:
-            (applied,) = conn.execute("SELECT epoch FROM _rillet_commits WHERE id = ?",
-                                      [sink_id]).fetchone()
+            (applied,) = conn.execute(
+                "SELECT epoch FROM _rillet_commits WHERE id = ?", [sink_id]
+            ).fetchone()
             if applied >= epoch:
                 return applied
             span = [sink_id, applied, epoch]
-            fields = [f for (f,) in conn.execute(
-                "SELECT DISTINCT j.value FROM _rillet_chunks c, json_each(c.fields) j WHERE "
-                "c.sink_id = ? AND c.epoch > ? AND c.epoch <= ? ORDER BY j.value", span)]
+            fields = [
+                f
+                for (f,) in conn.execute(
+                    "SELECT DISTINCT j.value FROM _rillet_chunks c, json_each(c.fields) j WHERE "
+                    "c.sink_id = ? AND c.epoch > ? AND c.epoch <= ? ORDER BY j.value",
+                    span,
+                )
+            ]
             if fields:
                 self._columns()  # the declared types, as the table is now
                 conn.execute(self._move(fields, key), span)
             for staging in ("_rillet_staged", "_rillet_chunks"):
-                conn.execute(f"DELETE FROM {staging} WHERE sink_id = ? AND epoch <= ?",
-                             [sink_id, epoch])
+                conn.execute(
+                    f"DELETE FROM {staging} WHERE sink_id = ? AND epoch <= ?", [sink_id, epoch]
+                )
             conn.execute("UPDATE _rillet_commits SET epoch = ? WHERE id = ?", [epoch, sink_id])
             return applied
 
@@ -234,20 +260,25 @@ class SqliteDatabase:
         values = ", ".join(_value(f, self.declared.get(f, "")) for f in fields)
         where = "sink_id = ? AND epoch > ? AND epoch <= ?"
         if key is None:
-            return (f"INSERT INTO {self.target} ({names}) SELECT {values} FROM _rillet_staged "
-                    f"WHERE {where} ORDER BY epoch, seq")
+            return (
+                f"INSERT INTO {self.target} ({names}) SELECT {values} FROM _rillet_staged "
+                f"WHERE {where} ORDER BY epoch, seq"
+            )
         updates = ", ".join(f"{quoted(f)} = excluded.{quoted(f)}" for f in fields if f != key)
         on_conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        return (f"INSERT INTO {self.target} ({names}) SELECT {values} FROM (SELECT row, "
-                f"row_number() OVER (PARTITION BY json_extract(row, {_path(key)}) ORDER BY "
-                f"epoch DESC, seq DESC) AS latest FROM _rillet_staged WHERE {where}) "
-                f"WHERE latest = 1 ON CONFLICT ({quoted(key)}) {on_conflict}")
+        return (
+            f"INSERT INTO {self.target} ({names}) SELECT {values} FROM (SELECT row, "
+            f"row_number() OVER (PARTITION BY json_extract(row, {_path(key)}) ORDER BY "
+            f"epoch DESC, seq DESC) AS latest FROM _rillet_staged WHERE {where}) "
+            f"WHERE latest = 1 ON CONFLICT ({quoted(key)}) {on_conflict}"
+        )
 
     async def discard(self, sink_id: int, after: int) -> None:
         def body(conn: sqlite3.Connection) -> None:
             for staging in ("_rillet_staged", "_rillet_chunks"):
-                conn.execute(f"DELETE FROM {staging} WHERE sink_id = ? AND epoch > ?",
-                             [sink_id, after])
+                conn.execute(
+                    f"DELETE FROM {staging} WHERE sink_id = ? AND epoch > ?", [sink_id, after]
+                )
             if after == 0:
                 conn.execute("UPDATE _rillet_commits SET epoch = 0 WHERE id = ?", [sink_id])
 
@@ -287,8 +318,12 @@ class SqliteSink(SqlSink):
 
     def __init__(self, config: SqliteSinkConfig, context: SinkContext) -> None:
         self.config = config
-        super().__init__(_database(config.path, config.table, context.base_dir), context,
-                         config.key, config.retry_timeout / 1000)
+        super().__init__(
+            _database(config.path, config.table, context.base_dir),
+            context,
+            config.key,
+            config.retry_timeout / 1000,
+        )
 
 
 @plugin.table("sqlite", config=SqliteTableConfig)

@@ -139,6 +139,9 @@ class StdoutSink(Flushing):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
-            what = ("standard output was closed" if isinstance(e, BrokenPipeError)
-                    else f"cannot write standard output: {e.strerror}")
+            what = (
+                "standard output was closed"
+                if isinstance(e, BrokenPipeError)
+                else f"cannot write standard output: {e.strerror}"
+            )
             raise ConnectorError(f"sink `{self.name}`: {what}") from e

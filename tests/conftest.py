@@ -27,24 +27,36 @@ def copy_examples(source: Path, target: Path) -> Path:
     return target
 
 
-def rillet(*args: str, cwd: Path | None = None, input: bytes | None = None,
-           timeout: float = 60, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+def rillet(
+    *args: str,
+    cwd: Path | None = None,
+    input: bytes | None = None,
+    timeout: float = 60,
+    pythonpath: Path | None = None,
+) -> subprocess.CompletedProcess:
     """Run the `rillet` command as a user would (same interpreter as the tests)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if pythonpath is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath),
-                                                          env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "rillet.dsl.cli", *args], cwd=cwd, input=input,
-                          capture_output=True, timeout=timeout, env=env)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "rillet.dsl.cli", *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
-def compile_pipeline(text: str, base_dir: Path, params: dict[str, str] | None = None,
-                     name: str = "test.rill") -> Compiled:
+def compile_pipeline(
+    text: str, base_dir: Path, params: dict[str, str] | None = None, name: str = "test.rill"
+) -> Compiled:
     return compile_text(text, name, base_dir, params)
 
 
-def run_pipeline(text: str, base_dir: Path, params: dict[str, str] | None = None,
-                 **kwargs) -> RunMetrics:
+def run_pipeline(
+    text: str, base_dir: Path, params: dict[str, str] | None = None, **kwargs
+) -> RunMetrics:
     """Compile `text` (which must be free of errors) and run it to the end."""
     compiled = compile_pipeline(text, base_dir, params)
     assert compiled.ok, [d.message for d in compiled.diagnostics]
@@ -67,5 +79,9 @@ def write(tmp_path: Path):
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-goldens", action="store_true", default=False,
-                     help="rewrite the golden files of tests/dsl/goldens instead of comparing")
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="rewrite the golden files of tests/dsl/goldens instead of comparing",
+    )

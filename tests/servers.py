@@ -38,8 +38,12 @@ def ensure(server: Server, timeout_s: float = 60) -> Server:
     """Start `server` unless it already answers; fail with the script's output if it cannot."""
     if answering(server.port):
         return server
-    done = subprocess.run(["bash", str(REPO / "scripts" / "services.sh"), "start", server.name],
-                          capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "services.sh"), "start", server.name],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     assert done.returncode == 0, f"could not start {server.name}:\n{done.stdout}{done.stderr}"
     deadline = time.monotonic() + timeout_s
     while not answering(server.port):
@@ -66,5 +70,9 @@ def redis_client() -> Any:
 
 def stop(server: Server) -> None:
     """Stop `server` (tests of a server going away mid-run); `ensure` brings it back."""
-    subprocess.run(["bash", str(REPO / "scripts" / "services.sh"), "stop", server.name],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["bash", str(REPO / "scripts" / "services.sh"), "stop", server.name],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )

@@ -11,9 +11,23 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 def test_bench_engines_agree_on_small_input(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--events", "3000", "--runs", "1",
-         "--check-only", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=100)
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--events",
+            "3000",
+            "--runs",
+            "1",
+            "--check-only",
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     for workload in ("W1", "W2"):

@@ -31,9 +31,12 @@ def modules(package: str) -> list[Path]:
 
 @pytest.mark.parametrize("path", modules("runtime"), ids=lambda p: p.name)
 def test_runtime_imports_no_front_end_or_stdlib(path: Path) -> None:
-    bad = {n for n in imports(path)
-           if n.split(".")[0] in ("lark", "rich", "prometheus_client")
-           or n.startswith(("rillet.dsl", "rillet.stdlib", "rillet.monitor"))}
+    bad = {
+        n
+        for n in imports(path)
+        if n.split(".")[0] in ("lark", "rich", "prometheus_client")
+        or n.startswith(("rillet.dsl", "rillet.stdlib", "rillet.monitor"))
+    }
     assert not bad
 
 
@@ -41,17 +44,26 @@ def test_runtime_imports_no_front_end_or_stdlib(path: Path) -> None:
 def test_stdlib_imports_the_runtime_only_through_the_plugin_surface(path: Path) -> None:
     """The standard library is a plugin like any other: what it needs of rillet is what a
     third-party plugin can import, `rillet.runtime.plugin`."""
-    assert not {n for n in imports(path) if n.startswith("rillet.")
-                and n != "rillet.runtime.plugin" and not n.startswith("rillet.stdlib")}
+    assert not {
+        n
+        for n in imports(path)
+        if n.startswith("rillet.")
+        and n != "rillet.runtime.plugin"
+        and not n.startswith("rillet.stdlib")
+    }
 
 
 @pytest.mark.parametrize("path", modules("monitor"), ids=lambda p: p.name)
 def test_monitor_imports_runtime_only(path: Path) -> None:
-    assert not {n for n in imports(path)
-                if n.split(".")[0] == "lark" or n.startswith(("rillet.dsl", "rillet.stdlib"))}
+    assert not {
+        n
+        for n in imports(path)
+        if n.split(".")[0] == "lark" or n.startswith(("rillet.dsl", "rillet.stdlib"))
+    }
 
 
-@pytest.mark.parametrize("path", [p for pkg in PACKAGES for p in modules(pkg)],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", [p for pkg in PACKAGES for p in modules(pkg)], ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_no_bare_package_imports(path: Path) -> None:
     assert not {n for n in imports(path) if n.split(".")[0] in PACKAGES}

@@ -16,12 +16,17 @@ from rillet.dsl.diagnostic import (
 )
 from rillet.runtime.plan import Span
 
-SOURCE = SourceText("p.rill", "source clicks = file(\"x\")\n\tclicks | where latncy > 1\n")
+SOURCE = SourceText("p.rill", 'source clicks = file("x")\n\tclicks | where latncy > 1\n')
 
 
 def test_render_text_has_location_line_caret_label_and_hints() -> None:
-    d = error("E0202", "unknown field `latncy` in `where`", Span(2, 17, 2, 23),
-              "did you mean `latency`?", "fields: latency")
+    d = error(
+        "E0202",
+        "unknown field `latncy` in `where`",
+        Span(2, 17, 2, 23),
+        "did you mean `latency`?",
+        "fields: latency",
+    )
     assert render_text([d], SOURCE) == (
         "error: unknown field `latncy` in `where`\n"
         " --> p.rill:2:17\n"
@@ -41,15 +46,13 @@ def test_render_text_pads_the_gutter_to_the_line_number_width() -> None:
 def test_render_text_without_span_names_only_the_file() -> None:
     d = error("E0102", "unknown param `x` given with `-p x=...`", None, "", "declared: none")
     assert render_text([d], SOURCE) == (
-        "error: unknown param `x` given with `-p x=...`\n"
-        "  --> p.rill\n"
-        "   = hint: declared: none\n"
+        "error: unknown param `x` given with `-p x=...`\n  --> p.rill\n   = hint: declared: none\n"
     )
 
 
 def test_caret_of_a_span_over_several_lines_runs_to_the_end_of_the_first() -> None:
     rendered = render_text([error("E0001", "m", Span(1, 8, 2, 3))], SOURCE)
-    assert rendered.splitlines()[4] == "  |        " + "^" * len("clicks = file(\"x\")")
+    assert rendered.splitlines()[4] == "  |        " + "^" * len('clicks = file("x")')
 
 
 def test_caret_is_at_least_one_wide_past_the_end_of_the_line() -> None:
@@ -76,8 +79,9 @@ class _CountingText(str):
 
 def test_rendering_many_diagnostics_splits_the_file_once() -> None:
     text = _CountingText("".join(f"s | where f{i}() | into o\n" for i in range(2000)))
-    diagnostics = [error("E0301", f"unknown function `f{i}`", Span(i + 1, 11, i + 1, 13))
-                   for i in range(2000)]
+    diagnostics = [
+        error("E0301", f"unknown function `f{i}`", Span(i + 1, 11, i + 1, 13)) for i in range(2000)
+    ]
     rendered = render_text(diagnostics, SourceText("big.rill", text))
     assert _CountingText.splits == 1
     assert "2000 | s | where f1999() | into o" in rendered
@@ -100,10 +104,19 @@ def test_several_diagnostics_are_separated_by_a_blank_line() -> None:
 def test_render_json_has_every_field_and_the_file() -> None:
     d = error("E0202", "unknown field", Span(2, 17, 2, 23), "label", "hint")
     decoded = msgspec.json.decode(render_json([d], SOURCE))
-    assert decoded == {"diagnostics": [{
-        "severity": "error", "code": "E0202", "message": "unknown field",
-        "span": {"line": 2, "col": 17, "end_line": 2, "end_col": 23},
-        "label": "label", "hints": ["hint"], "file": "p.rill"}]}
+    assert decoded == {
+        "diagnostics": [
+            {
+                "severity": "error",
+                "code": "E0202",
+                "message": "unknown field",
+                "span": {"line": 2, "col": 17, "end_line": 2, "end_col": 23},
+                "label": "label",
+                "hints": ["hint"],
+                "file": "p.rill",
+            }
+        ]
+    }
 
 
 def test_did_you_mean_finds_close_names_only() -> None:

@@ -15,7 +15,7 @@ from rillet.runtime.plan import Span
 FIXTURES = Path(__file__).parent / "fixtures" / "language"
 SECRET = "hunter2-Zq9"
 
-PIPELINE = '''\
+PIPELINE = """\
 param password = env("RILLET_PASSWORD")
 param count = env("RILLET_COUNT", 3)
 set batch_size = env("RILLET_BATCH", 1000)
@@ -26,11 +26,12 @@ sink db = sqlite(env("RILLET_DB", "out/db.sqlite"), "t")
 
 clicks | where page != password | into out
 clicks | into db
-'''
+"""
 
 
-def compile_with(text: str, environ: dict[str, str],
-                 params: dict[str, str] | None = None) -> Compiled:
+def compile_with(
+    text: str, environ: dict[str, str], params: dict[str, str] | None = None
+) -> Compiled:
     return compile_text(text, "env.rill", FIXTURES, params, environ)
 
 
@@ -40,14 +41,25 @@ def errors(compiled: Compiled) -> list[tuple[str, str, Span | None]]:
 
 def node_op(compiled: Compiled, kind: type) -> ir.Op:
     assert compiled.plan is not None, errors(compiled)
-    (op,) = [n.op for n in compiled.plan.nodes if isinstance(n.op, kind)
-             and not (isinstance(n.op, ir.Sink) and n.op.connector != "redis_stream")]
+    (op,) = [
+        n.op
+        for n in compiled.plan.nodes
+        if isinstance(n.op, kind)
+        and not (isinstance(n.op, ir.Sink) and n.op.connector != "redis_stream")
+    ]
     return op
 
 
 def test_env_reads_the_variable_where_constants_go() -> None:
-    compiled = compile_with(PIPELINE, {"RILLET_PASSWORD": SECRET, "RILLET_COUNT": "7",
-                                       "RILLET_BATCH": "50", "RILLET_DB": "/tmp/x.sqlite"})
+    compiled = compile_with(
+        PIPELINE,
+        {
+            "RILLET_PASSWORD": SECRET,
+            "RILLET_COUNT": "7",
+            "RILLET_BATCH": "50",
+            "RILLET_DB": "/tmp/x.sqlite",
+        },
+    )
     assert errors(compiled) == []
     assert compiled.plan is not None
     sink = node_op(compiled, ir.Sink)
@@ -58,8 +70,11 @@ def test_env_reads_the_variable_where_constants_go() -> None:
     assert compiled.plan.settings.batch_size == 50
     where = node_op(compiled, ir.Where)
     assert where == ir.Where(ir.Binary("!=", ir.Field(("page",)), ir.Lit(SECRET)))
-    db = next(n.op for n in compiled.plan.nodes
-              if isinstance(n.op, ir.Sink) and n.op.connector == "sqlite")
+    db = next(
+        n.op
+        for n in compiled.plan.nodes
+        if isinstance(n.op, ir.Sink) and n.op.connector == "sqlite"
+    )
     assert isinstance(db, ir.Sink) and db.config["path"] == "/tmp/x.sqlite"
 
 
@@ -74,16 +89,23 @@ def test_a_missing_variable_is_an_error_at_the_call() -> None:
     compiled = compile_with(PIPELINE, {})
     d = compiled.diagnostics[0]
     assert (d.code, d.message, d.span) == (
-        "E0206", "environment variable `RILLET_PASSWORD` is not set", Span(1, 18, 1, 40))
+        "E0206",
+        "environment variable `RILLET_PASSWORD` is not set",
+        Span(1, 18, 1, 40),
+    )
     assert d.label == "param `password` reads it"
-    assert d.hints == ('set RILLET_PASSWORD in the environment of `rillet`, or give a default: '
-                       '`env("RILLET_PASSWORD", ...)`',)
+    assert d.hints == (
+        "set RILLET_PASSWORD in the environment of `rillet`, or give a default: "
+        '`env("RILLET_PASSWORD", ...)`',
+    )
     assert compiled.plan is None
 
 
 def test_a_missing_variable_in_a_connector_argument_names_the_argument() -> None:
-    text = 'source s = generate(count=1)\nsink o = redis_stream(url=env("RILLET_URL"), ' \
-           'stream="x")\ns | into o\n'
+    text = (
+        'source s = generate(count=1)\nsink o = redis_stream(url=env("RILLET_URL"), '
+        'stream="x")\ns | into o\n'
+    )
     compiled = compile_with(text, {})
     (d,) = compiled.diagnostics
     assert (d.code, d.span, d.label) == ("E0206", Span(2, 27, 2, 44), "argument `url` reads it")
@@ -105,7 +127,7 @@ def test_a_value_that_does_not_fit_the_default_is_an_error_that_does_not_quote_i
 
 
 def test_env_takes_a_name_and_an_optional_default() -> None:
-    for call in ('env()', 'env("A", 1, 2)', 'env(name="A")'):
+    for call in ("env()", 'env("A", 1, 2)', 'env(name="A")'):
         (d,) = compile_with(f"param p = {call}\n", {"A": "x"}).diagnostics
         assert (d.code, d.span) == ("E0205", Span(1, 11, 1, 11 + len(call)))
     (d,) = compile_with("param p = env(42)\n", {}).diagnostics
@@ -113,8 +135,9 @@ def test_env_takes_a_name_and_an_optional_default() -> None:
 
 
 def test_the_name_may_be_a_constant_expression() -> None:
-    compiled = compile_with('param app = "RILLET"\nparam url = env(app + "_URL")\n',
-                            {"RILLET_URL": SECRET})
+    compiled = compile_with(
+        'param app = "RILLET"\nparam url = env(app + "_URL")\n', {"RILLET_URL": SECRET}
+    )
     assert compiled.checked is not None and compiled.checked.params["url"] == SECRET
 
 
@@ -125,24 +148,27 @@ def test_p_replaces_a_param_whose_variable_is_not_set() -> None:
 
 
 def test_env_in_a_flow_expression_says_to_use_a_param() -> None:
-    text = 'source s = generate(count=1)\nsink o = stdout()\n' \
-           's | where page != env("A") | into o\n'
+    text = 'source s = generate(count=1)\nsink o = stdout()\ns | where page != env("A") | into o\n'
     (d,) = compile_with(text, {"A": "x"}).diagnostics
     assert (d.code, d.span) == ("E0401", Span(3, 19, 3, 22))
     assert d.hints == ('declare `param NAME = env("...")` and use the param here',)
 
 
 def test_plugin_operator_arguments_may_read_env() -> None:
-    text = 'use "plugins/geo.py"\nsource s = generate(count=1)\nsink o = stdout()\n' \
-           's | tag(label=env("RILLET_LABEL")) | into o\n'
+    text = (
+        'use "plugins/geo.py"\nsource s = generate(count=1)\nsink o = stdout()\n'
+        's | tag(label=env("RILLET_LABEL")) | into o\n'
+    )
     compiled = compile_with(text, {"RILLET_LABEL": SECRET})
     op = node_op(compiled, ir.PluginOperator)
     assert isinstance(op, ir.PluginOperator) and op.kwargs == {"label": SECRET}
 
 
 def test_a_diagnostic_that_would_quote_a_secret_shows_env_instead() -> None:
-    text = 'source s = generate(count=1)\nsink o = file("out/x", format=env("RILLET_FMT"))\n' \
-           's | into o\n'
+    text = (
+        'source s = generate(count=1)\nsink o = file("out/x", format=env("RILLET_FMT"))\n'
+        "s | into o\n"
+    )
     (d,) = compile_with(text, {"RILLET_FMT": SECRET}).diagnostics
     assert d.code == "E0406"
     assert d.label.endswith('found env("RILLET_FMT")') and SECRET not in d.label

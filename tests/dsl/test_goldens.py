@@ -73,6 +73,9 @@ def test_golden_folder_is_not_empty(folder: str) -> None:
 
 def test_every_golden_output_has_its_pipeline() -> None:
     outputs = [p for p in GOLDENS.glob("*/*") if p.suffix != ".rill"]
-    orphans = [p.relative_to(GOLDENS).as_posix() for p in outputs
-               if not p.with_name(p.name.split(".")[0] + ".rill").exists()]
+    orphans = [
+        p.relative_to(GOLDENS).as_posix()
+        for p in outputs
+        if not p.with_name(p.name.split(".")[0] + ".rill").exists()
+    ]
     assert outputs and orphans == []

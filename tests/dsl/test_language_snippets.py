@@ -14,7 +14,7 @@ from tests.conftest import compile_pipeline, rillet
 
 FIXTURES = Path(__file__).parent / "fixtures" / "language"
 
-DECLARATIONS = '''\
+DECLARATIONS = """\
 param threshold = 250                  # override: rillet run f.rill -p threshold=300
 set batch_size = 5000                  # records per micro-batch (default chosen by the runtime)
 set batch_timeout = 200ms              # a partial batch is flushed after this long
@@ -40,9 +40,9 @@ sink   alerts = stdout()
 sink   rejects = file("out/rejects.jsonl")
 
 errors into rejects                    # records that fail to parse, validate or evaluate go here
-'''
+"""
 
-FLOWS = '''\
+FLOWS = """\
 stream ok = clicks
   | event_time ts lateness 2s          # ts: epoch milliseconds (int) or an ISO-8601 string
   | where status == 200
@@ -59,9 +59,9 @@ ok
   | into report
 
 ok | where slow and page =~ "^/checkout" | select user, page, latency_ms | into alerts
-'''
+"""
 
-TEST_BLOCK = '''\
+TEST_BLOCK = """\
 test "slow checkout clicks raise an alert" {
   given clicks = [
     {ts: 0, user: 1, page: "/checkout", status: 200, latency_ms: 900.0},
@@ -69,15 +69,15 @@ test "slow checkout clicks raise an alert" {
   ]
   expect alerts = [{user: 1, page: "/checkout", latency_ms: 900.0}]
 }
-'''
+"""
 
-DIAGNOSTIC = '''\
+DIAGNOSTIC = """\
 error: unknown field `latncy_ms` in `where`
   --> clicks.rill:14:11
    |
 14 |   | where latncy_ms > 100
    |           ^^^^^^^^^ did you mean `latency_ms`? (schema Click)
-'''
+"""
 
 
 @pytest.fixture
@@ -87,17 +87,20 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("snippet", [DECLARATIONS, FLOWS, TEST_BLOCK],
-                         ids=["declarations", "flows", "test-block"])
+@pytest.mark.parametrize(
+    "snippet", [DECLARATIONS, FLOWS, TEST_BLOCK], ids=["declarations", "flows", "test-block"]
+)
 def test_snippet_parses_alone(snippet: str) -> None:
     program, diagnostics = parse(snippet)
     assert diagnostics == []
     assert program is not None and program.statements
 
 
-@pytest.mark.parametrize("parts", [(DECLARATIONS,), (DECLARATIONS, FLOWS),
-                                   (DECLARATIONS, FLOWS, TEST_BLOCK)],
-                         ids=["declarations", "with-flows", "with-test"])
+@pytest.mark.parametrize(
+    "parts",
+    [(DECLARATIONS,), (DECLARATIONS, FLOWS), (DECLARATIONS, FLOWS, TEST_BLOCK)],
+    ids=["declarations", "with-flows", "with-test"],
+)
 def test_snippets_check_without_errors(project: Path, parts: tuple[str, ...]) -> None:
     compiled = compile_pipeline("\n".join(parts), project)
     errors = [d for d in compiled.diagnostics if d.severity == "error"]
@@ -113,24 +116,26 @@ def test_declarations_snippet_runs(project: Path) -> None:
 
 
 def test_misspelled_field_prints_the_guide_diagnostic(tmp_path: Path) -> None:
-    pipeline = "\n".join([
-        "# Slow clicks, from the language guide's diagnostics example.",
-        "",
-        "schema Click {",
-        "  ts: int",
-        "  user: int",
-        "  page: str",
-        "  status: int",
-        "  latency_ms: float",
-        "}",
-        "",
-        'source clicks: Click = file("clicks.jsonl")',
-        "sink slow = stdout()",
-        "clicks",
-        "  | where latncy_ms > 100",
-        "  | into slow",
-        "",
-    ])
+    pipeline = "\n".join(
+        [
+            "# Slow clicks, from the language guide's diagnostics example.",
+            "",
+            "schema Click {",
+            "  ts: int",
+            "  user: int",
+            "  page: str",
+            "  status: int",
+            "  latency_ms: float",
+            "}",
+            "",
+            'source clicks: Click = file("clicks.jsonl")',
+            "sink slow = stdout()",
+            "clicks",
+            "  | where latncy_ms > 100",
+            "  | into slow",
+            "",
+        ]
+    )
     (tmp_path / "clicks.rill").write_text(pipeline)
     (tmp_path / "clicks.jsonl").write_text("")  # `rillet check` looks for the input too
     result = rillet("check", "clicks.rill", cwd=tmp_path)

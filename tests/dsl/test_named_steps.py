@@ -17,8 +17,10 @@ from rillet.runtime.clock import SystemClock
 from rillet.runtime.compile import compile_plan
 from tests.conftest import compile_pipeline, run_pipeline
 
-CLICKS = "".join(f'{{"ts": {i * 1000}, "page": "/p{i % 2}", "status": {200 if i % 3 else 500}}}\n'
-                 for i in range(12))
+CLICKS = "".join(
+    f'{{"ts": {i * 1000}, "page": "/p{i % 2}", "status": {200 if i % 3 else 500}}}\n'
+    for i in range(12)
+)
 
 PIPELINE = """\
 source clicks = file("clicks.jsonl")
@@ -61,16 +63,24 @@ def test_physical_nodes_are_called_by_the_names_given(tmp_path: Path) -> None:
     assert {"stage valid_clicks", "operator page_counts", "stage failed+flagged"} <= names
     assert any(n.startswith("stage where@") for n in names)  # unnamed: operators and line
     assert any(n.startswith("operator event_time@") for n in names)
-    assert [n.name for n in plan.nodes if n.name] == ["valid_clicks", "page_counts", "failed",
-                                                      "flagged"]
+    assert [n.name for n in plan.nodes if n.name] == [
+        "valid_clicks",
+        "page_counts",
+        "failed",
+        "flagged",
+    ]
 
 
 def test_a_name_is_not_part_of_the_operator_a_checkpoint_matches(tmp_path: Path) -> None:
     """Renaming a step keeps its saved state usable: state goes by node id and operator."""
     named, _ = _physical(tmp_path)
-    plain, _ = _physical(tmp_path, PIPELINE.replace(" as page_counts", "")
-                         .replace(" as valid_clicks", "").replace(" as failed", "")
-                         .replace(" as flagged", ""))
+    plain, _ = _physical(
+        tmp_path,
+        PIPELINE.replace(" as page_counts", "")
+        .replace(" as valid_clicks", "")
+        .replace(" as failed", "")
+        .replace(" as flagged", ""),
+    )
     assert [n.op for n in named.nodes] == [n.op for n in plain.nodes]
     assert b'"name"' not in msgspec.json.encode(plain.nodes[1])  # unnamed: left out
 
@@ -82,8 +92,9 @@ def test_names_label_the_run_metrics_and_prometheus(tmp_path: Path, write) -> No
     assert stages["valid_clicks"].records_in == 12 and stages["valid_clicks"].records_out == 8
     assert {m.name for m in metrics.by_kind("operator")} >= {"page_counts"}
     _, physical = _physical(tmp_path)
-    exposition = generate_latest(registry(Source(
-        topology(physical), metrics, [], lambda: 0, lambda: 0.0))).decode()
+    exposition = generate_latest(
+        registry(Source(topology(physical), metrics, [], lambda: 0, lambda: 0.0))
+    ).decode()
     assert 'rillet_records_out_total{kind="stage",node="valid_clicks"} 8.0' in exposition
     assert '{kind="operator",node="page_counts"}' in exposition
 

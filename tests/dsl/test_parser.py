@@ -85,20 +85,38 @@ def test_keywords_can_name_fields_where_only_a_name_fits() -> None:
 # -- literals --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "ms"), [("250ms", 250), ("10s", 10_000), ("5m", 300_000),
-                                          ("1h", 3_600_000), ("1d", 86_400_000),
-                                          ("1.5s", 1_500), ("0.25m", 15_000)])
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("250ms", 250),
+        ("10s", 10_000),
+        ("5m", 300_000),
+        ("1h", 3_600_000),
+        ("1d", 86_400_000),
+        ("1.5s", 1_500),
+        ("0.25m", 15_000),
+    ],
+)
 def test_duration_literal_is_milliseconds(text: str, ms: int) -> None:
     value = value_of(text)
     assert isinstance(value, ast.Literal)
     assert (value.kind, value.value) == ("duration", ms)
 
 
-@pytest.mark.parametrize(("text", "kind", "expected"), [
-    ("42", "int", 42), ("007", "int", 7), ("2.5", "float", 2.5), ("1e3", "float", 1000.0),
-    ("true", "bool", True), ("false", "bool", False), ("null", "null", None),
-    ('"x"', "str", "x"), ("9223372036854775807", "int", 2**63 - 1),
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("42", "int", 42),
+        ("007", "int", 7),
+        ("2.5", "float", 2.5),
+        ("1e3", "float", 1000.0),
+        ("true", "bool", True),
+        ("false", "bool", False),
+        ("null", "null", None),
+        ('"x"', "str", "x"),
+        ("9223372036854775807", "int", 2**63 - 1),
+    ],
+)
 def test_literal_has_its_kind_and_value(text: str, kind: str, expected: object) -> None:
     value = value_of(text)
     assert isinstance(value, ast.Literal)
@@ -111,13 +129,13 @@ def test_string_escapes_follow_json_and_keep_other_backslashes() -> None:
     assert value.value == 'a"b\\c\n\té \\d+ /'
 
 
-@pytest.mark.parametrize("text", ["9223372036854775808", "1" * 5000, "106751991167301d",
-                                  "9" * 400 + "s", "1e400"])
+@pytest.mark.parametrize(
+    "text", ["9223372036854775808", "1" * 5000, "106751991167301d", "9" * 400 + "s", "1e400"]
+)
 def test_literal_out_of_range_is_an_error_not_a_crash(text: str) -> None:
     program, diagnostics = parse(f"param p = {text}\n")
     assert program is None
-    assert [(d.code, d.span) for d in diagnostics] == [
-        ("E0005", diagnostics[0].span)]
+    assert [(d.code, d.span) for d in diagnostics] == [("E0005", diagnostics[0].span)]
     assert diagnostics[0].span is not None
     assert (diagnostics[0].span.line, diagnostics[0].span.col) == (1, 11)
     assert len(diagnostics[0].message) < 80
@@ -125,7 +143,8 @@ def test_literal_out_of_range_is_an_error_not_a_crash(text: str) -> None:
 
 def test_concurrency_out_of_range_is_an_error_not_a_crash() -> None:
     assert errors_of("clicks | f() concurrency 99999999999999999999 | into o\n") == [
-        ("E0005", 1, 26)]
+        ("E0005", 1, 26)
+    ]
 
 
 def test_non_ascii_digits_are_not_numbers() -> None:
@@ -150,19 +169,22 @@ def _shape(expr: ast.Expr) -> object:
     return type(expr).__name__
 
 
-@pytest.mark.parametrize(("text", "shape"), [
-    ("a or b and c", ("or", "a", ("and", "b", "c"))),
-    ("not a and b", ("and", ("not", "a"), "b")),
-    ("not a == b", ("not", ("==", "a", "b"))),
-    ("a == b ?? c", ("==", "a", ("??", "b", "c"))),
-    ("a ?? b + c", ("??", "a", ("+", "b", "c"))),
-    ("a - b - c", ("-", ("-", "a", "b"), "c")),
-    ("a + b * c", ("+", "a", ("*", "b", "c"))),
-    ("a // b % c", ("%", ("//", "a", "b"), "c")),
-    ("-a * b", ("*", ("-", "a"), "b")),
-    ("a not in b or c in d", ("or", ("not_in", "a", "b"), ("in", "c", "d"))),
-    ('a ?? b =~ "x"', ("=~", ("??", "a", "b"), "x")),
-])
+@pytest.mark.parametrize(
+    ("text", "shape"),
+    [
+        ("a or b and c", ("or", "a", ("and", "b", "c"))),
+        ("not a and b", ("and", ("not", "a"), "b")),
+        ("not a == b", ("not", ("==", "a", "b"))),
+        ("a == b ?? c", ("==", "a", ("??", "b", "c"))),
+        ("a ?? b + c", ("??", "a", ("+", "b", "c"))),
+        ("a - b - c", ("-", ("-", "a", "b"), "c")),
+        ("a + b * c", ("+", "a", ("*", "b", "c"))),
+        ("a // b % c", ("%", ("//", "a", "b"), "c")),
+        ("-a * b", ("*", ("-", "a"), "b")),
+        ("a not in b or c in d", ("or", ("not_in", "a", "b"), ("in", "c", "d"))),
+        ('a ?? b =~ "x"', ("=~", ("??", "a", "b"), "x")),
+    ],
+)
 def test_operators_group_by_precedence(text: str, shape: object) -> None:
     assert _shape(value_of(text)) == shape
 
@@ -194,8 +216,11 @@ def test_misspelled_operator_gets_did_you_mean() -> None:
     program, diagnostics = parse("clicks\n  | dedup by user within 1m\n  | into out\n")
     assert program is None
     (d,) = diagnostics
-    assert (d.code, d.message, d.label) == ("E0004", "unknown operator `dedup`",
-                                            "did you mean `dedupe`?")
+    assert (d.code, d.message, d.label) == (
+        "E0004",
+        "unknown operator `dedup`",
+        "did you mean `dedupe`?",
+    )
     assert d.span is not None and (d.span.line, d.span.col, d.span.end_col) == (2, 5, 10)
 
 
@@ -205,8 +230,9 @@ def test_expected_terminals_are_those_the_parser_accepts() -> None:
     assert (d.message, d.label) == ("unexpected `=`", "expected a name")
 
 
-@pytest.mark.parametrize("text", ["clicks | where status = 200 | into out\n",
-                                  "param ok = status = 200\n"])
+@pytest.mark.parametrize(
+    "text", ["clicks | where status = 200 | into out\n", "param ok = status = 200\n"]
+)
 def test_single_equals_where_a_comparison_may_come_suggests_double(text: str) -> None:
     _, diagnostics = parse(text)
     (d,) = diagnostics
@@ -218,17 +244,24 @@ def test_assignment_equals_is_not_taken_for_a_comparison() -> None:
     assert parse("clicks | derive x = 1 | select y = x | into out\n")[1] == []
 
 
-@pytest.mark.parametrize(("text", "col", "end_col"), [
-    ('clicks | where page == "/home | into out\n', 24, 41),
-    ('param p = "abc\r\nparam q = 1\n', 11, 15),
-    ('param p = "a\\"', 11, 15),  # the escaped quote does not close it; no newline at the end
-])
-def test_unterminated_string_is_named_at_its_opening_quote(text: str, col: int,
-                                                           end_col: int) -> None:
+@pytest.mark.parametrize(
+    ("text", "col", "end_col"),
+    [
+        ('clicks | where page == "/home | into out\n', 24, 41),
+        ('param p = "abc\r\nparam q = 1\n', 11, 15),
+        ('param p = "a\\"', 11, 15),  # the escaped quote does not close it; no newline at the end
+    ],
+)
+def test_unterminated_string_is_named_at_its_opening_quote(
+    text: str, col: int, end_col: int
+) -> None:
     _, diagnostics = parse(text)
     (d,) = diagnostics
-    assert (d.code, d.message, d.label) == ("E0001", "unterminated string",
-                                            'no closing `"` on this line')
+    assert (d.code, d.message, d.label) == (
+        "E0001",
+        "unterminated string",
+        'no closing `"` on this line',
+    )
     assert d.span is not None and (d.span.line, d.span.col, d.span.end_col) == (1, col, end_col)
 
 
@@ -238,8 +271,9 @@ def test_expected_expression_is_named_as_such() -> None:
     assert d.label == "expected an expression"
 
 
-@pytest.mark.parametrize(("char", "shown"), [("\x00", "\\x00"), ("\r", "\\r"), ("$", "$"),
-                                             ("\u2028", "\\u2028")])
+@pytest.mark.parametrize(
+    ("char", "shown"), [("\x00", "\\x00"), ("\r", "\\r"), ("$", "$"), ("\u2028", "\\u2028")]
+)
 def test_unexpected_character_is_shown_escaped_when_invisible(char: str, shown: str) -> None:
     _, diagnostics = parse(f"param p = 1 {char} 2\n")
     assert diagnostics[0].code == "E0001"
@@ -258,13 +292,17 @@ def test_long_unexpected_token_is_shortened_in_the_message() -> None:
     assert len(diagnostics[0].message) < 60
 
 
-@pytest.mark.parametrize("make", [
-    lambda n: "x" + " + 1" * n,
-    lambda n: "-" * n + "x",
-    lambda n: "[" * n + "]" * n,
-    lambda n: "not " * n + "x",
-    lambda n: "f(" * n + ")" * n,
-], ids=["sum-chain", "negations", "lists", "nots", "calls"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: "x" + " + 1" * n,
+        lambda n: "-" * n + "x",
+        lambda n: "[" * n + "]" * n,
+        lambda n: "not " * n + "x",
+        lambda n: "f(" * n + ")" * n,
+    ],
+    ids=["sum-chain", "negations", "lists", "nots", "calls"],
+)
 def test_nesting_beyond_the_limit_is_an_error_not_a_crash(make) -> None:
     parse_ok(f"param p = {make(MAX_NESTING // 4)}\n")
     program, diagnostics = parse(f"param p = {make(2000)}\n")
@@ -277,13 +315,15 @@ def test_deeply_parenthesized_expression_is_not_nested() -> None:
     assert value == ast.NameRef(name="x", span=value.span)
 
 
-@pytest.mark.parametrize(("text", "col", "fixed"), [
-    ("a ?? if c then 1 else 2", 16, "a ?? (if c then 1 else 2)"),
-    ("1 + not x", 15, "1 + (not x)"),
-    ("-if c then 1 else 2", 12, "-(if c then 1 else 2)"),
-])
-def test_if_or_not_inside_an_operand_points_at_the_keyword(text: str, col: int,
-                                                           fixed: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "col", "fixed"),
+    [
+        ("a ?? if c then 1 else 2", 16, "a ?? (if c then 1 else 2)"),
+        ("1 + not x", 15, "1 + (not x)"),
+        ("-if c then 1 else 2", 12, "-(if c then 1 else 2)"),
+    ],
+)
+def test_if_or_not_inside_an_operand_points_at_the_keyword(text: str, col: int, fixed: str) -> None:
     _, diagnostics = parse(f"param p = {text}\n")
     (d,) = diagnostics
     assert d.message.endswith("cannot start an operand here")
@@ -299,4 +339,6 @@ def test_surrogate_pair_escape_is_one_character() -> None:
 
 def test_lone_surrogate_escape_is_an_error_not_a_crash() -> None:
     assert errors_of('param p = "a \\ud800 b"\nuse "\\udc00.py"\n') == [
-        ("E0007", 1, 11), ("E0007", 2, 5)]
+        ("E0007", 1, 11),
+        ("E0007", 2, 5),
+    ]

@@ -27,12 +27,16 @@ from tests.dsl.test_language_snippets import DECLARATIONS, FLOWS, TEST_BLOCK
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures" / "language"
 CORPUS = [DECLARATIONS, FLOWS, TEST_BLOCK, DECLARATIONS + "\n" + FLOWS + "\n" + TEST_BLOCK] + [
-    path.read_text(encoding="utf-8") for path in sorted((HERE / "goldens").glob("*/*.rill"))]
+    path.read_text(encoding="utf-8") for path in sorted((HERE / "goldens").glob("*/*.rill"))
+]
 TOKEN = re.compile(r'\s+|[A-Za-z_][A-Za-z0-9_]*|[0-9.]+[a-z]*|"(?:[^"\\\n]|\\.)*"|.', re.S)
 VOCABULARY = sorted({t for text in CORPUS for t in TOKEN.findall(text) if not t.isspace()})
-CHARACTERS = "|(){}[],=:\"#\n\\ -+*/%.?~<>!\t0123456789abcxyz_"
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+CHARACTERS = '|(){}[],=:"#\n\\ -+*/%.?~<>!\t0123456789abcxyz_'
+SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +76,13 @@ KINDS = {kind: [t for t in VOCABULARY if _kind(t) == kind] for kind in ("name", 
 def _mutate_chars(text: str, kind: str, data: st.DataObject) -> str:
     i, j = sorted((data.draw(st.integers(0, len(text))), data.draw(st.integers(0, len(text)))))
     if kind == "delete":
-        return text[:i] + text[i + 1:]
+        return text[:i] + text[i + 1 :]
     if kind == "insert":
         return text[:i] + data.draw(st.sampled_from(CHARACTERS)) + text[i:]
     if kind == "duplicate":
         return text[:j] + text[i:j] + text[j:]
     if i < j < len(text):  # swap
-        return text[:i] + text[j] + text[i + 1:j] + text[i] + text[j + 1:]
+        return text[:i] + text[j] + text[i + 1 : j] + text[i] + text[j + 1 :]
     return text
 
 
@@ -105,8 +109,9 @@ def _mutate_parts(parts: list[str], kind: str, data: st.DataObject, joiner: str)
 
 def _mutate(text: str, data: st.DataObject) -> str:
     level = data.draw(st.sampled_from(["char", "token", "line"]))
-    kind = data.draw(st.sampled_from(["delete", "duplicate", "swap",
-                                      "insert" if level == "char" else "replace"]))
+    kind = data.draw(
+        st.sampled_from(["delete", "duplicate", "swap", "insert" if level == "char" else "replace"])
+    )
     if level == "char":
         return _mutate_chars(text, kind, data)
     if level == "token":
@@ -128,8 +133,9 @@ def test_front_end_never_raises_on_punctuation_soup(project: Path, text: str) ->
 
 @SETTINGS
 @given(base=st.sampled_from(CORPUS), data=st.data())
-def test_front_end_never_raises_on_mutated_pipelines(project: Path, base: str,
-                                                     data: st.DataObject) -> None:
+def test_front_end_never_raises_on_mutated_pipelines(
+    project: Path, base: str, data: st.DataObject
+) -> None:
     text = base
     for _ in range(data.draw(st.integers(1, 5), label="mutations")):
         text = _mutate(text, data)
@@ -141,28 +147,45 @@ def test_front_end_never_raises_on_mutated_pipelines(project: Path, base: str,
 
 NAMES = st.sampled_from(["a", "b", "clicks", "out", "ts", "user", "page", "tags", "x", "Click"])
 DURATIONS = st.sampled_from(["0s", "250ms", "10s", "5m", "1h"])
-LITERALS = st.sampled_from(["0", "1", "-2", "2.5", '"s"', '"^/x"', "true", "null", "10s", "[]",
-                            "{}", "[1, 2]", '{k: "v"}'])
-AGGREGATES = st.sampled_from(["count()", "sum({})", "avg({})", "quantile({}, 0.5)", "first({})",
-                              "collect({})", "count_if({})", "max({})"])
+LITERALS = st.sampled_from(
+    ["0", "1", "-2", "2.5", '"s"', '"^/x"', "true", "null", "10s", "[]", "{}", "[1, 2]", '{k: "v"}']
+)
+AGGREGATES = st.sampled_from(
+    [
+        "count()",
+        "sum({})",
+        "avg({})",
+        "quantile({}, 0.5)",
+        "first({})",
+        "collect({})",
+        "count_if({})",
+        "max({})",
+    ]
+)
 
 
 def _compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    op = st.sampled_from(["+", "-", "*", "/", "//", "%", "==", "!=", "<", ">=", "and", "or",
-                          "??", "in", "not in"])
+    op = st.sampled_from(
+        ["+", "-", "*", "/", "//", "%", "==", "!=", "<", ">=", "and", "or", "??", "in", "not in"]
+    )
     return st.one_of(
         st.builds("{} {} {}".format, inner, op, inner),
-        st.builds("-{}".format, inner), st.builds("not {}".format, inner),
-        st.builds("({})".format, inner), st.builds('{} =~ "a+"'.format, inner),
+        st.builds("-{}".format, inner),
+        st.builds("not {}".format, inner),
+        st.builds("({})".format, inner),
+        st.builds('{} =~ "a+"'.format, inner),
         st.builds("if {} then {} else {}".format, inner, inner, inner),
-        st.builds("{}({})".format, st.sampled_from(["lower", "round", "len", "nope", "count"]),
-                  inner),
-        st.builds("[{}, {}]".format, inner, inner), st.builds("{{k: {}}}".format, inner),
-        st.builds("{}.{}".format, inner, NAMES), st.builds("{}[{}]".format, inner, inner))
+        st.builds(
+            "{}({})".format, st.sampled_from(["lower", "round", "len", "nope", "count"]), inner
+        ),
+        st.builds("[{}, {}]".format, inner, inner),
+        st.builds("{{k: {}}}".format, inner),
+        st.builds("{}.{}".format, inner, NAMES),
+        st.builds("{}[{}]".format, inner, inner),
+    )
 
 
-EXPRESSIONS = st.recursive(st.one_of(LITERALS, NAMES, st.just("this")), _compound,
-                           max_leaves=6)
+EXPRESSIONS = st.recursive(st.one_of(LITERALS, NAMES, st.just("this")), _compound, max_leaves=6)
 
 
 def _operator() -> st.SearchStrategy[str]:
@@ -174,33 +197,58 @@ def _operator() -> st.SearchStrategy[str]:
         st.builds("drop {}".format, NAMES),
         st.builds("explode {} as {}".format, NAMES, NAMES),
         st.builds("event_time {} lateness {}".format, NAMES, DURATIONS),
-        st.builds(fmt, st.sampled_from(["window tumbling {}", "window session gap {}"]),
-                  DURATIONS),
+        st.builds(fmt, st.sampled_from(["window tumbling {}", "window session gap {}"]), DURATIONS),
         st.builds("window sliding {} every {}".format, DURATIONS, DURATIONS),
-        st.builds(lambda k, n, a, e: f"aggregate by {k} {{ {n} = {a.format(e)} }}",
-                  NAMES, NAMES, AGGREGATES, EXPRESSIONS),
+        st.builds(
+            lambda k, n, a, e: f"aggregate by {k} {{ {n} = {a.format(e)} }}",
+            NAMES,
+            NAMES,
+            AGGREGATES,
+            EXPRESSIONS,
+        ),
         st.builds("dedupe by {} within {}".format, NAMES, DURATIONS),
         st.builds("join {} on {} within {}".format, NAMES, NAMES, DURATIONS),
         st.builds("lookup {} on {}".format, NAMES, NAMES),
-        st.builds("late into {}".format, NAMES), st.builds("into {}".format, NAMES),
+        st.builds("late into {}".format, NAMES),
+        st.builds("into {}".format, NAMES),
         st.builds("tag(label={}) concurrency {}".format, EXPRESSIONS, st.integers(0, 3)),
-        st.builds("running_total(field={}, key={})".format, EXPRESSIONS, EXPRESSIONS))
+        st.builds("running_total(field={}, key={})".format, EXPRESSIONS, EXPRESSIONS),
+    )
 
 
 FLOWS_OF_OPERATORS = st.builds(
     lambda head, ops: " | ".join([head, *ops]),
     st.one_of(NAMES, st.builds("union({}, {})".format, NAMES, NAMES)),
-    st.lists(_operator(), max_size=5))
+    st.lists(_operator(), max_size=5),
+)
 CONNECTORS = st.builds(
-    "{}({})".format, st.sampled_from(["file", "stdout", "stdin", "generate", "nope"]),
-    st.sampled_from(['"data/x.jsonl"', 'format="csv"', "format=3", '"p", key="user"',
-                     "count=10", "x", "", '"p", follow=true']))
+    "{}({})".format,
+    st.sampled_from(["file", "stdout", "stdin", "generate", "nope"]),
+    st.sampled_from(
+        [
+            '"data/x.jsonl"',
+            'format="csv"',
+            "format=3",
+            '"p", key="user"',
+            "count=10",
+            "x",
+            "",
+            '"p", follow=true',
+        ]
+    ),
+)
 STATEMENTS = st.one_of(
     st.builds("param {} = {}".format, NAMES, EXPRESSIONS),
-    st.builds("set {} = {}".format, st.sampled_from(["batch_size", "batch_timeout", "x"]),
-              EXPRESSIONS),
-    st.builds("schema {} {{ {}: {}, {}: list[int]? }}".format, NAMES, NAMES,
-              st.sampled_from(["int", "str", "float", "bool", "any", "lst"]), NAMES),
+    st.builds(
+        "set {} = {}".format, st.sampled_from(["batch_size", "batch_timeout", "x"]), EXPRESSIONS
+    ),
+    st.builds(
+        "schema {} {{ {}: {}, {}: list[int]? }}".format,
+        NAMES,
+        NAMES,
+        st.sampled_from(["int", "str", "float", "bool", "any", "lst"]),
+        NAMES,
+    ),
     st.builds("source {}: {} = {}".format, NAMES, NAMES, CONNECTORS),
     st.builds("source {} = {}".format, NAMES, CONNECTORS),
     st.builds("table {} = {}".format, NAMES, CONNECTORS),
@@ -208,14 +256,21 @@ STATEMENTS = st.one_of(
     st.builds("errors into {}".format, NAMES),
     st.builds("stream {} = {}".format, NAMES, FLOWS_OF_OPERATORS),
     FLOWS_OF_OPERATORS,
-    st.builds('test "t" {{\n  given {} = {}\n  expect ordered {} = {}\n}}'.format,
-              NAMES, EXPRESSIONS, NAMES, EXPRESSIONS))
+    st.builds(
+        'test "t" {{\n  given {} = {}\n  expect ordered {} = {}\n}}'.format,
+        NAMES,
+        EXPRESSIONS,
+        NAMES,
+        EXPRESSIONS,
+    ),
+)
 
 
 @SETTINGS
 @given(statements=st.lists(STATEMENTS, min_size=1, max_size=12))
-def test_front_end_never_raises_on_generated_pipelines(project: Path,
-                                                      statements: list[str]) -> None:
+def test_front_end_never_raises_on_generated_pipelines(
+    project: Path, statements: list[str]
+) -> None:
     text = "\n".join(['use "plugins/geo.py"', *statements]) + "\n"
     assert_diagnostics_or_plan(text, project)
 
@@ -235,49 +290,83 @@ FIELDS = st.sampled_from(["user", "page", "ts", "x", "limit"])
 FIELD_EXPRESSIONS = st.recursive(
     st.one_of(FIELDS, st.sampled_from(["1", "2.5", "limit", "this.y", 'this["odd key"]'])),
     lambda inner: st.one_of(
-        st.builds("{} {} {}".format, inner, st.sampled_from(["+", "*", "==", "<", "and", "??"]),
-                  inner),
-        st.builds("-{}".format, inner), st.builds("round({})".format, inner),
-        st.builds("if {} then {} else {}".format, inner, inner, inner)),
-    max_leaves=4)
+        st.builds(
+            "{} {} {}".format, inner, st.sampled_from(["+", "*", "==", "<", "and", "??"]), inner
+        ),
+        st.builds("-{}".format, inner),
+        st.builds("round({})".format, inner),
+        st.builds("if {} then {} else {}".format, inner, inner, inner),
+    ),
+    max_leaves=4,
+)
 VALID_OPERATORS = st.one_of(
     st.builds("where {}".format, FIELD_EXPRESSIONS),
     st.builds("derive {} = {}".format, FIELDS, FIELD_EXPRESSIONS),
     st.builds("select user, page, {} = {}".format, FIELDS, FIELD_EXPRESSIONS),
-    st.just("drop x"), st.just("explode page as tag"), st.just("event_time ts idle 1s"),
-    st.builds("{} | aggregate by user {{ n = count(), m = max({}) }}".format,
-              st.sampled_from(["window tumbling 1s", "window sliding 1m every 10s",
-                               "window session gap 5m"]), FIELD_EXPRESSIONS),
+    st.just("drop x"),
+    st.just("explode page as tag"),
+    st.just("event_time ts idle 1s"),
+    st.builds(
+        "{} | aggregate by user {{ n = count(), m = max({}) }}".format,
+        st.sampled_from(
+            ["window tumbling 1s", "window sliding 1m every 10s", "window session gap 5m"]
+        ),
+        FIELD_EXPRESSIONS,
+    ),
     st.just("aggregate by page { n = count() } | late into late"),
-    st.just("dedupe by user within 1h"), st.just("join orders on user within 1s"),
-    st.just("join s on user within 1s"), st.just("lookup users on user"),
-    st.just('tag(label="l") concurrency 2'), st.just("into late"))
+    st.just("dedupe by user within 1h"),
+    st.just("join orders on user within 1s"),
+    st.just("join s on user within 1s"),
+    st.just("lookup users on user"),
+    st.just('tag(label="l") concurrency 2'),
+    st.just("into late"),
+)
 VALID_FLOWS = st.builds(
-    lambda name, head, ops: (f"stream {name} = " if name else "") + " | ".join(
-        [head, *ops, "into out"]),
+    lambda name, head, ops: (
+        (f"stream {name} = " if name else "") + " | ".join([head, *ops, "into out"])
+    ),
     st.sampled_from([None, None, "t1", "t2"]),
     st.sampled_from(["clicks", "s", "orders", "union(clicks, orders)", "union(s, clicks)"]),
-    st.lists(VALID_OPERATORS, max_size=4))
+    st.lists(VALID_OPERATORS, max_size=4),
+)
 
 
 @SETTINGS
 @given(flows=st.lists(VALID_FLOWS, min_size=1, max_size=4))
-def test_planner_never_raises_on_generated_checked_pipelines(project: Path,
-                                                             flows: list[str]) -> None:
+def test_planner_never_raises_on_generated_checked_pipelines(
+    project: Path, flows: list[str]
+) -> None:
     assert_diagnostics_or_plan(HEADER + "\n".join(flows) + "\n", project)
 
 
-ESCAPES = st.sampled_from(["x", "é", '\\"', "\\\\", "\\n", "\\u", "\\u00e9", "\\uZZZZ",
-                           "\\ud83d", "\\ude00", "\\ud800", "\\/", "\\d"])
+ESCAPES = st.sampled_from(
+    [
+        "x",
+        "é",
+        '\\"',
+        "\\\\",
+        "\\n",
+        "\\u",
+        "\\u00e9",
+        "\\uZZZZ",
+        "\\ud83d",
+        "\\ude00",
+        "\\ud800",
+        "\\/",
+        "\\d",
+    ]
+)
 
 
 @SETTINGS
 @given(parts=st.lists(ESCAPES, max_size=8))
 def test_string_escapes_never_make_the_front_end_raise(project: Path, parts: list[str]) -> None:
     literal = '"' + "".join(parts) + '"'
-    text = (f"param p = {literal}\nuse {literal}\nsource s = file(p, format=p)\n"
-            f"sink o = file({literal})\ns | where p =~ {literal} | derive q = p + {literal}"
-            f" | into o\n")
+    text = (
+        f"param p = {literal}\nuse {literal}\nsource s = file(p, format=p)\n"
+        f"sink o = file({literal})\ns | where p =~ {literal} | derive q = p + {literal}"
+        f" | into o\n"
+    )
     assert_diagnostics_or_plan(text, project)
 
 
@@ -288,12 +377,16 @@ def test_every_line_prefix_of_corpus_never_raises(project: Path, base: str) -> N
         assert_diagnostics_or_plan("\n".join(lines[:end]), project)
 
 
-@pytest.mark.parametrize("make", [
-    lambda n: "y" + " + 1" * n,
-    lambda n: "round(" * (n // 2) + "y" + ")" * (n // 2),
-    lambda n: "[" * n + "]" * n,
-    lambda n: "-" * n + "y",
-], ids=["sum-chain", "calls", "lists", "negations"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: "y" + " + 1" * n,
+        lambda n: "round(" * (n // 2) + "y" + ")" * (n // 2),
+        lambda n: "[" * n + "]" * n,
+        lambda n: "-" * n + "y",
+    ],
+    ids=["sum-chain", "calls", "lists", "negations"],
+)
 def test_deepest_accepted_expression_goes_through_every_phase(project: Path, make) -> None:
     """The nesting limit leaves room for the recursive phases: the deepest expression the
     parser accepts is checked, planned, rendered and encoded without exhausting the stack."""

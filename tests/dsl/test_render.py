@@ -31,8 +31,8 @@ _EXPRESSIONS = [
     "split(a, separator=b)[0].c",
     'this["odd key"].x',
     'this["and"]',
-    "page =~ \"^/x\\\\d\"",
-    "(a ?? b) =~ \"x\"",
+    'page =~ "^/x\\\\d"',
+    '(a ?? b) =~ "x"',
     "a not in [1, 2] and b in [3]",
     '{x: 1, "y z": [null, true, 2.5]}',
     '"say \\"hi\\"\\n"',
@@ -41,8 +41,9 @@ _EXPRESSIONS = [
 
 def _lowered(text: str) -> ir.Expr:
     compiled = compile_pipeline(
-        "source s = generate(count=1)\nsink o = stdout()\n"
-        f"s | derive v = {text} | into o\n", Path("."))
+        f"source s = generate(count=1)\nsink o = stdout()\ns | derive v = {text} | into o\n",
+        Path("."),
+    )
     assert compiled.ok, [d.message for d in compiled.diagnostics]
     assert compiled.plan is not None
     (derive,) = [n.op for n in compiled.plan.nodes if isinstance(n.op, ir.Derive)]
@@ -62,7 +63,16 @@ def test_render_writes_no_needless_parentheses() -> None:
     assert render.expr(_lowered("a - (b - c)")) == "a - (b - c)"
 
 
-@pytest.mark.parametrize(("ms", "text"), [(10_000, "10s"), (3_600_000, "1h"), (90_000, "90s"),
-                                          (1500, "1500ms"), (0, "0ms"), (86_400_000, "1d")])
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (10_000, "10s"),
+        (3_600_000, "1h"),
+        (90_000, "90s"),
+        (1500, "1500ms"),
+        (0, "0ms"),
+        (86_400_000, "1d"),
+    ],
+)
 def test_duration_uses_the_largest_exact_unit(ms: int, text: str) -> None:
     assert render.duration(ms) == text

@@ -17,8 +17,7 @@ WRITTEN = '{"n":1,"m":2}\n{"n":2,"m":4}\n'
 BAD = '{"n": 3}\n{"n":\n{"n": 5}\n'
 
 
-def test_resumed_run_stopped_by_a_bad_record_keeps_the_committed_output(tmp_path: Path
-                                                                        ) -> None:
+def test_resumed_run_stopped_by_a_bad_record_keeps_the_committed_output(tmp_path: Path) -> None:
     (tmp_path / "p.rill").write_text(PIPELINE)
     (tmp_path / "in.jsonl").write_text(GOOD)
     assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0

@@ -55,11 +55,15 @@ sink rejects = file("out/rejects.jsonl")
 errors into rejects
 clicks | where status == 200 | select ts, user, page | into out
 """
-REDIS_SOURCE = ('source clicks: Click = redis_stream(url, stream, group=group, consumer="w1", '
-                "until_empty=true)\n")
-NATS_SOURCE = ('param subject = "s"\n'
-               "source clicks: Click = nats(url, subject, stream=stream, durable=group, "
-               "until_empty=true, ack_wait=500ms)\n")
+REDIS_SOURCE = (
+    'source clicks: Click = redis_stream(url, stream, group=group, consumer="w1", '
+    "until_empty=true)\n"
+)
+NATS_SOURCE = (
+    'param subject = "s"\n'
+    "source clicks: Click = nats(url, subject, stream=stream, durable=group, "
+    "until_empty=true, ack_wait=500ms)\n"
+)
 
 
 def payloads() -> list[bytes]:
@@ -140,14 +144,14 @@ def command(folder: Path, params: dict[str, str]) -> list[str]:
 
 
 def run_to_completion(folder: Path, params: dict[str, str]) -> None:
-    result = subprocess.run(command(folder, params), cwd=folder, capture_output=True,
-                            timeout=180)
+    result = subprocess.run(command(folder, params), cwd=folder, capture_output=True, timeout=180)
     assert result.returncode == 0, result.stderr.decode()
 
 
 def newest_checkpoint(folder: Path) -> str:
-    return max((p.name for p in (folder / ".rillet" / "p").glob("checkpoint-*.msgpack")),
-               default="")
+    return max(
+        (p.name for p in (folder / ".rillet" / "p").glob("checkpoint-*.msgpack")), default=""
+    )
 
 
 def run_with_kills(folder: Path, params: dict[str, str], rng: random.Random, kills: int) -> int:
@@ -159,8 +163,9 @@ def run_with_kills(folder: Path, params: dict[str, str], rng: random.Random, kil
     while True:
         with open(log, "wb") as err:
             before = newest_checkpoint(folder)
-            process = subprocess.Popen(command(folder, params), cwd=folder,
-                                       stdout=subprocess.DEVNULL, stderr=err)
+            process = subprocess.Popen(
+                command(folder, params), cwd=folder, stdout=subprocess.DEVNULL, stderr=err
+            )
             if done < kills:
                 while process.poll() is None and newest_checkpoint(folder) == before:
                     time.sleep(0.01)
@@ -217,18 +222,25 @@ def assert_rejects_name_their_stream_ids(rejects: list[bytes], ids: list, stream
     records = [json.loads(line) for line in rejects]
     torn = [ids[at] for at in range(5, EVENTS, TORN_EVERY)]
     assert sorted(r["offset"] for r in records) == sorted(torn)
-    assert all(r["source"] == "clicks" and r["file"] == stream and r["operator"] == "source"
-               and r["reason"].startswith("malformed JSON") for r in records)
+    assert all(
+        r["source"] == "clicks"
+        and r["file"] == stream
+        and r["operator"] == "source"
+        and r["reason"].startswith("malformed JSON")
+        for r in records
+    )
 
 
 @pytest.mark.timeout(600)
 def test_redis_pipeline_killed_and_resumed_writes_the_uninterrupted_output(
-        redis_stream: tuple[str, list[str]], tmp_path: Path) -> None:
+    redis_stream: tuple[str, list[str]], tmp_path: Path
+) -> None:
     stream, ids = redis_stream
     dirs = folders(tmp_path, HEAD.format(url=REDIS.url) + REDIS_SOURCE + WINDOWED)
     run_to_completion(dirs["reference"], {"stream": stream, "group": "reference"})
-    kills = run_with_kills(dirs["other"], {"stream": stream, "group": "crashed"},
-                           random.Random(1), KILLS)
+    kills = run_with_kills(
+        dirs["other"], {"stream": stream, "group": "crashed"}, random.Random(1), KILLS
+    )
     assert kills >= 3
     want, got = outputs(dirs["reference"]), outputs(dirs["other"])
     assert want[0], "the reference run wrote nothing"
@@ -240,15 +252,17 @@ def test_redis_pipeline_killed_and_resumed_writes_the_uninterrupted_output(
 
 @pytest.mark.timeout(600)
 def test_nats_pipeline_killed_and_resumed_writes_the_uninterrupted_output(
-        nats_streams: str, data: list[bytes], tmp_path: Path) -> None:
+    nats_streams: str, data: list[bytes], tmp_path: Path
+) -> None:
     dirs = folders(tmp_path, HEAD.format(url=NATS.url) + NATS_SOURCE + WINDOWED)
     reference = fill_nats(f"{nats_streams}_REFERENCE", data)
     crashed = fill_nats(f"{nats_streams}_CRASHED", data)
     run_to_completion(dirs["reference"], reference)
     kills = run_with_kills(dirs["other"], crashed, random.Random(2), KILLS)
     assert kills >= 3
-    assert_rejects_name_their_stream_ids(outputs(dirs["other"])[1], list(range(1, EVENTS + 1)),
-                                         crashed["stream"])
+    assert_rejects_name_their_stream_ids(
+        outputs(dirs["other"])[1], list(range(1, EVENTS + 1)), crashed["stream"]
+    )
     want = outputs(dirs["reference"], reference["stream"])
     got = outputs(dirs["other"], crashed["stream"])
     assert want[0], "the reference run wrote nothing"
@@ -261,8 +275,9 @@ def run_through_a_restart(folder: Path, params: dict[str, str], server) -> None:
     """Run; once its first checkpoints are saved, stop the broker, then start it again."""
     log = folder / "stderr.log"
     with open(log, "wb") as err:
-        process = subprocess.Popen(command(folder, params), cwd=folder,
-                                   stdout=subprocess.DEVNULL, stderr=err)
+        process = subprocess.Popen(
+            command(folder, params), cwd=folder, stdout=subprocess.DEVNULL, stderr=err
+        )
         state = folder / ".rillet" / "p"
         while not (state.is_dir() and len(list(state.glob("checkpoint-*"))) >= 2):
             assert process.poll() is None, log.read_text()
@@ -277,7 +292,8 @@ def run_through_a_restart(folder: Path, params: dict[str, str], server) -> None:
 
 @pytest.mark.timeout(600)
 def test_redis_restarted_mid_run_is_waited_for_and_nothing_is_lost(
-        redis_stream: tuple[str, list[str]], tmp_path: Path) -> None:
+    redis_stream: tuple[str, list[str]], tmp_path: Path
+) -> None:
     stream, _ = redis_stream
     dirs = folders(tmp_path, HEAD.format(url=REDIS.url) + REDIS_SOURCE + WINDOWED)
     run_to_completion(dirs["reference"], {"stream": stream, "group": "reference"})
@@ -288,7 +304,8 @@ def test_redis_restarted_mid_run_is_waited_for_and_nothing_is_lost(
 
 @pytest.mark.timeout(600)
 def test_nats_restarted_mid_run_is_waited_for_and_nothing_is_lost(
-        nats_streams: str, data: list[bytes], tmp_path: Path) -> None:
+    nats_streams: str, data: list[bytes], tmp_path: Path
+) -> None:
     # stateless: a message the server sent as it stopped comes back after `ack_wait`, out of
     # event-time order, which a window could take as late
     dirs = folders(tmp_path, HEAD.format(url=NATS.url) + NATS_SOURCE + STATELESS)

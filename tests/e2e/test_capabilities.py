@@ -96,23 +96,36 @@ class Fine(Counting, Seekable, Committing):
 def run(tmp_path: Path, source: str, sink: str) -> tuple[int, str]:
     (tmp_path / "counting.py").write_text(PLUGIN)
     (tmp_path / "p.rill").write_text(
-        f'use "counting.py"\n\nsource n = {source}(count=3)\nsink out = {sink}\n\n'
-        "n | into out\n")
+        f'use "counting.py"\n\nsource n = {source}(count=3)\nsink out = {sink}\n\nn | into out\n'
+    )
     result = rillet("run", "--quiet", "p.rill", cwd=tmp_path)
     return result.returncode, result.stderr.decode()
 
 
-@pytest.mark.parametrize(("source", "sink", "message"), [
-    ("undeclared", 'file("out.jsonl")',
-     "`n` (Undeclared) defines seek() but does not declare Seekable: add it to the class's "
-     "bases (`from rillet.runtime.plugin import Seekable`)"),
-    ("declared_only", 'file("out.jsonl")',
-     "`n` (DeclaredOnly) declares Seekable but does not define seek()"),
-    ("fine", "forgetful()",
-     "`out` (Forgetful) defines commit() but does not declare Committing"),
-])
+@pytest.mark.parametrize(
+    ("source", "sink", "message"),
+    [
+        (
+            "undeclared",
+            'file("out.jsonl")',
+            "`n` (Undeclared) defines seek() but does not declare Seekable: add it to the class's "
+            "bases (`from rillet.runtime.plugin import Seekable`)",
+        ),
+        (
+            "declared_only",
+            'file("out.jsonl")',
+            "`n` (DeclaredOnly) declares Seekable but does not define seek()",
+        ),
+        (
+            "fine",
+            "forgetful()",
+            "`out` (Forgetful) defines commit() but does not declare Committing",
+        ),
+    ],
+)
 def test_a_connector_not_matching_its_capabilities_stops_the_run_in_one_line(
-        tmp_path: Path, source: str, sink: str, message: str) -> None:
+    tmp_path: Path, source: str, sink: str, message: str
+) -> None:
     code, stderr = run(tmp_path, source, sink)
     assert code == 1, stderr
     assert message in stderr
@@ -123,5 +136,4 @@ def test_a_connector_not_matching_its_capabilities_stops_the_run_in_one_line(
 def test_a_connector_declaring_what_it_defines_runs(tmp_path: Path) -> None:
     code, stderr = run(tmp_path, "fine", 'file("out.jsonl")')
     assert code == 0, stderr
-    assert (tmp_path / "out.jsonl").read_text().splitlines() == [
-        '{"n":1}', '{"n":2}', '{"n":3}']
+    assert (tmp_path / "out.jsonl").read_text().splitlines() == ['{"n":1}', '{"n":2}', '{"n":3}']

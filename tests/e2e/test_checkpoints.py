@@ -40,8 +40,8 @@ def test_checkpoint_from_an_earlier_version_still_resumes(tmp_path: Path) -> Non
 def test_finished_run_has_nothing_left_to_do_until_input_grows(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
     (tmp_path / "p.rill").write_text(
-        'source s = file("in.jsonl")\nsink o = file("out/o.jsonl")\n'
-        "s | derive m = n * 2 | into o\n")
+        'source s = file("in.jsonl")\nsink o = file("out/o.jsonl")\ns | derive m = n * 2 | into o\n'
+    )
     assert rillet("run", "p.rill", cwd=tmp_path).returncode == 0
     again = rillet("run", "p.rill", cwd=tmp_path)
     assert again.returncode == 0
@@ -52,7 +52,8 @@ def test_finished_run_has_nothing_left_to_do_until_input_grows(tmp_path: Path) -
     grown = rillet("run", "-q", "p.rill", cwd=tmp_path)
     assert grown.returncode == 0, grown.stderr.decode()
     assert (tmp_path / "out" / "o.jsonl").read_text() == (
-        '{"n":1,"m":2}\n{"n":2,"m":4}\n{"n":3,"m":6}\n')
+        '{"n":1,"m":2}\n{"n":2,"m":4}\n{"n":3,"m":6}\n'
+    )
     fresh = rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path)
     assert fresh.returncode == 0
     assert (tmp_path / "out" / "o.jsonl").read_text().count("\n") == 3
@@ -83,17 +84,21 @@ def test_rillet_checkpoints_lists_offsets_and_state(tmp_path: Path) -> None:
     assert "sink out: {" in text and "operator " in text
 
 
-def test_sigterm_stops_after_a_checkpoint_and_the_next_run_finishes_the_job(
-        tmp_path: Path) -> None:
-    pipeline = ("set checkpoint_interval = 50ms\n"
-                "source clicks = generate(count=4000, rate=2000, start_ms=0)\n"
-                'sink out = file("out/o.jsonl")\nclicks | select ts, user, page | into out\n')
+def test_sigterm_stops_after_a_checkpoint_and_the_next_run_finishes_the_job(tmp_path: Path) -> None:
+    pipeline = (
+        "set checkpoint_interval = 50ms\n"
+        "source clicks = generate(count=4000, rate=2000, start_ms=0)\n"
+        'sink out = file("out/o.jsonl")\nclicks | select ts, user, page | into out\n'
+    )
     for name in ("reference", "stopped"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "p.rill").write_text(pipeline)
     assert rillet("run", "p.rill", cwd=tmp_path / "reference").returncode == 0
-    process = subprocess.Popen([sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"],
-                               cwd=tmp_path / "stopped", stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"],
+        cwd=tmp_path / "stopped",
+        stderr=subprocess.PIPE,
+    )
     output = tmp_path / "stopped" / "out" / "o.jsonl"
     deadline = time.monotonic() + 30
     while not (output.exists() and output.stat().st_size > 0) and time.monotonic() < deadline:
@@ -109,10 +114,12 @@ def test_sigterm_stops_after_a_checkpoint_and_the_next_run_finishes_the_job(
 
 
 def test_output_emptied_between_runs_stops_the_resumed_run_without_padding_it(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
-    (tmp_path / "p.rill").write_text('source s = file("in.jsonl")\n'
-                                     'sink o = file("out/o.jsonl")\ns | into o\n')
+    (tmp_path / "p.rill").write_text(
+        'source s = file("in.jsonl")\nsink o = file("out/o.jsonl")\ns | into o\n'
+    )
     assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
     output = tmp_path / "out" / "o.jsonl"
     output.write_bytes(b"")
@@ -123,7 +130,8 @@ def test_output_emptied_between_runs_stops_the_resumed_run_without_padding_it(
     assert resumed.stderr.decode() == (
         "rillet: error: sink `o`: cannot resume: out/o.jsonl holds 0 bytes, fewer than the 16 "
         "committed in the checkpoint being resumed (it was emptied, cut or replaced since); put "
-        "the file back as it was, or run with --fresh to write it again from the start\n")
+        "the file back as it was, or run with --fresh to write it again from the start\n"
+    )
     assert output.read_bytes() == b""
     fresh = rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path)
     assert fresh.returncode == 0
@@ -145,7 +153,8 @@ def test_sink_path_edited_between_runs_stops_with_exit_2_and_a_hint(tmp_path: Pa
         "with the state that still fits; --fresh starts over\n"
         "rillet: error: sink `o` wrote to out/a.jsonl up to the checkpoint being resumed, the "
         "pipeline now names out/b.jsonl; run with --fresh to write out/b.jsonl from the start, "
-        "or put the path back\n")
+        "or put the path back\n"
+    )
     assert not (tmp_path / "out" / "b.jsonl").exists()
     assert rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path).returncode == 0
     assert (tmp_path / "out" / "b.jsonl").read_text() == '{"n":1}\n{"n":2}\n{"n":3}\n'
@@ -153,8 +162,9 @@ def test_sink_path_edited_between_runs_stops_with_exit_2_and_a_hint(tmp_path: Pa
 
 def test_input_cut_between_runs_stops_the_resumed_run(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
-    (tmp_path / "p.rill").write_text('source s = file("in.jsonl")\n'
-                                     'sink o = file("out/o.jsonl")\ns | into o\n')
+    (tmp_path / "p.rill").write_text(
+        'source s = file("in.jsonl")\nsink o = file("out/o.jsonl")\ns | into o\n'
+    )
     assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
     (tmp_path / "in.jsonl").write_text('{"n": 3}\n')
     resumed = rillet("run", "-q", "p.rill", cwd=tmp_path)
@@ -162,7 +172,8 @@ def test_input_cut_between_runs_stops_the_resumed_run(tmp_path: Path) -> None:
     assert resumed.stderr.decode() == (
         "rillet: error: source `s`: cannot resume: in.jsonl holds 9 bytes, fewer than the 18 "
         "bytes read before the checkpoint being resumed (it was cut or replaced since); run "
-        "with --fresh to read it again from the start\n")
+        "with --fresh to read it again from the start\n"
+    )
     assert (tmp_path / "out" / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
 
 
@@ -180,8 +191,11 @@ def _stopped_run(folder: Path) -> list[Path]:
     """Run GENERATED in `folder`, stopped with SIGTERM once it has saved two checkpoints."""
     folder.mkdir()
     (folder / "p.rill").write_text(GENERATED)
-    process = subprocess.Popen([sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"],
-                               cwd=folder, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"],
+        cwd=folder,
+        stderr=subprocess.PIPE,
+    )
     state = folder / ".rillet" / "p"
     deadline = time.monotonic() + 30
     while len(list(state.glob("checkpoint-*.msgpack"))) < 2 and time.monotonic() < deadline:
@@ -196,9 +210,13 @@ def _regions(data: bytes) -> dict[str, int]:
     """A byte in each part of a sealed manifest: the envelope, a source offset, operator state,
     a sink's committed length."""
     operators, sinks = data.index(b"\xa9operators"), data.index(b"\xa5sinks")
-    return {"magic": 1, "checksum": HEADER_BYTES - 3, "source offset": operators - 1,
-            "operator state": (operators + sinks) // 2,
-            "sink length": data.index(b"\xa6length", sinks) + 8}
+    return {
+        "magic": 1,
+        "checksum": HEADER_BYTES - 3,
+        "source offset": operators - 1,
+        "operator state": (operators + sinks) // 2,
+        "sink length": data.index(b"\xa6length", sinks) + 8,
+    }
 
 
 def test_damaged_checkpoint_is_passed_over_for_the_one_before(tmp_path: Path) -> None:
@@ -230,7 +248,8 @@ def test_damaged_checkpoint_is_passed_over_for_the_one_before(tmp_path: Path) ->
 
 @pytest.mark.parametrize("failing", [1, 3])
 def test_checkpoint_that_cannot_be_written_stops_the_run_with_one_line(
-        tmp_path: Path, failing: int) -> None:
+    tmp_path: Path, failing: int
+) -> None:
     pipeline = GENERATED.replace("rate=4000", "rate=8000")
     for name in ("reference", "full"):
         (tmp_path / name).mkdir()
@@ -243,11 +262,15 @@ def test_checkpoint_that_cannot_be_written_stops_the_run_with_one_line(
         temporary.symlink_to("/dev/full")
     stopped = rillet("run", "-q", "p.rill", cwd=tmp_path / "full")
     assert stopped.returncode == 1
-    kept = (f"checkpoint {failing - 1} is kept and a rerun resumes from it" if failing > 1
-            else "no checkpoint is kept, so a rerun starts from the beginning")
+    kept = (
+        f"checkpoint {failing - 1} is kept and a rerun resumes from it"
+        if failing > 1
+        else "no checkpoint is kept, so a rerun starts from the beginning"
+    )
     assert stopped.stderr.decode() == (
         f"rillet: error: cannot save checkpoint {failing} to "
-        f".rillet/p/checkpoint-{failing:09d}.msgpack: No space left on device; {kept}\n")
+        f".rillet/p/checkpoint-{failing:09d}.msgpack: No space left on device; {kept}\n"
+    )
     for temporary in full:
         temporary.unlink(missing_ok=True)
     resumed = rillet("run", "p.rill", cwd=tmp_path / "full")

@@ -31,27 +31,37 @@ SCHEMA = """schema Click {
 """
 
 PIPELINES = {
-    "stateless": (SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
-                  'sink out = file("out/out.jsonl")\n'
-                  "clicks | where status == 200 | select user, page, slow = latency_ms > 250\n"
-                  "  | into out\n", {"out.jsonl": "bytes"}),
-    "windowed": (SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
-                 'sink out = file("out/out.jsonl")\n'
-                 "clicks | event_time ts lateness 2s | window tumbling 1s\n"
-                 "  | aggregate by page { n = count(), total = sum(latency_ms) } | into out\n",
-                 {"out.jsonl": "bytes"}),
-    "join": (SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
-             'source orders = file("data/orders.jsonl")\n'
-             'sink out = file("out/out.jsonl")\n'
-             "stream timed = clicks | event_time ts lateness 2s | where page == \"/checkout\"\n"
-             "orders | event_time ts lateness 2s | join timed on user within 500ms\n"
-             "  | select order, user, page | into out\n", {"out.jsonl": "lines"}),
-    "errors": (SETTINGS + SCHEMA + 'source clicks: Click = file("data/dirty.jsonl")\n'
-               'sink out = file("out/out.csv", format="csv")\n'
-               'sink rejects = file("out/rejects.jsonl")\n'
-               "errors into rejects\n"
-               "clicks | derive ratio = 1000 / (status - 200) | select user, ratio | into out\n",
-               {"out.csv": "bytes", "rejects.jsonl": "lines"}),  # two producers interleave
+    "stateless": (
+        SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
+        'sink out = file("out/out.jsonl")\n'
+        "clicks | where status == 200 | select user, page, slow = latency_ms > 250\n"
+        "  | into out\n",
+        {"out.jsonl": "bytes"},
+    ),
+    "windowed": (
+        SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
+        'sink out = file("out/out.jsonl")\n'
+        "clicks | event_time ts lateness 2s | window tumbling 1s\n"
+        "  | aggregate by page { n = count(), total = sum(latency_ms) } | into out\n",
+        {"out.jsonl": "bytes"},
+    ),
+    "join": (
+        SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
+        'source orders = file("data/orders.jsonl")\n'
+        'sink out = file("out/out.jsonl")\n'
+        'stream timed = clicks | event_time ts lateness 2s | where page == "/checkout"\n'
+        "orders | event_time ts lateness 2s | join timed on user within 500ms\n"
+        "  | select order, user, page | into out\n",
+        {"out.jsonl": "lines"},
+    ),
+    "errors": (
+        SETTINGS + SCHEMA + 'source clicks: Click = file("data/dirty.jsonl")\n'
+        'sink out = file("out/out.csv", format="csv")\n'
+        'sink rejects = file("out/rejects.jsonl")\n'
+        "errors into rejects\n"
+        "clicks | derive ratio = 1000 / (status - 200) | select user, ratio | into out\n",
+        {"out.csv": "bytes", "rejects.jsonl": "lines"},
+    ),  # two producers interleave
 }
 
 
@@ -61,8 +71,9 @@ def write_data(folder: Path) -> None:
     events = click_events(random.Random(1), 0, 400_000, START_MS, 1.0)
     lines = [json.dumps(e) for e in events]
     (data / "clicks.jsonl").write_text("\n".join(lines) + "\n")
-    orders = [{"ts": e["ts"] + 100, "user": e["user"], "order": i}
-              for i, e in enumerate(events[::100])]
+    orders = [
+        {"ts": e["ts"] + 100, "user": e["user"], "order": i} for i, e in enumerate(events[::100])
+    ]
     (data / "orders.jsonl").write_text("".join(json.dumps(o) + "\n" for o in orders))
     dirty = list(lines[:200_000])
     for at in range(5, len(dirty), 4999):
@@ -75,14 +86,14 @@ def rillet_command(pipeline: str) -> list[str]:
 
 
 def run_to_completion(folder: Path) -> None:
-    result = subprocess.run(rillet_command("p.rill"), cwd=folder, capture_output=True,
-                            timeout=120)
+    result = subprocess.run(rillet_command("p.rill"), cwd=folder, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
 
 
 def newest_checkpoint(folder: Path) -> str:
-    return max((p.name for p in (folder / ".rillet" / "p").glob("checkpoint-*.msgpack")),
-               default="")
+    return max(
+        (p.name for p in (folder / ".rillet" / "p").glob("checkpoint-*.msgpack")), default=""
+    )
 
 
 def run_with_kills(folder: Path, rng: random.Random, kills: int) -> int:
@@ -95,8 +106,9 @@ def run_with_kills(folder: Path, rng: random.Random, kills: int) -> int:
     while True:
         with open(log, "wb") as err:
             before = newest_checkpoint(folder)
-            process = subprocess.Popen(rillet_command("p.rill"), cwd=folder,
-                                       stdout=subprocess.DEVNULL, stderr=err)
+            process = subprocess.Popen(
+                rillet_command("p.rill"), cwd=folder, stdout=subprocess.DEVNULL, stderr=err
+            )
             if done < kills:
                 while process.poll() is None and newest_checkpoint(folder) == before:
                     time.sleep(0.005)
@@ -120,8 +132,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", list(PIPELINES))
-def test_killed_runs_resume_to_the_uninterrupted_output(name: str, data: Path,
-                                                        tmp_path: Path) -> None:
+def test_killed_runs_resume_to_the_uninterrupted_output(
+    name: str, data: Path, tmp_path: Path
+) -> None:
     text, outputs = PIPELINES[name]
     folders = {}
     for kind in ("reference", "crashed"):

@@ -81,4 +81,5 @@ def test_a_users_earlier_run_does_not_leak_into_the_copy(examples: Path, tmp_pat
     assert again.returncode == 0, again.stderr.decode()
     assert b"nothing left to do" not in again.stderr
     assert (copy / "out" / "pages.jsonl").read_text() == (
-        examples / "out" / "pages.jsonl").read_text()
+        examples / "out" / "pages.jsonl"
+    ).read_text()

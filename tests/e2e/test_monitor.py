@@ -52,8 +52,12 @@ def _value(metrics: dict, name: str, **labels: str) -> float:
     return metrics[(name, tuple(sorted(labels.items())))]
 
 
-def _scrape_when(run: Running, read_is: Callable[[float], bool], what: str,
-                 also: Callable[[dict], bool] = lambda _: True) -> dict:
+def _scrape_when(
+    run: Running,
+    read_is: Callable[[float], bool],
+    what: str,
+    also: Callable[[dict], bool] = lambda _: True,
+) -> dict:
     """The first scrape of /metrics where the records the source read satisfy `read_is`, and
     the metrics `also`."""
 
@@ -70,21 +74,36 @@ def test_metrics_counters_advance_between_scrapes(folder: Path) -> None:
         first = _scrape_when(run, lambda read: read > 0, "records read")
         before = _value(first, "rillet_records_out_total", node="clicks", kind="source")
         second = _scrape_when(run, lambda read: read > before, "the counter advancing")
-        assert (_value(second, "rillet_records_in_total", node="out", kind="sink")
-                >= _value(first, "rillet_records_in_total", node="out", kind="sink"))
+        assert _value(second, "rillet_records_in_total", node="out", kind="sink") >= _value(
+            first, "rillet_records_in_total", node="out", kind="sink"
+        )
         names = {name for name, _ in second}
-        assert {"rillet_records_in_total", "rillet_records_out_total", "rillet_errors_total",
-                "rillet_late_total", "rillet_channel_fill_ratio", "rillet_watermark_milliseconds",
-                "rillet_watermark_lag_seconds", "rillet_checkpoint_duration_seconds_bucket",
-                "rillet_checkpoint_duration_seconds_sum", "rillet_checkpoint_size_bytes_bucket",
-                "rillet_checkpoints_total", "rillet_uptime_seconds"} <= names
+        assert {
+            "rillet_records_in_total",
+            "rillet_records_out_total",
+            "rillet_errors_total",
+            "rillet_late_total",
+            "rillet_channel_fill_ratio",
+            "rillet_watermark_milliseconds",
+            "rillet_watermark_lag_seconds",
+            "rillet_checkpoint_duration_seconds_bucket",
+            "rillet_checkpoint_duration_seconds_sum",
+            "rillet_checkpoint_size_bytes_bucket",
+            "rillet_checkpoints_total",
+            "rillet_uptime_seconds",
+        } <= names
         assert all(name.startswith("rillet_") for name in names)
-        nodes = {dict(labels)["node"] for name, labels in second
-                 if name == "rillet_records_in_total"}
+        nodes = {
+            dict(labels)["node"] for name, labels in second if name == "rillet_records_in_total"
+        }
         assert {"clicks", "out", "late"} <= nodes and any(n.startswith("aggregate@") for n in nodes)
         assert 0 <= _value(second, "rillet_channel_fill_ratio", node="out", kind="sink") <= 1
-        checkpointed = _scrape_when(run, lambda _: True, "a checkpoint",
-                                    lambda m: _value(m, "rillet_checkpoints_total") >= 1)
+        checkpointed = _scrape_when(
+            run,
+            lambda _: True,
+            "a checkpoint",
+            lambda m: _value(m, "rillet_checkpoints_total") >= 1,
+        )
         assert _value(checkpointed, "rillet_checkpoint_duration_seconds_count") >= 1
         assert _value(checkpointed, "rillet_checkpoint_size_bytes_count") >= 1
 
@@ -122,7 +141,7 @@ def test_plain_periodic_lines_when_stderr_is_not_a_terminal(folder: Path) -> Non
         assert run.stop() == 130
     lines = run.lines
     summary = next(i for i, line in enumerate(lines) if line.startswith("rillet: running"))
-    nodes = [line.split()[1:3] for line in lines[summary - 6:summary]]
+    nodes = [line.split()[1:3] for line in lines[summary - 6 : summary]]
     assert nodes[0] == ["source", "clicks"] and nodes[-1] == ["sink", "late"]
     assert "read" in lines[summary - 6] and "/s" in lines[summary - 6]
     assert any(line.startswith("rillet: checkpoint ") for line in lines)
@@ -135,10 +154,13 @@ def test_quiet_prints_no_periodic_lines(folder: Path) -> None:
     assert result.stderr == b""
 
 
-@pytest.mark.parametrize(("address", "message"), [
-    ("127.0.0.1:http", "--http expects HOST:PORT with a port from 0 to 65535"),
-    ("localhost:70000", "--http expects HOST:PORT with a port from 0 to 65535"),
-])
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("127.0.0.1:http", "--http expects HOST:PORT with a port from 0 to 65535"),
+        ("localhost:70000", "--http expects HOST:PORT with a port from 0 to 65535"),
+    ],
+)
 def test_bad_http_address_is_a_usage_error(folder: Path, address: str, message: str) -> None:
     result = rillet("run", "live.rill", "--http", address, cwd=folder)
     assert result.returncode == 2

@@ -32,8 +32,7 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_quiet_still_prints_the_address_served(folder: Path, log_format: str) -> None:
-    with Running(folder, "-q", "endless.rill", "--http", ":0", "--log-format",
-                 log_format) as run:
+    with Running(folder, "-q", "endless.rill", "--http", ":0", "--log-format", log_format) as run:
         assert run.get("/healthz")[0] == 200
         assert run.stop() == 130
     served = [line for line in run.lines if "serving http://127.0.0.1:" in line]
@@ -58,9 +57,9 @@ def test_a_burst_of_scrapes_is_answered_in_full(folder: Path) -> None:
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_clients_that_hang_up_early_leave_no_traceback(folder: Path, log_format: str) -> None:
     (folder / "bounded.rill").write_text(
-        ENDLESS.replace("rate=2000", "count=20000, rate=4000"))  # five seconds
-    with Running(folder, "-q", "bounded.rill", "--http", ":0", "--log-format",
-                 log_format) as run:
+        ENDLESS.replace("rate=2000", "count=20000, rate=4000")
+    )  # five seconds
+    with Running(folder, "-q", "bounded.rill", "--http", ":0", "--log-format", log_format) as run:
         for path in ("/metrics", "/", "/api/status"):
             hang_up_early(run.url, 100, path)
         with silent(run.url, 20):
@@ -105,11 +104,13 @@ def _raw(url: str, request: bytes) -> bytes:
 
 def test_requests_that_are_not_a_get_are_refused_in_one_line(folder: Path) -> None:
     with Running(folder, "endless.rill", "--http", ":0") as run:
-        assert _raw(run.url, b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                    ).startswith(b"HTTP/1.1 405 ")
+        assert _raw(run.url, b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").startswith(
+            b"HTTP/1.1 405 "
+        )
         assert _raw(run.url, b"nonsense\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-        assert _raw(run.url, b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 5000
-                    ).startswith(b"HTTP/1.1 431 ")
+        assert _raw(run.url, b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 5000).startswith(
+            b"HTTP/1.1 431 "
+        )
         head = _raw(run.url, b"HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
         assert run.stop() == 130
@@ -135,8 +136,7 @@ def test_a_foreign_host_name_is_refused(folder: Path) -> None:
         assert run.stop() == 130
 
 
-def test_listening_beyond_loopback_accepts_addresses_but_not_foreign_names(
-        folder: Path) -> None:
+def test_listening_beyond_loopback_accepts_addresses_but_not_foreign_names(folder: Path) -> None:
     with Running(folder, "endless.rill", "--http", "0.0.0.0:0") as run:
         assert _status(run.url, "/metrics", "Host: 10.1.2.3:9100") == 200
         assert _status(run.url, "/metrics", f"Host: {socket.gethostname()}") == 200
@@ -148,12 +148,19 @@ TOKEN = "s3cret-Token_42"
 
 
 def _answer(url: str, path: str, *headers: str) -> tuple[int, dict[str, str], bytes]:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {url.removeprefix('http://').rstrip('/')}",
-             *headers, "Connection: close"]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {url.removeprefix('http://').rstrip('/')}",
+        *headers,
+        "Connection: close",
+    ]
     head, _, body = _raw(url, ("\r\n".join(lines) + "\r\n\r\n").encode()).partition(b"\r\n\r\n")
     status, *fields = head.decode().split("\r\n")
-    return (int(status.split()[1]),
-            {name.lower(): value for name, _, value in (f.partition(": ") for f in fields)}, body)
+    return (
+        int(status.split()[1]),
+        {name.lower(): value for name, _, value in (f.partition(": ") for f in fields)},
+        body,
+    )
 
 
 def test_with_a_token_only_requests_that_carry_it_are_answered(folder: Path) -> None:
@@ -191,15 +198,26 @@ def test_the_token_may_be_given_on_the_command_line(folder: Path) -> None:
         assert run.stop() == 130
 
 
-@pytest.mark.parametrize(("args", "env", "message"), [
-    (["--http-token", TOKEN], {}, "--http-token needs --http"),
-    (["--http", ":0", "--http-token", "two words"], {}, "--http-token: a token is one or more"),
-    (["--http", ":0"], {"RILLET_HTTP_TOKEN": ""}, "RILLET_HTTP_TOKEN: a token is one or more"),
-    (["--http", ":0"], {"RILLET_HTTP_TOKEN": "tök"}, "RILLET_HTTP_TOKEN: a token is one or more"),
-])
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--http-token", TOKEN], {}, "--http-token needs --http"),
+        (["--http", ":0", "--http-token", "two words"], {}, "--http-token: a token is one or more"),
+        (["--http", ":0"], {"RILLET_HTTP_TOKEN": ""}, "RILLET_HTTP_TOKEN: a token is one or more"),
+        (
+            ["--http", ":0"],
+            {"RILLET_HTTP_TOKEN": "tök"},
+            "RILLET_HTTP_TOKEN: a token is one or more",
+        ),
+    ],
+)
 def test_a_token_that_cannot_be_used_is_a_usage_error(
-        folder: Path, args: list[str], env: dict[str, str], message: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder: Path,
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)  # the environment `rillet` is run with
     result = rillet("run", "endless.rill", *args, cwd=folder)
@@ -210,11 +228,15 @@ def test_a_token_that_cannot_be_used_is_a_usage_error(
 
 def test_listening_beyond_loopback_without_a_token_warns(folder: Path) -> None:
     with Running(folder, "endless.rill", "--http", "0.0.0.0:0") as run:
-        run.wait_line(r"^rillet: warning: http://0\.0\.0\.0:\d+/ is reachable beyond this "
-                      r"machine.*RILLET_HTTP_TOKEN")
+        run.wait_line(
+            r"^rillet: warning: http://0\.0\.0\.0:\d+/ is reachable beyond this "
+            r"machine.*RILLET_HTTP_TOKEN"
+        )
         assert run.stop() == 130
-    for args, env in [(["--http", "0.0.0.0:0"], {"RILLET_HTTP_TOKEN": TOKEN}),
-                      (["--http", "127.0.0.1:0"], {})]:
+    for args, env in [
+        (["--http", "0.0.0.0:0"], {"RILLET_HTTP_TOKEN": TOKEN}),
+        (["--http", "127.0.0.1:0"], {}),
+    ]:
         with Running(folder, "endless.rill", *args, env=env) as run:
             assert run.url
             assert run.stop() == 130

@@ -23,8 +23,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("plugin")
     copy_examples(REPO / "examples" / "plugins", work / "src")
     target = work / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--target", str(target), str(work / "src")], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(work / "src"),
+        ],
+        check=True,
+        timeout=300,
+    )
     return target
 
 
@@ -34,11 +47,14 @@ def test_installed_package_is_listed_by_rillet_plugins(installed: Path) -> None:
     listed = {(c["kind"], c["name"]): c for c in json.loads(result.stdout)}
     assert listed[("function", "country_of")]["plugin"] == "geo"
     assert listed[("function", "country_of")]["signature"] == (
-        "country_of(ip: str | None) -> str | None")
+        "country_of(ip: str | None) -> str | None"
+    )
     assert listed[("operator", "running_total")]["signature"] == (
-        "running_total(field: str, key: str)")
+        "running_total(field: str, key: str)"
+    )
     assert listed[("operator", "mask_ip")]["signature"] == (
-        "mask_ip(field: str = 'ip') -> dict | None")
+        "mask_ip(field: str = 'ip') -> dict | None"
+    )
     assert listed[("sink", "file")]["delivery"] == "exactly-once"
     assert listed[("sink", "stdout")]["delivery"] == "at-least-once"
     assert ("function", "lower") in listed  # the standard library through the same API
@@ -62,16 +78,20 @@ def test_installed_package_runs_without_use(installed: Path, tmp_path: Path) -> 
 def test_design_surface_plugin_works_through_use(tmp_path: Path) -> None:
     shutil.copy(DESIGN_PLUGIN, tmp_path / "geo.py")
     (tmp_path / "in.jsonl").write_text(
-        '{"ip": "10.1.2.3", "user": 1, "amount": 2}\n{"ip": "8.8.8.8", "user": 1, "amount": 3}\n')
+        '{"ip": "10.1.2.3", "user": 1, "amount": 2}\n{"ip": "8.8.8.8", "user": 1, "amount": 3}\n'
+    )
     (tmp_path / "p.rill").write_text(
         'use "geo.py"\nsource s = file("in.jsonl")\nsink o = stdout()\n'
         's | derive country = country_of(ip) | tag(label="x")\n'
-        '  | running_total(field="amount", key="user") | into o\n')
+        '  | running_total(field="amount", key="user") | into o\n'
+    )
     result = rillet("run", "-q", "p.rill", cwd=tmp_path)
     assert result.returncode == 0, result.stderr.decode()
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(r["country"], r["label"], r["total"]) for r in rows] == [("ZZ", "x", 2),
-                                                                      (None, "x", 5)]
+    assert [(r["country"], r["label"], r["total"]) for r in rows] == [
+        ("ZZ", "x", 2),
+        (None, "x", 5),
+    ]
 
 
 PLUGIN = '''
@@ -117,8 +137,12 @@ def boom(tmp_path: Path) -> Path:
 
 
 def _pipeline(folder: Path, flow: str, errors: bool = True) -> subprocess.CompletedProcess:
-    lines = ['use "boom.py"', 'source s = file("nums.jsonl")', "sink o = stdout()",
-             'sink e = file("out/e.jsonl")']
+    lines = [
+        'use "boom.py"',
+        'source s = file("nums.jsonl")',
+        "sink o = stdout()",
+        'sink e = file("out/e.jsonl")',
+    ]
     if errors:
         lines.append("errors into e")
     (folder / "p.rill").write_text("\n".join([*lines, flow, ""]))
@@ -140,8 +164,10 @@ def test_failing_plugin_function_sends_record_to_error_sink(boom: Path) -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert len(result.stdout.splitlines()) == 4
     (error,) = _errors(boom)
-    assert error["reason"] == ("`derive` failed: function `fragile` (plugin `boom`) raised "
-                               "ValueError: three is not allowed")
+    assert error["reason"] == (
+        "`derive` failed: function `fragile` (plugin `boom`) raised "
+        "ValueError: three is not allowed"
+    )
     assert error["raw"] == {"n": 3} and error["offset"] == 18
 
 
@@ -161,7 +187,7 @@ def test_failing_plugin_operator_sends_record_to_error_sink(boom: Path) -> None:
     assert reasons == {
         2: "`picky` failed: plugin `boom` operator `picky` raised KeyError: 'two'",
         4: "`picky` failed: plugin `boom` operator `picky` returned str, not a record, a list "
-           "or None",
+        "or None",
     }
 
 
@@ -178,15 +204,17 @@ def test_plugin_that_fails_to_load_is_a_diagnostic(tmp_path: Path) -> None:
 def test_name_clash_between_plugins_names_both(tmp_path: Path) -> None:
     (tmp_path / "mine.py").write_text(
         "from rillet.runtime.plugin import Plugin\nplugin = Plugin('mine')\n"
-        "@plugin.function('lower')\ndef lower(x: str) -> str:\n    return x\n")
+        "@plugin.function('lower')\ndef lower(x: str) -> str:\n    return x\n"
+    )
     (tmp_path / "p.rill").write_text('use "mine.py"\n')
     result = rillet("check", "p.rill", cwd=tmp_path)
     assert result.returncode == 2
     assert "function `lower` is defined by both plugin `std` and plugin `mine`" in (
-        result.stderr.decode())
+        result.stderr.decode()
+    )
 
 
-TESTED = '''
+TESTED = """
 schema N {
   ts: int
   n: int
@@ -213,7 +241,7 @@ test "fails with a diff" {
   given s = [{ts: 1, n: 2}]
   expect ordered o = [{ts: 1, n: 2, half: 4.0}]
 }
-'''
+"""
 
 
 def test_rillet_test_passes_true_blocks_and_diffs_wrong_ones(tmp_path: Path) -> None:
@@ -283,7 +311,8 @@ def _holding(tmp_path: Path, flow: str) -> subprocess.CompletedProcess:
     (tmp_path / "in.jsonl").write_text("".join(f'{{"ts": {t}}}\n' for t in (1, 2, 5, 9)))
     (tmp_path / "p.rill").write_text(
         'use "hold.py"\nsource s = file("in.jsonl")\nsink o = stdout()\n'
-        'sink e = file("out/e.jsonl")\nerrors into e\n' + flow + "\n")
+        'sink e = file("out/e.jsonl")\nerrors into e\n' + flow + "\n"
+    )
     return rillet("run", "-q", "p.rill", cwd=tmp_path)
 
 
@@ -299,14 +328,18 @@ def test_plugin_returning_no_list_sends_the_batch_to_the_error_sink(tmp_path: Pa
     assert result.stdout == b""
     errors = _errors(tmp_path)
     assert len(errors) == 4
-    assert all(e["reason"] == "`seven` failed: plugin `hold` operator `seven` returned int, "
-               "not a list of records" for e in errors)
+    assert all(
+        e["reason"] == "`seven` failed: plugin `hold` operator `seven` returned int, "
+        "not a list of records"
+        for e in errors
+    )
 
 
 def test_plugin_failing_on_a_watermark_stops_the_run_naming_it(tmp_path: Path) -> None:
     result = _holding(tmp_path, "s | event_time ts | grumpy() | into o")
     assert result.returncode == 1
     err = result.stderr.decode()
-    assert ("plugin `hold` operator `grumpy` raised RuntimeError in `on_watermark`: "
-            "no time for this") in err
+    assert (
+        "plugin `hold` operator `grumpy` raised RuntimeError in `on_watermark`: no time for this"
+    ) in err
     assert "Traceback" not in err

@@ -24,16 +24,16 @@ sink late = file("out/late.jsonl")
 
 FLOWS = {
     "tumbling": "clicks | event_time ts | window tumbling 10s"
-                " | aggregate by page { n = count(), users = count_distinct(user) }"
-                " | late into late | into out",
+    " | aggregate by page { n = count(), users = count_distinct(user) }"
+    " | late into late | into out",
     "sliding": "clicks | event_time ts | window sliding 20s every 5s"
-               " | aggregate by page { n = count() } | late into late | into out",
+    " | aggregate by page { n = count() } | late into late | into out",
     "session": "clicks | event_time ts | window session gap 4s"
-               " | aggregate by user { n = count(), first = min(ts) } | late into late"
-               " | into out",
+    " | aggregate by user { n = count(), first = min(ts) } | late into late"
+    " | into out",
     "join": "stream timed = clicks | event_time ts\n"
-            "orders | event_time ts | join timed on user within 10s"
-            " | select order_id, user, page, ts, timed_ts | into out",
+    "orders | event_time ts | join timed on user within 10s"
+    " | select order_id, user, page, ts, timed_ts | into out",
     "dedupe": "orders | event_time ts | dedupe by order_id within 30s | into out",
 }
 
@@ -62,8 +62,7 @@ def output(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("flow", sorted(FLOWS))
-def test_rerun_over_appended_input_equals_one_run_over_all_of_it(tmp_path: Path,
-                                                                   flow: str) -> None:
+def test_rerun_over_appended_input_equals_one_run_over_all_of_it(tmp_path: Path, flow: str) -> None:
     clicks, orders = events(700, random.Random(flow))
     first_clicks, more_clicks = clicks[:400], clicks[400:]
     first_orders, more_orders = orders[:100], orders[100:]
@@ -90,8 +89,7 @@ def test_rerun_over_appended_input_equals_one_run_over_all_of_it(tmp_path: Path,
     assert not late.exists() or not late.read_text()  # nothing new counted as late
 
 
-def test_rerun_over_unchanged_input_does_nothing_and_saves_no_checkpoint(tmp_path: Path
-                                                                         ) -> None:
+def test_rerun_over_unchanged_input_does_nothing_and_saves_no_checkpoint(tmp_path: Path) -> None:
     clicks, orders = events(300, random.Random(1))
     write(tmp_path, "clicks.jsonl", clicks)
     write(tmp_path, "orders.jsonl", orders)
@@ -113,10 +111,12 @@ def rows(database: Path, table: str) -> list[tuple]:
 
 def test_rerun_upserts_the_windows_fired_again_into_a_keyed_table(tmp_path: Path) -> None:
     clicks, _ = events(700, random.Random(3))
-    pipeline = ('set checkpoint_interval = 20ms\nsource clicks = file("clicks.jsonl")\n'
-                'sink per_window = sqlite("out.sqlite", "per_window", key="window_start")\n'
-                "clicks | event_time ts | window tumbling 10s"
-                " | aggregate { n = count() } | into per_window\n")
+    pipeline = (
+        'set checkpoint_interval = 20ms\nsource clicks = file("clicks.jsonl")\n'
+        'sink per_window = sqlite("out.sqlite", "per_window", key="window_start")\n'
+        "clicks | event_time ts | window tumbling 10s"
+        " | aggregate { n = count() } | into per_window\n"
+    )
     rerun, once = tmp_path / "rerun", tmp_path / "once"
     for folder in (rerun, once):
         folder.mkdir()
@@ -131,13 +131,13 @@ def test_rerun_upserts_the_windows_fired_again_into_a_keyed_table(tmp_path: Path
     assert rows(rerun / "out.sqlite", "per_window") == rows(once / "out.sqlite", "per_window")
 
 
-def test_rerun_into_a_table_without_key_refuses_to_hold_fired_windows_twice(tmp_path: Path
-                                                                           ) -> None:
+def test_rerun_into_a_table_without_key_refuses_to_hold_fired_windows_twice(tmp_path: Path) -> None:
     clicks, _ = events(300, random.Random(4))
     (tmp_path / "p.rill").write_text(
         'source clicks = file("clicks.jsonl")\n'
         'sink all = sqlite("out.sqlite", "windows")\n'
-        "clicks | event_time ts | window tumbling 10s | aggregate { n = count() } | into all\n")
+        "clicks | event_time ts | window tumbling 10s | aggregate { n = count() } | into all\n"
+    )
     write(tmp_path, "clicks.jsonl", clicks[:200])
     assert rillet("run", "-q", "p.rill", cwd=tmp_path).returncode == 0
     before = rows(tmp_path / "out.sqlite", "windows")
@@ -151,8 +151,10 @@ def test_rerun_into_a_table_without_key_refuses_to_hold_fired_windows_twice(tmp_
 def test_resumed_run_says_what_changed_since_its_checkpoint(tmp_path: Path) -> None:
     clicks, _ = events(100, random.Random(5))
     write(tmp_path, "clicks.jsonl", clicks)
-    pipeline = ('param tag = "a"\nsource clicks = file("clicks.jsonl")\n'
-                'sink out = file("out/out.jsonl")\nclicks | derive tag = tag | into out\n')
+    pipeline = (
+        'param tag = "a"\nsource clicks = file("clicks.jsonl")\n'
+        'sink out = file("out/out.jsonl")\nclicks | derive tag = tag | into out\n'
+    )
     (tmp_path / "p.rill").write_text(pipeline)
     assert rillet("run", "-q", "p.rill", "-p", "tag=s3cret-value", cwd=tmp_path).returncode == 0
     same = rillet("run", "-q", "p.rill", "-p", "tag=s3cret-value", cwd=tmp_path)
@@ -161,7 +163,8 @@ def test_resumed_run_says_what_changed_since_its_checkpoint(tmp_path: Path) -> N
     assert other.returncode == 0
     assert other.stderr.decode().startswith(
         "rillet: warning: -p tag changed since checkpoint 1: the run goes on from it with the "
-        "state that still fits; --fresh starts over\n")
+        "state that still fits; --fresh starts over\n"
+    )
     (tmp_path / "p.rill").write_text("# a comment\n" + pipeline)
     edited = rillet("run", "-q", "p.rill", "-p", "tag=b", cwd=tmp_path)
     assert "the pipeline file and -p tag changed since checkpoint 1" in edited.stderr.decode()

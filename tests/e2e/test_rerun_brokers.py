@@ -24,14 +24,19 @@ clicks | event_time ts | window tumbling 5s | aggregate by page { n = count() } 
 
 def clicks(count: int, first: int = 0) -> list[bytes]:
     """`count` clicks from the `first`, 100 ms apart: each call's come after the last's."""
-    return [json.dumps({"ts": 1_000 + i * 100, "page": f"/p{i % 4}"}).encode()
-            for i in range(first, first + count)]
+    return [
+        json.dumps({"ts": 1_000 + i * 100, "page": f"/p{i % 4}"}).encode()
+        for i in range(first, first + count)
+    ]
 
 
 def counted(folder: Path) -> int:
     """Records counted by the windows in every output file (one per worker)."""
-    return sum(json.loads(line)["n"] for path in (folder / "out").glob("*.jsonl")
-               for line in path.read_text().splitlines())
+    return sum(
+        json.loads(line)["n"]
+        for path in (folder / "out").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    )
 
 
 def run(folder: Path, *extra: str) -> None:
@@ -40,8 +45,10 @@ def run(folder: Path, *extra: str) -> None:
 
 
 def redis_source(stream: str, group: str) -> str:
-    return (f'source clicks = redis_stream("{REDIS.url}", "{stream}", group="{group}", '
-            "until_empty=true)\n")
+    return (
+        f'source clicks = redis_stream("{REDIS.url}", "{stream}", group="{group}", '
+        "until_empty=true)\n"
+    )
 
 
 def test_redis_rerun_after_entries_were_added_counts_them_all(tmp_path: Path) -> None:
@@ -109,7 +116,8 @@ def test_nats_rerun_after_messages_were_added_counts_them_all(tmp_path: Path) ->
     anyio.run(publish, 0)
     (tmp_path / "p.rill").write_text(
         f'source clicks = nats("{NATS.url}", "{subject}", stream="{name}", durable="{name}", '
-        "until_empty=true)\n" + FLOW)
+        "until_empty=true)\n" + FLOW
+    )
     run(tmp_path)
     anyio.run(publish, ENTRIES)
     run(tmp_path)

@@ -51,20 +51,22 @@ def setup(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, str, li
     EVENTS events, or as many as the test asks for)."""
     client = redis_client()
     stream = f"clicks-{tmp_path.name}"
-    events = click_events(random.Random(11), 0, getattr(request, "param", EVENTS), START_MS,
-                          1.0)
+    events = click_events(random.Random(11), 0, getattr(request, "param", EVENTS), START_MS, 1.0)
     client.delete(stream)
     for start in range(0, len(events), 5000):
         pipe = client.pipeline(transaction=False)
-        for event in events[start:start + 5000]:
+        for event in events[start : start + 5000]:
             pipe.xadd(stream, {"data": json.dumps(event)})
         pipe.execute()
-    source = f'source clicks: Click = redis_stream("{REDIS.url}", "{stream}", group="g", ' \
-             "until_empty=true)\n"
+    source = (
+        f'source clicks: Click = redis_stream("{REDIS.url}", "{stream}", group="g", '
+        "until_empty=true)\n"
+    )
     (tmp_path / "p.rill").write_text(SCHEMA + source + FLOW)
     (tmp_path / "clicks.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (tmp_path / "ref.rill").write_text(
-        SCHEMA + 'source clicks: Click = file("clicks.jsonl")\n' + FLOW.replace("out/out", "ref"))
+        SCHEMA + 'source clicks: Click = file("clicks.jsonl")\n' + FLOW.replace("out/out", "ref")
+    )
     return tmp_path, stream, events
 
 
@@ -84,14 +86,34 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def run_workers_with_kills(folder: Path, pipeline: str, *options: str, kills: int = 5,
-                           seed: int = 7, every_s: tuple[float, float] = (0.8, 1.6)) -> str:
+def run_workers_with_kills(
+    folder: Path,
+    pipeline: str,
+    *options: str,
+    kills: int = 5,
+    seed: int = 7,
+    every_s: tuple[float, float] = (0.8, 1.6),
+) -> str:
     """`rillet run --workers 2`, SIGKILLing a random worker every so often (`every_s`, past a
     restarted worker's start-up by default) until `kills` are done or the run ends; its
     standard error."""
     group = f"{folder.name}-{uuid.uuid4().hex[:8]}"  # shuffles of other runs stay apart
-    command = [sys.executable, "-m", "rillet.dsl.cli", "run", pipeline, "--workers", "2",
-               "--broker", REDIS.url, "--group", group, "--fresh", "-q", *options]
+    command = [
+        sys.executable,
+        "-m",
+        "rillet.dsl.cli",
+        "run",
+        pipeline,
+        "--workers",
+        "2",
+        "--broker",
+        REDIS.url,
+        "--group",
+        group,
+        "--fresh",
+        "-q",
+        *options,
+    ]
     rng = random.Random(seed)
     done = 0
     with open(folder / "stderr.log", "wb") as err:
@@ -136,9 +158,19 @@ def test_workers_need_a_broker_and_shared_sources(setup) -> None:
     assert no_broker.returncode == 2
     assert no_broker.stderr.decode().strip() == (
         "rillet: error: --workers needs --broker redis://HOST:PORT, the Redis that carries "
-        "records between workers")
-    from_file = rillet("run", "ref.rill", "--workers", "2", "--broker", REDIS.url,
-                       "--group", folder.name, cwd=folder)
+        "records between workers"
+    )
+    from_file = rillet(
+        "run",
+        "ref.rill",
+        "--workers",
+        "2",
+        "--broker",
+        REDIS.url,
+        "--group",
+        folder.name,
+        cwd=folder,
+    )
     assert from_file.returncode == 2
     message = from_file.stderr.decode()
     assert "source `clicks` (file) cannot be shared by workers" in message
@@ -157,15 +189,18 @@ def table_rows(table: str) -> list[tuple]:
         rows = conn.execute(f"SELECT * FROM {table}").fetchall()
         columns = [c.name for c in conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
     total = columns.index("total")
-    return sorted(tuple(round(v, 6) if i == total else v for i, v in enumerate(row))
-                  for row in rows)
+    return sorted(
+        tuple(round(v, 6) if i == total else v for i, v in enumerate(row)) for row in rows
+    )
 
 
 def staged(table: str) -> int:
     with psycopg.connect(POSTGRES.url) as conn:
-        return conn.execute("SELECT count(*) FROM _rillet_staged s JOIN _rillet_commits c ON "
-                            "c.id = s.sink_id WHERE c.target LIKE %s",
-                            [f"%{table}%"]).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM _rillet_staged s JOIN _rillet_commits c ON "
+            "c.id = s.sink_id WHERE c.target LIKE %s",
+            [f"%{table}%"],
+        ).fetchone()[0]
 
 
 def reference_table(folder: Path) -> str:
@@ -173,8 +208,10 @@ def reference_table(folder: Path) -> str:
     ensure(POSTGRES)
     table = f"ref_{uuid.uuid4().hex[:12]}"
     (folder / "features_ref.rill").write_text(
-        SCHEMA + 'source clicks: Click = file("clicks.jsonl")\n'
-        + FEATURES.format(url=POSTGRES.url, table=table))
+        SCHEMA
+        + 'source clicks: Click = file("clicks.jsonl")\n'
+        + FEATURES.format(url=POSTGRES.url, table=table)
+    )
     reference = rillet("run", "features_ref.rill", "-q", cwd=folder)
     assert reference.returncode == 0, reference.stderr.decode()
     return table
@@ -186,12 +223,14 @@ def test_features_upserted_into_postgres_by_two_workers_sharing_a_state_store(se
     folder, stream, events = setup
     want = reference_table(folder)
     table = f"w_{uuid.uuid4().hex[:12]}"
-    source = f'source clicks: Click = redis_stream("{REDIS.url}", "{stream}", group="g", ' \
-             "until_empty=true)\n"
+    source = (
+        f'source clicks: Click = redis_stream("{REDIS.url}", "{stream}", group="g", '
+        "until_empty=true)\n"
+    )
     (folder / "features.rill").write_text(
-        SCHEMA + source + FEATURES.format(url=POSTGRES.url, table=table))
-    run_workers_with_kills(folder, "features.rill", "--state-store", REDIS.url,
-                           every_s=(0.5, 1.0))
+        SCHEMA + source + FEATURES.format(url=POSTGRES.url, table=table)
+    )
+    run_workers_with_kills(folder, "features.rill", "--state-store", REDIS.url, every_s=(0.5, 1.0))
     assert len(table_rows(want)) == len({e["user"] for e in events})
     assert table_rows(table) == table_rows(want)
     assert staged(table) == 0
@@ -234,10 +273,13 @@ def test_the_same_through_nats(setup) -> None:
     want = reference_table(folder)
     table = f"n_{uuid.uuid4().hex[:12]}"
     # a worker restarts well within `ack_wait`, so the server hands what it held back to it
-    source = f'source clicks: Click = nats("{NATS.url}", "{subject}", stream="{name}", ' \
-             'durable="g", until_empty=true, ack_wait=5s)\n'
+    source = (
+        f'source clicks: Click = nats("{NATS.url}", "{subject}", stream="{name}", '
+        'durable="g", until_empty=true, ack_wait=5s)\n'
+    )
     (folder / "features.rill").write_text(
-        SCHEMA + source + FEATURES.format(url=POSTGRES.url, table=table))
+        SCHEMA + source + FEATURES.format(url=POSTGRES.url, table=table)
+    )
     # killed sooner, some workers die before their first checkpoint: what they read must still
     # come back before newer messages, or it is late for its windows and dropped
     run_workers_with_kills(folder, "features.rill", kills=4, every_s=(0.5, 1.0))

@@ -48,8 +48,11 @@ def add_clicks(stream: str, start_ms: int, seed: int) -> Counter:
 
 def output(folder: Path) -> Counter:
     """Both workers' files, as counts per window and page."""
-    rows = [json.loads(line) for path in sorted((folder / "out").glob("out.w*.jsonl"))
-            for line in path.read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for path in sorted((folder / "out").glob("out.w*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
     assert all(r["window_end"] == r["window_start"] + 5000 for r in rows)
     counts = Counter({(r["window_start"], r["page"]): r["n"] for r in rows})
     assert len(counts) == len(rows), "a window written twice"
@@ -66,10 +69,24 @@ def run(tmp_path: Path):
 
     def workers(*options: str) -> subprocess.CompletedProcess:
         """The run, its workers killed with it should it hang (as it did)."""
-        command = [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill", "--workers", "2",
-                   "--broker", REDIS.url, "--group", name, "-q", *options]
-        with subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE,
-                              start_new_session=True) as supervisor:
+        command = [
+            sys.executable,
+            "-m",
+            "rillet.dsl.cli",
+            "run",
+            "p.rill",
+            "--workers",
+            "2",
+            "--broker",
+            REDIS.url,
+            "--group",
+            name,
+            "-q",
+            *options,
+        ]
+        with subprocess.Popen(
+            command, cwd=tmp_path, stderr=subprocess.PIPE, start_new_session=True
+        ) as supervisor:
             try:
                 _, err = supervisor.communicate(timeout=60)
             except subprocess.TimeoutExpired:
@@ -105,7 +122,8 @@ def test_deleted_checkpoints_stop_the_rerun_and_fresh_starts_over(run) -> None:
     assert message == (
         f"rillet: error: Redis at {REDIS.url} holds shuffles of group `{name}` from an earlier "
         "run, but workers 0, 1 have no checkpoint that continues them (deleted?), so the run "
-        "would wait for them forever; rerun with --fresh to clear both and start over\n")
+        "would wait for them forever; rerun with --fresh to clear both and start over\n"
+    )
     assert output(folder) == first, "no worker ran"
 
     done = workers("--fresh")
@@ -122,11 +140,15 @@ def test_shuffles_lost_from_redis_stop_the_rerun(run) -> None:
     client.delete(*client.scan_iter(match=f"rillet:{name}:shuffle*"))  # as a FLUSHDB would
 
     message = refused(workers)
-    assert message.startswith(f"rillet: error: Redis at {REDIS.url} holds no shuffle "
-                              f"`shuffle2.0` of group `{name}`, yet worker 0's checkpoint ")
-    assert message.endswith("continues one (was Redis flushed, or did the earlier run use "
-                            "another --broker?); rerun with --fresh to clear both and start "
-                            "over\n")
+    assert message.startswith(
+        f"rillet: error: Redis at {REDIS.url} holds no shuffle "
+        f"`shuffle2.0` of group `{name}`, yet worker 0's checkpoint "
+    )
+    assert message.endswith(
+        "continues one (was Redis flushed, or did the earlier run use "
+        "another --broker?); rerun with --fresh to clear both and start "
+        "over\n"
+    )
     assert output(folder) == first
 
     done = workers("--fresh")
@@ -142,9 +164,25 @@ def test_checkpoints_of_a_run_over_stale_shuffles_do_not_match_them(run) -> None
     assert workers().returncode == 0
     shutil.rmtree(folder / ".rillet")
     with subprocess.Popen(  # one worker as the supervisor starts it, with no check before
-            [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill", "--worker", "0",
-             "--workers", "2", "--broker", REDIS.url, "--group", name, "-q"], cwd=folder,
-            stderr=subprocess.PIPE) as worker:
+        [
+            sys.executable,
+            "-m",
+            "rillet.dsl.cli",
+            "run",
+            "p.rill",
+            "--worker",
+            "0",
+            "--workers",
+            "2",
+            "--broker",
+            REDIS.url,
+            "--group",
+            name,
+            "-q",
+        ],
+        cwd=folder,
+        stderr=subprocess.PIPE,
+    ) as worker:
         try:
             checkpoints = folder / ".rillet" / "p" / "worker-0"
             deadline = time.monotonic() + 30
@@ -158,10 +196,13 @@ def test_checkpoints_of_a_run_over_stale_shuffles_do_not_match_them(run) -> None
             worker.kill()
 
     message = refused(workers)
-    assert message.startswith(f"rillet: error: shuffle `shuffle2.0` of group `{name}` in Redis "
-                              f"at {REDIS.url} does not match worker 0's checkpoint ")
-    assert message.endswith(": they come from different runs; rerun with --fresh to clear both "
-                            "and start over\n")
+    assert message.startswith(
+        f"rillet: error: shuffle `shuffle2.0` of group `{name}` in Redis "
+        f"at {REDIS.url} does not match worker 0's checkpoint "
+    )
+    assert message.endswith(
+        ": they come from different runs; rerun with --fresh to clear both and start over\n"
+    )
 
     done = workers("--fresh")
     assert done.returncode == 0, done.stderr.decode()

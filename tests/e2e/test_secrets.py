@@ -57,8 +57,12 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_explain_and_graph_show_the_call_not_the_value(folder: Path) -> None:
     outputs = {}
-    for args in (("explain",), ("graph",), ("graph", "--format", "mermaid"),
-                 ("graph", "--format", "dot")):
+    for args in (
+        ("explain",),
+        ("graph",),
+        ("graph", "--format", "mermaid"),
+        ("graph", "--format", "dot"),
+    ):
         done = rillet(*args, "secret.rill", cwd=folder)
         assert done.returncode == 0, done.stderr.decode()
         assert leaks(done.stdout + done.stderr) == []
@@ -73,8 +77,11 @@ def test_explain_and_graph_show_the_call_not_the_value(folder: Path) -> None:
 def test_check_passes_and_its_diagnostics_show_the_call(folder: Path) -> None:
     done = rillet("check", "secret.rill", cwd=folder)
     assert done.returncode == 0 and leaks(done.stdout + done.stderr) == []
-    (folder / "bad.rill").write_text(PIPELINE.replace(
-        'file("out/rejects.jsonl")', f'file("out/rejects.jsonl", format=env("{NAME}"))'))
+    (folder / "bad.rill").write_text(
+        PIPELINE.replace(
+            'file("out/rejects.jsonl")', f'file("out/rejects.jsonl", format=env("{NAME}"))'
+        )
+    )
     for extra in ((), ("--format", "json")):
         done = rillet("check", "bad.rill", *extra, cwd=folder)
         assert done.returncode == 2
@@ -83,8 +90,9 @@ def test_check_passes_and_its_diagnostics_show_the_call(folder: Path) -> None:
     assert json.loads(done.stdout)["diagnostics"][0]["label"].endswith(f"found {SHOWN}")
 
 
-def test_a_missing_variable_is_a_diagnostic_at_the_call(folder: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_variable_is_a_diagnostic_at_the_call(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(NAME)
     for command in ("check", "run", "explain", "graph"):
         done = rillet(command, "secret.rill", cwd=folder)
@@ -105,9 +113,14 @@ def test_test_output_masks_the_records_it_prints(folder: Path) -> None:
 def test_a_run_with_http_shows_it_nowhere(folder: Path) -> None:
     with Running(folder, "secret.rill", "--http", "127.0.0.1:0") as run:
         pages_file = folder / "out" / "pages.jsonl"  # a window fired and was checkpointed
-        eventually(lambda: run.json("/api/status")["checkpoints"]["completed"] >= 2
-                   and pages_file.exists() and pages_file.stat().st_size > 0,
-                   "two checkpoints and a window written")
+        eventually(
+            lambda: (
+                run.json("/api/status")["checkpoints"]["completed"] >= 2
+                and pages_file.exists()
+                and pages_file.stat().st_size > 0
+            ),
+            "two checkpoints and a window written",
+        )
         pages = {path: run.get(path) for path in ("/", "/metrics", "/api/status", "/healthz")}
         assert run.stop() == 130
     for path, (status, body) in pages.items():
@@ -122,19 +135,24 @@ def test_a_run_with_http_shows_it_nowhere(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
-@pytest.mark.parametrize("sink, url", [
-    ("redis_stream(url=env(\"{}\"), stream=\"s\")", "redis://bob:{}@127.0.0.1:1/0"),
-    ("nats(url=env(\"{}\"), subject=\"s\")", "nats://bob:{}@127.0.0.1:1"),
-    ("postgres(env(\"{}\"), \"t\")", "postgresql://bob:{}@127.0.0.1:1/db"),
-])
+@pytest.mark.parametrize(
+    "sink, url",
+    [
+        ('redis_stream(url=env("{}"), stream="s")', "redis://bob:{}@127.0.0.1:1/0"),
+        ('nats(url=env("{}"), subject="s")', "nats://bob:{}@127.0.0.1:1"),
+        ('postgres(env("{}"), "t")', "postgresql://bob:{}@127.0.0.1:1/db"),
+    ],
+)
 def test_a_connector_error_does_not_quote_the_secret_url(
-        folder: Path, monkeypatch: pytest.MonkeyPatch, sink: str, url: str,
-        log_format: str) -> None:
+    folder: Path, monkeypatch: pytest.MonkeyPatch, sink: str, url: str, log_format: str
+) -> None:
     """Port 1 refuses the connection at once: the error names the server's URL."""
     monkeypatch.setenv("RILLET_TEST_URL", url.format(SECRET))
-    (folder / "db.rill").write_text(f"source clicks = generate(count=5)\n"
-                                    f"sink out = {sink.format('RILLET_TEST_URL')}\n"
-                                    "clicks | into out\n")
+    (folder / "db.rill").write_text(
+        f"source clicks = generate(count=5)\n"
+        f"sink out = {sink.format('RILLET_TEST_URL')}\n"
+        "clicks | into out\n"
+    )
     done = rillet("run", "db.rill", "--log-format", log_format, cwd=folder)
     stderr = done.stderr.decode()
     assert done.returncode == 1, stderr

@@ -25,9 +25,11 @@ from tests.conftest import rillet
 from tests.servers import REDIS, redis_client
 
 PIPELINE = 'source s = file("in.jsonl")\nsink o = file("out/o.jsonl")\ns | into o\n'
-GENERATED = ("set checkpoint_interval = 50ms\n"
-             "source clicks = generate(count={count}, rate=2000, start_ms=0)\n"
-             'sink out = file("out/o.jsonl")\nclicks | select ts, user, page | into out\n')
+GENERATED = (
+    "set checkpoint_interval = 50ms\n"
+    "source clicks = generate(count={count}, rate=2000, start_ms=0)\n"
+    'sink out = file("out/o.jsonl")\nclicks | select ts, user, page | into out\n'
+)
 HOST = socket.gethostname()
 
 
@@ -40,10 +42,12 @@ def _folder_with_output(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("state_dir", "blocking"), [
-    ("taken", "taken"), ("taken/state", "taken"), (None, ".rillet")])
+@pytest.mark.parametrize(
+    ("state_dir", "blocking"), [("taken", "taken"), ("taken/state", "taken"), (None, ".rillet")]
+)
 def test_state_folder_that_is_a_file_stops_before_any_output(
-        tmp_path: Path, state_dir: str | None, blocking: str) -> None:
+    tmp_path: Path, state_dir: str | None, blocking: str
+) -> None:
     folder = _folder_with_output(tmp_path)
     (folder / blocking).write_text("not a folder\n")
     args = ["--state-dir", state_dir] if state_dir else []
@@ -51,7 +55,8 @@ def test_state_folder_that_is_a_file_stops_before_any_output(
     assert result.returncode == 2
     assert result.stderr.decode() == (
         f"rillet: error: cannot keep checkpoints in {state_dir or '.rillet/p'}: {blocking} is a "
-        "file, not a folder (--state-dir DIR chooses another folder)\n")
+        "file, not a folder (--state-dir DIR chooses another folder)\n"
+    )
     assert (folder / "out" / "o.jsonl").read_text() == "earlier\n"
 
 
@@ -67,20 +72,25 @@ def _without_dac_override() -> None:
 
 @pytest.mark.parametrize("state_dir", ["state", None])
 def test_read_only_state_folder_stops_before_any_output(
-        tmp_path: Path, state_dir: str | None) -> None:
+    tmp_path: Path, state_dir: str | None
+) -> None:
     folder = _folder_with_output(tmp_path)
     read_only = folder / ("state" if state_dir else ".rillet")
     read_only.mkdir()
     read_only.chmod(0o555)
     args = ["--state-dir", state_dir] if state_dir else []
     result = subprocess.run(
-        [sys.executable, "-m", "rillet.dsl.cli", "run", *args, "p.rill"], cwd=folder,
-        capture_output=True, timeout=60,
-        preexec_fn=_without_dac_override if os.geteuid() == 0 else None)
+        [sys.executable, "-m", "rillet.dsl.cli", "run", *args, "p.rill"],
+        cwd=folder,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=_without_dac_override if os.geteuid() == 0 else None,
+    )
     assert result.returncode == 2
     assert result.stderr.decode() == (
         f"rillet: error: cannot keep checkpoints in {state_dir or '.rillet/p'}: Permission "
-        "denied (--state-dir DIR chooses another folder)\n")
+        "denied (--state-dir DIR chooses another folder)\n"
+    )
     assert (folder / "out" / "o.jsonl").read_text() == "earlier\n"
 
 
@@ -104,9 +114,13 @@ def start() -> Iterator[Callable[..., subprocess.Popen]]:
     started: list[subprocess.Popen] = []
 
     def _start(folder: Path, *args: str) -> subprocess.Popen:
-        started.append(subprocess.Popen(
-            [sys.executable, "-m", "rillet.dsl.cli", "run", *args, "p.rill"], cwd=folder,
-            stderr=subprocess.PIPE))
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "rillet.dsl.cli", "run", *args, "p.rill"],
+                cwd=folder,
+                stderr=subprocess.PIPE,
+            )
+        )
         return started[-1]
 
     yield _start
@@ -118,7 +132,8 @@ def start() -> Iterator[Callable[..., subprocess.Popen]]:
 
 
 def test_second_run_of_a_pipeline_is_refused_while_the_first_runs(
-        tmp_path: Path, start: Callable[..., subprocess.Popen]) -> None:
+    tmp_path: Path, start: Callable[..., subprocess.Popen]
+) -> None:
     (tmp_path / "p.rill").write_text(GENERATED.format(count=4000))
     first = start(tmp_path, "-q")
     assert _holder(tmp_path / ".rillet" / "p" / "run.lock") == first.pid
@@ -126,7 +141,8 @@ def test_second_run_of_a_pipeline_is_refused_while_the_first_runs(
     assert second.returncode == 2
     assert second.stderr.decode() == (
         f"rillet: error: .rillet/p is in use by another run (pid {first.pid} on {HOST}); wait "
-        "for it to end or stop it, or give this run its own --state-dir\n")
+        "for it to end or stop it, or give this run its own --state-dir\n"
+    )
     _, err = first.communicate(timeout=60)
     assert first.returncode == 0, err.decode()
     lines = (tmp_path / "out" / "o.jsonl").read_text().splitlines()
@@ -135,7 +151,8 @@ def test_second_run_of_a_pipeline_is_refused_while_the_first_runs(
 
 
 def test_lock_left_by_a_killed_run_is_taken_over_with_a_warning(
-        tmp_path: Path, start: Callable[..., subprocess.Popen]) -> None:
+    tmp_path: Path, start: Callable[..., subprocess.Popen]
+) -> None:
     pipeline = GENERATED.format(count=4000)
     for name in ("reference", "killed"):
         (tmp_path / name).mkdir()
@@ -153,18 +170,21 @@ def test_lock_left_by_a_killed_run_is_taken_over_with_a_warning(
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert resumed.stderr.decode() == (
         f"rillet: warning: a run (pid {killed.pid} on {HOST}) ended without releasing "
-        ".rillet/p (killed?); taking it over\n")
+        ".rillet/p (killed?); taking it over\n"
+    )
     output = (tmp_path / "killed" / "out" / "o.jsonl").read_bytes()
     assert output == (tmp_path / "reference" / "out" / "o.jsonl").read_bytes()
 
 
 def test_workers_hold_each_their_own_folder(
-        tmp_path: Path, start: Callable[..., subprocess.Popen]) -> None:
+    tmp_path: Path, start: Callable[..., subprocess.Popen]
+) -> None:
     client = redis_client()
     stream, group = f"clicks-{uuid.uuid4().hex}", f"g-{uuid.uuid4().hex}"
     (tmp_path / "p.rill").write_text(
         f'source clicks = redis_stream("{REDIS.url}", "{stream}", group="g")\n'
-        'sink out = file("out/out.jsonl")\nclicks | into out\n')
+        'sink out = file("out/out.jsonl")\nclicks | into out\n'
+    )
     workers = ("--workers", "2", "--broker", REDIS.url, "--group", group)
     state = tmp_path / ".rillet" / "p"
     try:
@@ -173,15 +193,18 @@ def test_workers_hold_each_their_own_folder(
         assert refused.returncode == 2
         assert refused.stderr.decode() == (
             f"rillet: error: .rillet/p/worker-1 is in use by another run (pid {os.getpid()} on "
-            f"{HOST}); wait for it to end or stop it, or give this run its own --state-dir\n")
+            f"{HOST}); wait for it to end or stop it, or give this run its own --state-dir\n"
+        )
         first = start(tmp_path, *workers)
         # the supervisor holds them while it checks them, then each worker process its own
         holders = [_holder(state / f"worker-{i}" / "run.lock", first.pid) for i in (0, 1)]
         assert len(set(holders)) == 2
         second = rillet("run", *workers, "--fresh", "p.rill", cwd=tmp_path)
         assert second.returncode == 2
-        assert f".rillet/p/worker-0 is in use by another run (pid {holders[0]} on {HOST})" \
+        assert (
+            f".rillet/p/worker-0 is in use by another run (pid {holders[0]} on {HOST})"
             in second.stderr.decode()
+        )
         first.send_signal(signal.SIGTERM)
         _, err = first.communicate(timeout=60)
         assert first.returncode == 143, err.decode()

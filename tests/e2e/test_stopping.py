@@ -57,9 +57,12 @@ def _start(tmp_path: Path) -> subprocess.Popen:
     (tmp_path / "in.jsonl").write_text("".join(f'{{"n": {n}}}\n' for n in range(100)))
     (tmp_path / "slow").touch()
     process = subprocess.Popen(
-        [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"], cwd=tmp_path,
-        stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 30
     while not (tmp_path / "started").exists():
         assert process.poll() is None, process.communicate()[1].decode()

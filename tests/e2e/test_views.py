@@ -8,8 +8,15 @@ from tests.conftest import REPO, rillet
 
 
 def test_graph_mermaid_draws_quickstart_with_its_error_edges() -> None:
-    result = rillet("graph", "--format", "mermaid", "quickstart.rill", "-p", "threshold=400",
-                    cwd=REPO / "examples")
+    result = rillet(
+        "graph",
+        "--format",
+        "mermaid",
+        "quickstart.rill",
+        "-p",
+        "threshold=400",
+        cwd=REPO / "examples",
+    )
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode()
     assert out.startswith("flowchart LR\n")

@@ -42,8 +42,7 @@ def append(path: Path, text: str) -> None:
         f.write(text)
 
 
-def test_an_edit_restarts_the_run_with_the_new_pipeline_then_ctrl_c_stops(
-        tmp_path: Path) -> None:
+def test_an_edit_restarts_the_run_with_the_new_pipeline_then_ctrl_c_stops(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"n": 1}\n')
     pipeline = tmp_path / "p.rill"
     pipeline.write_text(FOLLOWED)
@@ -69,7 +68,7 @@ def test_check_errors_are_printed_and_the_loop_waits_for_a_fix(tmp_path: Path) -
         edit(pipeline, '"v1" | into o', '"v1" | into oo')
         run.wait_line(r"^error: unknown sink `oo`$")
         run.wait_line(r"^rillet: watching p\.rill for changes \(Ctrl-C stops\)$")
-        edit(pipeline, 'tag = "v1" | into oo', 'tag = n * 10 | into o')
+        edit(pipeline, 'tag = "v1" | into oo', "tag = n * 10 | into o")
         run.wait_line(r"^rillet: p\.rill changed$")
         append(tmp_path / "in.jsonl", '{"n": 2}\n')
         wait_output(tmp_path, [{"n": 1, "tag": "v1"}, {"n": 2, "tag": 20}])
@@ -83,10 +82,14 @@ def test_state_that_no_longer_fits_is_said_and_the_run_starts_over(tmp_path: Pat
     with Running(tmp_path, "--watch", "p.rill") as run:
         wait_output(tmp_path, [{"n": 1, "tag": "v1"}, {"n": 2, "tag": "v1"}])
         edit(pipeline, 'within 1h | derive tag = "v1"', 'within 2h | derive tag = "v2"')
-        run.wait_line(r"^rillet: p\.rill:5:5: the state saved for `dedupe` \(checkpoint \d+\) "
-                      r"does not fit the pipeline as it is now$")
-        run.wait_line(r"^rillet: the saved state does not fit the edited pipeline: starting "
-                      r"over from the beginning \(as --fresh would\)$")
+        run.wait_line(
+            r"^rillet: p\.rill:5:5: the state saved for `dedupe` \(checkpoint \d+\) "
+            r"does not fit the pipeline as it is now$"
+        )
+        run.wait_line(
+            r"^rillet: the saved state does not fit the edited pipeline: starting "
+            r"over from the beginning \(as --fresh would\)$"
+        )
         wait_output(tmp_path, [{"n": 1, "tag": "v2"}, {"n": 2, "tag": "v2"}])  # rewritten
         assert run.stop() == 130
 
@@ -107,15 +110,19 @@ def tag(record: dict) -> dict:
 def test_an_edited_plugin_reruns_a_finished_run_from_the_start(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
     (tmp_path / "tagger.py").write_text(PLUGIN)
-    (tmp_path / "p.rill").write_text('use "tagger.py"\nsource s = file("in.jsonl")\n'
-                                     'sink o = file("out.jsonl")\ns | tag() | into o\n')
+    (tmp_path / "p.rill").write_text(
+        'use "tagger.py"\nsource s = file("in.jsonl")\n'
+        'sink o = file("out.jsonl")\ns | tag() | into o\n'
+    )
     with Running(tmp_path, "--watch", "p.rill") as run:
         run.wait_line(r"^rillet: watching p\.rill and tagger\.py for changes \(Ctrl-C stops\)$")
         assert output(tmp_path) == [{"n": 1, "tag": "v1"}, {"n": 2, "tag": "v1"}]
         edit(tmp_path / "tagger.py", '"v1"', '"v2"')
         run.wait_line(r"^rillet: tagger\.py changed$")
-        run.wait_line(r"^rillet: the last run had read every input to its end: starting over "
-                      r"\(as --fresh would\), so that the outputs show the edit$")
+        run.wait_line(
+            r"^rillet: the last run had read every input to its end: starting over "
+            r"\(as --fresh would\), so that the outputs show the edit$"
+        )
         wait_output(tmp_path, [{"n": 1, "tag": "v2"}, {"n": 2, "tag": "v2"}])
         assert run.stop() == 130
     assert run.lines[-1] == "rillet: stopped watching"
@@ -126,4 +133,5 @@ def test_watch_with_workers_is_a_usage_error(tmp_path: Path) -> None:
     result = rillet("run", "--watch", "--workers", "2", "p.rill", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.decode() == (
-        "rillet: error: --watch runs one process; it cannot be combined with --workers\n")
+        "rillet: error: --watch runs one process; it cannot be combined with --workers\n"
+    )

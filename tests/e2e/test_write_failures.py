@@ -12,18 +12,26 @@ from pathlib import Path
 
 from tests.conftest import rillet
 
-GENERATED = ("source clicks = generate(count=20000)\nsink out = {sink}\n"
-             "clicks | select ts, user, page | into out\n")
+GENERATED = (
+    "source clicks = generate(count=20000)\nsink out = {sink}\n"
+    "clicks | select ts, user, page | into out\n"
+)
 
 
 def test_standard_output_on_a_full_disk_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "p.rill").write_text(GENERATED.format(sink="stdout()"))
     with open("/dev/full", "wb") as full:
-        result = subprocess.run([sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "p.rill"],
-                                cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "p.rill"],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
     assert result.returncode == 1
     assert result.stderr.decode() == (
-        "rillet: error: sink `out`: cannot write standard output: No space left on device\n")
+        "rillet: error: sink `out`: cannot write standard output: No space left on device\n"
+    )
 
 
 LIMIT = 64 * 1024
@@ -36,12 +44,15 @@ def _files_limited() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
 
 
-def test_file_sink_that_cannot_grow_is_one_line_and_a_rerun_writes_it_all(
-        tmp_path: Path) -> None:
+def test_file_sink_that_cannot_grow_is_one_line_and_a_rerun_writes_it_all(tmp_path: Path) -> None:
     (tmp_path / "p.rill").write_text(GENERATED.format(sink='file("out/o.jsonl")'))
-    limited = subprocess.run([sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "p.rill"],
-                             cwd=tmp_path, capture_output=True, timeout=60,
-                             preexec_fn=_files_limited)
+    limited = subprocess.run(
+        [sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "p.rill"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=_files_limited,
+    )
     assert limited.returncode == 1
     assert limited.stderr.decode() == "rillet: error: sink `out`: cannot write: File too large\n"
     assert (tmp_path / "out" / "o.jsonl").stat().st_size == LIMIT

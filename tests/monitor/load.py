@@ -46,8 +46,12 @@ class Tally:
 def _request(url: str, path: str, headers: dict[str, str]) -> tuple[str, int, bytes]:
     parts = urlsplit(url)
     assert parts.hostname is not None and parts.port is not None
-    lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
-             *(f"{name}: {value}" for name, value in headers.items())]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
     return parts.hostname, parts.port, ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -77,8 +81,9 @@ async def _one(host: str, port: int, request: bytes) -> str | None:
     return None if body else "empty body"
 
 
-async def _crowd(url: str, path: str, clients: int, headers: dict[str, str],
-                 stop: threading.Event, tally: Tally) -> None:
+async def _crowd(
+    url: str, path: str, clients: int, headers: dict[str, str], stop: threading.Event, tally: Tally
+) -> None:
     host, port, request = _request(url, path, headers)
 
     async def client() -> None:
@@ -95,13 +100,17 @@ async def _crowd(url: str, path: str, clients: int, headers: dict[str, str],
 
 
 @contextmanager
-def crowd(url: str, clients: int, path: str = "/metrics",
-          headers: dict[str, str] | None = None) -> Iterator[Tally]:
+def crowd(
+    url: str, clients: int, path: str = "/metrics", headers: dict[str, str] | None = None
+) -> Iterator[Tally]:
     """`clients` clients each requesting `path` again and again while the block runs; the
     tally is complete once the block has ended (each client finishes its last request)."""
     tally, stop = Tally(), threading.Event()
-    thread = threading.Thread(target=asyncio.run, daemon=True,
-                              args=(_crowd(url, path, clients, headers or {}, stop, tally),))
+    thread = threading.Thread(
+        target=asyncio.run,
+        daemon=True,
+        args=(_crowd(url, path, clients, headers or {}, stop, tally),),
+    )
     thread.start()
     try:
         yield tally
@@ -118,8 +127,9 @@ def _hang_up(host: str, port: int, request: bytes) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def hang_up_early(url: str, times: int, path: str = "/metrics",
-                  headers: dict[str, str] | None = None) -> None:
+def hang_up_early(
+    url: str, times: int, path: str = "/metrics", headers: dict[str, str] | None = None
+) -> None:
     """`times` clients that ask for `path` and leave before reading the answer."""
     host, port, request = _request(url, path, headers or {})
     for _ in range(times):
@@ -127,8 +137,9 @@ def hang_up_early(url: str, times: int, path: str = "/metrics",
 
 
 @contextmanager
-def silent(url: str, clients: int, send: Callable[[int], bytes] = lambda _: b"GET /metr"
-           ) -> Iterator[list[socket.socket]]:
+def silent(
+    url: str, clients: int, send: Callable[[int], bytes] = lambda _: b"GET /metr"
+) -> Iterator[list[socket.socket]]:
     """`clients` connections that send the start of a request (`send(i)`) and then nothing
     more, held open while the block runs."""
     parts = urlsplit(url)

@@ -41,10 +41,14 @@ class Running:
         """`rillet run ARGS` in `folder`, with `env` added to the environment."""
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rillet.dsl.cli", "run", *args], cwd=folder,
+            [sys.executable, "-m", "rillet.dsl.cli", "run", *args],
+            cwd=folder,
             env={**os.environ, **(env or {})},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -56,11 +60,12 @@ class Running:
     def wait_line(self, pattern: str) -> re.Match[str]:
         def found() -> re.Match[str] | None:
             ended = self.process.poll() is not None and not self._reader.is_alive()
-            match = next((m for line in list(self.lines) if (m := re.search(pattern, line))),
-                         None)
+            match = next((m for line in list(self.lines) if (m := re.search(pattern, line))), None)
             if match is None and ended:
-                raise AssertionError(f"rillet ended ({self.process.returncode}) before "
-                                     f"/{pattern}/:\n" + "\n".join(self.lines))
+                raise AssertionError(
+                    f"rillet ended ({self.process.returncode}) before "
+                    f"/{pattern}/:\n" + "\n".join(self.lines)
+                )
             return match
 
         return eventually(found, f"a line matching /{pattern}/")
@@ -85,8 +90,11 @@ class Running:
         """/metrics as {(sample name, sorted labels): value}."""
         status, body = self.get("/metrics")
         assert status == 200, body
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(body) for s in family.samples}
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body)
+            for s in family.samples
+        }
 
     def stop(self) -> int:
         """SIGINT, as Ctrl-C: the run takes a last checkpoint and exits 130."""

@@ -27,13 +27,16 @@ def check(alerts: str):
 
 
 def test_alerts_are_planned_with_their_threshold_in_the_measures_unit() -> None:
-    compiled, text = check("alert backlog when backpressure > 80% for 30s\n"
-                           "alert stale when watermark_lag >= 2m\n"
-                           "alert stalled when input_rate < 0.5 for 1m\n")
+    compiled, text = check(
+        "alert backlog when backpressure > 80% for 30s\n"
+        "alert stale when watermark_lag >= 2m\n"
+        "alert stalled when input_rate < 0.5 for 1m\n"
+    )
     assert text == ""
     assert compiled.plan is not None
-    assert [(a.name, a.measure, a.op, a.threshold, a.hold_ms, a.condition)
-            for a in compiled.plan.alerts] == [
+    assert [
+        (a.name, a.measure, a.op, a.threshold, a.hold_ms, a.condition) for a in compiled.plan.alerts
+    ] == [
         ("backlog", "backpressure", ">", 0.8, 30_000, "backpressure > 80% for 30s"),
         ("stale", "watermark_lag", ">=", 120_000.0, 0, "watermark_lag >= 2m"),
         ("stalled", "input_rate", "<", 0.5, 60_000, "input_rate < 0.5 for 1m"),
@@ -42,7 +45,9 @@ def test_alerts_are_planned_with_their_threshold_in_the_measures_unit() -> None:
 
 def test_unknown_measure_suggests_the_closest() -> None:
     _, text = check("alert b when backpresure > 80%\n")
-    assert text == """\
+    assert (
+        text
+        == """\
 error: unknown measure `backpresure`
  --> a.rill:4:14
   |
@@ -51,20 +56,39 @@ error: unknown measure `backpresure`
   = hint: measures: `backpressure`, `watermark_lag`, `error_rate`, `late_rate`, \
 `checkpoint_age`, `input_rate`
 """
+    )
 
 
-@pytest.mark.parametrize(("alert", "message", "label"), [
-    ("alert a when error_rate > 2m", "`error_rate` is compared with a percentage like `80%`",
-     "found `2m`"),
-    ("alert a when watermark_lag > 5", "`watermark_lag` is compared with a duration like `2m`",
-     "found `5`"),
-    ("alert a when input_rate < 10%", "`input_rate` is compared with a number like `100`",
-     "found `10%`"),
-    ("alert a when late_rate > 120%", "`120%` is more than 100%",
-     "`late_rate` is a share, at most 100%"),
-    ("alert a when error_rate == 1%", "an alert cannot compare with `==`",
-     "expected `>`, `>=`, `<` or `<=`"),
-])
+@pytest.mark.parametrize(
+    ("alert", "message", "label"),
+    [
+        (
+            "alert a when error_rate > 2m",
+            "`error_rate` is compared with a percentage like `80%`",
+            "found `2m`",
+        ),
+        (
+            "alert a when watermark_lag > 5",
+            "`watermark_lag` is compared with a duration like `2m`",
+            "found `5`",
+        ),
+        (
+            "alert a when input_rate < 10%",
+            "`input_rate` is compared with a number like `100`",
+            "found `10%`",
+        ),
+        (
+            "alert a when late_rate > 120%",
+            "`120%` is more than 100%",
+            "`late_rate` is a share, at most 100%",
+        ),
+        (
+            "alert a when error_rate == 1%",
+            "an alert cannot compare with `==`",
+            "expected `>`, `>=`, `<` or `<=`",
+        ),
+    ],
+)
 def test_ill_fitting_alert_is_a_diagnostic(alert: str, message: str, label: str) -> None:
     compiled, text = check(alert + "\n")
     assert not compiled.ok
@@ -84,9 +108,11 @@ def test_percent_sign_is_still_modulo_in_expressions() -> None:
     assert compiled.checked is not None and compiled.checked.params["p"] == 2
 
 
-NODES = [NodeInfo(0, "clicks", "source", "clicks", outputs=(1,)),
-         NodeInfo(1, "where@3", "stage", "where@3", outputs=(2,)),
-         NodeInfo(2, "out", "sink", "out")]
+NODES = [
+    NodeInfo(0, "clicks", "source", "clicks", outputs=(1,)),
+    NodeInfo(1, "where@3", "stage", "where@3", outputs=(2,)),
+    NodeInfo(2, "out", "sink", "out"),
+]
 
 
 class Run:
@@ -117,8 +143,9 @@ class Run:
 
 def test_alert_fires_after_holding_for_its_duration_and_clears_at_once() -> None:
     run = Run()
-    alerts = run.alerts(Alert("backlog", "backpressure", ">", 0.8, 3000,
-                              "backpressure > 80% for 3s"))
+    alerts = run.alerts(
+        Alert("backlog", "backpressure", ">", 0.8, 3000, "backpressure > 80% for 3s")
+    )
     changes = [alerts.evaluate(run.second(queued=q)) for q in (4, 4, 4, 4, 4, 1, 4)]
     fired = [[(c.status.alert.name, c.fired) for c in step] for step in changes]
     assert fired == [[], [], [], [("backlog", True)], [], [("backlog", False)], []]
@@ -136,8 +163,10 @@ def test_error_rate_is_errors_among_records_read_over_the_window() -> None:
 
 def test_measure_that_cannot_be_computed_does_not_hold() -> None:
     run = Run()
-    alerts = run.alerts(Alert("stale", "watermark_lag", ">", 1.0, 0, "watermark_lag > 1ms"),
-                        Alert("bad", "error_rate", ">", 0.0, 0, "error_rate > 0%"))
+    alerts = run.alerts(
+        Alert("stale", "watermark_lag", ">", 1.0, 0, "watermark_lag > 1ms"),
+        Alert("bad", "error_rate", ">", 0.0, 0, "error_rate > 0%"),
+    )
     assert alerts.evaluate(run.second(read=0)) == []
     assert [s.shown for s in alerts.statuses] == ["n/a", "n/a"]
 

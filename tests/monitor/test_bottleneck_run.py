@@ -30,7 +30,7 @@ def crawl(records: list[dict], ms: float = 1.0) -> list[dict]:
     return records
 '''
 
-PIPELINE = '''\
+PIPELINE = """\
 use "slow.py"
 
 source clicks = generate(count=100000000)
@@ -43,7 +43,7 @@ clicks
   | crawl(ms=8)
   | derive slow = latency_ms > 250
   | into out
-'''
+"""
 
 SAMPLES = 6
 

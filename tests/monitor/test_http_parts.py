@@ -13,20 +13,24 @@ from rillet.monitor.request import BadRequest, Response, parse
 
 
 def test_a_request_head_is_read_into_method_path_query_and_headers() -> None:
-    request = parse(b"GET /?token=abc&x=1 HTTP/1.1\r\nHost: 127.0.0.1:9100\r\n"
-                    b"authorization: Bearer abc\r\n\r\n")
+    request = parse(
+        b"GET /?token=abc&x=1 HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nauthorization: Bearer abc\r\n\r\n"
+    )
     assert (request.method, request.path) == ("GET", "/")
     assert request.query == {"token": ["abc"], "x": ["1"]}
     assert request.headers["Host"] == "127.0.0.1:9100"
     assert request.headers["Authorization"] == "Bearer abc"  # names in any case
 
 
-@pytest.mark.parametrize(("head", "status"), [
-    (b"GET /\r\n\r\n", 400),
-    (b"GET / HTTP/2\r\n\r\n", 400),
-    (b"GET http://elsewhere/ HTTP/1.1\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431),
-])
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /\r\n\r\n", 400),
+        (b"GET / HTTP/2\r\n\r\n", 400),
+        (b"GET http://elsewhere/ HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431),
+    ],
+)
 def test_an_unreadable_head_says_how_to_answer_it(head: bytes, status: int) -> None:
     with pytest.raises(BadRequest) as caught:
         parse(head)
@@ -37,8 +41,12 @@ def test_a_response_is_whole_and_closes_the_connection() -> None:
     sent = Response(200, "text/plain", b"hello", [("X-A", "1")]).encode()
     head, _, body = sent.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"hello"
-    assert {b"Content-Length: 5", b"Connection: close", b"Cache-Control: no-store",
-            b"X-A: 1"} <= set(head.split(b"\r\n"))
+    assert {
+        b"Content-Length: 5",
+        b"Connection: close",
+        b"Cache-Control: no-store",
+        b"X-A: 1",
+    } <= set(head.split(b"\r\n"))
     assert Response(200, "text/plain", b"hello").encode(with_body=False).endswith(b"\r\n\r\n")
 
 
@@ -62,11 +70,26 @@ def _host(access: Access, host: str) -> int | None:
 
 def test_on_loopback_only_loopback_names_and_the_host_given_are_answered() -> None:
     access = Access("dash.internal", "127.0.0.1", 9100)
-    for host in ("127.0.0.1:9100", "127.0.0.2", "localhost", "localhost.", "[::1]:9100",
-                 "dash.internal:9100", "DASH.internal"):
+    for host in (
+        "127.0.0.1:9100",
+        "127.0.0.2",
+        "localhost",
+        "localhost.",
+        "[::1]:9100",
+        "dash.internal:9100",
+        "DASH.internal",
+    ):
         assert _host(access, host) is None, host
-    for host in ("rebind.example", "rebind.example:9100", "10.0.0.5", "localhost.example",
-                 "127.0.0.1.rebind.example", "", ":9100", "[bad"):
+    for host in (
+        "rebind.example",
+        "rebind.example:9100",
+        "10.0.0.5",
+        "localhost.example",
+        "127.0.0.1.rebind.example",
+        "",
+        ":9100",
+        "[bad",
+    ):
         assert _host(access, host) == 421, host
 
 

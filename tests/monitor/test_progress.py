@@ -15,8 +15,14 @@ LINE = b'{"n": 1}\n'  # 9 bytes
 
 
 def source(folder: Path, path: str, batch_size: int, follow: bool = False) -> FileSource:
-    context = SourceContext(name="s", schema=None, clock=ManualClock(), base_dir=folder,
-                            batch_size=batch_size, batch_timeout_s=0.2)
+    context = SourceContext(
+        name="s",
+        schema=None,
+        clock=ManualClock(),
+        base_dir=folder,
+        batch_size=batch_size,
+        batch_timeout_s=0.2,
+    )
     return FileSource(FileSourceConfig(path, follow=follow), context)
 
 

@@ -113,8 +113,7 @@ def test_bottleneck_is_the_node_taking_the_event_loop_when_one_does() -> None:
     assert shot.bottleneck is not None and shot.bottleneck.info.label == "aggregate@4"
 
 
-def test_bottleneck_is_the_busiest_node_after_the_full_channel_not_the_one_in_front_of_it(
-) -> None:
+def test_bottleneck_is_the_busiest_node_after_the_full_channel_not_the_one_in_front_of_it() -> None:
     """The loop reaches where@3 less often than the source fills its channel, so records wait
     there, but aggregate@4, after it, takes 0.8 of 2 seconds (less than half): it is named."""
     run = metrics()

@@ -90,8 +90,9 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> Path:
     return path
 
 
-def three_windows(source: str, aggregates: str, lateness: int, size: int,
-                  slide: tuple[int, int], gap: int) -> str:
+def three_windows(
+    source: str, aggregates: str, lateness: int, size: int, slide: tuple[int, int], gap: int
+) -> str:
     """Pipeline text: one event-time stream from file `source` into tumbling, sliding and
     session windows of `aggregates`, each to its own sink."""
     return f"""source s = file("{source}")
@@ -134,16 +135,31 @@ KINDS = ("x", "y", "z", None)
 
 
 @st.composite
-def disordered(draw: st.DrawFn, max_disorder: int, max_size: int = 50, min_ts: int = -60,
-               keys: Sequence[Any] = KEYS, values: st.SearchStrategy | None = None,
-               max_step: int = 12) -> list[dict]:
+def disordered(
+    draw: st.DrawFn,
+    max_disorder: int,
+    max_size: int = 50,
+    min_ts: int = -60,
+    keys: Sequence[Any] = KEYS,
+    values: st.SearchStrategy | None = None,
+    max_step: int = 12,
+) -> list[dict]:
     """Records `{ts, k, v, c}` whose event times run forward with steps of 0..`max_step` ms,
     each at most `max_disorder` ms before the largest so far; `v` is sometimes null."""
     values = values if values is not None else st.one_of(st.none(), st.integers(-50, 50))
     start = draw(st.integers(min_ts, min_ts + 120))
-    rows = draw(st.lists(st.tuples(st.integers(0, max_step), st.integers(0, max_disorder),
-                                   st.sampled_from(keys), values, st.sampled_from(KINDS)),
-                         max_size=max_size))
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, max_step),
+                st.integers(0, max_disorder),
+                st.sampled_from(keys),
+                values,
+                st.sampled_from(KINDS),
+            ),
+            max_size=max_size,
+        )
+    )
     records, front = [], start
     for step, back, key, value, kind in rows:
         front += step
@@ -177,17 +193,28 @@ def quantile(values: list, q: float) -> float | None:
 def fold(records: list[dict]) -> dict:
     """The aggregates of `AGGREGATES` over records in the order their values count."""
     values = [r["v"] for r in records if r.get("v") is not None]
-    return {"n": len(records), "total": sum(values) if values else None,
-            "lo": min(values, default=None), "hi": max(values, default=None),
-            "mean": sum(values) / len(values) if values else None,
-            "kinds": len({r["c"] for r in records if r.get("c") is not None}),
-            "values": values, "head": values[0] if values else None,
-            "tail": values[-1] if values else None,
-            "median": quantile(values, 0.5), "p90": quantile(values, 0.9)}
+    return {
+        "n": len(records),
+        "total": sum(values) if values else None,
+        "lo": min(values, default=None),
+        "hi": max(values, default=None),
+        "mean": sum(values) / len(values) if values else None,
+        "kinds": len({r["c"] for r in records if r.get("c") is not None}),
+        "values": values,
+        "head": values[0] if values else None,
+        "tail": values[-1] if values else None,
+        "median": quantile(values, 0.5),
+        "p90": quantile(values, 0.9),
+    }
 
 
-def pane_windows(records: Sequence[dict], size: int, every: int,
-                 fold: Callable[[list[dict]], dict] = fold, key: str = "k") -> list[dict]:
+def pane_windows(
+    records: Sequence[dict],
+    size: int,
+    every: int,
+    fold: Callable[[list[dict]], dict] = fold,
+    key: str = "k",
+) -> list[dict]:
     """Tumbling (`every == size`) or sliding windows by `key`, in the runtime's output order:
     by window end, then keys by first arrival in the window."""
     pane = math.gcd(size, every)
@@ -197,20 +224,23 @@ def pane_windows(records: Sequence[dict], size: int, every: int,
         start = ts - ts % every  # the last window holding ts
         while start > ts - size:
             windows.setdefault(start, {}).setdefault(record.get(key), []).append(
-                (ts // pane, arrival, record))
+                (ts // pane, arrival, record)
+            )
             start -= every
     out = []
     for start in sorted(windows):
         groups = windows[start]
         for group in sorted(groups, key=lambda g: min(a for _, a, _ in groups[g])):
             ordered = [r for _, _, r in sorted(groups[group], key=lambda e: e[:2])]
-            out.append({"window_start": start, "window_end": start + size, key: group,
-                        **fold(ordered)})
+            out.append(
+                {"window_start": start, "window_end": start + size, key: group, **fold(ordered)}
+            )
     return out
 
 
-def sessions(records: Sequence[dict], gap: int, fold: Callable[[list[dict]], dict] = fold,
-             key: str = "k") -> list[dict]:
+def sessions(
+    records: Sequence[dict], gap: int, fold: Callable[[list[dict]], dict] = fold, key: str = "k"
+) -> list[dict]:
     """Session windows by `key` as if all data were known: sorted by time, a record starts a
     new session when it comes `gap` or more after the previous one. Values in arrival order;
     the output in no particular order."""
@@ -228,8 +258,14 @@ def sessions(records: Sequence[dict], gap: int, fold: Callable[[list[dict]], dic
                 islands.append([item])
         for island in islands:
             ordered = [r for _, _, r in sorted(island, key=lambda e: e[1])]
-            out.append({"window_start": island[0][0], "window_end": island[-1][0] + gap,
-                        key: group, **fold(ordered)})
+            out.append(
+                {
+                    "window_start": island[0][0],
+                    "window_end": island[-1][0] + gap,
+                    key: group,
+                    **fold(ordered),
+                }
+            )
     return out
 
 

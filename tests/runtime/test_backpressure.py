@@ -68,7 +68,10 @@ def test_records_in_flight_stay_within_channel_bound_behind_slow_sink(tmp_path: 
         f"set batch_size = {BATCH}\nset channel_capacity = {CAPACITY}\n"
         f'source s = generate(count={EVENTS}, seed=3)\nsink o = file("o.jsonl")\n'
         "s | derive next_user = user + 1 | into o\n",
-        tmp_path, sinks={"o": sink}, metrics=metrics)
+        tmp_path,
+        sinks={"o": sink},
+        metrics=metrics,
+    )
 
     channels = len(metrics.channels)
     bound = channels * (CAPACITY + 1) * BATCH
@@ -109,7 +112,9 @@ def test_source_stops_reading_while_sink_is_stuck(tmp_path: Path) -> None:
     compiled = compile_pipeline(
         f"set batch_size = {BATCH}\nset channel_capacity = {CAPACITY}\n"
         f'source s = generate(count={EVENTS}, seed=3)\nsink o = file("o.jsonl")\n'
-        "s | derive x = 1 | into o\n", tmp_path)
+        "s | derive x = 1 | into o\n",
+        tmp_path,
+    )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
     metrics = RunMetrics()

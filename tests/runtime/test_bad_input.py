@@ -54,7 +54,7 @@ clicks
 
 def _offset(text: str, line_number: int) -> int:
     """The byte offset where 1-based line `line_number` of `text` starts."""
-    return sum(len(line.encode()) for line in text.splitlines(keepends=True)[:line_number - 1])
+    return sum(len(line.encode()) for line in text.splitlines(keepends=True)[: line_number - 1])
 
 
 def _lines(path: Path) -> list[dict]:
@@ -66,9 +66,11 @@ def test_bad_records_go_to_error_sink_and_counts_reconcile(tmp_path: Path, write
     metrics = run_pipeline(PIPELINE, tmp_path)
 
     ok = _lines(tmp_path / "out/ok.jsonl")
-    assert ok == [{"user": 1, "page": "/a", "per_ms": 10.0},
-                  {"user": 6, "page": "/f", "per_ms": 50.0},
-                  {"user": 9, "page": "/i", "per_ms": 12.5}]
+    assert ok == [
+        {"user": 1, "page": "/a", "per_ms": 10.0},
+        {"user": 6, "page": "/f", "per_ms": 50.0},
+        {"user": 9, "page": "/i", "per_ms": 12.5},
+    ]
     rejects = _lines(tmp_path / "out/rejects.jsonl")
     lines = CLICKS.splitlines()
     by_offset = {r["offset"]: r for r in rejects}
@@ -94,8 +96,7 @@ def test_bad_records_go_to_error_sink_and_counts_reconcile(tmp_path: Path, write
     assert division["reason"] == "`derive` failed: division by zero"
     assert division["operator"] == "derive"
     assert division["at"] == "test.rill:16:5"
-    assert division["raw"] == {"ts": 2, "user": 2, "page": "/b", "status": 200,
-                               "latency_ms": 0.0}
+    assert division["raw"] == {"ts": 2, "user": 2, "page": "/b", "status": 200, "latency_ms": 0.0}
 
     (source,) = metrics.by_kind("source")
     (stage,) = metrics.by_kind("stage")
@@ -119,9 +120,13 @@ def test_csv_rows_of_wrong_width_and_bad_values_go_to_error_sink(tmp_path: Path,
         'source orders: Order = file("data/orders.csv", format="csv")\n'
         'sink out = file("out.jsonl")\nsink rejects = file("rejects.jsonl")\n'
         "errors into rejects\norders | into out\n",
-        tmp_path, sinks={"out": out, "rejects": rejects})
-    assert out.records == [{"id": 1, "amount": 2.5, "note": "a"},
-                           {"id": 5, "amount": 4.0, "note": None}]
+        tmp_path,
+        sinks={"out": out, "rejects": rejects},
+    )
+    assert out.records == [
+        {"id": 1, "amount": 2.5, "note": "a"},
+        {"id": 5, "amount": 4.0, "note": None},
+    ]
     assert [(r["offset"], r["reason"], r["raw"]) for r in rejects.records] == [
         (2, "csv row has 2 fields, the header has 3", "2,3.0"),
         (3, "schema `Order`: expected `float`, got `str` at `amount`", "3,x,c"),
@@ -139,13 +144,16 @@ def test_error_sink_keeps_errors_of_every_batch(tmp_path: Path, write) -> None:
     metrics = run_pipeline(
         'set batch_size = 4\nsource s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
         'sink e = file("e.jsonl")\nerrors into e\ns | derive r = 10 // (n % 5) | into o\n',
-        tmp_path, sinks={"o": out, "e": rejects})
+        tmp_path,
+        sinks={"o": out, "e": rejects},
+    )
     malformed = [n for n in range(1, 51) if n % 7 == 0]
     zero = [n for n in range(1, 51) if n % 7 and n % 5 == 0]
-    assert [r["n"] for r in out.records] == [n for n in range(1, 51)
-                                             if n not in malformed and n not in zero]
+    assert [r["n"] for r in out.records] == [
+        n for n in range(1, 51) if n not in malformed and n not in zero
+    ]
     offsets = {r["offset"] for r in rejects.records}
-    line_offsets = [sum(len(r) + 1 for r in rows[:n - 1]) for n in range(1, 51)]
+    line_offsets = [sum(len(r) + 1 for r in rows[: n - 1]) for n in range(1, 51)]
     assert offsets == {line_offsets[n - 1] for n in malformed + zero}
     assert len(rejects.records) == len(malformed) + len(zero)
     assert sum(m.errors for m in metrics.nodes.values()) == len(rejects.records)
@@ -154,19 +162,24 @@ def test_error_sink_keeps_errors_of_every_batch(tmp_path: Path, write) -> None:
 def test_expression_error_without_error_sink_stops_run(tmp_path: Path, write) -> None:
     write("in.jsonl", '{"a": 1}\n{"a": 0}\n{"a": 2}\n')
     with pytest.raises(ExceptionGroup) as raised:
-        run_pipeline('source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
-                     "s | derive x = 1 / a | into o\n", tmp_path)
+        run_pipeline(
+            'source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
+            "s | derive x = 1 / a | into o\n",
+            tmp_path,
+        )
     (error,) = raised.value.exceptions
     assert isinstance(error, RecordError)
     assert "test.rill:3:5: `derive` failed: division by zero" in str(error)
     assert "in.jsonl offset 9" in str(error)
 
 
-def test_run_without_error_sink_exits_1_naming_operator_and_offset(tmp_path: Path,
-                                                                   write) -> None:
+def test_run_without_error_sink_exits_1_naming_operator_and_offset(tmp_path: Path, write) -> None:
     write("data/in.jsonl", '{"a": 1}\n{"a": "one"}\n')
-    write("p.rill", 'source s = file("data/in.jsonl")\nsink o = file("out/o.jsonl")\n\n'
-                    "s\n  | where a > 0\n  | derive b = a + 1\n  | into o\n")
+    write(
+        "p.rill",
+        'source s = file("data/in.jsonl")\nsink o = file("out/o.jsonl")\n\n'
+        "s\n  | where a > 0\n  | derive b = a + 1\n  | into o\n",
+    )
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 1
     stderr = result.stderr.decode()
@@ -185,14 +198,18 @@ def test_run_without_error_sink_exits_1_on_malformed_line(tmp_path: Path, write)
     stderr = result.stderr.decode()
     assert "Traceback" not in stderr
     first = stderr.splitlines()[0]
-    assert first.startswith("rillet: error: source `s` (p.rill:1:1): bad record at in.jsonl "
-                            "offset 18: malformed JSON")
+    assert first.startswith(
+        "rillet: error: source `s` (p.rill:1:1): bad record at in.jsonl offset 18: malformed JSON"
+    )
 
 
 def test_run_with_error_sink_exits_0_and_writes_errors(tmp_path: Path, write) -> None:
     write("in.jsonl", '{"a": 1}\nnot json\n{"a": 0}\n')
-    write("p.rill", 'source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
-                    'sink e = file("e.jsonl")\nerrors into e\ns | derive x = 1 / a | into o\n')
+    write(
+        "p.rill",
+        'source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
+        'sink e = file("e.jsonl")\nerrors into e\ns | derive x = 1 / a | into o\n',
+    )
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [r["offset"] for r in _lines(tmp_path / "e.jsonl")] == [9, 18]

@@ -44,8 +44,11 @@ schedules = st.lists(st.integers(0, 3), max_size=40)
     receiver_pauses=schedules,
 )
 def test_channel_delivers_each_item_once_in_order_within_capacity(
-        capacity: int, sizes: list[list[int]], sender_pauses: list[list[int]],
-        receiver_pauses: list[int]) -> None:
+    capacity: int,
+    sizes: list[list[int]],
+    sender_pauses: list[list[int]],
+    receiver_pauses: list[int],
+) -> None:
     channel = Channel(capacity, ManualClock())
     senders = len(sizes)
     sent = {port: _items(port, port_sizes) for port, port_sizes in enumerate(sizes)}
@@ -103,6 +106,7 @@ def test_full_channel_blocks_sender_until_receiver_takes_an_item() -> None:
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
+
             async def produce() -> None:
                 for i in range(4):
                     await outlet.send(Batch([{"i": i}], [i], ORIGIN))

@@ -52,7 +52,8 @@ def test_store_keeps_the_last_three(tmp_path: Path) -> None:
 
 
 def test_store_skips_a_truncated_checkpoint_with_a_warning(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = FileCheckpointStore(tmp_path)
     store.save(manifest(1))
     store.save(manifest(2))
@@ -67,16 +68,28 @@ def full_manifest(checkpoint_id: int) -> Manifest:
     """A manifest with every part a real one has: source offsets, operator state, sink parts."""
     state = msgspec.msgpack.encode({"windows": [[0, {"n": 5}]], "watermark": 999})
     return Manifest(
-        MANIFEST_VERSION, checkpoint_id, 1_700_000_000_000, False,
+        MANIFEST_VERSION,
+        checkpoint_id,
+        1_700_000_000_000,
+        False,
         {"clicks": {"done": ["a.jsonl"], "current": ["b.jsonl", 4096]}},
         {"3": OperatorState("0123456789abcdef", state)},
-        {"out": {"path": "out/o.jsonl", "length": 2046, "header": None,
-                 "tail": "ba659005b3da3b2d"}},
-        None, PipelineIdentity("f" * 16, {"day": "ab" * 8}))
+        {
+            "out": {
+                "path": "out/o.jsonl",
+                "length": 2046,
+                "header": None,
+                "tail": "ba659005b3da3b2d",
+            }
+        },
+        None,
+        PipelineIdentity("f" * 16, {"day": "ab" * 8}),
+    )
 
 
 def test_every_flipped_bit_of_a_checkpoint_falls_back_to_the_one_before(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Header, source offsets, operator state, sink parts: a single flipped bit anywhere is
     caught by the checksum, never resumed from."""
     store = FileCheckpointStore(tmp_path)
@@ -99,7 +112,8 @@ def test_every_flipped_bit_of_a_checkpoint_falls_back_to_the_one_before(
 def test_checkpoint_without_a_checksum_still_loads(tmp_path: Path) -> None:
     """As written before checkpoints were sealed (tests/e2e/fixtures/resume_v1 is one)."""
     (tmp_path / "checkpoint-000000004.msgpack").write_bytes(
-        msgspec.msgpack.encode(full_manifest(4)))
+        msgspec.msgpack.encode(full_manifest(4))
+    )
     assert FileCheckpointStore(tmp_path).latest() == full_manifest(4)
 
 
@@ -134,11 +148,13 @@ def run(folder: Path, source: MemorySource | None, store: FileCheckpointStore | 
     anyio.run(execution.run)
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(crashes=st.lists(st.integers(min_value=0, max_value=1999), min_size=1, max_size=3))
 def test_run_aborted_anywhere_resumes_to_the_uninterrupted_output(
-        tmp_path_factory: pytest.TempPathFactory, crashes: list[int]) -> None:
+    tmp_path_factory: pytest.TempPathFactory, crashes: list[int]
+) -> None:
     records = events(2000)
     reference = tmp_path_factory.mktemp("reference")
     (reference / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -150,8 +166,11 @@ def test_run_aborted_anywhere_resumes_to_the_uninterrupted_output(
     for crash_at in sorted(crashes):
         with pytest.raises(BaseException) as caught:  # noqa: B017 - a task group wraps it
             run(crashed, CrashingSource(records, crash_at), store)
-        assert caught.group_contains(Crash) if isinstance(caught.value, BaseExceptionGroup) \
+        assert (
+            caught.group_contains(Crash)
+            if isinstance(caught.value, BaseExceptionGroup)
             else isinstance(caught.value, Crash)
+        )
     run(crashed, MemorySource(records, batch_size=50), store)
     for name in ("out.jsonl", "late.jsonl"):
         got = (crashed / "out" / name).read_bytes()

@@ -69,13 +69,19 @@ class CommittingSink(MemorySink, Committing, capability.Transactional):
         del self.records[committed:]
 
 
-def run(folder: Path, store: RecordingStore | None, records: list[dict]
-        ) -> tuple[CommittingSource, CommittingSink]:
+def run(
+    folder: Path, store: RecordingStore | None, records: list[dict]
+) -> tuple[CommittingSource, CommittingSink]:
     compiled = compile_pipeline(PIPELINE, folder)
     assert compiled.plan is not None and compiled.checked is not None
     source, sink = CommittingSource(records, store), CommittingSink(store)
-    execution = prepare(compiled.plan, compiled.checked.registry, sources={"clicks": source},
-                        sinks={"out": sink}, store=store)
+    execution = prepare(
+        compiled.plan,
+        compiled.checked.registry,
+        sources={"clicks": source},
+        sinks={"out": sink},
+        store=store,
+    )
     anyio.run(execution.run)
     return source, sink
 

@@ -21,19 +21,22 @@ from tests.runtime._streams import write_jsonl
 NEW_YEAR = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (1_700_000_000_123, 1_700_000_000_123),
-    (-5, -5),
-    (12.9, 12),
-    (-12.9, -12),
-    ("2024-01-01T00:00:00Z", NEW_YEAR),
-    ("2024-01-01T00:00:00.250Z", NEW_YEAR + 250),
-    ("2024-01-01 00:00:01", NEW_YEAR + 1000),  # no zone: UTC
-    ("2024-01-01", NEW_YEAR),
-    ("2024-01-01T01:30:00+01:00", NEW_YEAR + 30 * 60_000),
-    ("1969-12-31T23:59:59.999Z", -1),
-    ("2024-01-01T00:00:00.000999Z", NEW_YEAR),  # microseconds truncated to the millisecond
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1_700_000_000_123, 1_700_000_000_123),
+        (-5, -5),
+        (12.9, 12),
+        (-12.9, -12),
+        ("2024-01-01T00:00:00Z", NEW_YEAR),
+        ("2024-01-01T00:00:00.250Z", NEW_YEAR + 250),
+        ("2024-01-01 00:00:01", NEW_YEAR + 1000),  # no zone: UTC
+        ("2024-01-01", NEW_YEAR),
+        ("2024-01-01T01:30:00+01:00", NEW_YEAR + 30 * 60_000),
+        ("1969-12-31T23:59:59.999Z", -1),
+        ("2024-01-01T00:00:00.000999Z", NEW_YEAR),  # microseconds truncated to the millisecond
+    ],
+)
 def test_to_epoch_ms_reads_epoch_numbers_and_iso_text(value: object, expected: int) -> None:
     assert to_epoch_ms(value) == expected
 
@@ -43,12 +46,15 @@ def test_to_epoch_ms_agrees_with_datetime_for_offsets() -> None:
     assert to_epoch_ms(moment.isoformat()) == round(moment.timestamp() * 1000)
 
 
-@pytest.mark.parametrize(("value", "reason"), [
-    (None, "the record has no event time (null or missing)"),
-    ("yesterday", "event time 'yesterday' is not an ISO-8601 time"),
-    (True, "event time must be epoch ms or an ISO-8601 string, got bool"),
-    ([1], "event time must be epoch ms or an ISO-8601 string, got list"),
-])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "the record has no event time (null or missing)"),
+        ("yesterday", "event time 'yesterday' is not an ISO-8601 time"),
+        (True, "event time must be epoch ms or an ISO-8601 string, got bool"),
+        ([1], "event time must be epoch ms or an ISO-8601 string, got list"),
+    ],
+)
 def test_to_epoch_ms_refuses_other_values_with_reason(value: object, reason: str) -> None:
     with pytest.raises(EventTimeError) as raised:
         to_epoch_ms(value)
@@ -56,39 +62,80 @@ def test_to_epoch_ms_refuses_other_values_with_reason(value: object, reason: str
 
 
 def test_window_reads_iso_text_and_epoch_ms_alike(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "in.jsonl", [
-        {"ts": "2024-01-01T00:00:09.999Z", "n": 1}, {"ts": NEW_YEAR + 3_000, "n": 2},
-        {"ts": "2024-01-01T01:00:10+01:00", "n": 3}, {"ts": float(NEW_YEAR + 10_500), "n": 4}])
+    write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"ts": "2024-01-01T00:00:09.999Z", "n": 1},
+            {"ts": NEW_YEAR + 3_000, "n": 2},
+            {"ts": "2024-01-01T01:00:10+01:00", "n": 3},
+            {"ts": float(NEW_YEAR + 10_500), "n": 4},
+        ],
+    )
     out = CollectSink()
-    run_pipeline('source s = file("in.jsonl")\nsink out = file("out.jsonl")\n'
-                 "s | event_time ts lateness 1m | window tumbling 10s | aggregate { ns = "
-                 "collect(n) } | into out\n", tmp_path, sinks={"out": out})
+    run_pipeline(
+        'source s = file("in.jsonl")\nsink out = file("out.jsonl")\n'
+        "s | event_time ts lateness 1m | window tumbling 10s | aggregate { ns = "
+        "collect(n) } | into out\n",
+        tmp_path,
+        sinks={"out": out},
+    )
     assert out.records == [
         {"window_start": NEW_YEAR, "window_end": NEW_YEAR + 10_000, "ns": [1, 2]},
-        {"window_start": NEW_YEAR + 10_000, "window_end": NEW_YEAR + 20_000, "ns": [3, 4]}]
+        {"window_start": NEW_YEAR + 10_000, "window_end": NEW_YEAR + 20_000, "ns": [3, 4]},
+    ]
 
 
 def test_record_without_valid_event_time_goes_to_error_sink_with_reason(tmp_path: Path) -> None:
-    lines = ['{"ts": 5, "n": 1}\n', '{"n": 2}\n', '{"ts": null, "n": 3}\n',
-             '{"ts": "soon", "n": 4}\n', '{"ts": true, "n": 5}\n', '{"ts": 7, "n": 6}\n']
+    lines = [
+        '{"ts": 5, "n": 1}\n',
+        '{"n": 2}\n',
+        '{"ts": null, "n": 3}\n',
+        '{"ts": "soon", "n": 4}\n',
+        '{"ts": true, "n": 5}\n',
+        '{"ts": 7, "n": 6}\n',
+    ]
     (tmp_path / "in.jsonl").write_text("".join(lines))
     out, rejects = CollectSink(), CollectSink()
     metrics = run_pipeline(
         'source s = file("in.jsonl")\nsink out = file("out.jsonl")\n'
         'sink rejects = file("rejects.jsonl")\nerrors into rejects\n'
         "s | event_time ts | window tumbling 10ms | aggregate { ns = collect(n) } | into out\n",
-        tmp_path, sinks={"out": out, "rejects": rejects})
+        tmp_path,
+        sinks={"out": out, "rejects": rejects},
+    )
     assert out.records == [{"window_start": 0, "window_end": 10, "ns": [1, 6]}]
-    assert [(r["raw"]["n"], r["reason"], r["operator"], r["at"], r["source"])
-            for r in rejects.records] == [
-        (2, "`event_time` failed: the record has no event time (null or missing)",
-         "event_time", "test.rill:5:5", "s"),
-        (3, "`event_time` failed: the record has no event time (null or missing)",
-         "event_time", "test.rill:5:5", "s"),
-        (4, "`event_time` failed: event time 'soon' is not an ISO-8601 time",
-         "event_time", "test.rill:5:5", "s"),
-        (5, "`event_time` failed: event time must be epoch ms or an ISO-8601 string, got bool",
-         "event_time", "test.rill:5:5", "s")]
+    assert [
+        (r["raw"]["n"], r["reason"], r["operator"], r["at"], r["source"]) for r in rejects.records
+    ] == [
+        (
+            2,
+            "`event_time` failed: the record has no event time (null or missing)",
+            "event_time",
+            "test.rill:5:5",
+            "s",
+        ),
+        (
+            3,
+            "`event_time` failed: the record has no event time (null or missing)",
+            "event_time",
+            "test.rill:5:5",
+            "s",
+        ),
+        (
+            4,
+            "`event_time` failed: event time 'soon' is not an ISO-8601 time",
+            "event_time",
+            "test.rill:5:5",
+            "s",
+        ),
+        (
+            5,
+            "`event_time` failed: event time must be epoch ms or an ISO-8601 string, got bool",
+            "event_time",
+            "test.rill:5:5",
+            "s",
+        ),
+    ]
     starts = [len("".join(lines[:i])) for i in range(len(lines))]  # offsets: bytes into the file
     assert [r["offset"] for r in rejects.records] == starts[1:5]
     (event_time,) = [m for m in metrics.nodes.values() if m.name.startswith("event_time")]

@@ -125,15 +125,16 @@ def test_union_window_waits_for_slower_input_then_fires_when_it_ends(tmp_path: P
         assert out.records == []  # a holds the watermark at 1
         a.feed([{"ts": 12, "s": "a"}])
         await wait_all_tasks_blocked()
-        assert out.records == [{"window_start": 0, "window_end": 10, "s": "a", "n": 1},
-                               {"window_start": 0, "window_end": 10, "s": "b", "n": 1}]
+        assert out.records == [
+            {"window_start": 0, "window_end": 10, "s": "a", "n": 1},
+            {"window_start": 0, "window_end": 10, "s": "b", "n": 1},
+        ]
         a.end()
         await wait_all_tasks_blocked()
         assert out.records[2:] == [{"window_start": 10, "window_end": 20, "s": "a", "n": 1}]
         b.end()
 
-    drive(tmp_path, UNION.format(idle=""), script, sources={"a": a, "b": b},
-          sinks={"out": out})
+    drive(tmp_path, UNION.format(idle=""), script, sources={"a": a, "b": b}, sinks={"out": out})
     assert out.records[3:] == [{"window_start": 30, "window_end": 40, "s": "b", "n": 1}]
 
 
@@ -149,8 +150,10 @@ def test_idle_input_stops_holding_union_watermark_until_it_resumes(tmp_path: Pat
         assert out.records == []
         clock.advance(0.5)  # a has been quiet for its `idle 1s`
         await wait_all_tasks_blocked()
-        assert out.records == [{"window_start": 0, "window_end": 10, "s": "a", "n": 1},
-                               {"window_start": 0, "window_end": 10, "s": "b", "n": 1}]
+        assert out.records == [
+            {"window_start": 0, "window_end": 10, "s": "a", "n": 1},
+            {"window_start": 0, "window_end": 10, "s": "b", "n": 1},
+        ]
         a.feed([{"ts": 0, "s": "a"}])  # late, but a is back: it holds the watermark again
         await wait_all_tasks_blocked()
         b.feed([{"ts": 45, "s": "b"}])
@@ -161,14 +164,25 @@ def test_idle_input_stops_holding_union_watermark_until_it_resumes(tmp_path: Pat
         assert out.records[2:] == []
         a.feed([{"ts": 31, "s": "a"}])
         await wait_all_tasks_blocked()
-        assert out.records[2:] == [{"window_start": 20, "window_end": 30, "s": "b", "n": 1},
-                                   {"window_start": 20, "window_end": 30, "s": "a", "n": 1}]
+        assert out.records[2:] == [
+            {"window_start": 20, "window_end": 30, "s": "b", "n": 1},
+            {"window_start": 20, "window_end": 30, "s": "a", "n": 1},
+        ]
         a.end()
         b.end()
 
     metrics = RunMetrics()
-    drive(tmp_path, UNION.format(idle=" idle 1s"), script, clock=clock,
-          sources={"a": a, "b": b}, sinks={"out": out}, metrics=metrics)
-    assert out.records[4:] == [{"window_start": 30, "window_end": 40, "s": "a", "n": 1},
-                               {"window_start": 40, "window_end": 50, "s": "b", "n": 1}]
+    drive(
+        tmp_path,
+        UNION.format(idle=" idle 1s"),
+        script,
+        clock=clock,
+        sources={"a": a, "b": b},
+        sinks={"out": out},
+        metrics=metrics,
+    )
+    assert out.records[4:] == [
+        {"window_start": 30, "window_end": 40, "s": "a", "n": 1},
+        {"window_start": 40, "window_end": 50, "s": "b", "n": 1},
+    ]
     assert sum(m.late for m in metrics.nodes.values()) == 1

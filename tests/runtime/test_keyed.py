@@ -61,16 +61,29 @@ def expected_dedupe(records: list[dict], keys: tuple[str, ...], within: int) -> 
 
 
 @settings(max_examples=100, deadline=None)
-@given(disorder=st.integers(0, 20), within=st.sampled_from([0, 3, 10, 40]),
-       keys=st.sampled_from([("k",), ("k", "c")]), batch_size=st.sampled_from([1, 3, 1000]),
-       sizes=batch_sizes(), data=st.data())
+@given(
+    disorder=st.integers(0, 20),
+    within=st.sampled_from([0, 3, 10, 40]),
+    keys=st.sampled_from([("k",), ("k", "c")]),
+    batch_size=st.sampled_from([1, 3, 1000]),
+    sizes=batch_sizes(),
+    data=st.data(),
+)
 def test_dedupe_equals_reference_wherever_batches_are_cut(
-        workdir: Path, disorder: int, within: int, keys: tuple[str, ...], batch_size: int,
-        sizes: list[int], data: st.DataObject) -> None:
+    workdir: Path,
+    disorder: int,
+    within: int,
+    keys: tuple[str, ...],
+    batch_size: int,
+    sizes: list[int],
+    data: st.DataObject,
+) -> None:
     records = data.draw(disordered(disorder, max_step=6))
-    text = (f'set batch_size = {batch_size}\nsource s = file("in.jsonl")\n'
-            f'sink out = file("out.jsonl")\ns | event_time ts lateness {disorder}ms '
-            f"| dedupe by {', '.join(keys)} within {within}ms | into out\n")
+    text = (
+        f'set batch_size = {batch_size}\nsource s = file("in.jsonl")\n'
+        f'sink out = file("out.jsonl")\ns | event_time ts lateness {disorder}ms '
+        f"| dedupe by {', '.join(keys)} within {within}ms | into out\n"
+    )
     write_jsonl(workdir / "in.jsonl", records)
     expected = expected_dedupe(records, keys, within)
     assert run(text, workdir, {}) == expected
@@ -80,22 +93,30 @@ def test_dedupe_equals_reference_wherever_batches_are_cut(
 def test_dedupe_window_counts_from_kept_record_not_dropped_ones(tmp_path: Path) -> None:
     records = [{"ts": t, "id": "x"} for t in (0, 6, 10, 11, 25, 30, 36)]
     records += [{"ts": 40, "id": None}, {"ts": 41}, {"ts": 42, "id": None}]
-    out = run('source s = file("in.jsonl")\nsink out = file("out.jsonl")\n'
-              "s | event_time ts | dedupe by id within 10ms | into out\n", tmp_path,
-              {"s": MemorySource(records)})
+    out = run(
+        'source s = file("in.jsonl")\nsink out = file("out.jsonl")\n'
+        "s | event_time ts | dedupe by id within 10ms | into out\n",
+        tmp_path,
+        {"s": MemorySource(records)},
+    )
     # 6 and 10 are within 10 ms of 0; 11 is not (and 11 is not compared with dropped 6 or 10)
     assert [r["ts"] for r in out] == [0, 11, 25, 36, 40]  # null and missing ids are equal
 
 
 def test_dedupe_on_processing_time_follows_clock(tmp_path: Path) -> None:
     source, out, clock = FeedSource(), CollectSink(), ManualClock(start_ms=50_000)
-    text = ('source s = file("unused.jsonl")\nsink out = file("out.jsonl")\n'
-            "s | dedupe by id within 5s | into out\n")
+    text = (
+        'source s = file("unused.jsonl")\nsink out = file("out.jsonl")\n'
+        "s | dedupe by id within 5s | into out\n"
+    )
 
     async def script() -> None:
-        for step_s, batch in [(0, [{"id": 1, "n": 0}, {"id": 1, "n": 1}, {"id": 2, "n": 2}]),
-                              (3, [{"id": 1, "n": 3}]), (2, [{"id": 1, "n": 4}]),
-                              (0.5, [{"id": 1, "n": 5}, {"id": 2, "n": 6}])]:
+        for step_s, batch in [
+            (0, [{"id": 1, "n": 0}, {"id": 1, "n": 1}, {"id": 2, "n": 2}]),
+            (3, [{"id": 1, "n": 3}]),
+            (2, [{"id": 1, "n": 4}]),
+            (0.5, [{"id": 1, "n": 5}, {"id": 2, "n": 6}]),
+        ]:
             clock.advance(step_s)
             await wait_all_tasks_blocked()
             source.feed(batch)
@@ -110,8 +131,9 @@ def test_dedupe_on_processing_time_follows_clock(tmp_path: Path) -> None:
 # -- join ----------------------------------------------------------------------------------------
 
 
-def expected_join(left: list[dict], right: list[dict], on: str, within: int,
-                  right_name: str) -> list[dict]:
+def expected_join(
+    left: list[dict], right: list[dict], on: str, within: int, right_name: str
+) -> list[dict]:
     out = []
     for lr in left:
         for rr in right:
@@ -149,17 +171,29 @@ l | event_time ts lateness {lateness}ms | join rs on k within {within}ms | into 
 
 
 @settings(max_examples=100, deadline=None)
-@given(disorder=st.integers(0, 20), within=st.sampled_from([0, 2, 10, 30]),
-       batch_size=st.sampled_from([1, 4, 1000]), left_sizes=batch_sizes(),
-       right_sizes=batch_sizes(), data=st.data())
+@given(
+    disorder=st.integers(0, 20),
+    within=st.sampled_from([0, 2, 10, 30]),
+    batch_size=st.sampled_from([1, 4, 1000]),
+    left_sizes=batch_sizes(),
+    right_sizes=batch_sizes(),
+    data=st.data(),
+)
 def test_join_equals_reference_wherever_batches_are_cut(
-        workdir: Path, disorder: int, within: int, batch_size: int, left_sizes: list[int],
-        right_sizes: list[int], data: st.DataObject) -> None:
+    workdir: Path,
+    disorder: int,
+    within: int,
+    batch_size: int,
+    left_sizes: list[int],
+    right_sizes: list[int],
+    data: st.DataObject,
+) -> None:
     left = sides(data.draw(disordered(disorder, max_size=30, max_step=8)), "a")
     right = sides(data.draw(disordered(disorder, max_size=30, max_step=8)), "b")
     text = JOIN.format(batch_size=batch_size, lateness=disorder, within=within)
-    got = run(text, workdir, {"l": MemorySource(left, left_sizes),
-                              "r": MemorySource(right, right_sizes)})
+    got = run(
+        text, workdir, {"l": MemorySource(left, left_sizes), "r": MemorySource(right, right_sizes)}
+    )
     assert canonical(got) == canonical(expected_join(left, right, "k", within, "rs"))
 
 
@@ -175,36 +209,49 @@ def test_join_emits_pair_when_second_record_arrives(tmp_path: Path) -> None:
         assert out.records == [{"ts": 100, "k": 1, "page": "/a", "rs_ts": 95, "amount": 3.5}]
         left.feed([{"ts": 104, "k": 1, "page": "/b"}, {"ts": 104, "k": 2, "page": "/c"}])
         await wait_all_tasks_blocked()
-        assert out.records[1:] == [{"ts": 104, "k": 1, "page": "/b", "rs_ts": 95,
-                                    "amount": 3.5}]
+        assert out.records[1:] == [{"ts": 104, "k": 1, "page": "/b", "rs_ts": 95, "amount": 3.5}]
         left.end()
         right.end()
 
-    drive(tmp_path, JOIN.format(batch_size=10, lateness=50, within=10), script,
-          sources={"l": left, "r": right}, sinks={"out": out})
+    drive(
+        tmp_path,
+        JOIN.format(batch_size=10, lateness=50, within=10),
+        script,
+        sources={"l": left, "r": right},
+        sinks={"out": out},
+    )
 
 
 def test_join_never_matches_null_or_missing_keys(tmp_path: Path) -> None:
     left = [{"ts": 0, "k": None, "a": 1}, {"ts": 0, "a": 2}, {"ts": 0, "k": 0, "a": 3}]
     right = [{"ts": 0, "k": None, "b": 1}, {"ts": 0, "b": 2}, {"ts": 0, "k": 0, "b": 3}]
-    got = run(JOIN.format(batch_size=10, lateness=0, within=5), tmp_path,
-              {"l": MemorySource(left), "r": MemorySource(right)})
+    got = run(
+        JOIN.format(batch_size=10, lateness=0, within=5),
+        tmp_path,
+        {"l": MemorySource(left), "r": MemorySource(right)},
+    )
     assert got == [{"ts": 0, "k": 0, "a": 3, "rs_ts": 0, "b": 3}]
 
 
 def test_join_renames_only_clashing_right_fields(tmp_path: Path) -> None:
     left = [{"ts": 10, "k": "u", "name": "left", "rs_name": "kept"}]
     right = [{"ts": 12, "k": "u", "name": "right", "extra": True}]
-    got = run(JOIN.format(batch_size=10, lateness=0, within=5), tmp_path,
-              {"l": MemorySource(left), "r": MemorySource(right)})
-    assert got == [{"ts": 10, "k": "u", "name": "left", "rs_name": "right", "rs_ts": 12,
-                    "extra": True}]
+    got = run(
+        JOIN.format(batch_size=10, lateness=0, within=5),
+        tmp_path,
+        {"l": MemorySource(left), "r": MemorySource(right)},
+    )
+    assert got == [
+        {"ts": 10, "k": "u", "name": "left", "rs_name": "right", "rs_ts": 12, "extra": True}
+    ]
 
 
 def test_join_on_processing_time_pairs_records_arriving_within_span(tmp_path: Path) -> None:
     left, right, out, clock = FeedSource(), FeedSource(), CollectSink(), ManualClock()
-    text = ('source l = file("unused-l.jsonl")\nsource r = file("unused-r.jsonl")\n'
-            'sink out = file("out.jsonl")\nl | join r on k within 5s | into out\n')
+    text = (
+        'source l = file("unused-l.jsonl")\nsource r = file("unused-r.jsonl")\n'
+        'sink out = file("out.jsonl")\nl | join r on k within 5s | into out\n'
+    )
 
     async def script() -> None:
         left.feed([{"k": 1, "n": "l0"}])
@@ -224,8 +271,7 @@ def test_join_on_processing_time_pairs_records_arriving_within_span(tmp_path: Pa
         left.end()
         right.end()
 
-    drive(tmp_path, text, script, clock=clock, sources={"l": left, "r": right},
-          sinks={"out": out})
+    drive(tmp_path, text, script, clock=clock, sources={"l": left, "r": right}, sinks={"out": out})
     assert out.records == [{"k": 1, "n": "l0", "r_n": "r5"}]
 
 
@@ -243,57 +289,101 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 def lookup(tmp_path: Path, records: list[dict], table: str, schema: str = "") -> list[dict]:
     write_jsonl(tmp_path / "in.jsonl", records)
     out = CollectSink()
-    run_pipeline(f'{schema}source s = file("in.jsonl")\nsink out = file("out.jsonl")\n'
-                 f"{table}\ns | lookup users on user | into out\n", tmp_path, sinks={"out": out})
+    run_pipeline(
+        f'{schema}source s = file("in.jsonl")\nsink out = file("out.jsonl")\n'
+        f"{table}\ns | lookup users on user | into out\n",
+        tmp_path,
+        sinks={"out": out},
+    )
     return out.records
 
 
 def test_lookup_csv_table_without_schema_matches_keys_as_text(tmp_path: Path) -> None:
-    write_csv(tmp_path / "users.csv", ["user", "name", "plan"],
-              [[1, "ann", "pro"], [2, "bob", "free"], ["x", "xen", "free"], ["", "nobody", ""]])
-    records = [{"user": 1}, {"user": "2"}, {"user": "x"}, {"user": 3}, {"user": 1.0},
-               {"user": None}, {"other": 0}]
+    write_csv(
+        tmp_path / "users.csv",
+        ["user", "name", "plan"],
+        [[1, "ann", "pro"], [2, "bob", "free"], ["x", "xen", "free"], ["", "nobody", ""]],
+    )
+    records = [
+        {"user": 1},
+        {"user": "2"},
+        {"user": "x"},
+        {"user": 3},
+        {"user": 1.0},
+        {"user": None},
+        {"other": 0},
+    ]
     out = lookup(tmp_path, records, 'table users = file("users.csv", format="csv", key="user")')
-    assert out == [{"user": 1, "name": "ann", "plan": "pro"},
-                   {"user": "2", "name": "bob", "plan": "free"},
-                   {"user": "x", "name": "xen", "plan": "free"},
-                   {"user": 3, "name": None, "plan": None},
-                   {"user": 1.0, "name": None, "plan": None},  # "1.0" is not "1"
-                   {"user": None, "name": None, "plan": None},
-                   {"other": 0, "name": None, "plan": None}]
+    assert out == [
+        {"user": 1, "name": "ann", "plan": "pro"},
+        {"user": "2", "name": "bob", "plan": "free"},
+        {"user": "x", "name": "xen", "plan": "free"},
+        {"user": 3, "name": None, "plan": None},
+        {"user": 1.0, "name": None, "plan": None},  # "1.0" is not "1"
+        {"user": None, "name": None, "plan": None},
+        {"other": 0, "name": None, "plan": None},
+    ]
 
 
 def test_lookup_table_fields_replace_record_fields_and_missing_key_nulls_them(
-        tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "users.jsonl", [{"user": 1, "name": "ann", "plan": "pro"},
-                                           {"name": "keyless", "plan": "none"}])
-    out = lookup(tmp_path, [{"user": 1, "name": "old", "n": 5}, {"user": 7, "name": "old"},
-                            {"user": None, "name": "old"}],
-                 'table users: User = file("users.jsonl", key="user")',
-                 schema="schema User {\n  user: int\n  name: str\n  plan: str?\n}\n")
-    assert out == [{"user": 1, "name": "ann", "n": 5, "plan": "pro"},
-                   {"user": 7, "name": None, "plan": None},
-                   {"user": None, "name": None, "plan": None}]  # null matches no row
+    tmp_path: Path,
+) -> None:
+    write_jsonl(
+        tmp_path / "users.jsonl",
+        [{"user": 1, "name": "ann", "plan": "pro"}, {"name": "keyless", "plan": "none"}],
+    )
+    out = lookup(
+        tmp_path,
+        [
+            {"user": 1, "name": "old", "n": 5},
+            {"user": 7, "name": "old"},
+            {"user": None, "name": "old"},
+        ],
+        'table users: User = file("users.jsonl", key="user")',
+        schema="schema User {\n  user: int\n  name: str\n  plan: str?\n}\n",
+    )
+    assert out == [
+        {"user": 1, "name": "ann", "n": 5, "plan": "pro"},
+        {"user": 7, "name": None, "plan": None},
+        {"user": None, "name": None, "plan": None},
+    ]  # null matches no row
 
 
 def test_lookup_table_with_schema_matches_typed_keys_only(tmp_path: Path) -> None:
     write_csv(tmp_path / "users.csv", ["user", "name"], [[1, "ann"], [2, "bob"]])
-    out = lookup(tmp_path, [{"user": 2}, {"user": "1"}],
-                 'table users: User = file("users.csv", format="csv", key="user")',
-                 schema="schema User {\n  user: int\n  name: str\n}\n")
+    out = lookup(
+        tmp_path,
+        [{"user": 2}, {"user": "1"}],
+        'table users: User = file("users.csv", format="csv", key="user")',
+        schema="schema User {\n  user: int\n  name: str\n}\n",
+    )
     assert out == [{"user": 2, "name": "bob"}, {"user": "1", "name": None}]
 
 
 @settings(max_examples=60, deadline=None)
-@given(table=st.dictionaries(st.integers(-5, 20), st.tuples(st.text("abc", max_size=3),
-                                                            st.sampled_from(["p", "q"])),
-                             min_size=1, max_size=8),
-       records=st.lists(st.fixed_dictionaries(
-           {"user": st.one_of(st.none(), st.integers(-5, 25), st.integers(-5, 25).map(str)),
-            "plan": st.sampled_from(["mine", None])}), max_size=20))
+@given(
+    table=st.dictionaries(
+        st.integers(-5, 20),
+        st.tuples(st.text("abc", max_size=3), st.sampled_from(["p", "q"])),
+        min_size=1,
+        max_size=8,
+    ),
+    records=st.lists(
+        st.fixed_dictionaries(
+            {
+                "user": st.one_of(st.none(), st.integers(-5, 25), st.integers(-5, 25).map(str)),
+                "plan": st.sampled_from(["mine", None]),
+            }
+        ),
+        max_size=20,
+    ),
+)
 def test_lookup_csv_table_equals_reference(workdir: Path, table: dict, records: list) -> None:
-    write_csv(workdir / "users.csv", ["user", "name", "plan"],
-              [[key, name, plan] for key, (name, plan) in table.items()])
+    write_csv(
+        workdir / "users.csv",
+        ["user", "name", "plan"],
+        [[key, name, plan] for key, (name, plan) in table.items()],
+    )
     as_text = {str(key): {"name": name, "plan": plan} for key, (name, plan) in table.items()}
     missing = {"name": None, "plan": None}
     expected = []

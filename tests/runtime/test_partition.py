@@ -52,10 +52,17 @@ def test_partitions_are_the_same_in_every_process() -> None:
     records = [{"user": u, "page": f"/p{u % 7}"} for u in range(200)]
     here = [partition_of(r, ("user", "page"), 4) for r in records]
     assert set(here) == {0, 1, 2, 3}
-    code = ("from rillet.runtime.partition import partition_of\n"
-            "print([partition_of({'user': u, 'page': f'/p{u % 7}'}, ('user', 'page'), 4) "
-            "for u in range(200)])")
-    elsewhere = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               check=True, env={"PYTHONHASHSEED": "123"})
+    code = (
+        "from rillet.runtime.partition import partition_of\n"
+        "print([partition_of({'user': u, 'page': f'/p{u % 7}'}, ('user', 'page'), 4) "
+        "for u in range(200)])"
+    )
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123"},
+    )
     assert elsewhere.stdout.strip() == str(here)
     assert partition_of({}, (), 4) == partition_of({"x": 1}, (), 4), "no keys: one partition"

@@ -28,8 +28,21 @@ def test_a_pattern_that_backtracks_forever_elsewhere_answers_at_once(pattern: st
     assert out == []
 
 
-PATTERNS = ["^/checkout", "b+c", "é", "^$", "x$", "(?i)straße", "\\d{2,}", "[^a-z]", "\\bend\\b",
-            "^.{3}$", "\\p{Greek}+", "(?s)a.b", "(?m)^b"]
+PATTERNS = [
+    "^/checkout",
+    "b+c",
+    "é",
+    "^$",
+    "x$",
+    "(?i)straße",
+    "\\d{2,}",
+    "[^a-z]",
+    "\\bend\\b",
+    "^.{3}$",
+    "\\p{Greek}+",
+    "(?s)a.b",
+    "(?m)^b",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -38,11 +51,17 @@ def test_the_fast_path_answers_as_the_bindings_search(pattern: str, text: str) -
     assert searcher(pattern)(text) is (re2.search(pattern, text) is not None)
 
 
-@pytest.mark.parametrize(("pattern", "text", "expected"), [
-    ("^/checkout", "/checkout/pay", True), ("^/checkout", "/a/checkout", False),
-    ("é$", "café", True), ("^.$", "€", True), ("^..$", "€", False),  # characters, not bytes
-    ("x", "a\udc80x", True),  # a lone surrogate (from a JSON `\udc80`) is not an error
-])
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("^/checkout", "/checkout/pay", True),
+        ("^/checkout", "/a/checkout", False),
+        ("é$", "café", True),
+        ("^.$", "€", True),
+        ("^..$", "€", False),  # characters, not bytes
+        ("x", "a\udc80x", True),  # a lone surrogate (from a JSON `\udc80`) is not an error
+    ],
+)
 def test_matches_characters_anywhere(pattern: str, text: str, expected: bool) -> None:
     assert searcher(pattern)(text) is expected
     assert (re.search(pattern, text) is not None) is expected  # as Python's `re` would
@@ -58,9 +77,9 @@ def test_a_value_that_is_not_text_is_an_error(pattern: str, value: object) -> No
 LITERALS = st.builds(  # plain text, maybe escaped and anchored: answered by string methods
     lambda start, parts, end: start + "".join(parts) + end,
     st.sampled_from(["", "^"]),
-    st.lists(st.sampled_from(["a", "b", "/", "é", " ", "\\.", "\\$", "\\\\", "-"]),
-             max_size=4),
-    st.sampled_from(["", "$"]))
+    st.lists(st.sampled_from(["a", "b", "/", "é", " ", "\\.", "\\$", "\\\\", "-"]), max_size=4),
+    st.sampled_from(["", "$"]),
+)
 
 
 @settings(max_examples=500, deadline=None)
@@ -69,25 +88,29 @@ def test_plain_text_patterns_answer_as_re2_does(pattern: str, text: str) -> None
     assert searcher(pattern)(text) is (re2.search(pattern, text) is not None)
 
 
-@pytest.mark.parametrize(("pattern", "message"), [
-    ("(a)\\1", "a backreference cannot be used"),
-    ("(?P<x>a)(?P=x)", "a backreference cannot be used"),
-    ("(?=a)", "a lookahead cannot be used"),
-    ("^(?!/admin)", "a negative lookahead cannot be used"),
-    ("(?<=a)b", "a lookbehind cannot be used"),
-    ("(?<!a)b", "a lookbehind cannot be used"),
-    ("(?>a+)", "an atomic group cannot be used"),
-    ("a*+", "a possessive quantifier cannot be used"),
-    ("(?(1)a|b)", "a conditional cannot be used"),
-    ("a\\Z", "`\\Z` cannot be used"),
-    ("\\C", "`\\C` cannot be used"),
-    ("(?x) a", "the flag `(?x)` cannot be used"),
-    ("(", "invalid regular expression"),
-    ("a{1001}", "invalid regular expression"),
-    ("\\pL{1000}", "regular expression too large"),
-])
-def test_patterns_re2_cannot_run_are_refused_with_the_construct_named(pattern: str,
-                                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("(a)\\1", "a backreference cannot be used"),
+        ("(?P<x>a)(?P=x)", "a backreference cannot be used"),
+        ("(?=a)", "a lookahead cannot be used"),
+        ("^(?!/admin)", "a negative lookahead cannot be used"),
+        ("(?<=a)b", "a lookbehind cannot be used"),
+        ("(?<!a)b", "a lookbehind cannot be used"),
+        ("(?>a+)", "an atomic group cannot be used"),
+        ("a*+", "a possessive quantifier cannot be used"),
+        ("(?(1)a|b)", "a conditional cannot be used"),
+        ("a\\Z", "`\\Z` cannot be used"),
+        ("\\C", "`\\C` cannot be used"),
+        ("(?x) a", "the flag `(?x)` cannot be used"),
+        ("(", "invalid regular expression"),
+        ("a{1001}", "invalid regular expression"),
+        ("\\pL{1000}", "regular expression too large"),
+    ],
+)
+def test_patterns_re2_cannot_run_are_refused_with_the_construct_named(
+    pattern: str, message: str
+) -> None:
     refused = problem(pattern)
     assert refused is not None and refused.message.startswith(message)
     assert refused.label

@@ -14,9 +14,15 @@ ODD = "p@ss'w\"rd/é"  # quotes, a slash, a non-ASCII letter: every quoting diff
 
 def test_a_secret_is_masked_in_every_form_a_message_quotes_it_in() -> None:
     secrets = Secrets({ODD: "PW"})
-    texts = [ODD, json.dumps(ODD), json.dumps(ODD, ensure_ascii=False), repr(ODD),
-             f"redis://bob:{ODD}@host", "redis://bob:p%40ss%27w%22rd%2F%C3%A9@host",
-             json.dumps({"message": f"at {ODD}"})]
+    texts = [
+        ODD,
+        json.dumps(ODD),
+        json.dumps(ODD, ensure_ascii=False),
+        repr(ODD),
+        f"redis://bob:{ODD}@host",
+        "redis://bob:p%40ss%27w%22rd%2F%C3%A9@host",
+        json.dumps({"message": f"at {ODD}"}),
+    ]
     for text in texts:
         masked = secrets.mask(text)
         assert "env(" in masked
@@ -25,7 +31,7 @@ def test_a_secret_is_masked_in_every_form_a_message_quotes_it_in() -> None:
 
 def test_a_literal_that_is_the_whole_secret_reads_as_the_call() -> None:
     secrets = Secrets({"hunter2": "PW"})
-    assert secrets.mask("where page != \"hunter2\"") == 'where page != env("PW")'
+    assert secrets.mask('where page != "hunter2"') == 'where page != env("PW")'
     assert secrets.mask("r0['page'] != 'hunter2'") == "r0['page'] != env(\"PW\")"
     assert secrets.mask('"u:hunter2@h"') == '"u:env("PW")@h"'
 
@@ -53,6 +59,7 @@ def test_a_masked_stream_masks_writes_and_log_lines() -> None:
         log.warning("lost %s", "redis://:hunter2@h")
     finally:
         log.removeHandler(handler)
-    assert target.getvalue() == ('cannot connect to redis://:env("PW")@h\nenv("PW")\n'
-                                 'lost redis://:env("PW")@h\n')
+    assert target.getvalue() == (
+        'cannot connect to redis://:env("PW")@h\nenv("PW")\nlost redis://:env("PW")@h\n'
+    )
     assert stream.isatty() is False and stream.getvalue() == target.getvalue()

@@ -51,8 +51,12 @@ class Failures:
         self.calls.append((record, offset, op, error))
 
 
-def run(stage: CompiledStage, records: list[dict], offsets: list[int] | None = None,
-        on_error: Failures | None = None) -> tuple[list[dict], list[int]]:
+def run(
+    stage: CompiledStage,
+    records: list[dict],
+    offsets: list[int] | None = None,
+    on_error: Failures | None = None,
+) -> tuple[list[dict], list[int]]:
     offsets = list(range(len(records))) if offsets is None else offsets
     return stage.run(records, offsets, on_error if on_error is not None else Failures())
 
@@ -61,12 +65,19 @@ def run(stage: CompiledStage, records: list[dict], offsets: list[int] | None = N
 
 
 def test_derive_is_sequential_when_later_assignment_reads_earlier() -> None:
-    stage = compile_stage([Derive((
-        Assign("b", Binary("+", F("a"), L(1))),
-        Assign("c", Binary("*", F("b"), L(10))),
-        Assign("a", L("replaced")),
-        Assign("d", F("a")),
-    ))], {})
+    stage = compile_stage(
+        [
+            Derive(
+                (
+                    Assign("b", Binary("+", F("a"), L(1))),
+                    Assign("c", Binary("*", F("b"), L(10))),
+                    Assign("a", L("replaced")),
+                    Assign("d", F("a")),
+                )
+            )
+        ],
+        {},
+    )
     out, _ = run(stage, [{"a": 1}])
     assert out == [{"a": "replaced", "b": 2, "c": 20, "d": "replaced"}]
 
@@ -80,8 +91,7 @@ def test_derive_leaves_input_record_unchanged() -> None:
 
 
 def test_derive_of_this_is_a_snapshot_not_a_cycle() -> None:
-    stage = compile_stage([Derive((Assign("b", L(1)), Assign("copy", F()),
-                                   Assign("c", L(2))))], {})
+    stage = compile_stage([Derive((Assign("b", L(1)), Assign("copy", F()), Assign("c", L(2))))], {})
     out, _ = run(stage, [{"a": 0}])
     assert out == [{"a": 0, "b": 1, "copy": {"a": 0, "b": 1}, "c": 2}]
     assert msgspec.json.decode(msgspec.json.encode(out[0])) == out[0]
@@ -94,11 +104,18 @@ def test_index_of_this_reads_key_held_in_another_field() -> None:
 
 
 def test_select_keeps_only_named_and_computed_fields() -> None:
-    stage = compile_stage([Select((
-        Assign("a", F("a")),
-        Assign("missing", F("missing")),
-        Assign("twice", Binary("*", F("a"), L(2))),
-    ))], {})
+    stage = compile_stage(
+        [
+            Select(
+                (
+                    Assign("a", F("a")),
+                    Assign("missing", F("missing")),
+                    Assign("twice", Binary("*", F("a"), L(2))),
+                )
+            )
+        ],
+        {},
+    )
     out, _ = run(stage, [{"a": 3, "b": 4}])
     assert out == [{"a": 3, "missing": None, "twice": 6}]
 
@@ -121,9 +138,11 @@ def test_where_keeps_records_whose_condition_is_true() -> None:
 def test_explode_emits_one_record_per_element_into_name() -> None:
     stage = compile_stage([Explode("tags", "tag")], {})
     out, offsets = run(stage, [{"id": 1, "tags": ["x", "y"]}, {"id": 2, "tags": ["z"]}], [5, 9])
-    assert out == [{"id": 1, "tags": ["x", "y"], "tag": "x"},
-                   {"id": 1, "tags": ["x", "y"], "tag": "y"},
-                   {"id": 2, "tags": ["z"], "tag": "z"}]
+    assert out == [
+        {"id": 1, "tags": ["x", "y"], "tag": "x"},
+        {"id": 1, "tags": ["x", "y"], "tag": "y"},
+        {"id": 2, "tags": ["z"], "tag": "z"},
+    ]
     assert offsets == [5, 5, 9]
 
 
@@ -133,8 +152,9 @@ def test_explode_without_as_replaces_list_with_element() -> None:
     assert out == [{"tags": 1}, {"tags": 2}]
 
 
-@pytest.mark.parametrize("record", [{"tags": None}, {}, {"tags": []}],
-                         ids=["null", "missing", "empty"])
+@pytest.mark.parametrize(
+    "record", [{"tags": None}, {}, {"tags": []}], ids=["null", "missing", "empty"]
+)
 def test_explode_drops_record_when_list_is_null_or_empty(record: dict) -> None:
     failures = Failures()
     stage = compile_stage([Explode("tags", "tag")], {})
@@ -147,8 +167,9 @@ def test_explode_drops_record_when_list_is_null_or_empty(record: dict) -> None:
 def test_explode_of_non_list_is_an_error_for_that_record_only() -> None:
     failures = Failures()
     stage = compile_stage([Where(L(True)), Explode("tags", "tag")], {})
-    out, offsets = run(stage, [{"tags": [1]}, {"tags": "abc"}, {"tags": [2, 3]}], [0, 8, 16],
-                       failures)
+    out, offsets = run(
+        stage, [{"tags": [1]}, {"tags": "abc"}, {"tags": [2, 3]}], [0, 8, 16], failures
+    )
     assert out == [{"tags": [1], "tag": 1}, {"tags": [2, 3], "tag": 2}, {"tags": [2, 3], "tag": 3}]
     assert offsets == [0, 16, 16]
     [(record, offset, op, error)] = failures.calls
@@ -158,14 +179,16 @@ def test_explode_of_non_list_is_an_error_for_that_record_only() -> None:
 
 
 def test_operators_after_explode_apply_to_each_element() -> None:
-    stage = compile_stage([
-        Explode("xs", "x"),
-        Where(Binary("!=", F("x"), L(2))),
-        Select((Assign("x", F("x")), Assign("inv", Binary("/", L(1), F("x"))))),
-    ], {})
+    stage = compile_stage(
+        [
+            Explode("xs", "x"),
+            Where(Binary("!=", F("x"), L(2))),
+            Select((Assign("x", F("x")), Assign("inv", Binary("/", L(1), F("x"))))),
+        ],
+        {},
+    )
     failures = Failures()
-    out, offsets = run(stage, [{"xs": [1, 2, 4]}, {"xs": [0, 5]}, {"xs": [8]}], [0, 1, 2],
-                       failures)
+    out, offsets = run(stage, [{"xs": [1, 2, 4]}, {"xs": [0, 5]}, {"xs": [8]}], [0, 1, 2], failures)
     # the second record fails on its first element: none of its elements is emitted
     assert out == [{"x": 1, "inv": 1.0}, {"x": 4, "inv": 0.25}, {"x": 8, "inv": 0.125}]
     assert offsets == [0, 0, 2]
@@ -185,9 +208,9 @@ def test_failing_record_goes_to_on_error_with_operator_index_and_batch_goes_on()
     stage = compile_stage(ops, {})
     records = [
         {"a": 1, "b": 1, "d": 2},
-        {"a": "x", "b": 1, "d": 1},          # str + int fails in operator 1
+        {"a": "x", "b": 1, "d": 1},  # str + int fails in operator 1
         {"a": 1, "b": 1, "d": 1, "skip": True},
-        {"a": 2, "b": 2, "d": 0},            # division by zero in operator 2
+        {"a": 2, "b": 2, "d": 0},  # division by zero in operator 2
         {"a": 3, "b": 3, "d": 3},
     ]
     failures = Failures()
@@ -201,10 +224,13 @@ def test_failing_record_goes_to_on_error_with_operator_index_and_batch_goes_on()
 
 
 def test_offsets_stay_aligned_when_records_are_filtered_and_fail() -> None:
-    stage = compile_stage([
-        Where(Binary("==", Binary("%", F("n"), L(3)), L(0))),
-        Derive((Assign("inv", Binary("//", L(60), Binary("-", F("n"), L(6)))),)),
-    ], {})
+    stage = compile_stage(
+        [
+            Where(Binary("==", Binary("%", F("n"), L(3)), L(0))),
+            Derive((Assign("inv", Binary("//", L(60), Binary("-", F("n"), L(6)))),)),
+        ],
+        {},
+    )
     records = [{"n": n} for n in range(20)]
     failures = Failures()
     out, offsets = run(stage, records, [1000 + 7 * n for n in range(20)], failures)
@@ -239,7 +265,9 @@ def _physical(text: str, base_dir: Path):
 def test_stateless_chain_fuses_into_one_stage(tmp_path: Path) -> None:
     plan, physical = _physical(
         'source s = file("in.jsonl")\nsink o = file("out.jsonl")\n'
-        "s | where a > 1 | derive b = a * 2 | select a, b | drop a | into o\n", tmp_path)
+        "s | where a > 1 | derive b = a * 2 | select a, b | drop a | into o\n",
+        tmp_path,
+    )
     assert len(plan.nodes) == 6
     assert [n.kind for n in physical.nodes.values()] == ["source", "stage", "sink"]
     (stage,) = [n for n in physical.nodes.values() if n.kind == "stage"]
@@ -251,9 +279,13 @@ def test_fusion_stops_at_a_fan_out(tmp_path: Path) -> None:
     _, physical = _physical(
         'source s = file("in.jsonl")\nsink o = file("o.jsonl")\nsink p = file("p.jsonl")\n'
         "stream ok = s | where a > 1\nok | derive b = 1 | into o\nok | select a | into p\n",
-        tmp_path)
-    stages = [[operator_name(p) for p in n.plan_nodes] for n in physical.nodes.values()
-              if n.kind == "stage"]
+        tmp_path,
+    )
+    stages = [
+        [operator_name(p) for p in n.plan_nodes]
+        for n in physical.nodes.values()
+        if n.kind == "stage"
+    ]
     assert sorted(stages) == [["derive"], ["select"], ["where"]]
 
 
@@ -263,7 +295,9 @@ def test_fused_chain_runs_end_to_end(tmp_path: Path, write) -> None:
     metrics = run_pipeline(
         'source s = file("in.jsonl")\nsink o = file("out.jsonl")\n'
         "s | where a % 2 == 1 | derive b = a * 10, c = b + 1 | select a, c | into o\n",
-        tmp_path, sinks={"o": out})
+        tmp_path,
+        sinks={"o": out},
+    )
     assert out.records == [{"a": 1, "c": 11}, {"a": 3, "c": 31}, {"a": 5, "c": 51}]
     (stage,) = metrics.by_kind("stage")
     assert (stage.records_in, stage.records_out, stage.errors) == (6, 3, 0)
@@ -286,13 +320,20 @@ def _strings_and_names(source: str) -> tuple[set[str], set[str]]:
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_generated_code_holds_user_text_only_in_string_literals(name: str) -> None:
-    stage = compile_stage([
-        Where(Binary("!=", F(name), L(name))),
-        Derive((Assign(name, Binary("??", F(name, name), L(name))),
-                Assign("rec", RecordOf(((name, F(name)),))))),
-        Select((Assign(name, F(name)), Assign("rec", F("rec")), Assign("xs", F("xs")))),
-        Drop(("xs",)),
-    ], {})
+    stage = compile_stage(
+        [
+            Where(Binary("!=", F(name), L(name))),
+            Derive(
+                (
+                    Assign(name, Binary("??", F(name, name), L(name))),
+                    Assign("rec", RecordOf(((name, F(name)),))),
+                )
+            ),
+            Select((Assign(name, F(name)), Assign("rec", F("rec")), Assign("xs", F("xs")))),
+            Drop(("xs",)),
+        ],
+        {},
+    )
     strings, names = _strings_and_names(stage.source)
     assert name in strings
     assert name not in names or name == "r0"  # `r0` is also a generated variable's name
@@ -313,25 +354,30 @@ def test_generated_explode_holds_user_text_only_in_string_literals(name: str) ->
     assert str(error) == f"`explode {name}` needs a list, got int"
 
 
-def test_generated_code_treats_hostile_field_name_as_data_end_to_end(tmp_path: Path,
-                                                                      write) -> None:
+def test_generated_code_treats_hostile_field_name_as_data_end_to_end(tmp_path: Path, write) -> None:
     name = '"); import os; ("'
     write("in.jsonl", msgspec.json.encode({name: 1, "a'b": 2}).decode() + "\n")
     out = CollectSink()
     run_pipeline(
         'source s = file("in.jsonl")\nsink o = file("out.jsonl")\n'
         's | derive x = this["\\"); import os; (\\""] + this["a\'b"], '
-        'y = {"\\"); import os; (\\"": "a\'b"} | into o\n', tmp_path, sinks={"o": out})
+        'y = {"\\"); import os; (\\"": "a\'b"} | into o\n',
+        tmp_path,
+        sinks={"o": out},
+    )
     assert out.records == [{name: 1, "a'b": 2, "x": 3, "y": {name: "a'b"}}]
 
 
-@pytest.mark.parametrize("ops", [
-    "derive a = null | derive c = a + 1, d = a ?? -1, e = a > 0",
-    "derive a = if b == 2 then null else a | derive c = a + 1, d = a ?? -1, e = a > 0",
-    "explode xs as a | derive c = a + 1, d = a ?? -1, e = a > 0",
-], ids=["derive-null", "derive-maybe-null", "explode-into"])
-def test_required_schema_field_reads_as_null_once_nulled(tmp_path: Path, write,
-                                                                    ops: str) -> None:
+@pytest.mark.parametrize(
+    "ops",
+    [
+        "derive a = null | derive c = a + 1, d = a ?? -1, e = a > 0",
+        "derive a = if b == 2 then null else a | derive c = a + 1, d = a ?? -1, e = a > 0",
+        "explode xs as a | derive c = a + 1, d = a ?? -1, e = a > 0",
+    ],
+    ids=["derive-null", "derive-maybe-null", "explode-into"],
+)
+def test_required_schema_field_reads_as_null_once_nulled(tmp_path: Path, write, ops: str) -> None:
     """A schema's required field is present and non-null on input; once an operator may have
     made it null, it follows the null rules again (no type error)."""
     write("in.jsonl", '{"a": 1, "b": 2, "xs": [null]}\n')
@@ -340,6 +386,8 @@ def test_required_schema_field_reads_as_null_once_nulled(tmp_path: Path, write,
         "schema R {\n  a: int\n  b: int\n  xs: list[int?]\n}\n"
         'source s: R = file("in.jsonl")\nsink o = file("o.jsonl")\nsink e = file("e.jsonl")\n'
         f"errors into e\ns | {ops} | select c, d, e | into o\n",
-        tmp_path, sinks={"o": out, "e": rejects})
+        tmp_path,
+        sinks={"o": out, "e": rejects},
+    )
     assert rejects.records == []
     assert out.records == [{"c": None, "d": -1, "e": False}]

@@ -36,33 +36,44 @@ WITHIN = 6
 
 FLOWS = {
     "tumbling": f"s | event_time ts lateness {LATENESS}ms | window tumbling 10ms "
-                f"| aggregate by k {AGGREGATES} | into out",
+    f"| aggregate by k {AGGREGATES} | into out",
     "sliding": f"s | event_time ts lateness {LATENESS}ms | window sliding 15ms every 5ms "
-               f"| aggregate by k {AGGREGATES} | into out",
+    f"| aggregate by k {AGGREGATES} | into out",
     "session": f"s | event_time ts lateness {LATENESS}ms | window session gap 6ms "
-               f"| aggregate by k {AGGREGATES} | into out",
+    f"| aggregate by k {AGGREGATES} | into out",
     "global": f"s | aggregate by k {AGGREGATES} | into out",
     "dedupe": f"s | event_time ts lateness {LATENESS}ms | dedupe by k, c within {WITHIN}ms "
-              "| into out",
+    "| into out",
     "join": f"stream rs = r | event_time ts lateness {LATENESS}ms\n"
-            f"s | event_time ts lateness {LATENESS}ms | join rs on k within {WITHIN}ms "
-            "| into out",
+    f"s | event_time ts lateness {LATENESS}ms | join rs on k within {WITHIN}ms "
+    "| into out",
 }
-KINDS = {"tumbling": PaneWindow, "sliding": PaneWindow, "session": SessionWindow,
-         "global": GlobalAggregate, "dedupe": DedupeOperator, "join": JoinOperator}
+KINDS = {
+    "tumbling": PaneWindow,
+    "sliding": PaneWindow,
+    "session": SessionWindow,
+    "global": GlobalAggregate,
+    "dedupe": DedupeOperator,
+    "join": JoinOperator,
+}
 
 
 @functools.cache
 def factory(kind: str, base_dir: Path) -> Callable[[], Any]:
     """Builds fresh operators of `kind` as the compiler makes them."""
-    text = ('source s = file("unused-s.jsonl")\nsource r = file("unused-r.jsonl")\n'
-            f'sink out = file("out.jsonl")\n{FLOWS[kind]}\n')
+    text = (
+        'source s = file("unused-s.jsonl")\nsource r = file("unused-r.jsonl")\n'
+        f'sink out = file("out.jsonl")\n{FLOWS[kind]}\n'
+    )
     plan, registry = compiled_plan(text, base_dir)
 
     def build() -> Any:
         physical = compile_plan(plan, registry, ManualClock())
-        (op,) = [n.operator for n in physical.nodes.values() if n.kind == "operator"
-                 and not isinstance(n.operator, EventTimeOperator)]
+        (op,) = [
+            n.operator
+            for n in physical.nodes.values()
+            if n.kind == "operator" and not isinstance(n.operator, EventTimeOperator)
+        ]
         assert isinstance(op, KINDS[kind])
         return op
 
@@ -77,8 +88,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 Step = tuple[str, int, Any]  # ("batch", port, records) or ("watermark", 0, ts)
 
 
-def steps_for(inputs: list[tuple[int, list[dict]]], ports: int,
-              lateness: int = LATENESS) -> list[Step]:
+def steps_for(
+    inputs: list[tuple[int, list[dict]]], ports: int, lateness: int = LATENESS
+) -> list[Step]:
     """Each batch, then the merged watermark if the batch moved it."""
     merge = Inputs(ports)
     highest: dict[int, int] = {}
@@ -95,12 +107,12 @@ def steps_for(inputs: list[tuple[int, list[dict]]], ports: int,
     return steps
 
 
-def apply(op: Any, steps: list[Step], out: Output,
-          check: Callable[[Any, int], None] | None = None) -> None:
+def apply(
+    op: Any, steps: list[Step], out: Output, check: Callable[[Any, int], None] | None = None
+) -> None:
     for what, port, value in steps:
         if what == "batch":
-            op.process(Batch(value, list(range(len(value))), Origin(f"source{port}")), port,
-                       out)
+            op.process(Batch(value, list(range(len(value))), Origin(f"source{port}")), port, out)
         else:
             op.on_watermark(value, out)
             if check is not None:
@@ -127,8 +139,12 @@ def state_is_within_watermark(op: Any, watermark: int) -> None:
     elif isinstance(op, DedupeOperator):
         assert all(t >= watermark - op.within for times in op.kept.values() for t in times)
     elif isinstance(op, JoinOperator):
-        assert all(ts >= watermark - op.within
-                   for buffer in op.buffers for entries in buffer.values() for ts, _ in entries)
+        assert all(
+            ts >= watermark - op.within
+            for buffer in op.buffers
+            for entries in buffer.values()
+            for ts, _ in entries
+        )
 
 
 def cut(records: list[dict], sizes: list[int]) -> list[list[dict]]:
@@ -136,7 +152,7 @@ def cut(records: list[dict], sizes: list[int]) -> list[list[dict]]:
     for size in sizes:
         if at >= len(records):
             break
-        batches.append(records[at:at + size])
+        batches.append(records[at : at + size])
         at += size
     if at < len(records):
         batches.append(records[at:])
@@ -144,24 +160,31 @@ def cut(records: list[dict], sizes: list[int]) -> list[list[dict]]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(data=st.data(), disorder=st.integers(0, 2 * LATENESS), sizes=batch_sizes(6),
-       at=st.floats(0, 1))
+@given(
+    data=st.data(), disorder=st.integers(0, 2 * LATENESS), sizes=batch_sizes(6), at=st.floats(0, 1)
+)
 @pytest.mark.parametrize("kind", list(FLOWS))
-def test_restored_operator_continues_to_same_result(workdir: Path, kind: str,
-                                                    data: st.DataObject, disorder: int,
-                                                    sizes: list[int], at: float) -> None:
+def test_restored_operator_continues_to_same_result(
+    workdir: Path, kind: str, data: st.DataObject, disorder: int, sizes: list[int], at: float
+) -> None:
     build = factory(kind, workdir)
     records = data.draw(disordered(disorder, max_size=60, max_step=5, min_ts=0))
     if kind == "join":
         right = data.draw(disordered(disorder, max_size=40, max_step=5, min_ts=0))
         right = [{**r, "side": "r"} for r in right]
-        order = data.draw(st.lists(st.booleans(), min_size=len(records) + len(right),
-                                   max_size=len(records) + len(right)))
+        order = data.draw(
+            st.lists(
+                st.booleans(),
+                min_size=len(records) + len(right),
+                max_size=len(records) + len(right),
+            )
+        )
         left_batches, right_batches = cut(records, sizes), cut(right, sizes[::-1])
         inputs = []
         for take_left in order:  # an interleaving of both sides' batches
-            side = left_batches if take_left and left_batches or not right_batches \
-                else right_batches
+            side = (
+                left_batches if take_left and left_batches or not right_batches else right_batches
+            )
             if side:
                 inputs.append((0 if side is left_batches else 1, side.pop(0)))
         steps = steps_for(inputs, 2)
@@ -185,8 +208,9 @@ def test_restored_operator_continues_to_same_result(workdir: Path, kind: str,
     apply(second, steps[split:], second_out)
     second.on_end(second_out)
 
-    assert outputs(whole_out) == tuple(a + b for a, b in zip(outputs(first_out),
-                                                             outputs(second_out)))
+    assert outputs(whole_out) == tuple(
+        a + b for a, b in zip(outputs(first_out), outputs(second_out))
+    )
 
 
 @pytest.mark.parametrize("kind", list(FLOWS))
@@ -207,8 +231,11 @@ def test_state_is_freed_once_watermark_passes(workdir: Path, kind: str) -> None:
             return sum(len(e) for buffer in op.buffers for e in buffer.values())
         return len(op.groups)
 
-    inputs = [(port, records[i:i + 50]) for i in range(0, len(records), 50) for port in
-              ((0, 1) if kind == "join" else (0,))]
+    inputs = [
+        (port, records[i : i + 50])
+        for i in range(0, len(records), 50)
+        for port in ((0, 1) if kind == "join" else (0,))
+    ]
     for step in steps_for(inputs, 2 if kind == "join" else 1):
         apply(op, [step], Output())
         sizes.append(size_of(op))
@@ -231,8 +258,12 @@ def test_state_is_freed_once_watermark_passes(workdir: Path, kind: str) -> None:
 
 def test_restored_session_window_orders_ties_like_uninterrupted_one(workdir: Path) -> None:
     build = factory("session", workdir)
-    batches = [[{"ts": 0, "k": "old"}], [{"ts": 100, "k": "b"}],
-               [{"ts": 200, "k": "a"}, {"ts": 200, "k": "b"}], [{"ts": 300}]]
+    batches = [
+        [{"ts": 0, "k": "old"}],
+        [{"ts": 100, "k": "b"}],
+        [{"ts": 200, "k": "a"}, {"ts": 200, "k": "b"}],
+        [{"ts": 300}],
+    ]
     steps = steps_for([(0, b) for b in batches], 1)
     whole, out = build(), Output()
     apply(whole, steps, out)

@@ -43,22 +43,28 @@ def typed(text: str, tmp_path: Path) -> bool:
     return next(n for n in physical.nodes.values() if n.kind == "source").typed
 
 
-@pytest.mark.parametrize(("flow", "expected"), [
-    ("rows | where id > 1 | select id | into out", True),
-    ("rows | select id | where id > 1 | derive x = 1 | into out", True),
-    ("rows | where id > 1 | into out", False),  # the records themselves go on
-    ("rows | derive x = 1 | into out", False),
-    ("rows | select copy = this | into out", False),
-    ("rows | select id | into out\nrows | where id > 1 | into out", False),
-    ("rows | select id | into out\nrows | select class | into out", True),
-])
+@pytest.mark.parametrize(
+    ("flow", "expected"),
+    [
+        ("rows | where id > 1 | select id | into out", True),
+        ("rows | select id | where id > 1 | derive x = 1 | into out", True),
+        ("rows | where id > 1 | into out", False),  # the records themselves go on
+        ("rows | derive x = 1 | into out", False),
+        ("rows | select copy = this | into out", False),
+        ("rows | select id | into out\nrows | where id > 1 | into out", False),
+        ("rows | select id | into out\nrows | select class | into out", True),
+    ],
+)
 def test_only_sources_read_by_field_reading_stages_are_typed(
-        flow: str, expected: bool, tmp_path: Path) -> None:
+    flow: str, expected: bool, tmp_path: Path
+) -> None:
     assert typed(flow, tmp_path) is expected
 
 
-FLOW = ("rows | where class != 4 | select id, name = _first, class, "
-        "doubled = score * 2, tag = meta.tag, ratio = 10 / class | into out")
+FLOW = (
+    "rows | where class != 4 | select id, name = _first, class, "
+    "doubled = score * 2, tag = meta.tag, ratio = 10 / class | into out"
+)
 
 
 def expected_output() -> list[dict]:
@@ -76,15 +82,26 @@ def test_typed_records_give_the_results_of_dicts(tmp_path: Path) -> None:
     assert out == expected_output()
     (error,) = [json.loads(line) for line in (tmp_path / "bad.jsonl").read_text().splitlines()]
     assert error["reason"] == "`select` failed: division by zero"
-    assert error["raw"] == {"id": 3, "_first": None, "class": 0, "score": None,
-                               "meta": {"tag": None}}
+    assert error["raw"] == {
+        "id": 3,
+        "_first": None,
+        "class": 0,
+        "score": None,
+        "meta": {"tag": None},
+    }
 
 
 def test_a_source_that_yields_dicts_still_feeds_typed_readers(tmp_path: Path) -> None:
     out, bad = CollectSink(), CollectSink()
     rows = [*ROWS, {"id": "five", "class": 1}]
-    run_pipeline(SCHEMA + FLOW, tmp_path, sources={"rows": MemorySource(rows)},
-                 sinks={"out": out, "bad": bad})
+    run_pipeline(
+        SCHEMA + FLOW,
+        tmp_path,
+        sources={"rows": MemorySource(rows)},
+        sinks={"out": out, "bad": bad},
+    )
     assert out.records == expected_output()
     assert sorted(e["reason"] for e in bad.records) == [
-        "`select` failed: division by zero", "schema `Row`: expected `int`, got `str` at `id`"]
+        "`select` failed: division by zero",
+        "schema `Row`: expected `int`, got `str` at `id`",
+    ]

@@ -27,10 +27,10 @@ AGGREGATES = """{ n = count(), total = sum(v), lo = min(v), hi = max(v), mean = 
                   median = quantile(v, 0.5), kinds = count_distinct(c) }"""
 SQL_AGGREGATES = """count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, avg(v) AS mean,
                     quantile_cont(v, 0.5) AS median, count(DISTINCT c) AS kinds"""
-COLUMNS = ("window_start", "window_end", "k", "n", "total", "lo", "hi", "mean", "median",
-           "kinds")
-VALUES = st.one_of(st.none(), st.floats(-1000, 1000, allow_nan=False),
-                   st.integers(-1000, 1000).map(float))
+COLUMNS = ("window_start", "window_end", "k", "n", "total", "lo", "hi", "mean", "median", "kinds")
+VALUES = st.one_of(
+    st.none(), st.floats(-1000, 1000, allow_nan=False), st.integers(-1000, 1000).map(float)
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,9 @@ def db():
     connection.close()
 
 
-def rillet_windows(base_dir: Path, lateness: int, size: int, slide: tuple[int, int],
-                   gap: int) -> dict[str, list[tuple]]:
+def rillet_windows(
+    base_dir: Path, lateness: int, size: int, slide: tuple[int, int], gap: int
+) -> dict[str, list[tuple]]:
     text = three_windows("data.jsonl", AGGREGATES, lateness, size, slide, gap)
     plan, registry = compiled_plan(text, base_dir)
     sinks = {name: CollectSink() for name in ("tumbling", "sliding", "sessions")}
@@ -64,11 +65,14 @@ def ordered(rows) -> list[tuple]:
     return sorted(rows, key=lambda r: (r[1], r[0], r[2] is not None, r[2] or ""))
 
 
-def duckdb_windows(db, path: Path, size: int, slide: tuple[int, int],
-                   gap: int) -> dict[str, list[tuple]]:
-    data = (f"SELECT * FROM read_json('{path}', format='newline_delimited', "
-            "columns={ts: 'BIGINT', k: 'VARCHAR', v: 'DOUBLE', c: 'VARCHAR'})")
-    (low, high), = db.sql(f"SELECT min(ts), max(ts) FROM ({data})").fetchall()
+def duckdb_windows(
+    db, path: Path, size: int, slide: tuple[int, int], gap: int
+) -> dict[str, list[tuple]]:
+    data = (
+        f"SELECT * FROM read_json('{path}', format='newline_delimited', "
+        "columns={ts: 'BIGINT', k: 'VARCHAR', v: 'DOUBLE', c: 'VARCHAR'})"
+    )
+    ((low, high),) = db.sql(f"SELECT min(ts), max(ts) FROM ({data})").fetchall()
     slide_size, every = slide
     first = (low - slide_size) - (low - slide_size) % every
     order = "ORDER BY window_end, window_start, k NULLS FIRST"
@@ -109,8 +113,15 @@ def assert_rows_match(got: list[tuple], expected: list[tuple]) -> None:
             assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9, abs=1e-6)
 
 
-def check_against_duckdb(db, workdir: Path, records: list[dict], lateness: int, size: int,
-                         slide: tuple[int, int], gap: int) -> None:
+def check_against_duckdb(
+    db,
+    workdir: Path,
+    records: list[dict],
+    lateness: int,
+    size: int,
+    slide: tuple[int, int],
+    gap: int,
+) -> None:
     path = write_jsonl(workdir / "data.jsonl", records)
     got = rillet_windows(workdir, lateness, size, slide, gap)
     expected = duckdb_windows(db, path, size, slide, gap)
@@ -119,12 +130,22 @@ def check_against_duckdb(db, workdir: Path, records: list[dict], lateness: int, 
 
 
 @settings(max_examples=50, deadline=None)
-@given(disorder=st.integers(0, 30), size=st.sampled_from([5, 10, 30]),
-       slide=st.sampled_from([(10, 5), (15, 10), (30, 10), (6, 4)]),
-       gap=st.sampled_from([4, 10, 40]), data=st.data())
-def test_windows_match_duckdb_on_generated_data(db, workdir: Path, disorder: int, size: int,
-                                                slide: tuple[int, int], gap: int,
-                                                data: st.DataObject) -> None:
+@given(
+    disorder=st.integers(0, 30),
+    size=st.sampled_from([5, 10, 30]),
+    slide=st.sampled_from([(10, 5), (15, 10), (30, 10), (6, 4)]),
+    gap=st.sampled_from([4, 10, 40]),
+    data=st.data(),
+)
+def test_windows_match_duckdb_on_generated_data(
+    db,
+    workdir: Path,
+    disorder: int,
+    size: int,
+    slide: tuple[int, int],
+    gap: int,
+    data: st.DataObject,
+) -> None:
     records = data.draw(disordered(disorder, min_ts=0, values=VALUES).filter(bool))
     check_against_duckdb(db, workdir, records, disorder, size, slide, gap)
 
@@ -134,7 +155,12 @@ def test_windows_match_duckdb_on_many_batches(db, workdir: Path) -> None:
     records, front = [], 1_700_000_000_000
     for _ in range(5000):  # five default-sized batches
         front += rng.randrange(0, 40)
-        records.append({"ts": front - rng.randrange(0, 500), "k": rng.choice("abcdefg"),
-                        "v": None if rng.random() < 0.1 else round(rng.uniform(-50, 50), 3),
-                        "c": rng.choice(["p", "q", "r", None])})
+        records.append(
+            {
+                "ts": front - rng.randrange(0, 500),
+                "k": rng.choice("abcdefg"),
+                "v": None if rng.random() < 0.1 else round(rng.uniform(-50, 50), 3),
+                "c": rng.choice(["p", "q", "r", None]),
+            }
+        )
     check_against_duckdb(db, workdir, records, 500, 1000, (3000, 1000), 120)

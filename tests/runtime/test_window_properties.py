@@ -42,10 +42,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("windows")
 
 
-def windows_text(batch_size: int, lateness: int, size: int, slide: tuple[int, int],
-                 gap: int) -> str:
+def windows_text(
+    batch_size: int, lateness: int, size: int, slide: tuple[int, int], gap: int
+) -> str:
     return f"set batch_size = {batch_size}\n" + three_windows(
-        "in.jsonl", AGGREGATES, lateness, size, slide, gap)
+        "in.jsonl", AGGREGATES, lateness, size, slide, gap
+    )
 
 
 def run_windows(text: str, base_dir: Path, **kwargs) -> dict[str, list[dict]]:
@@ -71,12 +73,27 @@ def loose(rows: list[dict]) -> list[str]:
 
 
 @settings(max_examples=100, deadline=None)
-@given(disorder=st.integers(0, 25), slack=st.integers(0, 10), size=st.sampled_from([5, 10, 20]),
-       slide=st.sampled_from(SLIDING), gap=st.sampled_from([3, 10, 25]),
-       batch_size=st.sampled_from([1, 2, 3, 7, 1000]), sizes=batch_sizes(), data=st.data())
+@given(
+    disorder=st.integers(0, 25),
+    slack=st.integers(0, 10),
+    size=st.sampled_from([5, 10, 20]),
+    slide=st.sampled_from(SLIDING),
+    gap=st.sampled_from([3, 10, 25]),
+    batch_size=st.sampled_from([1, 2, 3, 7, 1000]),
+    sizes=batch_sizes(),
+    data=st.data(),
+)
 def test_windows_equal_reference_wherever_batches_are_cut(
-        workdir: Path, disorder: int, slack: int, size: int, slide: tuple[int, int], gap: int,
-        batch_size: int, sizes: list[int], data: st.DataObject) -> None:
+    workdir: Path,
+    disorder: int,
+    slack: int,
+    size: int,
+    slide: tuple[int, int],
+    gap: int,
+    batch_size: int,
+    sizes: list[int],
+    data: st.DataObject,
+) -> None:
     records = data.draw(disordered(disorder))
     write_jsonl(workdir / "in.jsonl", records)
     text = windows_text(batch_size, disorder + slack, size, slide, gap)
@@ -124,12 +141,23 @@ def expected_late(records: list[dict], size: int) -> list[int]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(records=disordered(40, max_size=60), size=st.sampled_from([5, 10]),
-       gap=st.sampled_from([2, 8]), batch_size=st.sampled_from([1, 4, 1000]),
-       sizes=batch_sizes(), late_sink=st.booleans())
+@given(
+    records=disordered(40, max_size=60),
+    size=st.sampled_from([5, 10]),
+    gap=st.sampled_from([2, 8]),
+    batch_size=st.sampled_from([1, 4, 1000]),
+    sizes=batch_sizes(),
+    late_sink=st.booleans(),
+)
 def test_on_time_counts_plus_late_equal_input_when_lateness_is_zero(
-        workdir: Path, records: list[dict], size: int, gap: int, batch_size: int,
-        sizes: list[int], late_sink: bool) -> None:
+    workdir: Path,
+    records: list[dict],
+    size: int,
+    gap: int,
+    batch_size: int,
+    sizes: list[int],
+    late_sink: bool,
+) -> None:
     write_jsonl(workdir / "in.jsonl", records)
     plan, registry = compiled_plan(late_text(batch_size, size, gap, late_sink), workdir)
     late = expected_late(records, size)
@@ -137,8 +165,7 @@ def test_on_time_counts_plus_late_equal_input_when_lateness_is_zero(
     for source in ({}, {"s": MemorySource(records, sizes)}):
         sinks = {"out": CollectSink(), "sessions": CollectSink(), "late": CollectSink()}
         metrics = anyio.run(partial(execute, plan, registry, sinks=sinks, sources=source))
-        tumbling, session = [m for m in metrics.nodes.values()
-                             if m.name.startswith("aggregate@")]
+        tumbling, session = [m for m in metrics.nodes.values() if m.name.startswith("aggregate@")]
         counted = sinks["out"].records
         assert sum(r["n"] for r in counted) + tumbling.late == len(records)
         assert tumbling.late == len(late)

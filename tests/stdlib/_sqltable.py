@@ -23,8 +23,9 @@ class Db(Protocol):
 
     def name(self, suffix: str) -> str: ...
 
-    def sink(self, table: str, key: str | None = None, name: str = "out",
-             retry_s: float = 60.0) -> SqlSink: ...
+    def sink(
+        self, table: str, key: str | None = None, name: str = "out", retry_s: float = 60.0
+    ) -> SqlSink: ...
 
     def table(self, table: str, key: str = "id") -> Any:
         """The `table` connector (for `lookup`) on `table`."""
@@ -192,7 +193,8 @@ class SinkContract:
         assert db.rows(table) == users(0, 4)
 
     def test_chunks_staged_past_the_checkpoint_are_dropped_on_resume(
-            self, db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+        self, db: Db, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setattr(sqltable, "STAGE_ROWS", 3)
         table = db.name("t")
 
@@ -297,10 +299,26 @@ class SinkContract:
     def test_created_table_takes_its_column_types_from_the_values(self, db: Db) -> None:
         table = db.name("t")
         records = [
-            {"id": 1, "count": 3, "ratio": 0.5, "mixed": 1, "ok": True, "page": "/a",
-             "tags": ["x"], "nothing": None},
-            {"id": 2, "count": 4, "ratio": 1.5, "mixed": 2.5, "ok": False, "page": "/b",
-             "tags": None, "nothing": None},
+            {
+                "id": 1,
+                "count": 3,
+                "ratio": 0.5,
+                "mixed": 1,
+                "ok": True,
+                "page": "/a",
+                "tags": ["x"],
+                "nothing": None,
+            },
+            {
+                "id": 2,
+                "count": 4,
+                "ratio": 1.5,
+                "mixed": 2.5,
+                "ok": False,
+                "page": "/b",
+                "tags": None,
+                "nothing": None,
+            },
         ]
 
         async def main() -> None:
@@ -311,9 +329,16 @@ class SinkContract:
         run(main)
         types = db.columns(table)
         assert list(types) == ["id", "count", "ratio", "mixed", "ok", "page", "tags", "nothing"]
-        assert self.type_names(types) == {"id": "int", "count": "int", "ratio": "float",
-                                          "mixed": "float", "ok": "bool", "page": "str",
-                                          "tags": "json", "nothing": "str"}
+        assert self.type_names(types) == {
+            "id": "int",
+            "count": "int",
+            "ratio": "float",
+            "mixed": "float",
+            "ok": "bool",
+            "page": "str",
+            "tags": "json",
+            "nothing": "str",
+        }
         loaded = run(db.table(table).load)
         assert loaded == {1: records[0], 2: records[1]}
 
@@ -322,8 +347,16 @@ class SinkContract:
 
     def test_text_with_quotes_backslashes_and_line_breaks_is_kept(self, db: Db) -> None:
         table = db.name("t")
-        texts = ['a\tb', 'line\nbreak\r\n', 'back\\slash \\n \\\\', 'quote " and \' ',
-                 'ünïcødé 😀', '', '\\.', 'comma, "csv"']
+        texts = [
+            "a\tb",
+            "line\nbreak\r\n",
+            "back\\slash \\n \\\\",
+            "quote \" and ' ",
+            "ünïcødé 😀",
+            "",
+            "\\.",
+            'comma, "csv"',
+        ]
         records = [{"id": i, "text": t, "nested": {"t": t}} for i, t in enumerate(texts)]
 
         async def main() -> None:
@@ -336,18 +369,25 @@ class SinkContract:
 
     def test_existing_table_is_written_in_its_own_columns(self, db: Db) -> None:
         table = db.name("t")
-        db.execute(f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT, "
-                   "n BIGINT DEFAULT 7, note TEXT)")
+        db.execute(
+            f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT, "
+            "n BIGINT DEFAULT 7, note TEXT)"
+        )
 
         async def main() -> None:
             sink = await opened(db.sink(table, key="id"))
-            await sink.commit(await write_epoch(sink, [{"id": 1, "name": "a"},
-                                                       {"id": 2, "name": "b", "note": "x"}]))
+            await sink.commit(
+                await write_epoch(
+                    sink, [{"id": 1, "name": "a"}, {"id": 2, "name": "b", "note": "x"}]
+                )
+            )
             await sink.aclose()
 
         run(main)
-        assert db.rows(table) == [{"id": 1, "name": "a", "n": 7, "note": None},
-                                  {"id": 2, "name": "b", "n": 7, "note": "x"}]
+        assert db.rows(table) == [
+            {"id": 1, "name": "a", "n": 7, "note": None},
+            {"id": 2, "name": "b", "n": 7, "note": "x"},
+        ]
 
     def test_a_field_the_table_lacks_stops_the_sink_naming_it(self, db: Db) -> None:
         table = db.name("t")
@@ -396,15 +436,17 @@ class SinkContract:
 
         async def main() -> None:
             sink = await opened(db.sink(table, key="email"))
-            await sink.commit(await write_epoch(sink, [{"id": 1, "email": "a", "n": 1},
-                                                       {"id": 2, "email": "a", "n": 2}]))
+            await sink.commit(
+                await write_epoch(
+                    sink, [{"id": 1, "email": "a", "n": 1}, {"id": 2, "email": "a", "n": 2}]
+                )
+            )
             await sink.aclose()
 
         run(main)
         assert db.rows(table) == [{"id": 2, "email": "a", "n": 2}]
 
-    def test_a_value_the_column_refuses_fails_the_commit_and_stays_staged(self,
-                                                                          db: Db) -> None:
+    def test_a_value_the_column_refuses_fails_the_commit_and_stays_staged(self, db: Db) -> None:
         table = db.name("t")
         db.execute(f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)")
 
@@ -423,8 +465,10 @@ class SinkContract:
         table = db.name("t")
         db.execute(f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT, n BIGINT)")
         db.execute(f"INSERT INTO {table} VALUES (1, 'a', 10), (2, 'b', NULL)")
-        assert run(db.table(table).load) == {1: {"id": 1, "name": "a", "n": 10},
-                                             2: {"id": 2, "name": "b", "n": None}}
+        assert run(db.table(table).load) == {
+            1: {"id": 1, "name": "a", "n": 10},
+            2: {"id": 2, "name": "b", "n": None},
+        }
         by_name = run(db.table(table, key="name").load)
         assert set(by_name) == {"a", "b"}
 

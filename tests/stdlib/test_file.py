@@ -34,14 +34,29 @@ from tests.conftest import compile_pipeline, rillet, run_pipeline
 from tests.runtime._collect import CollectSink
 
 
-def _context(base_dir: Path, batch_size: int = 1000, schema: Schema | None = None,
-             batch_timeout_s: float = 0.2) -> SourceContext:
-    return SourceContext(name="s", schema=schema, clock=SystemClock(), base_dir=base_dir,
-                         batch_size=batch_size, batch_timeout_s=batch_timeout_s)
+def _context(
+    base_dir: Path,
+    batch_size: int = 1000,
+    schema: Schema | None = None,
+    batch_timeout_s: float = 0.2,
+) -> SourceContext:
+    return SourceContext(
+        name="s",
+        schema=schema,
+        clock=SystemClock(),
+        base_dir=base_dir,
+        batch_size=batch_size,
+        batch_timeout_s=batch_timeout_s,
+    )
 
 
-def read_all(base_dir: Path, path: str, fmt: str = "jsonl", batch_size: int = 1000,
-             schema: Schema | None = None) -> list[SourceBatch]:
+def read_all(
+    base_dir: Path,
+    path: str,
+    fmt: str = "jsonl",
+    batch_size: int = 1000,
+    schema: Schema | None = None,
+) -> list[SourceBatch]:
     source = FileSource(FileSourceConfig(path, fmt), _context(base_dir, batch_size, schema))
 
     async def main() -> list[SourceBatch]:
@@ -66,20 +81,22 @@ def _starts(text: str) -> list[int]:
     return starts
 
 
-ORDER = SchemaSpec("Order", (
-    FieldSpec("id", TypeSpec("int")),
-    FieldSpec("amount", TypeSpec("float")),
-    FieldSpec("paid", TypeSpec("bool")),
-    FieldSpec("note", TypeSpec("str", optional=True)),
-    FieldSpec("qty", TypeSpec("int", optional=True)),
-))
+ORDER = SchemaSpec(
+    "Order",
+    (
+        FieldSpec("id", TypeSpec("int")),
+        FieldSpec("amount", TypeSpec("float")),
+        FieldSpec("paid", TypeSpec("bool")),
+        FieldSpec("note", TypeSpec("str", optional=True)),
+        FieldSpec("qty", TypeSpec("int", optional=True)),
+    ),
+)
 
 
 # -- source: formats and offsets ---------------------------------------------------------------
 
 
-def test_jsonl_source_reads_records_with_byte_offsets_of_line_starts(tmp_path: Path,
-                                                                      write) -> None:
+def test_jsonl_source_reads_records_with_byte_offsets_of_line_starts(tmp_path: Path, write) -> None:
     text = '{"a": 1}\n{"b": "é"}\n\n{"c": [1, 2]}\r\n{"d": null}'
     write("in.jsonl", text)
     (batch,) = read_all(tmp_path, "in.jsonl")
@@ -99,8 +116,9 @@ def test_jsonl_source_cuts_batches_of_batch_size(tmp_path: Path, write) -> None:
     assert [r["n"] for b in batches for r in b.records] == list(range(10))
 
 
-def test_jsonl_source_keeps_one_record_per_line_when_a_line_holds_two(tmp_path: Path,
-                                                                        write) -> None:
+def test_jsonl_source_keeps_one_record_per_line_when_a_line_holds_two(
+    tmp_path: Path, write
+) -> None:
     text = '{"a": 1}\n{"a": 2}, {"a": 3}\n{"a": 4}\n'
     write("in.jsonl", text)
     (batch,) = read_all(tmp_path, "in.jsonl")
@@ -112,8 +130,9 @@ def test_jsonl_source_keeps_one_record_per_line_when_a_line_holds_two(tmp_path: 
     assert bad.reason.startswith("malformed JSON")
 
 
-def test_jsonl_source_reports_a_string_split_over_two_lines_as_two_bad_lines(tmp_path: Path,
-                                                                             write) -> None:
+def test_jsonl_source_reports_a_string_split_over_two_lines_as_two_bad_lines(
+    tmp_path: Path, write
+) -> None:
     text = '{"a": "x\ny"}\n{"a": 2}\n'
     write("in.jsonl", text)
     (batch,) = read_all(tmp_path, "in.jsonl")
@@ -126,21 +145,27 @@ def test_lines_source_gives_text_without_line_end(tmp_path: Path, write) -> None
     text = "first\r\nsecond line\n\nlast"
     write("in.txt", text)
     (batch,) = read_all(tmp_path, "in.txt", "lines")
-    assert batch.records == [{"line": "first"}, {"line": "second line"}, {"line": ""},
-                             {"line": "last"}]
+    assert batch.records == [
+        {"line": "first"},
+        {"line": "second line"},
+        {"line": ""},
+        {"line": "last"},
+    ]
     assert batch.offsets == _starts(text)
 
 
 def test_csv_source_gives_strings_and_data_row_offsets(tmp_path: Path, write) -> None:
     write("in.csv", 'id,name\n1,"Smith, J"\n2,"two\nlines"\n\n3,\n')
     (batch,) = read_all(tmp_path, "in.csv", "csv")
-    assert batch.records == [{"id": "1", "name": "Smith, J"}, {"id": "2", "name": "two\nlines"},
-                             {"id": "3", "name": ""}]
+    assert batch.records == [
+        {"id": "1", "name": "Smith, J"},
+        {"id": "2", "name": "two\nlines"},
+        {"id": "3", "name": ""},
+    ]
     assert batch.offsets == [1, 2, 3]
 
 
-def test_csv_source_with_schema_converts_and_empty_optional_is_null(tmp_path: Path,
-                                                                    write) -> None:
+def test_csv_source_with_schema_converts_and_empty_optional_is_null(tmp_path: Path, write) -> None:
     write("in.csv", "id,amount,paid,note,qty,extra\n1,2.5,true,hi,3,x\n2,4,false,,,y\n")
     (batch,) = read_all(tmp_path, "in.csv", "csv", schema=Schema(ORDER))
     assert batch.records == [
@@ -171,28 +196,37 @@ def test_csv_source_sends_row_of_wrong_width_to_bad(tmp_path: Path, write) -> No
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 1 << 20])
-def test_csv_source_sends_rows_it_cannot_read_to_bad_with_their_row(tmp_path: Path, write,
-                                                                     monkeypatch,
-                                                                     chunk: int) -> None:
+def test_csv_source_sends_rows_it_cannot_read_to_bad_with_their_row(
+    tmp_path: Path, write, monkeypatch, chunk: int
+) -> None:
     big = "x" * 200_000  # past the csv module's field size limit
     (tmp_path / "in.csv").write_bytes(
-        b'a,b\n1,\xc3\xa9\n2,caf\xe9\n3,"ok"\n4,' + big.encode() + b'\n5,x"y\n6,"z\n7,q\n')
+        b'a,b\n1,\xc3\xa9\n2,caf\xe9\n3,"ok"\n4,' + big.encode() + b'\n5,x"y\n6,"z\n7,q\n'
+    )
     monkeypatch.setattr("rillet.stdlib.file.CHUNK_BYTES", chunk)
     batches = read_all(tmp_path, "in.csv", "csv", batch_size=2)
-    assert [r for b in batches for r in b.records] == [{"a": "1", "b": "é"}, {"a": "3", "b": "ok"},
-                                                       {"a": "7", "b": "q"}]
+    assert [r for b in batches for r in b.records] == [
+        {"a": "1", "b": "é"},
+        {"a": "3", "b": "ok"},
+        {"a": "7", "b": "q"},
+    ]
     assert [o for b in batches for o in b.offsets] == [1, 3, 6]
     assert [(b.offset, b.reason, b.raw[:8]) for batch in batches for b in batch.bad] == [
         (2, "invalid UTF-8 (byte 5 of the row)", "2,caf\ufffd"),
         (4, "malformed CSV: field larger than field limit (131072)", "4,xxxxxx"),
-        (5, "malformed CSV: new-line character seen in unquoted field - do you need to open the "
-            "file in universal-newline mode?", '5,x"y\n6,'),  # its quote ran on to the next
+        (
+            5,
+            "malformed CSV: new-line character seen in unquoted field - do you need to open the "
+            "file in universal-newline mode?",
+            '5,x"y\n6,',
+        ),  # its quote ran on to the next
     ]
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7])
-def test_source_reads_the_same_whatever_the_read_chunk_size(tmp_path: Path, write,
-                                                             monkeypatch, chunk: int) -> None:
+def test_source_reads_the_same_whatever_the_read_chunk_size(
+    tmp_path: Path, write, monkeypatch, chunk: int
+) -> None:
     jsonl = '{"a": "é"}\n\n{"a": 2}\r\n{"a": 3}'
     csv_text = 'a,b\r\n1,"x\r\ny"\r\n2,"say ""hi"""\n3,\n"4",last'
     write("in.jsonl", jsonl)
@@ -203,8 +237,11 @@ def test_source_reads_the_same_whatever_the_read_chunk_size(tmp_path: Path, writ
     assert [r for b in jsonl_batches for r in b.records] == [{"a": "é"}, {"a": 2}, {"a": 3}]
     assert [o for b in jsonl_batches for o in b.offsets] == [0, 13, 23]
     assert [r for b in csv_batches for r in b.records] == [
-        {"a": "1", "b": "x\r\ny"}, {"a": "2", "b": 'say "hi"'}, {"a": "3", "b": ""},
-        {"a": "4", "b": "last"}]
+        {"a": "1", "b": "x\r\ny"},
+        {"a": "2", "b": 'say "hi"'},
+        {"a": "3", "b": ""},
+        {"a": "4", "b": "last"},
+    ]
     assert [o for b in csv_batches for o in b.offsets] == [1, 2, 3, 4]
 
 
@@ -237,9 +274,12 @@ def test_pipeline_error_record_names_the_file_of_a_glob(tmp_path: Path, write) -
     write("logs/1.jsonl", '{"a": 1}\n')
     write("logs/2.jsonl", '{"a": 2}\n{"a": 0}\n')
     out, rejects = CollectSink(), CollectSink()
-    run_pipeline('source s = file("logs/*.jsonl")\nsink o = file("o.jsonl")\n'
-                 'sink e = file("e.jsonl")\nerrors into e\ns | derive x = 10 // a | into o\n',
-                 tmp_path, sinks={"o": out, "e": rejects})
+    run_pipeline(
+        'source s = file("logs/*.jsonl")\nsink o = file("o.jsonl")\n'
+        'sink e = file("e.jsonl")\nerrors into e\ns | derive x = 10 // a | into o\n',
+        tmp_path,
+        sinks={"o": out, "e": rejects},
+    )
     assert out.records == [{"a": 1, "x": 10}, {"a": 2, "x": 5}]
     [error] = rejects.records
     assert (error["file"], error["offset"], error["raw"]) == ("logs/2.jsonl", 9, {"a": 0})
@@ -248,8 +288,11 @@ def test_pipeline_error_record_names_the_file_of_a_glob(tmp_path: Path, write) -
 def test_run_sends_a_line_nested_too_deeply_to_the_error_sink(tmp_path: Path, write) -> None:
     deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
     write("in.jsonl", f'{{"n": 1}}\n{deep}\n{{"n": 2}}\n')
-    write("p.rill", 'source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
-                    'sink e = file("e.jsonl")\nerrors into e\ns | into o\n')
+    write(
+        "p.rill",
+        'source s = file("in.jsonl")\nsink o = file("o.jsonl")\n'
+        'sink e = file("e.jsonl")\nerrors into e\ns | into o\n',
+    )
     result = rillet("run", "-q", "p.rill", cwd=tmp_path)
     assert result.returncode == 0, result.stderr.decode()
     assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
@@ -260,12 +303,14 @@ def test_run_sends_a_line_nested_too_deeply_to_the_error_sink(tmp_path: Path, wr
 # -- source: missing input ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("missing.jsonl", "source `s`: no such file: missing.jsonl"),
-    ("none/*.jsonl", "source `s`: no file matches: none/*.jsonl"),
-])
-def test_source_open_fails_when_input_is_missing(tmp_path: Path, path: str,
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("missing.jsonl", "source `s`: no such file: missing.jsonl"),
+        ("none/*.jsonl", "source `s`: no file matches: none/*.jsonl"),
+    ],
+)
+def test_source_open_fails_when_input_is_missing(tmp_path: Path, path: str, message: str) -> None:
     source = FileSource(FileSourceConfig(path), _context(tmp_path))
     with pytest.raises(ConnectorError) as raised:
         anyio.run(source.open)
@@ -281,13 +326,15 @@ def test_missing_absolute_input_names_only_its_path(tmp_path: Path) -> None:
 
 
 def test_run_with_missing_input_prints_one_line_and_exits_1(tmp_path: Path, write) -> None:
-    write("p.rill", 'source s = file("data/nope.jsonl")\nsink o = file("out/o.jsonl")\n'
-                    "s | into o\n")
+    write(
+        "p.rill", 'source s = file("data/nope.jsonl")\nsink o = file("out/o.jsonl")\ns | into o\n'
+    )
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.decode() == (
         f"rillet: error: source `s`: no such file: data/nope.jsonl (resolved against "
-        f"{tmp_path.resolve()})\n")
+        f"{tmp_path.resolve()})\n"
+    )
 
 
 # -- source: resuming --------------------------------------------------------------------------
@@ -311,32 +358,42 @@ def _resumed(base_dir: Path, path: str, fmt: str, position: dict) -> list[dict]:
     return anyio.run(main)
 
 
-@pytest.mark.parametrize(("fmt", "text", "offset"), [
-    ("jsonl", '{"n": 1}\n{"n": 2}\n', 9),
-    ("csv", "n\n1\n2", 1),  # the last row has no newline: it counts once the file ends
-])
-def test_source_resumes_at_its_offset(tmp_path: Path, write, fmt: str, text: str,
-                                      offset: int) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "text", "offset"),
+    [
+        ("jsonl", '{"n": 1}\n{"n": 2}\n', 9),
+        ("csv", "n\n1\n2", 1),  # the last row has no newline: it counts once the file ends
+    ],
+)
+def test_source_resumes_at_its_offset(
+    tmp_path: Path, write, fmt: str, text: str, offset: int
+) -> None:
     write("in", text)
     assert _resumed(tmp_path, "in", fmt, {"done": [], "current": ["in", offset]}) == [
-        {"n": 2 if fmt == "jsonl" else "2"}]
+        {"n": 2 if fmt == "jsonl" else "2"}
+    ]
     assert _resumed(tmp_path, "in", fmt, {"done": [], "current": ["in", 2 * offset]}) == []
 
 
-@pytest.mark.parametrize(("fmt", "text", "offset", "holds"), [
-    ("jsonl", '{"n": 9}\n', 18, "9 bytes, fewer than the 18 bytes"),
-    ("jsonl", "", 18, "0 bytes, fewer than the 18 bytes"),
-    ("csv", "n\n9\n", 3, "1 data row, fewer than the 3 data rows"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "text", "offset", "holds"),
+    [
+        ("jsonl", '{"n": 9}\n', 18, "9 bytes, fewer than the 18 bytes"),
+        ("jsonl", "", 18, "0 bytes, fewer than the 18 bytes"),
+        ("csv", "n\n9\n", 3, "1 data row, fewer than the 3 data rows"),
+    ],
+)
 def test_source_refuses_to_resume_in_a_file_cut_below_its_offset(
-        tmp_path: Path, write, fmt: str, text: str, offset: int, holds: str) -> None:
+    tmp_path: Path, write, fmt: str, text: str, offset: int, holds: str
+) -> None:
     write("data/in", text)
     with pytest.raises(ConnectorError) as raised:
         _resumed(tmp_path, "data/in", fmt, {"done": [], "current": ["data/in", offset]})
     assert str(raised.value) == (
         f"source `s`: cannot resume: data/in holds {holds} read before the checkpoint being "
         "resumed (it was cut or replaced since); run with --fresh to read it again from the "
-        "start")
+        "start"
+    )
 
 
 # -- source: follow ----------------------------------------------------------------------------
@@ -366,7 +423,9 @@ def test_follow_reads_appended_lines_and_new_files(tmp_path: Path, write) -> Non
     first = write("logs/a.jsonl", '{"n": 1}\n{"n": 2}\n')
     compiled = compile_pipeline(
         'set batch_timeout = 20ms\nsource s = file("logs/*.jsonl", follow=true)\n'
-        'sink o = file("o.jsonl")\ns | derive m = n * 10 | into o\n', tmp_path)
+        'sink o = file("o.jsonl")\ns | derive m = n * 10 | into o\n',
+        tmp_path,
+    )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
     sink = WaitingSink()
@@ -377,7 +436,7 @@ def test_follow_reads_appended_lines_and_new_files(tmp_path: Path, write) -> Non
             f.write('{"n": 3}\n{"n": ')
         await anyio.sleep(0.15)  # the source polls meanwhile; half a line must wait
         with first.open("a") as f:
-            f.write('4}\n')
+            f.write("4}\n")
         await sink.wait_for(4)
         write("logs/b.jsonl", '{"n": 5}\n')
         await sink.wait_for(5)
@@ -398,7 +457,9 @@ def test_follow_reads_appended_lines_and_new_files(tmp_path: Path, write) -> Non
 def test_follow_starts_with_no_matching_file_and_waits(tmp_path: Path, write) -> None:
     compiled = compile_pipeline(
         'set batch_timeout = 10ms\nsource s = file("in/*.csv", format="csv", follow=true)\n'
-        'sink o = file("o.jsonl")\ns | into o\n', tmp_path)
+        'sink o = file("o.jsonl")\ns | into o\n',
+        tmp_path,
+    )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
     sink = WaitingSink()
@@ -419,7 +480,9 @@ def test_follow_csv_waits_for_whole_rows(tmp_path: Path, write) -> None:
     data = write("in.csv", "a,b\n1,x\n")
     compiled = compile_pipeline(
         'set batch_timeout = 10ms\nsource s = file("in.csv", format="csv", follow=true)\n'
-        'sink o = file("o.jsonl")\ns | into o\n', tmp_path)
+        'sink o = file("o.jsonl")\ns | into o\n',
+        tmp_path,
+    )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
     sink = WaitingSink()
@@ -434,13 +497,16 @@ def test_follow_csv_waits_for_whole_rows(tmp_path: Path, write) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
             await sink.wait_for(1)
-            await append("2,", "y\n3,\"multi", "\nline", '"\n')
+            await append("2,", 'y\n3,"multi', "\nline", '"\n')
             await sink.wait_for(3)
             tg.cancel_scope.cancel()
 
     anyio.run(main)
-    assert sink.records == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"},
-                            {"a": "3", "b": "multi\nline"}]
+    assert sink.records == [
+        {"a": "1", "b": "x"},
+        {"a": "2", "b": "y"},
+        {"a": "3", "b": "multi\nline"},
+    ]
 
 
 # -- sink --------------------------------------------------------------------------------------
@@ -469,12 +535,18 @@ def test_jsonl_sink_writes_one_record_per_line_creating_folders(tmp_path: Path) 
 
 
 def test_csv_sink_writes_header_of_first_record_and_plain_values(tmp_path: Path) -> None:
-    _write_sink(tmp_path, "out/o.csv", "csv", [
-        [{"a": 1, "b": "x, y", "c": True}],
-        [{"a": None, "b": "z", "c": False, "extra": 1}, {"b": [1, 2], "c": {"k": "v"}}],
-    ])
+    _write_sink(
+        tmp_path,
+        "out/o.csv",
+        "csv",
+        [
+            [{"a": 1, "b": "x, y", "c": True}],
+            [{"a": None, "b": "z", "c": False, "extra": 1}, {"b": [1, 2], "c": {"k": "v"}}],
+        ],
+    )
     assert (tmp_path / "out/o.csv").read_text() == (
-        'a,b,c\n1,"x, y",true\n,z,false\n,"[1,2]","{""k"":""v""}"\n')
+        'a,b,c\n1,"x, y",true\n,z,false\n,"[1,2]","{""k"":""v""}"\n'
+    )
 
 
 def test_sink_truncates_an_existing_file(tmp_path: Path, write) -> None:
@@ -483,8 +555,9 @@ def test_sink_truncates_an_existing_file(tmp_path: Path, write) -> None:
     assert (tmp_path / "o.jsonl").read_text() == '{"new":1}\n'
 
 
-def _session(base_dir: Path, path: str, batches: list[list[dict]],
-             committed: dict | None = None) -> dict:
+def _session(
+    base_dir: Path, path: str, batches: list[list[dict]], committed: dict | None = None
+) -> dict:
     """One run of a sink: resumed at `committed` when given; returns its last `precommit`."""
     sink = FileSink(FileSinkConfig(path), SinkContext("o", base_dir))
 
@@ -511,8 +584,9 @@ def test_resumed_sink_cuts_back_what_came_after_the_checkpoint(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("change", ["emptied", "deleted", "replaced"])
-def test_resumed_sink_refuses_a_file_that_lost_what_was_committed(tmp_path: Path,
-                                                                  change: str) -> None:
+def test_resumed_sink_refuses_a_file_that_lost_what_was_committed(
+    tmp_path: Path, change: str
+) -> None:
     committed = _session(tmp_path, "o.jsonl", [[{"n": 1}, {"n": 2}]])
     out = tmp_path / "o.jsonl"
     if change == "emptied":
@@ -531,7 +605,8 @@ def test_resumed_sink_refuses_a_file_that_lost_what_was_committed(tmp_path: Path
 
 
 def test_resumed_sink_checks_only_the_length_of_a_checkpoint_without_a_checksum(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     _session(tmp_path, "o.jsonl", [[{"n": 1}]])
     (tmp_path / "o.jsonl").write_text('{"n":9}\n')  # same length: cannot be told apart
     _session(tmp_path, "o.jsonl", [[{"n": 2}]], {"length": 8, "header": None})
@@ -547,14 +622,16 @@ def test_resumed_sink_whose_path_changed_stops_before_writing_anything(tmp_path:
         _session(tmp_path, "out/b.jsonl", [[{"n": 2}]], committed)
     assert str(raised.value) == (
         "sink `o` wrote to out/a.jsonl up to the checkpoint being resumed, the pipeline now names "
-        "out/b.jsonl; run with --fresh to write out/b.jsonl from the start, or put the path back")
+        "out/b.jsonl; run with --fresh to write out/b.jsonl from the start, or put the path back"
+    )
     assert not (tmp_path / "out/b.jsonl").exists()
     _session(tmp_path, "out/./a.jsonl", [[{"n": 2}]], committed)  # the same file, written apart
     assert (tmp_path / "out/a.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
 
 
 def test_sink_refuses_a_file_another_sink_holds_open_and_leaves_it_untouched(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     first = FileSink(FileSinkConfig("o.jsonl"), SinkContext("a", tmp_path))
     second = FileSink(FileSinkConfig("./o.jsonl"), SinkContext("b", tmp_path))
 
@@ -567,7 +644,8 @@ def test_sink_refuses_a_file_another_sink_holds_open_and_leaves_it_untouched(
                 await second.open()
             assert str(raised.value) == (
                 "sink `b`: o.jsonl is being written by another run (of this pipeline or another);"
-                " stop that run, or give each pipeline a file of its own")
+                " stop that run, or give each pipeline a file of its own"
+            )
         finally:
             await first.aclose()
 
@@ -582,8 +660,9 @@ def test_sink_open_fails_when_a_parent_is_a_file(tmp_path: Path, write) -> None:
     sink = FileSink(FileSinkConfig("blocker/sub/o.jsonl"), SinkContext("o", tmp_path))
     with pytest.raises(ConnectorError) as raised:
         anyio.run(sink.open)
-    assert str(raised.value) == ("sink `o`: cannot write blocker/sub/o.jsonl: blocker is a file, "
-                                 "not a folder")
+    assert str(raised.value) == (
+        "sink `o`: cannot write blocker/sub/o.jsonl: blocker is a file, not a folder"
+    )
 
 
 def test_run_with_unwritable_output_prints_one_line_and_exits_1(tmp_path: Path, write) -> None:
@@ -593,19 +672,27 @@ def test_run_with_unwritable_output_prints_one_line_and_exits_1(tmp_path: Path, 
     result = rillet("run", "p.rill", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.decode() == (
-        "rillet: error: sink `o`: cannot write out/o.jsonl: out is a file, not a folder\n")
+        "rillet: error: sink `o`: cannot write out/o.jsonl: out is a file, not a folder\n"
+    )
 
 
-def test_second_pipeline_writing_a_file_in_use_stops_with_one_line(tmp_path: Path,
-                                                                   write) -> None:
+def test_second_pipeline_writing_a_file_in_use_stops_with_one_line(tmp_path: Path, write) -> None:
     write("in.jsonl", '{"n": 1}\n')
-    write("a.rill", 'source s = file("in.jsonl", follow=true)\nsink o = file("out/o.jsonl")\n'
-                    "s | into o\n")
-    write("b.rill", 'source s = file("in.jsonl")\nsink mine = file("out/o.jsonl")\n'
-                    "s | derive b = true | into mine\n")
+    write(
+        "a.rill",
+        'source s = file("in.jsonl", follow=true)\nsink o = file("out/o.jsonl")\ns | into o\n',
+    )
+    write(
+        "b.rill",
+        'source s = file("in.jsonl")\nsink mine = file("out/o.jsonl")\n'
+        "s | derive b = true | into mine\n",
+    )
     output = tmp_path / "out" / "o.jsonl"
-    following = subprocess.Popen([sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "a.rill"],
-                                 cwd=tmp_path, stderr=subprocess.PIPE)
+    following = subprocess.Popen(
+        [sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "a.rill"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while not (output.exists() and output.stat().st_size) and time.monotonic() < deadline:
@@ -614,7 +701,8 @@ def test_second_pipeline_writing_a_file_in_use_stops_with_one_line(tmp_path: Pat
         assert second.returncode == 1
         assert second.stderr.decode() == (
             "rillet: error: sink `mine`: out/o.jsonl is being written by another run (of this "
-            "pipeline or another); stop that run, or give each pipeline a file of its own\n")
+            "pipeline or another); stop that run, or give each pipeline a file of its own\n"
+        )
         assert output.read_text() == '{"n":1}\n'
     finally:
         following.send_signal(signal.SIGTERM)
@@ -625,9 +713,12 @@ def test_second_pipeline_writing_a_file_in_use_stops_with_one_line(tmp_path: Pat
 
 def test_run_writes_outputs_relative_to_the_pipeline_file(tmp_path: Path, write) -> None:
     write("proj/data/in.csv", "a,b\n1,x\n2,y\n")
-    write("proj/p.rill", 'source s = file("data/in.csv", format="csv")\n'
-                         'sink o = file("out/new/o.csv", format="csv")\n'
-                         "s | select b, a | into o\n")
+    write(
+        "proj/p.rill",
+        'source s = file("data/in.csv", format="csv")\n'
+        'sink o = file("out/new/o.csv", format="csv")\n'
+        "s | select b, a | into o\n",
+    )
     result = rillet("run", "proj/p.rill", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "proj/out/new/o.csv").read_text() == "b,a\nx,1\ny,2\n"
@@ -646,8 +737,11 @@ def test_table_loads_rows_by_key_last_one_wins(tmp_path: Path, write) -> None:
 def test_csv_byte_order_mark_is_not_part_of_the_first_field(tmp_path: Path) -> None:
     (tmp_path / "in.csv").write_bytes("\ufeffname,n\nada,1\n".encode())
     out = CollectSink()
-    run_pipeline('source s = file("in.csv", format="csv")\nsink o = stdout()\ns | into o\n',
-                 tmp_path, sinks={"o": out})
+    run_pipeline(
+        'source s = file("in.csv", format="csv")\nsink o = stdout()\ns | into o\n',
+        tmp_path,
+        sinks={"o": out},
+    )
     assert out.records == [{"name": "ada", "n": "1"}]
 
 

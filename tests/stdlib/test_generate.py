@@ -22,8 +22,12 @@ from tests.runtime._collect import CollectSink
 
 def _generated(tmp_path: Path, args: str, batch: int = 1000) -> tuple[CollectSink, object]:
     out = CollectSink()
-    metrics = run_pipeline(f'set batch_size = {batch}\nsource s = generate({args})\n'
-                           'sink o = file("o.jsonl")\ns | into o\n', tmp_path, sinks={"o": out})
+    metrics = run_pipeline(
+        f"set batch_size = {batch}\nsource s = generate({args})\n"
+        'sink o = file("o.jsonl")\ns | into o\n',
+        tmp_path,
+        sinks={"o": out},
+    )
     return out, metrics
 
 
@@ -41,8 +45,14 @@ def test_generate_events_have_documented_fields_and_ranges(tmp_path: Path) -> No
     events = out.records
     assert len(events) == 10000
     assert all(set(e) == {"ts", "user", "page", "status", "latency_ms"} for e in events)
-    assert all(type(e["ts"]) is int and type(e["user"]) is int and type(e["status"]) is int
-               and type(e["page"]) is str and type(e["latency_ms"]) is float for e in events)
+    assert all(
+        type(e["ts"]) is int
+        and type(e["user"]) is int
+        and type(e["status"]) is int
+        and type(e["page"]) is str
+        and type(e["latency_ms"]) is float
+        for e in events
+    )
     assert all(1 <= e["user"] <= USERS and e["page"] in PAGES for e in events)
     assert all(0 <= i - (e["ts"] - START_MS) < 2000 for i, e in enumerate(events))
     late = sum(e["ts"] != START_MS + i for i, e in enumerate(events))
@@ -77,8 +87,11 @@ def test_generate_offsets_are_event_indexes() -> None:
 
 
 def test_generate_validates_events_against_a_schema() -> None:
-    schema = Schema(SchemaSpec("Click", (FieldSpec("user", TypeSpec("int")),
-                                         FieldSpec("page", TypeSpec("str")))))
+    schema = Schema(
+        SchemaSpec(
+            "Click", (FieldSpec("user", TypeSpec("int")), FieldSpec("page", TypeSpec("str")))
+        )
+    )
     context = SourceContext("s", schema, ManualClock(), Path("."), 100, 0.2)
     source = GenerateSource(GenerateConfig(count=5, seed=4), context)
 
@@ -94,8 +107,11 @@ def test_generate_validates_events_against_a_schema() -> None:
 def test_generate_with_rate_emits_only_due_events_on_manual_clock(tmp_path: Path) -> None:
     """rate=100/s, a 200 ms batch timeout: nothing is due before the clock moves; after 1 s,
     exactly 100 events; after 0.5 s more, exactly 50 more, stamped from the clock's time."""
-    compiled = compile_pipeline('set batch_timeout = 200ms\nsource s = generate(rate=100)\n'
-                                'sink o = file("o.jsonl")\ns | into o\n', tmp_path)
+    compiled = compile_pipeline(
+        "set batch_timeout = 200ms\nsource s = generate(rate=100)\n"
+        'sink o = file("o.jsonl")\ns | into o\n',
+        tmp_path,
+    )
     assert compiled.plan is not None and compiled.checked is not None
     clock = ManualClock(start_ms=5_000)
     out = CollectSink()
@@ -103,8 +119,11 @@ def test_generate_with_rate_emits_only_due_events_on_manual_clock(tmp_path: Path
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(partial(execute, compiled.plan, compiled.checked.registry, clock=clock,
-                                  sinks={"o": out}))
+            tg.start_soon(
+                partial(
+                    execute, compiled.plan, compiled.checked.registry, clock=clock, sinks={"o": out}
+                )
+            )
             await wait_all_tasks_blocked()
             seen.append(len(out.records))
             clock.advance(1.0)
@@ -125,8 +144,9 @@ def test_generate_with_rate_emits_only_due_events_on_manual_clock(tmp_path: Path
 
 
 def test_generate_with_rate_and_count_ends_after_count(tmp_path: Path) -> None:
-    compiled = compile_pipeline('source s = generate(count=30, rate=10)\n'
-                                'sink o = file("o.jsonl")\ns | into o\n', tmp_path)
+    compiled = compile_pipeline(
+        'source s = generate(count=30, rate=10)\nsink o = file("o.jsonl")\ns | into o\n', tmp_path
+    )
     assert compiled.plan is not None and compiled.checked is not None
     clock = ManualClock()
     out = CollectSink()
@@ -154,7 +174,10 @@ def test_events_failing_the_schema_go_to_the_error_sink(tmp_path: Path) -> None:
     run_pipeline(
         "schema G {\n  ts: int\n  user: str\n}\n"
         'source g: G = generate(count=3)\nsink o = file("o.jsonl")\nsink e = file("e.jsonl")\n'
-        "errors into e\ng | into o\n", tmp_path, sinks={"o": out, "e": rejects})
+        "errors into e\ng | into o\n",
+        tmp_path,
+        sinks={"o": out, "e": rejects},
+    )
     assert out.records == []
     assert [r["offset"] for r in rejects.records] == [0, 1, 2]
     assert all("expected `str`, got `int` at `user`" in r["reason"] for r in rejects.records)

@@ -24,12 +24,16 @@ def _reference(data: bytes) -> tuple[list[bytes], list[int]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\xc3\xa9", b"{}"]),
-                     max_size=60).map(b"".join),
-       cuts=st.lists(st.integers(0, 80), max_size=10),
-       takes=st.lists(st.integers(1, 5), min_size=1, max_size=10))
+@given(
+    data=st.lists(
+        st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\xc3\xa9", b"{}"]), max_size=60
+    ).map(b"".join),
+    cuts=st.lists(st.integers(0, 80), max_size=10),
+    takes=st.lists(st.integers(1, 5), min_size=1, max_size=10),
+)
 def test_line_splitter_gives_lines_and_start_offsets_whatever_the_chunks(
-        data: bytes, cuts: list[int], takes: list[int]) -> None:
+    data: bytes, cuts: list[int], takes: list[int]
+) -> None:
     splitter = LineSplitter()
     lines: list[bytes] = []
     offsets: list[int] = []
@@ -68,8 +72,7 @@ def test_line_splitter_starts_at_a_given_offset() -> None:
 
 
 @given(cut=st.integers(0, 12))
-def test_byte_order_mark_at_the_start_of_the_input_is_not_part_of_the_first_line(
-        cut: int) -> None:
+def test_byte_order_mark_at_the_start_of_the_input_is_not_part_of_the_first_line(cut: int) -> None:
     data = b'\xef\xbb\xbf{"a": 1}\n\xef\xbb\xbf{"b": 2}\n'
     splitter = LineSplitter()
     splitter.feed(data[:cut])

@@ -85,8 +85,14 @@ def consumer_counts(subject: str) -> tuple[int, int]:
 
 def make_source(subject: str, batch_size: int = 10, **options: Any) -> NatsSource:
     options = {"url": NATS.url, "durable": "d", "until_empty": True, "ack_wait": 500, **options}
-    context = SourceContext(name="events", schema=None, clock=SystemClock(), base_dir=Path("."),
-                            batch_size=batch_size, batch_timeout_s=0.05)
+    context = SourceContext(
+        name="events",
+        schema=None,
+        clock=SystemClock(),
+        base_dir=Path("."),
+        batch_size=batch_size,
+        batch_timeout_s=0.05,
+    )
     return NatsSource(NatsSourceConfig(subject=subject, **options), context)
 
 
@@ -121,8 +127,18 @@ def test_ranges_of_sequences_and_their_union() -> None:
     runs = merge([[1, 3], [10, 12]], [[4, 4], [8, 9], [20, 20]])
     assert runs == [[1, 4], [8, 12], [20, 20]]
     firsts = [first for first, _ in runs]
-    assert [s for s in range(0, 22) if covers(runs, firsts, s)] == [1, 2, 3, 4, 8, 9, 10, 11,
-                                                                     12, 20]
+    assert [s for s in range(0, 22) if covers(runs, firsts, s)] == [
+        1,
+        2,
+        3,
+        4,
+        8,
+        9,
+        10,
+        11,
+        12,
+        20,
+    ]
 
 
 def test_source_reads_json_messages_in_batches_with_stream_sequences(subject) -> None:
@@ -203,8 +219,7 @@ def test_messages_read_after_the_checkpoint_come_again_before_newer_ones(subject
     assert consumer_counts(subject) == (0, 0)
 
 
-def test_messages_read_by_a_run_that_died_before_its_first_checkpoint_come_first(
-        subject) -> None:
+def test_messages_read_by_a_run_that_died_before_its_first_checkpoint_come_first(subject) -> None:
     """A run restarted with no checkpoint to resume from (it died within its first checkpoint
     interval) reads what the dead run had read before newer messages: read after them, those
     would be late for their windows, and dropped."""
@@ -234,8 +249,10 @@ def test_a_server_that_is_down_at_start_is_one_clear_error() -> None:
 
 
 def make_sink(subject: str, **options: Any) -> NatsSink:
-    return NatsSink(NatsSinkConfig(subject=subject, **{"url": NATS.url, **options}),
-                    SinkContext(name="out", base_dir=Path(".")))
+    return NatsSink(
+        NatsSinkConfig(subject=subject, **{"url": NATS.url, **options}),
+        SinkContext(name="out", base_dir=Path(".")),
+    )
 
 
 def test_sink_publishes_each_record_and_creates_the_stream(subject) -> None:
@@ -291,8 +308,9 @@ def test_source_and_sink_wait_for_a_restarted_server(subject) -> None:
     seen = anyio.run(body)
     assert sorted(seen) == sequences
     assert consumer_counts(subject) == (0, 0)
-    copy = read_all(make_source(f"{subject}.copy", stream=stream_of(subject) + "_COPY",
-                                batch_size=100))
+    copy = read_all(
+        make_source(f"{subject}.copy", stream=stream_of(subject) + "_COPY", batch_size=100)
+    )
     assert sorted(r["n"] for b in copy for r in b.records) == list(range(40))
 
     async def delete_copy() -> None:

@@ -41,14 +41,23 @@ class PostgresDb:
     def name(self, suffix: str) -> str:
         return f"{self.prefix}_{suffix}"
 
-    def sink(self, table: str, key: str | None = None, name: str = "out",
-             retry_s: float = 60.0) -> PostgresSink:
-        return PostgresSink(PostgresSinkConfig(URL, table, key, int(retry_s * 1000)),
-                            SinkContext(name=name, base_dir=Path.cwd()))
+    def sink(
+        self, table: str, key: str | None = None, name: str = "out", retry_s: float = 60.0
+    ) -> PostgresSink:
+        return PostgresSink(
+            PostgresSinkConfig(URL, table, key, int(retry_s * 1000)),
+            SinkContext(name=name, base_dir=Path.cwd()),
+        )
 
     def table(self, table: str, key: str = "id") -> PostgresTable:
-        context = SourceContext(name="users", schema=None, clock=SystemClock(),
-                                base_dir=Path.cwd(), batch_size=100, batch_timeout_s=0.1)
+        context = SourceContext(
+            name="users",
+            schema=None,
+            clock=SystemClock(),
+            base_dir=Path.cwd(),
+            batch_size=100,
+            batch_timeout_s=0.1,
+        )
         return PostgresTable(PostgresTableConfig(URL, table, key), context)
 
     def _query(self, statement: str, params: list | None = None) -> list[dict]:
@@ -59,34 +68,44 @@ class PostgresDb:
     def rows(self, table: str) -> list[dict]:
         if not self._query("SELECT to_regclass(%s) AS t", [table])[0]["t"]:
             return []
-        return sorted(self._query(f"SELECT * FROM {table}"),
-                      key=lambda r: (r.get("id"), r.get("n")))
+        return sorted(
+            self._query(f"SELECT * FROM {table}"), key=lambda r: (r.get("id"), r.get("n"))
+        )
 
     def staged(self) -> int:
         if not self._query("SELECT to_regclass('_rillet_staged') AS t")[0]["t"]:
             return 0
         return self._query(
             "SELECT count(*) AS n FROM _rillet_staged s JOIN _rillet_commits c ON "
-            "c.id = s.sink_id WHERE c.target LIKE %s", [self.prefix + "%"])[0]["n"]
+            "c.id = s.sink_id WHERE c.target LIKE %s",
+            [self.prefix + "%"],
+        )[0]["n"]
 
     def execute(self, statement: str) -> None:
         self._query(statement)
 
     def columns(self, table: str) -> dict[str, str]:
-        rows = self._query("SELECT column_name AS c, data_type AS t FROM "
-                           "information_schema.columns WHERE table_name = %s "
-                           "ORDER BY ordinal_position", [table])
+        rows = self._query(
+            "SELECT column_name AS c, data_type AS t FROM "
+            "information_schema.columns WHERE table_name = %s "
+            "ORDER BY ordinal_position",
+            [table],
+        )
         return {r["c"]: r["t"].upper() for r in rows}
 
     def drop(self) -> None:
         ensure(POSTGRES)
-        tables = self._query("SELECT schemaname || '.' || tablename AS t FROM pg_tables WHERE "
-                             "tablename LIKE %s", [self.prefix + "%"])
+        tables = self._query(
+            "SELECT schemaname || '.' || tablename AS t FROM pg_tables WHERE tablename LIKE %s",
+            [self.prefix + "%"],
+        )
         for row in tables:
             self.execute(f"DROP TABLE {row['t']}")
         if self._query("SELECT to_regclass('_rillet_commits') AS t")[0]["t"]:
-            self.execute(f"DELETE FROM _rillet_staged WHERE sink_id IN (SELECT id FROM "
-                         f"_rillet_commits WHERE target LIKE '{self.prefix}%')")
+            self.execute(
+                f"DELETE FROM _rillet_staged WHERE sink_id IN (SELECT id FROM "
+                f"_rillet_commits WHERE target LIKE '{self.prefix}%')"
+            )
             self.execute(f"DELETE FROM _rillet_commits WHERE target LIKE '{self.prefix}%'")
 
 
@@ -103,8 +122,13 @@ class TestPostgresSink(SinkContract):
         return db
 
     def type_names(self, types: dict[str, str]) -> dict[str, str]:
-        names = {"BIGINT": "int", "DOUBLE PRECISION": "float", "BOOLEAN": "bool", "TEXT": "str",
-                 "JSONB": "json"}
+        names = {
+            "BIGINT": "int",
+            "DOUBLE PRECISION": "float",
+            "BOOLEAN": "bool",
+            "TEXT": "str",
+            "JSONB": "json",
+        }
         return {column: names[kind] for column, kind in types.items()}
 
 
@@ -121,21 +145,28 @@ def test_server_down_at_start_is_one_line_without_the_password() -> None:
         run(sink.open)
     run(sink.aclose)
     message = str(caught.value)
-    assert message.startswith(f"sink `out`: cannot connect to "
-                              f"{url.replace(':s3cret', '')}: connection refused (is the server "
-                              "running")
+    assert message.startswith(
+        f"sink `out`: cannot connect to "
+        f"{url.replace(':s3cret', '')}: connection refused (is the server "
+        "running"
+    )
     assert "s3cret" not in message and "\n" not in message
-    table = PostgresTable(PostgresTableConfig(url, "t"), SourceContext(
-        "users", None, SystemClock(), Path.cwd(), 100, 0.1))
+    table = PostgresTable(
+        PostgresTableConfig(url, "t"),
+        SourceContext("users", None, SystemClock(), Path.cwd(), 100, 0.1),
+    )
     with pytest.raises(ConnectorError, match="^table `users`: cannot connect to "):
         run(table.load)
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("postgresql://u:pw@h:5432/db", "postgresql://u@h:5432/db"),
-    ("postgresql://u@h/db?sslmode=require&password=pw", "postgresql://u@h/db?sslmode=require"),
-    ("host=h user=u password='p w' dbname=db", "host=h user=u dbname=db"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@h:5432/db", "postgresql://u@h:5432/db"),
+        ("postgresql://u@h/db?sslmode=require&password=pw", "postgresql://u@h/db?sslmode=require"),
+        ("host=h user=u password='p w' dbname=db", "host=h user=u dbname=db"),
+    ],
+)
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert hidden_password(url) == shown
 

@@ -27,7 +27,8 @@ def store() -> Iterator[RedisCheckpointStore]:
 
 
 def test_every_damaged_byte_of_a_checkpoint_falls_back_to_the_one_before(
-        store: RedisCheckpointStore, caplog: pytest.LogCaptureFixture) -> None:
+    store: RedisCheckpointStore, caplog: pytest.LogCaptureFixture
+) -> None:
     store.save(full_manifest(1))
     store.save(full_manifest(2))
     sealed = store.client.hget(store.key, "2")
@@ -46,8 +47,7 @@ def test_checkpoint_without_a_checksum_still_loads(store: RedisCheckpointStore) 
     assert store.latest() == full_manifest(4)
 
 
-def test_checkpoint_redis_did_not_take_says_which_one_is_kept(
-        store: RedisCheckpointStore) -> None:
+def test_checkpoint_redis_did_not_take_says_which_one_is_kept(store: RedisCheckpointStore) -> None:
     store.save(full_manifest(1))
     reachable, store.client = store.client, redis.Redis.from_url("redis://127.0.0.1:1/0")
     try:  # Redis went away
@@ -57,5 +57,6 @@ def test_checkpoint_redis_did_not_take_says_which_one_is_kept(
         store.client = reachable
     assert str(caught.value) == (
         f"cannot save checkpoint 2 to Redis ({store.key}): Error 111 connecting to "
-        "127.0.0.1:1. Connection refused; checkpoint 1 is kept and a rerun resumes from it")
+        "127.0.0.1:1. Connection refused; checkpoint 1 is kept and a rerun resumes from it"
+    )
     assert store.latest() == full_manifest(1)

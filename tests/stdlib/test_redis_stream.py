@@ -55,13 +55,19 @@ def pending(server: redis.Redis, stream: str) -> int:
     return server.xpending(stream, GROUP)["pending"]
 
 
-def make_source(stream: str, batch_size: int = 10, schema: Schema | None = None,
-                **options: Any) -> RedisStreamSource:
-    options = {"url": REDIS.url, "group": GROUP, "consumer": "c1", "until_empty": True,
-               **options}
+def make_source(
+    stream: str, batch_size: int = 10, schema: Schema | None = None, **options: Any
+) -> RedisStreamSource:
+    options = {"url": REDIS.url, "group": GROUP, "consumer": "c1", "until_empty": True, **options}
     config = RedisStreamSourceConfig(stream=stream, **options)
-    context = SourceContext(name="events", schema=schema, clock=SystemClock(),
-                            base_dir=Path("."), batch_size=batch_size, batch_timeout_s=0.05)
+    context = SourceContext(
+        name="events",
+        schema=schema,
+        clock=SystemClock(),
+        base_dir=Path("."),
+        batch_size=batch_size,
+        batch_timeout_s=0.05,
+    )
     return RedisStreamSource(config, context)
 
 
@@ -108,8 +114,9 @@ def test_entries_without_the_field_are_records_of_their_fields(server, stream) -
     first = server.xadd(stream, {"user": "7", "page": "/home"}).decode()
     second = server.xadd(stream, {"user": "x", "page": "/cart"}).decode()
     third = server.xadd(stream, {"payload": json.dumps({"user": 9, "page": "/"})}).decode()
-    schema = Schema(SchemaSpec("Hit", (FieldSpec("user", TypeSpec("int")),
-                                       FieldSpec("page", TypeSpec("str")))))
+    schema = Schema(
+        SchemaSpec("Hit", (FieldSpec("user", TypeSpec("int")), FieldSpec("page", TypeSpec("str"))))
+    )
     source = make_source(stream, schema=schema, field="payload")
 
     async def body() -> list[SourceBatch]:
@@ -225,8 +232,7 @@ def test_a_run_without_a_checkpoint_reads_its_pending_entries_first(server, stre
     assert offsets_of(batches) == ids  # its 5 pending ones first, then the new ones
 
 
-def test_entries_of_a_dead_consumer_are_claimed_and_covered_by_the_position(server,
-                                                                            stream) -> None:
+def test_entries_of_a_dead_consumer_are_claimed_and_covered_by_the_position(server, stream) -> None:
     ids = add(server, stream, [{"n": i} for i in range(12)])
     server.xgroup_create(stream, GROUP, id="0")
     server.xreadgroup(GROUP, "dead", {stream: ">"}, count=4)  # then it died
@@ -311,8 +317,9 @@ def test_a_server_that_is_down_at_start_is_one_clear_error() -> None:
 
 def make_sink(stream: str, **options: Any) -> RedisStreamSink:
     options = {"url": REDIS.url, **options}
-    return RedisStreamSink(RedisStreamSinkConfig(stream=stream, **options),
-                           SinkContext(name="out", base_dir=Path(".")))
+    return RedisStreamSink(
+        RedisStreamSinkConfig(stream=stream, **options), SinkContext(name="out", base_dir=Path("."))
+    )
 
 
 def test_sink_appends_each_record_as_json_and_trims_to_maxlen(server, stream) -> None:
@@ -330,7 +337,9 @@ def test_sink_appends_each_record_as_json_and_trims_to_maxlen(server, stream) ->
     run(body)
     entries = server.xrange(stream)
     assert [json.loads(fields[b"data"]) for _, fields in entries] == [
-        {"n": 1, "s": "a"}, {"n": 2, "s": None}]
+        {"n": 1, "s": "a"},
+        {"n": 2, "s": None},
+    ]
     trimmed = make_sink(stream, maxlen=10, field="doc")
 
     async def many() -> None:

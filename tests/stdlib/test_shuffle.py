@@ -26,8 +26,9 @@ def prefix(tmp_path: Path) -> str:
 
 
 def producer(prefix: str, worker: int, workers: int = 1) -> ShuffleSink:
-    return ShuffleSink(REDIS.url, prefix, "edge", KEYS,
-                       SinkContext("edge", Path("."), worker, workers))
+    return ShuffleSink(
+        REDIS.url, prefix, "edge", KEYS, SinkContext("edge", Path("."), worker, workers)
+    )
 
 
 def reader(prefix: str, worker: int = 0, workers: int = 1) -> ShuffleSource:
@@ -65,6 +66,7 @@ def test_an_epoch_is_delivered_once_its_producer_committed_it(prefix: str) -> No
 
 def test_a_commit_covers_the_epochs_before_it(prefix: str) -> None:
     """The runtime commits only the newest of several checkpoints saved at once."""
+
     async def main() -> None:
         sink, source = producer(prefix, 0), reader(prefix)
         await sink.open()
@@ -89,8 +91,7 @@ def test_a_commit_covers_the_epochs_before_it(prefix: str) -> None:
     anyio.run(main)
 
 
-def test_what_a_crashed_generation_wrote_is_skipped_and_its_replay_delivered(
-        prefix: str) -> None:
+def test_what_a_crashed_generation_wrote_is_skipped_and_its_replay_delivered(prefix: str) -> None:
     async def main() -> None:
         first = producer(prefix, 0)
         await first.open()

@@ -30,14 +30,23 @@ class SqliteDb:
     def name(self, suffix: str) -> str:
         return suffix
 
-    def sink(self, table: str, key: str | None = None, name: str = "out",
-             retry_s: float = 60.0) -> SqliteSink:
-        return SqliteSink(SqliteSinkConfig(DB_PATH, table, key, int(retry_s * 1000)),
-                          SinkContext(name=name, base_dir=self.base_dir))
+    def sink(
+        self, table: str, key: str | None = None, name: str = "out", retry_s: float = 60.0
+    ) -> SqliteSink:
+        return SqliteSink(
+            SqliteSinkConfig(DB_PATH, table, key, int(retry_s * 1000)),
+            SinkContext(name=name, base_dir=self.base_dir),
+        )
 
     def table(self, table: str, key: str = "id") -> SqliteTable:
-        context = SourceContext(name="users", schema=None, clock=SystemClock(),
-                                base_dir=self.base_dir, batch_size=100, batch_timeout_s=0.1)
+        context = SourceContext(
+            name="users",
+            schema=None,
+            clock=SystemClock(),
+            base_dir=self.base_dir,
+            batch_size=100,
+            batch_timeout_s=0.1,
+        )
         return SqliteTable(SqliteTableConfig(DB_PATH, table, key), context)
 
     def _connect(self) -> sqlite3.Connection:
@@ -76,8 +85,13 @@ class TestSqliteSink(SinkContract):
         return SqliteDb(tmp_path)
 
     def type_names(self, types: dict[str, str]) -> dict[str, str]:
-        names = {"INTEGER": "int", "REAL": "float", "BOOLEAN": "bool", "TEXT": "str",
-                 "JSON": "json"}
+        names = {
+            "INTEGER": "int",
+            "REAL": "float",
+            "BOOLEAN": "bool",
+            "TEXT": "str",
+            "JSON": "json",
+        }
         return {column: names[kind] for column, kind in types.items()}
 
 
@@ -121,8 +135,9 @@ def test_a_locked_database_is_waited_for(tmp_path: Path, monkeypatch: pytest.Mon
     assert db.rows("t") == users(0, 2)
 
 
-def test_a_lock_held_past_its_retry_timeout_is_one_clear_error(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lock_held_past_its_retry_timeout_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT_S", 0.05)
     db = SqliteDb(tmp_path)
 
@@ -132,8 +147,11 @@ def test_a_lock_held_past_its_retry_timeout_is_one_clear_error(tmp_path: Path,
         holder = db._connect()
         holder.execute("BEGIN IMMEDIATE")
         try:
-            with pytest.raises(ConnectorError, match=r"database is locked \(gave up after "
-                                                     r"retrying for 0.3 s\)"):
+            with pytest.raises(
+                ConnectorError,
+                match=r"database is locked \(gave up after "
+                r"retrying for 0.3 s\)",
+            ):
                 await sink.precommit()
         finally:
             holder.execute("ROLLBACK")
@@ -153,8 +171,7 @@ def test_a_path_that_cannot_be_a_database_is_one_clear_error(tmp_path: Path) -> 
     run(sink.aclose)
 
 
-def test_table_from_a_missing_file_is_one_clear_error_and_creates_nothing(
-        tmp_path: Path) -> None:
+def test_table_from_a_missing_file_is_one_clear_error_and_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConnectorError, match=f"table `users`: no such file: {DB_PATH}"):
         run(SqliteDb(tmp_path).table("t").load)
     assert not (tmp_path / "out").exists()
@@ -179,12 +196,16 @@ def test_json_and_boolean_columns_keep_their_values(tmp_path: Path) -> None:
 
 
 def test_a_run_without_checkpoints_commits_at_its_end(tmp_path: Path, write) -> None:
-    write("in.jsonl", "".join(f'{{"id": {i}, "n": {i % 3}, "name": "user {i}"}}\n'
-                              for i in range(5)))
-    text = ('source s = file("in.jsonl")\n'
-            f'sink out = sqlite("{DB_PATH}", "t", key="n")\n'
-            's | into out\n')
+    write(
+        "in.jsonl", "".join(f'{{"id": {i}, "n": {i % 3}, "name": "user {i}"}}\n' for i in range(5))
+    )
+    text = (
+        f'source s = file("in.jsonl")\nsink out = sqlite("{DB_PATH}", "t", key="n")\ns | into out\n'
+    )
     run_pipeline(text, tmp_path)  # no checkpoint store: precommit and commit at the end
     assert sorted((r["n"], r["id"]) for r in SqliteDb(tmp_path).rows("t")) == [
-        (0, 3), (1, 4), (2, 2)]
+        (0, 3),
+        (1, 4),
+        (2, 2),
+    ]
     assert SqliteDb(tmp_path).staged() == 0
