@@ -17,7 +17,6 @@ from typing import Any
 import anyio
 import msgspec
 
-from .barrier import Alignment
 from .capability import (
     Committing,
     Flushing,
@@ -26,7 +25,7 @@ from .capability import (
     Seekable,
     Transactional,
 )
-from .channel import Channel, Outlet
+from .channel import Outlet
 from .checkpoint import (
     CheckpointStore,
     Coordinator,
@@ -45,13 +44,14 @@ from .eventtime import EventTimeOperator
 from .expr import describe_error
 from .failure import RecordError, StateMismatch
 from .inputs import Inputs
-from .item import END, TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
-from .metrics import NodeMetrics, RunMetrics
+from .item import TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
+from .metrics import RunMetrics
 from .operator import Output
 from .plan import Lookup, Node, Plan
 from .plugin import Registry
 from .resume import any_unread, continued
 from .schema import Schema
+from .topology import Topology, holding_sources, send_all
 
 
 def location(plan: Plan, node: Node) -> str:
@@ -78,10 +78,6 @@ def error_record(
         "at": at,
         "raw": raw,
     }
-
-
-_NO_MORE_EVENTS = 2**62
-"""Watermarks from here up say an input ended (+infinity), not how far event time got."""
 
 
 def _describe(record: dict) -> str:
@@ -127,28 +123,7 @@ class Execution:
         self.sources = dict(sources)
         self.sinks = dict(sinks)
         self.metrics = metrics if metrics is not None else RunMetrics()
-        capacity = self.plan.settings.channel_capacity
-        self.channels: dict[int, Channel] = {}
-        for node in physical.nodes.values():
-            self.metrics.nodes[node.id] = NodeMetrics(name=node.name, kind=node.kind)
-            if node.kind != "source":
-                self.channels[node.id] = Channel(capacity, clock)
-                self.metrics.channels[node.id] = self.channels[node.id].metrics
-        self._extra_ports: dict[int, int] = {}
-        self._error_outlets: dict[int, Outlet] = {}
-        self._late_outlets: dict[int, Outlet] = {}
-        for node in physical.nodes.values():
-            if physical.error_sink is not None and node.kind in ("source", "stage", "operator"):
-                self._error_outlets[node.id] = self._outlet(node, physical.error_sink, True)
-            if node.late_sink is not None:
-                self._late_outlets[node.id] = self._outlet(node, node.late_sink, True)
-        self.alignments = {
-            node.id: Alignment(self._ports(node))
-            for node in physical.nodes.values()
-            if node.kind != "source"
-        }
-        for node_id, alignment in self.alignments.items():
-            self.channels[node_id].alignment = alignment
+        self.topology = Topology(physical, self.metrics, clock)
         self.resume = resume
         self.coordinator = (
             None
@@ -180,20 +155,6 @@ class Execution:
         self._requested: anyio.Event | None = None  # made in the event loop by `run`
         self.nothing_to_do = False  # a finished run's inputs have not grown: run nothing
         self.extend_finished = extend_finished
-
-    def _outlet(self, node: PhysicalNode, target: int, extra: bool = False) -> Outlet:
-        """An outlet from `node` to `target`. Data edges take the target's first ports; extra
-        edges (errors, late records) the ports after them."""
-        target_node = self.physical.nodes[target]
-        if extra:
-            port = len(target_node.inputs) + self._extra_ports.get(target, 0)
-            self._extra_ports[target] = self._extra_ports.get(target, 0) + 1
-        else:
-            port = target_node.inputs.index(node.id)
-        return self.channels[target].outlet(port, self.metrics.nodes[node.id])
-
-    def _ports(self, node: PhysicalNode) -> int:
-        return len(node.inputs) + self._extra_ports.get(node.id, 0)
 
     async def _open(self, stack: AsyncExitStack) -> None:
         worker = (self.worker, self.workers)
@@ -251,7 +212,7 @@ class Execution:
     async def run(self) -> RunMetrics:
         started = self.clock.monotonic_s()
         async with AsyncExitStack() as stack:
-            for channel in self.channels.values():  # also when opening or a task fails
+            for channel in self.topology.channels.values():  # also when opening or a task fails
                 stack.callback(channel.close)
             await self._open(stack)
             if self.nothing_to_do:  # but what the finished checkpoint holds is made final, in
@@ -259,7 +220,7 @@ class Execution:
                 await self._commit_all()
                 return self.metrics
             if self.coordinator is not None:
-                self._holding = _holding_sources(self.physical, self.sinks)
+                self._holding = holding_sources(self.physical, self.sinks)
             self._checkpoints = anyio.CancelScope()
             self._newly_saved = anyio.Event()
             self._requested = anyio.Event()
@@ -268,7 +229,7 @@ class Execution:
                 if self.coordinator is not None:
                     tg.start_soon(self._checkpointer, name="rillet checkpointer")
                 for node in self.physical.nodes.values():
-                    outlets = [self._outlet(node, o) for o in node.outputs]
+                    outlets = [self.topology.outlet(node, o) for o in node.outputs]
                     task = {
                         "source": self._source,
                         "stage": self._stage,
@@ -405,22 +366,13 @@ class Execution:
         )
         self._completed(manifest)
 
-    async def _broadcast(self, node: PhysicalNode, outlets: list[Outlet], barrier: Barrier) -> None:
-        """Send a barrier on every output, then wait until each receiver has aligned it."""
-        extra = [self._error_outlets.get(node.id), self._late_outlets.get(node.id)]
-        targets = [*outlets, *(o for o in extra if o is not None)]
-        for outlet in targets:
-            await outlet.send(barrier)
-        for outlet in targets:
-            await outlet.channel.alignment.wait(barrier.checkpoint_id)
-
     async def _aligned(self, node: PhysicalNode, checkpoint_id: int, outlets: list[Outlet]) -> None:
         """Take this node's part in a checkpoint, let its senders go on, pass the barrier."""
         if self.coordinator is not None:
             kind, key, value = await self._part(node)
             self.coordinator.contribute(checkpoint_id, node.id, kind, key, value)
-        self.alignments[node.id].release(checkpoint_id)
-        await self._broadcast(node, outlets, Barrier(checkpoint_id))
+        self.topology.alignments[node.id].release(checkpoint_id)
+        await self.topology.broadcast(node, outlets, Barrier(checkpoint_id))
 
     async def _part(self, node: PhysicalNode) -> tuple[str, str | None, Any]:
         if node.kind == "operator":
@@ -444,27 +396,9 @@ class Execution:
         else:
             self.coordinator.retire(node.id, *await self._part(node))
 
-    async def _send_all(self, outlets: list[Outlet], item: Item, metrics: NodeMetrics) -> None:
-        for outlet in outlets:
-            await outlet.send(item)
-        if isinstance(item, Batch):
-            metrics.batches_out += 1
-            metrics.records_out += len(item.records)
-        elif isinstance(item, Watermark) and not item.idle and item.ts_ms < _NO_MORE_EVENTS:
-            metrics.watermark_ms = item.ts_ms
-
     async def _finish(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         await self._retire(node)
-        for outlet in outlets:
-            await outlet.send(END)
-        for extra in (self._error_outlets.get(node.id), self._late_outlets.get(node.id)):
-            if extra is not None:
-                await extra.send(END)
-
-    async def _send_errors(self, node: PhysicalNode, errors: list[dict]) -> None:
-        self.metrics.nodes[node.id].errors += len(errors)
-        outlet = self._error_outlets[node.id]
-        await outlet.send(Batch(errors, [e["offset"] for e in errors], Origin("errors")))
+        await self.topology.send_end(node, outlets)
 
     # -- node tasks ------------------------------------------------------------------------------
 
@@ -494,9 +428,9 @@ class Execution:
             if batch.bad:
                 await self._source_errors(node, plan_node, origin, batch.bad)
             if batch.records:
-                await self._send_all(outlets, Batch(batch.records, batch.offsets, origin), metrics)
+                await send_all(outlets, Batch(batch.records, batch.offsets, origin), metrics)
             if batch.watermark is not None:
-                await self._send_all(outlets, Watermark(batch.watermark), metrics)
+                await send_all(outlets, Watermark(batch.watermark), metrics)
             await self._answer_requests(node, source, outlets)
         if node.id in self._holding:
             await self._hold_end(node, source, outlets)
@@ -512,7 +446,7 @@ class Execution:
             assert self.coordinator is not None
             position = _position(source)
             self.coordinator.contribute(checkpoint_id, node.id, "source", node.name, position)
-            await self._broadcast(node, outlets, Barrier(checkpoint_id))
+            await self.topology.broadcast(node, outlets, Barrier(checkpoint_id))
             if checkpoint_id == self._stop_at:
                 await anyio.sleep_forever()  # stopping: read no more
 
@@ -524,7 +458,7 @@ class Execution:
         begins a checkpoint, which they all take part in before their end goes downstream. That
         checkpoint holds the operators' state from before the end of input fired anything, so a
         rerun over input that has grown since goes on from it (`resume.py`)."""
-        await self._send_all(outlets, Watermark(-(2**63), idle=True), self.metrics.nodes[node.id])
+        await send_all(outlets, Watermark(-(2**63), idle=True), self.metrics.nodes[node.id])
         self._exhausted.add(node.id)
         if self._exhausted == self._holding:
             self._drain_id = self._trigger()
@@ -542,7 +476,7 @@ class Execution:
         self, node: PhysicalNode, plan_node: Node, origin: Origin, bad: list[BadRecord]
     ) -> None:
         at = location(self.plan, plan_node)
-        if node.id not in self._error_outlets:
+        if node.id not in self.topology.error_outlets:
             first = bad[0]
             where = f"{origin.file} " if origin.file else ""
             raise RecordError(
@@ -551,12 +485,12 @@ class Execution:
                 "and keep going"
             )
         errors = [error_record(b.reason, origin, b.offset, b.raw, "source", at) for b in bad]
-        await self._send_errors(node, errors)
+        await self.topology.send_errors(node, errors)
 
     async def _stage(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         assert node.stage is not None
         run_batch = node.stage.run
-        channel = self.channels[node.id]
+        channel = self.topology.channels[node.id]
         metrics = self.metrics.nodes[node.id]
         inputs = Inputs(len(node.inputs))
         clock = self.clock
@@ -571,9 +505,9 @@ class Execution:
                 records, offsets = run_batch(item.records, item.offsets, on_error)
                 metrics.busy_s += clock.monotonic_s() - started
                 if errors:
-                    await self._send_errors(node, errors)
+                    await self.topology.send_errors(node, errors)
                 if records:
-                    await self._send_all(outlets, Batch(records, offsets, item.origin), metrics)
+                    await send_all(outlets, Batch(records, offsets, item.origin), metrics)
             elif not await self._control(node, port, item, inputs, outlets):
                 await self._finish(node, outlets)
                 return
@@ -584,25 +518,25 @@ class Execution:
         """Pass a control item on (watermarks merged over the inputs, barriers aligned);
         False once every input has ended."""
         metrics = self.metrics.nodes[node.id]
-        alignment = self.alignments[node.id]
+        alignment = self.topology.alignments[node.id]
         if isinstance(item, End):
             ended, merged = inputs.end(port)
             if merged is not None:
-                await self._send_all(outlets, merged, metrics)
+                await send_all(outlets, merged, metrics)
             for checkpoint_id in alignment.end(port):
                 await self._aligned(node, checkpoint_id, outlets)
             return not ended
         if isinstance(item, Watermark):
             merged = inputs.watermark(port, item)
             if merged is not None:
-                await self._send_all(outlets, merged, metrics)
+                await send_all(outlets, merged, metrics)
         elif isinstance(item, Barrier) and alignment.arrive(port, item.checkpoint_id):
             await self._aligned(node, item.checkpoint_id, outlets)
         return True
 
     def _error_handler(self, node: PhysicalNode, origin: Origin, errors: list[dict]):
         plan = self.plan
-        has_sink = node.id in self._error_outlets
+        has_sink = node.id in self.topology.error_outlets
 
         def on_error(record: dict, offset: int, op_index: int, error: BaseException) -> None:
             plan_node = node.plan_nodes[op_index]
@@ -621,12 +555,12 @@ class Execution:
 
     async def _operator(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         operator = node.operator
-        channel = self.channels[node.id]
+        channel = self.topology.channels[node.id]
         metrics = self.metrics.nodes[node.id]
         inputs = Inputs(len(node.inputs))
         clock = self.clock
         own_watermarks = isinstance(operator, EventTimeOperator)
-        alignment = self.alignments[node.id]
+        alignment = self.topology.alignments[node.id]
         async with anyio.create_task_group() as ticks:
             if operator.tick_s is not None:
                 ticks.start_soon(self._ticker, channel.outlet(-1, metrics), operator.tick_s)
@@ -667,7 +601,7 @@ class Execution:
                 metrics.busy_s += clock.monotonic_s() - started
                 await self._flush(node, out, origin, outlets)
                 if forward is not None:
-                    await self._send_all(outlets, forward, metrics)
+                    await send_all(outlets, forward, metrics)
                 for checkpoint_id in aligned:
                     await self._aligned(node, checkpoint_id, outlets)
 
@@ -682,16 +616,16 @@ class Execution:
         """Send what an operator call produced: records, late records, errors, watermark."""
         metrics = self.metrics.nodes[node.id]
         if out.records:
-            await self._send_all(outlets, Batch(out.records, out.offsets, origin), metrics)
+            await send_all(outlets, Batch(out.records, out.offsets, origin), metrics)
         if out.late:
             metrics.late += len(out.late)
-            late_outlet = self._late_outlets.get(node.id)
+            late_outlet = self.topology.late_outlets.get(node.id)
             if late_outlet is not None:
                 await late_outlet.send(Batch(out.late, out.late_offsets, origin))
         if out.errors:
             plan_node = node.plan_nodes[0]
             operator, at = operator_name(plan_node), location(self.plan, plan_node)
-            if node.id not in self._error_outlets:
+            if node.id not in self.topology.error_outlets:
                 record, offset, reason = out.errors[0]
                 where = f"{origin.file} " if origin.file else ""
                 came = (
@@ -704,7 +638,7 @@ class Execution:
                     f"{_describe(record)}\n  hint: add `errors into SINK` to send bad records "
                     "to a sink and keep going"
                 )
-            await self._send_errors(
+            await self.topology.send_errors(
                 node,
                 [
                     error_record(
@@ -714,9 +648,9 @@ class Execution:
                 ],
             )
         if out.watermark is not None:
-            await self._send_all(outlets, Watermark(out.watermark), metrics)
+            await send_all(outlets, Watermark(out.watermark), metrics)
         if out.idle:
-            await self._send_all(outlets, Watermark(-(2**63), idle=True), metrics)
+            await send_all(outlets, Watermark(-(2**63), idle=True), metrics)
 
     def _explain(self, error: BaseException) -> str:
         """An expression's failure; when a function raised, which one and from which plugin."""
@@ -732,7 +666,7 @@ class Execution:
         return describe_error(error)
 
     async def _union(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
-        channel = self.channels[node.id]
+        channel = self.topology.channels[node.id]
         metrics = self.metrics.nodes[node.id]
         inputs = Inputs(len(node.inputs))
         while True:
@@ -740,16 +674,16 @@ class Execution:
             if isinstance(item, Batch):
                 metrics.batches_in += 1
                 metrics.records_in += len(item.records)
-                await self._send_all(outlets, item, metrics)
+                await send_all(outlets, item, metrics)
             elif not await self._control(node, port, item, inputs, outlets):
                 await self._finish(node, outlets)
                 return
 
     async def _sink(self, node: PhysicalNode, outlets: list[Outlet]) -> None:
         sink = self.sinks[node.name]
-        channel = self.channels[node.id]
+        channel = self.topology.channels[node.id]
         metrics = self.metrics.nodes[node.id]
-        inputs = Inputs(self._ports(node))
+        inputs = Inputs(self.topology.ports(node))
         clock = self.clock
         hears = sink if isinstance(sink, HearsEventTime) else None
         while True:
@@ -789,30 +723,6 @@ def _on_watermark(
 def _position(source: Any) -> Any:
     """Where `source` is, for a checkpoint; None for one that cannot say (a generator)."""
     return source.position() if isinstance(source, Positioned) else None
-
-
-def _holding_sources(physical: PhysicalPlan, sinks: Mapping[str, SinkConnector]) -> set[int]:
-    """The sources whose end of input may fire something (a window, a global aggregate): those
-    from which an operator can be reached, so their end waits for the drain checkpoint. Not
-    those that feed a sink passing the end on to another process (the shuffle between
-    workers): the other workers wait for that end before they reach their own."""
-    holding = set()
-    for node in physical.nodes.values():
-        if node.kind != "source":
-            continue
-        seen, todo, operators = set(), list(node.outputs), False
-        while todo:
-            current = physical.nodes[todo.pop()]
-            if current.kind == "sink" and isinstance(sinks[current.name], HearsEventTime):
-                break
-            operators |= current.kind == "operator"
-            if current.id not in seen:
-                seen.add(current.id)
-                todo += current.outputs
-        else:
-            if operators:
-                holding.add(node.id)
-    return holding
 
 
 def prepare(
