@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from .badrecord import error_record, failed, location, make_typed, unreadable
 from .capability import (
     Committing,
     Flushing,
@@ -36,13 +37,13 @@ from .checkpoint import (
 )
 from .clock import Clock, SystemClock
 from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
-from .connector import BadRecord, SourceBatch
+from .connector import BadRecord
 from .connector import Sink as SinkConnector
 from .connector import Source as SourceConnector
 from .connectors import build_connectors, load_lookup
 from .eventtime import EventTimeOperator
 from .expr import describe_error
-from .failure import RecordError, StateMismatch
+from .failure import StateMismatch
 from .inputs import Inputs
 from .item import TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
 from .metrics import RunMetrics
@@ -52,50 +53,6 @@ from .plugin import Registry
 from .resume import any_unread, continued
 from .schema import Schema
 from .topology import Topology, holding_sources, send_all
-
-
-def location(plan: Plan, node: Node) -> str:
-    if node.span is None:
-        return plan.file
-    return f"{plan.file}:{node.span.line}:{node.span.col}"
-
-
-def error_record(
-    reason: str,
-    origin: Origin,
-    offset: int | str | None,
-    raw: Any,
-    operator: str | None = None,
-    at: str | None = None,
-) -> dict:
-    """The record the error sink receives for one bad input."""
-    return {
-        "reason": reason,
-        "source": origin.source,
-        "file": origin.file,
-        "offset": offset,
-        "operator": operator,
-        "at": at,
-        "raw": raw,
-    }
-
-
-def _describe(record: dict) -> str:
-    text = msgspec.json.encode(record, enc_hook=repr).decode()
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _make_typed(batch: SourceBatch, schema: Schema) -> None:
-    """Turn a batch of dicts into the typed records its readers expect; a record that does not
-    fit the schema becomes a bad record."""
-    records, offsets = [], []
-    for record, offset in zip(batch.records, batch.offsets):
-        try:
-            records.append(schema.validate(record))
-            offsets.append(offset)
-        except msgspec.ValidationError as e:
-            batch.bad.append(BadRecord(schema.describe(e), offset, record))
-    batch.records, batch.offsets = records, offsets
 
 
 class Execution:
@@ -420,7 +377,7 @@ class Execution:
                 and batch.records
                 and type(batch.records[0]) is not typed.type
             ):
-                _make_typed(batch, typed)  # a connector that did not decode through the schema
+                make_typed(batch, typed)  # a connector that did not decode through the schema
             metrics.busy_s += clock.monotonic_s() - started
             if batch is None:
                 break
@@ -477,13 +434,7 @@ class Execution:
     ) -> None:
         at = location(self.plan, plan_node)
         if node.id not in self.topology.error_outlets:
-            first = bad[0]
-            where = f"{origin.file} " if origin.file else ""
-            raise RecordError(
-                f"source `{origin.source}` ({at}): bad record at {where}offset {first.offset}: "
-                f"{first.reason}\n  hint: add `errors into SINK` to send bad records to a sink "
-                "and keep going"
-            )
+            raise unreadable(at, origin, bad[0])
         errors = [error_record(b.reason, origin, b.offset, b.raw, "source", at) for b in bad]
         await self.topology.send_errors(node, errors)
 
@@ -543,12 +494,7 @@ class Execution:
             operator, at = operator_name(plan_node), location(plan, plan_node)
             reason = f"`{operator}` failed: {self._explain(error)}"
             if not has_sink:
-                where = f"{origin.file} " if origin.file else ""
-                raise RecordError(
-                    f"{at}: {reason}\n  record from source `{origin.source}` at {where}offset "
-                    f"{offset}: {_describe(record)}\n  hint: add `errors into SINK` to send bad "
-                    "records to a sink and keep going"
-                )
+                raise failed(at, reason, origin, offset, record)
             errors.append(error_record(reason, origin, offset, record, operator, at))
 
         return on_error
@@ -627,17 +573,7 @@ class Execution:
             operator, at = operator_name(plan_node), location(self.plan, plan_node)
             if node.id not in self.topology.error_outlets:
                 record, offset, reason = out.errors[0]
-                where = f"{origin.file} " if origin.file else ""
-                came = (
-                    f"from source `{origin.source}` at {where}offset {offset}"
-                    if offset is not None
-                    else f"made by `{origin.source}`"
-                )
-                raise RecordError(
-                    f"{at}: `{operator}` failed: {reason}\n  record {came}: "
-                    f"{_describe(record)}\n  hint: add `errors into SINK` to send bad records "
-                    "to a sink and keep going"
-                )
+                raise failed(at, f"`{operator}` failed: {reason}", origin, offset, record)
             await self.topology.send_errors(
                 node,
                 [
