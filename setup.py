@@ -1,10 +1,10 @@
-"""Install the top-level folders `dsl/`, `runtime/`, `stdlib/`, `monitor/` as `rillet.dsl`,
-`rillet.runtime`, `rillet.stdlib`, `rillet.monitor`; the package list is computed so no
+"""Install the top-level folders `dsl/`, `runtime/`, `stdlib/` as `rillet.dsl`, `rillet.runtime`,
+`rillet.stdlib`; the package list is computed so no
 subpackage is silently left out of the wheel."""
 
 from setuptools import find_packages, setup
 
-TOP = ("dsl", "runtime", "stdlib", "monitor")
+TOP = ("dsl", "runtime", "stdlib")
 
 packages, package_dir = [], {}
 for top in TOP:

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.monitor.load import Tally, crowd  # noqa: E402 - after the path is set
+from tests.runtime.monitor.load import Tally, crowd  # noqa: E402 - after the path is set
 
 PIPELINE = """\
 source s   = generate(count={count})

@@ -27,12 +27,12 @@ from typing import Any
 import anyio
 import msgspec
 
-from rillet.monitor.logs import configure as configure_logging
-from rillet.monitor.monitor import Monitor
 from rillet.runtime import RecordError, Registry, RunMetrics, first_failure
 from rillet.runtime.checkpoint import CheckpointStore, FileCheckpointStore, Manifest
 from rillet.runtime.connector import ConnectorError
 from rillet.runtime.failure import StateMismatch
+from rillet.runtime.monitor.logs import configure as configure_logging
+from rillet.runtime.monitor.monitor import Monitor
 from rillet.runtime.plan import Plan, Sink
 from rillet.runtime.plugin import Spec
 from rillet.runtime.run import Execution, prepare
@@ -220,7 +220,10 @@ def _serving(monitor: Monitor, http: str | None, token: str | None) -> Iterator[
     if http is None:
         yield
         return
-    from rillet.monitor.server import MonitorServer, parse_address  # prometheus: only for --http
+    from rillet.runtime.monitor.server import (  # prometheus: only for --http
+        MonitorServer,
+        parse_address,
+    )
 
     try:
         server = MonitorServer(monitor, parse_address(http), token)
@@ -245,7 +248,7 @@ def _http_token(args: argparse.Namespace) -> str | None:
         if args.http_token is not None:
             raise SystemExit("rillet: error: --http-token needs --http")
         return None
-    from rillet.monitor.server import parse_address
+    from rillet.runtime.monitor.server import parse_address
 
     try:
         parse_address(args.http)

@@ -1,7 +1,7 @@
 """Counters of a run, per node and per channel, kept as plain values that exporters read.
 
 Updated once per batch (or per control item, or per checkpoint), never per record, so keeping
-them costs nothing measurable. The run summary reads them at the end; `rillet.monitor` reads
+them costs nothing measurable. The run summary reads them at the end; `rillet.runtime.monitor` reads
 them while the run goes on, from the event loop and from its HTTP thread: plain numbers that
 one writer updates are safe enough to read there for monitoring. Everything here is bounded.
 """

@@ -256,7 +256,8 @@ ALERT_MEASURES = {
     "input_rate": ("number", "records read per second by all sources, over the last 10 s"),
 }
 """What an alert can watch, with its unit: a share (0 to 1, written `80%`), a duration (ms,
-written `2m`) or a number. The monitor (`rillet.monitor.alert`) computes them from the metrics."""
+written `2m`) or a number. The monitor (`rillet.runtime.monitor.alert`) computes them from the
+metrics."""
 
 
 class Alert(msgspec.Struct, frozen=True):

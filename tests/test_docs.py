@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
-MODULE = re.compile(r"`((?:dsl|runtime|stdlib|monitor)/[a-z_]+\.(?:py|lark|html))`")
+MODULE = re.compile(r"`((?:dsl|runtime|stdlib)/(?:monitor/)?[a-z_]+\.(?:py|lark|html))`")
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)

@@ -10,11 +10,11 @@ import msgspec
 from prometheus_client import generate_latest
 
 from rillet.dsl.parser import parse
-from rillet.monitor.prometheus import Source, registry
-from rillet.monitor.snapshot import topology
 from rillet.runtime import plan as ir
 from rillet.runtime.clock import SystemClock
 from rillet.runtime.compile import compile_plan
+from rillet.runtime.monitor.prometheus import Source, registry
+from rillet.runtime.monitor.snapshot import topology
 from tests.conftest import compile_pipeline, run_pipeline
 
 CLICKS = "".join(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import rillet
-from tests.monitor.running import Running, eventually
+from tests.runtime.monitor.running import Running, eventually
 
 LIVE = """\
 set batch_timeout = 100ms

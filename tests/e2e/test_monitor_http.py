@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import rillet
-from tests.monitor.load import crowd, hang_up_early, silent
-from tests.monitor.running import Running, eventually
+from tests.runtime.monitor.load import crowd, hang_up_early, silent
+from tests.runtime.monitor.running import Running, eventually
 
 ENDLESS = """\
 set batch_timeout = 100ms

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import rillet
-from tests.monitor.running import Running, eventually
+from tests.runtime.monitor.running import Running, eventually
 
 SECRET = "hunter2-Zq9'x"
 NAME = "RILLET_TEST_TOKEN"

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import rillet
-from tests.monitor.running import Running, eventually
+from tests.runtime.monitor.running import Running, eventually
 
 FOLLOWED = """\
 set batch_timeout = 20ms

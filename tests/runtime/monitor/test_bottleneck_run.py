@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 
 from rillet.dsl.pipeline import compile_file
-from rillet.monitor.monitor import Monitor
+from rillet.runtime.monitor.monitor import Monitor
 from rillet.runtime.run import prepare
 
 SLOW_PLUGIN = '''\

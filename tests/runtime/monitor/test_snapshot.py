@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from rillet.monitor import plain
-from rillet.monitor.snapshot import NodeInfo, Sampler, Snapshot
-from rillet.monitor.terminal import render
 from rillet.runtime.metrics import ChannelMetrics, NodeMetrics, RunMetrics
+from rillet.runtime.monitor import plain
+from rillet.runtime.monitor.snapshot import NodeInfo, Sampler, Snapshot
+from rillet.runtime.monitor.terminal import render
 
 NODES = [
     NodeInfo(0, "clicks", "source", "clicks", outputs=(1,)),

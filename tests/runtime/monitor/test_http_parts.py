@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from rillet.monitor.access import Access
-from rillet.monitor.pages import Cached
-from rillet.monitor.request import BadRequest, Response, parse
+from rillet.runtime.monitor.access import Access
+from rillet.runtime.monitor.pages import Cached
+from rillet.runtime.monitor.request import BadRequest, Response, parse
 
 
 def test_a_request_head_is_read_into_method_path_query_and_headers() -> None:

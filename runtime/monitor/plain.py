@@ -1,8 +1,8 @@
 """The live view as plain lines, for a standard error that is not a terminal (a log file, CI):
 every few seconds one line per node, then one line naming the bottleneck and active alerts.
 
-Each line is a log record (`rillet.monitor`), so `--log-format json` turns them into JSON lines
-whose fields carry the numbers. Read next: `terminal.py`, the same for a terminal.
+Each line is a log record (`rillet.runtime.monitor`), so `--log-format json` turns them into
+JSON lines whose fields carry the numbers. Read next: `terminal.py`, the same for a terminal.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ PAGES = ["/", "/metrics", "/healthz", "/api/status"]
 
 @cache
 def dashboard() -> bytes:
-    return resources.files("rillet.monitor").joinpath("dashboard.html").read_bytes()
+    return resources.files("rillet.runtime.monitor").joinpath("dashboard.html").read_bytes()
 
 
 class Cached:

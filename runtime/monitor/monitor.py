@@ -14,10 +14,10 @@ from collections import deque
 from collections.abc import Callable
 
 from rillet.runtime.capability import ReportsProgress
-from rillet.runtime.run import Execution
 
 from . import plain, units
 from .alert import Alerts
+from .observed import ObservedRun
 from .snapshot import Sampler, Snapshot, topology
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ LAG_HISTORY = 600
 DISPLAYS = ("live", "plain", "none")
 
 
-def _progress(execution: Execution, name: str) -> Callable[[], tuple[int, int] | None]:
+def _progress(execution: ObservedRun, name: str) -> Callable[[], tuple[int, int] | None]:
     """A source's `progress()`, looked up when called: sources are opened by the run."""
 
     def read() -> tuple[int, int] | None:
@@ -45,7 +45,7 @@ class Monitor:
 
     def __init__(
         self,
-        execution: Execution,
+        execution: ObservedRun,
         display: str = "none",
         title: str = "",
         tick_s: float = TICK_S,

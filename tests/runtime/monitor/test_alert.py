@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from rillet.dsl.diagnostic import SourceText, render_text
-from rillet.monitor.alert import Alerts
-from rillet.monitor.snapshot import NodeInfo, Sampler, Snapshot
 from rillet.runtime.metrics import ChannelMetrics, NodeMetrics, RunMetrics
+from rillet.runtime.monitor.alert import Alerts
+from rillet.runtime.monitor.snapshot import NodeInfo, Sampler, Snapshot
 from rillet.runtime.plan import Alert
 from tests.conftest import compile_pipeline
 
