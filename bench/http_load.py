@@ -2,8 +2,8 @@
 
 `python bench/http_load.py [--count N] [--clients C] [--runs K]`: runs a pipeline on
 `generate(count=N)` with `--http 127.0.0.1:0`, K times without load and K times while C clients
-request /metrics again and again (`tests/monitor/load.py`), and prints the median wall time of
-each, the slowdown, the requests answered and those that failed (while the run served them,
+request /metrics again and again (`tests/runtime/monitor/load.py`), and prints the median wall
+time of each, the slowdown, the requests answered and those that failed (while the run served them,
 and in the moment it stops serving as it ends; by reason), and how many
 traceback lines the runs wrote to standard error. The load runs in this process, so on a
 machine with few cores it competes with the run for them as a real scraper on the same
