@@ -19,8 +19,6 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from rillet.runtime.secret import MaskedStream, Secrets
 from rillet.runtime.sinkguard import guard_sinks
 from rillet.runtime.statefolder import StateFolderError
 
+from .arguments import HTTP_TOKEN, parser
 from .diagnostic import render_json, render_text
 from .explain import explain
 from .graph import FORMATS as GRAPH_FORMATS
@@ -235,9 +234,6 @@ def _serving(monitor: Monitor, http: str | None, token: str | None) -> Iterator[
     finally:
         monitor.running = False
         server.close()
-
-
-HTTP_TOKEN = "RILLET_HTTP_TOKEN"
 
 
 def _http_token(args: argparse.Namespace) -> str | None:
@@ -555,139 +551,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _version() -> str:
-    """The installed distribution's version, so it never drifts from pyproject.toml."""
-    try:
-        return package_version("rillet")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="rillet", description="Streaming pipelines in one file.")
-    top.add_argument("--version", action="version", version=f"rillet {_version()}")
-    commands = top.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a pipeline")
-    check = commands.add_parser("check", help="check a pipeline file without running it")
-    test = commands.add_parser("test", help="run the pipeline file's `test` blocks")
-    plugins = commands.add_parser("plugins", help="list the components plugins provide")
-    plugins.add_argument("file", nargs="?", help="also the plugins this pipeline `use`s")
-    plugins.add_argument("--json", action="store_true", help="as JSON")
-    plugins.set_defaults(handler=cmd_plugins)
-    test.set_defaults(handler=cmd_test)
-    for sub in (run, check, test):
-        sub.add_argument("file", help="the pipeline file (.rill)")
-        sub.add_argument(
-            "-p",
-            "--param",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="override a `param` of the pipeline",
-        )
-    run.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no live view, progress lines or summary; warnings only",
-    )
-    run.add_argument(
-        "--fresh", action="store_true", help="forget saved checkpoints and start from the beginning"
-    )
-    run.add_argument(
-        "--http",
-        metavar="HOST:PORT",
-        help="serve /metrics (Prometheus), /healthz and a dashboard at / while "
-        "running; HOST defaults to 127.0.0.1, port 0 picks a free one",
-    )
-    run.add_argument(
-        "--http-token",
-        metavar="TOKEN",
-        help="answer --http requests only with `Authorization: Bearer TOKEN`; "
-        f"others can read it in a process listing, so prefer ${HTTP_TOKEN}",
-    )
-    run.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="log lines (warnings, alerts, checkpoints) as text or JSON lines",
-    )
-    run.add_argument(
-        "--watch",
-        action="store_true",
-        help="run again each time the pipeline file (or a plugin file it uses) "
-        "changes, until Ctrl-C",
-    )
-    checkpoints = commands.add_parser("checkpoints", help="list a pipeline's checkpoints")
-    checkpoints.add_argument("file", help="the pipeline file (.rill)")
-    checkpoints.set_defaults(handler=cmd_checkpoints)
-    for sub in (run, checkpoints):
-        sub.add_argument(
-            "--state-dir",
-            metavar="DIR",
-            help="where checkpoints are kept (default: .rillet/NAME beside FILE)",
-        )
-        sub.add_argument(
-            "--state-store",
-            metavar="URL",
-            help="keep checkpoints in Redis (redis://HOST:PORT), shared by "
-            "workers on several machines",
-        )
-        sub.add_argument(
-            "--group",
-            metavar="NAME",
-            help="the name workers of one pipeline share (default: FILE's name)",
-        )
-        sub.add_argument(
-            "--workers",
-            type=int,
-            default=1,
-            metavar="N",
-            help="run as N worker processes sharing the input through a broker",
-        )
-    run.add_argument(
-        "--worker-ids",
-        metavar="I,J",
-        help="which of the --workers this machine runs (default: all)",
-    )
-    run.add_argument(
-        "--broker",
-        metavar="URL",
-        help="the Redis (redis://HOST:PORT) that carries records between workers",
-    )
-    run.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # run by `supervise`
-    run.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)
-    run.set_defaults(handler=cmd_run)
-    check.add_argument("--format", choices=("text", "json"), default="text")
-    check.set_defaults(handler=cmd_check)
-    graph = commands.add_parser("graph", help="draw the pipeline's dataflow, sources to sinks")
-    graph.add_argument(
-        "--format",
-        choices=tuple(GRAPH_FORMATS),
-        default="text",
-        help="text (a tree), mermaid (flowchart) or dot (Graphviz)",
-    )
-    graph.set_defaults(handler=cmd_graph)
-    explain_ = commands.add_parser("explain", help="show the physical plan a run would execute")
-    explain_.set_defaults(handler=cmd_explain)
-    for sub in (graph, explain_):
-        sub.add_argument("file", help="the pipeline file (.rill)")
-        sub.add_argument(
-            "-p",
-            "--param",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="override a `param` of the pipeline",
-        )
-    return top
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    handlers = {
+        "run": cmd_run,
+        "check": cmd_check,
+        "test": cmd_test,
+        "plugins": cmd_plugins,
+        "checkpoints": cmd_checkpoints,
+        "graph": cmd_graph,
+        "explain": cmd_explain,
+    }
     args = parser().parse_args(argv)
     streams = sys.stdout, sys.stderr
     try:
-        code = args.handler(args)
+        code = handlers[args.command](args)
         sys.stdout, sys.stderr = streams  # unmasked (`_mask_output`); a traceback stays masked
         return code
     except KeyboardInterrupt:
