@@ -21,7 +21,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from rillet.runtime.metrics import Histogram, RunMetrics
+from rillet.runtime.metrics import ChannelMetrics, Histogram, NodeMetrics, RunMetrics
 
 from .alert import AlertStatus
 from .snapshot import NodeInfo
@@ -38,6 +38,101 @@ class Source:
     elapsed_s: Callable[[], float]
 
 
+@dataclass(frozen=True)
+class _NodeSample:
+    kind: str
+    m: NodeMetrics
+    channel: ChannelMetrics | None
+    now_ms: int
+
+    def taken(self) -> float:
+        """A source's records in: what it read, bad ones included."""
+        return self.m.records_out + self.m.errors if self.kind == "source" else self.m.records_in
+
+    def fill(self) -> float | None:
+        c = self.channel
+        return None if c is None else min(1.0, c.queued_batches / c.capacity_batches)
+
+    def lag_s(self) -> float | None:
+        w = self.m.watermark_ms
+        return None if w is None else (self.now_ms - w) / 1000
+
+
+_PER_NODE: tuple[tuple[str, str, str, Callable[[_NodeSample], float | None]], ...] = (
+    (
+        "counter",
+        "rillet_records_in",
+        "Records a node took in (a source: read, bad ones included).",
+        _NodeSample.taken,
+    ),
+    ("counter", "rillet_records_out", "Records a node sent on.", lambda n: n.m.records_out),
+    (
+        "counter",
+        "rillet_errors",
+        "Bad records: unreadable, invalid, or failing an expression.",
+        lambda n: n.m.errors,
+    ),
+    (
+        "counter",
+        "rillet_late",
+        "Records that arrived after their window closed.",
+        lambda n: n.m.late,
+    ),
+    (
+        "counter",
+        "rillet_busy_seconds",
+        "Time a node spent working on batches.",
+        lambda n: n.m.busy_s,
+    ),
+    (
+        "counter",
+        "rillet_blocked_seconds",
+        "Time a node waited for room downstream (backpressure).",
+        lambda n: n.m.blocked_s,
+    ),
+    (
+        "gauge",
+        "rillet_channel_fill_ratio",
+        "A node's input channel: batches queued / capacity.",
+        _NodeSample.fill,
+    ),
+    (
+        "gauge",
+        "rillet_channel_queued_records",
+        "Records waiting in a node's input channel.",
+        lambda n: None if n.channel is None else n.channel.queued_records,
+    ),
+    (
+        "gauge",
+        "rillet_channel_capacity_batches",
+        "Batches a node's input channel holds.",
+        lambda n: None if n.channel is None else n.channel.capacity_batches,
+    ),
+    (
+        "gauge",
+        "rillet_watermark_milliseconds",
+        "The last watermark a node passed on, epoch ms.",
+        lambda n: n.m.watermark_ms,
+    ),
+    (
+        "gauge",
+        "rillet_watermark_lag_seconds",
+        "Wall-clock time minus a node's watermark.",
+        _NodeSample.lag_s,
+    ),
+)
+"""Every metric kept per node, in the order they are served: kind, name, help, and how to
+read it from a node's sample (None: the node has none, as a source has no input channel)."""
+
+
+def _family(
+    kind: str, name: str, doc: str, labels: list[str]
+) -> CounterMetricFamily | GaugeMetricFamily:
+    if kind == "counter":
+        return CounterMetricFamily(name, doc, labels=labels)
+    return GaugeMetricFamily(name, doc, labels=labels)
+
+
 def _histogram(name: str, doc: str, h: Histogram) -> HistogramMetricFamily:
     buckets, cumulative = [], 0
     for bound, count in zip([*map(float, h.bounds), float("inf")], h.counts):
@@ -52,88 +147,20 @@ class RunCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.source
-        labels = ["node", "kind"]
-        records_in = CounterMetricFamily(
-            "rillet_records_in",
-            "Records a node took in (a source: read, bad ones included).",
-            labels=labels,
-        )
-        records_out = CounterMetricFamily(
-            "rillet_records_out", "Records a node sent on.", labels=labels
-        )
-        errors = CounterMetricFamily(
-            "rillet_errors",
-            "Bad records: unreadable, invalid, or failing an expression.",
-            labels=labels,
-        )
-        late = CounterMetricFamily(
-            "rillet_late", "Records that arrived after their window closed.", labels=labels
-        )
-        busy = CounterMetricFamily(
-            "rillet_busy_seconds", "Time a node spent working on batches.", labels=labels
-        )
-        blocked = CounterMetricFamily(
-            "rillet_blocked_seconds",
-            "Time a node waited for room downstream (backpressure).",
-            labels=labels,
-        )
-        fill = GaugeMetricFamily(
-            "rillet_channel_fill_ratio",
-            "A node's input channel: batches queued / capacity.",
-            labels=labels,
-        )
-        queued = GaugeMetricFamily(
-            "rillet_channel_queued_records",
-            "Records waiting in a node's input channel.",
-            labels=labels,
-        )
-        capacity = GaugeMetricFamily(
-            "rillet_channel_capacity_batches",
-            "Batches a node's input channel holds.",
-            labels=labels,
-        )
-        watermark = GaugeMetricFamily(
-            "rillet_watermark_milliseconds",
-            "The last watermark a node passed on, epoch ms.",
-            labels=labels,
-        )
-        lag = GaugeMetricFamily(
-            "rillet_watermark_lag_seconds",
-            "Wall-clock time minus a node's watermark.",
-            labels=labels,
-        )
         now_ms = s.time_ms()
+        families = [
+            (_family(kind, name, doc, ["node", "kind"]), value)
+            for kind, name, doc, value in _PER_NODE
+        ]
         for info in s.nodes:
-            m = s.metrics.nodes[info.id]
-            key = [info.label, info.kind]
-            taken = m.records_out + m.errors if info.kind == "source" else m.records_in
-            records_in.add_metric(key, taken)
-            records_out.add_metric(key, m.records_out)
-            errors.add_metric(key, m.errors)
-            late.add_metric(key, m.late)
-            busy.add_metric(key, m.busy_s)
-            blocked.add_metric(key, m.blocked_s)
-            channel = s.metrics.channels.get(info.id)
-            if channel is not None:
-                fill.add_metric(key, min(1.0, channel.queued_batches / channel.capacity_batches))
-                queued.add_metric(key, channel.queued_records)
-                capacity.add_metric(key, channel.capacity_batches)
-            if m.watermark_ms is not None:
-                watermark.add_metric(key, m.watermark_ms)
-                lag.add_metric(key, (now_ms - m.watermark_ms) / 1000)
-        yield from (
-            records_in,
-            records_out,
-            errors,
-            late,
-            busy,
-            blocked,
-            fill,
-            queued,
-            capacity,
-            watermark,
-            lag,
-        )
+            node = _NodeSample(
+                info.kind, s.metrics.nodes[info.id], s.metrics.channels.get(info.id), now_ms
+            )
+            for family, value in families:
+                measured = value(node)
+                if measured is not None:
+                    family.add_metric([info.label, info.kind], measured)
+        yield from (family for family, _ in families)
         yield from self._checkpoints(now_ms)
         active = GaugeMetricFamily(
             "rillet_alert_active",
