@@ -290,22 +290,10 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
     if not plan.nodes:
         print(f"rillet: {args.file}: no flow writes to a sink; nothing to run", file=sys.stderr)
         return EXIT_OK
-    sources: dict[str, Any] = {}
-    sinks: dict[str, Any] = {}
-    try:
-        check_args(args)
-        if args.workers > 1 and args.worker is None:
-            return supervise(args)
-        if args.worker is not None:
-            plan, sources, sinks = worker_plan(plan, registry, args)
-        store = _store(args)
-        held.enter_context(store.hold())
-    except (WorkerSetupError, StateFolderError) as e:
-        print(f"rillet: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except ConnectorError as e:
-        print(f"rillet: error: {e}", file=sys.stderr)
-        return EXIT_FAILED
+    placed = _place(args, plan, registry, held)
+    if isinstance(placed, int):
+        return placed
+    plan, sources, sinks, store = placed
     resume = _resume_from(args, store, watching)
     pipeline = identity(compiled.source.text, _params(args.param))
     changed = changed_since(resume, pipeline) if resume is not None else None
@@ -342,6 +330,31 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
         saved = execution.last_saved if execution is not None else None
         return _failed(e, saved or resume, watching)
     return _finished(args, metrics, signum, resume)
+
+
+def _place(
+    args: argparse.Namespace, plan: Plan, registry: Registry, held: ExitStack
+) -> int | tuple[Plan, dict[str, Any], dict[str, Any], Any]:
+    """Where this process's part of the run goes: the supervisor of --workers runs them all
+    (its exit code), a worker runs its part of the plan with the shuffles between workers as
+    extra connectors; and the checkpoint store it holds for the run."""
+    sources: dict[str, Any] = {}
+    sinks: dict[str, Any] = {}
+    try:
+        check_args(args)
+        if args.workers > 1 and args.worker is None:
+            return supervise(args)
+        if args.worker is not None:
+            plan, sources, sinks = worker_plan(plan, registry, args)
+        store = _store(args)
+        held.enter_context(store.hold())
+    except (WorkerSetupError, StateFolderError) as e:
+        print(f"rillet: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConnectorError as e:
+        print(f"rillet: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    return plan, sources, sinks, store
 
 
 def _resume_from(
