@@ -635,71 +635,9 @@ _STRING = re.compile(r'"([^"\\\n]|\\.)*"')
 
 def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        at = exc.pos_in_stream or 0
-        char = text[at] if at < len(text) else ""
-        if char == '"' and not _STRING.match(text, at):
-            # the lexer cannot read a string without its closing quote, and would blame the
-            # opening one as a stray character
-            rest = text[at:].split("\n", 1)[0].removesuffix("\r")
-            span = Span(exc.line, exc.column, exc.line, exc.column + len(rest))
-            return error(
-                "E0001",
-                "unterminated string",
-                span,
-                'no closing `"` on this line',
-                "a string ends on the line it starts; write a line break in it as `\\n`",
-            )
-        shown = char if char.isprintable() else ascii(char)[1:-1]
-        span = Span(exc.line, exc.column, exc.line, exc.column + 1)
-        return error("E0001", f"unexpected character `{shown}`", span, "not valid here")
+        return _unexpected_character(exc, text)
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
-        token = exc.token
-        keyword = _keyword_as_operand(exc)
-        if keyword is not None:
-            form = "if ... then ... else ..." if keyword == "if" else "not ..."
-            return error(
-                "E0002",
-                f"`{keyword}` cannot start an operand here",
-                _token_span(keyword),
-                f"write `({form})` in parentheses",
-                "`if` and `not` bind more loosely than arithmetic, comparisons and `??`",
-            )
-        before = text.split("\n")[token.line - 1][: token.column - 1]
-        operator = re.search(r"\|\s*([A-Za-z_]\w*)\s*$", before)
-        if operator and operator.group(1) not in OPERATORS:
-            name = operator.group(1)
-            start = operator.start(1) + 1
-            span = Span(token.line, start, token.line, start + len(name))
-            close = did_you_mean(name, OPERATORS)
-            label = f"did you mean `{close}`?" if close else "not an operator"
-            return error(
-                "E0004",
-                f"unknown operator `{name}`",
-                span,
-                label,
-                "a plugin operator is called with parentheses: `name(arg=value)`",
-            )
-        found = "end of line" if token.type == "_NL" else f"`{_shorten(str(token))}`"
-        span = _token_span(token)
-        if token.type == "_NL":
-            span = Span(token.line, token.column, token.line, token.column + 1)
-        accepted = _accepted(exc)
-        if token.type == "EQUAL" and "COMPARE" in accepted:  # `where status = 200`
-            return error(
-                "E0002",
-                "unexpected `=`",
-                span,
-                "did you mean `==`?",
-                "`==` compares; `=` gives a name its value, as in `derive x = ...`",
-            )
-        expected = _expected(accepted)
-        hints: tuple[str, ...] = ()
-        if token.type == "AS":  # `window tumbling 10s as w`, `into out as w`
-            hints = (
-                "`as` names a step; `window`, `into` and `late into` take no name (name "
-                "the `aggregate` after a `window`)",
-            )
-        return error("E0002", f"unexpected {found}", span, f"expected {expected}", *hints)
+        return _unexpected_token(exc, text)
     # the caret goes right after the last thing written, not on the trailing blank lines
     lines = text.rstrip().split("\n")
     end = Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
@@ -707,6 +645,80 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str) -> Diagnostic:
     label = f"expected {_expected(accepted_at_end)}" if accepted_at_end else ""
     return error(
         "E0003", "unexpected end of file", end, label, "a bracket or block may be left open"
+    )
+
+
+def _unexpected_character(exc: UnexpectedCharacters, text: str) -> Diagnostic:
+    at = exc.pos_in_stream or 0
+    char = text[at] if at < len(text) else ""
+    if char == '"' and not _STRING.match(text, at):
+        # the lexer cannot read a string without its closing quote, and would blame the
+        # opening one as a stray character
+        rest = text[at:].split("\n", 1)[0].removesuffix("\r")
+        span = Span(exc.line, exc.column, exc.line, exc.column + len(rest))
+        return error(
+            "E0001",
+            "unterminated string",
+            span,
+            'no closing `"` on this line',
+            "a string ends on the line it starts; write a line break in it as `\\n`",
+        )
+    shown = char if char.isprintable() else ascii(char)[1:-1]
+    span = Span(exc.line, exc.column, exc.line, exc.column + 1)
+    return error("E0001", f"unexpected character `{shown}`", span, "not valid here")
+
+
+def _unexpected_token(exc: UnexpectedToken, text: str) -> Diagnostic:
+    token = exc.token
+    keyword = _keyword_as_operand(exc)
+    if keyword is not None:
+        form = "if ... then ... else ..." if keyword == "if" else "not ..."
+        return error(
+            "E0002",
+            f"`{keyword}` cannot start an operand here",
+            _token_span(keyword),
+            f"write `({form})` in parentheses",
+            "`if` and `not` bind more loosely than arithmetic, comparisons and `??`",
+        )
+    before = text.split("\n")[token.line - 1][: token.column - 1]
+    operator = re.search(r"\|\s*([A-Za-z_]\w*)\s*$", before)
+    if operator and operator.group(1) not in OPERATORS:
+        return _unknown_operator(operator, token.line)
+    found = "end of line" if token.type == "_NL" else f"`{_shorten(str(token))}`"
+    span = _token_span(token)
+    if token.type == "_NL":
+        span = Span(token.line, token.column, token.line, token.column + 1)
+    accepted = _accepted(exc)
+    if token.type == "EQUAL" and "COMPARE" in accepted:  # `where status = 200`
+        return error(
+            "E0002",
+            "unexpected `=`",
+            span,
+            "did you mean `==`?",
+            "`==` compares; `=` gives a name its value, as in `derive x = ...`",
+        )
+    expected = _expected(accepted)
+    hints: tuple[str, ...] = ()
+    if token.type == "AS":  # `window tumbling 10s as w`, `into out as w`
+        hints = (
+            "`as` names a step; `window`, `into` and `late into` take no name (name "
+            "the `aggregate` after a `window`)",
+        )
+    return error("E0002", f"unexpected {found}", span, f"expected {expected}", *hints)
+
+
+def _unknown_operator(operator: re.Match[str], line: int) -> Diagnostic:
+    name = operator.group(1)
+    start = operator.start(1) + 1
+    span = Span(line, start, line, start + len(name))
+    close = did_you_mean(name, OPERATORS)
+    label = f"did you mean `{close}`?" if close else "not an operator"
+    return error(
+        "E0004",
+        f"unknown operator `{name}`",
+        span,
+        label,
+        "a plugin operator is called with parentheses: `name(arg=value)`",
     )
 
 
