@@ -381,6 +381,32 @@ class Checker:
 
     def _arguments(self, call: ast.ConnectorCall, spec: Spec) -> dict[str, Any] | None:
         """Positional then keyword arguments, evaluated and validated against the config."""
+        values, spans, ok = self._bind(call, spec)
+        evaluated: dict[str, Any] = {}
+        for key, expr in values.items():
+            try:
+                evaluated[key] = evaluate(
+                    expr, self.checked.params, f"argument `{key}`", self.checked.env
+                )
+            except NotConstant as e:
+                self.report(e.diagnostic)
+                ok = False
+        for key in [p.name for p in spec.params if p.required and p.name not in values]:
+            self.report(
+                error(
+                    "E0405", f"`{spec.name}` needs argument `{key}`", call.span, f"missing `{key}`"
+                )
+            )
+            ok = False
+        if ok and self._valid(evaluated, spans, call, spec):
+            return evaluated
+        return None
+
+    def _bind(
+        self, call: ast.ConnectorCall, spec: Spec
+    ) -> tuple[dict[str, Any], dict[str, ast.Node], bool]:
+        """Each argument expression under its parameter's name, where it was written, and
+        whether they fit the parameters (every problem reported)."""
         params = [p.name for p in spec.params]
         values: dict[str, Any] = {}
         spans: dict[str, ast.Node] = {}
@@ -414,29 +440,21 @@ class Checker:
                     )
                 )
                 ok = False
-                continue
-            if key in values:
+            elif key in values:
                 self.report(error("E0404", f"argument `{key}` given twice", kw.name.span))
                 ok = False
-                continue
-            values[key], spans[key] = kw.value, kw
-        evaluated: dict[str, Any] = {}
-        for key, expr in values.items():
-            try:
-                evaluated[key] = evaluate(
-                    expr, self.checked.params, f"argument `{key}`", self.checked.env
-                )
-            except NotConstant as e:
-                self.report(e.diagnostic)
-                ok = False
-        missing = [p.name for p in spec.params if p.required and p.name not in values]
-        for key in missing:
-            self.report(
-                error("E0405", f"{what} needs argument `{key}`", call.span, f"missing `{key}`")
-            )
-            ok = False
-        if not ok:
-            return None
+            else:
+                values[key], spans[key] = kw.value, kw
+        return values, spans, ok
+
+    def _valid(
+        self,
+        evaluated: dict[str, Any],
+        spans: dict[str, ast.Node],
+        call: ast.ConnectorCall,
+        spec: Spec,
+    ) -> bool:
+        """Whether the arguments' values convert to the connector's config; reports why not."""
         assert spec.config is not None
         try:
             msgspec.convert(evaluated, spec.config)
@@ -450,13 +468,10 @@ class Checker:
             value = evaluated.get(at) if at is not None else None
             if choices and isinstance(value, str | int | float | bool | None):
                 label = f"expected one of {choices}, found {json.dumps(value)}"
-            self.report(
-                error(
-                    "E0406", f"invalid argument{f' `{at}`' if at else ''} for {what}", span, label
-                )
-            )
-            return None
-        return evaluated
+            where = f" `{at}`" if at else ""
+            self.report(error("E0406", f"invalid argument{where} for `{spec.name}`", span, label))
+            return False
+        return True
 
     def _errors_into(self, decls: list[ast.ErrorsDecl]) -> None:
         for index, decl in enumerate(decls):
