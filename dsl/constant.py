@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rillet.runtime.expr import INT_MAX, INT_MIN
+from rillet.runtime.plan import Span
 
 from . import ast
 from .diagnostic import Diagnostic, did_you_mean, error
@@ -49,14 +50,9 @@ def evaluate(
                 return params[name]
             close = did_you_mean(name, params)
             label = f"did you mean `{close}`?" if close else "not a declared `param`"
+            hint = f"{what} must be constant: literals and params"
             raise NotConstant(
-                error(
-                    "E0201",
-                    f"unknown name `{name}` in {what}",
-                    expr.span,
-                    label,
-                    f"{what} must be constant: literals and params",
-                )
+                error("E0201", f"unknown name `{name}` in {what}", expr.span, label, hint)
             )
         case ast.ListExpr(items=items):
             return [evaluate(i, params, what, env) for i in items]
@@ -77,37 +73,7 @@ def evaluate(
             )
         case ast.BinaryExpr(op=op, left=left, right=right) if op in _ARITHMETIC:
             a, b = evaluate(left, params, what, env), evaluate(right, params, what, env)
-            if _length(a, op, b) > MAX_CONSTANT_LENGTH:
-                raise NotConstant(
-                    error(
-                        "E0204",
-                        f"cannot compute {what}: the result would be too long",
-                        expr.span,
-                        f"longer than {MAX_CONSTANT_LENGTH:,}",
-                    )
-                )
-            try:
-                result = _ARITHMETIC[op](a, b)
-            except TypeError as e:
-                raise NotConstant(
-                    error(
-                        "E0204",
-                        f"cannot compute {what}: cannot apply `{op}` "
-                        f"to {describe(kind_of(a))} and {describe(kind_of(b))}",
-                        expr.span,
-                    )
-                ) from e
-            except (ZeroDivisionError, OverflowError) as e:
-                raise NotConstant(error("E0204", f"cannot compute {what}: {e}", expr.span)) from e
-            if isinstance(result, float) and not math.isfinite(result):
-                raise NotConstant(
-                    error(
-                        "E0204",
-                        f"cannot compute {what}: the result is too large for a number",
-                        expr.span,
-                    )
-                )
-            return _int64(result, op, what, expr.span)
+            return _arithmetic(op, a, b, what, expr.span)
     raise NotConstant(
         error(
             "E0203",
@@ -116,6 +82,37 @@ def evaluate(
             "not a literal, list, record, param or `env(...)`",
         )
     )
+
+
+def _arithmetic(op: str, a: Any, b: Any, what: str, span: Span) -> Any:
+    """`a op b` for constants, or why it cannot be computed."""
+    if _length(a, op, b) > MAX_CONSTANT_LENGTH:
+        raise NotConstant(
+            error(
+                "E0204",
+                f"cannot compute {what}: the result would be too long",
+                span,
+                f"longer than {MAX_CONSTANT_LENGTH:,}",
+            )
+        )
+    try:
+        result = _ARITHMETIC[op](a, b)
+    except TypeError as e:
+        raise NotConstant(
+            error(
+                "E0204",
+                f"cannot compute {what}: cannot apply `{op}` "
+                f"to {describe(kind_of(a))} and {describe(kind_of(b))}",
+                span,
+            )
+        ) from e
+    except (ZeroDivisionError, OverflowError) as e:
+        raise NotConstant(error("E0204", f"cannot compute {what}: {e}", span)) from e
+    if isinstance(result, float) and not math.isfinite(result):
+        raise NotConstant(
+            error("E0204", f"cannot compute {what}: the result is too large for a number", span)
+        )
+    return _int64(result, op, what, span)
 
 
 def _env(call: ast.CallExpr, params: Mapping[str, Any], what: str, env: Environment) -> Any:
