@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import TypeSpec
+from rillet.runtime.plugin import Param
 from rillet.runtime.regex import problem as regex_problem
 
 from . import ast
@@ -472,40 +473,7 @@ class FlowChecker:
         params = {p.name: p for p in spec.params}
         seen: set[str] = set()
         for kw in op.kwargs:
-            param = params.get(kw.name.text)
-            if kw.name.text in seen:
-                self.report(
-                    error(
-                        "E0404",
-                        f"argument `{kw.name.text}` of operator `{op.name.text}` given twice",
-                        kw.name.span,
-                    )
-                )
-                continue
-            seen.add(kw.name.text)
-            if param is None:
-                close = did_you_mean(kw.name.text, params)
-                label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(
-                    error(
-                        "E0403",
-                        f"unknown argument `{kw.name.text}` for operator `{op.name.text}`",
-                        kw.name.span,
-                        label,
-                        "it takes: " + ", ".join(params),
-                    )
-                )
-                continue
-            what = f"argument `{kw.name.text}` of operator `{op.name.text}`"
-            try:  # the planner hands these to the operator as values, once, before any record
-                value = evaluate(kw.value, self.c.params, what, self.c.env)
-            except NotConstant as e:
-                self.report(e.diagnostic)
-                continue
-            constant = ast.Literal(value=value, kind=kind_of(value), span=kw.value.span)
-            self.argument(
-                constant, param.annotation, _Scope(RecordType(), "operator arguments"), what
-            )
+            self._plugin_argument(op, kw, params, seen)
         given = {kw.name.text for kw in op.kwargs}
         for param in spec.params:
             if param.required and param.name not in given:
@@ -517,6 +485,40 @@ class FlowChecker:
                         f"missing `{param.name}`",
                     )
                 )
+
+    def _plugin_argument(
+        self, op: ast.PluginOp, kw: ast.KeywordArg, params: dict[str, Param], seen: set[str]
+    ) -> None:
+        """One `name=value` of a plugin operator: a known parameter, given once, a constant of
+        the parameter's type (the planner hands it over once, before any record)."""
+        name = kw.name.text
+        if name in seen:
+            what = f"argument `{name}` of operator `{op.name.text}` given twice"
+            self.report(error("E0404", what, kw.name.span))
+            return
+        seen.add(name)
+        param = params.get(name)
+        if param is None:
+            close = did_you_mean(name, params)
+            label = f"did you mean `{close}`?" if close else "no such argument"
+            self.report(
+                error(
+                    "E0403",
+                    f"unknown argument `{name}` for operator `{op.name.text}`",
+                    kw.name.span,
+                    label,
+                    "it takes: " + ", ".join(params),
+                )
+            )
+            return
+        what = f"argument `{name}` of operator `{op.name.text}`"
+        try:
+            value = evaluate(kw.value, self.c.params, what, self.c.env)
+        except NotConstant as e:
+            self.report(e.diagnostic)
+            return
+        constant = ast.Literal(value=value, kind=kind_of(value), span=kw.value.span)
+        self.argument(constant, param.annotation, _Scope(RecordType(), "operator arguments"), what)
 
     # -- expressions -----------------------------------------------------------------------------
 
