@@ -84,25 +84,7 @@ def compile_aggregate(
         key_code = "(" + "".join(exprs.compile(Field((k,)), "r") + ", " for k in op.keys) + ")"
     lines += ["def key_of(r):", f"    return {key_code}"]
 
-    factories = []
-    update: list[str] = []
-    for index, (_, call) in enumerate(calls):
-        spec = registry.get("aggregate", call.name)
-        assert spec is not None
-        values = len(inspect.signature(spec.obj.add).parameters) - 1  # after `self`
-        args, extra = call.args[:values], call.args[values:]
-        constants = [_constant(e) for e in extra]
-        kwargs = {k: _constant(v) for k, v in call.kwargs}
-        factories.append((spec.obj, constants, kwargs))
-        # only a template the class itself declares: a subclass may `add` differently
-        inline = vars(spec.obj).get("inline_add")
-        if isinstance(inline, str):
-            names = [f"_v{index}_{i}" for i in range(len(args))]
-            update += [f"{n} = {exprs.compile(a, 'r')}" for n, a in zip(names, args)]
-            update += inline.format(*names, acc=f"accs[{index}]").splitlines()
-        else:
-            arguments = ", ".join(exprs.compile(a, "r") for a in args)
-            update.append(f"accs[{index}].add({arguments})")
+    factories, update = _accumulators(calls, registry, exprs)
     lines.append("def update(accs, r):")
     lines += [f"    {line}" for line in update or ["pass"]]
 
@@ -135,6 +117,33 @@ def compile_aggregate(
         tuple(update),
         dict(exprs.namespace),
     )
+
+
+def _accumulators(
+    calls: list[tuple[str, Call]], registry: Registry, exprs: ExprCompiler
+) -> tuple[list[tuple[Any, list[Any], dict[str, Any]]], list[str]]:
+    """How to make each aggregate call's accumulator (its class, constant arguments), and the
+    lines of `update` that feed one record to all of them."""
+    factories = []
+    update: list[str] = []
+    for index, (_, call) in enumerate(calls):
+        spec = registry.get("aggregate", call.name)
+        assert spec is not None
+        values = len(inspect.signature(spec.obj.add).parameters) - 1  # after `self`
+        args, extra = call.args[:values], call.args[values:]
+        constants = [_constant(e) for e in extra]
+        kwargs = {k: _constant(v) for k, v in call.kwargs}
+        factories.append((spec.obj, constants, kwargs))
+        # only a template the class itself declares: a subclass may `add` differently
+        inline = vars(spec.obj).get("inline_add")
+        if isinstance(inline, str):
+            names = [f"_v{index}_{i}" for i in range(len(args))]
+            update += [f"{n} = {exprs.compile(a, 'r')}" for n, a in zip(names, args)]
+            update += inline.format(*names, acc=f"accs[{index}]").splitlines()
+        else:
+            arguments = ", ".join(exprs.compile(a, "r") for a in args)
+            update.append(f"accs[{index}].add({arguments})")
+    return factories, update
 
 
 def _constant(expr: Expr) -> Any:
