@@ -14,18 +14,13 @@ from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import TypeSpec
 from rillet.runtime.plugin import Param
-from rillet.runtime.regex import problem as regex_problem
 
 from . import ast
 from .constant import NotConstant, evaluate, kind_of
 from .diagnostic import Diagnostic, did_you_mean, error, warning
+from .exprcheck import ExpressionChecker, Scope, unknown_call, unknown_field
 from .types import (
-    NUMERIC,
     RecordType,
-    annotation_type,
-    annotation_types,
-    arithmetic,
-    comparable,
     describe,
     join,
     spec_of,
@@ -69,28 +64,9 @@ def unknown_sink(checked: Checked, ident: ast.Ident) -> Diagnostic | None:
     return error("E0110", f"unknown sink `{ident.text}`", ident.span, label)
 
 
-class _Scope:
-    """What names mean inside one expression: the record's fields and the params."""
-
-    def __init__(
-        self,
-        record: RecordType,
-        where: str,
-        aggregates: bool = False,
-        keys: frozenset[str] | None = None,
-        in_aggregate: bool = False,
-    ) -> None:
-        self.record = record
-        self.where = where
-        self.aggregates = aggregates  # aggregate calls allowed here
-        self.keys = keys  # inside `aggregate`: the fields usable outside aggregate calls
-        self.in_aggregate = in_aggregate  # inside the arguments of an aggregate call
-
-
-class FlowChecker:
+class FlowChecker(ExpressionChecker):
     def __init__(self, checked: Checked, report: Callable[[Diagnostic], None]) -> None:
-        self.c = checked
-        self.report = report
+        super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
         # source or stream name -> the `event_time` in effect at its output
         self.times: dict[str, ast.EventTimeOp | None] = {}
@@ -248,13 +224,13 @@ class FlowChecker:
         line = f"the {where} on line {op.span.line}"
         match op:
             case ast.WhereOp(cond=cond):
-                self.expr(cond, _Scope(record, where))
+                self.expr(cond, Scope(record, where))
                 return record
             case ast.SelectOp(items=items):
                 return self._select(items, record, where, line)
             case ast.DeriveOp(items=items):
                 for assignment in items:
-                    t = self.expr(assignment.value, _Scope(record, where))
+                    t = self.expr(assignment.value, Scope(record, where))
                     record = record.with_fields({assignment.name.text: spec_of(t)}, line)
                 return record
             case ast.DropOp(names=names):
@@ -295,7 +271,7 @@ class FlowChecker:
                     item.name.text, TypeSpec("any", True)
                 )
             else:
-                fields[item.name.text] = spec_of(self.expr(item.value, _Scope(record, where)))
+                fields[item.name.text] = spec_of(self.expr(item.value, Scope(record, where)))
         return RecordType(fields, line)
 
     def _drop(
@@ -397,28 +373,8 @@ class FlowChecker:
         """Whether the record may have this field; reports it when it cannot."""
         if record.fields is None or ident.text in record.fields:
             return True
-        self.report(self._unknown_field(ident.text, ident.span, record, where))
+        self.report(unknown_field(ident.text, ident.span, record, where))
         return False
-
-    def _unknown_field(self, name: str, span, record: RecordType, where: str) -> Diagnostic:
-        assert record.fields is not None
-        close = did_you_mean(name, record.fields)
-        origin = f" ({record.origin})" if record.origin else ""
-        if close:
-            return error(
-                "E0202",
-                f"unknown field `{name}` in {where}",
-                span,
-                f"did you mean `{close}`?{origin}",
-            )
-        fields = ", ".join(record.fields) or "none"
-        return error(
-            "E0202",
-            f"unknown field `{name}` in {where}",
-            span,
-            "not a field of the record",
-            f"fields{origin}: {fields}",
-        )
 
     def aggregate(
         self,
@@ -435,7 +391,7 @@ class FlowChecker:
             fields[key.text] = (record.fields or {}).get(key.text, TypeSpec("any", True))
         if windowed:
             fields["window_start"] = fields["window_end"] = TypeSpec("int")
-        scope = _Scope(record, where, aggregates=True, keys=frozenset(k.text for k in keys))
+        scope = Scope(record, where, aggregates=True, keys=frozenset(k.text for k in keys))
         for item in items:
             if item.name.text in fields:
                 self.report(
@@ -453,7 +409,7 @@ class FlowChecker:
         if spec is None:
             known = self.c.registry.names("operator") + list(_OPERATOR_NAMES.values())
             close = did_you_mean(op.name.text, known, typo_only=True)
-            self.report(_unknown_call("operator", op.name, close))
+            self.report(unknown_call("operator", op.name, close))
             return
         if op.args:
             self.report(
@@ -518,284 +474,4 @@ class FlowChecker:
             self.report(e.diagnostic)
             return
         constant = ast.Literal(value=value, kind=kind_of(value), span=kw.value.span)
-        self.argument(constant, param.annotation, _Scope(RecordType(), "operator arguments"), what)
-
-    # -- expressions -----------------------------------------------------------------------------
-
-    def argument(self, expr: ast.Expr, annotation, scope: _Scope, what: str) -> None:
-        t = self.expr(expr, scope)
-        accepted = annotation_types(annotation)
-        if t in ("any", "null") or "any" in accepted or t in accepted:
-            return
-        wanted = " or ".join(sorted(accepted - {"null"})) or "null"
-        self.report(error("E0302", f"{what} expects {wanted}, found {describe(t)}", expr.span))
-
-    def expr(self, expr: ast.Expr, scope: _Scope) -> str:  # noqa: C901 (one case per kind)
-        """The expression's type; reports what is wrong inside it."""
-        match expr:
-            case ast.Literal(kind=kind):
-                return "int" if kind == "duration" else kind
-            case ast.NameRef():
-                return self.name(expr, scope)
-            case ast.This():
-                return "record"
-            case ast.FieldAccess():
-                return self._field_access(expr, scope)
-            case ast.IndexAccess():
-                return self._index_access(expr, scope)
-            case ast.CallExpr():
-                return self.call(expr, scope)
-            case ast.UnaryExpr(op="not", operand=operand):
-                self.expr(operand, scope)
-                return "bool"
-            case ast.UnaryExpr(op="-", operand=operand):
-                t = self.expr(operand, scope)
-                if t not in (*NUMERIC, "any", "null"):
-                    self.report(error("E0301", f"cannot negate {describe(t)}", expr.span))
-                    return "any"
-                return t
-            case ast.BinaryExpr():
-                return self.binary(expr, scope)
-            case ast.MatchExpr():
-                return self._match(expr, scope)
-            case ast.IfExpr(cond=cond, then=then, other=other):
-                self.expr(cond, scope)
-                return join(self.expr(then, scope), self.expr(other, scope))
-            case ast.ListExpr(items=items):
-                for item in items:
-                    self.expr(item, scope)
-                return "list"
-            case ast.RecordExpr(items=items):
-                for entry in items:
-                    self.expr(entry.value, scope)
-                return "record"
-        raise TypeError(f"unknown expression {expr!r}")
-
-    def _field_access(self, expr: ast.FieldAccess, scope: _Scope) -> str:
-        t = self.expr(expr.target, scope)
-        if t not in ("record", "any", "null"):
-            what = f"cannot read field `{expr.name.text}` of {describe(t)}"
-            self.report(error("E0303", what, expr.span))
-        return "any"
-
-    def _index_access(self, expr: ast.IndexAccess, scope: _Scope) -> str:
-        t, k = self.expr(expr.target, scope), self.expr(expr.key, scope)
-        if t not in ("record", "list", "str", "any", "null"):
-            self.report(error("E0303", f"cannot index {describe(t)}", expr.span))
-        if t in ("list", "str") and k not in ("int", "any", "null"):
-            what = f"a {t} index must be an int, found {describe(k)}"
-            self.report(error("E0303", what, expr.key.span))
-        return "str" if t == "str" else "any"
-
-    def _match(self, expr: ast.MatchExpr, scope: _Scope) -> str:
-        t = self.expr(expr.operand, scope)
-        if t not in ("str", "any", "null"):
-            what = f"`=~` matches text, found {describe(t)}"
-            self.report(error("E0301", what, expr.operand.span))
-        refused = regex_problem(expr.pattern.value)
-        if refused is not None:
-            self.report(
-                error("E0304", refused.message, expr.pattern.span, refused.label, *refused.hints)
-            )
-        return "bool"
-
-    def name(self, ref: ast.NameRef, scope: _Scope) -> str:
-        name = ref.name
-        record = scope.record
-        if name in self.c.params:
-            if record.fields is not None and name in record.fields:
-                self.report(
-                    warning(
-                        "W0004",
-                        f"`{name}` is both a param and a field; the param is used here",
-                        ref.span,
-                        "the param",
-                        f'read the field as `this["{name}"]`, or rename the param',
-                    )
-                )
-            value = self.c.params[name]
-            return {
-                bool: "bool",
-                int: "int",
-                float: "float",
-                str: "str",
-                list: "list",
-                dict: "record",
-                type(None): "null",
-            }.get(type(value), "any")
-        if scope.keys is not None and name not in scope.keys and scope.aggregates:
-            self.report(
-                error(
-                    "E0505",
-                    f"field `{name}` must be inside an aggregate or be a key of `by`",
-                    ref.span,
-                    "not grouped",
-                    f"for example `first({name})`",
-                )
-            )
-            return "any"
-        if record.fields is not None and name not in record.fields:
-            self.report(self._unknown_field(name, ref.span, record, scope.where))
-            return "any"
-        return record.field_type(name)
-
-    def binary(self, expr: ast.BinaryExpr, scope: _Scope) -> str:
-        op = expr.op
-        left, right = self.expr(expr.left, scope), self.expr(expr.right, scope)
-        if op in ("and", "or"):
-            return "bool"
-        if op == "??":
-            return join(left, right) if left != "null" else right
-        if op in ("in", "not_in"):
-            if right not in ("list", "record", "str", "any", "null"):
-                self.report(
-                    error(
-                        "E0301",
-                        f"`in` needs a list, record or string on its right, "
-                        f"found {describe(right)}",
-                        expr.right.span,
-                    )
-                )
-            return "bool"
-        if op in ("==", "!=", "<", "<=", ">", ">="):
-            if not comparable(op, left, right):
-                self.report(
-                    error(
-                        "E0301",
-                        f"cannot compare {describe(left)} with {describe(right)}",
-                        expr.span,
-                        f"`{op}` between these is always false"
-                        if op in ("==", "!=")
-                        else "they have no order between them",
-                    )
-                )
-            return "bool"
-        result = arithmetic(op, left, right)
-        if result is None:
-            self.report(
-                error(
-                    "E0301",
-                    f"cannot apply `{op}` to {describe(left)} and {describe(right)}",
-                    expr.span,
-                )
-            )
-            return "any"
-        return result
-
-    def call(self, call: ast.CallExpr, scope: _Scope) -> str:
-        name = call.name.text
-        registry = self.c.registry
-        aggregate = registry.get("aggregate", name)
-        if aggregate is not None:
-            if scope.in_aggregate:
-                self.report(
-                    error(
-                        "E0506",
-                        f"aggregate `{name}` inside another aggregate",
-                        call.span,
-                        "aggregates cannot be nested",
-                        "aggregate the field itself, or aggregate again in a second "
-                        "`aggregate` downstream",
-                    )
-                )
-                return "any"
-            if not scope.aggregates:
-                self.report(
-                    error(
-                        "E0506",
-                        f"aggregate `{name}` is only allowed inside `aggregate {{ ... }}`",
-                        call.span,
-                        "not allowed here",
-                        "aggregates belong in `aggregate { ... }`",
-                    )
-                )
-                return "any"
-            inner = _Scope(scope.record, scope.where, in_aggregate=True)
-            self.arguments(call, aggregate.params, inner, f"aggregate `{name}`")
-            return annotation_type(aggregate.returns)
-        function = registry.get("function", name)
-        if function is None:
-            close = did_you_mean(
-                name, registry.names("function") + registry.names("aggregate"), typo_only=True
-            )
-            if name == "env":  # read once, at check time: only where a constant goes
-                self.report(
-                    error(
-                        "E0401",
-                        f"unknown function `{name}`",
-                        call.name.span,
-                        "`env` is read where a constant goes, not per record",
-                        'declare `param NAME = env("...")` and use the param here',
-                    )
-                )
-            else:
-                self.report(_unknown_call("function", call.name, close))
-            for value in [*call.args, *(kw.value for kw in call.kwargs)]:
-                self.expr(value, scope)
-            return "any"
-        self.arguments(call, function.params, scope, f"function `{name}`")
-        return annotation_type(function.returns)
-
-    def arguments(self, call: ast.CallExpr, params, scope: _Scope, what: str) -> None:
-        if len(call.args) > len(params):
-            self.report(
-                error(
-                    "E0402",
-                    f"{what} takes at most {len(params)} arguments, found {len(call.args)}",
-                    call.args[len(params)].span,
-                )
-            )
-            for extra in call.args[len(params) :]:
-                self.expr(extra, scope)
-        given = set()
-        for param, arg in zip(params, call.args):
-            given.add(param.name)
-            self.argument(arg, param.annotation, scope, f"argument `{param.name}` of {what}")
-        by_name = {p.name: p for p in params}
-        for kw in call.kwargs:
-            param = by_name.get(kw.name.text)
-            if param is None:
-                close = did_you_mean(kw.name.text, by_name)
-                label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(
-                    error(
-                        "E0403",
-                        f"unknown argument `{kw.name.text}` for {what}",
-                        kw.name.span,
-                        label,
-                    )
-                )
-                self.expr(kw.value, scope)
-                continue
-            if param.name in given:
-                self.report(
-                    error("E0404", f"argument `{param.name}` of {what} given twice", kw.name.span)
-                )
-            given.add(param.name)
-            self.argument(kw.value, param.annotation, scope, f"argument `{param.name}` of {what}")
-        for param in params:
-            if param.required and param.name not in given:
-                self.report(
-                    error(
-                        "E0405",
-                        f"{what} needs argument `{param.name}`",
-                        call.span,
-                        f"missing `{param.name}`",
-                    )
-                )
-
-
-def _unknown_call(kind: str, name: ast.Ident, close: str | None) -> Diagnostic:
-    """A function or operator nobody provides: a typo gets its fix; any other name is most
-    likely a plugin's that this pipeline cannot see yet, and the hint says how it would."""
-    message = f"unknown {kind} `{name.text}`"
-    if close is not None:
-        return error("E0401", message, name.span, f"did you mean `{close}`?")
-    return error(
-        "E0401",
-        message,
-        name.span,
-        "no installed or `use`d plugin provides it",
-        f'a plugin\'s {kind}s come with `use "path/to/plugin.py"` or by installing its '
-        "package; `rillet plugins FILE` lists those available",
-    )
+        self.argument(constant, param.annotation, Scope(RecordType(), "operator arguments"), what)
