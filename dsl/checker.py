@@ -7,9 +7,7 @@ ever sees a program without errors. Expression and flow rules live in `flowcheck
 
 from __future__ import annotations
 
-import json
 import os
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +16,10 @@ from typing import Any
 import msgspec
 
 from rillet.runtime.plan import ALERT_MEASURES, FieldSpec, SchemaSpec, Settings, Span, TypeSpec
-from rillet.runtime.plugin import Kind, Registry, Spec
+from rillet.runtime.plugin import Registry
 
 from . import ast
+from .connectorcheck import ConnectorArguments, argument_node
 from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error
 from .environment import Environment, parse_param_value
@@ -317,6 +316,7 @@ class Checker:
 
     def _connectors(self) -> None:
         c = self.checked
+        arguments = ConnectorArguments(self.registry, c.params, c.env, self.report)
         connectors: list[tuple[dict[str, tuple[Any, dict[str, Any]]], str]] = [
             (c.sources, "source"),
             (c.tables, "table"),
@@ -331,7 +331,7 @@ class Checker:
                     self.report(
                         error("E0108", f"unknown schema `{schema.text}`", schema.span, label)
                     )
-                config = self.connector_config(decl.call, kind)
+                config = arguments.config(decl.call, kind)
                 decls[name] = (decl, config if config is not None else {})
 
     def _shared_files(self) -> None:
@@ -351,127 +351,11 @@ class Checker:
                         "E0115",
                         f"sinks `{first.name.text}` and `{decl.name.text}` both write "
                         f"{os.path.normpath(path)}",
-                        _argument(decl.call, spec, spec.exclusive).span,
+                        argument_node(decl.call, spec, spec.exclusive).span,
                         f"`{first.name.text}` writes this file too (line {first.span.line})",
                         "give each sink a file of its own",
                     )
                 )
-
-    def connector_config(self, call: ast.ConnectorCall, kind: Kind) -> dict[str, Any] | None:
-        name = call.name.text
-        spec = self.registry.get(kind, name)
-        if spec is None:
-            others = [k for k in ("source", "sink", "table") if self.registry.get(k, name)]
-            if others:
-                label = f"`{name}` is a {' and a '.join(others)} connector, not a {kind}"
-            else:
-                close = did_you_mean(name, self.registry.names(kind))
-                label = f"did you mean `{close}`?" if close else f"not a {kind} connector"
-            self.report(
-                error(
-                    "E0401",
-                    f"unknown {kind} connector `{name}`",
-                    call.name.span,
-                    label,
-                    f"{kind} connectors: " + ", ".join(self.registry.names(kind)),
-                )
-            )
-            return None
-        return self._arguments(call, spec)
-
-    def _arguments(self, call: ast.ConnectorCall, spec: Spec) -> dict[str, Any] | None:
-        """Positional then keyword arguments, evaluated and validated against the config."""
-        values, spans, ok = self._bind(call, spec)
-        evaluated: dict[str, Any] = {}
-        for key, expr in values.items():
-            try:
-                evaluated[key] = evaluate(
-                    expr, self.checked.params, f"argument `{key}`", self.checked.env
-                )
-            except NotConstant as e:
-                self.report(e.diagnostic)
-                ok = False
-        for key in [p.name for p in spec.params if p.required and p.name not in values]:
-            self.report(
-                error(
-                    "E0405", f"`{spec.name}` needs argument `{key}`", call.span, f"missing `{key}`"
-                )
-            )
-            ok = False
-        if ok and self._valid(evaluated, spans, call, spec):
-            return evaluated
-        return None
-
-    def _bind(
-        self, call: ast.ConnectorCall, spec: Spec
-    ) -> tuple[dict[str, Any], dict[str, ast.Node], bool]:
-        """Each argument expression under its parameter's name, where it was written, and
-        whether they fit the parameters (every problem reported)."""
-        params = [p.name for p in spec.params]
-        values: dict[str, Any] = {}
-        spans: dict[str, ast.Node] = {}
-        ok = True
-        what = f"`{spec.name}`"
-        if len(call.args) > len(params):
-            extra = call.args[len(params)]
-            self.report(
-                error(
-                    "E0402",
-                    f"{what} takes at most {len(params)} positional arguments",
-                    extra.span,
-                    "one too many",
-                )
-            )
-            ok = False
-        for param, arg in zip(params, call.args):
-            values[param], spans[param] = arg, arg
-        for kw in call.kwargs:
-            key = kw.name.text
-            if key not in params:
-                close = did_you_mean(key, params)
-                label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(
-                    error(
-                        "E0403",
-                        f"unknown argument `{key}` for {what}",
-                        kw.name.span,
-                        label,
-                        f"{what} takes: " + ", ".join(params),
-                    )
-                )
-                ok = False
-            elif key in values:
-                self.report(error("E0404", f"argument `{key}` given twice", kw.name.span))
-                ok = False
-            else:
-                values[key], spans[key] = kw.value, kw
-        return values, spans, ok
-
-    def _valid(
-        self,
-        evaluated: dict[str, Any],
-        spans: dict[str, ast.Node],
-        call: ast.ConnectorCall,
-        spec: Spec,
-    ) -> bool:
-        """Whether the arguments' values convert to the connector's config; reports why not."""
-        assert spec.config is not None
-        try:
-            msgspec.convert(evaluated, spec.config)
-        except msgspec.ValidationError as e:
-            message = str(e)
-            at = next((k for k in spans if f"`$.{k}`" in message), None)
-            span = spans[at].span if at else call.span
-            detail = message.split(" - at ")[0]
-            label = detail[0].lower() + detail[1:]
-            choices = _choices(spec, at)
-            value = evaluated.get(at) if at is not None else None
-            if choices and isinstance(value, str | int | float | bool | None):
-                label = f"expected one of {choices}, found {json.dumps(value)}"
-            where = f" `{at}`" if at else ""
-            self.report(error("E0406", f"invalid argument{where} for `{spec.name}`", span, label))
-            return False
-        return True
 
     def _errors_into(self, decls: list[ast.ErrorsDecl]) -> None:
         for index, decl in enumerate(decls):
@@ -701,26 +585,6 @@ class Checker:
 def _spanning(first: Span, last: Span) -> Span:
     """From the start of `first` to the end of `last`."""
     return Span(first.line, first.col, last.end_line, last.end_col)
-
-
-def _argument(call: ast.ConnectorCall, spec: Spec, key: str) -> ast.Node:
-    """The expression given for argument `key`, positional or by name."""
-    index = [p.name for p in spec.params].index(key)
-    if index < len(call.args):
-        return call.args[index]
-    return next((kw.value for kw in call.kwargs if kw.name.text == key), call)
-
-
-def _choices(spec: Spec, key: str | None) -> str:
-    """`"jsonl", "csv" or "lines"` when argument `key` takes one of fixed strings, else ""."""
-    param = next((p for p in spec.params if p.name == key), None)
-    if param is None:
-        return ""
-    values = [a for a in typing.get_args(param.annotation) if isinstance(a, str)]
-    if typing.get_origin(param.annotation) is not typing.Literal or not values:
-        return ""
-    quoted = [json.dumps(v) for v in values]
-    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
 def check(

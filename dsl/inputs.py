@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from . import ast
-from .checker import Checked, _argument
+from .checker import Checked
+from .connectorcheck import argument_node
 from .diagnostic import Diagnostic, error, warning
 
 HINT = "relative paths are resolved against the pipeline file's folder, not the current one"
@@ -44,7 +45,7 @@ def _input(
         return None
     path: str = config[spec.reads]
     resolved = base_dir / path
-    span = _argument(decl.call, spec, spec.reads).span
+    span = argument_node(decl.call, spec, spec.reads).span
     relative = not os.path.isabs(path)
     where = f"resolved against {base_dir}" if relative else ""
     hints = (HINT,) if relative else ()
