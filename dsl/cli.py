@@ -5,88 +5,46 @@ saved state that no longer fits the file, or a state folder the run cannot use),
 interrupted (143 on SIGTERM). Mistakes in a pipeline file or its data are reported as
 diagnostics or one clear line, never as a Python traceback. Once a pipeline is compiled, what
 rillet itself writes shows the values the file read through `env()` as `env("NAME")`
-(`_mask_output`).
+(`invocation.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
-import importlib.util
-import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import anyio
 import msgspec
 
-from rillet.runtime import RecordError, Registry, RunMetrics, first_failure
-from rillet.runtime.checkpoint import CheckpointStore, FileCheckpointStore, Manifest
-from rillet.runtime.connector import ConnectorError
-from rillet.runtime.failure import StateMismatch
-from rillet.runtime.monitor.logs import configure as configure_logging
-from rillet.runtime.monitor.monitor import Monitor
-from rillet.runtime.plan import Plan, Sink
+from rillet.runtime import Registry
+from rillet.runtime.checkpoint import Manifest
 from rillet.runtime.plugin import Spec
-from rillet.runtime.run import Execution, prepare
-from rillet.runtime.secret import MaskedStream, Secrets
-from rillet.runtime.sinkguard import guard_sinks
-from rillet.runtime.statefolder import StateFolderError
 
-from .arguments import HTTP_TOKEN, parser
-from .diagnostic import render_json, render_text
+from .arguments import parser
 from .explain import explain
 from .graph import FORMATS as GRAPH_FORMATS
 from .graph import build as build_graph
-from .identity import changed_since, identity
+from .invocation import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    mask_output,
+    params_of,
+    report,
+)
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
-from .stopping import Stopper, exit_code, handling
+from .runcommand import checkpoint_store, cmd_run
 from .testing import run_test
-from .watch import Watching, edit_run_loop
-from .workers import WorkerSetupError, check_args, group_of, supervise, worker_plan, worker_store
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
-
-
-def _params(pairs: Sequence[str]) -> dict[str, str]:
-    params = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"rillet: error: -p expects name=value, got `{pair}`")
-        params[name.strip()] = value
-    return params
-
-
-def _report(compiled: Compiled, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.buffer.write(render_json(compiled.diagnostics, compiled.source) + b"\n")
-    elif compiled.diagnostics:
-        sys.stderr.write(render_text(compiled.diagnostics, compiled.source))
-
-
-def _mask_output(plan: Plan, stdout: bool) -> None:
-    """From here on, standard error masks the plan's secrets: connector errors, warnings and
-    log lines may quote a URL with its password. Standard output too when `stdout` (`test`
-    prints rillet's own text there; under `run` it is a `stdout()` sink's records, written as
-    they are). `main` puts the streams back."""
-    secrets = Secrets(plan.secrets)
-    if not secrets:
-        return
-    sys.stderr = MaskedStream(sys.stderr, secrets)
-    if stdout:
-        sys.stdout = MaskedStream(sys.stdout, secrets)
+from .workers import worker_store
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    compiled = compile_file(args.file, _params(args.param), inputs=True)
-    _report(compiled, args.format == "json")
+    compiled = compile_file(args.file, params_of(args.param), inputs=True)
+    report(compiled, args.format == "json")
     if not compiled.ok:
         return EXIT_USAGE
     if args.format != "json":
@@ -100,338 +58,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _speed(records: int, busy_s: float) -> str:
-    """Records per busy second of one node: the lowest is the pipeline's hot spot."""
-    if busy_s <= 0 or records == 0:
-        return ""
-    return f"   {records / busy_s:,.0f}/s busy {busy_s:.2f} s"
-
-
-def _summary(metrics: RunMetrics) -> str:
-    """What each node did; for a straight pipeline, read = written + filtered + errors. Each
-    node also shows its speed: records in per second it was busy (a source: read and decoded)."""
-    lines = [f"rillet: finished in {metrics.elapsed_s:.2f} s"]
-    for m in metrics.by_kind("source"):
-        bad = f"   bad {m.errors:,}" if m.errors else ""
-        read = m.records_out + m.errors
-        lines.append(f"  source {m.name:<24} read  {read:>11,}{bad}{_speed(read, m.busy_s)}")
-    for m in [*metrics.by_kind("stage"), *metrics.by_kind("operator")]:
-        filtered = m.records_in - m.records_out - m.errors - m.late
-        detail = f"   filtered {filtered:,}" if filtered > 0 and m.kind == "stage" else ""
-        detail += f"   late {m.late:,}" if m.late else ""
-        detail += f"   errors {m.errors:,}" if m.errors else ""
-        kind = "stage " if m.kind == "stage" else "op    "
-        lines.append(
-            f"  {kind} {m.name:<24} in    {m.records_in:>11,}   out "
-            f"{m.records_out:,}{detail}{_speed(m.records_in, m.busy_s)}"
-        )
-    lines.extend(
-        f"  sink   {m.name:<24} wrote {m.records_in:>11,}{_speed(m.records_in, m.busy_s)}"
-        for m in metrics.by_kind("sink")
-    )
-    return "\n".join(lines)
-
-
-def _tune_gc() -> None:
-    """Before running: the objects of start-up (modules, grammar, plan) are never garbage, so
-    move them out of the collector's sight (`freeze`), and collect less often: a run allocates
-    batches of records at a high rate, nearly all freed by reference counting, and the default
-    thresholds spend much of a windowed run re-scanning its open windows."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-GC_THRESHOLDS = (10_000, 20, 100)  # the defaults are (700, 10, 10)
-
-
-def _backend_options() -> dict[str, Any]:
-    """uvloop's event loop when it is installed (the `bench` extra), asyncio's otherwise."""
-    return {"use_uvloop": True} if importlib.util.find_spec("uvloop") is not None else {}
-
-
-def _store(args: argparse.Namespace) -> CheckpointStore:
-    """Checkpoints live in `.rillet/<pipeline name>/` beside the pipeline file, or --state-dir,
-    or the shared --state-store; a worker's in a place of its own (`workers.py`)."""
-    if getattr(args, "worker", None) is not None:
-        return worker_store(args, args.worker)
-    if args.state_store:
-        return _shared_store(args)
-    if args.state_dir:
-        return FileCheckpointStore(Path(args.state_dir))
-    pipeline = Path(args.file).resolve()
-    return FileCheckpointStore(pipeline.parent / ".rillet" / pipeline.stem)
-
-
-def _shared_store(args: argparse.Namespace) -> CheckpointStore:
-    from rillet.stdlib.redis_state import RedisCheckpointStore
-
-    return RedisCheckpointStore(args.state_store, f"rillet:{group_of(args)}:state")
-
-
-Beside = Callable[[Execution], Coroutine[Any, Any, None]]
-"""What runs beside a run and is given it (the file watcher of --watch)."""
-
-
-async def _run_until_signalled(
-    execution: Execution, monitor: Monitor, resume: Manifest | None, beside: Beside | None = None
-) -> tuple[RunMetrics, int | None]:
-    """Run, watched by `monitor` (and `beside`, with --watch); the first SIGINT or SIGTERM
-    stops the run after a last checkpoint, or at once if that takes more than a few seconds; a
-    second one at once (`stopping.py`)."""
-    loop = asyncio.get_running_loop()
-    stopper = Stopper(
-        execution.request_stop,
-        loop.call_soon_threadsafe,
-        lambda: _resumes_from(execution.last_saved or resume),
-    )
-    with handling(stopper):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(monitor.run)
-            if beside is not None:
-                tg.start_soon(beside, execution)
-            metrics = await execution.run()
-            tg.cancel_scope.cancel()
-    return metrics, stopper.received
-
-
-def _resumes_from(saved: Manifest | None) -> str:
-    if saved is None:
-        return "no checkpoint was saved: the next run starts from the beginning"
-    return f"the next run resumes from checkpoint {saved.checkpoint_id}"
-
-
-def _display(args: argparse.Namespace, plan: Plan) -> str:
-    """The live view on a terminal; plain lines when standard error is not one, when logs are
-    JSON, or when a `stdout()` sink prints to the same terminal (it would tear the view);
-    nothing with --quiet."""
-    if args.quiet:
-        return "none"
-    if args.log_format == "json" or not sys.stderr.isatty():
-        return "plain"
-    prints = any(isinstance(n.op, Sink) and n.op.connector == "stdout" for n in plan.nodes)
-    return "plain" if prints and sys.stdout.isatty() else "live"
-
-
-@contextmanager
-def _serving(monitor: Monitor, http: str | None, token: str | None) -> Iterator[None]:
-    """With --http, serve the metrics and the dashboard while the block runs."""
-    if http is None:
-        yield
-        return
-    from rillet.runtime.monitor.server import (  # prometheus: only for --http
-        MonitorServer,
-        parse_address,
-    )
-
-    try:
-        server = MonitorServer(monitor, parse_address(http), token)
-    except OSError as e:
-        raise SystemExit(f"rillet: error: --http {http}: {e.strerror or e}") from None
-    server.start()
-    try:
-        yield
-    finally:
-        monitor.running = False
-        server.close()
-
-
-def _http_token(args: argparse.Namespace) -> str | None:
-    """The token --http requests must carry: --http-token, else $RILLET_HTTP_TOKEN (which,
-    unlike an argument, other users cannot see in a process listing), else none. A malformed
-    --http, or a token that cannot travel in a header, is a usage error before anything runs."""
-    if args.http is None:
-        if args.http_token is not None:
-            raise SystemExit("rillet: error: --http-token needs --http")
-        return None
-    from rillet.runtime.monitor.server import parse_address
-
-    try:
-        parse_address(args.http)
-    except ValueError as e:
-        raise SystemExit(f"rillet: error: {e}") from None
-    token = args.http_token if args.http_token is not None else os.environ.get(HTTP_TOKEN)
-    if token is not None and not (
-        token and token.isascii() and token.isprintable() and " " not in token
-    ):
-        where = "--http-token" if args.http_token is not None else HTTP_TOKEN
-        raise SystemExit(
-            f"rillet: error: {where}: a token is one or more printable ASCII "
-            "characters without spaces"
-        )
-    return token
-
-
-def cmd_run(args: argparse.Namespace, watching: Watching | None = None) -> int:
-    if args.watch and watching is None:
-        if args.workers > 1 or args.worker is not None:
-            print(
-                "rillet: error: --watch runs one process; it cannot be combined with --workers",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        _params(args.param)  # a malformed -p is a usage error at once, not after each edit
-        _http_token(args)  # a malformed --http or token is a usage error at once too
-        return edit_run_loop(args, cmd_run)
-    with ExitStack() as held:  # the state folder, held from before the run touches it to its end
-        return _run(args, held, watching)
-
-
-def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -> int:
-    configure_logging(args.log_format, args.quiet)
-    token = _http_token(args)
-    compiled = compile_file(args.file, _params(args.param))
-    if not compiled.ok:
-        _report(compiled, False)
-        return EXIT_USAGE
-    assert compiled.plan is not None and compiled.checked is not None
-    plan, registry = compiled.plan, guard_sinks(compiled.checked.registry)
-    _mask_output(plan, stdout=False)
-    if not plan.nodes:
-        print(f"rillet: {args.file}: no flow writes to a sink; nothing to run", file=sys.stderr)
-        return EXIT_OK
-    placed = _place(args, plan, registry, held)
-    if isinstance(placed, int):
-        return placed
-    plan, sources, sinks, store = placed
-    resume = _resume_from(args, store, watching)
-    pipeline = identity(compiled.source.text, _params(args.param))
-    changed = changed_since(resume, pipeline) if resume is not None else None
-    if changed is not None:
-        print(f"rillet: warning: {changed}", file=sys.stderr)
-    execution: Execution | None = None
-    try:
-        execution = prepare(
-            plan,
-            registry,
-            store=store,
-            resume=resume,
-            sources=sources,
-            sinks=sinks,
-            worker=(args.worker or 0, args.workers),
-            extend_finished=not args.restarted,
-            pipeline=pipeline,
-        )
-        monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
-        with _serving(monitor, args.http, token):
-            _tune_gc()
-            metrics, signum = anyio.run(
-                _run_until_signalled,
-                execution,
-                monitor,
-                resume,
-                watching.stop_on_change if watching is not None else None,
-                backend_options=_backend_options(),
-            )
-    except KeyboardInterrupt:
-        print("rillet: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BaseException as e:
-        saved = execution.last_saved if execution is not None else None
-        return _failed(e, saved or resume, watching)
-    return _finished(args, metrics, signum, resume)
-
-
-def _place(
-    args: argparse.Namespace, plan: Plan, registry: Registry, held: ExitStack
-) -> int | tuple[Plan, dict[str, Any], dict[str, Any], Any]:
-    """Where this process's part of the run goes: the supervisor of --workers runs them all
-    (its exit code), a worker runs its part of the plan with the shuffles between workers as
-    extra connectors; and the checkpoint store it holds for the run."""
-    sources: dict[str, Any] = {}
-    sinks: dict[str, Any] = {}
-    try:
-        check_args(args)
-        if args.workers > 1 and args.worker is None:
-            return supervise(args)
-        if args.worker is not None:
-            plan, sources, sinks = worker_plan(plan, registry, args)
-        store = _store(args)
-        held.enter_context(store.hold())
-    except (WorkerSetupError, StateFolderError) as e:
-        print(f"rillet: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except ConnectorError as e:
-        print(f"rillet: error: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    return plan, sources, sinks, store
-
-
-def _resume_from(
-    args: argparse.Namespace, store: Any, watching: Watching | None
-) -> Manifest | None:
-    """The checkpoint this run goes on from, if any."""
-    if args.fresh:
-        store.clear()
-    resume = store.latest()
-    if watching is not None and watching.after_change and resume is not None and resume.finished:
-        print(
-            "rillet: the last run had read every input to its end: starting over (as --fresh "
-            "would), so that the outputs show the edit",
-            file=sys.stderr,
-        )
-        store.clear()
-        resume = None
-    return resume
-
-
-def _failed(error: BaseException, saved: Manifest | None, watching: Watching | None) -> int:
-    """Report a run that failed in one line meant for the pipeline's author; its exit code."""
-    if isinstance(error, BaseExceptionGroup) and error.subgroup(KeyboardInterrupt) is not None:
-        print("rillet: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    failure = first_failure(error)
-    if failure is None:
-        raise error
-    if isinstance(failure, StateMismatch) and watching is not None:
-        watching.mismatch = str(failure).split("\n")[0]  # without its hint to use --fresh
-        return EXIT_USAGE
-    print(f"rillet: error: {failure}", file=sys.stderr)
-    if isinstance(failure, RecordError):
-        print(_stopped_on_record(saved), file=sys.stderr)
-    return EXIT_USAGE if isinstance(failure, StateMismatch) else EXIT_FAILED
-
-
-def _finished(
-    args: argparse.Namespace, metrics: RunMetrics, signum: int | None, resume: Manifest | None
-) -> int:
-    """Report a run that ended by itself or was stopped; its exit code."""
-    read = sum(m.records_out + m.errors for m in metrics.by_kind("source"))
-    if resume is not None and resume.finished and read == 0 and signum is None:
-        print(
-            f"rillet: nothing left to do: every input was read to its end "
-            f"(checkpoint {resume.checkpoint_id}); --fresh starts over",
-            file=sys.stderr,
-        )
-        return EXIT_OK
-    if not args.quiet:
-        if resume is not None:
-            print(f"rillet: resumed from checkpoint {resume.checkpoint_id}", file=sys.stderr)
-        print(_summary(metrics), file=sys.stderr)
-    if signum is not None:
-        print(f"rillet: stopped; `rillet run {args.file}` resumes", file=sys.stderr)
-        return exit_code(signum)
-    return EXIT_OK
-
-
-def _stopped_on_record(saved: Manifest | None) -> str:
-    """What the outputs hold after a bad record stopped the run: the records read with it and
-    after it were not written; the next run goes on from the last checkpoint."""
-    if saved is None:
-        return (
-            "  no checkpoint was saved: the next run starts from the beginning (an output "
-            "this run began to write is written again from its start)"
-        )
-    return (
-        f"  the outputs hold what checkpoint {saved.checkpoint_id} committed, and the next "
-        "run goes on from there (cutting back what was written after it); the records "
-        "read since, those before the bad one included, are not in them"
-    )
-
-
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     if args.workers == 1:
-        return _list_checkpoints(_store(args).all(), args.file)
+        return _list_checkpoints(checkpoint_store(args).all(), args.file)
     for worker in range(args.workers):  # each worker keeps its own
         print(f"worker {worker}:")
         _list_checkpoints(worker_store(args, worker).all(), f"{args.file} (worker {worker})")
@@ -459,12 +88,12 @@ def _list_checkpoints(manifests: list[Manifest], what: str) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    compiled = compile_file(args.file, _params(args.param))
+    compiled = compile_file(args.file, params_of(args.param))
     if not compiled.ok:
-        _report(compiled, False)
+        report(compiled, False)
         return EXIT_USAGE
     assert compiled.plan is not None and compiled.checked is not None
-    _mask_output(compiled.plan, stdout=True)
+    mask_output(compiled.plan, stdout=True)
     tests = compiled.checked.tests
     if not tests:
         print(f"rillet: {args.file} has no `test` blocks", file=sys.stderr)
@@ -499,7 +128,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.file:
         compiled = compile_file(args.file)
         if not compiled.ok or compiled.checked is None:
-            _report(compiled, False)
+            report(compiled, False)
             return EXIT_USAGE
         registry = compiled.checked.registry
     else:
@@ -541,8 +170,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def _planned(args: argparse.Namespace) -> Compiled | None:
     """The compiled file for `graph` and `explain`, or None after reporting its errors."""
-    compiled = compile_file(args.file, _params(args.param))
-    _report(compiled, False)  # warnings too: the reader is looking at this pipeline
+    compiled = compile_file(args.file, params_of(args.param))
+    report(compiled, False)  # warnings too: the reader is looking at this pipeline
     return compiled if compiled.ok and compiled.plan is not None else None
 
 
@@ -578,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     streams = sys.stdout, sys.stderr
     try:
         code = handlers[args.command](args)
-        sys.stdout, sys.stderr = streams  # unmasked (`_mask_output`); a traceback stays masked
+        sys.stdout, sys.stderr = streams  # unmasked (`invocation.py`); a traceback stays masked
         return code
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)

@@ -26,6 +26,7 @@ from rillet.runtime.clock import Clock, SystemClock
 from rillet.runtime.run import Execution
 
 from . import ast
+from .invocation import EXIT_INTERRUPTED, EXIT_TERMINATED
 from .parser import parse
 
 POLL_S = 0.2
@@ -140,9 +141,6 @@ async def _wait(files: Files) -> tuple[list[Path], int | None]:
             changed = await files.until_changed(SystemClock())
             tg.cancel_scope.cancel()
     return changed, signum[0] if signum else None
-
-
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 def edit_run_loop(args: Namespace, run: Callable[[Namespace, Watching], int]) -> int:
