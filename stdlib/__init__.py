@@ -5,7 +5,18 @@ entry-point group (`rillet.plugins`, name `std`).
 
 from rillet.runtime.plugin import Plugin
 
-from . import aggregates, file, functions, generate, nats, postgres, redis_stream, sqlite, stdio
+from . import (
+    aggregates,
+    file,
+    filesink,
+    functions,
+    generate,
+    nats,
+    postgres,
+    redis_stream,
+    sqlite,
+    stdio,
+)
 
 plugin = Plugin(
     "std",
@@ -13,6 +24,7 @@ plugin = Plugin(
         s
         for m in (
             file,
+            filesink,
             stdio,
             generate,
             functions,

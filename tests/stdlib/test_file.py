@@ -22,14 +22,8 @@ from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, S
 from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
 from rillet.runtime.schema import Schema
-from rillet.stdlib.file import (
-    FileSink,
-    FileSinkConfig,
-    FileSource,
-    FileSourceConfig,
-    FileTable,
-    FileTableConfig,
-)
+from rillet.stdlib.file import FileSource, FileSourceConfig, FileTable, FileTableConfig
+from rillet.stdlib.filesink import FileSink, FileSinkConfig
 from tests.conftest import compile_pipeline, rillet, run_pipeline
 from tests.runtime._collect import CollectSink
 
