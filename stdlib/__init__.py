@@ -12,8 +12,10 @@ from . import (
     functions,
     generate,
     nats,
+    natssink,
     postgres,
     redis_stream,
+    redisstreamsink,
     sqlite,
     stdio,
 )
@@ -30,7 +32,9 @@ plugin = Plugin(
             functions,
             aggregates,
             redis_stream,
+            redisstreamsink,
             nats,
+            natssink,
             postgres,
             sqlite,
         )

@@ -1,5 +1,6 @@
 """The `nats` connector: a source reading a NATS JetStream stream through a durable pull
-consumer, and a sink publishing to a subject with JetStream acknowledgements (nats-py).
+consumer (nats-py), and the connection it shares with the sink (`natssink.py`), which publishes
+to a subject with JetStream acknowledgements.
 
 Source. Messages are pulled with the consumer's own API (`$JS.API.CONSUMER.MSG.NEXT`, one pull
 request of `batch_size` at a time, answered on an inbox this source subscribes to): nats-py's
@@ -20,9 +21,7 @@ saving its first; read after newer ones, such messages would be late for their w
 
 nats-py reconnects by itself when the server goes away; requests that fail meanwhile are
 retried with backoff for `retry_timeout`, and a pull request lost with the connection ends at
-its expiry. Sink: each batch is published with one reply inbox and a `Nats-Msg-Id` per message,
-so that messages sent again after a lost acknowledgement are dropped by the server as
-duplicates; at-least-once across a crash.
+its expiry.
 
 Workers (`rillet run --workers N`): worker i reads the stream through a durable of its own
 (`DURABLE-wI`) and keeps the messages whose stream sequence modulo N is i, acknowledging the
@@ -35,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,11 +46,9 @@ from rillet.runtime.plugin import (
     Clock,
     Committing,
     ConnectorError,
-    Flushing,
     KnowsUnread,
     Plugin,
     Seekable,
-    SinkContext,
     SourceBatch,
     SourceContext,
 )
@@ -91,19 +87,12 @@ class NatsSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     retry_timeout: int = 60_000
 
 
-class NatsSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
-    url: str
-    subject: str
-    stream: str | None = None
-    retry_timeout: int = 60_000
-
-
 def stream_name(subject: str) -> str:
     """The default stream of a subject: its name with `.`, `*` and `>` made `_`, upper-case."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", subject).strip("_").upper() or "RILLET"
 
 
-class _Connection:
+class Connection:
     """A connection to a NATS server and the retry policy around requests."""
 
     def __init__(self, url: str, who: str, clock: Clock, retry_timeout_s: float) -> None:
@@ -255,7 +244,7 @@ class NatsSource(Seekable, Committing, KnowsUnread):
         self.context = context
         self.who = f"source `{context.name}`"
         self.stream = config.stream or stream_name(config.subject)
-        self.nats = _Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
+        self.nats = Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
         # workers (`rillet run --workers`) each read every message through a durable of their
         # own and keep those whose sequence falls to them: a consumer shared by workers would
         # redeliver what one of them held to another, which knows nothing of its checkpoints
@@ -500,83 +489,6 @@ class NatsSource(Seekable, Committing, KnowsUnread):
             await self._acknowledge(acks)
         records, offsets, more = decode_jsonl(lines, sequences, self.context.schema)
         return SourceBatch(records, offsets, self.stream, bad + more)
-
-    async def aclose(self) -> None:
-        await self.nats.aclose()
-
-
-@plugin.sink("nats", config=NatsSinkConfig, delivery="at-least-once")
-class NatsSink(Flushing):
-    """Publishes each record as a JSON message to a subject of a JetStream stream (created
-    when missing), waiting for the server to store every message of a batch."""
-
-    def __init__(self, config: NatsSinkConfig, context: SinkContext) -> None:
-        self.config = config
-        self.who = f"sink `{context.name}`"
-        self.stream = config.stream or stream_name(config.subject)
-        self.nats = _Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
-        self.run_id = uuid.uuid4().hex[:16]
-        self.sent = 0
-        self.waiting: dict[str, int] = {}  # reply token -> index in the batch
-        self.failed: list[str] = []
-        self.done = anyio.Event()
-
-    async def open(self) -> None:
-        await self.nats.open()
-        await self.nats.ensure_stream(self.stream, self.config.subject)
-        self.inbox = self.nats.nc.new_inbox()
-        await self.nats.nc.subscribe(f"{self.inbox}.*", cb=self._acked)
-
-    async def _acked(self, msg: Any) -> None:
-        token = msg.subject.rpartition(".")[2]
-        if self.waiting.pop(token, None) is None:
-            return  # the acknowledgement of a message already sent again
-        if b'"error"' in msg.data:
-            self.failed.append(msg.data.decode("utf-8", "replace"))
-        if not self.waiting:
-            self.done.set()
-
-    async def write(self, records: list[dict]) -> None:
-        if not records:
-            return
-        nc, subject = self.nats.nc, self.config.subject
-        messages = []
-        for record in records:
-            self.sent += 1
-            messages.append((f"{self.sent}", _encoder.encode(record)))
-        backoff = Backoff(self.nats.clock, self.nats.retry_timeout_s)
-        backoff.start()  # the time allowed counts from the first send
-        while True:
-            self.waiting = {token: i for i, (token, _) in enumerate(messages)}
-            self.failed, self.done = [], anyio.Event()
-            try:
-                for token, data in messages:
-                    await nc.publish(
-                        subject,
-                        data,
-                        reply=f"{self.inbox}.{token}",
-                        headers={"Nats-Msg-Id": f"{self.run_id}-{token}"},
-                    )
-                with anyio.move_on_after(REQUEST_TIMEOUT_S):
-                    await self.done.wait()
-            except self.nats.lost:
-                pass
-            if self.failed:
-                raise ConnectorError(
-                    f"{self.who}: nats refused a message for `{subject}`: {self.failed[0]}"
-                )
-            if not self.waiting:
-                return
-            # unacknowledged: sent again; the server drops the ones it had stored already
-            messages = [m for m in messages if m[0] in self.waiting]
-            if not await backoff.wait():
-                raise ConnectorError(
-                    f"{self.who}: nats at {self.config.url} did not acknowledge "
-                    f"{len(messages)} messages within {self.nats.retry_timeout_s:g}s"
-                )
-
-    async def precommit(self) -> None:
-        """Nothing to flush: every message of a batch was stored when `write` returned."""
 
     async def aclose(self) -> None:
         await self.nats.aclose()

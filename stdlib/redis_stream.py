@@ -1,5 +1,6 @@
-"""The `redis_stream` connector: a source reading a Redis stream through a consumer group, and a
-sink appending to a stream (redis-py's asyncio client, hiredis parser).
+"""The `redis_stream` connector: a source reading a Redis stream through a consumer group
+(redis-py's asyncio client, hiredis parser), and the connection it shares with the sink
+(`redisstreamsink.py`), which appends to a stream.
 
 Source. Entries are read with `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` and
 acknowledged (`XACK`) only in `commit(position)`, which the runtime calls once the checkpoint
@@ -20,9 +21,6 @@ A connection error is retried with backoff for `retry_timeout`; afterwards both 
 again from the position, because a request whose reply was lost may have delivered entries to
 this consumer that never reached the pipeline. redis-py's own retries are off for that reason.
 
-Sink: one pipelined `XADD` per batch; at-least-once (a batch retried after a lost connection, or
-written again after a crash, appears twice).
-
 Read next: runtime/connector.py (the protocol), stdlib/nats.py (the same for JetStream).
 """
 
@@ -40,12 +38,10 @@ from rillet.runtime.plugin import (
     Clock,
     Committing,
     ConnectorError,
-    Flushing,
     KnowsUnread,
     Plugin,
     Schema,
     Seekable,
-    SinkContext,
     SourceBatch,
     SourceContext,
 )
@@ -78,14 +74,6 @@ class RedisStreamSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     """A duration (ms): how long a lost server is retried before the run stops."""
 
 
-class RedisStreamSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
-    url: str
-    stream: str
-    field: str = "data"
-    maxlen: int | None = None
-    retry_timeout: int = 60_000
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -106,7 +94,7 @@ end
 and acknowledges 1,000 at a time on the server)."""
 
 
-class _Connection:
+class Connection:
     """A client for one server, and the retry policy: a request that fails because the server
     is unreachable is sent again after a growing pause, for at most `retry_timeout_s`."""
 
@@ -267,7 +255,7 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         if context.workers > 1:  # workers share the group, each with a consumer of its own
             self.consumer += f":w{context.worker}"
         self.claimer = f"{self.consumer}:claimed"
-        self.redis = _Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
+        self.redis = Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
         self.last: str | None = None  # the last entry of `consumer` delivered downstream
         self.acked_through: str | None = None  # `consumer`'s PEL holds nothing up to it
         self.claimed: list[str] = []  # entries of `claimer` delivered and not acknowledged
@@ -454,42 +442,6 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         ):
             return None
         return SourceBatch([], [], self.config.stream)
-
-    async def aclose(self) -> None:
-        await self.redis.aclose()
-
-
-@plugin.sink("redis_stream", config=RedisStreamSinkConfig, delivery="at-least-once")
-class RedisStreamSink(Flushing):
-    """Appends each record to a Redis stream as a JSON document in one field (`XADD`, one
-    pipeline per batch), trimming the stream to about `maxlen` entries when given."""
-
-    def __init__(self, config: RedisStreamSinkConfig, context: SinkContext) -> None:
-        self.config = config
-        self.redis = _Connection(
-            config.url, f"sink `{context.name}`", context.clock, config.retry_timeout / 1000
-        )
-
-    async def open(self) -> None:
-        await self.redis.open()
-
-    async def write(self, records: list[dict]) -> None:
-        if not records:
-            return
-        stream, field = self.config.stream, self.config.field.encode()
-        maxlen = self.config.maxlen
-        encode = _encoder.encode
-
-        async def send(client: Any) -> None:
-            async with client.pipeline(transaction=False) as pipe:
-                for record in records:
-                    pipe.xadd(stream, {field: encode(record)}, maxlen=maxlen, approximate=True)
-                await pipe.execute()
-
-        await self.redis.request("xadd", send)
-
-    async def precommit(self) -> None:
-        """Nothing to flush: every batch was written when `write` returned."""
 
     async def aclose(self) -> None:
         await self.redis.aclose()

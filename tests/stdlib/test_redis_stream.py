@@ -21,12 +21,8 @@ from rillet.runtime import SystemClock
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
 from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
 from rillet.runtime.schema import Schema
-from rillet.stdlib.redis_stream import (
-    RedisStreamSink,
-    RedisStreamSinkConfig,
-    RedisStreamSource,
-    RedisStreamSourceConfig,
-)
+from rillet.stdlib.redis_stream import RedisStreamSource, RedisStreamSourceConfig
+from rillet.stdlib.redisstreamsink import RedisStreamSink, RedisStreamSinkConfig
 from tests.servers import REDIS, ensure, stop
 
 GROUP = "g"
