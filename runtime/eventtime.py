@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .clock import Clock
-from .item import Batch
+from .item import NEVER, Batch
 from .operator import Output, StatelessOperator
-
-NEVER = -(2**63)
 
 
 class EventTimeError(ValueError):

@@ -7,9 +7,7 @@ watermark only moves forward.
 
 from __future__ import annotations
 
-from .item import Watermark
-
-_ENDED = 2**63 - 1
+from .item import END_OF_TIME, NEVER, Watermark
 
 
 class Inputs:
@@ -25,7 +23,7 @@ class Inputs:
         """(whether every input has ended, a watermark to forward now)."""
         self.open -= 1
         if 0 <= port < self.ports:
-            self.watermarks[port] = _ENDED
+            self.watermarks[port] = END_OF_TIME
             self.idle[port] = False
         if self.open <= 0:
             return True, None
@@ -47,7 +45,7 @@ class Inputs:
             if self.sent_idle:
                 return None
             self.sent_idle = True
-            return Watermark(self.emitted if self.emitted is not None else -(2**63), idle=True)
+            return Watermark(self.emitted if self.emitted is not None else NEVER, idle=True)
         if any(w is None for w in active):
             return None
         low = min(w for w in active if w is not None)

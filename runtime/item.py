@@ -93,6 +93,15 @@ class Batch:
         return len(self.records)
 
 
+NEVER = -(2**63)
+"""Event time before any: the watermark of an input that has seen nothing yet."""
+NO_MORE_EVENTS = 2**62
+"""Watermarks from here up say an input ended (+infinity), not how far event time got."""
+END_OF_TIME = 2**63 - 1
+"""Event time after any: where the watermark of an input that ended stands while the others go
+on, and the watermark that fires every window at the end of input."""
+
+
 @dataclass(frozen=True, slots=True)
 class Watermark:
     """No record with an event time below `ts_ms` will follow on this input. An `idle` one

@@ -304,7 +304,7 @@ from .connector import (  # noqa: E402
 from .envelope import Corrupt, seal, unseal  # noqa: E402
 from .expr import INT_MAX, INT_MIN, ExprError  # noqa: E402
 from .failure import StateMismatch  # noqa: E402
-from .item import LazyOffsets  # noqa: E402
+from .item import NEVER, NO_MORE_EVENTS, LazyOffsets  # noqa: E402
 from .partition import partition_of  # noqa: E402
 from .schema import Schema  # noqa: E402
 
@@ -312,6 +312,8 @@ __all__ = [
     "INT_MAX",
     "INT_MIN",
     "KEEP_CHECKPOINTS",
+    "NEVER",
+    "NO_MORE_EVENTS",
     "BadRecord",
     "Capability",
     "Clock",

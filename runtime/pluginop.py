@@ -15,11 +15,9 @@ from typing import Any
 import anyio
 
 from .failure import PipelineError
-from .item import Batch
+from .item import END_OF_TIME, Batch
 from .operator import Output, StatelessOperator
 from .plugin import Spec
-
-END_OF_TIME = 2**63 - 1
 
 
 def _raised(spec: Spec, error: BaseException) -> str:

@@ -45,7 +45,7 @@ from .eventtime import EventTimeOperator
 from .expr import describe_error
 from .failure import StateMismatch
 from .inputs import Inputs
-from .item import TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
+from .item import NEVER, TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
 from .metrics import RunMetrics
 from .operator import Output
 from .plan import Lookup, Node, Plan
@@ -415,7 +415,7 @@ class Execution:
         begins a checkpoint, which they all take part in before their end goes downstream. That
         checkpoint holds the operators' state from before the end of input fired anything, so a
         rerun over input that has grown since goes on from it (`resume.py`)."""
-        await send_all(outlets, Watermark(-(2**63), idle=True), self.metrics.nodes[node.id])
+        await send_all(outlets, Watermark(NEVER, idle=True), self.metrics.nodes[node.id])
         self._exhausted.add(node.id)
         if self._exhausted == self._holding:
             self._drain_id = self._trigger()
@@ -586,7 +586,7 @@ class Execution:
         if out.watermark is not None:
             await send_all(outlets, Watermark(out.watermark), metrics)
         if out.idle:
-            await send_all(outlets, Watermark(-(2**63), idle=True), metrics)
+            await send_all(outlets, Watermark(NEVER, idle=True), metrics)
 
     def _explain(self, error: BaseException) -> str:
         """An expression's failure; when a function raised, which one and from which plugin."""

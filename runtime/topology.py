@@ -13,11 +13,8 @@ from .capability import HearsEventTime
 from .channel import Channel, Outlet
 from .clock import Clock
 from .compile import PhysicalNode, PhysicalPlan
-from .item import END, Barrier, Batch, Item, Origin, Watermark
+from .item import END, NO_MORE_EVENTS, Barrier, Batch, Item, Origin, Watermark
 from .metrics import NodeMetrics, RunMetrics
-
-NO_MORE_EVENTS = 2**62
-"""Watermarks from here up say an input ended (+infinity), not how far event time got."""
 
 
 class Topology:

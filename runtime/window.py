@@ -21,10 +21,8 @@ from .aggregate import CompiledAggregate
 from .clock import Clock
 from .eventtime import EventTimeError, timed_records, to_epoch_ms
 from .expr import describe_error
-from .item import Batch
+from .item import END_OF_TIME, NEVER, Batch
 from .operator import Output, StatelessOperator
-
-END_OF_TIME = 2**63 - 1
 
 
 def emit_result(
@@ -66,8 +64,8 @@ class _Timed:
         self.time_field = time_field
         self.lateness_ms = lateness_ms
         self.clock = clock
-        self.watermark = -(2**63)
-        self.horizon = -(2**63)  # while a batch is processed: the horizon for its records
+        self.watermark = NEVER
+        self.horizon = NEVER  # while a batch is processed: the horizon for its records
         self.seen: dict[str, int] = {}  # source -> its largest event time seen − lateness
         self.tick_s = None if time_field is not None else tick_s
 
@@ -87,7 +85,7 @@ class _Timed:
 
     def begin(self, batch: Batch) -> None:
         """Start judging the records of `batch` against the horizon of its stream."""
-        self.horizon = max(self.watermark, self.seen.get(batch.origin.stream, -(2**63)))
+        self.horizon = max(self.watermark, self.seen.get(batch.origin.stream, NEVER))
 
     def finish(self, batch: Batch) -> None:
         self.seen[batch.origin.stream] = self.horizon
@@ -120,7 +118,7 @@ class PaneWindow(_Timed):
         self.panes: dict[int, dict[Any, list]] = {}
         self.first_seen: dict[int, dict[Any, int]] = {}  # sliding: pane -> key -> arrival no.
         self.arrivals = 0
-        self.fired_until = -(2**63)  # every window ending at or before this has fired
+        self.fired_until = NEVER  # every window ending at or before this has fired
         self._loop = (
             None
             if time_field is None

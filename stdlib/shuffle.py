@@ -36,6 +36,7 @@ from typing import Any
 import msgspec
 
 from rillet.runtime.plugin import (
+    NO_MORE_EVENTS,
     Clock,
     Committing,
     ConnectorError,
@@ -55,8 +56,6 @@ from .retry import Backoff
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 _decode_records = msgspec.json.Decoder(list[dict[str, Any]]).decode
-ENDED = 2**62
-"""A producer that ended holds no watermark back (the runtime's "no more events")."""
 READ_COUNT = 100
 """Entries read per round trip; each holds up to one batch of records."""
 
@@ -250,8 +249,10 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         """The least of the producers' watermarks, when it moved (all must have sent one)."""
         if any(p not in self.marks and p not in self.ended for p in range(self.producers)):
             return None
-        low = min(ENDED if p in self.ended else self.marks[p] for p in range(self.producers))
-        if low >= ENDED:  # every producer ended: that is the end of input, not a watermark
+        low = min(
+            NO_MORE_EVENTS if p in self.ended else self.marks[p] for p in range(self.producers)
+        )
+        if low >= NO_MORE_EVENTS:  # every producer ended: that is the end of input, not a watermark
             return None
         if self.emitted is not None and low <= self.emitted:
             return None

@@ -24,13 +24,12 @@ from rillet.runtime import ManualClock
 from rillet.runtime.compile import compile_plan
 from rillet.runtime.eventtime import EventTimeOperator
 from rillet.runtime.inputs import Inputs
-from rillet.runtime.item import Batch, Origin, Watermark
+from rillet.runtime.item import END_OF_TIME, Batch, Origin, Watermark
 from rillet.runtime.keyed import DedupeOperator, JoinOperator
 from rillet.runtime.operator import Output
 from rillet.runtime.window import GlobalAggregate, PaneWindow, SessionWindow
 from tests.runtime._streams import AGGREGATES, batch_sizes, compiled_plan, disordered
 
-END_OF_TIME = 2**63 - 1
 LATENESS = 8
 WITHIN = 6
 
