@@ -1,0 +1,269 @@
+"""The checkpoint cycle of one run: beginning a checkpoint every interval, each node taking its
+part when the barrier reaches it, committing to the connectors once the checkpoint is saved,
+and stopping after a last one. The node tasks (`nodetasks.py`) call in here at barriers and at
+their end; the `Coordinator` (`checkpoint.py`) decides when a checkpoint is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import msgspec
+
+from .capability import Committing, Flushing, Positioned
+from .channel import Outlet
+from .checkpoint import CheckpointStore, Coordinator, Manifest, OperatorState, PipelineIdentity
+from .checkpoint import fingerprint as fingerprint_of
+from .clock import Clock
+from .compile import PhysicalNode, PhysicalPlan
+from .connector import Sink, Source
+from .item import NEVER, Barrier, Watermark
+from .metrics import RunMetrics
+from .topology import Topology, holding_sources, send_all
+
+
+def position(source: Any) -> Any:
+    """Where `source` is, for a checkpoint; None for one that cannot say (a generator)."""
+    return source.position() if isinstance(source, Positioned) else None
+
+
+class Checkpointer:
+    """The checkpoints of one run. Without a store it only commits at the end of the run."""
+
+    def __init__(
+        self,
+        physical: PhysicalPlan,
+        clock: Clock,
+        metrics: RunMetrics,
+        topology: Topology,
+        sources: Mapping[str, Source],
+        sinks: Mapping[str, Sink],
+        store: CheckpointStore | None,
+        resume: Manifest | None,
+        pipeline: PipelineIdentity | None,
+    ) -> None:
+        self.physical = physical
+        self.clock = clock
+        self.metrics = metrics
+        self.topology = topology
+        self.sources = sources  # filled in place when the run opens its connectors
+        self.sinks = sinks
+        self.coordinator = (
+            None
+            if store is None
+            else Coordinator(
+                store,
+                len(physical.nodes),
+                clock.time_ms,
+                first_id=resume.checkpoint_id + 1 if resume else 1,
+                on_complete=self._checkpointed,
+                pipeline=pipeline,
+            )
+        )
+        self.saved: Manifest | None = None  # the newest checkpoint written to the store
+        self.stopped = False
+        self.nodes_scope: anyio.CancelScope | None = None  # the node tasks', set by the run
+        self._requests: dict[int, list[int]] = {
+            n.id: [] for n in physical.nodes.values() if n.kind == "source"
+        }
+        self._stop_at: int | None = None
+        self._running = len(physical.nodes)
+        self._committed: dict[tuple[str, str], int] = {}  # connector -> checkpoint committed
+        self._finished: list[tuple[str, str, Any]] = []  # connectors whose node task ended
+        self._holding: set[int] = set()  # sources that hold their end (`hold_end`)
+        self._exhausted: set[int] = set()  # holding sources at the end of their input
+        self._drain_id: int | None = None  # the checkpoint taken once all of them are there
+        # made in the event loop by `start`
+        self._scope: anyio.CancelScope | None = None
+        self._newly_saved: anyio.Event | None = None
+        self._requested: anyio.Event | None = None
+
+    def start(self, nodes_scope: anyio.CancelScope) -> None:
+        """Called in the event loop, before the node tasks start."""
+        self.nodes_scope = nodes_scope
+        if self.coordinator is not None:
+            self._holding = holding_sources(self.physical, self.sinks)
+        self._scope = anyio.CancelScope()
+        self._newly_saved = anyio.Event()
+        self._requested = anyio.Event()
+
+    async def run(self) -> None:
+        """Begin a checkpoint every interval and commit what finished nodes leave behind, until
+        every node task has ended."""
+        assert self._scope is not None
+        with self._scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._commit_finished, name="rillet committer")
+                await self._trigger_every_interval()
+
+    def node_ended(self, node: PhysicalNode) -> None:
+        if node.kind in ("source", "sink"):
+            connectors = self.sources if node.kind == "source" else self.sinks
+            self._finished.append((node.kind, node.name, connectors[node.name]))
+        self._running -= 1
+        if self._running == 0 and self._scope is not None:  # no more checkpoints to begin
+            self._scope.cancel()
+
+    def end(self) -> None:
+        """Every node task has ended: the last checkpoint says the run finished."""
+        if self.coordinator is not None and not self.stopped:
+            self.coordinator.finish(drained=self._drain_id)
+
+    async def _commit_finished(self) -> None:
+        """Commit each newly saved checkpoint to the connectors whose node has finished (their
+        own task no longer can): a finished shuffle sink's last epoch, say, which the workers
+        downstream wait for."""
+        while True:
+            assert self._newly_saved is not None
+            await self._newly_saved.wait()
+            self._newly_saved = anyio.Event()
+            for kind, name, connector in list(self._finished):
+                await self.commit(kind, name, connector)
+
+    async def _trigger_every_interval(self) -> None:
+        interval_s = self.physical.plan.settings.checkpoint_interval_ms / 1000
+        while self._stop_at is None:
+            await self.clock.sleep(interval_s)
+            # one checkpoint in flight at a time: when checkpoints take longer than the
+            # interval, they must not pile up and starve the data
+            assert self.coordinator is not None  # only runs with a checkpoint store tick
+            if self._stop_at is None and not self.coordinator.pending:
+                self._trigger()
+
+    def _trigger(self) -> int:
+        """Begin a checkpoint: each running source places its barrier after its current batch."""
+        assert self.coordinator is not None
+        checkpoint_id = self.coordinator.begin()
+        self.metrics.checkpoints.begin(checkpoint_id, self.clock.monotonic_s())
+        for node_id, requests in self._requests.items():
+            if node_id not in self.coordinator.retired:
+                requests.append(checkpoint_id)
+        if self._requested is not None:  # sources holding their end wait for requests
+            self._requested.set()
+            self._requested = anyio.Event()
+        return checkpoint_id
+
+    def request_stop(self) -> None:
+        """Stop reading, take a last checkpoint, then end the run."""
+        if self._stop_at is not None:
+            return
+        if self.coordinator is None or self.nodes_scope is None:
+            self.abort()
+            return
+        self._stop_at = self._trigger()
+
+    def abort(self) -> None:
+        """End the run now; the last complete checkpoint stays in force."""
+        self.stopped = True
+        if self.nodes_scope is not None:
+            self.nodes_scope.cancel()
+
+    def _checkpointed(self, manifest: Manifest) -> None:
+        """Checkpoint metrics first, then whatever completing a checkpoint sets off."""
+        size = sum(len(saved.state) for saved in manifest.operators.values())
+        self.metrics.checkpoints.complete(
+            manifest.checkpoint_id, manifest.time_ms, self.clock.monotonic_s(), size
+        )
+        self.saved = manifest
+        if self._newly_saved is not None:
+            self._newly_saved.set()
+        if self._stop_at is not None and manifest.checkpoint_id >= self._stop_at:
+            self.abort()
+
+    async def commit(self, kind: str, name: str, connector: Any) -> None:
+        """Tell a connector that the newest saved checkpoint holds its part (a broker source
+        acknowledges upstream, a database sink makes its rows visible). Called from the
+        connector's own task, so a connector never sees two calls at once."""
+        manifest = self.saved
+        if manifest is None or not isinstance(connector, Committing):
+            return
+        if self._committed.get((kind, name), 0) >= manifest.checkpoint_id:
+            return
+        parts = manifest.sources if kind == "source" else manifest.sinks
+        if name in parts:
+            with anyio.CancelScope(shield=True):  # half a commit would have to be made again
+                await connector.commit(parts[name])
+        self._committed[kind, name] = manifest.checkpoint_id
+
+    async def commit_all(self) -> None:
+        """At the end of a run: commit the last checkpoint everywhere; without checkpoints,
+        commit what the run wrote and read, now that all of it is written."""
+        if self.coordinator is not None:
+            for name, source in self.sources.items():
+                await self.commit("source", name, source)
+            for name, sink in self.sinks.items():
+                await self.commit("sink", name, sink)
+            return
+        for sink in self.sinks.values():
+            if isinstance(sink, Committing):
+                await sink.commit(await sink.precommit() if isinstance(sink, Flushing) else None)
+        for source in self.sources.values():
+            if isinstance(source, Committing):
+                await source.commit(position(source))
+
+    async def aligned(self, node: PhysicalNode, checkpoint_id: int, outlets: list[Outlet]) -> None:
+        """Take this node's part in a checkpoint, let its senders go on, pass the barrier."""
+        if self.coordinator is not None:
+            kind, key, value = await self._part(node)
+            self.coordinator.contribute(checkpoint_id, node.id, kind, key, value)
+        self.topology.alignments[node.id].release(checkpoint_id)
+        await self.topology.broadcast(node, outlets, Barrier(checkpoint_id))
+
+    async def _part(self, node: PhysicalNode) -> tuple[str, str | None, Any]:
+        if node.kind == "operator":
+            op = node.plan_nodes[0].op
+            state = msgspec.msgpack.encode(node.operator.snapshot())
+            key = str(node.plan_nodes[0].id)
+            return "operator", key, OperatorState(fingerprint_of(op), state)
+        if node.kind == "sink":
+            sink = self.sinks[node.name]
+            committed = await sink.precommit() if isinstance(sink, Flushing) else None
+            return "sink", node.name, committed
+        return "pass", None, None
+
+    async def retire(self, node: PhysicalNode) -> None:
+        """The node has finished: its final part stands for it in later checkpoints."""
+        if self.coordinator is None:
+            return
+        if node.kind == "source":
+            where = position(self.sources[node.name])
+            self.coordinator.retire(node.id, "source", node.name, where)
+        else:
+            self.coordinator.retire(node.id, *await self._part(node))
+
+    async def answer_requests(self, node: PhysicalNode, source: Source, outlets: list[Outlet]):
+        """Take the source's part in each checkpoint asked for since its last batch."""
+        requests = self._requests[node.id]
+        while requests:
+            checkpoint_id = requests.pop(0)
+            assert self.coordinator is not None
+            where = position(source)
+            self.coordinator.contribute(checkpoint_id, node.id, "source", node.name, where)
+            await self.topology.broadcast(node, outlets, Barrier(checkpoint_id))
+            if checkpoint_id == self._stop_at:
+                await anyio.sleep_forever()  # stopping: read no more
+
+    def holds_end(self, node: PhysicalNode) -> bool:
+        return node.id in self._holding
+
+    async def hold_end(self, node: PhysicalNode, source: Source, outlets: list[Outlet]) -> None:
+        """At the end of its input, a source that feeds an operator waits for every other such
+        source to get there too (idle meanwhile, so it holds no watermark back); the last one
+        begins a checkpoint, which they all take part in before their end goes downstream. That
+        checkpoint holds the operators' state from before the end of input fired anything, so a
+        rerun over input that has grown since goes on from it (`resume.py`)."""
+        await send_all(outlets, Watermark(NEVER, idle=True), self.metrics.nodes[node.id])
+        self._exhausted.add(node.id)
+        if self._exhausted == self._holding:
+            self._drain_id = self._trigger()
+        while True:
+            requested = self._requested
+            if self.saved is not None:
+                await self.commit("source", node.name, source)
+            await self.answer_requests(node, source, outlets)
+            if self._drain_id is not None:  # begun before this answer: answered with it
+                return
+            assert requested is not None
+            await requested.wait()
