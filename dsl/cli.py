@@ -21,6 +21,7 @@ import msgspec
 from rillet.runtime import Registry
 from rillet.runtime.checkpoint import Manifest
 from rillet.runtime.plugin import Spec
+from rillet.runtime.stores import BrokerError
 
 from .arguments import parser
 from .explain import explain
@@ -37,9 +38,9 @@ from .invocation import (
 )
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
-from .runcommand import checkpoint_store, cmd_run
+from .runcommand import cmd_run
 from .testing import run_test
-from .workers import worker_store
+from .workers import checkpoint_store
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -59,11 +60,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
-    if args.workers == 1:
-        return _list_checkpoints(checkpoint_store(args).all(), args.file)
-    for worker in range(args.workers):  # each worker keeps its own
-        print(f"worker {worker}:")
-        _list_checkpoints(worker_store(args, worker).all(), f"{args.file} (worker {worker})")
+    registry = Registry.from_plugins(installed_plugins()[0])  # the brokers of --state-store
+    try:
+        if args.workers == 1:
+            return _list_checkpoints(checkpoint_store(args, registry).all(), args.file)
+        for worker in range(args.workers):  # each worker keeps its own
+            print(f"worker {worker}:")
+            store = checkpoint_store(args, registry, worker)
+            _list_checkpoints(store.all(), f"{args.file} (worker {worker})")
+    except BrokerError as e:
+        print(f"rillet: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -110,6 +117,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def _signature(spec: Spec) -> str:
+    if spec.kind == "broker":  # named by its URLs' scheme
+        return f"{spec.name}://"
+
     def annotation(a: Any) -> str:
         return a.__name__ if isinstance(a, type) else str(a).replace("typing.", "")
 
@@ -155,7 +165,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             + b"\n"
         )
         return EXIT_OK
-    for kind in ("source", "sink", "table", "operator", "function", "aggregate"):
+    for kind in ("source", "sink", "table", "operator", "function", "aggregate", "broker"):
         chosen = [s for s in specs if s.kind == kind]
         if not chosen:
             continue

@@ -35,9 +35,9 @@ class ConnectorArguments:
     def config(self, call: ast.ConnectorCall, kind: Kind) -> dict[str, Any] | None:
         """The connector's arguments as its config takes them, or None (each problem reported)."""
         name = call.name.text
-        spec = self.registry.get(kind, name)
+        spec = self.registry.written(kind, name)
         if spec is None:
-            others = [k for k in ("source", "sink", "table") if self.registry.get(k, name)]
+            others = [k for k in ("source", "sink", "table") if self.registry.written(k, name)]
             if others:
                 label = f"`{name}` is a {' and a '.join(others)} connector, not a {kind}"
             else:

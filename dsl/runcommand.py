@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from rillet.runtime import RecordError, Registry, RunMetrics, first_failure
-from rillet.runtime.checkpoint import CheckpointStore, FileCheckpointStore, Manifest
+from rillet.runtime.checkpoint import CheckpointStore, Manifest
 from rillet.runtime.connector import ConnectorError
 from rillet.runtime.failure import StateMismatch
 from rillet.runtime.monitor.logs import configure as configure_logging
@@ -28,6 +28,7 @@ from rillet.runtime.plan import Plan, Sink
 from rillet.runtime.run import Execution, prepare
 from rillet.runtime.sinkguard import guard_sinks
 from rillet.runtime.statefolder import StateFolderError
+from rillet.runtime.stores import BrokerError
 
 from .arguments import HTTP_TOKEN
 from .identity import changed_since, identity
@@ -43,7 +44,7 @@ from .invocation import (
 from .pipeline import compile_file
 from .stopping import Stopper, exit_code, handling
 from .watch import Watching, edit_run_loop
-from .workers import WorkerSetupError, check_args, group_of, supervise, worker_plan, worker_store
+from .workers import WorkerSetupError, check_args, checkpoint_store, supervise, worker_plan
 
 
 def _speed(records: int, busy_s: float) -> str:
@@ -94,25 +95,6 @@ GC_THRESHOLDS = (10_000, 20, 100)  # the defaults are (700, 10, 10)
 def _backend_options() -> dict[str, Any]:
     """uvloop's event loop when it is installed (the `bench` extra), asyncio's otherwise."""
     return {"use_uvloop": True} if importlib.util.find_spec("uvloop") is not None else {}
-
-
-def checkpoint_store(args: argparse.Namespace) -> CheckpointStore:
-    """Checkpoints live in `.rillet/<pipeline name>/` beside the pipeline file, or --state-dir,
-    or the shared --state-store; a worker's in a place of its own (`workers.py`)."""
-    if getattr(args, "worker", None) is not None:
-        return worker_store(args, args.worker)
-    if args.state_store:
-        return _shared_store(args)
-    if args.state_dir:
-        return FileCheckpointStore(Path(args.state_dir))
-    pipeline = Path(args.file).resolve()
-    return FileCheckpointStore(pipeline.parent / ".rillet" / pipeline.stem)
-
-
-def _shared_store(args: argparse.Namespace) -> CheckpointStore:
-    from rillet.stdlib.redis_state import RedisCheckpointStore
-
-    return RedisCheckpointStore(args.state_store, f"rillet:{group_of(args)}:state")
 
 
 Beside = Callable[[Execution], Coroutine[Any, Any, None]]
@@ -239,7 +221,7 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
     placed = _place(args, plan, registry, held)
     if isinstance(placed, int):
         return placed
-    plan, sources, sinks, store = placed
+    plan, store = placed
     resume = _resume_from(args, store, watching)
     pipeline = identity(compiled.source.text, params_of(args.param))
     changed = changed_since(resume, pipeline) if resume is not None else None
@@ -252,8 +234,6 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
             registry,
             store=store,
             resume=resume,
-            sources=sources,
-            sinks=sinks,
             worker=(args.worker or 0, args.workers),
             extend_finished=not args.restarted,
             pipeline=pipeline,
@@ -280,27 +260,25 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
 
 def _place(
     args: argparse.Namespace, plan: Plan, registry: Registry, held: ExitStack
-) -> int | tuple[Plan, dict[str, Any], dict[str, Any], Any]:
+) -> int | tuple[Plan, CheckpointStore]:
     """Where this process's part of the run goes: the supervisor of --workers runs them all
-    (its exit code), a worker runs its part of the plan with the shuffles between workers as
-    extra connectors; and the checkpoint store it holds for the run."""
-    sources: dict[str, Any] = {}
-    sinks: dict[str, Any] = {}
+    (its exit code), a worker runs its part of the plan, with the shuffles between workers;
+    and the checkpoint store it holds for the run."""
     try:
         check_args(args)
         if args.workers > 1 and args.worker is None:
-            return supervise(args)
+            return supervise(args, registry)
         if args.worker is not None:
-            plan, sources, sinks = worker_plan(plan, registry, args)
-        store = checkpoint_store(args)
+            plan = worker_plan(plan, registry, args)
+        store = checkpoint_store(args, registry, args.worker)
         held.enter_context(store.hold())
-    except (WorkerSetupError, StateFolderError) as e:
+    except (WorkerSetupError, StateFolderError, BrokerError) as e:
         print(f"rillet: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except ConnectorError as e:
         print(f"rillet: error: {e}", file=sys.stderr)
         return EXIT_FAILED
-    return plan, sources, sinks, store
+    return plan, store
 
 
 def _resume_from(

@@ -14,30 +14,20 @@ its own `--worker-ids`.
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import anyio
 
-from rillet.runtime import Registry
-from rillet.runtime.checkpoint import CheckpointStore, FileCheckpointStore
+from rillet.runtime import Registry, stores
+from rillet.runtime.checkpoint import CheckpointStore
 from rillet.runtime.clock import SystemClock
-from rillet.runtime.connectors import sink_context, source_context
 from rillet.runtime.partition import partition_plan
 from rillet.runtime.plan import Plan, Source
-from rillet.stdlib.shuffle import ShuffleSink, ShuffleSource, clear
+from rillet.runtime.supervisor import supervise as supervise_workers
 
 from .pipeline import compile_file
-from .shuffle_check import mismatch
-
-MAX_RESTARTS = 50
-"""A worker that keeps dying is given up on after this many restarts: the run fails."""
-RESTART_DELAY_S = 0.5
 
 
 class WorkerSetupError(Exception):
@@ -46,6 +36,10 @@ class WorkerSetupError(Exception):
 
 def group_of(args: argparse.Namespace) -> str:
     return args.group or Path(args.file).stem
+
+
+def _prefix(args: argparse.Namespace) -> str:
+    return f"rillet:{group_of(args)}"
 
 
 def worker_ids(args: argparse.Namespace) -> list[int]:
@@ -72,23 +66,22 @@ def check_args(args: argparse.Namespace) -> None:
         )
 
 
-def worker_store(args: argparse.Namespace, worker: int) -> CheckpointStore:
-    """Where worker `worker` keeps its checkpoints: a folder of its own, or the shared store."""
-    name = f"worker-{worker}"
-    if args.state_store:
-        from rillet.stdlib.redis_state import RedisCheckpointStore
+def checkpoint_store(
+    args: argparse.Namespace, registry: Registry, worker: int | None = None
+) -> CheckpointStore:
+    """Where this run, or its worker `worker`, keeps its checkpoints (`runtime/stores.py`)."""
+    return stores.checkpoint_store(
+        registry,
+        args.file,
+        state_dir=args.state_dir,
+        state_store=args.state_store,
+        group=group_of(args),
+        worker=worker,
+    )
 
-        return RedisCheckpointStore(args.state_store, f"rillet:{group_of(args)}:state:{name}")
-    if args.state_dir:
-        return FileCheckpointStore(Path(args.state_dir) / name)
-    pipeline = Path(args.file).resolve()
-    return FileCheckpointStore(pipeline.parent / ".rillet" / pipeline.stem / name)
 
-
-def worker_plan(
-    plan: Plan, registry: Registry, args: argparse.Namespace
-) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
-    """The plan worker `args.worker` runs, with the shuffle connectors it needs."""
+def worker_plan(plan: Plan, registry: Registry, args: argparse.Namespace) -> Plan:
+    """The plan worker `args.worker` runs: its shuffles go through the `--broker`."""
     for node in plan.nodes:
         if isinstance(node.op, Source):
             spec = registry.get("source", node.op.connector)
@@ -98,26 +91,8 @@ def worker_plan(
                     "workers: each would read all of it\n  hint: read the input from a broker "
                     "(redis_stream, nats), whose consumer group gives each worker its share"
                 )
-    partitioned, shuffles = partition_plan(plan)
-    prefix = f"rillet:{group_of(args)}"
-    worker, clock = (args.worker, args.workers), SystemClock()
-    sources: dict[str, Any] = {}
-    sinks: dict[str, Any] = {}
-    for shuffle in shuffles:
-        sinks[shuffle.name] = ShuffleSink(
-            args.broker,
-            prefix,
-            shuffle.name,
-            shuffle.keys,
-            sink_context(plan, shuffle.name, clock, worker),
-        )
-        sources[shuffle.name] = ShuffleSource(
-            args.broker,
-            prefix,
-            shuffle.name,
-            source_context(plan, shuffle.name, None, clock, worker),
-        )
-    return partitioned, sources, sinks
+    stores.broker(registry, args.broker)  # one that serves the URL is installed
+    return partition_plan(plan, args.broker, _prefix(args))[0]
 
 
 def _command(args: argparse.Namespace, worker: int, restarted: bool = False) -> list[str]:
@@ -154,85 +129,50 @@ def _shuffles(args: argparse.Namespace) -> list[str]:
     params = {name.strip(): value for name, _, value in (p.partition("=") for p in args.param)}
     plan = compile_file(args.file, params).plan
     assert plan is not None
-    return [shuffle.name for shuffle in partition_plan(plan)[1]]
+    return [shuffle.name for shuffle in partition_plan(plan, args.broker, _prefix(args))[1]]
 
 
-def _check_shuffles(args: argparse.Namespace, ids: list[int]) -> None:
-    """Stop before any worker starts when Redis and these workers' checkpoints disagree about
-    the shuffles: a run over them would hang or lose records (`shuffle_check.py`)."""
+def _check_shuffles(args: argparse.Namespace, registry: Registry, ids: list[int]) -> None:
+    """Stop before any worker starts when the broker and these workers' checkpoints disagree
+    about the shuffles: a run over them would hang or lose records."""
     edges = _shuffles(args)
     if not edges:
         return
-    checkpoints = {worker: worker_store(args, worker).latest() for worker in ids}
-    problem = mismatch(args.broker, group_of(args), edges, checkpoints)
+    checkpoints = {w: checkpoint_store(args, registry, w).latest() for w in ids}
+    problem = stores.broker(registry, args.broker).mismatch(group_of(args), edges, checkpoints)
     if problem is not None:
         raise WorkerSetupError(problem)
 
 
-def _fresh(args: argparse.Namespace, ids: list[int]) -> None:
+def _fresh(args: argparse.Namespace, registry: Registry, ids: list[int]) -> None:
     """Forget what these workers did: their checkpoints and, for all workers, the shuffles."""
     for worker in ids:
-        worker_store(args, worker).clear()
-    anyio.run(clear, args.broker, f"rillet:{group_of(args)}")
+        checkpoint_store(args, registry, worker).clear()
+    anyio.run(stores.broker(registry, args.broker).clear, _prefix(args), SystemClock())
 
 
-def supervise(args: argparse.Namespace) -> int:
-    """Run this machine's workers until each has finished; restart one that dies."""
+def supervise(args: argparse.Namespace, registry: Registry) -> int:
+    """Run this machine's workers until each has finished (`runtime/supervisor.py`)."""
     ids = worker_ids(args)
     with ExitStack() as held:  # no other run is using these workers' state while it is changed
         for worker in ids:
-            held.enter_context(worker_store(args, worker).hold())
+            held.enter_context(checkpoint_store(args, registry, worker).hold())
         if args.fresh:
-            _fresh(args, ids)
+            _fresh(args, registry, ids)
         else:
-            _check_shuffles(args, ids)
-    running: dict[int, subprocess.Popen] = {}
-    restarts = dict.fromkeys(ids, 0)
-    stopping: list[int] = []
+            _check_shuffles(args, registry, ids)
 
-    def stop(signum: int, _frame: Any) -> None:
-        stopping.append(signum)
-        for process in running.values():
-            process.send_signal(signum)
+    def command(worker: int, restarted: bool) -> list[str]:
+        return _command(args, worker, restarted)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for worker in ids:
-            running[worker] = subprocess.Popen(_command(args, worker))
-        while running:
-            time.sleep(0.1)
-            for worker, process in list(running.items()):
-                code = process.poll()
-                if code is None:
-                    continue
-                del running[worker]
-                if code == 0 or stopping:
-                    continue
-                if code == 2:  # a mistake in the file or the command: restarting cannot help
-                    stop(signal.SIGTERM, None)
-                    return 2
-                restarts[worker] += 1
-                if restarts[worker] > MAX_RESTARTS:
-                    print(
-                        f"rillet: worker {worker} failed {MAX_RESTARTS} times; giving up",
-                        file=sys.stderr,
-                    )
-                    stop(signal.SIGTERM, None)
-                    return 1
-                how = f"signal {-code}" if code < 0 else f"exit code {code}"
-                print(
-                    f"rillet: worker {worker} stopped ({how}); restarting it from its last "
-                    "checkpoint",
-                    file=sys.stderr,
-                )
-                time.sleep(RESTART_DELAY_S)
-                running[worker] = subprocess.Popen(_command(args, worker, restarted=True))
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if stopping:
-        return 130 if stopping[0] == signal.SIGINT else 143
-    return 0
+    return anyio.run(supervise_workers, ids, command, SystemClock())
 
 
-__all__ = ["WorkerSetupError", "check_args", "supervise", "worker_plan", "worker_store"]
+__all__ = [
+    "WorkerSetupError",
+    "check_args",
+    "checkpoint_store",
+    "group_of",
+    "supervise",
+    "worker_plan",
+]

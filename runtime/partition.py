@@ -39,9 +39,10 @@ def shuffle_keys(op: Op) -> tuple[str, ...] | None:
     return None
 
 
-def partition_plan(plan: Plan) -> tuple[Plan, list[Shuffle]]:
+def partition_plan(plan: Plan, broker: str, prefix: str) -> tuple[Plan, list[Shuffle]]:
     """`plan` with a shuffle on every input of every keyed operator, node ids renumbered in
-    topological order (the runtime's expectation)."""
+    topological order (the runtime's expectation). The shuffle's connectors (registered as
+    `shuffle` by the broker's plugin) carry its records through `broker` under `prefix`."""
     nodes: list[Node] = []
     new_id: dict[int, int] = {}
     shuffles: list[Shuffle] = []
@@ -56,9 +57,9 @@ def partition_plan(plan: Plan) -> tuple[Plan, list[Shuffle]]:
         if keys is not None:
             for port, upstream in enumerate(inputs):
                 name = f"shuffle{node.id}.{port}"
-                config = {"keys": list(keys)}
-                add(Sink(name, SHUFFLE, config), (upstream,), node)
-                inputs[port] = add(Source(name, SHUFFLE, config), (), node)
+                where = {"broker": broker, "prefix": prefix}
+                add(Sink(name, SHUFFLE, {**where, "keys": list(keys)}), (upstream,), node)
+                inputs[port] = add(Source(name, SHUFFLE, where), (), node)
                 shuffles.append(Shuffle(name, keys))
         new_id[node.id] = add(node.op, tuple(inputs), node)
     error_sink = new_id[plan.error_sink] if plan.error_sink is not None else None

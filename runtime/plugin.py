@@ -25,8 +25,16 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-Kind = Literal["function", "aggregate", "operator", "source", "sink", "table"]
-KINDS: tuple[Kind, ...] = ("function", "aggregate", "operator", "source", "sink", "table")
+Kind = Literal["function", "aggregate", "operator", "source", "sink", "table", "broker"]
+KINDS: tuple[Kind, ...] = (
+    "function",
+    "aggregate",
+    "operator",
+    "source",
+    "sink",
+    "table",
+    "broker",
+)
 Delivery = Literal["exactly-once", "at-least-once", "at-most-once"]
 T = TypeVar("T")
 
@@ -68,6 +76,9 @@ class Spec:
     reads: str | None = None
     """A source's or table's config field naming the file (or glob) it reads: `rillet check`
     says when it is not there, and where a relative path was looked for."""
+    internal: bool = False
+    """A connector rillet puts into a plan itself (the shuffle between workers), never written
+    in a pipeline: not listed, not suggested, and unknown to the checker."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,7 @@ class Plugin:
         shared: bool = False,
         exclusive: str | None = None,
         reads: str | None = None,
+        internal: bool = False,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -207,6 +219,7 @@ class Plugin:
                 shared=shared,
                 exclusive=exclusive,
                 reads=reads,
+                internal=internal,
             )
             return self._attach(cls, spec)
 
@@ -219,11 +232,14 @@ class Plugin:
         config: type[msgspec.Struct],
         shared: bool = False,
         reads: str | None = None,
+        internal: bool = False,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
         `shared` when several workers can read it together (`Spec.shared`); `reads` names the
-        config field holding the file it reads (`Spec.reads`)."""
-        return self._connector("source", name, config, shared=shared, reads=reads)
+        config field holding the file it reads (`Spec.reads`); `internal` (`Spec.internal`)."""
+        return self._connector(
+            "source", name, config, shared=shared, reads=reads, internal=internal
+        )
 
     def sink(
         self,
@@ -232,10 +248,14 @@ class Plugin:
         config: type[msgspec.Struct],
         delivery: Delivery = "at-least-once",
         exclusive: str | None = None,
+        internal: bool = False,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Sink`;
-        `exclusive` names the config field holding the file it writes (`Spec.exclusive`)."""
-        return self._connector("sink", name, config, delivery, exclusive=exclusive)
+        `exclusive` names the config field holding the file it writes (`Spec.exclusive`);
+        `internal` (`Spec.internal`)."""
+        return self._connector(
+            "sink", name, config, delivery, exclusive=exclusive, internal=internal
+        )
 
     def table(
         self, name: str, *, config: type[msgspec.Struct], reads: str | None = None
@@ -243,6 +263,20 @@ class Plugin:
         """A class built as `cls(config, context)` that loads keyed rows for `lookup`; `reads`
         as for a source."""
         return self._connector("table", name, config, reads=reads)
+
+    def broker(self, scheme: str) -> Callable[[T], T]:
+        """What carries a `--workers` run for `--broker` and `--state-store` URLs of `scheme`
+        (`redis`): a class built as `cls(url)` with `checkpoint_store(key)` (a
+        `CheckpointStore`), `async clear(prefix, clock)` (forget a group's shuffles, `--fresh`) and
+        `mismatch(group, edges, checkpoints)` (what the broker and the workers' checkpoints
+        disagree about, or None). Its shuffle connectors are registered as source and sink
+        `shuffle`, configured with the URL, the group's key prefix and the keys."""
+
+        def decorate(cls: T) -> T:
+            spec = Spec("broker", scheme, self.name, cls, (), Any, _summary(cls))
+            return self._attach(cls, spec)
+
+        return decorate
 
 
 class RegistryError(Exception):
@@ -271,11 +305,18 @@ class Registry:
     def get(self, kind: Kind, name: str) -> Spec | None:
         return self.specs.get((kind, name))
 
+    def written(self, kind: Kind, name: str) -> Spec | None:
+        """The component a pipeline can name: not an internal one."""
+        spec = self.specs.get((kind, name))
+        return None if spec is None or spec.internal else spec
+
     def names(self, kind: Kind) -> list[str]:
-        return sorted(name for k, name in self.specs if k == kind)
+        return sorted(s.name for s in self.all() if s.kind == kind)
 
     def all(self) -> list[Spec]:
-        return sorted(self.specs.values(), key=lambda s: (s.kind, s.name))
+        """Every component a pipeline can name."""
+        listed = (s for s in self.specs.values() if not s.internal)
+        return sorted(listed, key=lambda s: (s.kind, s.name))
 
 
 # Everything else a plugin may use. The standard library imports the runtime only through this

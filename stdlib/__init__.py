@@ -15,7 +15,9 @@ from . import (
     natssink,
     postgres,
     redis_stream,
+    redisbroker,
     redisstreamsink,
+    shuffle,
     sqlite,
     stdio,
 )
@@ -33,6 +35,8 @@ plugin = Plugin(
             aggregates,
             redis_stream,
             redisstreamsink,
+            shuffle,
+            redisbroker,
             nats,
             natssink,
             postgres,

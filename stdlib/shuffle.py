@@ -41,12 +41,12 @@ from rillet.runtime.plugin import (
     Committing,
     ConnectorError,
     HearsEventTime,
+    Plugin,
     Reopenable,
     Seekable,
     SinkContext,
     SourceBatch,
     SourceContext,
-    SystemClock,
     Transactional,
     partition_of,
 )
@@ -54,6 +54,7 @@ from rillet.runtime.plugin import (
 from .retry import Backoff
 
 log = logging.getLogger(__name__)
+plugin = Plugin("std")
 _encode = msgspec.json.Encoder().encode
 _decode_records = msgspec.json.Decoder(list[dict[str, Any]]).decode
 READ_COUNT = 100
@@ -62,6 +63,17 @@ READ_COUNT = 100
 
 RETRY_FOR_S = 60.0
 """How long a lost broker is retried (reads, commits) before the worker stops."""
+
+
+class ShuffleConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """Written by `runtime/partition.py` into a worker's plan, not by a pipeline's author."""
+
+    broker: str
+    """The Redis URL of `--broker`."""
+    prefix: str
+    """The group's keys: `rillet:{group}`."""
+    keys: list[str] = []
+    """The fields whose hash picks a record's partition (the sink's)."""
 
 
 class _Broker:
@@ -116,20 +128,21 @@ class _Broker:
         await self.client.aclose()
 
 
+@plugin.sink("shuffle", config=ShuffleConfig, delivery="exactly-once", internal=True)
 class ShuffleSink(Committing, Transactional, HearsEventTime):
-    """One producer's side of a shuffle edge: records to partitions, tagged for exactly-once."""
+    """One worker's side of a shuffle between `--workers`: each record to the worker that owns
+    its key, exactly once. Put into a worker's plan by rillet, not written in a pipeline."""
 
-    def __init__(
-        self, url: str, prefix: str, edge: str, keys: tuple[str, ...], context: SinkContext
-    ) -> None:
-        self.keys = keys
-        self.key = f"{prefix}:{edge}"
+    def __init__(self, config: ShuffleConfig, context: SinkContext) -> None:
+        edge = context.name
+        self.keys = tuple(config.keys)
+        self.key = f"{config.prefix}:{edge}"
         self.producer, self.partitions = context.worker, context.workers
         self.epoch = 1
         self.generation = 0
         self.recorded = 0  # the last epoch whose generation is recorded
         self.resumed: dict | None = None
-        self.broker = _Broker(url, f"shuffle `{edge}`", context.clock)
+        self.broker = _Broker(config.broker, f"shuffle `{edge}`", context.clock)
 
     def restore(self, committed: dict) -> None:
         self.resumed = committed
@@ -192,11 +205,14 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
         await self.broker.aclose()
 
 
+@plugin.source("shuffle", config=ShuffleConfig, internal=True)
 class ShuffleSource(Seekable, Committing, Reopenable):
-    """One partition of a shuffle edge, read by the worker that owns it."""
+    """This worker's partition of a shuffle between `--workers`: the records whose key it owns.
+    Put into a worker's plan by rillet, not written in a pipeline."""
 
-    def __init__(self, url: str, prefix: str, edge: str, context: SourceContext) -> None:
-        self.key = f"{prefix}:{edge}"
+    def __init__(self, config: ShuffleConfig, context: SourceContext) -> None:
+        edge = context.name
+        self.key = f"{config.prefix}:{edge}"
         self.stream = f"{self.key}:{context.worker}"
         self.producers = context.workers
         self.block_ms = max(1, int(context.batch_timeout_s * 1000))
@@ -206,7 +222,7 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         self.delivered = 0
         self.emitted: int | None = None  # the last watermark passed on
         self.committed: dict[tuple[int, int], int] = {}  # (producer, epoch) -> generation
-        self.broker = _Broker(url, f"shuffle `{edge}`", context.clock)
+        self.broker = _Broker(config.broker, f"shuffle `{edge}`", context.clock)
 
     def position(self) -> dict:
         return {
@@ -304,9 +320,9 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         await self.broker.aclose()
 
 
-async def clear(url: str, prefix: str) -> int:
+async def clear(url: str, prefix: str, clock: Clock) -> int:
     """Delete every key of a run's shuffles (`--fresh`): how many there were."""
-    broker = _Broker(url, "shuffle", SystemClock())  # before any run: no run's clock
+    broker = _Broker(url, "shuffle", clock)
     try:
         await broker.open()
         client = broker.client
@@ -318,4 +334,4 @@ async def clear(url: str, prefix: str) -> int:
         await broker.aclose()
 
 
-__all__ = ["ShuffleSink", "ShuffleSource", "clear"]
+__all__ = ["ShuffleConfig", "ShuffleSink", "ShuffleSource", "clear", "plugin"]

@@ -2,7 +2,8 @@
 nothing else of rillet and never lark, rich or prometheus-client (bar its `monitor/`, which may
 draw and serve, reads a run through `ObservedRun` and is imported by none of the rest);
 `stdlib` imports the runtime only through `rillet.runtime.plugin`, the surface third-party
-plugins use; nothing imports the bare folder names."""
+plugins use; `dsl` reaches the standard library only through the plugin registry; nothing
+imports the bare folder names."""
 
 from __future__ import annotations
 
@@ -61,6 +62,13 @@ def test_stdlib_imports_the_runtime_only_through_the_plugin_surface(path: Path) 
         and n != "rillet.runtime.plugin"
         and not n.startswith("rillet.stdlib")
     }
+
+
+@pytest.mark.parametrize("path", modules("dsl"), ids=lambda p: p.name)
+def test_front_end_finds_the_standard_library_only_through_the_registry(path: Path) -> None:
+    """The front end knows connectors, checkpoint stores and brokers by the names plugins
+    register, so the standard library is replaceable as any plugin is."""
+    assert not {n for n in imports(path) if n.startswith("rillet.stdlib")}
 
 
 @pytest.mark.parametrize("path", monitor_modules(), ids=lambda p: p.name)

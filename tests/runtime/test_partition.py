@@ -26,7 +26,7 @@ orders | event_time ts | join timed on user within 1s | into joined
 def test_a_shuffle_is_cut_before_each_input_of_each_keyed_operator(tmp_path: Path) -> None:
     compiled = compile_pipeline(PIPELINE, tmp_path)
     assert compiled.plan is not None
-    plan, shuffles = partition_plan(compiled.plan)
+    plan, shuffles = partition_plan(compiled.plan, "redis://127.0.0.1:1", "rillet:g")
     assert [n.id for n in plan.nodes] == list(range(len(plan.nodes)))
     for node in plan.nodes:
         assert all(i < node.id for i in node.inputs), "topological order"
@@ -38,9 +38,11 @@ def test_a_shuffle_is_cut_before_each_input_of_each_keyed_operator(tmp_path: Pat
                 feeding = plan.nodes[port].op
                 assert isinstance(feeding, Source) and feeding.connector == SHUFFLE
                 assert feeding.name in by_name
+                assert feeding.config == {"broker": "redis://127.0.0.1:1", "prefix": "rillet:g"}
         if isinstance(node.op, Sink) and node.op.connector == SHUFFLE:
             (upstream,) = node.inputs
             assert isinstance(plan.nodes[upstream].op, Where | EventTime)
+            assert node.op.config["keys"] == ["user"]
     original = [type(n.op) for n in compiled.plan.nodes]
     kept = [type(n.op) for n in plan.nodes if getattr(n.op, "connector", None) != SHUFFLE]
     assert kept == original

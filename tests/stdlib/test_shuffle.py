@@ -11,7 +11,7 @@ import pytest
 
 from rillet.runtime.clock import SystemClock
 from rillet.runtime.connector import SinkContext, SourceContext
-from rillet.stdlib.shuffle import ShuffleSink, ShuffleSource, clear
+from rillet.stdlib.shuffle import ShuffleConfig, ShuffleSink, ShuffleSource, clear
 from tests.servers import REDIS, redis_client
 
 KEYS = ("user",)
@@ -22,18 +22,17 @@ def prefix(tmp_path: Path) -> str:
     redis_client()
     name = f"rillet-test:{tmp_path.name}"
     yield name
-    anyio.run(clear, REDIS.url, name)
+    anyio.run(clear, REDIS.url, name, SystemClock())
 
 
 def producer(prefix: str, worker: int, workers: int = 1) -> ShuffleSink:
-    return ShuffleSink(
-        REDIS.url, prefix, "edge", KEYS, SinkContext("edge", Path("."), worker, workers)
-    )
+    config = ShuffleConfig(REDIS.url, prefix, list(KEYS))
+    return ShuffleSink(config, SinkContext("edge", Path("."), worker, workers))
 
 
 def reader(prefix: str, worker: int = 0, workers: int = 1) -> ShuffleSource:
     context = SourceContext("edge", None, SystemClock(), Path("."), 100, 0.01, worker, workers)
-    return ShuffleSource(REDIS.url, prefix, "edge", context)
+    return ShuffleSource(ShuffleConfig(REDIS.url, prefix), context)
 
 
 async def read_all(source: ShuffleSource) -> list[dict]:

@@ -3,7 +3,7 @@ workers' checkpoints?
 
 A shuffle's progress lives in two places: each producer's checkpoint (the epoch and generation
 of its last commit) and Redis (its generation counter and which generation committed each epoch,
-`stdlib/shuffle.py`). A run over one of them without the other goes wrong quietly: with the
+`shuffle.py`). A run over one of them without the other goes wrong quietly: with the
 checkpoints deleted, the restarted producers count epochs from 1 again, find those epochs
 already recorded for the earlier run and never record their own, so readers skip their records
 and wait forever for their end; with Redis flushed, readers lose what was in flight. So the
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rillet.runtime.checkpoint import Manifest
-from rillet.runtime.connector import ConnectorError
+from rillet.runtime.plugin import ConnectorError, Manifest
 
 FRESH = "rerun with --fresh to clear both and start over"
 
