@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.plugin import Kind, Registry, Spec
+from rillet.runtime.plugin import Kind, Registry, Spec, missing
 
 from . import ast
 from .constant import NotConstant, evaluate
@@ -50,6 +50,20 @@ class ConnectorArguments:
                     call.name.span,
                     label,
                     f"{kind} connectors: " + ", ".join(self.registry.names(kind)),
+                )
+            )
+            return None
+        install = missing(spec)
+        if install is not None:
+            module = spec.needs[0] if spec.needs else ""
+            self.report(
+                error(
+                    "E0408",
+                    f"{kind} connector `{name}` needs the Python package `{module}`, which is "
+                    "not installed",
+                    call.name.span,
+                    "not installed",
+                    f"pip install '{install}'",
                 )
             )
             return None

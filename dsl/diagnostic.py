@@ -15,6 +15,8 @@ import msgspec
 
 from rillet.runtime.plan import Span
 
+from .codes import CODES
+
 
 class Diagnostic(msgspec.Struct, frozen=True):
     severity: str  # "error" or "warning"
@@ -26,10 +28,12 @@ class Diagnostic(msgspec.Struct, frozen=True):
 
 
 def error(code: str, message: str, span: Span | None, label: str = "", *hints: str) -> Diagnostic:
+    assert code in CODES and code[0] == "E", f"{code} is not an error code of codes.py"
     return Diagnostic("error", code, message, span, label, tuple(hints))
 
 
 def warning(code: str, message: str, span: Span | None, label: str = "", *hints: str) -> Diagnostic:
+    assert code in CODES and code[0] == "W", f"{code} is not a warning code of codes.py"
     return Diagnostic("warning", code, message, span, label, tuple(hints))
 
 

@@ -17,6 +17,7 @@ value built from plugins, so two runs can use different sets side by side.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import typing
 from collections.abc import Callable, Iterable
@@ -76,6 +77,9 @@ class Spec:
     reads: str | None = None
     """A source's or table's config field naming the file (or glob) it reads: `rillet check`
     says when it is not there, and where a relative path was looked for."""
+    needs: tuple[str, str] | None = None
+    """A Python module the component imports when it runs, and what to `pip install` when that
+    is missing (`("redis", "rillet[redis]")`): the checker says so at the pipeline's line."""
     internal: bool = False
     """A connector rillet puts into a plan itself (the shuffle between workers), never written
     in a pipeline: not listed, not suggested, and unknown to the checker."""
@@ -204,6 +208,7 @@ class Plugin:
         exclusive: str | None = None,
         reads: str | None = None,
         internal: bool = False,
+        needs: tuple[str, str] | None = None,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -220,6 +225,7 @@ class Plugin:
                 exclusive=exclusive,
                 reads=reads,
                 internal=internal,
+                needs=needs,
             )
             return self._attach(cls, spec)
 
@@ -233,12 +239,14 @@ class Plugin:
         shared: bool = False,
         reads: str | None = None,
         internal: bool = False,
+        needs: tuple[str, str] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
         `shared` when several workers can read it together (`Spec.shared`); `reads` names the
-        config field holding the file it reads (`Spec.reads`); `internal` (`Spec.internal`)."""
+        config field holding the file it reads (`Spec.reads`); `internal` and `needs` as
+        `Spec` says."""
         return self._connector(
-            "source", name, config, shared=shared, reads=reads, internal=internal
+            "source", name, config, shared=shared, reads=reads, internal=internal, needs=needs
         )
 
     def sink(
@@ -249,22 +257,28 @@ class Plugin:
         delivery: Delivery = "at-least-once",
         exclusive: str | None = None,
         internal: bool = False,
+        needs: tuple[str, str] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Sink`;
         `exclusive` names the config field holding the file it writes (`Spec.exclusive`);
-        `internal` (`Spec.internal`)."""
+        `internal` and `needs` as `Spec` says."""
         return self._connector(
-            "sink", name, config, delivery, exclusive=exclusive, internal=internal
+            "sink", name, config, delivery, exclusive=exclusive, internal=internal, needs=needs
         )
 
     def table(
-        self, name: str, *, config: type[msgspec.Struct], reads: str | None = None
+        self,
+        name: str,
+        *,
+        config: type[msgspec.Struct],
+        reads: str | None = None,
+        needs: tuple[str, str] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` that loads keyed rows for `lookup`; `reads`
-        as for a source."""
-        return self._connector("table", name, config, reads=reads)
+        and `needs` as for a source."""
+        return self._connector("table", name, config, reads=reads, needs=needs)
 
-    def broker(self, scheme: str) -> Callable[[T], T]:
+    def broker(self, scheme: str, *, needs: tuple[str, str] | None = None) -> Callable[[T], T]:
         """What carries a `--workers` run for `--broker` and `--state-store` URLs of `scheme`
         (`redis`): a class built as `cls(url)` with `checkpoint_store(key)` (a
         `CheckpointStore`), `async clear(prefix, clock)` (forget a group's shuffles, `--fresh`) and
@@ -273,10 +287,22 @@ class Plugin:
         `shuffle`, configured with the URL, the group's key prefix and the keys."""
 
         def decorate(cls: T) -> T:
-            spec = Spec("broker", scheme, self.name, cls, (), Any, _summary(cls))
+            spec = Spec("broker", scheme, self.name, cls, (), Any, _summary(cls), needs=needs)
             return self._attach(cls, spec)
 
         return decorate
+
+
+def missing(spec: Spec) -> str | None:
+    """What to `pip install` for `spec`, when the module it needs is not installed."""
+    if spec.needs is None:
+        return None
+    module, install = spec.needs
+    try:
+        found = importlib.util.find_spec(module)
+    except ValueError:  # a module taken out of `sys.modules`
+        found = None
+    return install if found is None else None
 
 
 class RegistryError(Exception):

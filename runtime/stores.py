@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .checkpoint import CheckpointStore, FileCheckpointStore
-from .plugin import Registry
+from .plugin import Registry, missing
 
 
 class BrokerError(Exception):
@@ -25,6 +25,12 @@ def broker(registry: Registry, url: str) -> Any:
         known = ", ".join(f"{name}://" for name in registry.names("broker")) or "none installed"
         raise BrokerError(
             f"no broker serves `{url}`\n  hint: the URL must start with one of: {known}"
+        )
+    install = missing(spec)
+    if install is not None:
+        raise BrokerError(
+            f"the {scheme} broker of `{url}` needs a Python package that is not installed\n"
+            f"  hint: pip install '{install}'"
         )
     return spec.obj(url)
 

@@ -53,6 +53,7 @@ from rillet.runtime.plugin import (
     SourceContext,
 )
 
+from .extras import NATS
 from .formats import decode_jsonl
 from .retry import Backoff
 
@@ -234,7 +235,7 @@ def ack_sequence(reply: str) -> int:
     return int(tokens[5] if len(tokens) == 9 else tokens[7])
 
 
-@plugin.source("nats", config=NatsSourceConfig, shared=True)
+@plugin.source("nats", config=NatsSourceConfig, shared=True, needs=NATS)
 class NatsSource(Seekable, Committing, KnowsUnread):
     """Reads a NATS JetStream stream through a durable pull consumer; messages are
     acknowledged only once a checkpoint covering them is saved."""

@@ -18,6 +18,7 @@ from rillet.runtime.plugin import (
     SinkContext,
 )
 
+from .extras import NATS
 from .nats import REQUEST_TIMEOUT_S, Connection, stream_name
 from .retry import Backoff
 
@@ -32,7 +33,7 @@ class NatsSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     retry_timeout: int = 60_000
 
 
-@plugin.sink("nats", config=NatsSinkConfig, delivery="at-least-once")
+@plugin.sink("nats", config=NatsSinkConfig, delivery="at-least-once", needs=NATS)
 class NatsSink(Flushing):
     """Publishes each record as a JSON message to a subject of a JetStream stream (created
     when missing), waiting for the server to store every message of a batch."""

@@ -17,6 +17,7 @@ import msgspec
 
 from rillet.runtime.plugin import Plugin, SinkContext, SourceContext
 
+from .extras import POSTGRES
 from .sqltable import SqlSink, load_table
 
 plugin = Plugin("std")
@@ -36,7 +37,7 @@ class PostgresTableConfig(msgspec.Struct, forbid_unknown_fields=True):
     key: str = "id"
 
 
-@plugin.sink("postgres", config=PostgresSinkConfig, delivery="exactly-once")
+@plugin.sink("postgres", config=PostgresSinkConfig, delivery="exactly-once", needs=POSTGRES)
 class PostgresSink(SqlSink):
     """Writes records to a PostgreSQL table, creating it from the first records' fields when it is
     missing; with `key`, a record replaces the row with its key (upsert). Exactly-once with
@@ -54,7 +55,7 @@ class PostgresSink(SqlSink):
         )
 
 
-@plugin.table("postgres", config=PostgresTableConfig)
+@plugin.table("postgres", config=PostgresTableConfig, needs=POSTGRES)
 class PostgresTable:
     """A lookup table loaded whole from a PostgreSQL table, keyed by `key`."""
 

@@ -46,6 +46,7 @@ from rillet.runtime.plugin import (
     SourceContext,
 )
 
+from .extras import REDIS
 from .formats import decode_jsonl
 from .retry import Backoff
 
@@ -242,7 +243,7 @@ def _fields_record(
     return [record], []
 
 
-@plugin.source("redis_stream", config=RedisStreamSourceConfig, shared=True)
+@plugin.source("redis_stream", config=RedisStreamSourceConfig, shared=True, needs=REDIS)
 class RedisStreamSource(Seekable, Committing, KnowsUnread):
     """Reads a Redis stream through a consumer group; entries are acknowledged only once a
     checkpoint covering them is saved."""

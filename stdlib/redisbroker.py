@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rillet.runtime.plugin import Clock, Manifest, Plugin
 
+from .extras import REDIS
 from .redis_state import RedisCheckpointStore
 from .shuffle import clear
 from .shufflecheck import mismatch
@@ -13,7 +14,7 @@ from .shufflecheck import mismatch
 plugin = Plugin("std")
 
 
-@plugin.broker("redis")
+@plugin.broker("redis", needs=REDIS)
 class RedisBroker:
     """Redis carries the records between workers and can keep their checkpoints."""
 

@@ -14,6 +14,7 @@ from rillet.runtime.plugin import (
     SinkContext,
 )
 
+from .extras import REDIS
 from .redis_stream import Connection
 
 plugin = Plugin("std")
@@ -28,7 +29,7 @@ class RedisStreamSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     retry_timeout: int = 60_000
 
 
-@plugin.sink("redis_stream", config=RedisStreamSinkConfig, delivery="at-least-once")
+@plugin.sink("redis_stream", config=RedisStreamSinkConfig, delivery="at-least-once", needs=REDIS)
 class RedisStreamSink(Flushing):
     """Appends each record to a Redis stream as a JSON document in one field (`XADD`, one
     pipeline per batch), trimming the stream to about `maxlen` entries when given."""

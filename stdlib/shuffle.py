@@ -51,6 +51,7 @@ from rillet.runtime.plugin import (
     partition_of,
 )
 
+from .extras import REDIS
 from .retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class _Broker:
         await self.client.aclose()
 
 
-@plugin.sink("shuffle", config=ShuffleConfig, delivery="exactly-once", internal=True)
+@plugin.sink("shuffle", config=ShuffleConfig, delivery="exactly-once", internal=True, needs=REDIS)
 class ShuffleSink(Committing, Transactional, HearsEventTime):
     """One worker's side of a shuffle between `--workers`: each record to the worker that owns
     its key, exactly once. Put into a worker's plan by rillet, not written in a pipeline."""
@@ -205,7 +206,7 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
         await self.broker.aclose()
 
 
-@plugin.source("shuffle", config=ShuffleConfig, internal=True)
+@plugin.source("shuffle", config=ShuffleConfig, internal=True, needs=REDIS)
 class ShuffleSource(Seekable, Committing, Reopenable):
     """This worker's partition of a shuffle between `--workers`: the records whose key it owns.
     Put into a worker's plan by rillet, not written in a pipeline."""

@@ -97,7 +97,7 @@ def test_control_characters_are_escaped_in_text_output() -> None:
 
 
 def test_several_diagnostics_are_separated_by_a_blank_line() -> None:
-    ds = [error("E1", "a", None), warning("W1", "b", None)]
+    ds = [error("E0202", "a", None), warning("W0002", "b", None)]
     assert render_text(ds, SOURCE) == "error: a\n  --> p.rill\n\nwarning: b\n  --> p.rill\n"
 
 
