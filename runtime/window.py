@@ -19,10 +19,11 @@ from typing import Any
 
 from .aggregate import CompiledAggregate
 from .clock import Clock
-from .eventtime import EventTimeError, timed_records, to_epoch_ms
+from .eventtime import timed_records
 from .expr import describe_error
 from .item import END_OF_TIME, NEVER, Batch
 from .operator import Output, StatelessOperator
+from .paneloop import pane_loop
 
 
 def emit_result(
@@ -122,7 +123,7 @@ class PaneWindow(_Timed):
         self._loop = (
             None
             if time_field is None
-            else _pane_loop(aggregate, time_field, sliding=every_ms != size_ms)
+            else pane_loop(aggregate, time_field, sliding=every_ms != size_ms)
         )
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
@@ -389,55 +390,6 @@ class GlobalAggregate(StatelessOperator):
             for acc, value in zip(accs, saved):
                 acc.restore(value)
             self.groups[_hashable(key)] = accs
-
-
-def _pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool) -> Any:
-    """`PaneWindow.process` on event time as one generated function over a batch: reading the
-    time, the lateness horizon, the key and the accumulator updates inlined, with no per-record
-    call or tuple. Time errors come before the batch's other errors, as in the general path."""
-    first_seen = ["first_seen.setdefault(start, {})[key] = arrivals", "arrivals += 1"]
-    body = [
-        "def _pane_loop(records, offsets, out, *, panes, first_seen, arrivals, horizon,",
-        "               lateness, every, size, pane, new):",
-        "    late = out.emit_late",
-        "    time_error = out.error",
-        "    errors = []",
-        "    for r, offset in zip(records, offsets):",
-        f"        ts = r.get({time_field!r})",
-        "        if type(ts) is not int:",
-        "            try:",
-        "                ts = _to_epoch_ms(ts)",
-        "            except _EventTimeError as e:",
-        "                time_error(r, offset, str(e))",
-        "                continue",
-        "        if ts - lateness > horizon:",
-        "            horizon = ts - lateness",
-        "        if ts - ts % every + size <= horizon:  # the last window holding ts has closed",
-        "            late(r, offset)",
-        "            continue",
-        "        try:",
-        f"            key = {aggregate.key_code}",
-        "            start = ts - ts % pane",
-        "            groups = panes.get(start)",
-        "            if groups is None:",
-        "                groups = panes[start] = {}",
-        "            accs = groups.get(key)",
-        "            if accs is None:",
-        "                accs = groups[key] = new()",
-        *(f"                {line}" for line in (first_seen if sliding else [])),
-        *(f"            {line}" for line in aggregate.update_lines),
-        "        except Exception as e:  # a bad value for an aggregate or an unhashable key",
-        "            errors.append((r, offset, str(e)))",
-        "    out.errors += errors",
-        "    return horizon, arrivals",
-    ]
-    namespace = {
-        **aggregate.namespace,
-        "_to_epoch_ms": to_epoch_ms,
-        "_EventTimeError": EventTimeError,
-    }
-    exec(compile("\n".join(body) + "\n", "<rillet window>", "exec"), namespace)
-    return namespace["_pane_loop"]
 
 
 def _hashable(key: Any) -> Any:
