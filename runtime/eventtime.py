@@ -13,6 +13,7 @@ from typing import Any
 from .clock import Clock
 from .item import NEVER, Batch
 from .operator import Output, StatelessOperator
+from .opstate import EventTimeState, read
 
 
 class EventTimeError(ValueError):
@@ -116,8 +117,9 @@ class EventTimeOperator(StatelessOperator):
             self.idle = True
             out.idle = True
 
-    def snapshot(self) -> Any:
-        return [self.max_seen, self.emitted]
+    def snapshot(self) -> EventTimeState:
+        return EventTimeState(self.max_seen, self.emitted)
 
-    def restore(self, state: Any) -> None:
-        self.max_seen, self.emitted = state
+    def restore(self, raw: Any) -> None:
+        state = read(raw, EventTimeState)
+        self.max_seen, self.emitted = state.max_seen, state.emitted

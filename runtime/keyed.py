@@ -15,6 +15,7 @@ from .clock import Clock
 from .eventtime import timed_records
 from .item import Batch
 from .operator import Output, StatelessOperator
+from .opstate import DedupeState, JoinState, hashable, read
 
 
 class _TimeReader:
@@ -77,11 +78,11 @@ class DedupeOperator(StatelessOperator):
         if self.reader.time_field is None:
             self.on_watermark(now_ms, out)
 
-    def snapshot(self) -> Any:
-        return [[key, times] for key, times in self.kept.items()]
+    def snapshot(self) -> DedupeState:
+        return DedupeState(list(self.kept.items()))
 
-    def restore(self, state: Any) -> None:
-        self.kept = {(tuple(k) if isinstance(k, list) else k): list(t) for k, t in state}
+    def restore(self, raw: Any) -> None:
+        self.kept = {hashable(key): list(times) for key, times in read(raw, DedupeState).kept}
 
 
 class JoinOperator(StatelessOperator):
@@ -144,20 +145,16 @@ class JoinOperator(StatelessOperator):
     def on_tick(self, now_ms: int, out: Output) -> None:
         self.on_watermark(now_ms, out)
 
-    def snapshot(self) -> Any:
-        return [
-            [[key, [[ts, r] for ts, r in entries]] for key, entries in buffer.items()]
-            for buffer in self.buffers
-        ]
+    def snapshot(self) -> JoinState:
+        left, right = ([*buffer.items()] for buffer in self.buffers)
+        return JoinState(left, right)
 
-    def restore(self, state: Any) -> None:
-        self.buffers = tuple(
-            {
-                (tuple(k) if isinstance(k, list) else k): [(ts, r) for ts, r in entries]
-                for k, entries in side
-            }
-            for side in state
-        )  # type: ignore[assignment]
+    def restore(self, raw: Any) -> None:
+        state = read(raw, JoinState)
+        left, right = (
+            {hashable(k): list(e) for k, e in side} for side in (state.left, state.right)
+        )
+        self.buffers = (left, right)
 
 
 class LookupOperator(StatelessOperator):

@@ -5,7 +5,8 @@ batch, `on_watermark` when the minimum watermark of its inputs advances, `on_tic
 for operators that ask for ticks (processing-time windows, idle inputs), and `on_end` once every
 input has ended. Each call writes into an `Output`; the runtime sends its records downstream, its
 late records to the `late into` sink, its errors to the error sink, in that order, and then
-passes the watermark on. `snapshot()`/`restore()` return and take msgspec-encodable state.
+passes the watermark on. `snapshot()` returns msgspec-encodable state (the built-in operators' a
+versioned Struct, runtime/opstate.py) and `restore()` takes it back as msgpack decodes it.
 """
 
 from __future__ import annotations

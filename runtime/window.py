@@ -19,10 +19,12 @@ from typing import Any
 
 from .aggregate import CompiledAggregate
 from .clock import Clock
-from .eventtime import EventTimeError, timed_records, to_epoch_ms
+from .eventtime import timed_records
 from .expr import describe_error
 from .item import END_OF_TIME, NEVER, Batch
 from .operator import Output, StatelessOperator
+from .opstate import GlobalState, Group, PaneWindowState, SessionWindowState, hashable, read
+from .paneloop import pane_loop
 
 
 def emit_result(
@@ -122,7 +124,7 @@ class PaneWindow(_Timed):
         self._loop = (
             None
             if time_field is None
-            else _pane_loop(aggregate, time_field, sliding=every_ms != size_ms)
+            else pane_loop(aggregate, time_field, sliding=every_ms != size_ms)
         )
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
@@ -220,35 +222,24 @@ class PaneWindow(_Timed):
         for key, accs in merged.items():
             emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
 
-    def snapshot(self) -> Any:
-        return {
-            "watermark": self.watermark,
-            "seen": self.seen,
-            "fired_until": self.fired_until,
-            "arrivals": self.arrivals,
-            "panes": [
-                [start, [[key, [a.snapshot() for a in accs]] for key, accs in groups.items()]]
-                for start, groups in self.panes.items()
-            ],
-            "first_seen": [
-                [start, list(firsts.items())] for start, firsts in self.first_seen.items()
-            ],
-        }
+    def snapshot(self) -> PaneWindowState:
+        return PaneWindowState(
+            self.watermark,
+            dict(self.seen),
+            self.fired_until,
+            self.arrivals,
+            [(start, _groups(groups)) for start, groups in self.panes.items()],
+            [(start, list(firsts.items())) for start, firsts in self.first_seen.items()],
+        )
 
-    def restore(self, state: Any) -> None:
-        self.watermark, self.fired_until = state["watermark"], state["fired_until"]
-        self.seen, self.arrivals = dict(state["seen"]), state["arrivals"]
+    def restore(self, raw: Any) -> None:
+        state = read(raw, PaneWindowState)
+        self.watermark, self.fired_until = state.watermark, state.fired_until
+        self.seen, self.arrivals = dict(state.seen), state.arrivals
         self.first_seen = {
-            start: {_hashable(key): n for key, n in firsts} for start, firsts in state["first_seen"]
+            start: {hashable(key): n for key, n in firsts} for start, firsts in state.first_seen
         }
-        self.panes = {}
-        for start, groups in state["panes"]:
-            self.panes[start] = {}
-            for key, saved in groups:
-                accs = self.aggregate.new_accumulators()
-                for acc, value in zip(accs, saved):
-                    acc.restore(value)
-                self.panes[start][_hashable(key)] = accs
+        self.panes = {start: _restored(self.aggregate, groups) for start, groups in state.panes}
 
 
 class SessionWindow(_Timed):
@@ -323,29 +314,27 @@ class SessionWindow(_Timed):
         for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
             emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
 
-    def snapshot(self) -> Any:
-        return {
-            "watermark": self.watermark,
-            "seen": self.seen,
-            "arrivals": self.arrivals,
-            "sessions": [
-                [key, [[s[0], s[1], s[3], [a.snapshot() for a in s[2]]] for s in sessions]]
+    def snapshot(self) -> SessionWindowState:
+        return SessionWindowState(
+            self.watermark,
+            dict(self.seen),
+            self.arrivals,
+            [
+                (key, [(s[0], s[1], s[3], [a.snapshot() for a in s[2]]) for s in sessions])
                 for key, sessions in self.sessions.items()
             ],
-        }
+        )
 
-    def restore(self, state: Any) -> None:
-        self.watermark, self.seen = state["watermark"], dict(state["seen"])
-        self.arrivals = state["arrivals"]
+    def restore(self, raw: Any) -> None:
+        state = read(raw, SessionWindowState)
+        self.watermark, self.seen = state.watermark, dict(state.seen)
+        self.arrivals = state.arrivals
         self.sessions, self.ends = {}, []
-        for key, sessions in state["sessions"]:
-            key = _hashable(key)
+        for saved_key, sessions in state.sessions:
+            key = hashable(saved_key)
             self.sessions[key] = []
             for start, end, first, saved in sessions:
-                accs = self.aggregate.new_accumulators()
-                for acc, value in zip(accs, saved):
-                    acc.restore(value)
-                self.sessions[key].append([start, end, accs, first])
+                self.sessions[key].append([start, end, _accumulators(self.aggregate, saved), first])
                 heapq.heappush(self.ends, (end, first, key))
 
 
@@ -379,67 +368,24 @@ class GlobalAggregate(StatelessOperator):
             emit_result(out, self.aggregate, key, accs, {})
         self.groups = {}
 
-    def snapshot(self) -> Any:
-        return [[key, [a.snapshot() for a in accs]] for key, accs in self.groups.items()]
+    def snapshot(self) -> GlobalState:
+        return GlobalState(_groups(self.groups))
 
-    def restore(self, state: Any) -> None:
-        self.groups = {}
-        for key, saved in state:
-            accs = self.aggregate.new_accumulators()
-            for acc, value in zip(accs, saved):
-                acc.restore(value)
-            self.groups[_hashable(key)] = accs
+    def restore(self, raw: Any) -> None:
+        self.groups = _restored(self.aggregate, read(raw, GlobalState).groups)
 
 
-def _pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool) -> Any:
-    """`PaneWindow.process` on event time as one generated function over a batch: reading the
-    time, the lateness horizon, the key and the accumulator updates inlined, with no per-record
-    call or tuple. Time errors come before the batch's other errors, as in the general path."""
-    first_seen = ["first_seen.setdefault(start, {})[key] = arrivals", "arrivals += 1"]
-    body = [
-        "def _pane_loop(records, offsets, out, *, panes, first_seen, arrivals, horizon,",
-        "               lateness, every, size, pane, new):",
-        "    late = out.emit_late",
-        "    time_error = out.error",
-        "    errors = []",
-        "    for r, offset in zip(records, offsets):",
-        f"        ts = r.get({time_field!r})",
-        "        if type(ts) is not int:",
-        "            try:",
-        "                ts = _to_epoch_ms(ts)",
-        "            except _EventTimeError as e:",
-        "                time_error(r, offset, str(e))",
-        "                continue",
-        "        if ts - lateness > horizon:",
-        "            horizon = ts - lateness",
-        "        if ts - ts % every + size <= horizon:  # the last window holding ts has closed",
-        "            late(r, offset)",
-        "            continue",
-        "        try:",
-        f"            key = {aggregate.key_code}",
-        "            start = ts - ts % pane",
-        "            groups = panes.get(start)",
-        "            if groups is None:",
-        "                groups = panes[start] = {}",
-        "            accs = groups.get(key)",
-        "            if accs is None:",
-        "                accs = groups[key] = new()",
-        *(f"                {line}" for line in (first_seen if sliding else [])),
-        *(f"            {line}" for line in aggregate.update_lines),
-        "        except Exception as e:  # a bad value for an aggregate or an unhashable key",
-        "            errors.append((r, offset, str(e)))",
-        "    out.errors += errors",
-        "    return horizon, arrivals",
-    ]
-    namespace = {
-        **aggregate.namespace,
-        "_to_epoch_ms": to_epoch_ms,
-        "_EventTimeError": EventTimeError,
-    }
-    exec(compile("\n".join(body) + "\n", "<rillet window>", "exec"), namespace)
-    return namespace["_pane_loop"]
+def _groups(groups: dict[Any, list]) -> list[Group]:
+    """Each group's key and its accumulators' states, for a snapshot."""
+    return [(key, [a.snapshot() for a in accs]) for key, accs in groups.items()]
 
 
-def _hashable(key: Any) -> Any:
-    """A key decoded from a snapshot (lists come back for tuples)."""
-    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
+def _restored(aggregate: CompiledAggregate, groups: list[Group]) -> dict[Any, list]:
+    return {hashable(key): _accumulators(aggregate, saved) for key, saved in groups}
+
+
+def _accumulators(aggregate: CompiledAggregate, saved: list[Any]) -> list:
+    accs = aggregate.new_accumulators()
+    for acc, value in zip(accs, saved):
+        acc.restore(value)
+    return accs

@@ -1,0 +1,119 @@
+"""The stateful operators whose snapshots the fixtures hold, built by the real compiler from
+pipeline text, and the input that gives each one state worth saving: open windows with values
+(one key a tuple, as `by k, c` makes it), kept dedupe times, join buffers on both sides, an
+event time's largest time. `make_fixtures.py` saves their snapshots; `test_snapshots.py`
+restores them and goes on with `AFTER`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rillet.runtime import ManualClock
+from rillet.runtime.compile import compile_plan
+from rillet.runtime.item import Batch, Origin
+from rillet.runtime.operator import Output
+from tests.runtime._streams import compiled_plan
+
+AGGREGATES = (
+    "{ n = count(), total = sum(v), mean = avg(v), hi = max(v), values = collect(v), "
+    "kinds = count_distinct(c) }"
+)
+TIMED = "s | event_time ts lateness 5ms"
+FLOWS = {
+    "event_time": f"{TIMED} | into out",
+    "tumbling": f"{TIMED} | window tumbling 100ms | aggregate by k {AGGREGATES} | into out",
+    "sliding": f"{TIMED} | window sliding 100ms every 50ms | aggregate by k, c {AGGREGATES} "
+    "| into out",
+    "session": f"{TIMED} | window session gap 30ms | aggregate by k {AGGREGATES} | into out",
+    "global": f"s | aggregate by k, c {AGGREGATES} | into out",
+    "dedupe": f"{TIMED} | dedupe by k, c within 50ms | into out",
+    "join": f"stream rs = r | event_time ts lateness 5ms\n{TIMED} | join rs on k within 50ms "
+    "| into out",
+}
+
+Step = tuple[str, int, Any]  # ("batch", port, records) or ("watermark", 0, ts)
+
+
+def _r(ts: int, k: str, c: str, v: int) -> dict:
+    return {"ts": ts, "k": k, "c": c, "v": v}
+
+
+FILL: dict[str, list[Step]] = {
+    "event_time": [("batch", 0, [_r(100, "a", "x", 1), _r(130, "b", "y", 2)])],
+    "tumbling": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2)]),
+        ("watermark", 0, 15),
+        ("batch", 0, [_r(120, "a", "x", 3), _r(130, "a", "z", 4), _r(140, "b", "y", 5)]),
+        ("watermark", 0, 135),
+    ],
+    "sliding": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(60, "b", "y", 2), _r(70, "a", "x", 3)]),
+        ("watermark", 0, 65),
+        ("batch", 0, [_r(120, "a", "x", 4)]),
+        ("watermark", 0, 115),
+    ],
+    "session": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "z", 3)]),
+        ("watermark", 0, 25),
+        ("batch", 0, [_r(100, "b", "y", 4)]),
+        ("watermark", 0, 95),
+    ],
+    "global": [("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "x", 3)])],
+    "dedupe": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "a", "x", 2), _r(30, "b", "y", 3)]),
+        ("batch", 0, [_r(70, "a", "x", 4)]),
+        ("watermark", 0, 65),
+    ],
+    "join": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2)]),
+        ("batch", 1, [{"ts": 15, "k": "a", "w": "left-a"}, {"ts": 90, "k": "c", "w": "c"}]),
+        ("watermark", 0, 15),
+    ],
+}
+"""Applied to a fresh operator before its snapshot is taken."""
+
+AFTER: dict[str, list[Step]] = {
+    "event_time": [("batch", 0, [_r(120, "a", "x", 3)]), ("batch", 0, [_r(140, "a", "x", 4)])],
+    "tumbling": [("batch", 0, [_r(150, "a", "x", 6), _r(90, "b", "y", 7)])],
+    "sliding": [("batch", 0, [_r(130, "b", "y", 5), _r(40, "a", "x", 6)])],
+    "session": [("batch", 0, [_r(110, "b", "y", 5), _r(120, "c", "x", 6)])],
+    "global": [("batch", 0, [_r(40, "b", "y", 4)])],
+    "dedupe": [("batch", 0, [_r(75, "a", "x", 5), _r(80, "b", "y", 6), _r(121, "a", "x", 7)])],
+    "join": [
+        ("batch", 0, [_r(50, "a", "x", 3), _r(95, "c", "z", 4)]),
+        ("batch", 1, [{"ts": 30, "k": "b", "w": "right-b"}]),
+    ],
+}
+"""Applied to the restored operator, before the end of its input."""
+
+
+def build(kind: str) -> Any:
+    """A fresh operator of `kind` as the compiler makes it (the one after `event_time`, but for
+    the `event_time` kind itself)."""
+    text = (
+        'source s = file("unused-s.jsonl")\nsource r = file("unused-r.jsonl")\n'
+        f'sink out = file("out.jsonl")\n{FLOWS[kind]}\n'
+    )
+    with tempfile.TemporaryDirectory() as base_dir:
+        plan, registry = compiled_plan(text, Path(base_dir))
+    physical = compile_plan(plan, registry, ManualClock())
+    operators = [n.operator for n in physical.nodes.values() if n.kind == "operator"]
+    return operators[0] if kind == "event_time" else operators[-1]
+
+
+def apply(op: Any, steps: list[Step], out: Output) -> None:
+    for what, port, value in steps:
+        if what == "batch":
+            op.process(Batch(value, list(range(len(value))), Origin(f"source{port}")), port, out)
+        else:
+            op.on_watermark(value, out)
+
+
+def filled(kind: str) -> Any:
+    """An operator of `kind` holding the state `FILL` gives it."""
+    op = build(kind)
+    apply(op, FILL[kind], Output())
+    return op

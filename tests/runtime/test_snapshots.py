@@ -1,0 +1,163 @@
+"""Operator snapshots are versioned (runtime/opstate.py): a blob of every version of every
+operator's snapshot, kept in tests/runtime/snapshots/ as the code of its time wrote it, restores
+into an operator that goes on as the operator that saved it would have: the restored window
+fires with the saved values in its aggregates, dedupe drops what it had seen, join matches what
+it had buffered. The newest blob is what the code writes now, byte for byte, so that a format
+changed without a new version fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from rillet.runtime.item import Batch, Origin
+from rillet.runtime.operator import Output
+from rillet.runtime.opstate import SnapshotVersionError
+from tests.runtime.snapshots.operators import AFTER, FILL, build, filled
+
+FIXTURES = Path(__file__).parent / "snapshots"
+VERSIONS = (1, 2)
+CURRENT = VERSIONS[-1]
+
+
+def _blob(kind: str, version: int) -> bytes:
+    return (FIXTURES / f"{kind}-v{version}.msgpack").read_bytes()
+
+
+def _go_on(op: Any, kind: str) -> dict[str, list]:
+    """What `op` emits for `AFTER` and then the end of its input, step by step."""
+    seen: dict[str, list] = {"records": [], "late": [], "errors": [], "watermarks": []}
+    for what, port, value in [*AFTER[kind], ("end", 0, None)]:
+        out = Output()
+        if what == "batch":
+            op.process(_batch(value, port), port, out)
+        else:
+            op.on_end(out)
+        seen["records"] += out.records
+        seen["late"] += out.late
+        seen["errors"] += out.errors
+        if out.watermark is not None:
+            seen["watermarks"].append(out.watermark)
+    return seen
+
+
+def _batch(records: list[dict], port: int) -> Batch:
+    return Batch(records, list(range(len(records))), Origin(f"source{port}"))
+
+
+def _row(start: int | None, end: int | None, keys: dict, values: list, kinds: int) -> dict:
+    bounds = {} if start is None else {"window_start": start, "window_end": end}
+    total = sum(values)
+    return {
+        **bounds,
+        **keys,
+        "n": len(values),
+        "total": total,
+        "mean": total / len(values),
+        "hi": max(values),
+        "values": values,
+        "kinds": kinds,
+    }
+
+
+def _r(ts: int, k: str, c: str, v: int) -> dict:
+    return {"ts": ts, "k": k, "c": c, "v": v}
+
+
+EXPECTED: dict[str, dict[str, list]] = {
+    "event_time": {
+        "records": [_r(120, "a", "x", 3), _r(140, "a", "x", 4)],
+        "watermarks": [135],  # 120 is below the saved largest time (130): no watermark
+    },
+    "tumbling": {
+        "records": [
+            _row(100, 200, {"k": "a"}, [3, 4, 6], 2),
+            _row(100, 200, {"k": "b"}, [5], 1),
+        ],
+        "late": [_r(90, "b", "y", 7)],  # [0, 100) fired before the snapshot
+    },
+    "sliding": {
+        "records": [
+            _row(50, 150, {"k": "b", "c": "y"}, [2, 5], 1),  # keys in the order first seen
+            _row(50, 150, {"k": "a", "c": "x"}, [3, 4], 1),
+            _row(100, 200, {"k": "a", "c": "x"}, [4], 1),
+            _row(100, 200, {"k": "b", "c": "y"}, [5], 1),
+        ],
+        "late": [_r(40, "a", "x", 6)],
+    },
+    "session": {
+        "records": [
+            _row(100, 140, {"k": "b"}, [4, 5], 1),  # the saved session, extended
+            _row(120, 150, {"k": "c"}, [6], 1),
+        ],
+    },
+    "global": {
+        "records": [
+            _row(None, None, {"k": "a", "c": "x"}, [1, 3], 1),
+            _row(None, None, {"k": "b", "c": "y"}, [2, 4], 1),
+        ],
+    },
+    "dedupe": {
+        # (a, x) kept at 70 and (b, y) at 30: 75 and 80 are within 50 ms of them, 121 is not
+        "records": [_r(121, "a", "x", 7)],
+    },
+    "join": {
+        "records": [
+            {**_r(50, "a", "x", 3), "rs_ts": 15, "w": "left-a"},
+            {**_r(95, "c", "z", 4), "rs_ts": 90, "w": "c"},
+            {**_r(20, "b", "y", 2), "rs_ts": 30, "w": "right-b"},
+        ],
+    },
+}
+
+
+def _expected(kind: str) -> dict[str, list]:
+    return {"records": [], "late": [], "errors": [], "watermarks": [], **EXPECTED[kind]}
+
+
+def test_every_operator_has_a_fixture_of_every_version() -> None:
+    names = {path.name for path in FIXTURES.glob("*.msgpack")}
+    assert names == {f"{kind}-v{v}.msgpack" for kind in FILL for v in VERSIONS}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("kind", list(FILL))
+def test_fixture_restores_and_goes_on(kind: str, version: int) -> None:
+    op = build(kind)
+    op.restore(msgspec.msgpack.decode(_blob(kind, version)))
+    assert _go_on(op, kind) == _expected(kind)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("kind", list(FILL))
+def test_fixture_restores_to_the_state_that_wrote_it(kind: str, version: int) -> None:
+    op = build(kind)
+    op.restore(msgspec.msgpack.decode(_blob(kind, version)))
+    assert msgspec.msgpack.encode(op.snapshot()) == _blob(kind, CURRENT)
+
+
+@pytest.mark.parametrize("kind", list(FILL))
+def test_the_code_writes_the_newest_version(kind: str) -> None:
+    assert msgspec.msgpack.encode(filled(kind).snapshot()) == _blob(kind, CURRENT)
+
+
+@pytest.mark.parametrize("kind", list(FILL))
+def test_snapshot_round_trips(kind: str) -> None:
+    original = filled(kind)
+    saved = msgspec.msgpack.encode(original.snapshot())
+    restored, unencoded = build(kind), build(kind)
+    restored.restore(msgspec.msgpack.decode(saved))
+    unencoded.restore(filled(kind).snapshot())  # a snapshot as taken restores too
+    assert msgspec.msgpack.encode(restored.snapshot()) == saved
+    assert _go_on(restored, kind) == _go_on(unencoded, kind) == _go_on(original, kind)
+
+
+@pytest.mark.parametrize("kind", list(FILL))
+def test_a_version_from_the_future_is_refused(kind: str) -> None:
+    raw = msgspec.msgpack.decode(_blob(kind, CURRENT))
+    with pytest.raises(SnapshotVersionError, match="no version 99"):
+        build(kind).restore({**raw, "version": 99})
