@@ -183,7 +183,8 @@ class _Parts:
 
 
 class Coordinator:
-    """Collects each node's part of checkpoint `n`; writes the manifest when all are in.
+    """Collects each node's part of checkpoint `n`; hands over the manifest, to be saved, when
+    all are in.
 
     A node that has finished (all its inputs ended) is retired with its final part, which then
     stands for it in every later checkpoint.
@@ -191,14 +192,12 @@ class Coordinator:
 
     def __init__(
         self,
-        store: CheckpointStore,
         nodes: int,
         time_ms: Callable[[], int],
+        on_complete: Callable[[Manifest], None],
         first_id: int = 1,
-        on_complete: Callable[[Manifest], None] | None = None,
         pipeline: PipelineIdentity | None = None,
     ) -> None:
-        self.store = store
         self.pipeline = pipeline
         self.nodes = nodes
         self.time_ms = time_ms
@@ -206,7 +205,6 @@ class Coordinator:
         self.pending: dict[int, _Parts] = {}
         self.retired: dict[int, tuple[str, str | None, Any]] = {}
         self.on_complete = on_complete
-        self.history: list[tuple[int, int]] = []  # (checkpoint id, bytes of operator state)
 
     def begin(self) -> int:
         checkpoint_id = self.next_id
@@ -254,10 +252,7 @@ class Coordinator:
             drained,
             self.pipeline,
         )
-        self.store.save(manifest)
-        self.history.append((checkpoint_id, sum(len(s.state) for s in parts.operators.values())))
-        if self.on_complete is not None:
-            self.on_complete(manifest)
+        self.on_complete(manifest)
 
     def finish(self, drained: int | None = None) -> None:
         """Every node has retired: record the run as finished; `drained` names the checkpoint

@@ -50,18 +50,20 @@ class Checkpointer:
         self.topology = topology
         self.sources = sources  # filled in place when the run opens its connectors
         self.sinks = sinks
+        self.store = store
         self.coordinator = (
             None
             if store is None
             else Coordinator(
-                store,
                 len(physical.nodes),
                 clock.time_ms,
+                self._complete,
                 first_id=resume.checkpoint_id + 1 if resume else 1,
-                on_complete=self._checkpointed,
                 pipeline=pipeline,
             )
         )
+        self._to_save: list[Manifest] = []  # complete, in order; saved off the event loop
+        self._saving = False
         self.saved: Manifest | None = None  # the newest checkpoint written to the store
         self.stopped = False
         self.nodes_scope: anyio.CancelScope | None = None  # the node tasks', set by the run
@@ -79,6 +81,7 @@ class Checkpointer:
         self._scope: anyio.CancelScope | None = None
         self._newly_saved: anyio.Event | None = None
         self._requested: anyio.Event | None = None
+        self._completed: anyio.Event | None = None
 
     def start(self, nodes_scope: anyio.CancelScope) -> None:
         """Called in the event loop, before the node tasks start."""
@@ -88,15 +91,46 @@ class Checkpointer:
         self._scope = anyio.CancelScope()
         self._newly_saved = anyio.Event()
         self._requested = anyio.Event()
+        self._completed = anyio.Event()
 
     async def run(self) -> None:
-        """Begin a checkpoint every interval and commit what finished nodes leave behind, until
-        every node task has ended."""
+        """Begin a checkpoint every interval, save each one complete, and commit what finished
+        nodes leave behind, until every node task has ended."""
         assert self._scope is not None
-        with self._scope:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._commit_finished, name="rillet committer")
-                await self._trigger_every_interval()
+        async with anyio.create_task_group() as saver:
+            saver.start_soon(self._save_when_complete, name="rillet checkpoint saver")
+            with self._scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._commit_finished, name="rillet committer")
+                    await self._trigger_every_interval()
+            saver.cancel_scope.cancel()  # what is left to save, `end` saves
+
+    def _complete(self, manifest: Manifest) -> None:
+        """Every part of a checkpoint is in: save it (`_save_when_complete`)."""
+        self._to_save.append(manifest)
+        if self._completed is not None:
+            self._completed.set()
+
+    async def _save_when_complete(self) -> None:
+        while True:
+            assert self._completed is not None
+            await self._completed.wait()
+            self._completed = anyio.Event()
+            await self._save_complete()
+
+    async def _save_complete(self) -> None:
+        """Save the complete checkpoints in order, each in a worker thread: a slow disk or a
+        remote store must not hold up the data; then what saving one sets off."""
+        assert self.store is not None
+        self._saving = True
+        try:
+            while self._to_save:
+                manifest = self._to_save.pop(0)
+                with anyio.CancelScope(shield=True):  # a save begun is finished
+                    await anyio.to_thread.run_sync(self.store.save, manifest)
+                self._checkpointed(manifest)
+        finally:
+            self._saving = False
 
     def node_ended(self, node: PhysicalNode) -> None:
         if node.kind in ("source", "sink"):
@@ -106,10 +140,13 @@ class Checkpointer:
         if self._running == 0 and self._scope is not None:  # no more checkpoints to begin
             self._scope.cancel()
 
-    def end(self) -> None:
+    async def end(self) -> None:
         """Every node task has ended: the last checkpoint says the run finished."""
-        if self.coordinator is not None and not self.stopped:
+        if self.coordinator is None:
+            return
+        if not self.stopped:
             self.coordinator.finish(drained=self._drain_id)
+        await self._save_complete()
 
     async def _commit_finished(self) -> None:
         """Commit each newly saved checkpoint to the connectors whose node has finished (their
@@ -129,7 +166,8 @@ class Checkpointer:
             # one checkpoint in flight at a time: when checkpoints take longer than the
             # interval, they must not pile up and starve the data
             assert self.coordinator is not None  # only runs with a checkpoint store tick
-            if self._stop_at is None and not self.coordinator.pending:
+            busy = self.coordinator.pending or self._to_save or self._saving
+            if self._stop_at is None and not busy:
                 self._trigger()
 
     def _trigger(self) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .capability import KnowsUnread, Reopenable
-from .checkpoint import Coordinator, Manifest
+from .checkpoint import CheckpointStore, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,15 @@ async def any_unread(sources: Iterable[Any]) -> bool:
 
 
 def continued(
-    finished: Manifest, coordinator: Coordinator | None, sources: dict[str, Any]
+    finished: Manifest, store: CheckpointStore | None, sources: dict[str, Any]
 ) -> Manifest:
     """The checkpoint a rerun over grown input resumes from: the finished run's drain
     checkpoint when it is still kept, else the finished one itself (as runs saved before drain
     checkpoints existed resume). Sources that remember their producers' ends forget them:
     every producer runs again and ends again (`reopen`)."""
-    if finished.drained is None or coordinator is None:
+    if finished.drained is None or store is None:
         return finished
-    drained = next(
-        (m for m in coordinator.store.all() if m.checkpoint_id == finished.drained), None
-    )
+    drained = next((m for m in store.all() if m.checkpoint_id == finished.drained), None)
     if drained is None:
         log.warning(
             "the checkpoint taken at the end of the last run's input (%d) is gone: "

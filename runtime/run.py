@@ -108,8 +108,8 @@ class Execution:
                     self.sources.values()
                 )
                 if not self.nothing_to_do:
-                    coordinator = self.checkpoints.coordinator
-                    resume = self.resume = continued(resume, coordinator, self.sources)
+                    store = self.checkpoints.store
+                    resume = self.resume = continued(resume, store, self.sources)
             for name, sink in self.sinks.items():
                 if name in resume.sinks and isinstance(sink, Transactional):
                     sink.restore(resume.sinks[name])
@@ -159,7 +159,7 @@ class Execution:
                     outlets = [self.topology.outlet(node, o) for o in node.outputs]
                     name = f"rillet {node.kind} {node.name}"
                     tg.start_soon(self._node, node, outlets, name=name)
-            checkpoints.end()
+            await checkpoints.end()
             await checkpoints.commit_all()
         self.metrics.elapsed_s = self.clock.monotonic_s() - started
         return self.metrics

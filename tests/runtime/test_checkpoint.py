@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -176,3 +178,32 @@ def test_run_aborted_anywhere_resumes_to_the_uninterrupted_output(
         got = (crashed / "out" / name).read_bytes()
         want = (reference / "out" / name).read_bytes()
         assert sorted(got.splitlines()) == sorted(want.splitlines()), name
+
+
+class SlowStore(FileCheckpointStore):
+    """Saves as a slow disk or a remote store would; notes the thread each save ran on."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.threads: list[str] = []
+
+    def save(self, manifest: Manifest) -> None:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(0.01)  # a slow disk: the one thing a test may not replace by a clock
+        super().save(manifest)
+
+
+def test_checkpoints_are_saved_off_the_event_loop_in_order(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in events(2000)))
+    store = SlowStore(tmp_path / "state")
+    run(tmp_path, None, store)
+    assert store.threads and threading.main_thread().name not in store.threads
+    saved = [m.checkpoint_id for m in store.all()]
+    assert saved == sorted(saved, reverse=True) and store.latest().finished
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    (reference / "in.jsonl").write_text((tmp_path / "in.jsonl").read_text())
+    run(reference, None, None)
+    for name in ("out.jsonl", "late.jsonl"):  # two flows write `out`: in either order
+        got = (tmp_path / "out" / name).read_bytes().splitlines()
+        assert sorted(got) == sorted((reference / "out" / name).read_bytes().splitlines())
