@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from rillet.runtime.plan import ALERT_MEASURES, FieldSpec, SchemaSpec, Settings,
 from rillet.runtime.plugin import Registry
 
 from . import ast
+from .checked import Checked, Draft
 from .connectorcheck import ConnectorArguments, argument_node
 from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error
@@ -35,28 +35,6 @@ SETTINGS = {
 }
 
 
-@dataclass
-class Checked:
-    """A pipeline whose names, arguments and types are known to be right."""
-
-    program: ast.Program
-    registry: Registry
-    params: dict[str, Any] = field(default_factory=dict)
-    settings: Settings = Settings()
-    schemas: dict[str, SchemaSpec] = field(default_factory=dict)
-    sources: dict[str, tuple[ast.SourceDecl, dict[str, Any]]] = field(default_factory=dict)
-    tables: dict[str, tuple[ast.TableDecl, dict[str, Any]]] = field(default_factory=dict)
-    sinks: dict[str, tuple[ast.SinkDecl, dict[str, Any]]] = field(default_factory=dict)
-    streams: dict[str, ast.StreamDecl] = field(default_factory=dict)
-    stream_order: list[str] = field(default_factory=list)
-    flows: list[ast.Flow] = field(default_factory=list)
-    tests: list[ast.TestDecl] = field(default_factory=list)
-    error_sink: str | None = None
-    alerts: list[ast.AlertDecl] = field(default_factory=list)
-    env: Environment = field(default_factory=Environment)
-    """What `env()` reads; it collects the secrets the planner hands on to the plan."""
-
-
 class Checker:
     def __init__(
         self,
@@ -70,7 +48,7 @@ class Checker:
         self.overrides = dict(overrides)
         self.diagnostics: list[Diagnostic] = []
         self.registry = Registry({})
-        self.checked = Checked(program, self.registry, env=Environment(environ))
+        self.checked = Draft(program, self.registry, env=Environment(environ))
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
@@ -93,7 +71,7 @@ class Checker:
         FlowChecker(self.checked, self.report).run()
         self._tests()
         self._alerts([s for s in statements if isinstance(s, ast.AlertDecl)])
-        return self.checked
+        return self.checked.freeze()
 
     # -- declarations ----------------------------------------------------------------------------
 

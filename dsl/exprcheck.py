@@ -25,7 +25,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .checker import Checked
+    from .checked import Draft
 
 
 class Scope:
@@ -47,7 +47,7 @@ class Scope:
 
 
 class ExpressionChecker:
-    def __init__(self, checked: Checked, report: Callable[[Diagnostic], None]) -> None:
+    def __init__(self, checked: Draft, report: Callable[[Diagnostic], None]) -> None:
         self.c = checked
         self.report = report
 

@@ -27,7 +27,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .checker import Checked
+    from .checked import Draft
 
 
 def flow_streams(flow: ast.Flow) -> list[str]:
@@ -55,7 +55,7 @@ _OPERATOR_NAMES = {
 }
 
 
-def unknown_sink(checked: Checked, ident: ast.Ident) -> Diagnostic | None:
+def unknown_sink(checked: Draft, ident: ast.Ident) -> Diagnostic | None:
     """The error for a sink name that is not declared, if it is not."""
     if ident.text in checked.sinks:
         return None
@@ -64,8 +64,17 @@ def unknown_sink(checked: Checked, ident: ast.Ident) -> Diagnostic | None:
     return error("E0110", f"unknown sink `{ident.text}`", ident.span, label)
 
 
+def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
+    """The event time after a `union`: its inputs' when they all have the same field and
+    lateness, else none."""
+    kinds = {
+        None if t is None else (t.field.text, t.lateness.ms if t.lateness else 0) for t in times
+    }
+    return times[0] if len(kinds) == 1 else None
+
+
 class FlowChecker(ExpressionChecker):
-    def __init__(self, checked: Checked, report: Callable[[Diagnostic], None]) -> None:
+    def __init__(self, checked: Draft, report: Callable[[Diagnostic], None]) -> None:
         super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
         # source or stream name -> the `event_time` in effect at its output
@@ -80,6 +89,7 @@ class FlowChecker(ExpressionChecker):
             self.types[name] = RecordType.of_schema(schema) if schema else RecordType()
         for name in c.stream_order:
             self.types[name], self.times[name] = self.flow(c.streams[name].flow)
+        c.stream_times.update(self.times)
         for flow in c.flows:
             out, _ = self.flow(flow)
             writes = any(isinstance(op, ast.IntoOp | ast.LateOp) for op in flow.ops)
@@ -131,12 +141,12 @@ class FlowChecker(ExpressionChecker):
             time = self.times.get(flow.head.text)
         else:
             record = self.union(flow.head)
-            times = {id(t): t for t in (self.times.get(s.text) for s in flow.head.streams)}
-            time = next(iter(times.values())) if len(times) == 1 else None
+            time = _agreed([self.times.get(s.text) for s in flow.head.streams])
         if record is None:
             return None, None
         previous: ast.Operator | None = None
         for op in flow.ops:
+            self.c.times[op] = time
             if isinstance(op, ast.WindowOp | ast.DedupeOp | ast.JoinOp) and time is not None:
                 self._event_time_field(op, time, record)
             if isinstance(op, ast.LateOp) and not isinstance(previous, ast.AggregateOp):
@@ -473,5 +483,6 @@ class FlowChecker(ExpressionChecker):
         except NotConstant as e:
             self.report(e.diagnostic)
             return
+        self.c.plugin_arguments.setdefault(op, {})[name] = value
         constant = ast.Literal(value=value, kind=kind_of(value), span=kw.value.span)
         self.argument(constant, param.annotation, Scope(RecordType(), "operator arguments"), what)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ast
-from .checker import Checked
+from .checked import Checked
 from .connectorcheck import argument_node
 from .diagnostic import Diagnostic, error, warning
 

@@ -17,7 +17,8 @@ import msgspec
 from rillet.runtime.plan import Plan
 from rillet.runtime.secret import Secrets
 
-from .checker import Checked, check
+from .checked import Checked
+from .checker import check
 from .diagnostic import Diagnostic, SourceText, error, has_errors
 from .inputs import missing_inputs
 from .parser import parse

@@ -9,19 +9,19 @@ nothing (the checker warns about it), and a source nobody reads is not opened.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
 from rillet.runtime import plan as ir
 
 from . import ast, render
-from .checker import Checked
-from .constant import evaluate
+from .checked import Checked
 
 
-def lower_expr(expr: ast.Expr, params: dict[str, Any]) -> ir.Expr:
+def lower_expr(expr: ast.Expr, params: Mapping[str, Any]) -> ir.Expr:
     """An AST expression as IR: params become literals, field chains become paths."""
     match expr:
         case ast.Literal(value=value):
@@ -67,14 +67,8 @@ def lower_expr(expr: ast.Expr, params: dict[str, Any]) -> ir.Expr:
     raise TypeError(f"unknown expression {expr!r}")
 
 
-class EventTime(NamedTuple):
-    """The event time in effect at a point of a flow: the field the last `event_time` declared
-    upstream, and its lateness. Records keep it through operators that pass them on (stateless
-    ones, `dedupe`, `lookup`, `join` from its left side, plugin operators); an `aggregate`
-    makes new records, and a `union` keeps it only when all its inputs agree."""
-
-    field: str
-    lateness_ms: int
+def _field(time: ast.EventTimeOp | None) -> str | None:
+    return time.field.text if time is not None else None
 
 
 class _Planner:
@@ -82,7 +76,6 @@ class _Planner:
         self.c = checked
         self.nodes: list[ir.Node] = []
         self.outputs: dict[str, int] = {}  # source or stream name -> node id of its output
-        self.times: dict[str, EventTime | None] = {}  # source or stream name -> its event time
         self.sink_inputs: dict[str, list[int]] = {name: [] for name in checked.sinks}
 
     def add(
@@ -103,9 +96,8 @@ class _Planner:
             schema = c.schemas.get(decl.schema.text) if decl.schema else None
             op = ir.Source(name, decl.call.name.text, config, schema)
             self.outputs[name] = self.add(op, (), decl.span)
-            self.times[name] = None
         for name in c.stream_order:
-            self.outputs[name], self.times[name] = self.flow(c.streams[name].flow)
+            self.outputs[name] = self.flow(c.streams[name].flow)
         for flow in c.flows:
             self.flow(flow)
         sink_ids: dict[str, int] = {}
@@ -119,17 +111,15 @@ class _Planner:
             prune(full), alerts=tuple(map(alert, c.alerts)), secrets=dict(c.env.secrets)
         )
 
-    def flow(self, flow: ast.Flow) -> tuple[int, EventTime | None]:
-        """Plans the flow's operators; its output node and the event time in effect there."""
+    def flow(self, flow: ast.Flow) -> int:
+        """Plans the flow's operators; its output node. The event time each operator reads by
+        is the one the checker found in effect there (`Checked.times`)."""
         if isinstance(flow.head, ast.Ident):
             current = self.outputs[flow.head.text]
-            time = self.times[flow.head.text]
         else:
             names = [s.text for s in flow.head.streams]
             current = self.add(ir.Union(), tuple(self.outputs[n] for n in names), flow.head.span)
-            times = {self.times[n] for n in names}
-            time = times.pop() if len(times) == 1 else None
-        params = self.c.params
+        times, params = self.c.times, self.c.params
         ops = list(flow.ops)
         index = 0
         while index < len(ops):
@@ -141,6 +131,7 @@ class _Planner:
                     continue
                 case ast.WindowOp() | ast.AggregateOp():
                     window = op if isinstance(op, ast.WindowOp) else None
+                    time = times[op]
                     if window is not None:
                         op = ops[index]
                         index += 1
@@ -150,37 +141,30 @@ class _Planner:
                         index += 1
                     aggregate = self.aggregate(op, window, late, time)
                     current = self.add(aggregate, (current,), (window or op).span, op.named)  # type: ignore[union-attr]
-                    time = None
                     continue
                 case ast.JoinOp(stream=stream, on=on, within=within):
                     right = self.outputs[stream.text]
-                    right_time = self.times[stream.text]
+                    right_time = self.c.stream_times.get(stream.text)
                     join = ir.Join(
-                        stream.text,
-                        on.text,
-                        within.ms,
-                        time and time.field,
-                        right_time and right_time.field,
+                        stream.text, on.text, within.ms, _field(times[op]), _field(right_time)
                     )
                     current = self.add(join, (current, right), op.span, op.named)
                     continue
-                case ast.EventTimeOp(field=field, lateness=lateness):
-                    time = EventTime(field.text, lateness.ms if lateness else 0)
                 case ast.DedupeOp(keys=keys, within=within):
-                    dedupe = ir.Dedupe(tuple(k.text for k in keys), within.ms, time and time.field)
+                    dedupe = ir.Dedupe(tuple(k.text for k in keys), within.ms, _field(times[op]))
                     current = self.add(dedupe, (current,), op.span, op.named)
                     continue
             current = self.add(
                 self.simple(op, params), (current,), op.span, getattr(op, "named", None)
             )
-        return current, time
+        return current
 
     def aggregate(
         self,
         op: ast.Operator,
         window: ast.WindowOp | None,
         late: str | None,
-        time: EventTime | None,
+        time: ast.EventTimeOp | None,
     ) -> ir.Aggregate:
         assert isinstance(op, ast.AggregateOp)
         params = self.c.params
@@ -194,11 +178,11 @@ class _Planner:
             fields,
             lowered,
             late,
-            time and time.field,
-            time.lateness_ms if time else 0,
+            _field(time),
+            time.lateness.ms if time is not None and time.lateness else 0,
         )
 
-    def simple(self, op: ast.Operator, params: dict[str, Any]) -> ir.Op:
+    def simple(self, op: ast.Operator, params: Mapping[str, Any]) -> ir.Op:
         match op:
             case ast.WhereOp(cond=cond):
                 return ir.Where(lower_expr(cond, params))
@@ -230,11 +214,8 @@ class _Planner:
                 decl, config = self.c.tables[table.text]
                 schema = self.c.schemas.get(decl.schema.text) if decl.schema else None
                 return ir.Lookup(ir.Table(table.text, decl.call.name.text, config, schema), on.text)
-            case ast.PluginOp(name=name, kwargs=kwargs, concurrency=concurrency):
-                values = {
-                    k.name.text: evaluate(k.value, params, "operator argument", self.c.env)
-                    for k in kwargs
-                }
+            case ast.PluginOp(name=name, concurrency=concurrency):
+                values = dict(self.c.plugin_arguments.get(op, {}))
                 return ir.PluginOperator(name.text, values, concurrency)
         raise TypeError(f"cannot plan {op!r}")
 

@@ -21,7 +21,7 @@ from rillet.runtime.plan import Sink, Source
 from rillet.runtime.schema import Schema
 
 from . import ast
-from .checker import Checked
+from .checked import Checked
 from .constant import evaluate
 
 
