@@ -2,37 +2,34 @@
 
 Input is the syntax tree; output is a `Checked` program (declarations resolved, params and
 connector configs evaluated, streams in dependency order) plus diagnostics. The planner only
-ever sees a program without errors. Expression and flow rules live in `flowcheck.py`.
+ever sees a program without errors. Params and settings are checked in `paramcheck.py`,
+schemas' types here, connectors' arguments in `connectorcheck.py`, the order of streams in
+`streamorder.py`, flows and expressions in `flowcheck.py` and `exprcheck.py`, alerts in
+`alertcheck.py`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from rillet.runtime.plan import ALERT_MEASURES, FieldSpec, SchemaSpec, Settings, Span, TypeSpec
+from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
 from rillet.runtime.plugin import Registry
 
 from . import ast
+from .alertcheck import check_alerts
 from .checked import Checked, Draft
 from .connectorcheck import ConnectorArguments, argument_node
 from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error
-from .environment import Environment, parse_param_value
-from .flowcheck import FlowChecker, flow_streams, unknown_sink
+from .environment import Environment
+from .flowcheck import FlowChecker, unknown_sink
 from .loader import build_registry
+from .paramcheck import check_params, check_settings
+from .streamorder import stream_order
 from .types import SCALARS
-
-SETTINGS = {
-    "batch_size": ("records per micro-batch", "int"),
-    "batch_timeout": ("how long a partial batch may wait", "duration"),
-    "channel_capacity": ("batches a channel holds", "int"),
-    "checkpoint_interval": ("time between checkpoints", "duration"),
-}
 
 
 class Checker:
@@ -60,17 +57,21 @@ class Checker:
         self.checked.registry = self.registry
         self.diagnostics += problems
         self._declarations(statements)
-        self._params([s for s in statements if isinstance(s, ast.ParamDecl)])
-        self._settings([s for s in statements if isinstance(s, ast.SetDecl)])
+        params = [s for s in statements if isinstance(s, ast.ParamDecl)]
+        check_params(params, self.checked, self.overrides, self.report)
+        check_settings(
+            [s for s in statements if isinstance(s, ast.SetDecl)], self.checked, self.report
+        )
         self._schemas([s for s in statements if isinstance(s, ast.SchemaDecl)])
         self._connectors()
         self._shared_files()
         self._errors_into([s for s in statements if isinstance(s, ast.ErrorsDecl)])
-        self._stream_order()
+        self.checked.stream_order = stream_order(self.checked, self.report)
         self._step_names()
         FlowChecker(self.checked, self.report).run()
         self._tests()
-        self._alerts([s for s in statements if isinstance(s, ast.AlertDecl)])
+        alerts = [s for s in statements if isinstance(s, ast.AlertDecl)]
+        check_alerts(alerts, self.checked, self.report)
         return self.checked.freeze()
 
     # -- declarations ----------------------------------------------------------------------------
@@ -116,130 +117,6 @@ class Checker:
                 c.sinks[name.text] = (s, {})
             elif isinstance(s, ast.TableDecl):
                 c.tables[name.text] = (s, {})
-
-    def _params(self, decls: list[ast.ParamDecl]) -> None:
-        """Params in order; a `-p` override replaces the value where the param is declared, so
-        the params after it that use it see the override."""
-        params = self.checked.params
-        first: dict[str, ast.ParamDecl] = {}
-        for decl in decls:
-            name = decl.name.text
-            if name in first:
-                self.report(
-                    error(
-                        "E0101",
-                        f"param `{name}` is declared twice",
-                        decl.name.span,
-                        f"first declared on line {first[name].span.line}",
-                    )
-                )
-                continue
-            first[name] = decl
-            try:
-                params[name] = evaluate(decl.value, params, f"param `{name}`", self.checked.env)
-            except NotConstant as e:
-                # `-p` replaces a default read from an unset variable: `env("PG_URL")` is a str
-                if not (name in self.overrides and e.diagnostic.code == "E0206"):
-                    self.report(e.diagnostic)
-                params[name] = None
-            if name in self.overrides:
-                self._override(decl, self.overrides[name])
-        for name in self.overrides:
-            if name not in params:
-                close = did_you_mean(name, params)
-                declared = ", ".join(f"`{p}`" for p in params) or "none"
-                hint = f"did you mean `{close}`?" if close else f"declared params: {declared}"
-                self.report(
-                    error(
-                        "E0102",
-                        f"unknown param `{name}` given with `-p {name}=...`",
-                        None,
-                        "",
-                        hint,
-                    )
-                )
-
-    def _override(self, decl: ast.ParamDecl, text: str) -> None:
-        params, name = self.checked.params, decl.name.text
-        try:
-            params[name] = parse_param_value(text, params[name])
-        except ValueError as e:
-            kind = {
-                bool: "a bool",
-                int: "an int",
-                float: "a float",
-                list: "a list",
-                dict: "a record",
-                str: "a str",
-            }.get(type(params[name]), "null")
-            self.report(
-                error(
-                    "E0103",
-                    f"`-p {name}={text}` does not fit param `{name}`",
-                    decl.value.span,
-                    f"`{name}` is {kind}",
-                    str(e),
-                )
-            )
-
-    def _settings(self, decls: list[ast.SetDecl]) -> None:
-        values: dict[str, int] = {}
-        for decl in decls:
-            name = decl.name.text
-            if name not in SETTINGS:
-                close = did_you_mean(name, SETTINGS)
-                label = f"did you mean `{close}`?" if close else "not a setting"
-                self.report(
-                    error(
-                        "E0104",
-                        f"unknown setting `{name}`",
-                        decl.name.span,
-                        label,
-                        "settings: " + ", ".join(f"`{s}`" for s in SETTINGS),
-                    )
-                )
-                continue
-            meaning, kind = SETTINGS[name]
-            value = decl.value
-            is_duration = isinstance(value, ast.Literal) and value.kind == "duration"
-            if kind == "duration" and not is_duration:
-                self.report(
-                    error(
-                        "E0105",
-                        f"`{name}` is a duration ({meaning})",
-                        value.span,
-                        "expected a duration like `200ms` or `10s`",
-                    )
-                )
-                continue
-            try:
-                number = evaluate(value, self.checked.params, f"setting `{name}`", self.checked.env)
-            except NotConstant as e:
-                self.report(e.diagnostic)
-                continue
-            if kind == "int" and (
-                not isinstance(number, int) or isinstance(number, bool) or number <= 0
-            ):
-                found = msgspec.json.encode(number).decode()
-                self.report(
-                    error(
-                        "E0105",
-                        f"`{name}` is a positive whole number ({meaning})",
-                        value.span,
-                        f"found {found}",
-                    )
-                )
-                continue
-            values[name] = number
-        default = Settings()
-        self.checked.settings = Settings(
-            batch_size=values.get("batch_size", default.batch_size),
-            batch_timeout_ms=values.get("batch_timeout", default.batch_timeout_ms),
-            channel_capacity=values.get("channel_capacity", default.channel_capacity),
-            checkpoint_interval_ms=values.get(
-                "checkpoint_interval", default.checkpoint_interval_ms
-            ),
-        )
 
     def _type(self, expr: ast.TypeExpr) -> TypeSpec:
         name = expr.name.text
@@ -358,49 +235,6 @@ class Checker:
 
     # -- streams ---------------------------------------------------------------------------------
 
-    def _stream_order(self) -> None:
-        """Streams in dependency order; cycles reported once each and left out.
-
-        A depth-first search with an explicit stack, so a long chain of streams (a generated
-        file) cannot exhaust Python's recursion limit."""
-        c = self.checked
-        state: dict[str, str] = {}
-        order: list[str] = []
-        cyclic: set[str] = set()
-
-        def reads(name: str) -> Iterator[str]:
-            return (d for d in flow_streams(c.streams[name].flow) if d in c.streams)
-
-        for root in c.streams:
-            if root in state:
-                continue
-            state[root] = "active"
-            path, pending = [root], [reads(root)]
-            while pending:
-                dep = next(pending[-1], None)
-                if dep is None:
-                    pending.pop()
-                    finished = path.pop()
-                    state[finished] = "done"
-                    order.append(finished)
-                elif state.get(dep) == "active":
-                    cycle = path[path.index(dep) :] + [dep]
-                    cyclic.update(cycle)
-                    self.report(
-                        error(
-                            "E0111",
-                            f"stream `{dep}` depends on itself",
-                            c.streams[dep].name.span,
-                            "cycle: " + " → ".join(cycle),
-                            "a stream may only read streams declared without it",
-                        )
-                    )
-                elif dep not in state:
-                    state[dep] = "active"
-                    path.append(dep)
-                    pending.append(reads(dep))
-        c.stream_order = [n for n in order if n not in cyclic]
-
     def _step_names(self) -> None:
         """A name given to a step (`| where ... as ok_clicks`) labels it in the live view and
         in metrics, where two steps, or a step and a declaration, must not look alike."""
@@ -444,83 +278,6 @@ class Checker:
                     )
                 first.setdefault(named.text, named)
 
-    # -- alerts ----------------------------------------------------------------------------------
-
-    def _alerts(self, decls: list[ast.AlertDecl]) -> None:
-        first: dict[str, ast.AlertDecl] = {}
-        for decl in decls:
-            name = decl.name.text
-            if name in first:
-                self.report(
-                    error(
-                        "E0101",
-                        f"alert `{name}` is declared twice",
-                        decl.name.span,
-                        f"first declared on line {first[name].span.line}",
-                    )
-                )
-                continue
-            first[name] = decl
-            if self._alert_fits(decl):
-                self.checked.alerts.append(decl)
-
-    def _alert_fits(self, decl: ast.AlertDecl) -> bool:
-        measure, threshold = decl.measure.text, decl.threshold
-        if measure not in ALERT_MEASURES:
-            close = did_you_mean(measure, ALERT_MEASURES)
-            label = f"did you mean `{close}`?" if close else "not a measure"
-            self.report(
-                error(
-                    "E0801",
-                    f"unknown measure `{measure}`",
-                    decl.measure.span,
-                    label,
-                    "measures: " + ", ".join(f"`{m}`" for m in ALERT_MEASURES),
-                )
-            )
-            return False
-        ok = True
-        if decl.op not in (">", ">=", "<", "<="):
-            span = _spanning(decl.measure.span, threshold.span)
-            self.report(
-                error(
-                    "E0802",
-                    f"an alert cannot compare with `{decl.op}`",
-                    span,
-                    "expected `>`, `>=`, `<` or `<=`",
-                    "an alert fires when a measure is above or below a threshold",
-                )
-            )
-            ok = False
-        unit, meaning = ALERT_MEASURES[measure]
-        expected = {
-            "share": ("percent", "a percentage like `80%`"),
-            "duration": ("duration", "a duration like `2m`"),
-            "number": ("number", "a number like `100`"),
-        }[unit]
-        if threshold.unit != expected[0]:
-            self.report(
-                error(
-                    "E0803",
-                    f"`{measure}` is compared with {expected[1]}",
-                    threshold.span,
-                    f"found `{threshold.text}`",
-                    f"`{measure}` is {meaning}",
-                )
-            )
-            ok = False
-        elif unit == "share" and threshold.value > 1:
-            self.report(
-                error(
-                    "E0804",
-                    f"`{threshold.text}` is more than 100%",
-                    threshold.span,
-                    f"`{measure}` is a share, at most 100%",
-                )
-            )
-            ok = False
-        return ok
-
     # -- tests -----------------------------------------------------------------------------------
 
     def _tests(self) -> None:
@@ -558,11 +315,6 @@ class Checker:
                     "like `[{a: 1}, {a: 2}]`",
                 )
             )
-
-
-def _spanning(first: Span, last: Span) -> Span:
-    """From the start of `first` to the end of `last`."""
-    return Span(first.line, first.col, last.end_line, last.end_col)
 
 
 def check(
