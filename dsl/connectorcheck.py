@@ -14,6 +14,7 @@ import msgspec
 from rillet.runtime.plugin import Kind, Registry, Spec, missing
 
 from . import ast
+from .binder import bind
 from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error
 from .environment import Environment
@@ -70,70 +71,23 @@ class ConnectorArguments:
         return self._arguments(call, spec)
 
     def _arguments(self, call: ast.ConnectorCall, spec: Spec) -> dict[str, Any] | None:
-        """Positional then keyword arguments, evaluated and validated against the config."""
-        values, spans, ok = self._bind(call, spec)
+        """The arguments bound (`binder.py`), evaluated and validated against the config."""
+        what = f"`{spec.name}`"
+        binding = bind(spec.params, call.args, call.kwargs, what, call.span, self.report)
+        ok = binding.ok
         evaluated: dict[str, Any] = {}
-        for key, expr in values.items():
+        for key, argument in binding.arguments.items():
             try:
-                evaluated[key] = evaluate(expr, self.params, f"argument `{key}`", self.env)
+                evaluated[key] = evaluate(
+                    argument.value, self.params, f"argument `{key}`", self.env
+                )
             except NotConstant as e:
                 self.report(e.diagnostic)
                 ok = False
-        for key in [p.name for p in spec.params if p.required and p.name not in values]:
-            self.report(
-                error(
-                    "E0405", f"`{spec.name}` needs argument `{key}`", call.span, f"missing `{key}`"
-                )
-            )
-            ok = False
-        if ok and self._valid(evaluated, spans, call, spec):
+        written = {key: argument.written for key, argument in binding.arguments.items()}
+        if ok and self._valid(evaluated, written, call, spec):
             return evaluated
         return None
-
-    def _bind(
-        self, call: ast.ConnectorCall, spec: Spec
-    ) -> tuple[dict[str, Any], dict[str, ast.Node], bool]:
-        """Each argument expression under its parameter's name, where it was written, and
-        whether they fit the parameters (every problem reported)."""
-        params = [p.name for p in spec.params]
-        values: dict[str, Any] = {}
-        spans: dict[str, ast.Node] = {}
-        ok = True
-        what = f"`{spec.name}`"
-        if len(call.args) > len(params):
-            extra = call.args[len(params)]
-            self.report(
-                error(
-                    "E0402",
-                    f"{what} takes at most {len(params)} positional arguments",
-                    extra.span,
-                    "one too many",
-                )
-            )
-            ok = False
-        for param, arg in zip(params, call.args):
-            values[param], spans[param] = arg, arg
-        for kw in call.kwargs:
-            key = kw.name.text
-            if key not in params:
-                close = did_you_mean(key, params)
-                label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(
-                    error(
-                        "E0403",
-                        f"unknown argument `{key}` for {what}",
-                        kw.name.span,
-                        label,
-                        f"{what} takes: " + ", ".join(params),
-                    )
-                )
-                ok = False
-            elif key in values:
-                self.report(error("E0404", f"argument `{key}` given twice", kw.name.span))
-                ok = False
-            else:
-                values[key], spans[key] = kw.value, kw
-        return values, spans, ok
 
     def _valid(
         self,

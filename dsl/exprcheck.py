@@ -12,6 +12,7 @@ from rillet.runtime.plan import Span
 from rillet.runtime.regex import problem as regex_problem
 
 from . import ast
+from .binder import bind
 from .diagnostic import Diagnostic, did_you_mean, error, warning
 from .types import (
     NUMERIC,
@@ -266,52 +267,13 @@ class ExpressionChecker:
         return annotation_type(function.returns)
 
     def arguments(self, call: ast.CallExpr, params, scope: Scope, what: str) -> None:
-        if len(call.args) > len(params):
-            self.report(
-                error(
-                    "E0402",
-                    f"{what} takes at most {len(params)} arguments, found {len(call.args)}",
-                    call.args[len(params)].span,
-                )
-            )
-            for extra in call.args[len(params) :]:
-                self.expr(extra, scope)
-        given = set()
-        for param, arg in zip(params, call.args):
-            given.add(param.name)
-            self.argument(arg, param.annotation, scope, f"argument `{param.name}` of {what}")
-        by_name = {p.name: p for p in params}
-        for kw in call.kwargs:
-            param = by_name.get(kw.name.text)
-            if param is None:
-                close = did_you_mean(kw.name.text, by_name)
-                label = f"did you mean `{close}`?" if close else "no such argument"
-                self.report(
-                    error(
-                        "E0403",
-                        f"unknown argument `{kw.name.text}` for {what}",
-                        kw.name.span,
-                        label,
-                    )
-                )
-                self.expr(kw.value, scope)
-                continue
-            if param.name in given:
-                self.report(
-                    error("E0404", f"argument `{param.name}` of {what} given twice", kw.name.span)
-                )
-            given.add(param.name)
-            self.argument(kw.value, param.annotation, scope, f"argument `{param.name}` of {what}")
-        for param in params:
-            if param.required and param.name not in given:
-                self.report(
-                    error(
-                        "E0405",
-                        f"{what} needs argument `{param.name}`",
-                        call.span,
-                        f"missing `{param.name}`",
-                    )
-                )
+        """Each argument bound (`binder.py`) and of its parameter's type."""
+        binding = bind(params, call.args, call.kwargs, what, call.span, self.report)
+        for key, argument in binding.arguments.items():
+            annotation = argument.param.annotation
+            self.argument(argument.value, annotation, scope, f"argument `{key}` of {what}")
+        for value in binding.stray:
+            self.expr(value, scope)
 
 
 def unknown_field(name: str, span: Span, record: RecordType, where: str) -> Diagnostic:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import TypeSpec
-from rillet.runtime.plugin import Param
 
 from . import ast
+from .binder import Argument, bind
 from .constant import NotConstant, evaluate, kind_of
 from .diagnostic import Diagnostic, did_you_mean, error, warning
 from .exprcheck import ExpressionChecker, Scope, unknown_call, unknown_field
@@ -421,68 +421,27 @@ class FlowChecker(ExpressionChecker):
             close = did_you_mean(op.name.text, known, typo_only=True)
             self.report(unknown_call("operator", op.name, close))
             return
-        if op.args:
-            self.report(
-                error(
-                    "E0402",
-                    f"operator `{op.name.text}` takes keyword arguments only",
-                    op.args[0].span,
-                    "write `name=value`",
-                )
-            )
         if op.concurrency is not None and op.concurrency < 1:
             self.report(
                 error(
                     "E0407", "`concurrency` must be at least 1", op.span, f"found {op.concurrency}"
                 )
             )
-        params = {p.name: p for p in spec.params}
-        seen: set[str] = set()
-        for kw in op.kwargs:
-            self._plugin_argument(op, kw, params, seen)
-        given = {kw.name.text for kw in op.kwargs}
-        for param in spec.params:
-            if param.required and param.name not in given:
-                self.report(
-                    error(
-                        "E0405",
-                        f"operator `{op.name.text}` needs argument `{param.name}`",
-                        op.span,
-                        f"missing `{param.name}`",
-                    )
-                )
+        what = f"operator `{op.name.text}`"
+        binding = bind(spec.params, op.args, op.kwargs, what, op.span, self.report, False)
+        for key, argument in binding.arguments.items():
+            self._plugin_argument(op, key, argument)
 
-    def _plugin_argument(
-        self, op: ast.PluginOp, kw: ast.KeywordArg, params: dict[str, Param], seen: set[str]
-    ) -> None:
-        """One `name=value` of a plugin operator: a known parameter, given once, a constant of
-        the parameter's type (the planner hands it over once, before any record)."""
-        name = kw.name.text
-        if name in seen:
-            what = f"argument `{name}` of operator `{op.name.text}` given twice"
-            self.report(error("E0404", what, kw.name.span))
-            return
-        seen.add(name)
-        param = params.get(name)
-        if param is None:
-            close = did_you_mean(name, params)
-            label = f"did you mean `{close}`?" if close else "no such argument"
-            self.report(
-                error(
-                    "E0403",
-                    f"unknown argument `{name}` for operator `{op.name.text}`",
-                    kw.name.span,
-                    label,
-                    "it takes: " + ", ".join(params),
-                )
-            )
-            return
-        what = f"argument `{name}` of operator `{op.name.text}`"
+    def _plugin_argument(self, op: ast.PluginOp, key: str, argument: Argument) -> None:
+        """A plugin operator's argument is a constant of its parameter's type, evaluated once
+        here: the planner hands it over to the operator, before any record."""
+        what = f"argument `{key}` of operator `{op.name.text}`"
         try:
-            value = evaluate(kw.value, self.c.params, what, self.c.env)
+            value = evaluate(argument.value, self.c.params, what, self.c.env)
         except NotConstant as e:
             self.report(e.diagnostic)
             return
-        self.c.plugin_arguments.setdefault(op, {})[name] = value
-        constant = ast.Literal(value=value, kind=kind_of(value), span=kw.value.span)
-        self.argument(constant, param.annotation, Scope(RecordType(), "operator arguments"), what)
+        self.c.plugin_arguments.setdefault(op, {})[key] = value
+        constant = ast.Literal(value=value, kind=kind_of(value), span=argument.value.span)
+        scope = Scope(RecordType(), "operator arguments")
+        self.argument(constant, argument.param.annotation, scope, what)
