@@ -11,7 +11,8 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.plugin import Kind, Registry, Spec, missing
+from rillet.runtime.plugin import Kind, Registry, Spec
+from rillet.runtime.registry import missing
 
 from . import ast
 from .binder import bind

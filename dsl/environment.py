@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .treebuild import MAX_INT
+from .exprtree import MAX_INT
 
 _MISSING = object()
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from rillet.runtime.plan import TypeSpec
 
 from . import ast
-from .binder import Argument, bind
-from .constant import NotConstant, evaluate, kind_of
 from .diagnostic import Diagnostic, did_you_mean, error, warning
-from .exprcheck import ExpressionChecker, Scope, unknown_call, unknown_field
+from .exprcheck import Scope, unknown_field
+from .pluginopcheck import OPERATOR_NAMES, PluginOperatorChecker
+from .streamorder import flow_streams
 from .types import (
     RecordType,
     describe,
@@ -28,31 +28,6 @@ from .types import (
 
 if TYPE_CHECKING:
     from .checked import Draft
-
-
-def flow_streams(flow: ast.Flow) -> list[str]:
-    """Names a flow reads, in the order it names them: its head, union members and join
-    partners (a list, not a set, so that checking and planning never depend on hashing)."""
-    heads = [flow.head] if isinstance(flow.head, ast.Ident) else list(flow.head.streams)
-    joined = [op.stream for op in flow.ops if isinstance(op, ast.JoinOp)]
-    return list(dict.fromkeys(i.text for i in [*heads, *joined]))
-
-
-_OPERATOR_NAMES = {
-    ast.WhereOp: "where",
-    ast.SelectOp: "select",
-    ast.DeriveOp: "derive",
-    ast.DropOp: "drop",
-    ast.ExplodeOp: "explode",
-    ast.EventTimeOp: "event_time",
-    ast.WindowOp: "window",
-    ast.AggregateOp: "aggregate",
-    ast.DedupeOp: "dedupe",
-    ast.JoinOp: "join",
-    ast.LookupOp: "lookup",
-    ast.LateOp: "late into",
-    ast.IntoOp: "into",
-}
 
 
 def unknown_sink(checked: Draft, ident: ast.Ident) -> Diagnostic | None:
@@ -73,7 +48,7 @@ def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
     return times[0] if len(kinds) == 1 else None
 
 
-class FlowChecker(ExpressionChecker):
+class FlowChecker(PluginOperatorChecker):
     def __init__(self, checked: Draft, report: Callable[[Diagnostic], None]) -> None:
         super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
@@ -192,7 +167,7 @@ class FlowChecker(ExpressionChecker):
         name = time.field.text
         if record.fields is None or name in record.fields:
             return
-        where = _OPERATOR_NAMES[type(op)]
+        where = OPERATOR_NAMES[type(op)]
         dropped = f"; {record.origin} does not keep it" if record.origin else ""
         self.report(
             error(
@@ -230,7 +205,7 @@ class FlowChecker(ExpressionChecker):
     def operator(  # noqa: C901 (one case per operator kind, each a line or a call)
         self, op: ast.Operator, record: RecordType, previous: ast.Operator | None
     ) -> RecordType:
-        where = f"`{_OPERATOR_NAMES.get(type(op), 'operator')}`"
+        where = f"`{OPERATOR_NAMES.get(type(op), 'operator')}`"
         line = f"the {where} on line {op.span.line}"
         match op:
             case ast.WhereOp(cond=cond):
@@ -413,35 +388,3 @@ class FlowChecker(ExpressionChecker):
                 )
             fields[item.name.text] = spec_of(self.expr(item.value, scope))
         return RecordType(fields, line)
-
-    def plugin_operator(self, op: ast.PluginOp) -> None:
-        spec = self.c.registry.get("operator", op.name.text)
-        if spec is None:
-            known = self.c.registry.names("operator") + list(_OPERATOR_NAMES.values())
-            close = did_you_mean(op.name.text, known, typo_only=True)
-            self.report(unknown_call("operator", op.name, close))
-            return
-        if op.concurrency is not None and op.concurrency < 1:
-            self.report(
-                error(
-                    "E0407", "`concurrency` must be at least 1", op.span, f"found {op.concurrency}"
-                )
-            )
-        what = f"operator `{op.name.text}`"
-        binding = bind(spec.params, op.args, op.kwargs, what, op.span, self.report, False)
-        for key, argument in binding.arguments.items():
-            self._plugin_argument(op, key, argument)
-
-    def _plugin_argument(self, op: ast.PluginOp, key: str, argument: Argument) -> None:
-        """A plugin operator's argument is a constant of its parameter's type, evaluated once
-        here: the planner hands it over to the operator, before any record."""
-        what = f"argument `{key}` of operator `{op.name.text}`"
-        try:
-            value = evaluate(argument.value, self.c.params, what, self.c.env)
-        except NotConstant as e:
-            self.report(e.diagnostic)
-            return
-        self.c.plugin_arguments.setdefault(op, {})[key] = value
-        constant = ast.Literal(value=value, kind=kind_of(value), span=argument.value.span)
-        scope = Scope(RecordType(), "operator arguments")
-        self.argument(constant, argument.param.annotation, scope, what)

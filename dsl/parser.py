@@ -27,7 +27,8 @@ from rillet.runtime.plan import Span
 
 from . import ast
 from .diagnostic import Diagnostic, did_you_mean, error
-from .treebuild import ToAst, shorten, token_span
+from .exprtree import shorten, token_span
+from .treebuild import ToAst
 
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {"RPAR", "RSQB", "RBRACE"}

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from . import ast
 from .checked import Draft
 from .diagnostic import Diagnostic, error
-from .flowcheck import flow_streams
 
 Report = Callable[[Diagnostic], None]
+
+
+def flow_streams(flow: ast.Flow) -> list[str]:
+    """Names a flow reads, in the order it names them: its head, union members and join
+    partners (a list, not a set, so that checking and planning never depend on hashing)."""
+    heads = [flow.head] if isinstance(flow.head, ast.Ident) else list(flow.head.streams)
+    joined = [op.stream for op in flow.ops if isinstance(op, ast.JoinOp)]
+    return list(dict.fromkeys(i.text for i in [*heads, *joined]))
 
 
 def stream_order(draft: Draft, report: Report) -> list[str]:

@@ -17,10 +17,9 @@ value built from plugins, so two runs can use different sets side by side.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -293,58 +292,6 @@ class Plugin:
         return decorate
 
 
-def missing(spec: Spec) -> str | None:
-    """What to `pip install` for `spec`, when the module it needs is not installed."""
-    if spec.needs is None:
-        return None
-    module, install = spec.needs
-    try:
-        found = importlib.util.find_spec(module)
-    except ValueError:  # a module taken out of `sys.modules`
-        found = None
-    return install if found is None else None
-
-
-class RegistryError(Exception):
-    """Two plugins define the same component name for one kind."""
-
-
-@dataclass(frozen=True)
-class Registry:
-    specs: dict[tuple[Kind, str], Spec]
-
-    @classmethod
-    def from_plugins(cls, plugins: Iterable[Plugin]) -> Registry:
-        specs: dict[tuple[Kind, str], Spec] = {}
-        for plugin in plugins:
-            for spec in plugin.specs:
-                key = (spec.kind, spec.name)
-                if key in specs:
-                    other = specs[key]
-                    raise RegistryError(
-                        f"{spec.kind} `{spec.name}` is defined by both plugin `{other.plugin}` "
-                        f"and plugin `{spec.plugin}`"
-                    )
-                specs[key] = spec
-        return cls(specs)
-
-    def get(self, kind: Kind, name: str) -> Spec | None:
-        return self.specs.get((kind, name))
-
-    def written(self, kind: Kind, name: str) -> Spec | None:
-        """The component a pipeline can name: not an internal one."""
-        spec = self.specs.get((kind, name))
-        return None if spec is None or spec.internal else spec
-
-    def names(self, kind: Kind) -> list[str]:
-        return sorted(s.name for s in self.all() if s.kind == kind)
-
-    def all(self) -> list[Spec]:
-        """Every component a pipeline can name."""
-        listed = (s for s in self.specs.values() if not s.internal)
-        return sorted(listed, key=lambda s: (s.kind, s.name))
-
-
 # Everything else a plugin may use. The standard library imports the runtime only through this
 # module, as third-party plugins do (tests/test_layering.py holds it to that).
 from .capability import (  # noqa: E402
@@ -373,6 +320,7 @@ from .expr import INT_MAX, INT_MIN, ExprError  # noqa: E402
 from .failure import StateMismatch  # noqa: E402
 from .item import NEVER, NO_MORE_EVENTS, LazyOffsets  # noqa: E402
 from .partition import partition_of  # noqa: E402
+from .registry import Registry, RegistryError  # noqa: E402
 from .schema import Schema  # noqa: E402
 
 __all__ = [

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .checkpoint import CheckpointStore, FileCheckpointStore
-from .plugin import Registry, missing
+from .registry import Registry, missing
 
 
 class BrokerError(Exception):
