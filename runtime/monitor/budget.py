@@ -11,8 +11,9 @@ They are answered later, not refused.
 
 from __future__ import annotations
 
-import asyncio
 import time
+
+from rillet.runtime.clock import Clock
 
 SHARE = 0.05
 """Of one CPU: some 400 requests a second when hundreds of clients ask at once."""
@@ -23,20 +24,21 @@ BURST_S = 0.05
 class Budget:
     """Call `wait()` from the thread whose CPU time is to be capped."""
 
-    def __init__(self, share: float = SHARE, burst_s: float = BURST_S) -> None:
+    def __init__(self, clock: Clock, share: float = SHARE, burst_s: float = BURST_S) -> None:
+        self.clock = clock
         self.share = share
         self.burst_s = burst_s
         self._left_s = burst_s
-        self._cpu_s = time.thread_time()
-        self._wall_s = time.monotonic()
+        self._cpu_s = time.thread_time()  # CPU time, not a clock's: what the cap is about
+        self._wall_s = clock.monotonic_s()
 
     async def wait(self) -> None:
         """Return once the thread is within its share, sleeping until then if it is not."""
-        cpu_s, wall_s = time.thread_time(), time.monotonic()
+        cpu_s, wall_s = time.thread_time(), self.clock.monotonic_s()
         self._left_s = min(
             self.burst_s,
             self._left_s + (wall_s - self._wall_s) * self.share - (cpu_s - self._cpu_s),
         )
         self._cpu_s, self._wall_s = cpu_s, wall_s
         if self._left_s < 0:
-            await asyncio.sleep(-self._left_s / self.share)
+            await self.clock.sleep(-self._left_s / self.share)

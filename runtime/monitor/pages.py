@@ -16,12 +16,13 @@ once a second).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from rillet.runtime.clock import Clock
 
 from . import prometheus
 from .monitor import Monitor
@@ -40,14 +41,15 @@ def dashboard() -> bytes:
 class Cached:
     """`render()`'s last result, rendered again once it is older than `fresh_s`."""
 
-    def __init__(self, render: Callable[[], bytes], fresh_s: float = FRESH_S) -> None:
+    def __init__(self, render: Callable[[], bytes], clock: Clock, fresh_s: float = FRESH_S) -> None:
         self.render = render
+        self.clock = clock
         self.fresh_s = fresh_s
         self._body = b""
         self._rendered_s = float("-inf")
 
     def __call__(self) -> bytes:
-        now = time.monotonic()
+        now = self.clock.monotonic_s()
         if now - self._rendered_s >= self.fresh_s:
             self._body = self.render()
             self._rendered_s = now
@@ -58,7 +60,7 @@ class Pages:
     """Answers a path. Called from the HTTP thread only, which is what makes the caches safe;
     it only reads plain values the run and the monitor keep."""
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: Monitor, clock: Clock) -> None:
         self.monitor = monitor
         registry = prometheus.registry(
             prometheus.Source(
@@ -69,8 +71,8 @@ class Pages:
                 monitor.elapsed_s,
             )
         )
-        self.metrics = Cached(lambda: generate_latest(registry))
-        self.status = Cached(lambda: json.dumps(status(monitor)).encode())
+        self.metrics = Cached(lambda: generate_latest(registry), clock)
+        self.status = Cached(lambda: json.dumps(status(monitor)).encode(), clock)
 
     def answer(self, path: str) -> Response:
         if path == "/metrics":

@@ -18,7 +18,8 @@ import asyncio
 import logging
 import socket
 import threading
-import time
+
+from rillet.runtime.clock import SystemClock
 
 from .access import Access
 from .budget import Budget
@@ -87,7 +88,10 @@ class MonitorServer:
         self, monitor: Monitor, address: tuple[str, int], token: str | None = None
     ) -> None:
         self._socket = _listen(address)
-        self._pages = Pages(monitor)
+        # the clients are real and so is the CPU time the thread may take: the system clock,
+        # whichever clock the run itself is on
+        self._clock = SystemClock()
+        self._pages = Pages(monitor, self._clock)
         bound, port = self._socket.getsockname()[:2]
         self._access = Access(address[0], bound, port, token)
         self._loop = asyncio.new_event_loop()
@@ -143,7 +147,7 @@ class MonitorServer:
         within its CPU budget (`budget.py`); answer each in a task of its own."""
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(MAX_CONNECTIONS)
-        budget = Budget()  # here: it measures the thread that creates it
+        budget = Budget(self._clock)  # here: it measures the thread that creates it
         while True:
             await budget.wait()
             await slots.acquire()
@@ -152,7 +156,7 @@ class MonitorServer:
             except OSError as e:  # out of file descriptors, say: wait, then try again
                 slots.release()
                 log.debug("http: accept failed: %s", e)
-                await asyncio.sleep(0.1)
+                await self._clock.sleep(0.1)
                 continue
             self._answer_on(connection).add_done_callback(lambda _: slots.release())
 
@@ -168,7 +172,7 @@ class MonitorServer:
             connection.setblocking(False)
             self._answer_on(connection)
         self._socket.close()
-        now_s = time.monotonic()
+        now_s = self._clock.monotonic_s()
         for task in list(self._reading):
             connection, accepted_s = self._open[task]
             if now_s - accepted_s > SILENT_S and not _has_data(connection):
@@ -181,7 +185,7 @@ class MonitorServer:
 
     def _answer_on(self, connection: socket.socket) -> asyncio.Task[None]:
         task = asyncio.create_task(self._connection(connection))
-        self._open[task] = (connection, time.monotonic())
+        self._open[task] = (connection, self._clock.monotonic_s())
         self._reading.add(task)
         task.add_done_callback(self._closed)
         return task

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from rillet.runtime.clock import ManualClock
 from rillet.runtime.monitor.access import Access
 from rillet.runtime.monitor.pages import Cached
 from rillet.runtime.monitor.request import BadRequest, Response, parse
@@ -57,10 +58,13 @@ def test_cached_renders_again_only_once_what_it_has_is_stale() -> None:
         rendered.append(1)
         return str(len(rendered)).encode()
 
-    fresh = Cached(render, fresh_s=3600)
-    assert [fresh() for _ in range(100)] == [b"1"] * 100
-    stale = Cached(render, fresh_s=0)
-    assert [stale(), stale()] == [b"2", b"3"]
+    clock = ManualClock()
+    cached = Cached(render, clock, fresh_s=0.5)
+    assert [cached() for _ in range(100)] == [b"1"] * 100
+    clock.advance(0.4)
+    assert cached() == b"1"
+    clock.advance(0.1)
+    assert [cached(), cached()] == [b"2", b"2"]
 
 
 def _host(access: Access, host: str) -> int | None:
