@@ -11,6 +11,7 @@ import anyio
 
 from rillet.runtime import capability, prepare
 from rillet.runtime.checkpoint import FileCheckpointStore, Manifest
+from rillet.runtime.clock import ManualClock
 from rillet.runtime.memory import MemorySink, MemorySource
 from tests.conftest import compile_pipeline
 
@@ -46,12 +47,19 @@ class Committing(capability.Committing):
 
 
 class CommittingSource(MemorySource, Committing):
-    def __init__(self, records: list[dict], store: RecordingStore | None) -> None:
+    """Moves the run's clock past the checkpoint interval before each batch, and lets every
+    other task (the checkpointer) take its turn."""
+
+    def __init__(
+        self, records: list[dict], store: RecordingStore | None, clock: ManualClock
+    ) -> None:
         MemorySource.__init__(self, records, batch_size=10)
         Committing.__init__(self, store)
+        self.clock = clock
 
     async def read_batch(self):
-        await anyio.sleep(0.002)  # give the checkpointer turns
+        self.clock.advance(0.002)
+        await anyio.wait_all_tasks_blocked()
         return await super().read_batch()
 
 
@@ -74,13 +82,15 @@ def run(
 ) -> tuple[CommittingSource, CommittingSink]:
     compiled = compile_pipeline(PIPELINE, folder)
     assert compiled.plan is not None and compiled.checked is not None
-    source, sink = CommittingSource(records, store), CommittingSink(store)
+    clock = ManualClock()
+    source, sink = CommittingSource(records, store, clock), CommittingSink(store)
     execution = prepare(
         compiled.plan,
         compiled.checked.registry,
         sources={"clicks": source},
         sinks={"out": sink},
         store=store,
+        clock=clock,
     )
     anyio.run(execution.run)
     return source, sink

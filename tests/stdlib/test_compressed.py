@@ -16,10 +16,12 @@ import pytest
 import zstandard
 
 from rillet.runtime import execute
+from rillet.runtime.clock import ManualClock
 from rillet.runtime.connector import ConnectorError, SourceBatch
 from rillet.stdlib.file import FileSource, FileSourceConfig
 from tests.conftest import compile_pipeline, rillet
-from tests.stdlib.test_file import WaitingSink, _context, _starts
+from tests.runtime._collect import CollectSink
+from tests.stdlib.test_file import _context, _starts, has, steps, until
 
 TEXT = '{"n": 1, "s": "é"}\n{"n": 2}\n\n{"n": 3}\n'
 CSV = 'n,s\n1,a\n2,"b\nc"\n3,d\n'
@@ -205,19 +207,19 @@ def test_follow_reads_members_appended_to_a_gzip_file(tmp_path: Path) -> None:
     )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
-    sink = WaitingSink()
+    sink, clock = CollectSink(), ManualClock()
     member = gz('{"n": 2}\n{"n": 3}\n')
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
-            await sink.wait_for(1)
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}, clock=clock))
+            await until(clock, has(sink, 1))
             with data.open("ab") as f:  # half a member: its lines wait for the rest
                 f.write(member[: len(member) // 2])
-            await anyio.sleep(0.15)
+            await steps(clock, 15)
             with data.open("ab") as f:
                 f.write(member[len(member) // 2 :])
-            await sink.wait_for(3)
+            await until(clock, has(sink, 3))
             tg.cancel_scope.cancel()
 
     anyio.run(main)

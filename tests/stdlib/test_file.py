@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -18,6 +19,7 @@ import msgspec
 import pytest
 
 from rillet.runtime import SystemClock, execute
+from rillet.runtime.clock import ManualClock
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
 from rillet.runtime.failure import StateMismatch
 from rillet.runtime.plan import FieldSpec, SchemaSpec, TypeSpec
@@ -393,24 +395,29 @@ def test_source_refuses_to_resume_in_a_file_cut_below_its_offset(
 # -- source: follow ----------------------------------------------------------------------------
 
 
-class WaitingSink(CollectSink):
-    """Collects records and wakes a waiter once it holds at least `want` of them."""
+STEP_S = 0.01
+"""How far the tests move a followed run's manual clock at a time: below the file source's
+poll interval and every batch timeout, so every poll and every timeout happens in order."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._want = 0
-        self._reached = anyio.Event()
 
-    async def wait_for(self, want: int) -> None:
-        self._want, self._reached = want, anyio.Event()
-        if len(self.records) < want:
-            with anyio.fail_after(20):  # a guard against hanging, not a timing assertion
-                await self._reached.wait()
+async def until(clock: ManualClock, done: Callable[[], bool]) -> None:
+    """Move the run's clock a step at a time, each time letting every task run until it waits
+    again, until `done()`: polls and batch timeouts come in order, without sleeping."""
+    with anyio.fail_after(20):  # a guard against hanging, not a timing assertion
+        while not done():
+            clock.advance(STEP_S)
+            await anyio.wait_all_tasks_blocked()
 
-    async def write(self, records: list[dict]) -> None:
-        await super().write(records)
-        if len(self.records) >= self._want:
-            self._reached.set()
+
+async def steps(clock: ManualClock, count: int) -> None:
+    """`count` steps of the run's clock (a followed file polled again and again meanwhile)."""
+    for _ in range(count):
+        clock.advance(STEP_S)
+        await anyio.wait_all_tasks_blocked()
+
+
+def has(sink: CollectSink, count: int) -> Callable[[], bool]:
+    return lambda: len(sink.records) >= count
 
 
 def test_follow_reads_appended_lines_and_new_files(tmp_path: Path, write) -> None:
@@ -422,25 +429,25 @@ def test_follow_reads_appended_lines_and_new_files(tmp_path: Path, write) -> Non
     )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
-    sink = WaitingSink()
+    sink, clock = CollectSink(), ManualClock()
 
     async def writer() -> None:
-        await sink.wait_for(2)
+        await until(clock, has(sink, 2))
         with first.open("a") as f:
             f.write('{"n": 3}\n{"n": ')
-        await anyio.sleep(0.15)  # the source polls meanwhile; half a line must wait
+        await steps(clock, 15)  # the source polls meanwhile; half a line must wait
         with first.open("a") as f:
             f.write("4}\n")
-        await sink.wait_for(4)
+        await until(clock, has(sink, 4))
         write("logs/b.jsonl", '{"n": 5}\n')
-        await sink.wait_for(5)
+        await until(clock, has(sink, 5))
         with (tmp_path / "logs/b.jsonl").open("a") as f:
             f.write('{"n": 6}\n')
-        await sink.wait_for(6)
+        await until(clock, has(sink, 6))
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}, clock=clock))
             await writer()
             tg.cancel_scope.cancel()
 
@@ -456,14 +463,14 @@ def test_follow_starts_with_no_matching_file_and_waits(tmp_path: Path, write) ->
     )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
-    sink = WaitingSink()
+    sink, clock = CollectSink(), ManualClock()
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
-            await anyio.sleep(0.1)
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}, clock=clock))
+            await steps(clock, 10)  # the source looks for a file again and again
             write("in/x.csv", "k,v\na,1\nb,2\n")
-            await sink.wait_for(2)
+            await until(clock, has(sink, 2))
             tg.cancel_scope.cancel()
 
     anyio.run(main)
@@ -479,20 +486,20 @@ def test_follow_csv_waits_for_whole_rows(tmp_path: Path, write) -> None:
     )
     assert compiled.plan is not None and compiled.checked is not None
     plan, registry = compiled.plan, compiled.checked.registry
-    sink = WaitingSink()
+    sink, clock = CollectSink(), ManualClock()
 
     async def append(*parts: str) -> None:
         for part in parts:
             with data.open("a") as f:
                 f.write(part)
-            await anyio.sleep(0.1)  # the source polls meanwhile; a part row must wait
+            await steps(clock, 10)  # the source polls meanwhile; a part row must wait
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}))
-            await sink.wait_for(1)
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}, clock=clock))
+            await until(clock, has(sink, 1))
             await append("2,", 'y\n3,"multi', "\nline", '"\n')
-            await sink.wait_for(3)
+            await until(clock, has(sink, 3))
             tg.cancel_scope.cancel()
 
     anyio.run(main)
