@@ -24,7 +24,8 @@ from rillet.runtime.plugin import (
 from .compressed import (
     compression_of,
 )
-from .file import check_csv, display_path, invalid
+from .filecheck import check_csv, invalid
+from .filepaths import display_path
 from .formats import (
     CsvWriter,
     encode_jsonl,

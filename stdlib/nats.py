@@ -1,8 +1,9 @@
-"""The `nats` connector: a source reading a NATS JetStream stream through a durable pull
-consumer (nats-py), and the connection it shares with the sink (`natssink.py`), which publishes
-to a subject with JetStream acknowledgements.
+"""The `nats` source: reading a NATS JetStream stream through a durable pull consumer
+(nats-py). Its sink, which publishes to a subject with JetStream acknowledgements, is
+`natssink.py`; the connection they share is `natsconnection.py`; the stream sequences a position
+lists and acknowledgements name are kept as runs by `natssequences.py`.
 
-Source. Messages are pulled with the consumer's own API (`$JS.API.CONSUMER.MSG.NEXT`, one pull
+Messages are pulled with the consumer's own API (`$JS.API.CONSUMER.MSG.NEXT`, one pull
 request of `batch_size` at a time, answered on an inbox this source subscribes to): nats-py's
 `fetch()` waits for each message of a batch in turn, which caps it near 11,000 messages/s here,
 against about 40,000 for the same pulls collected by a subscription callback (bench/broker.py).
@@ -32,10 +33,6 @@ Read next: runtime/connector.py (the protocol), stdlib/redis_stream.py (the same
 
 from __future__ import annotations
 
-import logging
-import re
-from bisect import bisect_right
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -43,7 +40,6 @@ import msgspec
 
 from rillet.runtime.plugin import (
     BadRecord,
-    Clock,
     Committing,
     ConnectorError,
     KnowsUnread,
@@ -55,14 +51,11 @@ from rillet.runtime.plugin import (
 
 from .extras import NATS
 from .formats import decode_jsonl
-from .retry import Backoff
+from .natsconnection import REQUEST_TIMEOUT_S, Connection, stream_name
+from .natssequences import ack_sequence, covers, merge, ranges
 
 plugin = Plugin("std")
-log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_S = 5.0
-RECONNECT_WAIT_S = 0.25
-REQUEST_TIMEOUT_S = 5.0
 PULL_GRACE_S = 1.0
 """A pull request is taken as ended this long after its expiry even when its end was never
 heard of (the connection was lost meanwhile)."""
@@ -86,153 +79,6 @@ class NatsSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     max_ack_pending: int = 100_000
     """Messages delivered and not yet acknowledged, at most (the server stops delivering)."""
     retry_timeout: int = 60_000
-
-
-def stream_name(subject: str) -> str:
-    """The default stream of a subject: its name with `.`, `*` and `>` made `_`, upper-case."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", subject).strip("_").upper() or "RILLET"
-
-
-class Connection:
-    """A connection to a NATS server and the retry policy around requests."""
-
-    def __init__(self, url: str, who: str, clock: Clock, retry_timeout_s: float) -> None:
-        self.url = url
-        self.who = who
-        self.clock = clock
-        self.retry_timeout_s = retry_timeout_s
-        self.nc: Any = None
-        self.js: Any = None
-        self.closing = False
-
-    async def open(self) -> None:
-        # imported here: nats-py takes 0.15 s to import, which no pipeline without it should pay
-        import nats
-        import nats.errors
-
-        self.errors = nats.errors
-        self.lost = (
-            nats.errors.TimeoutError,
-            nats.errors.ConnectionClosedError,
-            nats.errors.NoRespondersError,
-            nats.errors.StaleConnectionError,
-            nats.errors.FlushTimeoutError,
-            nats.errors.OutboundBufferLimitError,
-            nats.errors.ConnectionReconnectingError,
-            TimeoutError,
-            OSError,
-        )
-
-        last_error: list[Exception] = []
-
-        async def on_error(error: Exception) -> None:
-            last_error[:] = [error]
-            log.debug("%s: nats: %s", self.who, error)
-
-        async def on_disconnect() -> None:
-            if self.closing:
-                return
-            log.warning("%s: lost nats at %s; reconnecting", self.who, self.url)
-
-        async def on_reconnect() -> None:
-            log.warning("%s: nats at %s is back", self.who, self.url)
-
-        try:
-            # one retry at start, so that a server that is down is an error; afterwards the
-            # client reconnects for as long as it takes and `request` bounds the wait
-            self.nc = await nats.connect(
-                self.url,
-                connect_timeout=CONNECT_TIMEOUT_S,
-                reconnect_time_wait=RECONNECT_WAIT_S,
-                max_reconnect_attempts=1,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-            )
-        except (TimeoutError, OSError, nats.errors.Error) as e:
-            reason = _reason(last_error[0] if last_error else e)  # rather than "no servers"
-            raise ConnectorError(
-                f"{self.who}: cannot connect to nats at {self.url}: {reason} "
-                "(is the server running and reachable?)"
-            ) from e
-        self.nc.options["max_reconnect_attempts"] = -1
-        self.js = self.nc.jetstream(timeout=REQUEST_TIMEOUT_S)
-
-    async def request(self, what: str, send: Callable[[], Awaitable[Any]]) -> Any:
-        """`await send()`, sent again after a pause while the server is unreachable."""
-        backoff = Backoff(self.clock, self.retry_timeout_s)
-        while True:
-            try:
-                return await send()
-            except self.lost as e:
-                if not await backoff.wait():
-                    raise ConnectorError(
-                        f"{self.who}: nats at {self.url} went away and did not come back within "
-                        f"{self.retry_timeout_s:g}s ({what}: {_reason(e)})"
-                    ) from e
-
-    async def ensure_stream(self, stream: str, subject: str) -> None:
-        from nats.js.errors import APIError, NotFoundError
-
-        try:
-            await self.request("stream info", lambda: self.js.stream_info(stream))
-        except NotFoundError:
-            try:
-                await self.request(
-                    "create stream", lambda: self.js.add_stream(name=stream, subjects=[subject])
-                )
-            except APIError as e:
-                raise ConnectorError(
-                    f"{self.who}: cannot create stream `{stream}` for "
-                    f"`{subject}` on nats at {self.url}: {e.description}"
-                ) from e
-
-    async def aclose(self) -> None:
-        if self.nc is not None:
-            nc, self.nc = self.nc, None
-            self.closing = True
-            if not nc.is_closed:
-                await nc.close()
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return text.removeprefix("nats: ").rstrip(".")
-
-
-def ranges(sequences: list[int]) -> list[list[int]]:
-    """Sorted sequences as `[first, last]` runs of consecutive numbers."""
-    out: list[list[int]] = []
-    for s in sorted(sequences):
-        if out and s == out[-1][1] + 1:
-            out[-1][1] = s
-        else:
-            out.append([s, s])
-    return out
-
-
-def merge(runs: list[list[int]], more: list[list[int]]) -> list[list[int]]:
-    """The union of two lists of runs, as runs."""
-    out: list[list[int]] = []
-    for first, last in sorted(runs + more):
-        if out and first <= out[-1][1] + 1:
-            out[-1][1] = max(out[-1][1], last)
-        else:
-            out.append([first, last])
-    return out
-
-
-def covers(runs: list[list[int]], firsts: list[int], sequence: int) -> bool:
-    """Whether `sequence` is in one of `runs` (sorted; `firsts` their first sequences)."""
-    i = bisect_right(firsts, sequence) - 1
-    return i >= 0 and runs[i][1] >= sequence
-
-
-def ack_sequence(reply: str) -> int:
-    """The stream sequence in a JetStream acknowledgement subject, old (9 tokens) or new
-    (12, with domain and account)."""
-    tokens = reply.split(".")
-    return int(tokens[5] if len(tokens) == 9 else tokens[7])
 
 
 @plugin.source("nats", config=NatsSourceConfig, shared=True, needs=NATS)

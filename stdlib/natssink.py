@@ -1,7 +1,7 @@
 """The `nats` sink: each batch published to a subject of a JetStream stream (created when
 missing), with one reply inbox and a `Nats-Msg-Id` per message, so that messages sent again
 after a lost acknowledgement are dropped by the server as duplicates; at-least-once across a
-crash. The connection and its retries are `nats.py`'s."""
+crash. The connection and its retries are `natsconnection.py`'s."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from rillet.runtime.plugin import (
 )
 
 from .extras import NATS
-from .nats import REQUEST_TIMEOUT_S, Connection, stream_name
+from .natsconnection import REQUEST_TIMEOUT_S, Connection, stream_name
 from .retry import Backoff
 
 plugin = Plugin("std")

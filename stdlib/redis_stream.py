@@ -1,8 +1,9 @@
-"""The `redis_stream` connector: a source reading a Redis stream through a consumer group
-(redis-py's asyncio client, hiredis parser), and the connection it shares with the sink
-(`redisstreamsink.py`), which appends to a stream.
+"""The `redis_stream` source: reading a Redis stream through a consumer group (redis-py's
+asyncio client, hiredis parser). Its sink, which appends to a stream, is `redisstreamsink.py`;
+the connection they share is `redisconnection.py`; entries are made records by
+`redisentries.py`.
 
-Source. Entries are read with `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` and
+Entries are read with `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` and
 acknowledged (`XACK`) only in `commit(position)`, which the runtime calls once the checkpoint
 holding that position is saved; so an entry read but not covered by a saved checkpoint stays in
 the group's pending entries list (PEL) and is read again by the next run. Two consumer names
@@ -26,39 +27,30 @@ Read next: runtime/connector.py (the protocol), stdlib/nats.py (the same for Jet
 
 from __future__ import annotations
 
-import logging
 import socket
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import msgspec
 
 from rillet.runtime.plugin import (
-    BadRecord,
-    Clock,
     Committing,
     ConnectorError,
     KnowsUnread,
     Plugin,
-    Schema,
     Seekable,
     SourceBatch,
     SourceContext,
 )
 
 from .extras import REDIS
-from .formats import decode_jsonl
-from .retry import Backoff
+from .redisconnection import Connection
+from .redisentries import Entry, decode_entries
 
 plugin = Plugin("std")
-log = logging.getLogger(__name__)
 
 MAX_CLAIMED_UNACKED = 10_000
 """Entries claimed from dead consumers and not yet acknowledged; the position lists each."""
 ACK_PAGE = 10_000
 """Pending entries of the claiming consumer listed (`XPENDING`) per round trip."""
-CONNECT_TIMEOUT_S = 5.0
-_encoder = msgspec.json.Encoder()
 
 
 class RedisStreamSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,154 +85,6 @@ end
 """
 """Acknowledge a consumer's pending entries from ARGV[2] to ARGV[3] in one round trip (lists
 and acknowledges 1,000 at a time on the server)."""
-
-
-class Connection:
-    """A client for one server, and the retry policy: a request that fails because the server
-    is unreachable is sent again after a growing pause, for at most `retry_timeout_s`."""
-
-    def __init__(self, url: str, who: str, clock: Clock, retry_timeout_s: float) -> None:
-        self.url = url
-        self.who = who
-        self.clock = clock
-        self.retry_timeout_s = retry_timeout_s
-        self.client: Any = None
-        self.failures = 0
-        """Requests that failed because the server went away (the owner checks it to know
-        when to re-read its pending entries)."""
-
-    async def open(self) -> None:
-        # imported here: redis-py takes 0.15 s to import, which no pipeline without it should pay
-        import redis.asyncio as aioredis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import BusyLoadingError, ResponseError
-        from redis.exceptions import ConnectionError as LostConnection
-        from redis.exceptions import TimeoutError as LostTimeout
-
-        self.lost = (LostConnection, LostTimeout, BusyLoadingError, OSError)
-        self.refused = ResponseError
-        try:
-            self.client = aioredis.from_url(
-                self.url,
-                retry=Retry(NoBackoff(), 0),
-                socket_connect_timeout=CONNECT_TIMEOUT_S,
-                health_check_interval=0,
-            )
-        except ValueError as e:
-            raise ConnectorError(f"{self.who}: invalid redis url {self.url!r}: {e}") from e
-        for command in ("XREADGROUP", "XCLAIM"):  # entries as the server sends them: lists
-            self.client.set_response_callback(command, _as_sent)
-        try:
-            await self.client.ping()
-        except self.lost as e:
-            await self.aclose()
-            raise ConnectorError(
-                f"{self.who}: cannot connect to redis at {self.url}: {_reason(e)} "
-                "(is the server running and reachable?)"
-            ) from e
-        except self.refused as e:
-            await self.aclose()
-            raise ConnectorError(f"{self.who}: redis at {self.url} refused: {e}") from e
-
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """`client.method(*args, **kwargs)`, retried while the server is unreachable."""
-        return await self.request(method, lambda c: getattr(c, method)(*args, **kwargs))
-
-    async def request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
-        """`await send(client)`, sent again after a pause while the server is unreachable."""
-        backoff = Backoff(self.clock, self.retry_timeout_s)
-        while True:
-            try:
-                result = await send(self.client)
-            except self.lost as e:
-                self.failures += 1
-                if not backoff.retrying:
-                    log.warning(
-                        "%s: lost redis at %s (%s); retrying for up to %gs",
-                        self.who,
-                        self.url,
-                        _reason(e),
-                        self.retry_timeout_s,
-                    )
-                if not await backoff.wait():
-                    raise ConnectorError(
-                        f"{self.who}: redis at {self.url} went away and did not come back "
-                        f"within {self.retry_timeout_s:g}s: {_reason(e)}"
-                    ) from e
-                continue
-            except self.refused as e:
-                raise ConnectorError(f"{self.who}: redis {what.upper()} failed: {e}") from e
-            if backoff.retrying:
-                log.warning("%s: redis at %s is back", self.who, self.url)
-            return result
-
-    async def aclose(self) -> None:
-        if self.client is not None:
-            client, self.client = self.client, None
-            await client.aclose()
-
-
-def _as_sent(response: Any, **options: Any) -> Any:
-    return response
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return text.rstrip(".")
-
-
-Entry = tuple[bytes, list[bytes] | None]
-"""An entry as Redis sends it: its id and its fields and values in one list (None or empty
-when the entry was deleted since it was delivered)."""
-
-
-def decode_entries(
-    entries: list[Entry], field: str, schema: Schema | None
-) -> tuple[list[dict], list[str], list[BadRecord]]:
-    """Records, their stream ids and the entries that are not records.
-
-    An entry holding `field` is the JSON document in it (other fields are ignored); an entry
-    without it is its fields as a record of strings (converted by the schema, as for CSV). A
-    deleted entry is skipped."""
-    key = field.encode()
-    if all(fields and len(fields) == 2 and fields[0] == key for _, fields in entries):
-        lines, ids, bad = [], [], []  # the common case: decoded in one msgspec call
-        for entry_id, fields in entries:
-            value = fields[1]  # type: ignore[index]
-            if value.strip():
-                lines.append(value)
-                ids.append(entry_id.decode())
-            else:
-                bad.append(BadRecord(f"empty `{field}` field", entry_id.decode(), ""))
-        records, found, more = decode_jsonl(lines, ids, schema)
-        return records, list(found), bad + more
-    records, offsets, bad = [], [], []
-    for entry_id, flat in entries:
-        if not flat:
-            continue
-        pairs = dict(zip(flat[::2], flat[1::2]))
-        if key in pairs:
-            one, _, wrong = decode_entries([(entry_id, [key, pairs[key]])], field, schema)
-        else:
-            one, wrong = _fields_record(entry_id, pairs, schema)
-        records += one
-        offsets += [entry_id.decode()] * len(one)
-        bad += wrong
-    return records, offsets, bad
-
-
-def _fields_record(
-    entry_id: bytes, fields: dict[bytes, bytes], schema: Schema | None
-) -> tuple[list[dict], list[BadRecord]]:
-    record = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in fields.items()}
-    if schema is not None:
-        try:
-            record = schema.convert_strings(record)
-        except msgspec.ValidationError as e:
-            raw = _encoder.encode(record).decode()
-            return [], [BadRecord(schema.describe(e), entry_id.decode(), raw)]
-    return [record], []
 
 
 @plugin.source("redis_stream", config=RedisStreamSourceConfig, shared=True, needs=REDIS)

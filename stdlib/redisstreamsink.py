@@ -1,6 +1,6 @@
 """The `redis_stream` sink: one pipelined `XADD` per batch, each record a JSON document in one
 field; at-least-once (a batch retried after a lost connection, or written again after a crash,
-appears twice). The connection and its retries are `redis_stream.py`'s."""
+appears twice). The connection and its retries are `redisconnection.py`'s."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rillet.runtime.plugin import (
 )
 
 from .extras import REDIS
-from .redis_stream import Connection
+from .redisconnection import Connection
 
 plugin = Plugin("std")
 _encoder = msgspec.json.Encoder()

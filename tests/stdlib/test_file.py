@@ -199,7 +199,7 @@ def test_csv_source_sends_rows_it_cannot_read_to_bad_with_their_row(
     (tmp_path / "in.csv").write_bytes(
         b'a,b\n1,\xc3\xa9\n2,caf\xe9\n3,"ok"\n4,' + big.encode() + b'\n5,x"y\n6,"z\n7,q\n'
     )
-    monkeypatch.setattr("rillet.stdlib.file.CHUNK_BYTES", chunk)
+    monkeypatch.setattr("rillet.stdlib.filereaders.CHUNK_BYTES", chunk)
     batches = read_all(tmp_path, "in.csv", "csv", batch_size=2)
     assert [r for b in batches for r in b.records] == [
         {"a": "1", "b": "é"},
@@ -227,7 +227,7 @@ def test_source_reads_the_same_whatever_the_read_chunk_size(
     csv_text = 'a,b\r\n1,"x\r\ny"\r\n2,"say ""hi"""\n3,\n"4",last'
     write("in.jsonl", jsonl)
     write("in.csv", csv_text)
-    monkeypatch.setattr("rillet.stdlib.file.CHUNK_BYTES", chunk)
+    monkeypatch.setattr("rillet.stdlib.filereaders.CHUNK_BYTES", chunk)
     jsonl_batches = read_all(tmp_path, "in.jsonl", batch_size=2)
     csv_batches = read_all(tmp_path, "in.csv", "csv", batch_size=2)
     assert [r for b in jsonl_batches for r in b.records] == [{"a": "é"}, {"a": 2}, {"a": 3}]

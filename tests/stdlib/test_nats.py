@@ -19,7 +19,8 @@ import pytest
 
 from rillet.runtime import SystemClock
 from rillet.runtime.connector import ConnectorError, SinkContext, SourceBatch, SourceContext
-from rillet.stdlib.nats import NatsSource, NatsSourceConfig, covers, merge, ranges
+from rillet.stdlib.nats import NatsSource, NatsSourceConfig
+from rillet.stdlib.natssequences import covers, merge, ranges
 from rillet.stdlib.natssink import NatsSink, NatsSinkConfig
 from tests.servers import NATS, ensure, stop
 
