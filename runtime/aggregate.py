@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from .codegen import Writer, define
 from .expr import ExprCompiler
 from .plan import Aggregate, Call, Expr, Field, Lit
 from .plugin import Registry
@@ -76,47 +77,57 @@ def compile_aggregate(
     calls: list[tuple[str, Call]] = []
     items = [(a.name, _slots(a.expr, registry, calls)) for a in op.fields]
     exprs = ExprCompiler(functions)
-    lines = []
-
     if len(op.keys) == 1:
         key_code = exprs.compile(Field((op.keys[0],)), "r")
     else:
         key_code = "(" + "".join(exprs.compile(Field((k,)), "r") + ", " for k in op.keys) + ")"
-    lines += ["def key_of(r):", f"    return {key_code}"]
-
     factories, update = _accumulators(calls, registry, exprs)
-    lines.append("def update(accs, r):")
-    lines += [f"    {line}" for line in update or ["pass"]]
-
-    lines.append("def result(key, accs):")
-    if len(op.keys) == 1:
-        lines.append(f"    row = {{{op.keys[0]!r}: key}}")
-    else:
-        pairs = ", ".join(f"{k!r}: key[{i}]" for i, k in enumerate(op.keys))
-        lines.append(f"    row = {{{pairs}}}")
-    for index, (slot, _) in enumerate(calls):
-        lines.append(f"    row[{slot!r}] = accs[{index}].result()")
-    body = ", ".join(f"{name!r}: {exprs.compile(expr, 'row')}" for name, expr in items)
-    keys = ", ".join(f"{k!r}: row[{k!r}]" for k in op.keys)
-    lines.append(f"    return {{{keys}{', ' if keys and body else ''}{body}}}")
-    source = "\n".join(lines) + "\n"
-    namespace = dict(exprs.namespace)
-    exec(compile(source, "<rillet aggregate>", "exec"), namespace)
+    w = Writer()
+    with w.block("def key_of(r):"):
+        w.line(f"return {key_code}")
+    with w.block("def update(accs, r):"):
+        w.line(*update or ["pass"])
+    with w.block("def result(key, accs):"):
+        _emit_result(w, exprs, op.keys, [slot for slot, _ in calls], items)
+    key_of, update_fn, result = define(
+        w, "aggregate", exprs.namespace, "key_of", "update", "result"
+    )
 
     def new_accumulators() -> list:
         return [cls(*constants, **kwargs) for cls, constants, kwargs in factories]
 
     return CompiledAggregate(
         op.keys,
-        namespace["key_of"],
+        key_of,
         new_accumulators,
-        namespace["update"],
-        namespace["result"],
-        source,
+        update_fn,
+        result,
+        w.source,
         key_code,
         tuple(update),
         dict(exprs.namespace),
     )
+
+
+def _emit_result(
+    w: Writer,
+    exprs: ExprCompiler,
+    keys: tuple[str, ...],
+    slots: list[str],
+    items: list[tuple[str, Any]],
+) -> None:
+    """Write `result`'s body: a row of the keys and the slots' results, then the items
+    evaluated over it."""
+    if len(keys) == 1:
+        w.line(f"row = {{{keys[0]!r}: key}}")
+    else:
+        pairs = ", ".join(f"{k!r}: key[{i}]" for i, k in enumerate(keys))
+        w.line(f"row = {{{pairs}}}")
+    for index, slot in enumerate(slots):
+        w.line(f"row[{slot!r}] = accs[{index}].result()")
+    body = ", ".join(f"{name!r}: {exprs.compile(expr, 'row')}" for name, expr in items)
+    pairs = ", ".join(f"{k!r}: row[{k!r}]" for k in keys)
+    w.line(f"return {{{pairs}{', ' if pairs and body else ''}{body}}}")
 
 
 def _accumulators(

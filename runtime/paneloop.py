@@ -8,52 +8,56 @@ from __future__ import annotations
 from typing import Any
 
 from .aggregate import CompiledAggregate
+from .codegen import Writer, define
 from .eventtime import EventTimeError, to_epoch_ms
+
+_SIGNATURE = (
+    "def _pane_loop(records, offsets, out, *, panes, first_seen, arrivals, horizon, lateness,"
+    " every, size, pane, new):"
+)
 
 
 def pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool) -> Any:
     """The loop for `aggregate` over a window's event-time `time_field`, with no per-record call
     or tuple. Time errors come before the batch's other errors, as in the general path."""
-    first_seen = ["first_seen.setdefault(start, {})[key] = arrivals", "arrivals += 1"]
-    body = [
-        "def _pane_loop(records, offsets, out, *, panes, first_seen, arrivals, horizon,",
-        "               lateness, every, size, pane, new):",
-        "    late = out.emit_late",
-        "    time_error = out.error",
-        "    errors = []",
-        "    for r, offset in zip(records, offsets):",
-        f"        ts = r.get({time_field!r})",
-        "        if type(ts) is not int:",
-        "            try:",
-        "                ts = _to_epoch_ms(ts)",
-        "            except _EventTimeError as e:",
-        "                time_error(r, offset, str(e))",
-        "                continue",
-        "        if ts - lateness > horizon:",
-        "            horizon = ts - lateness",
-        "        if ts - ts % every + size <= horizon:  # the last window holding ts has closed",
-        "            late(r, offset)",
-        "            continue",
-        "        try:",
-        f"            key = {aggregate.key_code}",
-        "            start = ts - ts % pane",
-        "            groups = panes.get(start)",
-        "            if groups is None:",
-        "                groups = panes[start] = {}",
-        "            accs = groups.get(key)",
-        "            if accs is None:",
-        "                accs = groups[key] = new()",
-        *(f"                {line}" for line in (first_seen if sliding else [])),
-        *(f"            {line}" for line in aggregate.update_lines),
-        "        except Exception as e:  # a bad value for an aggregate or an unhashable key",
-        "            errors.append((r, offset, str(e)))",
-        "    out.errors += errors",
-        "    return horizon, arrivals",
-    ]
+    w = Writer()
+    with w.block(_SIGNATURE):
+        w.line("late = out.emit_late", "time_error = out.error", "errors = []")
+        with w.block("for r, offset in zip(records, offsets):"):
+            _emit_time_check(w, time_field)
+            with w.block("try:"):
+                w.line(f"key = {aggregate.key_code}", "start = ts - ts % pane")
+                w.line("groups = panes.get(start)")
+                with w.block("if groups is None:"):
+                    w.line("groups = panes[start] = {}")
+                w.line("accs = groups.get(key)")
+                with w.block("if accs is None:"):
+                    w.line("accs = groups[key] = new()")
+                    if sliding:
+                        w.line("first_seen.setdefault(start, {})[key] = arrivals", "arrivals += 1")
+                w.line(*aggregate.update_lines)
+            with w.block("except Exception as e:"):  # a bad value for an aggregate, a bad key
+                w.line("errors.append((r, offset, str(e)))")
+        w.line("out.errors += errors", "return horizon, arrivals")
     namespace = {
         **aggregate.namespace,
         "_to_epoch_ms": to_epoch_ms,
         "_EventTimeError": EventTimeError,
     }
-    exec(compile("\n".join(body) + "\n", "<rillet window>", "exec"), namespace)
-    return namespace["_pane_loop"]
+    (loop,) = define(w, "window", namespace, "_pane_loop")
+    return loop
+
+
+def _emit_time_check(w: Writer, time_field: str) -> None:
+    """Write the record's event time into `ts`, or send the record to the time errors or the
+    late records and go on with the next."""
+    w.line(f"ts = r.get({time_field!r})")
+    with w.block("if type(ts) is not int:"):
+        with w.block("try:"):
+            w.line("ts = _to_epoch_ms(ts)")
+        with w.block("except _EventTimeError as e:"):
+            w.line("time_error(r, offset, str(e))", "continue")
+    with w.block("if ts - lateness > horizon:"):
+        w.line("horizon = ts - lateness")
+    with w.block("if ts - ts % every + size <= horizon:  # the last window holding ts has closed"):
+        w.line("late(r, offset)", "continue")

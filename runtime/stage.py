@@ -5,19 +5,19 @@ is handled by straight-line code with no per-operator call, no per-record alloca
 records it builds. The function returns the surviving records and their source offsets; a record
 that makes an expression fail is handed to `on_error` with the index of the failing operator, and
 the batch goes on. Which operator failed is found from the failing line of the generated code
-(each operator's code starts on a known line), so the hot loop keeps no bookkeeping for it.
-`explain` (a later issue) shows the generated source.
+(each operator's code starts on a line the writer marks: `codegen.py`), so the hot loop keeps no
+bookkeeping for it. `explain` shows the generated source.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from .codegen import Writer, define, failed_item
 from .expr import ExprCompiler, ExprError
 from .item import Picked
 from .plan import Derive, Drop, Explode, Select, Where
@@ -35,15 +35,6 @@ class CompiledStage:
     run: BatchFunction
     present: frozenset[str]
     """Fields every output record has, non-null (for the next stage's code)."""
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.depth = 0
-
-    def line(self, text: str) -> None:
-        self.lines.append("    " * self.depth + text)
 
 
 def reads_fields_only(ops: list[StatelessOp]) -> bool:
@@ -76,44 +67,22 @@ def compile_stage(
         exprs.struct = ("r0", struct_attrs)
         exprs.namespace["_as_record"] = msgspec.to_builtins
     explodes = any(isinstance(op, Explode) for op in ops)
-    w = _Writer()
-    w.line("def _stage(records, offsets, on_error):")
-    w.depth += 1
-    w.line("out = []")
-    w.line("kept = []  # the index of each record out")
-    w.line("emit = out.append")
-    w.line("keep = kept.append")
-    w.line("for index, r0 in enumerate(records):")
-    w.depth += 1
-    w.line("try:")
-    w.depth += 1
-    if explodes:
-        w.line("produced = []")
-    body_depth = w.depth
-    rec = "r0"
-    first_lines: list[int] = []  # the line (1-based) where each operator's code starts
-    for index, op in enumerate(ops):
-        first_lines.append(len(w.lines) + 1)
-        rec = _emit_op(w, exprs, op, rec, index)
-    w.line(f"{'produced.append' if explodes else 'emit'}({rec})")
-    if not explodes:
-        w.line("keep(index)")
-    w.depth = body_depth
-    if explodes:
-        w.line("out.extend(produced)")
-        w.line("kept.extend([index] * len(produced))")
-    w.depth -= 1
-    w.line("except Exception as error:")
-    record = "r0" if struct_attrs is None else "_as_record(r0)"
-    w.line(f"    on_error({record}, offsets[index], _failed_op(error), error)")
-    w.depth -= 1
-    w.line(f"return out, {'_Picked' if explodes else '_picked'}(offsets, kept)")
-    source = "\n".join(w.lines) + "\n"
+    w = Writer()
+    with w.block("def _stage(records, offsets, on_error):"):
+        w.line("out = []", "kept = []  # the index of each record out")
+        w.line("emit = out.append", "keep = kept.append")
+        with w.block("for index, r0 in enumerate(records):"):
+            with w.block("try:"):
+                _emit_ops(w, exprs, ops, explodes)
+            with w.block("except Exception as error:"):
+                record = "r0" if struct_attrs is None else "_as_record(r0)"
+                w.line(f"on_error({record}, offsets[index], _failed_op(error), error)")
+        w.line(f"return out, {'_Picked' if explodes else '_picked'}(offsets, kept)")
     namespace = dict(exprs.namespace)
-    namespace["_failed_op"] = _failed_op_finder(first_lines)
+    namespace["_failed_op"] = failed_item(w.marks)
     namespace["_picked"], namespace["_Picked"] = _picked, Picked
-    exec(compile(source, "<rillet stage>", "exec"), namespace)
-    return CompiledStage(source=source, run=namespace["_stage"], present=exprs.present)
+    (run,) = define(w, "stage", namespace, "_stage")
+    return CompiledStage(source=w.source, run=run, present=exprs.present)
 
 
 def _picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:
@@ -122,24 +91,29 @@ def _picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:
     return offsets if len(kept) == len(offsets) else Picked(offsets, kept)
 
 
-def _failed_op_finder(first_lines: list[int]) -> Callable[[BaseException], int]:
-    """The index of the operator whose code raised `error`, caught in the stage function: the
-    first traceback entry is the stage function's own frame, at the failing line."""
+def _emit_ops(w: Writer, exprs: ExprCompiler, ops: list[StatelessOp], explodes: bool) -> None:
+    """Write the body of the loop over records: each operator's code (marked where it starts,
+    to name the one that fails), then the record or records it produced go out."""
+    if explodes:
+        w.line("produced = []")
+    depth, rec = w.depth, "r0"
+    for index, op in enumerate(ops):
+        w.mark()
+        rec = _emit_op(w, exprs, op, rec, index)
+    w.line(f"{'produced.append' if explodes else 'emit'}({rec})")
+    if not explodes:
+        w.line("keep(index)")
+    w.depth = depth  # out of the loops `explode` opened
+    if explodes:
+        w.line("out.extend(produced)", "kept.extend([index] * len(produced))")
 
-    def failed_op(error: BaseException) -> int:
-        tb = error.__traceback__
-        assert tb is not None
-        return max(bisect_right(first_lines, tb.tb_lineno) - 1, 0)
 
-    return failed_op
-
-
-def _emit_op(w: _Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: int) -> str:
+def _emit_op(w: Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: int) -> str:
     """Write the code of one operator; return the variable that holds the record after it."""
     match op:
         case Where(cond=cond):
-            w.line(f"if not {exprs.compile(cond, rec)}:")
-            w.line("    continue")
+            with w.block(f"if not {exprs.compile(cond, rec)}:"):
+                w.line("continue")
             return rec
         case Select(fields=fields):
             body = ", ".join(f"{a.name!r}: {exprs.compile(a.expr, rec)}" for a in fields)
@@ -164,12 +138,12 @@ def _emit_op(w: _Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: 
         case Explode(field=field, into=into):
             items, item, out = f"items{index}", f"item{index}", f"r{index + 1}"
             w.line(f"{items} = {rec}.get({field!r})")
-            w.line(f"if {items} is None:")
-            w.line("    continue")
-            w.line(f"if not isinstance({items}, list):")
-            message = f"`explode {field}` needs a list, got "
-            w.line(f"    raise ExprError({message!r} + type({items}).__name__)")
-            w.line(f"for {item} in {items}:")
+            with w.block(f"if {items} is None:"):
+                w.line("continue")
+            with w.block(f"if not isinstance({items}, list):"):
+                message = f"`explode {field}` needs a list, got "
+                w.line(f"raise ExprError({message!r} + type({items}).__name__)")
+            w.line(f"for {item} in {items}:")  # left open: the ops after run per item
             w.depth += 1
             w.line(f"{out} = {rec}.copy()")
             w.line(f"{out}[{into!r}] = {item}")
