@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from rillet.runtime.plan import SchemaSpec, Settings
+from rillet.runtime.plan import SchemaSpec, Settings, UsedPlugin
 from rillet.runtime.plugin import Registry
 
 from . import ast
@@ -39,6 +39,7 @@ class Draft:
     times: dict[ast.Operator, ast.EventTimeOp | None] = field(default_factory=dict)
     stream_times: dict[str, ast.EventTimeOp | None] = field(default_factory=dict)
     plugin_arguments: dict[ast.PluginOp, dict[str, Any]] = field(default_factory=dict)
+    plugins: list[UsedPlugin] = field(default_factory=list)
 
     def freeze(self) -> Checked:
         frozen: dict[str, Any] = {}
@@ -80,6 +81,8 @@ class Checked:
     """The `event_time` in effect at each source's and stream's output."""
     plugin_arguments: Mapping[ast.PluginOp, dict[str, Any]]
     """Each plugin operator's arguments, evaluated once."""
+    plugins: tuple[UsedPlugin, ...]
+    """The plugins the pipeline `use`s (beside the installed ones), for the plan to record."""
 
 
 __all__ = ["Checked", "Draft"]

@@ -53,7 +53,7 @@ class Checker:
     def run(self) -> Checked:
         statements = self.program.statements
         uses = [s for s in statements if isinstance(s, ast.UseDecl)]
-        self.registry, problems = build_registry(uses, self.base_dir)
+        self.registry, self.checked.plugins, problems = build_registry(uses, self.base_dir)
         self.checked.registry = self.registry
         self.diagnostics += problems
         self._declarations(statements)

@@ -7,20 +7,14 @@ that brought them in, never a traceback.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import sys
-from importlib.metadata import entry_points
 from pathlib import Path
-from types import ModuleType
 
+from rillet.runtime.plan import UsedPlugin
 from rillet.runtime.plugin import Plugin, Registry, RegistryError
+from rillet.runtime.pluginload import announced, import_used, used_path
 
 from . import ast
 from .diagnostic import Diagnostic, error, warning
-
-ENTRY_POINT_GROUP = "rillet.plugins"
 
 
 def installed_plugins() -> tuple[list[Plugin], list[Diagnostic]]:
@@ -29,7 +23,7 @@ def installed_plugins() -> tuple[list[Plugin], list[Diagnostic]]:
     does not stop every pipeline; a pipeline that calls into it gets "unknown" errors."""
     plugins: list[Plugin] = []
     diagnostics = []
-    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name != "std"):
+    for entry in announced():
         hint = f"it is announced by entry point `{entry.name} = {entry.value}`"
         try:
             loaded = entry.load()
@@ -66,42 +60,19 @@ def installed_plugins() -> tuple[list[Plugin], list[Diagnostic]]:
     return plugins, diagnostics
 
 
-def _import_path(path: Path) -> ModuleType:
-    """The module of a plugin file, imported once per path and content: an unchanged file is
-    not run twice, and one edited while the process lives (`run --watch`) is imported anew."""
-    digest = hashlib.sha1(str(path).encode() + b"\0" + path.read_bytes()).hexdigest()[:12]
-    name = f"rillet_use_{path.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
 def _load_use(use: ast.UseDecl, base_dir: Path) -> tuple[Plugin | None, Diagnostic | None]:
     what = f'"{use.target}"' if use.is_path else use.target
+    used = UsedPlugin(use.target, use.is_path)
     try:
-        if use.is_path:
-            path = (base_dir / use.target).resolve()
-            if not path.is_file():
-                return None, error(
-                    "E0603",
-                    f"plugin file {what} does not exist",
-                    use.span,
-                    "no such file",
-                    f"looked for {path}",
-                )
-            module = _import_path(path)
-        else:
-            module = importlib.import_module(use.target)
+        if use.is_path and not used_path(used, base_dir).is_file():
+            return None, error(
+                "E0603",
+                f"plugin file {what} does not exist",
+                use.span,
+                "no such file",
+                f"looked for {used_path(used, base_dir)}",
+            )
+        module = import_used(used, base_dir)
     except ModuleNotFoundError as e:
         return None, error(
             "E0604",
@@ -125,9 +96,14 @@ def _load_use(use: ast.UseDecl, base_dir: Path) -> tuple[Plugin | None, Diagnost
     return plugin, None
 
 
-def build_registry(uses: list[ast.UseDecl], base_dir: Path) -> tuple[Registry, list[Diagnostic]]:
+def build_registry(
+    uses: list[ast.UseDecl], base_dir: Path
+) -> tuple[Registry, list[UsedPlugin], list[Diagnostic]]:
+    """The registry of the installed plugins and those `uses` name; the `use`d ones that
+    loaded, for the plan to record."""
     plugins, diagnostics = installed_plugins()
     registry = Registry.from_plugins(plugins)
+    recorded: list[UsedPlugin] = []
     for use in uses:
         plugin, problem = _load_use(use, base_dir)
         if problem is not None:
@@ -146,4 +122,5 @@ def build_registry(uses: list[ast.UseDecl], base_dir: Path) -> tuple[Registry, l
             )
             continue
         plugins.append(plugin)
-    return registry, diagnostics
+        recorded.append(UsedPlugin(use.target, use.is_path))
+    return registry, recorded, diagnostics

@@ -108,7 +108,10 @@ class _Planner:
         error_sink = sink_ids.get(c.error_sink) if c.error_sink else None
         full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
         return msgspec.structs.replace(
-            prune(full), alerts=tuple(map(alert, c.alerts)), secrets=dict(c.env.secrets)
+            prune(full),
+            plugins=c.plugins,
+            alerts=tuple(map(alert, c.alerts)),
+            secrets=dict(c.env.secrets),
         )
 
     def flow(self, flow: ast.Flow) -> int:

@@ -282,6 +282,14 @@ class Settings(msgspec.Struct, frozen=True):
     checkpoint_interval_ms: int = 10_000
 
 
+class UsedPlugin(msgspec.Struct, frozen=True):
+    """A plugin a pipeline names with `use`: a file (`target` as written, relative to the
+    plan's `base_dir`) or a module."""
+
+    target: str
+    is_path: bool
+
+
 class Plan(msgspec.Struct, frozen=True):
     """A whole pipeline. `error_sink` is the id of the sink node that receives bad records.
 
@@ -294,7 +302,9 @@ class Plan(msgspec.Struct, frozen=True):
     error_sink: int | None = None
     file: str = "<plan>"
     base_dir: str = "."
-    plugins: tuple[str, ...] = ()
+    plugins: tuple[UsedPlugin, ...] = ()
+    """The plugins the pipeline `use`s, beside the installed ones: what the plan needs to run
+    on its own (`pluginload.registry_of`)."""
     alerts: tuple[Alert, ...] = ()
     secrets: dict[str, str] = {}
 

@@ -31,6 +31,7 @@ from .metrics import RunMetrics
 from .nodetasks import NodeTasks
 from .plan import Lookup, Plan
 from .plugin import Registry
+from .pluginload import registry_of
 from .resume import any_unread, continued
 from .topology import Topology
 
@@ -184,7 +185,7 @@ class Execution:
 
 def prepare(
     plan: Plan,
-    registry: Registry,
+    registry: Registry | None = None,
     *,
     clock: Clock | None = None,
     sources: Mapping[str, SourceConnector] | None = None,
@@ -196,8 +197,10 @@ def prepare(
     extend_finished: bool = True,
     pipeline: PipelineIdentity | None = None,
 ) -> Execution:
-    """An execution of `plan`, ready to `run()`. `sources` and `sinks` replace connectors by
-    name; with a `store`, checkpoints are taken into it, and `resume` restores one first.
+    """An execution of `plan`, ready to `run()`. Its components come from `registry`, by
+    default the installed plugins and those the plan records (`pluginload.registry_of`).
+    `sources` and `sinks` replace connectors by name; with a `store`, checkpoints are taken
+    into it, and `resume` restores one first.
 
     The counters go into `metrics` when one is given, so a caller (a test, a monitor) can read
     them while the run goes on. `worker` is (this worker's index, how many) when the run is
@@ -206,6 +209,7 @@ def prepare(
     restarted after it finished must not wait for the others to end again (`resume.py`).
     `pipeline` is recorded in every checkpoint, for a later run to tell what changed."""
     clock = clock or SystemClock()
+    registry = registry if registry is not None else registry_of(plan)
     physical = compile_plan(plan, registry, clock)
     return Execution(
         physical,
@@ -222,7 +226,7 @@ def prepare(
     )
 
 
-async def execute(plan: Plan, registry: Registry, **kwargs: Any) -> RunMetrics:
+async def execute(plan: Plan, registry: Registry | None = None, **kwargs: Any) -> RunMetrics:
     """Run `plan` to the end of its inputs (keyword arguments as for `prepare`)."""
     return await prepare(plan, registry, **kwargs).run()
 
