@@ -267,6 +267,7 @@ def _place(
     try:
         check_args(args)
         if args.workers > 1 and args.worker is None:
+            worker_plan(plan, registry, args)  # what no worker can run is refused here, once
             return supervise(args, registry)
         if args.worker is not None:
             plan = worker_plan(plan, registry, args)

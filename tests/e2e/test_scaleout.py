@@ -173,7 +173,7 @@ def test_workers_need_a_broker_and_shared_sources(setup) -> None:
     )
     assert from_file.returncode == 2
     message = from_file.stderr.decode()
-    assert "source `clicks` (file) cannot be shared by workers" in message
+    assert message.count("source `clicks` (file) cannot be shared by workers") == 1, message
     assert "Traceback" not in message
 
 
