@@ -15,6 +15,7 @@ from rillet.runtime.plugin import Registry
 
 from . import ast
 from .environment import Environment
+from .types import RecordType
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Draft:
     stream_times: dict[str, ast.EventTimeOp | None] = field(default_factory=dict)
     plugin_arguments: dict[ast.PluginOp, dict[str, Any]] = field(default_factory=dict)
     plugins: list[UsedPlugin] = field(default_factory=list)
+    types: dict[ast.Operator, RecordType | None] = field(default_factory=dict)
+    stream_types: dict[str, RecordType | None] = field(default_factory=dict)
 
     def freeze(self) -> Checked:
         frozen: dict[str, Any] = {}
@@ -83,6 +86,10 @@ class Checked:
     """Each plugin operator's arguments, evaluated once."""
     plugins: tuple[UsedPlugin, ...]
     """The plugins the pipeline `use`s (beside the installed ones), for the plan to record."""
+    types: Mapping[ast.Operator, RecordType | None]
+    """The records each operator of a flow passes on: their fields and types, when known."""
+    stream_types: Mapping[str, RecordType | None]
+    """The records at each source's and stream's output."""
 
 
 __all__ = ["Checked", "Draft"]

@@ -65,6 +65,7 @@ class FlowChecker(PluginOperatorChecker):
         for name in c.stream_order:
             self.types[name], self.times[name] = self.flow(c.streams[name].flow)
         c.stream_times.update(self.times)
+        c.stream_types.update(self.types)
         for flow in c.flows:
             out, _ = self.flow(flow)
             writes = any(isinstance(op, ast.IntoOp | ast.LateOp) for op in flow.ops)
@@ -143,6 +144,7 @@ class FlowChecker(PluginOperatorChecker):
                     )
                 )
             record = self.operator(op, record, previous)
+            self.c.types[op] = record
             previous = op
             if isinstance(op, ast.EventTimeOp):
                 time = op
