@@ -7,7 +7,10 @@ watermark only moves forward.
 
 from __future__ import annotations
 
-from .item import END_OF_TIME, NEVER, Watermark
+from typing import NamedTuple
+
+from .barrier import Alignment
+from .item import END_OF_TIME, NEVER, Barrier, End, Item, Watermark
 
 
 class Inputs:
@@ -54,3 +57,27 @@ class Inputs:
         self.sent_idle = False
         self.emitted = low if self.emitted is None else max(low, self.emitted)
         return Watermark(self.emitted)
+
+
+class Control(NamedTuple):
+    """What a control item arriving on a port means for its node: the same bookkeeping for
+    every kind of node, which then acts on it in its own order."""
+
+    watermark: Watermark | None
+    """The inputs' merged watermark, when it moved."""
+    aligned: list[int]
+    """The checkpoints whose barrier has now arrived on every input that has not ended."""
+    ended: bool
+    """Every input has ended."""
+
+
+def controlled(item: Item, port: int, inputs: Inputs, alignment: Alignment) -> Control:
+    """Merge a watermark, align a barrier, or close a port on `End`."""
+    if isinstance(item, End):
+        ended, merged = inputs.end(port)
+        return Control(merged, alignment.end(port), ended)
+    if isinstance(item, Watermark):
+        return Control(inputs.watermark(port, item), [], False)
+    if isinstance(item, Barrier) and alignment.arrive(port, item.checkpoint_id):
+        return Control(None, [item.checkpoint_id], False)
+    return Control(None, [], False)

@@ -22,8 +22,8 @@ from .compile import PhysicalNode, PhysicalPlan, operator_name
 from .connector import BadRecord, Sink, Source
 from .eventtime import EventTimeOperator
 from .expr import describe_error
-from .inputs import Inputs
-from .item import NEVER, TICK, Barrier, Batch, End, Item, Origin, Tick, Watermark
+from .inputs import Inputs, controlled
+from .item import NEVER, TICK, Batch, End, Item, Origin, Tick, Watermark
 from .metrics import RunMetrics
 from .operator import Output
 from .plan import Node
@@ -141,22 +141,12 @@ class NodeTasks:
     ) -> bool:
         """Pass a control item on (watermarks merged over the inputs, barriers aligned);
         False once every input has ended."""
-        metrics = self.metrics.nodes[node.id]
-        alignment = self.topology.alignments[node.id]
-        if isinstance(item, End):
-            ended, merged = inputs.end(port)
-            if merged is not None:
-                await send_all(outlets, merged, metrics)
-            for checkpoint_id in alignment.end(port):
-                await self.checkpoints.aligned(node, checkpoint_id, outlets)
-            return not ended
-        if isinstance(item, Watermark):
-            merged = inputs.watermark(port, item)
-            if merged is not None:
-                await send_all(outlets, merged, metrics)
-        elif isinstance(item, Barrier) and alignment.arrive(port, item.checkpoint_id):
-            await self.checkpoints.aligned(node, item.checkpoint_id, outlets)
-        return True
+        control = controlled(item, port, inputs, self.topology.alignments[node.id])
+        if control.watermark is not None:
+            await send_all(outlets, control.watermark, self.metrics.nodes[node.id])
+        for checkpoint_id in control.aligned:
+            await self.checkpoints.aligned(node, checkpoint_id, outlets)
+        return not control.ended
 
     def _error_handler(self, node: PhysicalNode, origin: Origin, errors: list[dict]):
         plan = self.plan
@@ -197,16 +187,10 @@ class NodeTasks:
                         await pending
                 elif isinstance(item, Tick):
                     operator.on_tick(clock.time_ms(), out)
-                elif isinstance(item, Watermark):
-                    merged = inputs.watermark(port, item)
-                    forward = _on_watermark(operator, merged, own_watermarks, out)
-                elif isinstance(item, Barrier):
-                    if alignment.arrive(port, item.checkpoint_id):
-                        aligned.append(item.checkpoint_id)
-                elif isinstance(item, End):
-                    ended, merged = inputs.end(port)
-                    aligned = alignment.end(port)
-                    if ended:
+                else:
+                    control = controlled(item, port, inputs, alignment)
+                    aligned, merged = control.aligned, control.watermark
+                    if control.ended:
                         for checkpoint_id in aligned:
                             await self.checkpoints.aligned(node, checkpoint_id, outlets)
                         operator.on_end(out)
@@ -214,9 +198,12 @@ class NodeTasks:
                         await self._finish(node, outlets)
                         ticks.cancel_scope.cancel()
                         return
-                    if merged is not None and not own_watermarks:
-                        operator.on_watermark(merged.ts_ms, out)
-                        forward = merged
+                    if isinstance(item, End):
+                        if merged is not None and not own_watermarks:
+                            operator.on_watermark(merged.ts_ms, out)
+                            forward = merged
+                    else:
+                        forward = _on_watermark(operator, merged, own_watermarks, out)
                 metrics.busy_s += clock.monotonic_s() - started
                 await self._flush(node, out, origin, outlets)
                 if forward is not None:
