@@ -49,8 +49,8 @@ class Input(Protocol):
         says where it ends, as the shuffle's producer does)."""
 
     def source(self) -> Any:
-        """A new source instance on the input, not opened (built from the registry with
-        `build`), whose batches hold at most `BATCH_SIZE` records."""
+        """A new source instance on the input, not opened, whose batches hold at most
+        `BATCH_SIZE` records (the standard library's are built from its registry by `build`)."""
 
 
 def build(name: str, config: dict[str, Any], /, **context: Any) -> Any:
