@@ -28,6 +28,7 @@ from rillet.stdlib.file import FileSource, FileSourceConfig, FileTable, FileTabl
 from rillet.stdlib.filesink import FileSink, FileSinkConfig
 from tests.conftest import compile_pipeline, rillet, run_pipeline
 from tests.runtime._collect import CollectSink
+from tests.stdlib._source import SourceContract, build
 
 
 def _context(
@@ -750,3 +751,26 @@ def test_jsonl_byte_order_mark_does_not_reject_the_first_record(tmp_path: Path) 
     (tmp_path / "in.jsonl").write_bytes(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
     (batch,) = read_all(tmp_path, "in.jsonl")
     assert (batch.records, list(batch.offsets), batch.bad) == ([{"a": 1}, {"a": 2}], [0, 12], [])
+
+
+# -- the source contract (_source.py) ----------------------------------------------------------
+
+
+class JsonlInput:
+    name, bounded, group = "file", True, False
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+
+    def fill(self, records: list[dict]) -> None:
+        text = "".join(msgspec.json.encode(r).decode() + "\n" for r in records)
+        (self.base_dir / "in.jsonl").write_text(text)
+
+    def source(self) -> FileSource:
+        return build("file", {"path": "in.jsonl", "format": "jsonl"}, base_dir=self.base_dir)
+
+
+class TestFileSourceContract(SourceContract):
+    @pytest.fixture
+    def input(self, tmp_path: Path) -> JsonlInput:
+        return JsonlInput(tmp_path)

@@ -23,6 +23,7 @@ from rillet.stdlib.nats import NatsSource, NatsSourceConfig
 from rillet.stdlib.natssequences import covers, merge, ranges
 from rillet.stdlib.natssink import NatsSink, NatsSinkConfig
 from tests.servers import NATS, ensure, stop
+from tests.stdlib._source import SourceContract, build
 
 
 @pytest.fixture
@@ -315,3 +316,33 @@ def test_source_and_sink_wait_for_a_restarted_server(subject) -> None:
             await nc.close()
 
     anyio.run(delete_copy)
+
+
+# -- the source contract (_source.py) ----------------------------------------------------------
+
+
+class JetStreamInput:
+    name, bounded, group = "nats", True, True
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+
+    def fill(self, records: list[dict]) -> None:
+        publish_records(self.subject, records)
+
+    def source(self) -> NatsSource:
+        config = {
+            "url": NATS.url,
+            "subject": self.subject,
+            "durable": "d",
+            "until_empty": True,
+            "ack_wait": 500,
+        }
+        return build("nats", config)
+
+
+class TestNatsSourceContract(SourceContract):
+    @pytest.fixture
+    def input(self, subject: str) -> JetStreamInput:
+        publish_records(subject, [])  # the stream, with no message yet (the empty input)
+        return JetStreamInput(subject)

@@ -24,6 +24,7 @@ from rillet.runtime.schema import Schema
 from rillet.stdlib.redis_stream import RedisStreamSource, RedisStreamSourceConfig
 from rillet.stdlib.redisstreamsink import RedisStreamSink, RedisStreamSinkConfig
 from tests.servers import REDIS, ensure, stop
+from tests.stdlib._source import SourceContract, build
 
 GROUP = "g"
 
@@ -399,3 +400,32 @@ def test_sink_waits_for_a_restarted_server(server, stream) -> None:
     run(body)
     ensure(REDIS)
     assert [json.loads(f[b"data"]) for _, f in server.xrange(stream)] == [{"n": 1}, {"n": 2}]
+
+
+# -- the source contract (_source.py) ----------------------------------------------------------
+
+
+class StreamInput:
+    name, bounded, group = "redis_stream", True, True
+
+    def __init__(self, server: redis.Redis, stream: str) -> None:
+        self.server, self.stream = server, stream
+
+    def fill(self, records: list[dict]) -> None:
+        add(self.server, self.stream, records)
+
+    def source(self) -> RedisStreamSource:
+        config = {
+            "url": REDIS.url,
+            "stream": self.stream,
+            "group": GROUP,
+            "consumer": "c1",
+            "until_empty": True,
+        }
+        return build("redis_stream", config)
+
+
+class TestRedisStreamSourceContract(SourceContract):
+    @pytest.fixture
+    def input(self, server: redis.Redis, stream: str) -> StreamInput:
+        return StreamInput(server, stream)

@@ -13,6 +13,7 @@ from rillet.runtime.clock import SystemClock
 from rillet.runtime.connector import SinkContext, SourceContext
 from rillet.stdlib.shuffle import ShuffleConfig, ShuffleSink, ShuffleSource, clear
 from tests.servers import REDIS, redis_client
+from tests.stdlib._source import SourceContract, build
 
 KEYS = ("user",)
 
@@ -173,3 +174,41 @@ async def _batches(source: ShuffleSource):
     while (batch := await source.read_batch()) is not None:
         if batch.watermark is not None:
             yield batch
+
+
+# -- the source contract (_source.py) ----------------------------------------------------------
+
+
+class ShuffleInput:
+    """One partition of a shuffle, fed by its one producer: each record its own entry (so a read
+    of `READ_COUNT` entries is a batch of part of the input), then the producer's end, committed
+    as its checkpoint would be."""
+
+    name, bounded, group = "shuffle", True, False
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def fill(self, records: list[dict]) -> None:
+        async def main() -> None:
+            config = ShuffleConfig(REDIS.url, self.prefix, ["n"])
+            sink = ShuffleSink(config, SinkContext("edge", Path(".")))
+            await sink.open()
+            try:
+                for record in records:
+                    await sink.write([record])
+                await sink.end_of_input()
+                await sink.commit(await sink.precommit())
+            finally:
+                await sink.aclose()
+
+        anyio.run(main)
+
+    def source(self) -> ShuffleSource:
+        return build("shuffle", {"broker": REDIS.url, "prefix": self.prefix}, name="edge")
+
+
+class TestShuffleSourceContract(SourceContract):
+    @pytest.fixture
+    def input(self, prefix: str) -> ShuffleInput:
+        return ShuffleInput(prefix)
