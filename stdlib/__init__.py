@@ -11,6 +11,8 @@ from . import (
     filesink,
     functions,
     generate,
+    kafka,
+    kafkasink,
     nats,
     natssink,
     postgres,
@@ -39,6 +41,8 @@ plugin = Plugin(
             redisbroker,
             nats,
             natssink,
+            kafka,
+            kafkasink,
             postgres,
             sqlite,
         )

@@ -6,3 +6,4 @@ to run (`Spec.needs`)."""
 REDIS = ("redis", "rillet[redis]")
 NATS = ("nats", "rillet[nats]")
 POSTGRES = ("psycopg", "rillet[postgres]")
+KAFKA = ("confluent_kafka", "rillet[kafka]")

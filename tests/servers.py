@@ -1,14 +1,17 @@
-"""The real servers the tests use (Redis, NATS JetStream, PostgreSQL), each on 127.0.0.1 on a
-port of the project's own. `.ci/run` starts them; a test that needs one starts it when it is not
-answering (`scripts/services.sh start NAME`), so `pytest` alone works on a developer's machine
-once the Debian packages are installed (`scripts/install-system-packages.sh`). Never skipped: a
-server that cannot be started fails the test that needs it.
+"""The real servers the tests use (Redis, NATS JetStream, PostgreSQL, and Tansu as the Kafka
+broker), each on 127.0.0.1 on a port of the project's own. A test that needs one starts it when
+it is not answering (`scripts/services.sh start NAME`), so `pytest` alone works on a developer's
+machine once the Debian packages are installed (`scripts/install-system-packages.sh`) and the
+test extra (which has the Tansu binary). Never skipped: a server that cannot be started fails
+the test that needs it.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,7 @@ class Server:
 REDIS = Server("redis", 16379, "redis://127.0.0.1:16379/0")
 NATS = Server("nats", 14222, "nats://127.0.0.1:14222")
 POSTGRES = Server("postgres", 15432, "postgresql://rillet@127.0.0.1:15432/rillet")
+KAFKA = Server("kafka", 19092, "127.0.0.1:19092")
 
 
 def answering(port: int) -> bool:
@@ -43,6 +47,7 @@ def ensure(server: Server, timeout_s: float = 60) -> Server:
         capture_output=True,
         text=True,
         timeout=timeout_s,
+        env={**os.environ, "PYTHON": sys.executable},  # the broker's binary is a package here
     )
     assert done.returncode == 0, f"could not start {server.name}:\n{done.stdout}{done.stderr}"
     deadline = time.monotonic() + timeout_s
