@@ -6,9 +6,16 @@ and the counts are those of one run over everything."""
 from __future__ import annotations
 
 import json
+import random
+import uuid
 from pathlib import Path
 
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from rillet.stdlib.generate import START_MS, click_events
 from tests.conftest import rillet
+from tests.e2e.test_crash import run_to_completion, run_with_kills
 from tests.servers import KAFKA
 from tests.stdlib.test_kafka import make_topic, produce
 
@@ -59,3 +66,45 @@ def test_a_broker_that_is_not_there_is_one_line_naming_it(tmp_path: Path) -> Non
     assert result.returncode == 1, message
     assert "127.0.0.1:1" in message and "Traceback" not in message
     assert len(message.strip().splitlines()) == 1, message
+
+
+WINDOWED = """set batch_size = 200
+set checkpoint_interval = 50ms
+schema Click {{ ts: int, user: int, page: str, status: int, latency_ms: float }}
+source clicks: Click = kafka("{brokers}", "{topic}", group="{group}", until_empty=true)
+sink out = file("out/out.jsonl")
+clicks | event_time ts lateness 2s | window tumbling 1s
+  | aggregate by page {{ n = count(), total = sum(latency_ms) }} | into out
+"""
+
+
+@pytest.mark.timeout(600)
+def test_a_run_killed_again_and_again_writes_what_one_uninterrupted_run_writes(
+    tmp_path: Path,
+) -> None:
+    """The crash harness of test_crash.py over a topic: every kill lands after a checkpoint of
+    the run's own. One partition, so both runs see one order: over several, the order the
+    partitions interleave in moves the watermark, and with it which records are late."""
+    topic = make_topic()
+    events = click_events(random.Random(7), 0, 100_000, START_MS, 1.0)
+    producer = Producer({"bootstrap.servers": KAFKA.url, "linger.ms": 5})
+    for event in events:
+        producer.produce(topic, json.dumps(event).encode())
+    assert producer.flush(60) == 0
+    folders, groups = {}, {}
+    for kind in ("reference", "crashed"):
+        folder = folders[kind] = tmp_path / kind
+        folder.mkdir()
+        group = groups[kind] = f"{kind}-{uuid.uuid4().hex[:8]}"
+        text = WINDOWED.format(brokers=KAFKA.url, topic=topic, group=group)
+        (folder / "p.rill").write_text(text)
+    run_to_completion(folders["reference"])
+    kills = run_with_kills(folders["crashed"], random.Random(3), 6)
+    assert kills >= 3
+    want = (folders["reference"] / "out" / "out.jsonl").read_text().splitlines()
+    got = (folders["crashed"] / "out" / "out.jsonl").read_text().splitlines()
+    assert sorted(got) == sorted(want), "nothing lost, nothing twice"
+    group = Consumer({"bootstrap.servers": KAFKA.url, "group.id": groups["crashed"]})
+    (committed,) = group.committed([TopicPartition(topic, 0)], timeout=10)
+    group.close()
+    assert committed.offset == len(events), "the group's offsets reach the end of the topic"
