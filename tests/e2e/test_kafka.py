@@ -16,7 +16,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from rillet.stdlib.generate import START_MS, click_events
 from tests.conftest import rillet
 from tests.e2e.test_crash import run_to_completion, run_with_kills
-from tests.servers import KAFKA
+from tests.e2e.test_scaleout import rows, run_workers_with_kills
+from tests.servers import KAFKA, REDIS, ensure
 from tests.stdlib.test_kafka import make_topic, produce
 
 LOAD = """source events = file("events.jsonl")
@@ -108,3 +109,41 @@ def test_a_run_killed_again_and_again_writes_what_one_uninterrupted_run_writes(
     (committed,) = group.committed([TopicPartition(topic, 0)], timeout=10)
     group.close()
     assert committed.offset == len(events), "the group's offsets reach the end of the topic"
+
+
+SCALED = """set batch_size = 200
+set checkpoint_interval = 100ms
+schema Click {{ ts: int, user: int, page: str, status: int, latency_ms: float }}
+source clicks: Click = {source}
+sink out = file("{out}")
+clicks | event_time ts lateness 1h | window tumbling 1s
+  | aggregate by user {{ n = count(), total = sum(latency_ms) }} | into out
+"""
+"""A lateness no record reaches: the order partitions interleave in, which differs from run
+to run and worker to worker, then moves no record across the watermark."""
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_share_the_partitions_and_killed_at_random_equal_one_process(
+    tmp_path: Path,
+) -> None:
+    topic = make_topic(partitions=4)
+    events = click_events(random.Random(5), 0, 120_000, START_MS, 1.0)
+    producer = Producer({"bootstrap.servers": KAFKA.url, "linger.ms": 5})
+    for i, event in enumerate(events):
+        producer.produce(topic, json.dumps(event).encode(), key=str(event["user"]).encode())
+        if i % 50_000 == 0:
+            producer.flush(60)  # the producer's queue holds 100,000 messages
+    assert producer.flush(60) == 0
+    (tmp_path / "clicks.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (tmp_path / "ref.rill").write_text(
+        SCALED.format(source='file("clicks.jsonl")', out="ref.jsonl")
+    )
+    source = f'kafka("{KAFKA.url}", "{topic}", group="g", until_empty=true)'
+    (tmp_path / "p.rill").write_text(SCALED.format(source=source, out="out/out.jsonl"))
+    reference = rillet("run", "-q", "ref.rill", cwd=tmp_path, timeout=300)
+    assert reference.returncode == 0, reference.stderr.decode()
+    ensure(REDIS)  # the shuffle between the workers
+    run_workers_with_kills(tmp_path, "p.rill", kills=4)
+    outputs = sorted((tmp_path / "out").glob("out*.jsonl"))
+    assert rows(outputs) == rows([tmp_path / "ref.jsonl"])
