@@ -15,6 +15,8 @@ is not is a bad record whose offset is `TOPIC/PARTITION:OFFSET`.
 
 from __future__ import annotations
 
+import logging
+from functools import cache
 from typing import Any
 
 import anyio
@@ -34,6 +36,24 @@ from .extras import KAFKA
 from .formats import decode_jsonl
 
 plugin = Plugin("std")
+log = logging.getLogger(__name__)
+
+
+@cache
+def _permanent() -> frozenset[int]:
+    """Errors a consumer does not recover from by itself; librdkafka retries the others."""
+    from confluent_kafka import KafkaError
+
+    return frozenset(
+        {
+            KafkaError.UNKNOWN_TOPIC_OR_PART,
+            KafkaError._UNKNOWN_PARTITION,
+            KafkaError._UNKNOWN_TOPIC,
+            KafkaError.TOPIC_AUTHORIZATION_FAILED,
+            KafkaError.GROUP_AUTHORIZATION_FAILED,
+        }
+    )
+
 
 POLL_S = 0.005
 """How long a read waits between polls of an empty topic (within the batch timeout)."""
@@ -169,14 +189,18 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
     def _batch(self, messages: list[Any]) -> SourceBatch:
         from confluent_kafka import KafkaError
 
+        permanent = _permanent()
         lines, ids = [], []
         for message in messages:
             error, partition = message.error(), message.partition()
             if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    if message.offset() >= self.next.get(partition, 0):
+                        self.at_end.add(partition)
+                elif error.fatal() or error.code() in permanent:
                     raise ConnectorError(f"{self.who}: {error}")
-                if message.offset() >= self.next.get(partition, 0):
-                    self.at_end.add(partition)
+                else:  # a lost connection, say: librdkafka reconnects and fetches again
+                    log.warning("%s: %s; retrying", self.who, error)
                 continue
             offset = message.offset()
             self.next[partition] = offset + 1
