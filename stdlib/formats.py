@@ -63,7 +63,7 @@ def decode_jsonl(
     return records, good, bad
 
 
-def decode_lines(lines: list[bytes], offsets: list[int]) -> list[dict]:
+def decode_lines(lines: list[bytes], offsets: Sequence[Any]) -> list[dict]:
     """The `lines` format: each line becomes `{"line": text}` (without the newline)."""
     return [{"line": line.rstrip(b"\r").decode("utf-8", "replace")} for line in lines]
 

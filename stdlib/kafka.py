@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import msgspec
@@ -33,7 +33,7 @@ from rillet.runtime.plugin import (
 )
 
 from .extras import KAFKA
-from .formats import decode_jsonl
+from .formats import decode_jsonl, decode_lines
 
 plugin = Plugin("std")
 log = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     """`HOST:PORT[,HOST:PORT...]`, as Kafka's `bootstrap.servers`."""
     topic: str
     group: str = "rillet"
+    format: Literal["jsonl", "lines"] = "jsonl"
+    """Each message a JSON document, or `lines`: its text as `{"line": ...}`."""
     until_empty: bool = False
     """End once every partition has been read to its end, instead of waiting for more."""
 
@@ -207,6 +209,8 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             self.at_end.discard(partition)
             lines.append(message.value() or b"")
             ids.append(f"{self.config.topic}/{partition}:{offset}")
+        if self.config.format == "lines":
+            return SourceBatch(decode_lines(lines, ids), ids, self.config.topic)
         records, offsets, bad = decode_jsonl(lines, ids, self.context.schema)
         return SourceBatch(records, list(offsets), self.config.topic, bad)
 

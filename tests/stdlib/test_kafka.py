@@ -151,3 +151,14 @@ def test_the_sink_writes_json_keyed_by_a_field_in_order_per_key() -> None:
         mine = [(p, r["i"]) for p, key, r in got if key == user.encode()]
         assert len({p for p, _ in mine}) == 1, "one key, one partition"
         assert [i for _, i in mine] == [r["i"] for r in records if r["user"] == user]
+
+
+def test_lines_format_reads_each_message_as_its_text() -> None:
+    topic = make_topic()
+    produce(topic, [b"first line", "zweite Zeile \u00e4".encode(), b"not json {"])
+    config = {"brokers": KAFKA.url, "topic": topic, "format": "lines", "until_empty": True}
+    assert anyio.run(drain, build("kafka", config)) == [
+        {"line": "first line"},
+        {"line": "zweite Zeile \u00e4"},
+        {"line": "not json {"},
+    ]
