@@ -84,10 +84,15 @@ class Transactional(Flushing):
 class HearsEventTime(Capability):
     """A sink that passes event time on (the shuffle between workers)."""
 
-    methods = ("watermark", "end_of_input")
+    methods = ("watermark", "idle", "end_of_input")
 
     async def watermark(self, ts_ms: int) -> None:
         """Its input's merged watermark moved to `ts_ms`."""
+        raise NotImplementedError
+
+    async def idle(self) -> None:
+        """Its inputs went idle (`idle` of `event_time`): until the next `watermark`, they hold
+        no watermark back downstream."""
         raise NotImplementedError
 
     async def end_of_input(self) -> None:

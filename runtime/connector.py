@@ -58,6 +58,9 @@ class SourceBatch:
     part: str | None = None
     """Which of several upstreams the records came from, for a source that merges some (the
     shuffle: the producing worker); each part's lateness is judged on its own."""
+    idle: bool = False
+    """Every upstream the source merges is idle (the shuffle: every worker still sending went
+    idle): until a watermark comes again, the source holds none back downstream."""
 
 
 @dataclass(frozen=True)

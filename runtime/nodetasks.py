@@ -97,6 +97,8 @@ class NodeTasks:
                 await send_all(outlets, Batch(batch.records, batch.offsets, origin), metrics)
             if batch.watermark is not None:
                 await send_all(outlets, Watermark(batch.watermark), metrics)
+            if batch.idle:
+                await send_all(outlets, Watermark(NEVER, idle=True), metrics)
             await self.checkpoints.answer_requests(node, source, outlets)
         if self.checkpoints.holds_end(node):
             await self.checkpoints.hold_end(node, source, outlets)
@@ -292,7 +294,9 @@ class NodeTasks:
                 metrics.busy_s += clock.monotonic_s() - started
             elif isinstance(item, Watermark) and hears is not None:
                 merged = inputs.watermark(port, item)
-                if merged is not None and not merged.idle:
+                if merged is not None and merged.idle:
+                    await hears.idle()
+                elif merged is not None:
                     await hears.watermark(merged.ts_ms)
             elif not await self._control(node, port, item, inputs, outlets):
                 if hears is not None:

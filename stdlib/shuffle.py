@@ -36,7 +36,6 @@ from typing import Any
 import msgspec
 
 from rillet.runtime.plugin import (
-    NO_MORE_EVENTS,
     Clock,
     Committing,
     ConnectorError,
@@ -178,6 +177,9 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
     async def watermark(self, ts_ms: int) -> None:
         await self._to_all({"w": ts_ms})
 
+    async def idle(self) -> None:
+        await self._to_all({"i": 1})
+
     async def end_of_input(self) -> None:
         await self._to_all({"end": 1})
 
@@ -220,6 +222,8 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         self.last = "0-0"
         self.marks: dict[int, int] = {}
         self.ended: set[int] = set()
+        self.idle: set[int] = set()  # producers idle since their last watermark or records
+        self.sent_idle = False
         self.delivered = 0
         self.emitted: int | None = None  # the last watermark passed on
         self.committed: dict[tuple[int, int], int] = {}  # (producer, epoch) -> generation
@@ -230,6 +234,7 @@ class ShuffleSource(Seekable, Committing, Reopenable):
             "last": self.last,
             "marks": {str(p): w for p, w in self.marks.items()},
             "ended": sorted(self.ended),
+            "idle": sorted(self.idle),
             "delivered": self.delivered,
         }
 
@@ -237,6 +242,7 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         self.last = position["last"]
         self.marks = {int(p): w for p, w in position["marks"].items()}
         self.ended = set(position["ended"])
+        self.idle = set(position.get("idle", []))  # checkpoints from before idle crossed
         self.delivered = position["delivered"]
 
     def reopen(self) -> None:
@@ -263,18 +269,24 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         return "deliver" if known == generation else "skip"
 
     def _watermark(self) -> int | None:
-        """The least of the producers' watermarks, when it moved (all must have sent one)."""
-        if any(p not in self.marks and p not in self.ended for p in range(self.producers)):
+        """The least watermark of the producers still sending and not idle, when it moved (all
+        of them must have sent one)."""
+        counting = [p for p in range(self.producers) if p not in self.ended | self.idle]
+        if not counting or any(p not in self.marks for p in counting):
             return None
-        low = min(
-            NO_MORE_EVENTS if p in self.ended else self.marks[p] for p in range(self.producers)
-        )
-        if low >= NO_MORE_EVENTS:  # every producer ended: that is the end of input, not a watermark
-            return None
+        low = min(self.marks[p] for p in counting)
         if self.emitted is not None and low <= self.emitted:
             return None
-        self.emitted = low
+        self.emitted, self.sent_idle = low, False
         return low
+
+    def _all_idle(self) -> bool:
+        """Every producer still sending is idle: said once, until one sends again."""
+        sending = set(range(self.producers)) - self.ended
+        if not sending or not sending <= self.idle or self.sent_idle:
+            return False
+        self.sent_idle = True
+        return True
 
     async def read_batch(self) -> SourceBatch | None:
         if len(self.ended) == self.producers:
@@ -297,9 +309,13 @@ class ShuffleSource(Seekable, Committing, Reopenable):
                         break
                     sender = producer
                     records += _decode_records(fields[b"d"])
+                    self._sending(producer)
                 elif b"w" in fields:
                     mark = int(fields[b"w"])
                     self.marks[producer] = max(self.marks.get(producer, mark), mark)
+                    self._sending(producer)
+                elif b"i" in fields:
+                    self.idle.add(producer)
                 elif b"end" in fields:
                     self.ended.add(producer)
             self.last = entry_id.decode()
@@ -312,7 +328,14 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         elif waiting and not records:  # the head waits for its producer's checkpoint
             await self.broker.clock.sleep(self.block_ms / 1000)
         part = None if sender is None else f"worker {sender}"
-        return SourceBatch(records, offsets, watermark=self._watermark(), part=part)
+        watermark = self._watermark()
+        idle = watermark is None and self._all_idle()
+        return SourceBatch(records, offsets, watermark=watermark, part=part, idle=idle)
+
+    def _sending(self, producer: int) -> None:
+        if producer in self.idle:
+            self.idle.discard(producer)
+            self.sent_idle = False
 
     async def commit(self, position: dict) -> None:
         await self.broker.retried("xtrim", self.stream, minid=position["last"], approximate=False)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 
 from rillet.runtime.clock import SystemClock
-from rillet.runtime.connector import SinkContext, SourceContext
+from rillet.runtime.connector import SinkContext, SourceBatch, SourceContext
 from rillet.stdlib.shuffle import ShuffleConfig, ShuffleSink, ShuffleSource, clear
 from tests.servers import REDIS, redis_client
 from tests.stdlib._source import SourceContract, build
@@ -212,3 +213,51 @@ class TestShuffleSourceContract(SourceContract):
     @pytest.fixture
     def input(self, prefix: str) -> ShuffleInput:
         return ShuffleInput(prefix)
+
+
+def test_an_idle_producer_holds_no_watermark_back_until_it_sends_again(prefix: str) -> None:
+    """A worker whose input went quiet (`idle` of `event_time`) says so through the shuffle:
+    the other worker's watermark then passes alone, so the last windows are written; when the
+    quiet worker sends again it counts again, and when every worker is idle so is the shuffle."""
+
+    async def main() -> None:
+        sinks = [producer(prefix, w, 2) for w in range(2)]
+        source = reader(prefix, 0, 2)
+        await source.open()
+        for sink in sinks:
+            await sink.open()
+
+        async def step() -> SourceBatch:
+            """Both workers take a checkpoint (their entries are read only then); one read."""
+            for sink in sinks:
+                await sink.commit(await sink.precommit())
+            batch = await source.read_batch()
+            assert batch is not None
+            return batch
+
+        await sinks[0].watermark(1_000)
+        await sinks[1].watermark(1_000)
+        await step()
+        await sinks[0].idle()
+        await sinks[1].watermark(9_000)
+        batch = await step()
+        assert (batch.watermark, batch.idle) == (9_000, False), "worker 0 is idle"
+        position = msgspec.json.decode(msgspec.json.encode(source.position()))
+        await sinks[0].watermark(9_500)
+        await sinks[1].watermark(20_000)
+        batch = await step()
+        assert batch.watermark == 9_500, "worker 0 sends again: it counts again"
+        await sinks[0].idle()
+        await sinks[1].idle()
+        batch = await step()
+        assert (batch.watermark, batch.idle) == (None, True), "every worker is idle"
+        batch = await step()
+        assert not batch.idle, "said once"
+        resumed = reader(prefix, 0, 2)
+        await resumed.open()
+        resumed.seek(position)
+        assert resumed.idle == {0}, "a checkpoint keeps who is idle"
+        for connector in (*sinks, source, resumed):
+            await connector.aclose()
+
+    anyio.run(main)
