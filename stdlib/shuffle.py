@@ -270,11 +270,19 @@ class ShuffleSource(Seekable, Committing, Reopenable):
 
     def _watermark(self) -> int | None:
         """The least watermark of the producers still sending and not idle, when it moved (all
-        of them must have sent one)."""
-        counting = [p for p in range(self.producers) if p not in self.ended | self.idle]
-        if not counting or any(p not in self.marks for p in counting):
-            return None
-        low = min(self.marks[p] for p in counting)
+        of them must have sent one). Idle producers hold none back: when every producer still
+        sending is idle, the largest watermark any of them sent stands."""
+        sending = [p for p in range(self.producers) if p not in self.ended]
+        counting = [p for p in sending if p not in self.idle]
+        if counting:
+            if any(p not in self.marks for p in counting):
+                return None
+            low = min(self.marks[p] for p in counting)
+        else:
+            known = [self.marks[p] for p in sending if p in self.marks]
+            if not known:
+                return None
+            low = max(known)
         if self.emitted is not None and low <= self.emitted:
             return None
         self.emitted, self.sent_idle = low, False
@@ -329,8 +337,7 @@ class ShuffleSource(Seekable, Committing, Reopenable):
             await self.broker.clock.sleep(self.block_ms / 1000)
         part = None if sender is None else f"worker {sender}"
         watermark = self._watermark()
-        idle = watermark is None and self._all_idle()
-        return SourceBatch(records, offsets, watermark=watermark, part=part, idle=idle)
+        return SourceBatch(records, offsets, watermark=watermark, part=part, idle=self._all_idle())
 
     def _sending(self, producer: int) -> None:
         if producer in self.idle:

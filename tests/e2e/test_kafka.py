@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import random
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -147,3 +151,46 @@ def test_two_workers_share_the_partitions_and_killed_at_random_equal_one_process
     run_workers_with_kills(tmp_path, "p.rill", kills=4)
     outputs = sorted((tmp_path / "out").glob("out*.jsonl"))
     assert rows(outputs) == rows([tmp_path / "ref.jsonl"])
+
+
+QUIET = """set checkpoint_interval = 200ms
+schema Click {{ ts: int, user: int }}
+source clicks: Click = kafka("{brokers}", "{topic}", group="g")
+sink out = file("out/out.jsonl")
+clicks | event_time ts idle 1s | window tumbling 1s
+  | aggregate by user {{ n = count() }} | into out
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_whose_partition_is_quiet_holds_back_no_window(tmp_path: Path) -> None:
+    """Two workers follow a live topic whose second partition never gets a message: worker 1
+    reads nothing, goes idle, and says so through the shuffle, so the windows the first
+    partition's events close are written by both workers (without `idle` crossing the shuffle,
+    none would ever be)."""
+    topic = make_topic(partitions=2)
+    events = [{"ts": t * 100, "user": t % 4} for t in range(100)] + [{"ts": 20_000, "user": 0}]
+    producer = Producer({"bootstrap.servers": KAFKA.url})
+    for event in events:
+        producer.produce(topic, json.dumps(event).encode(), partition=0)
+    assert producer.flush(30) == 0
+    (tmp_path / "p.rill").write_text(QUIET.format(brokers=KAFKA.url, topic=topic))
+    ensure(REDIS)
+    group = f"quiet-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill", "--workers", "2"]
+    command += ["--broker", REDIS.url, "--group", group, "-q"]
+    want = {(w, u) for w in range(10) for u in range(4)}  # the windows the 20 s event closes
+    supervisor = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE)
+    try:
+        deadline, got = time.monotonic() + 120, set()
+        while got != want and time.monotonic() < deadline and supervisor.poll() is None:
+            time.sleep(0.2)  # a live run: its output is looked at, as a user would
+            got = {
+                (row["window_start"] // 1000, row["user"])
+                for path in (tmp_path / "out").glob("out*.jsonl")
+                for row in map(json.loads, path.read_text().splitlines())
+            }
+    finally:
+        supervisor.send_signal(signal.SIGINT)
+        _, err = supervisor.communicate(timeout=60)
+    assert got == want, err.decode()
