@@ -94,7 +94,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         return TopicPartition(self.config.topic, partition, offset)
 
     async def open(self) -> None:
-        from confluent_kafka import Consumer, KafkaException
+        from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException
 
         self.consumer = Consumer(
             {
@@ -117,7 +117,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             self.partitions = sorted(p for p in found.partitions if p % workers == worker)
             committed = await anyio.to_thread.run_sync(
                 lambda: self.consumer.committed(
-                    [self._partition(p, -1001) for p in self.partitions],
+                    [self._partition(p, OFFSET_INVALID) for p in self.partitions],
                     timeout=REQUEST_TIMEOUT_S,
                 )
             )
