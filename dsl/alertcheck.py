@@ -3,15 +3,11 @@ a threshold of the measure's kind."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from rillet.runtime.plan import ALERT_MEASURES, Span
 
 from . import ast
 from .checked import Draft
-from .diagnostic import Diagnostic, did_you_mean, error
-
-Report = Callable[[Diagnostic], None]
+from .diagnostic import Report, did_you_mean, error
 
 
 def check_alerts(decls: list[ast.AlertDecl], draft: Draft, report: Report) -> None:

@@ -5,14 +5,14 @@ each bound argument must be (a constant, of a type, valid for a config) its call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from rillet.runtime.plan import Span
 from rillet.runtime.plugin import Param
 
 from . import ast
-from .diagnostic import Diagnostic, did_you_mean, error
+from .diagnostic import Report, did_you_mean, error
 
 
 class Argument(NamedTuple):
@@ -36,7 +36,7 @@ def bind(
     kwargs: Sequence[ast.KeywordArg],
     what: str,
     span: Span,
-    report: Callable[[Diagnostic], None],
+    report: Report,
     positional: bool = True,
 ) -> Binding:
     """Positional arguments first (when `positional`), then keyword arguments; every problem

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -17,7 +16,7 @@ from rillet.runtime.registry import missing
 from . import ast
 from .binder import bind
 from .constant import NotConstant, evaluate
-from .diagnostic import Diagnostic, did_you_mean, error
+from .diagnostic import Report, did_you_mean, error
 from .environment import Environment
 
 
@@ -27,7 +26,7 @@ class ConnectorArguments:
         registry: Registry,
         params: dict[str, Any],
         env: Environment,
-        report: Callable[[Diagnostic], None],
+        report: Report,
     ) -> None:
         self.registry = registry
         self.params = params

@@ -7,7 +7,7 @@ renders them as rustc-style text with the source line and a caret, or as JSON fo
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,6 +25,10 @@ class Diagnostic(msgspec.Struct, frozen=True):
     span: Span | None = None
     label: str = ""
     hints: tuple[str, ...] = ()
+
+
+Report = Callable[[Diagnostic], None]
+"""Where a stage of the check hands each diagnostic it finds."""
 
 
 def error(code: str, message: str, span: Span | None, label: str = "", *hints: str) -> Diagnostic:

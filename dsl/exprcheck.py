@@ -5,7 +5,6 @@ effect at each operator as a `Scope`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import Span
@@ -13,7 +12,7 @@ from rillet.runtime.regex import problem as regex_problem
 
 from . import ast
 from .binder import bind
-from .diagnostic import Diagnostic, did_you_mean, error, warning
+from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
 from .types import (
     NUMERIC,
     RecordType,
@@ -48,7 +47,7 @@ class Scope:
 
 
 class ExpressionChecker:
-    def __init__(self, checked: Draft, report: Callable[[Diagnostic], None]) -> None:
+    def __init__(self, checked: Draft, report: Report) -> None:
         self.c = checked
         self.report = report
 

@@ -9,13 +9,12 @@ any field may exist and reads as null when missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import TypeSpec
 
 from . import ast
-from .diagnostic import Diagnostic, did_you_mean, error, warning
+from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
 from .exprcheck import Scope, unknown_field
 from .pluginopcheck import OPERATOR_NAMES, PluginOperatorChecker
 from .streamorder import flow_streams
@@ -49,7 +48,7 @@ def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
 
 
 class FlowChecker(PluginOperatorChecker):
-    def __init__(self, checked: Draft, report: Callable[[Diagnostic], None]) -> None:
+    def __init__(self, checked: Draft, report: Report) -> None:
         super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
         # source or stream name -> the `event_time` in effect at its output

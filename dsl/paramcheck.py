@@ -3,7 +3,7 @@ where it is declared) and each setting's kind and range."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import msgspec
 
@@ -12,10 +12,8 @@ from rillet.runtime.plan import Settings
 from . import ast
 from .checked import Draft
 from .constant import NotConstant, evaluate
-from .diagnostic import Diagnostic, did_you_mean, error
+from .diagnostic import Report, did_you_mean, error
 from .environment import parse_param_value
-
-Report = Callable[[Diagnostic], None]
 
 SETTINGS = {
     "batch_size": ("records per micro-batch", "int"),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from . import ast
 from .checked import Draft
-from .diagnostic import Diagnostic, error
-
-Report = Callable[[Diagnostic], None]
+from .diagnostic import Report, error
 
 
 def flow_streams(flow: ast.Flow) -> list[str]:
