@@ -52,6 +52,7 @@ from rillet.runtime.plugin import (
 
 from .extras import REDIS
 from .retry import Backoff
+from .shufflebook import Epochs, Fate, Producers, fate
 
 log = logging.getLogger(__name__)
 plugin = Plugin("std")
@@ -138,26 +139,23 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
         self.keys = tuple(config.keys)
         self.key = f"{config.prefix}:{edge}"
         self.producer, self.partitions = context.worker, context.workers
-        self.epoch = 1
-        self.generation = 0
-        self.recorded = 0  # the last epoch whose generation is recorded
-        self.resumed: dict | None = None
+        self.epochs = Epochs()
         self.broker = _Broker(config.broker, f"shuffle `{edge}`", context.clock)
 
     def restore(self, committed: dict) -> None:
-        self.resumed = committed
-        self.epoch = committed["epoch"] + 1
+        self.epochs.restore(committed)
 
     async def open(self) -> None:
         await self.broker.open()
         recorded = await self.broker.retried("hkeys", self._commits)
-        self.recorded = max((int(epoch) for epoch in recorded), default=0)
-        if self.resumed is not None:  # the commits a crash may have cut off
-            await self.commit(self.resumed)
-        self.generation = await self.broker.retried("incr", f"{self.key}:gen:{self.producer}")
+        self.epochs.recorded = max((int(epoch) for epoch in recorded), default=0)
+        if self.epochs.resumed is not None:  # the commits a crash may have cut off
+            await self.commit(self.epochs.resumed)
+        generation = await self.broker.retried("incr", f"{self.key}:gen:{self.producer}")
+        self.epochs.generation = generation
 
     def _tag(self) -> dict[str, Any]:
-        return {"p": self.producer, "g": self.generation, "e": self.epoch}
+        return {"p": self.producer, "g": self.epochs.generation, "e": self.epochs.epoch}
 
     async def write(self, records: list[dict]) -> None:
         parts: dict[int, list[dict]] = defaultdict(list)
@@ -186,23 +184,18 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
     async def precommit(self) -> dict:
         """Entries are already in their streams (written in order on one connection); the
         epoch they carry is committed by `commit` once the checkpoint is saved."""
-        committed = {"epoch": self.epoch, "generation": self.generation}
-        self.epoch += 1
-        return committed
+        return self.epochs.precommit()
 
     @property
     def _commits(self) -> str:
         return f"{self.key}:commits:{self.producer}"
 
     async def commit(self, committed: dict) -> None:
-        """Record `committed`'s epoch, and each earlier one not yet recorded, as its
-        generation's: all epochs since the last recorded were written by that generation."""
-        epoch, generation = committed["epoch"], committed["generation"]
-        if epoch <= self.recorded:
-            return
-        epochs = dict.fromkeys(range(self.recorded + 1, epoch + 1), generation)
-        await self.broker.retried("hset", self._commits, mapping=epochs)
-        self.recorded = epoch
+        epochs = self.epochs.to_record(committed)
+        if epochs is not None:
+            mapping = dict.fromkeys(epochs, committed["generation"])
+            await self.broker.retried("hset", self._commits, mapping=mapping)
+            self.epochs.recorded = epochs[-1]
 
     async def aclose(self) -> None:
         await self.broker.aclose()
@@ -217,87 +210,43 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         edge = context.name
         self.key = f"{config.prefix}:{edge}"
         self.stream = f"{self.key}:{context.worker}"
-        self.producers = context.workers
         self.block_ms = max(1, int(context.batch_timeout_s * 1000))
         self.last = "0-0"
-        self.marks: dict[int, int] = {}
-        self.ended: set[int] = set()
-        self.idle: set[int] = set()  # producers idle since their last watermark or records
-        self.sent_idle = False
+        self.producers = Producers(context.workers)
         self.delivered = 0
-        self.emitted: int | None = None  # the last watermark passed on
         self.committed: dict[tuple[int, int], int] = {}  # (producer, epoch) -> generation
         self.broker = _Broker(config.broker, f"shuffle `{edge}`", context.clock)
 
     def position(self) -> dict:
-        return {
-            "last": self.last,
-            "marks": {str(p): w for p, w in self.marks.items()},
-            "ended": sorted(self.ended),
-            "idle": sorted(self.idle),
-            "delivered": self.delivered,
-        }
+        return {"last": self.last, **self.producers.position(), "delivered": self.delivered}
 
     def seek(self, position: dict) -> None:
         self.last = position["last"]
-        self.marks = {int(p): w for p, w in position["marks"].items()}
-        self.ended = set(position["ended"])
-        self.idle = set(position.get("idle", []))  # checkpoints from before idle crossed
+        self.producers.seek(position)
         self.delivered = position["delivered"]
 
     def reopen(self) -> None:
         """The run goes on from a finished one over input that grew: every producer runs again
         and sends its end again."""
-        self.ended = set()
+        self.producers.ended = set()
 
     async def open(self) -> None:
         await self.broker.open()
 
-    async def _fate(self, producer: int, generation: int, epoch: int) -> str:
-        """deliver, skip, or wait: whether the entry's epoch was committed by its generation.
-
-        The generation is read before the commits: a producer records any commit of its old
-        generation before it starts a new one, so a newer generation seen first means a commit
-        missing afterwards will never come."""
+    async def _fate(self, producer: int, generation: int, epoch: int) -> Fate:
+        """The generation is read before the commits (`shufflebook.fate`)."""
         known = self.committed.get((producer, epoch))
+        current = 0
         if known is None:
             current = int(await self.broker.retried("get", f"{self.key}:gen:{producer}") or 0)
             raw = await self.broker.retried("hget", f"{self.key}:commits:{producer}", epoch)
-            if raw is None:
-                return "skip" if current > generation else "wait"
-            known = self.committed[producer, epoch] = int(raw)
-        return "deliver" if known == generation else "skip"
-
-    def _watermark(self) -> int | None:
-        """The least watermark of the producers still sending and not idle, when it moved (all
-        of them must have sent one). Idle producers hold none back: when every producer still
-        sending is idle, the largest watermark any of them sent stands."""
-        sending = [p for p in range(self.producers) if p not in self.ended]
-        counting = [p for p in sending if p not in self.idle]
-        if counting:
-            if any(p not in self.marks for p in counting):
-                return None
-            low = min(self.marks[p] for p in counting)
-        else:
-            known = [self.marks[p] for p in sending if p in self.marks]
-            if not known:
-                return None
-            low = max(known)
-        if self.emitted is not None and low <= self.emitted:
-            return None
-        self.emitted, self.sent_idle = low, False
-        return low
-
-    def _all_idle(self) -> bool:
-        """Every producer still sending is idle: said once, until one sends again."""
-        sending = set(range(self.producers)) - self.ended
-        if not sending or not sending <= self.idle or self.sent_idle:
-            return False
-        self.sent_idle = True
-        return True
+            if raw is not None:
+                known = self.committed[producer, epoch] = int(raw)
+        return fate(known, current, generation)
 
     async def read_batch(self) -> SourceBatch | None:
-        if len(self.ended) == self.producers:
+        producers = self.producers
+        if producers.all_ended():
             return None
         entries = await self.broker.retried(
             "xrange", self.stream, f"({self.last}", "+", count=READ_COUNT
@@ -307,25 +256,23 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         waiting = False
         for entry_id, fields in entries:
             producer, generation, epoch = (int(fields[k]) for k in (b"p", b"g", b"e"))
-            fate = await self._fate(producer, generation, epoch)
-            if fate == "wait":
+            verdict = await self._fate(producer, generation, epoch)
+            if verdict == "wait":
                 waiting = True
                 break
-            if fate == "deliver":
+            if verdict == "deliver":
                 if b"d" in fields:
                     if sender is not None and sender != producer:
                         break
                     sender = producer
                     records += _decode_records(fields[b"d"])
-                    self._sending(producer)
+                    producers.sending(producer)
                 elif b"w" in fields:
-                    mark = int(fields[b"w"])
-                    self.marks[producer] = max(self.marks.get(producer, mark), mark)
-                    self._sending(producer)
+                    producers.mark(producer, int(fields[b"w"]))
                 elif b"i" in fields:
-                    self.idle.add(producer)
+                    producers.idle.add(producer)
                 elif b"end" in fields:
-                    self.ended.add(producer)
+                    producers.ended.add(producer)
             self.last = entry_id.decode()
         offsets = list(range(self.delivered, self.delivered + len(records)))
         self.delivered += len(records)
@@ -336,13 +283,13 @@ class ShuffleSource(Seekable, Committing, Reopenable):
         elif waiting and not records:  # the head waits for its producer's checkpoint
             await self.broker.clock.sleep(self.block_ms / 1000)
         part = None if sender is None else f"worker {sender}"
-        watermark = self._watermark()
-        return SourceBatch(records, offsets, watermark=watermark, part=part, idle=self._all_idle())
-
-    def _sending(self, producer: int) -> None:
-        if producer in self.idle:
-            self.idle.discard(producer)
-            self.sent_idle = False
+        return SourceBatch(
+            records,
+            offsets,
+            watermark=producers.watermark(),
+            part=part,
+            idle=producers.all_idle(),
+        )
 
     async def commit(self, position: dict) -> None:
         await self.broker.retried("xtrim", self.stream, minid=position["last"], approximate=False)

@@ -257,7 +257,7 @@ def test_an_idle_producer_holds_no_watermark_back_until_it_sends_again(prefix: s
         resumed = reader(prefix, 0, 2)
         await resumed.open()
         resumed.seek(position)
-        assert resumed.idle == {0}, "a checkpoint keeps who is idle"
+        assert resumed.producers.idle == {0}, "a checkpoint keeps who is idle"
         for connector in (*sinks, source, resumed):
             await connector.aclose()
 
