@@ -4,7 +4,9 @@ workers' checkpoints (`redis_state.py`)."""
 
 from __future__ import annotations
 
-from rillet.runtime.plugin import Clock, Manifest, Plugin
+from typing import Any
+
+from rillet.runtime.plugin import Clock, ConnectorError, Manifest, Plugin
 
 from .extras import REDIS
 from .redis_state import RedisCheckpointStore
@@ -30,7 +32,28 @@ class RedisBroker:
     def mismatch(
         self, group: str, edges: list[str], checkpoints: dict[int, Manifest | None]
     ) -> str | None:
-        return mismatch(self.url, group, edges, checkpoints)
+        import redis  # imported when a run has workers, not by every start-up
+
+        client: Any = redis.Redis.from_url(self.url)
+
+        def ledger(edge: str, worker: int) -> tuple[int | None, dict[int, int]]:
+            key = f"rillet:{group}:{edge}"
+            generation = client.get(f"{key}:gen:{worker}")
+            commits = client.hgetall(f"{key}:commits:{worker}")
+            return (
+                None if generation is None else int(generation),
+                {int(e): int(g) for e, g in commits.items()},
+            )
+
+        try:
+            return mismatch(f"Redis at {self.url}", ledger, group, edges, checkpoints)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            raise ConnectorError(
+                f"cannot reach the broker at {self.url}: {e}; start Redis, or pass the "
+                "right --broker URL"
+            ) from e
+        finally:
+            client.close()
 
 
 __all__ = ["RedisBroker", "plugin"]

@@ -145,7 +145,7 @@ def test_shuffles_lost_from_redis_stop_the_rerun(run) -> None:
         f"`shuffle2.0` of group `{name}`, yet worker 0's checkpoint "
     )
     assert message.endswith(
-        "continues one (was Redis flushed, or did the earlier run use "
+        "continues one (was the broker emptied, or did the earlier run use "
         "another --broker?); rerun with --fresh to clear both and start "
         "over\n"
     )
