@@ -91,8 +91,8 @@ def worker_plan(plan: Plan, registry: Registry, args: argparse.Namespace) -> Pla
                     "workers: each would read all of it\n  hint: read the input from a broker "
                     "(redis_stream, nats), whose consumer group gives each worker its share"
                 )
-    stores.broker(registry, args.broker)  # one that serves the URL is installed
-    return partition_plan(plan, args.broker, _prefix(args))[0]
+    connector = stores.broker(registry, args.broker).shuffle
+    return partition_plan(plan, args.broker, _prefix(args), connector)[0]
 
 
 def _command(args: argparse.Namespace, worker: int, restarted: bool = False) -> list[str]:
@@ -123,23 +123,25 @@ def _command(args: argparse.Namespace, worker: int, restarted: bool = False) -> 
     return command
 
 
-def _shuffles(args: argparse.Namespace) -> list[str]:
+def _shuffles(args: argparse.Namespace, connector: str) -> list[str]:
     """The pipeline's shuffle edges. The supervisor is handed only the command line, so it
     compiles the file again (the run has just compiled it cleanly)."""
     params = {name.strip(): value for name, _, value in (p.partition("=") for p in args.param)}
     plan = compile_file(args.file, params).plan
     assert plan is not None
-    return [shuffle.name for shuffle in partition_plan(plan, args.broker, _prefix(args))[1]]
+    shuffles = partition_plan(plan, args.broker, _prefix(args), connector)[1]
+    return [shuffle.name for shuffle in shuffles]
 
 
 def _check_shuffles(args: argparse.Namespace, registry: Registry, ids: list[int]) -> None:
     """Stop before any worker starts when the broker and these workers' checkpoints disagree
     about the shuffles: a run over them would hang or lose records."""
-    edges = _shuffles(args)
+    broker = stores.broker(registry, args.broker)
+    edges = _shuffles(args, broker.shuffle)
     if not edges:
         return
     checkpoints = {w: checkpoint_store(args, registry, w).latest() for w in ids}
-    problem = stores.broker(registry, args.broker).mismatch(group_of(args), edges, checkpoints)
+    problem = broker.mismatch(group_of(args), edges, checkpoints)
     if problem is not None:
         raise WorkerSetupError(problem)
 

@@ -4,8 +4,9 @@ Every worker runs the whole pipeline on its share of the input (a broker's consu
 each worker different entries). Before an operator whose state is kept per key (`aggregate`,
 `dedupe`, `join`), each of its inputs is cut by a *shuffle*: a sink that sends every record to
 the partition its key hashes to, and a source that reads this worker's own partition. So each
-key's state lives in exactly one worker. The shuffle's connectors (`stdlib/shuffle.py`) carry
-records, watermarks and the end of input through the broker, exactly once across crashes.
+key's state lives in exactly one worker. The shuffle's connectors (`stdlib/shuffle.py` on Redis,
+`stdlib/kafkashuffle.py` on Kafka) carry records, watermarks and the end of input through the
+broker, exactly once across crashes.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from dataclasses import dataclass
 import msgspec
 
 from .plan import Aggregate, Dedupe, Join, Node, Op, Plan, Sink, Source
-
-SHUFFLE = "shuffle"
-"""The connector name of the shuffle's sink and source in a partitioned plan."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +37,13 @@ def shuffle_keys(op: Op) -> tuple[str, ...] | None:
     return None
 
 
-def partition_plan(plan: Plan, broker: str, prefix: str) -> tuple[Plan, list[Shuffle]]:
+def partition_plan(
+    plan: Plan, broker: str, prefix: str, connector: str
+) -> tuple[Plan, list[Shuffle]]:
     """`plan` with a shuffle on every input of every keyed operator, node ids renumbered in
-    topological order (the runtime's expectation). The shuffle's connectors (registered as
-    `shuffle` by the broker's plugin) carry its records through `broker` under `prefix`."""
+    topological order (the runtime's expectation). The shuffle's connectors (the sink and
+    source `connector`, registered by the broker's plugin) carry its records through `broker`
+    under `prefix`."""
     nodes: list[Node] = []
     new_id: dict[int, int] = {}
     shuffles: list[Shuffle] = []
@@ -58,8 +59,8 @@ def partition_plan(plan: Plan, broker: str, prefix: str) -> tuple[Plan, list[Shu
             for port, upstream in enumerate(inputs):
                 name = f"shuffle{node.id}.{port}"
                 where = {"broker": broker, "prefix": prefix}
-                add(Sink(name, SHUFFLE, {**where, "keys": list(keys)}), (upstream,), node)
-                inputs[port] = add(Source(name, SHUFFLE, where), (), node)
+                add(Sink(name, connector, {**where, "keys": list(keys)}), (upstream,), node)
+                inputs[port] = add(Source(name, connector, where), (), node)
                 shuffles.append(Shuffle(name, keys))
         new_id[node.id] = add(node.op, tuple(inputs), node)
     error_sink = new_id[plan.error_sink] if plan.error_sink is not None else None
@@ -74,4 +75,4 @@ def partition_of(record: dict, keys: tuple[str, ...], partitions: int) -> int:
     return zlib.crc32(_encode([record.get(k) for k in keys])) % partitions
 
 
-__all__ = ["SHUFFLE", "Shuffle", "partition_of", "partition_plan", "shuffle_keys"]
+__all__ = ["Shuffle", "partition_of", "partition_plan", "shuffle_keys"]

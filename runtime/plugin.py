@@ -282,8 +282,9 @@ class Plugin:
         (`redis`): a class built as `cls(url)` with `checkpoint_store(key)` (a
         `CheckpointStore`), `async clear(prefix, clock)` (forget a group's shuffles, `--fresh`) and
         `mismatch(group, edges, checkpoints)` (what the broker and the workers' checkpoints
-        disagree about, or None). Its shuffle connectors are registered as source and sink
-        `shuffle`, configured with the URL, the group's key prefix and the keys."""
+        disagree about, or None), and a class attribute `shuffle`: the name of its shuffle
+        connectors (a source and a sink the plugin registers, configured with the URL, the
+        group's key prefix and the keys)."""
 
         def decorate(cls: T) -> T:
             spec = Spec("broker", scheme, self.name, cls, (), Any, _summary(cls), needs=needs)

@@ -20,6 +20,8 @@ plugin = Plugin("std")
 class RedisBroker:
     """Redis carries the records between workers and can keep their checkpoints."""
 
+    shuffle = "shuffle"
+
     def __init__(self, url: str) -> None:
         self.url = url
 

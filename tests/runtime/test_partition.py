@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rillet.runtime.partition import SHUFFLE, partition_of, partition_plan
+from rillet.runtime.partition import partition_of, partition_plan
 from rillet.runtime.plan import Aggregate, EventTime, Join, Sink, Source, Where
 from tests.conftest import compile_pipeline
+
+SHUFFLE = "shuffle"
 
 PIPELINE = """source clicks = file("clicks.jsonl")
 source orders = file("orders.jsonl")
@@ -26,7 +28,7 @@ orders | event_time ts | join timed on user within 1s | into joined
 def test_a_shuffle_is_cut_before_each_input_of_each_keyed_operator(tmp_path: Path) -> None:
     compiled = compile_pipeline(PIPELINE, tmp_path)
     assert compiled.plan is not None
-    plan, shuffles = partition_plan(compiled.plan, "redis://127.0.0.1:1", "rillet:g")
+    plan, shuffles = partition_plan(compiled.plan, "redis://127.0.0.1:1", "rillet:g", SHUFFLE)
     assert [n.id for n in plan.nodes] == list(range(len(plan.nodes)))
     for node in plan.nodes:
         assert all(i < node.id for i in node.inputs), "topological order"
