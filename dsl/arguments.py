@@ -134,7 +134,7 @@ def _worker_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--broker",
         metavar="URL",
-        help="the Redis (redis://HOST:PORT) that carries records between workers",
+        help="what carries records between workers: redis://HOST:PORT or kafka://HOST:PORT",
     )
     run.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # run by `supervise`
     run.add_argument("--restarted", action="store_true", help=argparse.SUPPRESS)

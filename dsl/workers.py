@@ -61,8 +61,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise WorkerSetupError("--workers must be at least 1")
     if args.workers > 1 and not args.broker:
         raise WorkerSetupError(
-            "--workers needs --broker redis://HOST:PORT, the Redis that "
-            "carries records between workers"
+            "--workers needs --broker redis://HOST:PORT or kafka://HOST:PORT, the broker "
+            "that carries records between workers"
         )
 
 

@@ -323,6 +323,7 @@ from .item import NEVER, NO_MORE_EVENTS, LazyOffsets  # noqa: E402
 from .partition import partition_of  # noqa: E402
 from .registry import Registry, RegistryError  # noqa: E402
 from .schema import Schema  # noqa: E402
+from .stores import BrokerError  # noqa: E402
 
 __all__ = [
     "INT_MAX",
@@ -331,6 +332,7 @@ __all__ = [
     "NEVER",
     "NO_MORE_EVENTS",
     "BadRecord",
+    "BrokerError",
     "Capability",
     "Clock",
     "Committing",

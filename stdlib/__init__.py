@@ -12,6 +12,8 @@ from . import (
     functions,
     generate,
     kafka,
+    kafkabroker,
+    kafkashuffle,
     kafkasink,
     nats,
     natssink,
@@ -43,6 +45,8 @@ plugin = Plugin(
             natssink,
             kafka,
             kafkasink,
+            kafkashuffle,
+            kafkabroker,
             postgres,
             sqlite,
         )

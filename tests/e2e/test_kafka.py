@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from rillet.stdlib.generate import START_MS, click_events
 from tests.conftest import rillet
@@ -127,12 +127,15 @@ clicks | event_time ts lateness 1h | window tumbling 1s
 to run and worker to worker, then moves no record across the watermark."""
 
 
-@pytest.mark.timeout(600)
-def test_two_workers_share_the_partitions_and_killed_at_random_equal_one_process(
+@pytest.mark.timeout(900)
+def test_two_workers_shuffling_on_kafka_killed_at_random_equal_one_process(
     tmp_path: Path,
 ) -> None:
+    """200k events over 4 partitions, read by `--workers 2` whose shuffle runs on Kafka topics
+    (`--broker kafka://`), a worker SIGKILLed 5 times: the output is that of one uninterrupted
+    process, and the group's offsets reach the end of every partition."""
     topic = make_topic(partitions=4)
-    events = click_events(random.Random(5), 0, 120_000, START_MS, 1.0)
+    events = click_events(random.Random(5), 0, 200_000, START_MS, 1.0)
     producer = Producer({"bootstrap.servers": KAFKA.url, "linger.ms": 5})
     for i, event in enumerate(events):
         producer.produce(topic, json.dumps(event).encode(), key=str(event["user"]).encode())
@@ -147,10 +150,33 @@ def test_two_workers_share_the_partitions_and_killed_at_random_equal_one_process
     (tmp_path / "p.rill").write_text(SCALED.format(source=source, out="out/out.jsonl"))
     reference = rillet("run", "-q", "ref.rill", cwd=tmp_path, timeout=300)
     assert reference.returncode == 0, reference.stderr.decode()
-    ensure(REDIS)  # the shuffle between the workers
-    run_workers_with_kills(tmp_path, "p.rill", kills=4)
+    log = run_workers_with_kills(tmp_path, "p.rill", kills=6, broker=f"kafka://{KAFKA.url}")
+    assert log.count("restarting it from its last checkpoint") >= 5, log
     outputs = sorted((tmp_path / "out").glob("out*.jsonl"))
     assert rows(outputs) == rows([tmp_path / "ref.jsonl"])
+    group = Consumer({"bootstrap.servers": KAFKA.url, "group.id": "g"})
+    committed = group.committed([TopicPartition(topic, p) for p in range(4)], timeout=10)
+    group.close()
+    ends = [group_end(topic, p) for p in range(4)]
+    assert [tp.offset for tp in committed] == ends, "the offsets reach every partition's end"
+
+
+def group_end(topic: str, partition: int) -> int:
+    """The offset after the last message of a partition: read to its end."""
+    consumer = Consumer(
+        {"bootstrap.servers": KAFKA.url, "group.id": "end", "enable.partition.eof": True}
+    )
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    end = 0
+    try:
+        while True:
+            for message in consumer.consume(10_000, 1.0):
+                if message.error() is None:
+                    end = message.offset() + 1
+                elif message.error().code() == KafkaError._PARTITION_EOF:
+                    return end
+    finally:
+        consumer.close()
 
 
 QUIET = """set checkpoint_interval = 200ms
@@ -163,7 +189,10 @@ clicks | event_time ts idle 1s | window tumbling 1s
 
 
 @pytest.mark.timeout(300)
-def test_a_worker_whose_partition_is_quiet_holds_back_no_window(tmp_path: Path) -> None:
+@pytest.mark.parametrize("carrier", ["redis", "kafka"])
+def test_a_worker_whose_partition_is_quiet_holds_back_no_window(
+    tmp_path: Path, carrier: str
+) -> None:
     """Two workers follow a live topic whose second partition never gets a message: worker 1
     reads nothing, goes idle, and says so through the shuffle, so the windows the first
     partition's events close are written by both workers (without `idle` crossing the shuffle,
@@ -175,10 +204,10 @@ def test_a_worker_whose_partition_is_quiet_holds_back_no_window(tmp_path: Path) 
         producer.produce(topic, json.dumps(event).encode(), partition=0)
     assert producer.flush(30) == 0
     (tmp_path / "p.rill").write_text(QUIET.format(brokers=KAFKA.url, topic=topic))
-    ensure(REDIS)
+    broker = ensure(REDIS).url if carrier == "redis" else f"kafka://{KAFKA.url}"
     group = f"quiet-{uuid.uuid4().hex[:8]}"
     command = [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill", "--workers", "2"]
-    command += ["--broker", REDIS.url, "--group", group, "-q"]
+    command += ["--broker", broker, "--group", group, "-q"]
     want = {(w, u) for w in range(10) for u in range(4)}  # the windows the 20 s event closes
     supervisor = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE)
     try:
@@ -194,3 +223,19 @@ def test_a_worker_whose_partition_is_quiet_holds_back_no_window(tmp_path: Path) 
         supervisor.send_signal(signal.SIGINT)
         _, err = supervisor.communicate(timeout=60)
     assert got == want, err.decode()
+
+
+def test_kafka_keeps_no_checkpoints(tmp_path: Path) -> None:
+    """`--state-store kafka://` is refused before anything runs, with where to keep them."""
+    topic = make_topic()
+    (tmp_path / "p.rill").write_text(
+        f'source s = kafka("{KAFKA.url}", "{topic}", until_empty=true)\n'
+        'sink o = file("o.jsonl")\ns | into o\n'
+    )
+    result = rillet("run", "-q", "p.rill", "--state-store", f"kafka://{KAFKA.url}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.decode() == (
+        f"rillet: error: Kafka (kafka://{KAFKA.url}) cannot keep checkpoints\n"
+        "  hint: keep them in a folder all workers reach (--state-dir) or in Redis "
+        "(--state-store redis://HOST:PORT)\n"
+    )

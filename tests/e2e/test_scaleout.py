@@ -93,10 +93,11 @@ def run_workers_with_kills(
     kills: int = 5,
     seed: int = 7,
     every_s: tuple[float, float] = (0.8, 1.6),
+    broker: str = REDIS.url,
 ) -> str:
-    """`rillet run --workers 2`, SIGKILLing a random worker every so often (`every_s`, past a
-    restarted worker's start-up by default) until `kills` are done or the run ends; its
-    standard error."""
+    """`rillet run --workers 2` with the shuffle on `broker`, SIGKILLing a random worker every
+    so often (`every_s`, past a restarted worker's start-up by default) until `kills` are done
+    or the run ends; its standard error."""
     group = f"{folder.name}-{uuid.uuid4().hex[:8]}"  # shuffles of other runs stay apart
     command = [
         sys.executable,
@@ -107,7 +108,7 @@ def run_workers_with_kills(
         "--workers",
         "2",
         "--broker",
-        REDIS.url,
+        broker,
         "--group",
         group,
         "--fresh",
@@ -157,8 +158,8 @@ def test_workers_need_a_broker_and_shared_sources(setup) -> None:
     no_broker = rillet("run", "p.rill", "--workers", "2", cwd=folder)
     assert no_broker.returncode == 2
     assert no_broker.stderr.decode().strip() == (
-        "rillet: error: --workers needs --broker redis://HOST:PORT, the Redis that carries "
-        "records between workers"
+        "rillet: error: --workers needs --broker redis://HOST:PORT or kafka://HOST:PORT, the "
+        "broker that carries records between workers"
     )
     from_file = rillet(
         "run",

@@ -1,7 +1,8 @@
-"""`rillet run --workers 2` again after the checkpoints or the shuffles in Redis went away: the
-two no longer fit, and a run over them used to hang (readers waited for epochs the restarted
-workers never recorded). The supervisor now says so before any worker starts (exit 2), and
-`--fresh` starts over and reads what the input broker holds that was not yet acknowledged."""
+"""`rillet run --workers 2` again after the checkpoints or the shuffles in the broker (Redis, or
+Kafka topics) went away: the two no longer fit, and a run over them used to hang (readers
+waited for epochs the restarted workers never recorded). The supervisor now says so before any
+worker starts (exit 2), and `--fresh` starts over and reads what the input broker holds that
+was not yet acknowledged."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import anyio
 import pytest
 
-from tests.servers import REDIS, redis_client
+from rillet.runtime.clock import SystemClock
+from rillet.stdlib.kafkabroker import KafkaBroker
+from tests.servers import KAFKA, REDIS, ensure, redis_client
 
 START_MS = 1_700_000_000_000
 PIPELINE = """set checkpoint_interval = 100ms
@@ -59,10 +63,16 @@ def output(folder: Path) -> Counter:
     return counts
 
 
-@pytest.fixture
-def run(tmp_path: Path):
-    """A pipeline over a stream and a group of their own, a first batch of clicks, and the
-    `rillet run --workers 2` command for it."""
+def where(broker: str) -> str:
+    """How an error names the broker."""
+    return f"{'Kafka' if broker.startswith('kafka:') else 'Redis'} at {broker}"
+
+
+@pytest.fixture(params=["redis", "kafka"])
+def run(request: pytest.FixtureRequest, tmp_path: Path):
+    """A pipeline over a stream and a group of their own, a first batch of clicks, the
+    `rillet run --workers 2` command for it, and the broker its shuffles run on."""
+    broker = REDIS.url if request.param == "redis" else f"kafka://{ensure(KAFKA).url}"
     name = f"rerun-{uuid.uuid4().hex[:10]}"
     (tmp_path / "p.rill").write_text(PIPELINE.format(url=REDIS.url, stream=name))
     first = add_clicks(name, START_MS, seed=1)
@@ -78,7 +88,7 @@ def run(tmp_path: Path):
             "--workers",
             "2",
             "--broker",
-            REDIS.url,
+            broker,
             "--group",
             name,
             "-q",
@@ -94,9 +104,11 @@ def run(tmp_path: Path):
                 raise
         return subprocess.CompletedProcess(command, supervisor.returncode, b"", err)
 
-    yield tmp_path, name, first, workers
+    yield tmp_path, name, first, workers, broker
     client = redis_client()
     client.delete(name, *client.scan_iter(match=f"rillet:{name}:*"))
+    if request.param == "kafka":
+        anyio.run(KafkaBroker(broker).clear, f"rillet:{name}", SystemClock())
 
 
 def refused(workers) -> str:
@@ -111,7 +123,7 @@ def refused(workers) -> str:
 
 
 def test_deleted_checkpoints_stop_the_rerun_and_fresh_starts_over(run) -> None:
-    folder, name, first, workers = run
+    folder, name, first, workers, broker = run
     done = workers()
     assert done.returncode == 0, done.stderr.decode()
     assert output(folder) == first
@@ -120,7 +132,7 @@ def test_deleted_checkpoints_stop_the_rerun_and_fresh_starts_over(run) -> None:
 
     message = refused(workers)
     assert message == (
-        f"rillet: error: Redis at {REDIS.url} holds shuffles of group `{name}` from an earlier "
+        f"rillet: error: {where(broker)} holds shuffles of group `{name}` from an earlier "
         "run, but workers 0, 1 have no checkpoint that continues them (deleted?), so the run "
         "would wait for them forever; rerun with --fresh to clear both and start over\n"
     )
@@ -131,17 +143,20 @@ def test_deleted_checkpoints_stop_the_rerun_and_fresh_starts_over(run) -> None:
     assert output(folder) == second
 
 
-def test_shuffles_lost_from_redis_stop_the_rerun(run) -> None:
-    folder, name, first, workers = run
+def test_shuffles_lost_from_the_broker_stop_the_rerun(run) -> None:
+    folder, name, first, workers, broker = run
     done = workers()
     assert done.returncode == 0, done.stderr.decode()
     second = add_clicks(name, START_MS + 100_000, seed=2)
-    client = redis_client()
-    client.delete(*client.scan_iter(match=f"rillet:{name}:shuffle*"))  # as a FLUSHDB would
+    if broker.startswith("kafka:"):  # the topics deleted
+        anyio.run(KafkaBroker(broker).clear, f"rillet:{name}", SystemClock())
+    else:  # as a FLUSHDB would
+        client = redis_client()
+        client.delete(*client.scan_iter(match=f"rillet:{name}:shuffle*"))
 
     message = refused(workers)
     assert message.startswith(
-        f"rillet: error: Redis at {REDIS.url} holds no shuffle "
+        f"rillet: error: {where(broker)} holds no shuffle "
         f"`shuffle2.0` of group `{name}`, yet worker 0's checkpoint "
     )
     assert message.endswith(
@@ -158,9 +173,10 @@ def test_shuffles_lost_from_redis_stop_the_rerun(run) -> None:
 
 def test_checkpoints_of_a_run_over_stale_shuffles_do_not_match_them(run) -> None:
     """What a rerun without this check left: a worker that resumed nothing over the earlier
-    run's shuffles, stopped by hand while it waited, checkpointed an epoch Redis records as the
-    earlier run's."""
-    folder, name, first, workers = run
+    run's shuffles checkpointed an epoch the broker records as the earlier run's (stopped by
+    hand while it waited, on Redis; on Kafka, whose topics still hold the earlier run's
+    messages, once it had read them to their ends)."""
+    folder, name, first, workers, broker = run
     assert workers().returncode == 0
     shutil.rmtree(folder / ".rillet")
     with subprocess.Popen(  # one worker as the supervisor starts it, with no check before
@@ -175,7 +191,7 @@ def test_checkpoints_of_a_run_over_stale_shuffles_do_not_match_them(run) -> None
             "--workers",
             "2",
             "--broker",
-            REDIS.url,
+            broker,
             "--group",
             name,
             "-q",
@@ -184,21 +200,24 @@ def test_checkpoints_of_a_run_over_stale_shuffles_do_not_match_them(run) -> None
         stderr=subprocess.PIPE,
     ) as worker:
         try:
-            checkpoints = folder / ".rillet" / "p" / "worker-0"
-            deadline = time.monotonic() + 30
-            while len(list(checkpoints.glob("checkpoint-*.msgpack"))) < 2:
-                assert worker.poll() is None, worker.stderr.read().decode()
-                assert time.monotonic() < deadline, "the worker saved no checkpoints"
-                time.sleep(0.1)
-            worker.send_signal(signal.SIGINT)
-            assert worker.wait(timeout=30) == 130
+            if broker.startswith("kafka:"):  # Kafka kept the earlier run's messages
+                assert worker.wait(timeout=30) == 0, worker.stderr.read().decode()
+            else:
+                checkpoints = folder / ".rillet" / "p" / "worker-0"
+                deadline = time.monotonic() + 30
+                while len(list(checkpoints.glob("checkpoint-*.msgpack"))) < 2:
+                    assert worker.poll() is None, worker.stderr.read().decode()
+                    assert time.monotonic() < deadline, "the worker saved no checkpoints"
+                    time.sleep(0.1)
+                worker.send_signal(signal.SIGINT)
+                assert worker.wait(timeout=30) == 130
         finally:
             worker.kill()
 
     message = refused(workers)
     assert message.startswith(
-        f"rillet: error: shuffle `shuffle2.0` of group `{name}` in Redis "
-        f"at {REDIS.url} does not match worker 0's checkpoint "
+        f"rillet: error: shuffle `shuffle2.0` of group `{name}` in {where(broker)} "
+        "does not match worker 0's checkpoint "
     )
     assert message.endswith(
         ": they come from different runs; rerun with --fresh to clear both and start over\n"
