@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import msgspec
 
-from .capability import Committing, Flushing, Positioned
+from .capability import Committing, Flushing, HearsEventTime, Positioned
 from .channel import Outlet
 from .checkpoint import CheckpointStore, Coordinator, Manifest, OperatorState, PipelineIdentity
 from .checkpoint import fingerprint as fingerprint_of
@@ -262,14 +262,20 @@ class Checkpointer:
         return "pass", None, None
 
     async def retire(self, node: PhysicalNode) -> None:
-        """The node has finished: its final part stands for it in later checkpoints."""
+        """The node has finished: its final part stands for it in later checkpoints. A sink
+        that passes the end on to another process (the shuffle between workers) has its last
+        part committed by the next checkpoint, which begins now: the other workers wait for
+        that end, and should not wait for the interval."""
         if self.coordinator is None:
             return
         if node.kind == "source":
             where = position(self.sources[node.name])
             self.coordinator.retire(node.id, "source", node.name, where)
-        else:
-            self.coordinator.retire(node.id, *await self._part(node))
+            return
+        self.coordinator.retire(node.id, *await self._part(node))
+        relays = node.kind == "sink" and isinstance(self.sinks[node.name], HearsEventTime)
+        if relays and self._stop_at is None:
+            self._trigger()
 
     async def answer_requests(self, node: PhysicalNode, source: Source, outlets: list[Outlet]):
         """Take the source's part in each checkpoint asked for since its last batch."""
