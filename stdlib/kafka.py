@@ -73,9 +73,38 @@ class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Each message a JSON document, or `lines`: its text as `{"line": ...}`."""
     until_empty: bool = False
     """End once every partition has been read to its end, instead of waiting for more."""
+    metadata: bool = False
+    """Add each message's key, partition, offset and timestamp to its record (`METADATA`)."""
 
 
-@plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA)
+METADATA: dict[str, Any] = {
+    "kafka_key": str | None,
+    "kafka_partition": int,
+    "kafka_offset": int,
+    "kafka_timestamp": int | None,
+}
+"""The fields `metadata=true` adds, with their types: the key as text (null when none), and
+the timestamp in epoch milliseconds as `event_time` reads it (null when the broker has none)."""
+
+
+def metadata_fields(config: KafkaSourceConfig) -> dict[str, Any]:
+    """What the checker learns a source adds (`Spec.adds`)."""
+    return METADATA if config.metadata else {}
+
+
+def _metadata(message: Any) -> dict[str, Any]:
+    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
+
+    key, (kind, stamp) = message.key(), message.timestamp()
+    return {
+        "kafka_key": None if key is None else key.decode("utf-8", "replace"),
+        "kafka_partition": message.partition(),
+        "kafka_offset": message.offset(),
+        "kafka_timestamp": None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
+    }
+
+
+@plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA, adds=metadata_fields)
 class KafkaSource(Seekable, Committing, KnowsUnread):
     """Reads a Kafka topic's partitions in batches; offsets are committed to the consumer group
     only once a checkpoint covering them is saved."""
@@ -192,7 +221,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         from confluent_kafka import KafkaError
 
         permanent = _permanent()
-        lines, ids = [], []
+        lines, ids, metadata = [], [], []
         for message in messages:
             error, partition = message.error(), message.partition()
             if error is not None:
@@ -209,9 +238,22 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             self.at_end.discard(partition)
             lines.append(message.value() or b"")
             ids.append(f"{self.config.topic}/{partition}:{offset}")
-        if self.config.format == "lines":
-            return SourceBatch(decode_lines(lines, ids), ids, self.config.topic)
-        records, offsets, bad = decode_jsonl(lines, ids, self.context.schema)
+            if self.config.metadata:
+                metadata.append(_metadata(message))
+        return self._decoded(lines, ids, metadata)
+
+    def _decoded(self, lines: list[bytes], ids: list[str], metadata: list[dict]) -> SourceBatch:
+        """The batch of records the messages hold, each with its message's metadata added when
+        asked (after decoding: a schema drops the fields it does not declare)."""
+        records, offsets, bad = (
+            (decode_lines(lines, ids), ids, [])
+            if self.config.format == "lines"
+            else decode_jsonl(lines, ids, self.context.schema)
+        )
+        if metadata:
+            of = dict(zip(ids, metadata))  # a bad or empty message leaves no record
+            for record, offset in zip(records, offsets):
+                record.update(of[offset])
         return SourceBatch(records, list(offsets), self.config.topic, bad)
 
     async def aclose(self) -> None:
