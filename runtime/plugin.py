@@ -130,7 +130,9 @@ def _callable_params(fn: Callable[..., Any], skip: int) -> tuple[tuple[Param, ..
 
 
 def config_params(config: type[msgspec.Struct]) -> tuple[Param, ...]:
-    """The parameters of a connector: its config Struct's fields, in positional order."""
+    """The parameters of a connector: its config Struct's fields, in positional order, each
+    under the name a pipeline writes (a field renamed with `msgspec.field(name="from")` is
+    argument `from`, a Python keyword)."""
     params = []
     for f in msgspec.structs.fields(config):
         required = f.required
@@ -139,7 +141,7 @@ def config_params(config: type[msgspec.Struct]) -> tuple[Param, ...]:
             if required
             else (f.default if f.default is not msgspec.NODEFAULT else f.default_factory())
         )
-        params.append(Param(f.name, f.type, required, default))
+        params.append(Param(f.encode_name, f.type, required, default))
     return tuple(params)
 
 

@@ -6,7 +6,7 @@ Partitions are assigned, not subscribed: worker `i` of `n` reads the partitions 
 seconds a join takes). The consumer group only keeps offsets: `commit(position)` commits them
 once the checkpoint holding that position is saved, so a crash replays what no checkpoint
 covered and loses nothing. A run without a checkpoint starts at the group's committed offsets,
-or at the start of each partition when the group has none.
+and a partition the group has none for where `from` says (`kafkastart.py`).
 
 A position is the next offset of each partition, which also orders records within a partition
 (a batch keeps each partition's order). Records are JSON documents (one per message); one that
@@ -34,6 +34,7 @@ from rillet.runtime.plugin import (
 
 from .extras import KAFKA
 from .formats import decode_jsonl, decode_lines
+from .kafkastart import EARLIEST, first_offsets, start_ms
 
 plugin = Plugin("std")
 log = logging.getLogger(__name__)
@@ -75,6 +76,11 @@ class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     """End once every partition has been read to its end, instead of waiting for more."""
     metadata: bool = False
     """Add each message's key, partition, offset and timestamp to its record (`METADATA`)."""
+    start: str = msgspec.field(default=EARLIEST, name="from")
+    """Where a partition with no checkpoint nor committed offset starts (`kafkastart.py`)."""
+
+    def __post_init__(self) -> None:
+        start_ms(self.start)
 
 
 METADATA: dict[str, Any] = {
@@ -116,6 +122,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         self.partitions: list[int] = []
         self.next: dict[int, int] = {}  # partition -> next offset to deliver
         self.at_end: set[int] = set()  # partitions read to their end (the broker said so)
+        self.before: dict[int, int] = {}  # partition -> the `from` time it skips messages before
 
     def _partition(self, partition: int, offset: int) -> Any:
         from confluent_kafka import TopicPartition
@@ -150,9 +157,16 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
                     timeout=REQUEST_TIMEOUT_S,
                 )
             )
+            self.next = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+            fresh = [p for p in self.partitions if p not in self.next]
+            starts, self.before = await anyio.to_thread.run_sync(
+                lambda: first_offsets(
+                    self.consumer, self.config.topic, fresh, self.config.start, REQUEST_TIMEOUT_S
+                )
+            )
         except KafkaException as e:
             raise ConnectorError(f"{self.who}: cannot reach the broker: {e}") from e
-        self.next = {tp.partition: max(tp.offset, 0) for tp in committed}
+        self.next.update(starts)
         self._assign()
 
     def _assign(self) -> None:
@@ -164,6 +178,8 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
     def seek(self, position: dict) -> None:
         self.next.update({int(p): offset for p, offset in position.items()})
         self.at_end.clear()
+        for partition in position:  # a checkpoint's place wins over `from`
+            self.before.pop(int(partition), None)
         if self.consumer is not None:
             self._assign()
 
@@ -228,6 +244,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
                 if error.code() == KafkaError._PARTITION_EOF:
                     if message.offset() >= self.next.get(partition, 0):
                         self.at_end.add(partition)
+                        self.before.pop(partition, None)  # what comes next came after the start
                 elif error.fatal() or error.code() in permanent:
                     raise ConnectorError(f"{self.who}: {error}")
                 else:  # a lost connection, say: librdkafka reconnects and fetches again
@@ -236,11 +253,22 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             offset = message.offset()
             self.next[partition] = offset + 1
             self.at_end.discard(partition)
+            if partition in self.before and self._early(partition, message):
+                continue
             lines.append(message.value() or b"")
             ids.append(f"{self.config.topic}/{partition}:{offset}")
             if self.config.metadata:
                 metadata.append(_metadata(message))
         return self._decoded(lines, ids, metadata)
+
+    def _early(self, partition: int, message: Any) -> bool:
+        """Whether a partition started at a `from` time's offset is not there yet: on a broker
+        that answered the lookup roughly, its messages stamped before the time are skipped up
+        to the first that is not."""
+        if message.timestamp()[1] < self.before[partition]:
+            return True
+        del self.before[partition]
+        return False
 
     def _decoded(self, lines: list[bytes], ids: list[str], metadata: list[dict]) -> SourceBatch:
         """The batch of records the messages hold, each with its message's metadata added when

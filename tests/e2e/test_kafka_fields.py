@@ -1,6 +1,6 @@
-"""`rillet check` and `rillet run` with the `kafka` source's metadata fields: the checker knows
-the fields `metadata=true` adds (under a schema too), and event time taken from the messages'
-own timestamps sets the windows."""
+"""`rillet check` and `rillet run` with the `kafka` source's metadata fields and `from=`: the
+checker knows the fields `metadata=true` adds (under a schema too), event time taken from the
+messages' own timestamps sets the windows, and a bad `from` is a check error at its argument."""
 
 from __future__ import annotations
 
@@ -45,6 +45,24 @@ def test_the_checker_knows_the_fields_metadata_adds(tmp_path: Path) -> None:
     ], "opt-in"
 
 
+def test_a_from_that_is_no_start_is_a_check_error_at_its_argument(tmp_path: Path) -> None:
+    good = ('"earliest"', '"latest"', '"2026-12-01T00:00:00Z"', '"2026-12-01 08:00:00+01:00"')
+    for value in good:
+        assert diagnostics(tmp_path, "", f", from={value}, metadata=true", "kafka_offset") == []
+    (tmp_path / "p.rill").write_text(
+        CHECKED.format(schema="", options=', from="newest"', offset="n")
+    )
+    checked = rillet("check", "p.rill", cwd=tmp_path)
+    assert checked.returncode == 2
+    report = checked.stdout.decode() + checked.stderr.decode()
+    assert "error: invalid argument `from` for `kafka`" in report
+    assert "p.rill:2:51" in report
+    assert (
+        'expected "earliest", "latest" or an ISO-8601 time such as "2026-12-01T00:00:00Z", '
+        'found "newest"' in report
+    )
+
+
 SOURCE = """schema Click {{ page: str }}
 source clicks: Click = kafka("{brokers}", "{topic}", group="{group}", metadata=true,
                               until_empty=true)
@@ -82,3 +100,27 @@ def test_event_time_from_the_message_timestamps_sets_the_windows(tmp_path: Path)
     assert seen == [
         {"page": p, "kafka_partition": 0, "kafka_offset": i} for i, (p, _) in enumerate(stamps)
     ]
+
+
+LATEST = """source events = kafka("{brokers}", "{topic}", group="{group}", from="latest",
+                       until_empty=true)
+sink out = file("out.jsonl")
+events | into out
+"""
+
+
+def test_a_group_started_at_the_latest_offset_goes_on_from_there(tmp_path: Path) -> None:
+    """The first run reads nothing of what was there, yet commits where it started, so the next
+    reads what came in between."""
+    topic = make_topic(partitions=2)
+    produce(topic, [(i % 2, {"n": i}, None, DAY_MS) for i in range(6)])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "p.rill").write_text(LATEST.format(brokers=KAFKA.url, topic=topic, group=group))
+    first = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr.decode()
+    assert (tmp_path / "out.jsonl").read_text() == ""
+    produce(topic, [(i % 2, {"n": i}, None, DAY_MS) for i in range(6, 10)])
+    second = rillet("run", "-q", "--fresh", "p.rill", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr.decode()
+    got = [json.loads(line)["n"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert sorted(got) == [6, 7, 8, 9]
