@@ -22,6 +22,7 @@ from .types import (
     RecordType,
     describe,
     join,
+    source_type,
     spec_of,
 )
 
@@ -58,9 +59,12 @@ class FlowChecker(PluginOperatorChecker):
 
     def run(self) -> None:
         c = self.c
-        for name, (decl, _) in c.sources.items():
+        for name, (decl, config) in c.sources.items():
             schema = c.schemas.get(decl.schema.text) if decl.schema else None
-            self.types[name] = RecordType.of_schema(schema) if schema else RecordType()
+            connector = decl.call.name.text
+            spec = c.registry.get("source", connector)
+            added = spec.added_fields(config) if spec is not None else {}
+            self.types[name] = source_type(schema, added, connector)
         for name in c.stream_order:
             self.types[name], self.times[name] = self.flow(c.streams[name].flow)
         c.stream_times.update(self.times)

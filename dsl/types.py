@@ -42,6 +42,19 @@ class RecordType:
         return RecordType({**self.fields, **updates}, origin)
 
 
+def source_type(schema: SchemaSpec | None, added: dict[str, Any], connector: str) -> RecordType:
+    """A source's records: its schema's fields and those its connector adds (`Spec.adds`), or
+    open without a schema."""
+    if schema is None:
+        return RecordType()
+    if not added:
+        return RecordType.of_schema(schema)
+    fields = {f.name: f.type for f in schema.fields}
+    for name, annotation in added.items():
+        fields[name] = TypeSpec(annotation_type(annotation), "null" in annotation_types(annotation))
+    return RecordType(fields, f"schema {schema.name} and the fields `{connector}` adds")
+
+
 def spec_of(type_name: str) -> TypeSpec:
     return TypeSpec(name=type_name if type_name in SCALARS else "any")
 

@@ -80,7 +80,7 @@ def operator_name(node: Node) -> str:
 def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
     functions = _bind_functions(registry, clock)
     nodes, physical_of = _fuse(plan)
-    _type_sources(nodes)
+    _type_sources(nodes, registry)
     _build(nodes, registry, functions, clock)
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
     return PhysicalPlan(plan, nodes, error_sink, _function_codes(registry))
@@ -122,15 +122,22 @@ def _fuse(plan: Plan) -> tuple[dict[int, PhysicalNode], dict[int, int]]:
     return nodes, physical_of
 
 
-def _type_sources(nodes: dict[int, PhysicalNode]) -> None:
-    """A source with a schema hands out typed records when every reader only reads fields."""
+def _type_sources(nodes: dict[int, PhysicalNode], registry: Registry) -> None:
+    """A source with a schema hands out typed records when every reader only reads fields,
+    unless it adds fields of its own (`Spec.adds`), which a schema's Struct has no room for."""
     for node in nodes.values():
         op = node.plan_nodes[0].op
         if isinstance(op, Source) and op.schema is not None:
             readers = [n for n in nodes.values() if node.id in n.inputs]
-            node.typed = bool(readers) and all(
-                r.kind == "stage" and reads_fields_only([pn.op for pn in r.plan_nodes])  # type: ignore[misc]  # a stage holds stateless ops only
-                for r in readers
+            spec = registry.get("source", op.connector)
+            adds = spec is not None and bool(spec.added_fields(op.config))
+            node.typed = (
+                not adds
+                and bool(readers)
+                and all(
+                    r.kind == "stage" and reads_fields_only([pn.op for pn in r.plan_nodes])  # type: ignore[misc]  # a stage holds stateless ops only
+                    for r in readers
+                )
             )
 
 

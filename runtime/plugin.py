@@ -82,6 +82,20 @@ class Spec:
     internal: bool = False
     """A connector rillet puts into a plan itself (the shuffle between workers), never written
     in a pipeline: not listed, not suggested, and unknown to the checker."""
+    adds: Callable[[Any], dict[str, Any]] | None = None
+    """A source's fields beyond what it reads: a function of its config Struct giving each field
+    it adds to every record, with its Python type (`{"kafka_partition": int}`), so that the
+    checker knows them under a schema too (`added_fields`)."""
+
+    def added_fields(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The fields this source adds to every record under `config` (its arguments as the
+        checker evaluated them); none when they do not make a valid config."""
+        if self.adds is None or self.config is None:
+            return {}
+        try:
+            return self.adds(msgspec.convert(config, self.config))
+        except msgspec.ValidationError:
+            return {}
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,9 @@ def _callable_params(fn: Callable[..., Any], skip: int) -> tuple[tuple[Param, ..
 
 
 def config_params(config: type[msgspec.Struct]) -> tuple[Param, ...]:
-    """The parameters of a connector: its config Struct's fields, in positional order."""
+    """The parameters of a connector: its config Struct's fields, in positional order, each
+    under the name a pipeline writes (a field renamed with `msgspec.field(name="from")` is
+    argument `from`, a Python keyword)."""
     params = []
     for f in msgspec.structs.fields(config):
         required = f.required
@@ -125,7 +141,7 @@ def config_params(config: type[msgspec.Struct]) -> tuple[Param, ...]:
             if required
             else (f.default if f.default is not msgspec.NODEFAULT else f.default_factory())
         )
-        params.append(Param(f.name, f.type, required, default))
+        params.append(Param(f.encode_name, f.type, required, default))
     return tuple(params)
 
 
@@ -208,6 +224,7 @@ class Plugin:
         reads: str | None = None,
         internal: bool = False,
         needs: tuple[str, str] | None = None,
+        adds: Callable[[Any], dict[str, Any]] | None = None,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -225,6 +242,7 @@ class Plugin:
                 reads=reads,
                 internal=internal,
                 needs=needs,
+                adds=adds,
             )
             return self._attach(cls, spec)
 
@@ -239,13 +257,21 @@ class Plugin:
         reads: str | None = None,
         internal: bool = False,
         needs: tuple[str, str] | None = None,
+        adds: Callable[[Any], dict[str, Any]] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
         `shared` when several workers can read it together (`Spec.shared`); `reads` names the
-        config field holding the file it reads (`Spec.reads`); `internal` and `needs` as
-        `Spec` says."""
+        config field holding the file it reads (`Spec.reads`); `internal`, `needs` and `adds`
+        as `Spec` says."""
         return self._connector(
-            "source", name, config, shared=shared, reads=reads, internal=internal, needs=needs
+            "source",
+            name,
+            config,
+            shared=shared,
+            reads=reads,
+            internal=internal,
+            needs=needs,
+            adds=adds,
         )
 
     def sink(

@@ -6,7 +6,7 @@ Partitions are assigned, not subscribed: worker `i` of `n` reads the partitions 
 seconds a join takes). The consumer group only keeps offsets: `commit(position)` commits them
 once the checkpoint holding that position is saved, so a crash replays what no checkpoint
 covered and loses nothing. A run without a checkpoint starts at the group's committed offsets,
-or at the start of each partition when the group has none.
+and a partition the group has none for where `from` says (`kafkastart.py`).
 
 A position is the next offset of each partition, which also orders records within a partition
 (a batch keeps each partition's order). Records are JSON documents (one per message); one that
@@ -34,6 +34,7 @@ from rillet.runtime.plugin import (
 
 from .extras import KAFKA
 from .formats import decode_jsonl, decode_lines
+from .kafkastart import EARLIEST, first_offsets, start_ms
 
 plugin = Plugin("std")
 log = logging.getLogger(__name__)
@@ -73,9 +74,43 @@ class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Each message a JSON document, or `lines`: its text as `{"line": ...}`."""
     until_empty: bool = False
     """End once every partition has been read to its end, instead of waiting for more."""
+    metadata: bool = False
+    """Add each message's key, partition, offset and timestamp to its record (`METADATA`)."""
+    start: str = msgspec.field(default=EARLIEST, name="from")
+    """Where a partition with no checkpoint nor committed offset starts (`kafkastart.py`)."""
+
+    def __post_init__(self) -> None:
+        start_ms(self.start)
 
 
-@plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA)
+METADATA: dict[str, Any] = {
+    "kafka_key": str | None,
+    "kafka_partition": int,
+    "kafka_offset": int,
+    "kafka_timestamp": int | None,
+}
+"""The fields `metadata=true` adds, with their types: the key as text (null when none), and
+the timestamp in epoch milliseconds as `event_time` reads it (null when the broker has none)."""
+
+
+def metadata_fields(config: KafkaSourceConfig) -> dict[str, Any]:
+    """What the checker learns a source adds (`Spec.adds`)."""
+    return METADATA if config.metadata else {}
+
+
+def _metadata(message: Any) -> dict[str, Any]:
+    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
+
+    key, (kind, stamp) = message.key(), message.timestamp()
+    return {
+        "kafka_key": None if key is None else key.decode("utf-8", "replace"),
+        "kafka_partition": message.partition(),
+        "kafka_offset": message.offset(),
+        "kafka_timestamp": None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
+    }
+
+
+@plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA, adds=metadata_fields)
 class KafkaSource(Seekable, Committing, KnowsUnread):
     """Reads a Kafka topic's partitions in batches; offsets are committed to the consumer group
     only once a checkpoint covering them is saved."""
@@ -87,6 +122,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         self.partitions: list[int] = []
         self.next: dict[int, int] = {}  # partition -> next offset to deliver
         self.at_end: set[int] = set()  # partitions read to their end (the broker said so)
+        self.before: dict[int, int] = {}  # partition -> the `from` time it skips messages before
 
     def _partition(self, partition: int, offset: int) -> Any:
         from confluent_kafka import TopicPartition
@@ -121,9 +157,16 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
                     timeout=REQUEST_TIMEOUT_S,
                 )
             )
+            self.next = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+            fresh = [p for p in self.partitions if p not in self.next]
+            starts, self.before = await anyio.to_thread.run_sync(
+                lambda: first_offsets(
+                    self.consumer, self.config.topic, fresh, self.config.start, REQUEST_TIMEOUT_S
+                )
+            )
         except KafkaException as e:
             raise ConnectorError(f"{self.who}: cannot reach the broker: {e}") from e
-        self.next = {tp.partition: max(tp.offset, 0) for tp in committed}
+        self.next.update(starts)
         self._assign()
 
     def _assign(self) -> None:
@@ -135,6 +178,8 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
     def seek(self, position: dict) -> None:
         self.next.update({int(p): offset for p, offset in position.items()})
         self.at_end.clear()
+        for partition in position:  # a checkpoint's place wins over `from`
+            self.before.pop(int(partition), None)
         if self.consumer is not None:
             self._assign()
 
@@ -192,13 +237,14 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         from confluent_kafka import KafkaError
 
         permanent = _permanent()
-        lines, ids = [], []
+        lines, ids, metadata = [], [], []
         for message in messages:
             error, partition = message.error(), message.partition()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     if message.offset() >= self.next.get(partition, 0):
                         self.at_end.add(partition)
+                        self.before.pop(partition, None)  # what comes next came after the start
                 elif error.fatal() or error.code() in permanent:
                     raise ConnectorError(f"{self.who}: {error}")
                 else:  # a lost connection, say: librdkafka reconnects and fetches again
@@ -207,11 +253,35 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             offset = message.offset()
             self.next[partition] = offset + 1
             self.at_end.discard(partition)
+            if partition in self.before and self._early(partition, message):
+                continue
             lines.append(message.value() or b"")
             ids.append(f"{self.config.topic}/{partition}:{offset}")
-        if self.config.format == "lines":
-            return SourceBatch(decode_lines(lines, ids), ids, self.config.topic)
-        records, offsets, bad = decode_jsonl(lines, ids, self.context.schema)
+            if self.config.metadata:
+                metadata.append(_metadata(message))
+        return self._decoded(lines, ids, metadata)
+
+    def _early(self, partition: int, message: Any) -> bool:
+        """Whether a partition started at a `from` time's offset is not there yet: on a broker
+        that answered the lookup roughly, its messages stamped before the time are skipped up
+        to the first that is not."""
+        if message.timestamp()[1] < self.before[partition]:
+            return True
+        del self.before[partition]
+        return False
+
+    def _decoded(self, lines: list[bytes], ids: list[str], metadata: list[dict]) -> SourceBatch:
+        """The batch of records the messages hold, each with its message's metadata added when
+        asked (after decoding: a schema drops the fields it does not declare)."""
+        records, offsets, bad = (
+            (decode_lines(lines, ids), ids, [])
+            if self.config.format == "lines"
+            else decode_jsonl(lines, ids, self.context.schema)
+        )
+        if metadata:
+            of = dict(zip(ids, metadata))  # a bad or empty message leaves no record
+            for record, offset in zip(records, offsets):
+                record.update(of[offset])
         return SourceBatch(records, list(offsets), self.config.topic, bad)
 
     async def aclose(self) -> None:
