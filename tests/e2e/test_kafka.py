@@ -62,6 +62,30 @@ def test_a_topic_loaded_from_a_file_is_read_back_and_a_rerun_reads_only_what_is_
     assert sorted(r["n"] for r in again) == list(range(1005)), "nothing lost, nothing twice"
 
 
+def test_a_malformed_message_goes_to_the_error_sink_with_topic_partition_and_offset(
+    tmp_path: Path,
+) -> None:
+    topic = make_topic(partitions=2)
+    produce(topic, [b'{"n": 1}', b"{not json", b'{"n": 3}'], partition=1)
+    (tmp_path / "p.rill").write_text(
+        f'source s = kafka("{KAFKA.url}", "{topic}", until_empty=true)\n'
+        'sink o = file("o.jsonl")\nsink rejects = file("rejects.jsonl")\n'
+        "errors into rejects\ns | into o\n"
+    )
+    result = rillet("run", "-q", "p.rill", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    written = (tmp_path / "o.jsonl").read_text().splitlines()
+    assert [json.loads(line)["n"] for line in written] == [1, 3]
+    (rejected,) = map(json.loads, (tmp_path / "rejects.jsonl").read_text().splitlines())
+    assert rejected["offset"] == f"{topic}/1:1"
+    assert (rejected["source"], rejected["raw"], rejected["operator"]) == (
+        "s",
+        "{not json",
+        "source",
+    )
+    assert rejected["reason"].startswith("malformed JSON")
+
+
 def test_a_broker_that_is_not_there_is_one_line_naming_it(tmp_path: Path) -> None:
     (tmp_path / "p.rill").write_text(
         'source s = kafka("127.0.0.1:1", "t")\nsink o = file("o.jsonl")\ns | into o\n'
