@@ -159,6 +159,57 @@ class Max(_Extreme):
         return candidate > self.value
 
 
+class _ExtremeBy:
+    """The value of the record whose `by` is the best; records with a null value or `by` are
+    skipped (as SQL's `arg_max` does); of equal `by`s, the first to arrive wins."""
+
+    __slots__ = ("by", "value")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.by: Any = None
+
+    def _better(self, candidate: Any) -> bool:
+        raise NotImplementedError
+
+    def add(self, value: Any, by: Any) -> None:
+        if value is not None and by is not None and (self.by is None or self._better(by)):
+            self.value, self.by = value, by
+
+    def merge(self, other: _ExtremeBy) -> None:
+        self.add(other.value, other.by)
+
+    def result(self) -> Any:
+        return self.value
+
+    def snapshot(self) -> Any:
+        return [self.value, self.by]
+
+    def restore(self, state: Any) -> None:
+        self.value, self.by = state
+
+
+@plugin.aggregate("max_by")
+class MaxBy(_ExtremeBy):
+    """The value of the record with the largest `by` (`max_by(seller, price)`: who sold
+    dearest)."""
+
+    __slots__ = ()
+
+    def _better(self, candidate: Any) -> bool:
+        return candidate > self.by
+
+
+@plugin.aggregate("min_by")
+class MinBy(_ExtremeBy):
+    """The value of the record with the smallest `by`."""
+
+    __slots__ = ()
+
+    def _better(self, candidate: Any) -> bool:
+        return candidate < self.by
+
+
 @plugin.aggregate("first")
 class First(_Extreme):
     """The first non-null value, in arrival order."""
