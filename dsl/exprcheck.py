@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import Span
+from rillet.runtime.regex import Regex
 from rillet.runtime.regex import problem as regex_problem
 
 from . import ast
@@ -53,6 +54,8 @@ class ExpressionChecker:
 
     def argument(self, expr: ast.Expr, annotation, scope: Scope, what: str) -> None:
         t = self.expr(expr, scope)
+        if annotation is Regex and isinstance(expr, ast.Literal) and expr.kind == "str":
+            self._pattern(expr)
         accepted = annotation_types(annotation)
         if t in ("any", "null") or "any" in accepted or t in accepted:
             return
@@ -121,12 +124,16 @@ class ExpressionChecker:
         if t not in ("str", "any", "null"):
             what = f"`=~` matches text, found {describe(t)}"
             self.report(error("E0301", what, expr.operand.span))
-        refused = regex_problem(expr.pattern.value)
+        self._pattern(expr.pattern)
+        return "bool"
+
+    def _pattern(self, pattern: ast.Literal) -> None:
+        """A literal regular expression RE2 cannot run is refused here, not on every record."""
+        refused = regex_problem(pattern.value)
         if refused is not None:
             self.report(
-                error("E0304", refused.message, expr.pattern.span, refused.label, *refused.hints)
+                error("E0304", refused.message, pattern.span, refused.label, *refused.hints)
             )
-        return "bool"
 
     def name(self, ref: ast.NameRef, scope: Scope) -> str:
         name = ref.name

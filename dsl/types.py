@@ -63,6 +63,8 @@ def annotation_types(annotation: Any) -> set[str]:
     """The expression types a Python annotation accepts (`float` accepts int too)."""
     if annotation is Any or annotation is object:
         return {"any"}
+    if hasattr(annotation, "__supertype__"):  # a NewType, like `Regex`
+        return annotation_types(annotation.__supertype__)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         out: set[str] = set()

@@ -347,6 +347,7 @@ from .expr import INT_MAX, INT_MIN, ExprError  # noqa: E402
 from .failure import StateMismatch  # noqa: E402
 from .item import NEVER, NO_MORE_EVENTS, LazyOffsets  # noqa: E402
 from .partition import partition_of  # noqa: E402
+from .regex import Regex, RegexError, capturing  # noqa: E402
 from .registry import Registry, RegistryError  # noqa: E402
 from .schema import Schema  # noqa: E402
 from .stores import BrokerError  # noqa: E402
@@ -374,6 +375,8 @@ __all__ = [
     "Param",
     "Plugin",
     "Positioned",
+    "Regex",
+    "RegexError",
     "Registry",
     "RegistryError",
     "Reopenable",
@@ -387,6 +390,7 @@ __all__ = [
     "StateMismatch",
     "SystemClock",
     "Transactional",
+    "capturing",
     "not_saved",
     "partition_of",
     "seal",

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from functools import lru_cache
+from typing import Any, NewType
 
 import re2
 
@@ -33,10 +34,10 @@ r"""Bytes RE2 may use for one compiled pattern (its default): a pattern that nee
 `\pL{1000}`, is refused when the file is checked rather than slowing a run."""
 
 
-def _options() -> re2.Options:
+def _options(capture: bool = False) -> re2.Options:
     options = re2.Options()
     options.log_errors = False  # errors come back as exceptions; RE2 would also print them
-    options.never_capture = True  # `=~` reads no groups: the matcher can skip tracking them
+    options.never_capture = not capture  # `=~` reads no groups: the matcher can skip them
     options.max_mem = MAX_MEMORY
     return options
 
@@ -50,8 +51,8 @@ class RegexError(ValueError):
 
 
 _LINEAR = (
-    "`=~` runs every pattern in time linear in the text (RE2), which rules out "
-    "constructs that need backtracking"
+    "rillet runs every pattern (`=~`, `extract`) in time linear in the text (RE2), which rules "
+    "out constructs that need backtracking"
 )
 
 _UNSUPPORTED = (  # (what RE2 says about the pattern, the construct, a way around it)
@@ -160,7 +161,7 @@ def _refusal(reason: str, pattern: str) -> RegexError:
     return RegexError("invalid regular expression", reason)
 
 
-def _compiled(pattern: str) -> Any:
+def _compiled(pattern: str, capture: bool = False) -> Any:
     """The compiled pattern, or `RegexError`."""
     if "\\C" in pattern.replace("\\\\", ""):
         raise RegexError(
@@ -169,7 +170,7 @@ def _compiled(pattern: str) -> Any:
             "use `.` for one character",
         )
     try:
-        return re2.compile(pattern, _options())
+        return re2.compile(pattern, _options(capture))
     except re2.error as e:
         reason = (
             e.args[0].decode("utf-8", "replace")
@@ -177,6 +178,18 @@ def _compiled(pattern: str) -> Any:
             else str(e)
         )
         raise _refusal(reason, pattern) from None
+
+
+Regex = NewType("Regex", str)
+"""The type of a function parameter that holds a regular expression (`extract`'s `pattern`):
+the checker refuses a literal pattern RE2 cannot run, as it does for `=~`."""
+
+
+@lru_cache(maxsize=256)
+def capturing(pattern: str) -> Any:
+    """`pattern` compiled to capture groups (`search(text).group(n)`), or `RegexError`; cached,
+    since a function gets its pattern anew with every record."""
+    return _compiled(pattern, capture=True)
 
 
 def problem(pattern: str) -> RegexError | None:

@@ -9,7 +9,15 @@ from typing import Any
 
 import msgspec
 
-from rillet.runtime.plugin import INT_MAX, INT_MIN, FunctionContext, Plugin
+from rillet.runtime.plugin import (
+    INT_MAX,
+    INT_MIN,
+    FunctionContext,
+    Plugin,
+    Regex,
+    RegexError,
+    capturing,
+)
 
 plugin = Plugin("std")
 
@@ -120,6 +128,23 @@ def substr(text: str | None, start: int, length: int | None = None) -> str | Non
     return text[start:] if length is None else text[start : start + length]
 
 
+@plugin.function("extract")
+def extract(text: str | None, pattern: Regex, group: int = 1) -> str | None:
+    """The text of capture group `group` of the first match of `pattern` in `text` (0: the
+    whole match); null when nothing matches or the group took no part in the match."""
+    if text is None or pattern is None:
+        return None
+    try:
+        compiled = capturing(pattern)
+    except RegexError as e:
+        raise ValueError(f"{e.message}: {e.label}") from None
+    if not 0 <= group <= compiled.groups:
+        plural = "" if compiled.groups == 1 else "s"
+        raise ValueError(f"the pattern has {compiled.groups} group{plural}, not {group}")
+    found = compiled.search(text)
+    return None if found is None else found.group(group)
+
+
 @plugin.function("to_int")
 def to_int(value: Any) -> int | None:
     """An int from a number, a bool or a numeric string (floats truncate toward zero); one
@@ -185,6 +210,61 @@ def format_time(ms: int | None, format: str | None = None) -> str | None:
     if format is not None:
         return moment.strftime(format)
     return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # year 0999 too
+
+
+_DAY_MS = 86_400_000
+
+
+def _civil(ms: int) -> tuple[int, int, int]:
+    """(year, month, day) in UTC of epoch milliseconds, by integer arithmetic (the proleptic
+    Gregorian calendar, as `format_time`), several times faster than building a datetime."""
+    z = ms // _DAY_MS + 719_468  # days since 0000-03-01
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, doy - (153 * mp + 2) // 5 + 1
+
+
+@plugin.function("date")
+def date(ms: int | None) -> str | None:
+    """The UTC date of epoch milliseconds as `YYYY-MM-DD` (a partition folder's `dt`)."""
+    if ms is None:
+        return None
+    year, month, day_ = _civil(ms)
+    return f"{year:04d}-{month:02d}-{day_:02d}"
+
+
+@plugin.function("year")
+def year(ms: int | None) -> int | None:
+    """The UTC year of epoch milliseconds."""
+    return None if ms is None else _civil(ms)[0]
+
+
+@plugin.function("month")
+def month(ms: int | None) -> int | None:
+    """The UTC month of epoch milliseconds, 1 to 12."""
+    return None if ms is None else _civil(ms)[1]
+
+
+@plugin.function("day")
+def day(ms: int | None) -> int | None:
+    """The UTC day of the month of epoch milliseconds, 1 to 31."""
+    return None if ms is None else _civil(ms)[2]
+
+
+@plugin.function("hour")
+def hour(ms: int | None) -> int | None:
+    """The UTC hour of epoch milliseconds, 0 to 23."""
+    return None if ms is None else ms // 3_600_000 % 24
+
+
+@plugin.function("minute")
+def minute(ms: int | None) -> int | None:
+    """The minute of the hour of epoch milliseconds, 0 to 59."""
+    return None if ms is None else ms // 60_000 % 60
 
 
 @plugin.function("now", context=True)

@@ -38,6 +38,13 @@ NULL_IN_NULL_OUT = [
     (fn.to_str, ()),
     (fn.parse_time, ()),
     (fn.format_time, ()),
+    (fn.extract, ("(a)",)),
+    (fn.date, ()),
+    (fn.year, ()),
+    (fn.month, ()),
+    (fn.day, ()),
+    (fn.hour, ()),
+    (fn.minute, ()),
 ]
 
 
@@ -181,3 +188,54 @@ def test_to_str_and_join_write_non_text_values_as_json() -> None:
     assert fn.to_str({"k": "v"}) == '{"k":"v"}'
     assert fn.to_str([1, 2]) == "[1,2]"
     assert fn.join([True, [1], "a", None, 2], ",") == "true,[1],a,2"
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "group", "expected"),
+    [
+        ("https://shop.example/item/42", "https?://([^/]+)", 1, "shop.example"),
+        ("https://shop.example/item/42", r"/item/(\d+)", 1, "42"),
+        ("order 7 of 9", r"(\d+) of (\d+)", 2, "9"),
+        ("order 7 of 9", r"\d+", 0, "7"),
+        ("no digits", r"(\d+)", 1, None),
+        ("ab", "a(x)?b", 1, None),  # the group took no part in the match
+        ("naïve café", "(é)", 1, "é"),
+    ],
+)
+def test_extract_returns_the_group_of_the_first_match(text, pattern, group, expected) -> None:
+    assert fn.extract(text, pattern, group) == expected
+
+
+def test_extract_of_a_group_the_pattern_lacks_raises() -> None:
+    with pytest.raises(ValueError, match="the pattern has 1 group, not 2"):
+        fn.extract("a", "(a)", 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet="ab1-2 ", max_size=12),
+    pattern=st.sampled_from([r"(\d)", r"a(b+)", r"(a|b)-(\d)", r"^(\s*)", r"(b)(1)?"]),
+    group=st.integers(0, 1),
+)
+def test_extract_matches_duckdb_regexp_extract(text: str, pattern: str, group: int) -> None:
+    """DuckDB runs RE2 too; it answers '' where rillet answers null (no match, or a group
+    outside the match)."""
+    import duckdb
+
+    ((theirs, matched),) = duckdb.execute(
+        "SELECT regexp_extract(?, ?, ?), regexp_matches(?, ?)",
+        [text, pattern, group, text, pattern],
+    ).fetchall()
+    mine = fn.extract(text, pattern, group)
+    assert (mine or "") == theirs
+    assert (mine is not None) <= matched
+
+
+@settings(max_examples=500, deadline=None)
+@given(ms=st.integers(-62_135_596_800_000, 253_402_300_799_999))  # years 1 to 9999
+def test_date_parts_agree_with_format_time(ms: int) -> None:
+    text = fn.format_time(ms)
+    assert text is not None
+    assert fn.date(ms) == text[:10]
+    assert (fn.year(ms), fn.month(ms), fn.day(ms)) == tuple(map(int, text[:10].split("-")))
+    assert (fn.hour(ms), fn.minute(ms)) == (int(text[11:13]), int(text[14:16]))
