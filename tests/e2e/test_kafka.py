@@ -1,7 +1,8 @@
 """`rillet run` with Kafka at both ends, against the real broker: a file loaded into a topic by
 the `kafka` sink, then read back by the `kafka` source into a windowed count; a rerun after
 more messages arrived counts only those (the first run's offsets were committed to the group),
-and the counts are those of one run over everything."""
+and the counts are those of one run over everything; a partition behind the others holds the
+watermark back instead of having its records made late."""
 
 from __future__ import annotations
 
