@@ -130,6 +130,18 @@ class Reopenable(Capability):
         raise NotImplementedError
 
 
+class Parted(Capability):
+    """A source that reads several independent parts (a Kafka topic's partitions), each in its
+    own order and each batch from one part (`SourceBatch.part`): `event_time` keeps a watermark
+    per part, and names `parts()` so that it waits for every part, not just those seen so far."""
+
+    methods = ("parts",)
+
+    def parts(self) -> tuple[str, ...]:
+        """Every part the source reads, as its batches name them (asked once it is open)."""
+        raise NotImplementedError
+
+
 CAPABILITIES: tuple[type[Capability], ...] = (
     Seekable,
     Positioned,
@@ -140,6 +152,7 @@ CAPABILITIES: tuple[type[Capability], ...] = (
     ReportsProgress,
     KnowsUnread,
     Reopenable,
+    Parted,
 )
 """The narrower before the broader (`Seekable` before `Positioned`), so a class that defines
 `seek` and `position` undeclared is told to declare `Seekable`."""

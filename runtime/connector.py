@@ -56,8 +56,9 @@ class SourceBatch:
     watermark: int | None = None
     """Event time (ms) the source vouches no later record will be older than, if it knows."""
     part: str | None = None
-    """Which of several upstreams the records came from, for a source that merges some (the
-    shuffle: the producing worker); each part's lateness is judged on its own."""
+    """Which of several upstreams the records came from, for a source that merges some (a Kafka
+    partition, the shuffle's producing worker): windows judge each part's lateness on their own,
+    and for a `Parted` source `event_time` keeps a watermark per part."""
     idle: bool = False
     """Every upstream the source merges is idle (the shuffle: every worker still sending went
     idle): until a watermark comes again, the source holds none back downstream."""

@@ -1,17 +1,24 @@
 """Event time: reading a record's timestamp, and the `event_time` operator that makes watermarks.
 
 A timestamp is epoch milliseconds (an int, or a float truncated) or an ISO-8601 string (no zone
-means UTC). The watermark is the largest event time seen minus the lateness, sent after each
-batch that advances it; an input with no records for `idle` stops holding watermarks back.
+means UTC). Event time is kept per *part*: each part of a `Parted` source (a Kafka partition)
+runs in its own order, and every other source's records are one part together. The watermark
+is the least over the parts of the largest event time each has sent, minus the lateness, sent
+after each batch that advances it: a lagging part holds it back instead of seeing its records
+made late. A part with no records for `idle` stops counting until it sends again; when every
+part is idle, the input is (downstream stops waiting for it). A part first seen once watermarks
+were sent holds the watermark where it is until it catches up, never moving it back: its
+records are judged against the watermark already sent.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from .clock import Clock
-from .item import NEVER, Batch
+from .item import NEVER, Batch, Origin
 from .operator import Output, StatelessOperator
 from .opstate import EventTimeState, read
 
@@ -64,37 +71,85 @@ def read_time(record: dict, field: str) -> int:
     return value if type(value) is int else to_epoch_ms(value)
 
 
+@dataclass(slots=True)
+class _Part:
+    newest: int
+    """The largest event time the part has sent (`NEVER` until it sends)."""
+    last_ms: int
+    """When its last batch came (the clock's time), for `idle`."""
+    idle: bool = False
+
+
 class EventTimeOperator(StatelessOperator):
-    """Checks each record's event time and emits `Watermark(max seen − lateness)`."""
+    """Checks each record's event time and emits `Watermark(least over the parts still counting
+    of their largest time seen − lateness)`."""
 
     def __init__(self, field: str, lateness_ms: int, idle_ms: int | None, clock: Clock) -> None:
         self.field = field
         self.lateness_ms = lateness_ms
         self.idle_ms = idle_ms
         self.clock = clock
-        self.max_seen = NEVER
+        self.parts: dict[str | None, _Part] = {}  # None: the records of sources without parts
+        self.listed: set[tuple[str, tuple[str, ...]]] = set()  # (source, its parts) seen
         self.emitted = NEVER
-        self.last_data_ms = clock.time_ms()
-        self.idle = False
+        self.started_ms = clock.time_ms()
+        self.idle = False  # said downstream that every part is idle
         self.tick_s = None if idle_ms is None else max(idle_ms / 4000, 0.01)
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        field, highest = self.field, self.max_seen
+        part = self._part(batch.origin)
+        field, newest = self.field, part.newest
         values = [record.get(field) for record in batch.records]
         if values and set(map(type, values)) == {int}:  # the common case: the batch as it is
-            highest = max(highest, *values)  # type: ignore[type-var,assignment]  # all int
+            highest: int = max(newest, *values)  # type: ignore[type-var,assignment]  # all int
             out.records += batch.records
             out.offsets += batch.offsets
         else:
-            highest = self._one_by_one(batch, out, highest)
-        self.max_seen = highest
-        self.last_data_ms = self.clock.time_ms()
+            highest = self._one_by_one(batch, out, newest)
+        part.last_ms = self.clock.time_ms()
+        part.idle = False
         was_idle, self.idle = self.idle, False
-        if highest != NEVER and highest - self.lateness_ms > self.emitted:
-            self.emitted = highest - self.lateness_ms
-            out.watermark = self.emitted
-        elif was_idle and self.emitted != NEVER:
+        if highest > newest:
+            part.newest = highest
+            if self._advance(out):
+                return
+        if was_idle and self.emitted != NEVER:
             out.watermark = self.emitted  # a normal watermark: downstream waits for us again
+
+    def _part(self, origin: Origin) -> _Part:
+        """The part a batch came from; a `Parted` source's parts all become known with its
+        first batch, each holding the watermark until it sends or goes idle."""
+        if origin.parts is None:
+            key = None
+        else:
+            key = origin.stream
+            if (origin.source, origin.parts) not in self.listed:
+                self.listed.add((origin.source, origin.parts))
+                for name in origin.parts:
+                    self._known(f"{origin.source}/{name}")
+        return self._known(key)
+
+    def _known(self, key: str | None) -> _Part:
+        """The part `key`, counting from now when it is new."""
+        if key not in self.parts:
+            self.parts[key] = _Part(NEVER, self.clock.time_ms())
+        return self.parts[key]
+
+    def _advance(self, out: Output) -> bool:
+        """Send the least largest time of the parts still counting − lateness, if it moved
+        (never while one of them has sent nothing)."""
+        low = None
+        for part in self.parts.values():
+            if part.idle:
+                continue
+            if part.newest == NEVER:
+                return False
+            if low is None or part.newest < low:
+                low = part.newest
+        if low is None or low - self.lateness_ms <= self.emitted:
+            return False
+        self.emitted = out.watermark = low - self.lateness_ms
+        return True
 
     def _one_by_one(self, batch: Batch, out: Output, highest: int) -> int:
         """Check each record's time (strings, floats, bad values); the new largest time."""
@@ -112,14 +167,31 @@ class EventTimeOperator(StatelessOperator):
         return highest
 
     def on_tick(self, now_ms: int, out: Output) -> None:
-        quiet_ms = now_ms - self.last_data_ms
-        if self.idle_ms is not None and not self.idle and quiet_ms >= self.idle_ms:
-            self.idle = True
-            out.idle = True
+        """Parts quiet for `idle` stop counting; once all are (or, with none known, the input
+        has been quiet that long), the watermark goes to the largest any part reached, as with
+        one part, and downstream is told the input is idle."""
+        idle_ms = self.idle_ms
+        if idle_ms is None or self.idle:
+            return
+        quiet = [p for p in self.parts.values() if not p.idle and now_ms - p.last_ms >= idle_ms]
+        for part in quiet:
+            part.idle = True
+        if all(p.idle for p in self.parts.values()) and (
+            self.parts or now_ms - self.started_ms >= idle_ms
+        ):
+            top = max((p.newest for p in self.parts.values()), default=NEVER)
+            if top != NEVER and top - self.lateness_ms > self.emitted:
+                self.emitted = out.watermark = top - self.lateness_ms
+            self.idle = out.idle = True
+        elif quiet:
+            self._advance(out)
 
     def snapshot(self) -> EventTimeState:
-        return EventTimeState(self.max_seen, self.emitted)
+        parts = [(key, p.newest, p.idle) for key, p in self.parts.items()]
+        return EventTimeState(self.emitted, parts)
 
     def restore(self, raw: Any) -> None:
         state = read(raw, EventTimeState)
-        self.max_seen, self.emitted = state.max_seen, state.emitted
+        now = self.clock.time_ms()
+        self.emitted = state.emitted
+        self.parts = {key: _Part(newest, now, idle) for key, newest, idle in state.parts}

@@ -14,11 +14,14 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where the records of a batch were read: the source's name and, for files, the file;
-    `part` names one of several upstreams a source merges (a shuffle's producing worker)."""
+    `part` names one of several upstreams a source merges (a Kafka partition, a shuffle's
+    producing worker); `parts` are all of them, from a `Parted` source (`event_time` waits for
+    each)."""
 
     source: str
     file: str | None = None
     part: str | None = None
+    parts: tuple[str, ...] | None = None
 
     @property
     def stream(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from .badrecord import error_record, failed, location, make_typed, unreadable
-from .capability import HearsEventTime
+from .capability import HearsEventTime, Parted
 from .channel import Outlet
 from .checkpointer import Checkpointer
 from .clock import Clock
@@ -75,6 +75,7 @@ class NodeTasks:
         clock = self.clock
         schema = plan_node.op.schema if node.typed else None  # type: ignore[union-attr]
         typed = Schema(schema, typed=True) if schema is not None else None
+        parted = source if isinstance(source, Parted) else None
         while True:
             if self.checkpoints.saved is not None:
                 await self.checkpoints.commit("source", node.name, source)
@@ -90,7 +91,8 @@ class NodeTasks:
             metrics.busy_s += clock.monotonic_s() - started
             if batch is None:
                 break
-            origin = Origin(node.name, batch.file, batch.part)
+            parts = None if parted is None else parted.parts()
+            origin = Origin(node.name, batch.file, batch.part, parts)
             if batch.bad:
                 await self._source_errors(node, plan_node, origin, batch.bad)
             if batch.records:

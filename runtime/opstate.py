@@ -24,9 +24,22 @@ class Versioned(msgspec.Struct, tag_field="version"):
     """A snapshot format: encoded as a map whose `version` comes first."""
 
 
-class EventTimeState(Versioned, tag=2):
+class EventTimeV2(msgspec.Struct):
     max_seen: int
     emitted: int
+
+
+class EventTimeState(Versioned, tag=3):
+    emitted: int
+    parts: list[tuple[str | None, int, bool]]
+    """Each part (None: the sources without parts together): its largest time seen, idle."""
+
+
+def _event_time_v2(old: EventTimeV2) -> EventTimeState:
+    """An older snapshot kept one largest time, always `emitted` + lateness once anything was
+    seen: `emitted` holds it. It becomes no part, since a part made of it would hold back the
+    partitions of a Kafka source, which those versions did not tell apart."""
+    return EventTimeState(old.emitted, [])
 
 
 class DedupeState(Versioned, tag=2):
@@ -84,7 +97,10 @@ def _same_fields(current: type[Versioned]) -> Callable[[msgspec.Struct], Any]:
 
 
 OLDER: dict[type[Versioned], dict[int, tuple[Any, Callable[[Any], Any]]]] = {
-    EventTimeState: {1: (tuple[int, int], lambda v: EventTimeState(*v))},
+    EventTimeState: {
+        1: (tuple[int, int], lambda v: _event_time_v2(EventTimeV2(*v))),
+        2: (EventTimeV2, _event_time_v2),
+    },
     DedupeState: {1: (Kept, DedupeState)},
     JoinState: {1: (tuple[Buffer, Buffer], lambda sides: JoinState(*sides))},
     GlobalState: {1: (list[Group], GlobalState)},

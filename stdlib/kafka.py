@@ -8,14 +8,18 @@ once the checkpoint holding that position is saved, so a crash replays what no c
 covered and loses nothing. A run without a checkpoint starts at the group's committed offsets,
 and a partition the group has none for where `from` says (`kafkastart.py`).
 
-A position is the next offset of each partition, which also orders records within a partition
-(a batch keeps each partition's order). Records are JSON documents (one per message); one that
-is not is a bad record whose offset is `TOPIC/PARTITION:OFFSET`.
+A position is the next offset of each partition handed out. Partitions are independent, each in
+its own order, so the source is `Parted`: a batch holds one partition's messages, in order, and
+names it as its `part` (a read's messages, mixed, become a batch per partition), so that
+`event_time` keeps a watermark per partition and a lagging one holds the others back instead of
+seeing its records made late. Records are JSON documents (one per message); one that is not is
+a bad record whose offset is `TOPIC/PARTITION:OFFSET`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from functools import cache
 from typing import Any, Literal
 
@@ -26,6 +30,7 @@ from rillet.runtime.plugin import (
     Committing,
     ConnectorError,
     KnowsUnread,
+    Parted,
     Plugin,
     Seekable,
     SourceBatch,
@@ -111,7 +116,7 @@ def _metadata(message: Any) -> dict[str, Any]:
 
 
 @plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA, adds=metadata_fields)
-class KafkaSource(Seekable, Committing, KnowsUnread):
+class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
     """Reads a Kafka topic's partitions in batches; offsets are committed to the consumer group
     only once a checkpoint covering them is saved."""
 
@@ -123,6 +128,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         self.next: dict[int, int] = {}  # partition -> next offset to deliver
         self.at_end: set[int] = set()  # partitions read to their end (the broker said so)
         self.before: dict[int, int] = {}  # partition -> the `from` time it skips messages before
+        self.pending: deque[tuple[int, list[Any]]] = deque()  # read, each a batch to come
 
     def _partition(self, partition: int, offset: int) -> Any:
         from confluent_kafka import TopicPartition
@@ -172,6 +178,9 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
     def _assign(self) -> None:
         self.consumer.assign([self._partition(p, self.next.get(p, 0)) for p in self.partitions])
 
+    def parts(self) -> tuple[str, ...]:
+        return tuple(map(str, self.partitions))
+
     def position(self) -> dict:
         return {str(p): offset for p, offset in self.next.items()}
 
@@ -180,6 +189,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         self.at_end.clear()
         for partition in position:  # a checkpoint's place wins over `from`
             self.before.pop(int(partition), None)
+        self.pending.clear()
         if self.consumer is not None:
             self._assign()
 
@@ -222,44 +232,52 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
     async def read_batch(self) -> SourceBatch | None:
         clock = self.context.clock
         deadline = clock.monotonic_s() + self.context.batch_timeout_s
-        while True:
-            messages = self.consumer.consume(num_messages=self.context.batch_size, timeout=0)
-            batch = self._batch(messages)
-            if batch.records or batch.bad:
-                return batch
+        while not self.pending:
+            self._split(self.consumer.consume(num_messages=self.context.batch_size, timeout=0))
+            if self.pending:
+                break
             if self.config.until_empty and self.at_end >= set(self.partitions):
                 return None
             if clock.monotonic_s() >= deadline:
                 return SourceBatch([], [])  # nothing came: give the runtime its turn
             await clock.sleep(POLL_S)
+        return self._batch(*self.pending.popleft())
 
-    def _batch(self, messages: list[Any]) -> SourceBatch:
+    def _split(self, messages: list[Any]) -> None:
+        """Each partition's messages of a read, in order, to be a batch of their own; which
+        partitions the broker says are read to their end."""
         from confluent_kafka import KafkaError
 
         permanent = _permanent()
-        lines, ids, metadata = [], [], []
+        read: dict[int, list[Any]] = {}
         for message in messages:
             error, partition = message.error(), message.partition()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    if message.offset() >= self.next.get(partition, 0):
-                        self.at_end.add(partition)
-                        self.before.pop(partition, None)  # what comes next came after the start
-                elif error.fatal() or error.code() in permanent:
-                    raise ConnectorError(f"{self.who}: {error}")
-                else:  # a lost connection, say: librdkafka reconnects and fetches again
-                    log.warning("%s: %s; retrying", self.who, error)
-                continue
-            offset = message.offset()
-            self.next[partition] = offset + 1
-            self.at_end.discard(partition)
-            if partition in self.before and self._early(partition, message):
-                continue
-            lines.append(message.value() or b"")
-            ids.append(f"{self.config.topic}/{partition}:{offset}")
-            if self.config.metadata:
-                metadata.append(_metadata(message))
-        return self._decoded(lines, ids, metadata)
+            if error is None:
+                self.at_end.discard(partition)
+                if partition in self.before and self._early(partition, message):
+                    self.next[partition] = message.offset() + 1  # none of it is waiting
+                    continue
+                read.setdefault(partition, []).append(message)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                mine = read.get(partition)
+                consumed = mine[-1].offset() + 1 if mine else self.next.get(partition, 0)
+                if message.offset() >= consumed:
+                    self.at_end.add(partition)
+                    self.before.pop(partition, None)  # what comes next came after the start
+            elif error.fatal() or error.code() in permanent:
+                raise ConnectorError(f"{self.who}: {error}")
+            else:  # a lost connection, say: librdkafka reconnects and fetches again
+                log.warning("%s: %s; retrying", self.who, error)
+        self.pending.extend(read.items())
+
+    def _batch(self, partition: int, messages: list[Any]) -> SourceBatch:
+        """One partition's messages as a batch; they are handed out from here on."""
+        topic = self.config.topic
+        self.next[partition] = messages[-1].offset() + 1
+        lines = [message.value() or b"" for message in messages]
+        ids = [f"{topic}/{partition}:{message.offset()}" for message in messages]
+        metadata = [_metadata(m) for m in messages] if self.config.metadata else []
+        return self._decoded(lines, ids, metadata, str(partition))
 
     def _early(self, partition: int, message: Any) -> bool:
         """Whether a partition started at a `from` time's offset is not there yet: on a broker
@@ -270,7 +288,9 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         del self.before[partition]
         return False
 
-    def _decoded(self, lines: list[bytes], ids: list[str], metadata: list[dict]) -> SourceBatch:
+    def _decoded(
+        self, lines: list[bytes], ids: list[str], metadata: list[dict], part: str
+    ) -> SourceBatch:
         """The batch of records the messages hold, each with its message's metadata added when
         asked (after decoding: a schema drops the fields it does not declare)."""
         records, offsets, bad = (
@@ -282,7 +302,7 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             of = dict(zip(ids, metadata))  # a bad or empty message leaves no record
             for record, offset in zip(records, offsets):
                 record.update(of[offset])
-        return SourceBatch(records, list(offsets), self.config.topic, bad)
+        return SourceBatch(records, list(offsets), self.config.topic, bad, part=part)
 
     async def aclose(self) -> None:
         if self.consumer is not None:

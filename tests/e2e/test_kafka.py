@@ -1,7 +1,8 @@
 """`rillet run` with Kafka at both ends, against the real broker: a file loaded into a topic by
 the `kafka` sink, then read back by the `kafka` source into a windowed count; a rerun after
 more messages arrived counts only those (the first run's offsets were committed to the group),
-and the counts are those of one run over everything."""
+and the counts are those of one run over everything; a partition behind the others holds the
+watermark back instead of having its records made late."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,76 @@ def test_kafka_keeps_no_checkpoints(tmp_path: Path) -> None:
         "  hint: keep them in a folder all workers reach (--state-dir) or in Redis "
         "(--state-store redis://HOST:PORT)\n"
     )
+
+
+BEHIND = """set checkpoint_interval = 50ms
+schema Click {{ ts: int, user: int }}
+source clicks: Click = kafka("{brokers}", "{topic}", group="{group}"{until})
+sink out = file("out/out.jsonl")
+clicks | event_time ts lateness 500ms | window tumbling 1s
+  | aggregate by user {{ n = count() }} | into out
+"""
+
+
+def _clicks(start_ms: int, stop_ms: int) -> list[bytes]:
+    return [json.dumps({"ts": t, "user": t % 3}).encode() for t in range(start_ms, stop_ms, 50)]
+
+
+def _windows(folder: Path) -> list[dict]:
+    """The rows written so far (whole lines: a live run may be writing the next)."""
+    found = []
+    for path in (folder / "out").glob("out*.jsonl"):
+        found += [json.loads(line) for line in path.read_text().split("\n")[:-1]]
+    return sorted(found, key=lambda row: (row["window_start"], row["user"]))
+
+
+@pytest.mark.timeout(300)
+def test_a_partition_whose_older_messages_come_last_has_none_late(tmp_path: Path) -> None:
+    """Partition 1's messages (10-20 s) are all read, and checkpointed, before partition 0's
+    (0-10 s) are even written: the watermark waits for partition 0, so its records land in
+    their windows, as in a run over one partition holding every message in time order. (One
+    watermark for the whole topic would have made all of partition 0 late.)"""
+    reference, behind = tmp_path / "reference", tmp_path / "behind"
+    for folder in (reference, behind):
+        folder.mkdir()
+    one = make_topic()
+    produce(one, _clicks(0, 20_000))
+    text = BEHIND.format(brokers=KAFKA.url, topic=one, group="g", until=", until_empty=true")
+    (reference / "p.rill").write_text(text)
+    done = rillet("run", "-q", "p.rill", cwd=reference, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    want = _windows(reference)
+    assert sum(row["n"] for row in want) == 400
+
+    topic, group = make_topic(partitions=2), f"behind-{uuid.uuid4().hex[:8]}"
+    produce(topic, _clicks(10_000, 20_000), partition=1)
+    (behind / "p.rill").write_text(
+        BEHIND.format(brokers=KAFKA.url, topic=topic, group=group, until="")
+    )
+    command = [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill", "-q"]
+    run = subprocess.Popen(command, cwd=behind, stderr=subprocess.PIPE)
+    offsets = Consumer({"bootstrap.servers": KAFKA.url, "group.id": group})
+    try:
+        _wait(lambda: _committed(offsets, topic, 1) == 200, run)
+        assert _committed(offsets, topic, 1) == 200, "partition 1 read and checkpointed"
+        produce(topic, _clicks(0, 10_000), partition=0)
+        for partition in (0, 1):  # closes every window up to 20 s
+            produce(topic, [json.dumps({"ts": 30_000, "user": 0}).encode()], partition)
+        _wait(lambda: len(_windows(behind)) >= len(want), run)
+    finally:
+        offsets.close()
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+    assert _windows(behind) == want, err.decode()
+
+
+def _committed(consumer: Consumer, topic: str, partition: int) -> int:
+    (committed,) = consumer.committed([TopicPartition(topic, partition)], timeout=10)
+    return committed.offset
+
+
+def _wait(done: Callable[[], bool], run: subprocess.Popen) -> None:
+    """Until `done()`, looking at a live run as a user would, while the run goes on."""
+    deadline = time.monotonic() + 120
+    while not done() and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.2)

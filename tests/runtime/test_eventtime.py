@@ -1,6 +1,7 @@
 """Event time (runtime/eventtime.py): timestamps as epoch milliseconds or ISO-8601 text, bad
 ones sent to the error sink with a reason, and the `event_time` operator's watermarks (after a
-batch that advances them) and idleness (on a `ManualClock`, never a real sleep).
+batch that advances them), per part of a source with parts (the least over them), and idleness
+(on a `ManualClock`, never a real sleep).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from rillet.runtime import ManualClock
@@ -145,10 +147,32 @@ def test_record_without_valid_event_time_goes_to_error_sink_with_reason(tmp_path
 # -- the operator --------------------------------------------------------------------------------
 
 
-def process(op: EventTimeOperator, records: list[dict]) -> Output:
+ONE = Origin("s")
+
+
+def process(op: EventTimeOperator, records: list[dict], origin: Origin = ONE) -> Output:
     out = Output()
-    op.process(Batch(records, list(range(len(records))), Origin("s")), 0, out)
+    op.process(Batch(records, list(range(len(records))), origin), 0, out)
     return out
+
+
+def tick(op: EventTimeOperator, clock: ManualClock, seconds: float) -> Output:
+    clock.advance(seconds)
+    out = Output()
+    op.on_tick(clock.time_ms(), out)
+    return out
+
+
+TOPIC = ("0", "1", "2")
+
+
+def part(name: str, parts: tuple[str, ...] = TOPIC) -> Origin:
+    """A batch's origin in partition `name` of a topic read by a `Parted` source."""
+    return Origin("k", part=name, parts=parts)
+
+
+def times(*ts: int) -> list[dict]:
+    return [{"ts": t} for t in ts]
 
 
 def test_watermark_is_max_seen_minus_lateness_sent_only_when_it_advances() -> None:
@@ -196,3 +220,99 @@ def test_event_time_state_survives_snapshot() -> None:
     copy.restore(op.snapshot())
     assert process(copy, [{"ts": 11}]).watermark == 9
     assert process(copy, [{"ts": 5}]).watermark is None
+
+
+# -- parts -----------------------------------------------------------------------------------
+
+
+def test_the_watermark_waits_for_every_listed_part_then_is_the_least_of_them() -> None:
+    op = EventTimeOperator("ts", 5, None, ManualClock())
+    assert process(op, times(100, 110), part("0")).watermark is None  # 1 and 2 sent nothing
+    assert process(op, times(200), part("2")).watermark is None
+    assert process(op, times(40), part("1")).watermark == 35
+    assert process(op, times(300), part("0")).watermark is None  # 1 lags: it holds the rest
+    assert process(op, times(60), part("1")).watermark == 55
+    assert process(op, times(250), part("1")).watermark == 195  # now 2 is the least
+
+
+def test_sources_without_parts_are_one_part_together_as_before() -> None:
+    op = EventTimeOperator("ts", 0, None, ManualClock())
+    assert process(op, times(100), Origin("a")).watermark == 100
+    assert process(op, times(50), Origin("b")).watermark is None
+    assert process(op, times(120), Origin("b")).watermark == 120
+
+
+def test_a_quiet_part_goes_idle_and_stops_holding_the_watermark_until_it_sends() -> None:
+    clock = ManualClock()
+    op = EventTimeOperator("ts", 0, 1_000, clock)
+    process(op, times(10), part("1"))
+    process(op, times(20), part("2"))
+    assert process(op, times(50), part("0")).watermark == 10
+    clock.advance(0.6)
+    process(op, times(60), part("0"))
+    process(op, times(70), part("2"))
+    quiet = tick(op, clock, 0.4)  # 1 has sent nothing for 1 s, 0 and 2 for 0.4 s
+    assert (quiet.watermark, quiet.idle) == (60, False)
+    assert process(op, times(30), part("1")).watermark is None  # back: counts, never goes back
+    assert process(op, times(90), part("0")).watermark is None  # 1 holds it again
+    assert process(op, times(80), part("1")).watermark == 70
+
+
+def test_a_listed_part_that_never_sends_holds_until_it_goes_idle() -> None:
+    clock = ManualClock()
+    op = EventTimeOperator("ts", 0, 1_000, clock)
+    assert process(op, times(10), part("0", ("0", "1"))).watermark is None
+    clock.advance(0.5)
+    assert process(op, times(20), part("0", ("0", "1"))).watermark is None
+    assert tick(op, clock, 0.5).watermark == 20  # 1 listed 1 s ago, silent since
+
+
+def test_when_every_part_is_idle_the_watermark_is_the_largest_and_the_input_is_idle() -> None:
+    clock = ManualClock()
+    op = EventTimeOperator("ts", 5, 1_000, clock)
+    for name, ts in (("0", 100), ("1", 30), ("2", 70)):
+        process(op, times(ts), part(name))
+    idle = tick(op, clock, 1)
+    assert (idle.watermark, idle.idle) == (95, True)
+    assert not tick(op, clock, 5).idle  # said once
+    # downstream ignores an idle input's watermark until it sends a normal one again
+    assert process(op, times(40), part("1")).watermark == 95
+
+
+def test_a_part_first_seen_late_does_not_move_the_watermark_back() -> None:
+    op = EventTimeOperator("ts", 0, None, ManualClock())
+    for name in ("0", "1"):
+        process(op, times(100), part(name, ("0", "1")))
+    grown = ("0", "1", "2")  # the topic got a partition, or another source joined the union
+    assert process(op, times(150), part("0", grown)).watermark is None  # 2 is waited for
+    assert process(op, times(20), part("2", grown)).watermark is None  # judged against 100
+    assert op.emitted == 100
+    assert process(op, times(120), part("2", grown)).watermark is None  # 1 holds at 100 now
+    assert process(op, times(130), part("1", grown)).watermark == 120
+
+
+def test_the_parts_survive_a_snapshot_idle_ones_included() -> None:
+    clock = ManualClock()
+    op = EventTimeOperator("ts", 0, 1_000, clock)
+    process(op, times(10), part("1"))
+    clock.advance(1)
+    process(op, times(50), part("0"))
+    process(op, times(40), part("2"))
+    assert tick(op, clock, 0).watermark == 40  # 1 idle
+    saved = msgspec.msgpack.decode(msgspec.msgpack.encode(op.snapshot()))
+    copy = EventTimeOperator("ts", 0, 1_000, ManualClock())
+    copy.restore(saved)
+    assert msgspec.msgpack.encode(copy.snapshot()) == msgspec.msgpack.encode(op.snapshot())
+    for each in (op, copy):  # the resumed run goes on as the uninterrupted one
+        assert process(each, times(60), part("2")).watermark == 50
+        assert process(each, times(20), part("1")).watermark is None
+        assert process(each, times(70), part("0")).watermark is None
+
+
+def test_a_snapshot_from_before_parts_holds_no_partition_back() -> None:
+    """Version 2 kept one largest time for the whole input, Kafka's partitions included."""
+    op = EventTimeOperator("ts", 5, None, ManualClock())
+    op.restore({"version": 2, "max_seen": 130, "emitted": 125})
+    assert process(op, times(120), part("0", ("0", "1"))).watermark is None
+    assert process(op, times(140), part("1", ("0", "1"))).watermark is None  # 0 holds it
+    assert process(op, times(150), part("0", ("0", "1"))).watermark == 135

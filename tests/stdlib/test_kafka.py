@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from rillet.runtime.capability import Parted
 from rillet.runtime.clock import SystemClock
 from rillet.runtime.connector import SinkContext
 from rillet.stdlib.kafkasink import KafkaSink, KafkaSinkConfig
@@ -100,6 +101,34 @@ def test_workers_share_the_partitions_and_each_keeps_partition_order() -> None:
     for share in shares:
         for partition in {r["p"] for r in share}:
             assert [r["i"] for r in share if r["p"] == partition] == list(range(50))
+
+
+def test_each_batch_is_one_partition_in_order_and_names_it() -> None:
+    """Partitions are the source's parts (`Parted`): the event time of each is kept apart."""
+    topic = make_topic(partitions=3)
+    for partition in range(3):
+        produce(
+            topic, [json.dumps({"p": partition, "i": i}).encode() for i in range(400)], partition
+        )
+    connector = source(topic, f"g-{uuid.uuid4().hex[:8]}")
+
+    async def body() -> list[Any]:
+        await connector.open()
+        batches = []
+        while (batch := await connector.read_batch()) is not None:
+            batches += [batch] if batch.records else []
+        await connector.aclose()
+        return batches
+
+    batches = anyio.run(body)
+    assert isinstance(connector, Parted) and connector.parts() == ("0", "1", "2")
+    for batch in batches:
+        assert {str(r["p"]) for r in batch.records} == {batch.part}
+        assert batch.offsets == [f"{topic}/{batch.part}:{r['i']}" for r in batch.records]
+    for partition in range(3):
+        mine = [r["i"] for b in batches if b.part == str(partition) for r in b.records]
+        assert mine == list(range(400))
+    assert len(batches) <= 1200 / 10, "batches of many messages, not one each"
 
 
 def test_a_message_that_is_not_json_is_a_bad_record_with_its_offset() -> None:

@@ -1,8 +1,8 @@
 """The stateful operators whose snapshots the fixtures hold, built by the real compiler from
 pipeline text, and the input that gives each one state worth saving: open windows with values
 (one key a tuple, as `by k, c` makes it), kept dedupe times, join buffers on both sides, an
-event time's largest time. `make_fixtures.py` saves their snapshots; `test_snapshots.py`
-restores them and goes on with `AFTER`.
+event time's largest time, and one per part of a source with parts (`parts`). `make_fixtures.py`
+saves their snapshots; `test_snapshots.py` restores them and goes on with `AFTER`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ AGGREGATES = (
 TIMED = "s | event_time ts lateness 5ms"
 FLOWS = {
     "event_time": f"{TIMED} | into out",
+    "parts": f"{TIMED} | into out",
     "tumbling": f"{TIMED} | window tumbling 100ms | aggregate by k {AGGREGATES} | into out",
     "sliding": f"{TIMED} | window sliding 100ms every 50ms | aggregate by k, c {AGGREGATES} "
     "| into out",
@@ -34,7 +35,9 @@ FLOWS = {
     "| into out",
 }
 
-Step = tuple[str, int, Any]  # ("batch", port, records) or ("watermark", 0, ts)
+Step = tuple[str, Any, Any]  # ("batch", port, records), ("watermark", 0, ts), ("part", p, records)
+PARTS = ("0", "1")
+"""The parts of the source of `part` steps (a topic's partitions)."""
 
 
 def _r(ts: int, k: str, c: str, v: int) -> dict:
@@ -43,6 +46,7 @@ def _r(ts: int, k: str, c: str, v: int) -> dict:
 
 FILL: dict[str, list[Step]] = {
     "event_time": [("batch", 0, [_r(100, "a", "x", 1), _r(130, "b", "y", 2)])],
+    "parts": [("part", "0", [_r(100, "a", "x", 1)]), ("part", "1", [_r(50, "b", "y", 2)])],
     "tumbling": [
         ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2)]),
         ("watermark", 0, 15),
@@ -77,6 +81,7 @@ FILL: dict[str, list[Step]] = {
 
 AFTER: dict[str, list[Step]] = {
     "event_time": [("batch", 0, [_r(120, "a", "x", 3)]), ("batch", 0, [_r(140, "a", "x", 4)])],
+    "parts": [("part", "1", [_r(150, "b", "y", 3)]), ("part", "0", [_r(120, "a", "x", 4)])],
     "tumbling": [("batch", 0, [_r(150, "a", "x", 6), _r(90, "b", "y", 7)])],
     "sliding": [("batch", 0, [_r(130, "b", "y", 5), _r(40, "a", "x", 6)])],
     "session": [("batch", 0, [_r(110, "b", "y", 5), _r(120, "c", "x", 6)])],
@@ -101,15 +106,23 @@ def build(kind: str) -> Any:
         plan, registry = compiled_plan(text, Path(base_dir))
     physical = compile_plan(plan, registry, ManualClock())
     operators = [n.operator for n in physical.nodes.values() if n.kind == "operator"]
-    return operators[0] if kind == "event_time" else operators[-1]
+    return operators[0] if kind in ("event_time", "parts") else operators[-1]
+
+
+def batch(what: str, port: Any, records: list[dict]) -> Batch:
+    """A batch of a `batch` step (from source `port`) or of a `part` step (from part `port`)."""
+    offsets = list(range(len(records)))
+    if what == "part":
+        return Batch(records, offsets, Origin("topic", part=port, parts=PARTS))
+    return Batch(records, offsets, Origin(f"source{port}"))
 
 
 def apply(op: Any, steps: list[Step], out: Output) -> None:
     for what, port, value in steps:
-        if what == "batch":
-            op.process(Batch(value, list(range(len(value))), Origin(f"source{port}")), port, out)
-        else:
+        if what == "watermark":
             op.on_watermark(value, out)
+        else:
+            op.process(batch(what, port, value), 0 if what == "part" else port, out)
 
 
 def filled(kind: str) -> Any:
