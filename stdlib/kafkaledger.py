@@ -20,14 +20,11 @@ import msgspec
 
 from rillet.runtime.plugin import Clock, ConnectorError
 
-from .kafka import QUIET, REQUEST_TIMEOUT_S
+from .kafka import FETCH_WAIT_MS, QUIET, REQUEST_TIMEOUT_S
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, int]).decode
 TOPIC_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-FETCH_WAIT_MS = 10
-"""How long the broker may hold a fetch that finds nothing: the shuffle's latency when it is
-quiet (Tansu answers a fetch only when this runs out)."""
 
 
 def topic_name(prefix: str, edge: str = "") -> str:
