@@ -2,8 +2,8 @@
 operator's snapshot, kept in tests/runtime/snapshots/ as the code of its time wrote it, restores
 into an operator that goes on as the operator that saved it would have: the restored window
 fires with the saved values in its aggregates, dedupe drops what it had seen, join matches what
-it had buffered. The newest blob is what the code writes now, byte for byte, so that a format
-changed without a new version fails here.
+it had buffered, rolling counts the records it held. The newest blob is what the code writes
+now, byte for byte, so that a format changed without a new version fails here.
 """
 
 from __future__ import annotations
@@ -20,8 +20,13 @@ from rillet.runtime.opstate import SnapshotVersionError
 from tests.runtime.snapshots.operators import AFTER, FILL, build, filled
 
 FIXTURES = Path(__file__).parent / "snapshots"
-VERSIONS = (1, 2)
-CURRENT = VERSIONS[-1]
+VERSIONS = dict.fromkeys(FILL, (1, 2)) | {"rolling": (1,), "rolling_last": (1,)}
+"""Each operator's snapshot versions; a format new since versions began starts at 1."""
+CASES = [(kind, version) for kind, versions in VERSIONS.items() for version in versions]
+
+
+def _current(kind: str) -> int:
+    return VERSIONS[kind][-1]
 
 
 def _blob(kind: str, version: int) -> bytes:
@@ -101,6 +106,20 @@ EXPECTED: dict[str, dict[str, list]] = {
             _row(None, None, {"k": "b", "c": "y"}, [2, 4], 1),
         ],
     },
+    "rolling": {
+        "records": [  # 60 reaches back to 10, 70 to 20; 40 is below the horizon (60 − 5)
+            {**_r(60, "a", "x", 4), **_row(None, None, {}, [1, 3, 4], 2)},
+            {**_r(70, "b", "y", 5), **_row(None, None, {}, [2, 5], 1)},
+        ],
+        "late": [_r(40, "a", "x", 6)],
+    },
+    "rolling_last": {
+        "records": [  # (a, x) kept its last record released, 30, beside 60 waiting
+            {**_r(60, "a", "x", 4), **_row(None, None, {}, [3, 4], 1)},
+            {**_r(70, "b", "y", 5), **_row(None, None, {}, [2, 5], 1)},
+        ],
+        "late": [_r(40, "a", "x", 6)],
+    },
     "dedupe": {
         # (a, x) kept at 70 and (b, y) at 30: 75 and 80 are within 50 ms of them, 121 is not
         "records": [_r(121, "a", "x", 7)],
@@ -121,28 +140,26 @@ def _expected(kind: str) -> dict[str, list]:
 
 def test_every_operator_has_a_fixture_of_every_version() -> None:
     names = {path.name for path in FIXTURES.glob("*.msgpack")}
-    assert names == {f"{kind}-v{v}.msgpack" for kind in FILL for v in VERSIONS}
+    assert names == {f"{kind}-v{v}.msgpack" for kind, v in CASES}
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("kind", list(FILL))
+@pytest.mark.parametrize(("kind", "version"), CASES)
 def test_fixture_restores_and_goes_on(kind: str, version: int) -> None:
     op = build(kind)
     op.restore(msgspec.msgpack.decode(_blob(kind, version)))
     assert _go_on(op, kind) == _expected(kind)
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("kind", list(FILL))
+@pytest.mark.parametrize(("kind", "version"), CASES)
 def test_fixture_restores_to_the_state_that_wrote_it(kind: str, version: int) -> None:
     op = build(kind)
     op.restore(msgspec.msgpack.decode(_blob(kind, version)))
-    assert msgspec.msgpack.encode(op.snapshot()) == _blob(kind, CURRENT)
+    assert msgspec.msgpack.encode(op.snapshot()) == _blob(kind, _current(kind))
 
 
 @pytest.mark.parametrize("kind", list(FILL))
 def test_the_code_writes_the_newest_version(kind: str) -> None:
-    assert msgspec.msgpack.encode(filled(kind).snapshot()) == _blob(kind, CURRENT)
+    assert msgspec.msgpack.encode(filled(kind).snapshot()) == _blob(kind, _current(kind))
 
 
 @pytest.mark.parametrize("kind", list(FILL))
@@ -158,6 +175,6 @@ def test_snapshot_round_trips(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", list(FILL))
 def test_a_version_from_the_future_is_refused(kind: str) -> None:
-    raw = msgspec.msgpack.decode(_blob(kind, CURRENT))
+    raw = msgspec.msgpack.decode(_blob(kind, _current(kind)))
     with pytest.raises(SnapshotVersionError, match="no version 99"):
         build(kind).restore({**raw, "version": 99})
