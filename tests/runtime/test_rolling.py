@@ -149,6 +149,40 @@ def test_records_wait_until_the_watermark_passes_their_time(tmp_path: Path) -> N
     assert [(r["ts"], r["n"]) for r in out.records] == [(100, 1), (104, 2), (105, 3)]
 
 
+def test_the_example_of_the_reference(tmp_path: Path) -> None:
+    """docs/language.md §4.5, record by record."""
+    source, out, late = FeedSource(), CollectSink(), CollectSink()
+    rows = [("a", "10:00:00", 20), ("a", "10:04:00", 30), ("b", "10:04:02", 5)]
+    rows += [("a", "10:03:59", 10), ("a", "10:10:00", 40), ("a", "10:03:00", 99)]
+    rows += [("a", "10:10:00", 1)]
+    records = [{"ts": f"2026-01-01T{t}Z", "k": k, "v": v} for k, t, v in rows]
+
+    def written() -> list[tuple]:
+        return [(r["ts"][11:19], r["v"], r["n"], r["total"]) for r in out.records]
+
+    async def script() -> None:
+        for number, record in enumerate(records, 1):
+            source.feed([record])
+            await wait_all_tasks_blocked()
+            if number == 1:
+                assert written() == []
+            if number == 4:
+                assert written() == [("10:00:00", 20, 1, 20)]
+            if number == 5:
+                assert written() == [
+                    ("10:00:00", 20, 1, 20),
+                    ("10:03:59", 10, 2, 30),
+                    ("10:04:00", 30, 3, 60),
+                    ("10:04:02", 5, 1, 5),
+                ]
+        source.end()
+
+    text = FLOW.format(lateness=5000, size="10m", items="{ n = count(), total = sum(v) }")
+    drive(tmp_path, text, script, sources={"s": source}, sinks={"out": out, "late": late})
+    assert written()[4:] == [("10:10:00", 40, 5, 101), ("10:10:00", 1, 5, 101)]
+    assert late.records == [records[5]]
+
+
 def test_values_that_cannot_be_counted_make_error_records(tmp_path: Path) -> None:
     records = [
         {"ts": 1, "k": "a", "v": 2, "w": 1},
