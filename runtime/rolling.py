@@ -7,11 +7,12 @@ records wait until the watermark passes their time, and come out in event-time o
 arrival order). Late records follow the windows' rule (`window.Timed`), the record's time taken
 as a window that ends right after it: a record is late when its time is below the horizon, since
 records after it may already have gone out without it.
+
 Each key keeps its records sorted by (time, arrival); a released record's aggregates are computed
 afresh over its range with the `aggregate` code (ties of a key share one computation), so a record
-costs O(records in its range). What no future record can reach is freed as the watermark passes:
-records older than watermark − `within`, or with `last N` all but each key's N − 1 newest
-released ones.
+costs O(records in its range): accumulators can merge but not take a record back out. What no
+future record can reach is freed as the watermark passes: records older than watermark −
+`within`, or with `last N` all but each key's N − 1 newest released ones.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from .aggregate import CompiledAggregate
 from .clock import Clock
+from .codegen import Writer, define
 from .expr import describe_error
 from .item import Batch
 from .operator import Output
@@ -66,6 +68,7 @@ class RollingOperator(Timed):
     ) -> None:
         super().__init__(aggregate, time_field, lateness_ms, clock, tick_s=1.0)
         self.names = names
+        self.fold = _fold(aggregate)
         self.within = within_ms or 0  # read when `last` is None
         self.last = last
         self.series: dict[Any, _Series] = {}
@@ -138,8 +141,7 @@ class RollingOperator(Timed):
         aggregate = self.aggregate
         accs = aggregate.new_accumulators()
         try:
-            for record, _ in entries:
-                aggregate.update(accs, record)
+            self.fold(accs, entries)
         except Exception as e:  # values that cannot be combined
             return str(e)
         try:
@@ -188,8 +190,16 @@ class RollingOperator(Timed):
                     released.append((ts, seq, key))
         heapq.heapify(self.pending)
         if self.last is None:
-            self.released = deque((ts, key) for ts, _, key in sorted(released, key=_stamp))
+            released.sort(key=lambda entry: entry[:2])  # by (time, arrival no.), not by key
+            self.released = deque((ts, key) for ts, _, key in released)
 
 
-def _stamp(entry: tuple[int, int, Any]) -> tuple[int, int]:
-    return entry[0], entry[1]
+def _fold(aggregate: CompiledAggregate) -> Any:
+    """`fold(accs, entries)`: the accumulators updated with each (record, offset) of a frame,
+    in one generated loop with the updates inlined (a frame is folded once per record)."""
+    w = Writer()
+    with w.block("def _fold(accs, entries):"):
+        with w.block("for r, _ in entries:"):
+            w.line(*aggregate.update_lines or ["pass"])
+    (fold,) = define(w, "rolling", aggregate.namespace, "_fold")
+    return fold
