@@ -1,8 +1,9 @@
 """`rillet run --workers 2`: two worker processes read one input through a broker (a Redis
 stream's consumer group, a NATS durable consumer) and shuffle records by key through Redis to
-windowed aggregates, written to files or upserted into PostgreSQL. Workers are SIGKILLed at
-random moments and restarted by the supervisor; the result equals a single process's, nothing
-is left pending in the broker or staged in the database, and nothing is doubled."""
+windowed aggregates and `rolling`, written to files or upserted into PostgreSQL. Workers are
+SIGKILLed at random moments and restarted by the supervisor; the result equals a single
+process's, nothing is left pending in the broker or staged in the database, and nothing is
+doubled."""
 
 from __future__ import annotations
 
