@@ -176,6 +176,16 @@ class AggregateOp(Step, frozen=True):
     items: tuple[Assignment, ...]
 
 
+class RollingOp(Step, frozen=True):
+    """`rolling DUR` (`within`: the key's records in the last DUR of event time) or `rolling
+    last N` (`last`: the key's last N records), each record passed on with the items."""
+
+    within: Duration | None
+    last: Literal | None
+    keys: tuple[Ident, ...]
+    items: tuple[Assignment, ...]
+
+
 class DedupeOp(Step, frozen=True):
     keys: tuple[Ident, ...]
     within: Duration
@@ -216,6 +226,7 @@ Operator = (
     | EventTimeOp
     | WindowOp
     | AggregateOp
+    | RollingOp
     | DedupeOp
     | JoinOp
     | LookupOp

@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "E0505": "a field outside an aggregate that is not a key of `by`",
     "E0506": "a misplaced or nested aggregate",
     "E0507": "an event-time field that is no longer a field where it is read",
+    "E0508": "a `rolling` without event time",
     # plugins
     "E0603": "a `use` file not found",
     "E0604": "a `use` module that cannot be imported",

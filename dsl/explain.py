@@ -126,6 +126,14 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
                 by += f" and {unit} ({render.window(window).removeprefix('window ')})"
                 return [f"state: {by}; {_time(field, lateness)}"]
             return [f"state: {by}; results at end of input"]
+        case ir.Rolling(keys=keys, within_ms=within, last=last, time_field=field):
+            by = f"keyed by {_keys(keys)}, each key's" if keys else "one group (no keys), its"
+            kept = f"last {last} records" if last is not None else "records of the last "
+            kept += render.duration(within) if within is not None else ""
+            return [
+                f"state: {by} {kept}; {_time(field, op.lateness_ms)}; "
+                "each record waits for the watermark to pass its time"
+            ]
         case ir.Dedupe(keys=keys, within_ms=within, time_field=field):
             return [
                 f"state: keyed by {_keys(keys)}, each seen key kept "

@@ -239,10 +239,11 @@ class ExpressionChecker:
                 self.report(
                     error(
                         "E0506",
-                        f"aggregate `{name}` is only allowed inside `aggregate {{ ... }}`",
+                        f"aggregate `{name}` is only allowed inside `aggregate {{ ... }}` "
+                        "or `rolling ... { ... }`",
                         call.span,
                         "not allowed here",
-                        "aggregates belong in `aggregate { ... }`",
+                        "aggregates belong in `aggregate { ... }` or `rolling ... { ... }`",
                     )
                 )
                 return "any"

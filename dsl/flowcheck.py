@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 from rillet.runtime.plan import TypeSpec
 
 from . import ast
+from .aggregatecheck import AggregateChecker
 from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
-from .exprcheck import Scope, unknown_field
-from .pluginopcheck import OPERATOR_NAMES, PluginOperatorChecker
+from .exprcheck import Scope
+from .pluginopcheck import OPERATOR_NAMES
 from .streamorder import flow_streams
 from .types import (
     RecordType,
@@ -48,7 +49,7 @@ def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
     return times[0] if len(kinds) == 1 else None
 
 
-class FlowChecker(PluginOperatorChecker):
+class FlowChecker(AggregateChecker):
     def __init__(self, checked: Draft, report: Report) -> None:
         super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
@@ -126,15 +127,18 @@ class FlowChecker(PluginOperatorChecker):
         previous: ast.Operator | None = None
         for op in flow.ops:
             self.c.times[op] = time
-            if isinstance(op, ast.WindowOp | ast.DedupeOp | ast.JoinOp) and time is not None:
+            timed = ast.WindowOp | ast.DedupeOp | ast.JoinOp | ast.RollingOp
+            if isinstance(op, timed) and time is not None:
                 self._event_time_field(op, time, record)
-            if isinstance(op, ast.LateOp) and not isinstance(previous, ast.AggregateOp):
+            if isinstance(op, ast.LateOp) and not isinstance(
+                previous, ast.AggregateOp | ast.RollingOp
+            ):
                 self.report(
                     error(
                         "E0501",
-                        "`late into` must come right after `aggregate`",
+                        "`late into` must come right after `aggregate` or `rolling`",
                         op.span,
-                        "not after an aggregate",
+                        "not after an aggregate or a rolling",
                     )
                 )
             if isinstance(previous, ast.WindowOp) and not isinstance(op, ast.AggregateOp):
@@ -233,6 +237,8 @@ class FlowChecker(PluginOperatorChecker):
                 return self._window(size, every, record)
             case ast.AggregateOp(keys=keys, items=items):
                 return self.aggregate(keys, items, record, isinstance(previous, ast.WindowOp), line)
+            case ast.RollingOp():
+                return self.rolling(op, record, self.c.times[op], line)
             case ast.DedupeOp(keys=keys):
                 for key in keys:
                     self.field(key, record, where)
@@ -358,38 +364,3 @@ class FlowChecker(PluginOperatorChecker):
         if problem is not None:
             self.report(problem)
         return problem is None
-
-    def field(self, ident: ast.Ident, record: RecordType, where: str) -> bool:
-        """Whether the record may have this field; reports it when it cannot."""
-        if record.fields is None or ident.text in record.fields:
-            return True
-        self.report(unknown_field(ident.text, ident.span, record, where))
-        return False
-
-    def aggregate(
-        self,
-        keys: tuple[ast.Ident, ...],
-        items: tuple[ast.Assignment, ...],
-        record: RecordType,
-        windowed: bool,
-        line: str,
-    ) -> RecordType:
-        where = "`aggregate`"
-        fields: dict[str, TypeSpec] = {}
-        for key in keys:
-            self.field(key, record, where)
-            fields[key.text] = (record.fields or {}).get(key.text, TypeSpec("any", True))
-        if windowed:
-            fields["window_start"] = fields["window_end"] = TypeSpec("int")
-        scope = Scope(record, where, aggregates=True, keys=frozenset(k.text for k in keys))
-        for item in items:
-            if item.name.text in fields:
-                self.report(
-                    error(
-                        "E0504",
-                        f"`{item.name.text}` is already a field of the aggregate's output",
-                        item.name.span,
-                    )
-                )
-            fields[item.name.text] = spec_of(self.expr(item.value, scope))
-        return RecordType(fields, line)

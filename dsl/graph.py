@@ -16,8 +16,9 @@ from rillet.runtime.secret import Secrets
 
 from . import render
 
-# Edge labels: "" a flow, "right" the second input of a join, "late" an aggregate's late
-# records, "table" the table a lookup reads, "errors" bad records into the `errors into` sink.
+# Edge labels: "" a flow, "right" the second input of a join, "late" the late records of an
+# aggregate or rolling, "table" the table a lookup reads, "errors" bad records into the
+# `errors into` sink.
 _RANK = {"": 0, "right": 0, "late": 1, "table": 2, "errors": 3}
 
 
@@ -69,8 +70,9 @@ def build(plan: ir.Plan) -> Graph:
                 Vertex(f"t{table.name}", "table", f"table {table.name} ({table.connector})"),
             )
             edges.append(Edge(vertex.key, f"n{n.id}", "table"))
-        if isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None:
-            edges.append(Edge(f"n{n.id}", f"n{sinks[n.op.late_sink]}", "late"))
+        late_sink = ir.late_sink(n.op)
+        if late_sink is not None:
+            edges.append(Edge(f"n{n.id}", f"n{sinks[late_sink]}", "late"))
     if plan.error_sink is not None:
         # What the runtime gives an error outlet: sources, fused stages and operators.
         edges += [

@@ -1,7 +1,7 @@
 """A checked program to the plan IR (`rillet.runtime.plan`): one node per operator, in
 topological order; names and params resolved to values; fields and expressions lowered; the
-event time declared upstream (`event_time`) written into the windows, `dedupe` and `join`
-that read it.
+event time declared upstream (`event_time`) written into the windows, `rolling`, `dedupe` and
+`join` that read it.
 
 Only what reaches a sink is planned: a flow or stream that writes nowhere would compute for
 nothing (the checker warns about it), and a source nobody reads is not opened.
@@ -71,6 +71,14 @@ def _field(time: ast.EventTimeOp | None) -> str | None:
     return time.field.text if time is not None else None
 
 
+def _late_into(ops: list[ast.Operator], index: int) -> tuple[str | None, int]:
+    """The sink of a `late into` at `ops[index]` (right after `aggregate` or `rolling`), and
+    the index after it."""
+    if index < len(ops) and isinstance(late := ops[index], ast.LateOp):
+        return late.sink.text, index + 1
+    return None, index
+
+
 class _Planner:
     def __init__(self, checked: Checked) -> None:
         self.c = checked
@@ -138,12 +146,14 @@ class _Planner:
                     if window is not None:
                         op = ops[index]
                         index += 1
-                    late = None
-                    if index < len(ops) and isinstance(ops[index], ast.LateOp):
-                        late = ops[index].sink.text  # type: ignore[union-attr]
-                        index += 1
+                    late, index = _late_into(ops, index)
                     aggregate = self.aggregate(op, window, late, time)
                     current = self.add(aggregate, (current,), (window or op).span, op.named)  # type: ignore[union-attr]
+                    continue
+                case ast.RollingOp():
+                    late, index = _late_into(ops, index)
+                    rolling = self.rolling(op, late, times[op])
+                    current = self.add(rolling, (current,), op.span, op.named)
                     continue
                 case ast.JoinOp(stream=stream, on=on, within=within):
                     right = self.outputs[stream.text]
@@ -183,6 +193,21 @@ class _Planner:
             late,
             _field(time),
             time.lateness.ms if time is not None and time.lateness else 0,
+        )
+
+    def rolling(
+        self, op: ast.RollingOp, late: str | None, time: ast.EventTimeOp | None
+    ) -> ir.Rolling:
+        assert time is not None  # the check requires it
+        params = self.c.params
+        return ir.Rolling(
+            tuple(k.text for k in op.keys),
+            tuple(ir.Assign(a.name.text, lower_expr(a.value, params)) for a in op.items),
+            time.field.text,
+            op.within.ms if op.within is not None else None,
+            op.last.value if op.last is not None else None,
+            late,
+            time.lateness.ms if time.lateness else 0,
         )
 
     def simple(self, op: ast.Operator, params: Mapping[str, Any]) -> ir.Op:
@@ -243,8 +268,8 @@ def alert(decl: ast.AlertDecl) -> ir.Alert:
 def prune(plan: ir.Plan) -> ir.Plan:
     """Keep the nodes that lead to a sink; the error sink stays while any producer remains.
 
-    An aggregate with `late into` writes to its late sink by name, not through an edge: it
-    counts as writing to a sink, and keeps that sink in the plan."""
+    An aggregate or rolling with `late into` writes to its late sink by name, not through an
+    edge: it counts as writing to a sink, and keeps that sink in the plan."""
     consumers: dict[int, list[int]] = {n.id: [] for n in plan.nodes}
     sink_ids: dict[str, int] = {}
     for n in plan.nodes:
@@ -254,7 +279,7 @@ def prune(plan: ir.Plan) -> ir.Plan:
             sink_ids[n.op.name] = n.id
     useful: set[int] = set()
     for n in reversed(plan.nodes):
-        late = isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None
+        late = ir.late_sink(n.op) is not None
         if (
             (isinstance(n.op, ir.Sink) and n.inputs)
             or late
@@ -262,8 +287,9 @@ def prune(plan: ir.Plan) -> ir.Plan:
         ):
             useful.add(n.id)
     for n in plan.nodes:
-        if n.id in useful and isinstance(n.op, ir.Aggregate) and n.op.late_sink is not None:
-            useful.add(sink_ids[n.op.late_sink])
+        late_sink = ir.late_sink(n.op)
+        if n.id in useful and late_sink is not None:
+            useful.add(sink_ids[late_sink])
     if plan.error_sink is not None and useful:
         useful.add(plan.error_sink)
     renumber = {old: new for new, old in enumerate(sorted(useful))}

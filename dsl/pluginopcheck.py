@@ -20,6 +20,7 @@ OPERATOR_NAMES = {
     ast.EventTimeOp: "event_time",
     ast.WindowOp: "window",
     ast.AggregateOp: "aggregate",
+    ast.RollingOp: "rolling",
     ast.DedupeOp: "dedupe",
     ast.JoinOp: "join",
     ast.LookupOp: "lookup",

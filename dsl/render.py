@@ -141,6 +141,17 @@ def window(w: ir.Window) -> str:
     return f"window {w.kind} {duration(w.size_ms)}"
 
 
+def _aggregating(op: ir.Aggregate | ir.Rolling) -> str:
+    """`window ... | aggregate by k { ... }` or `rolling 10m by k { ... }`."""
+    by = f"by {', '.join(op.keys)} " if op.keys else ""
+    items = f"{by}{{ {_assignments(op.fields, short=False)} }}"
+    if isinstance(op, ir.Rolling):
+        size = f"last {op.last}" if op.last is not None else duration(op.within_ms or 0)
+        return f"rolling {size} {items}"
+    body = f"aggregate {items}"
+    return f"{window(op.window)} | {body}" if op.window is not None else body
+
+
 def node(n: ir.Node) -> str:
     """A plan node as its line of the pipeline file, with the name the author gave the step
     (`where status == 200 as ok_clicks`)."""
@@ -171,10 +182,8 @@ def operator(op: ir.Op) -> str:
             text = f"event_time {name}"
             text += f" lateness {duration(lateness)}" if lateness else ""
             return text + (f" idle {duration(idle)}" if idle is not None else "")
-        case ir.Aggregate(keys=keys, fields=fields, window=w):
-            by = f"by {', '.join(keys)} " if keys else ""
-            body = f"aggregate {by}{{ {_assignments(fields, short=False)} }}"
-            return f"{window(w)} | {body}" if w is not None else body
+        case ir.Aggregate() | ir.Rolling():
+            return _aggregating(op)
         case ir.Dedupe(keys=keys, within_ms=within):
             return f"dedupe by {', '.join(keys)} within {duration(within)}"
         case ir.Join(right=right, on=on, within_ms=within):

@@ -141,6 +141,16 @@ class ToAst(ExpressionTree):
         assigns = tuple(i for i in items if isinstance(i, ast.Assignment))
         return ast.AggregateOp(keys=keys, items=assigns, span=span_of(meta))
 
+    def rolling_op(self, meta, items):
+        size, *rest = items
+        keys = tuple(ident(t) for t in rest if isinstance(t, Token))
+        assigns = tuple(i for i in rest if isinstance(i, ast.Assignment))
+        within = self._duration(size) if size.type == "DURATION" else None
+        last = None
+        if within is None:
+            last = ast.Literal(value=self._int(size), kind="int", span=token_span(size))
+        return ast.RollingOp(within=within, last=last, keys=keys, items=assigns, span=span_of(meta))
+
     def dedupe_op(self, meta, items):
         *keys, within = items
         return ast.DedupeOp(

@@ -21,7 +21,7 @@ import msgspec
 
 from .codegen import Writer, define
 from .expr import ExprCompiler
-from .plan import Aggregate, Call, Expr, Field, Lit
+from .plan import Aggregate, Call, Expr, Field, Lit, Rolling
 from .plugin import Registry
 
 SLOT_PREFIX = "#"  # result-row names no field can have: `by` keys are identifiers
@@ -72,7 +72,7 @@ def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
 
 
 def compile_aggregate(
-    op: Aggregate, registry: Registry, functions: dict[str, Callable[..., Any]]
+    op: Aggregate | Rolling, registry: Registry, functions: dict[str, Callable[..., Any]]
 ) -> CompiledAggregate:
     calls: list[tuple[str, Call]] = []
     items = [(a.name, _slots(a.expr, registry, calls)) for a in op.fields]

@@ -2,8 +2,8 @@
 
 A run of stateless operators (`where select derive drop explode`) in which each one feeds only
 the next becomes one `stage` node with one generated batch function. Stateful operators
-(`event_time`, windows and `aggregate`, `dedupe`, `join`, `lookup`) become `operator` nodes.
-Plugin operators become `operator` nodes too (`pluginop.py`). Read next: `run.py`.
+(`event_time`, windows and `aggregate`, `rolling`, `dedupe`, `join`, `lookup`) become `operator`
+nodes. Plugin operators become `operator` nodes too (`pluginop.py`). Read next: `run.py`.
 """
 
 from __future__ import annotations
@@ -27,14 +27,17 @@ from .plan import (
     Node,
     Plan,
     PluginOperator,
+    Rolling,
     SchemaSpec,
     Sink,
     Source,
     Union,
     Window,
+    late_sink,
 )
 from .plugin import FunctionContext, Registry, Spec
 from .pluginop import plugin_operator
+from .rolling import RollingOperator
 from .schema import struct_attributes
 from .stage import CompiledStage, compile_stage, reads_fields_only
 from .window import GlobalAggregate, PaneWindow, SessionWindow
@@ -65,7 +68,7 @@ class PhysicalPlan:
     """The code object of each function callable in expressions, to name the one that raised."""
 
 
-_OPERATORS = (EventTime, Aggregate, Dedupe, Join, Lookup, PluginOperator)
+_OPERATORS = (EventTime, Aggregate, Rolling, Dedupe, Join, Lookup, PluginOperator)
 
 
 def operator_name(node: Node) -> str:
@@ -160,16 +163,25 @@ def _build(
             present[node.id] = frozenset.intersection(*(present[i] for i in node.inputs))
         elif node.kind == "operator":
             node.operator = _operator(op, registry, functions, clock)
-            if isinstance(op, Aggregate) and op.late_sink is not None:
+            late = late_sink(op)
+            if late is not None:
                 node.late_sink = next(
-                    n.id for n in nodes.values() if n.kind == "sink" and n.name == op.late_sink
+                    n.id for n in nodes.values() if n.kind == "sink" and n.name == late
                 )
-            keeps_records = isinstance(op, EventTime | Dedupe)  # passes records on unchanged
-            present[node.id] = present[node.inputs[0]] if keeps_records else frozenset()
+            present[node.id] = _still_present(op, present[node.inputs[0]])
         elif node.kind == "stage":
             node.name = _stage_name(node.plan_nodes)
             node.stage = _compile_stage(node, nodes, functions, present)
             present[node.id] = node.stage.present
+
+
+def _still_present(op: Any, before: frozenset[str]) -> frozenset[str]:
+    """The fields an operator's output records surely have, of those its input's have."""
+    if isinstance(op, EventTime | Dedupe):  # passes records on unchanged
+        return before
+    if isinstance(op, Rolling):  # adds its items, which may be null
+        return before - {a.name for a in op.fields}
+    return frozenset()
 
 
 def _compile_stage(
@@ -234,6 +246,16 @@ def _operator(
                 every or size,
                 op.time_field,
                 op.lateness_ms,
+                clock,
+            )
+        case Rolling(fields=fields, time_field=time_field, lateness_ms=lateness):
+            return RollingOperator(
+                compile_aggregate(op, registry, functions),
+                tuple(a.name for a in fields),
+                time_field,
+                lateness,
+                op.within_ms,
+                op.last,
                 clock,
             )
         case Dedupe(keys=keys, within_ms=within, time_field=time_field):

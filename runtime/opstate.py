@@ -88,6 +88,16 @@ class SessionWindowState(Versioned, tag=2):
     """key -> its sessions, by start: (start, end, first arrival no., accumulator states)"""
 
 
+class RollingState(Versioned, tag=1):
+    """A format new since versions began: its first version is tagged 1."""
+
+    watermark: int
+    seen: dict[str, int]
+    arrivals: int
+    series: list[tuple[Any, list[tuple[int, int, dict[str, Any], Any]]]]
+    """key -> its records by (event time, arrival no.): (time, arrival no., record, offset)"""
+
+
 S = TypeVar("S", bound=Versioned)
 
 
@@ -106,6 +116,7 @@ OLDER: dict[type[Versioned], dict[int, tuple[Any, Callable[[Any], Any]]]] = {
     GlobalState: {1: (list[Group], GlobalState)},
     PaneWindowState: {1: (PaneWindowV1, _same_fields(PaneWindowState))},
     SessionWindowState: {1: (SessionWindowV1, _same_fields(SessionWindowState))},
+    RollingState: {},
 }
 """Each format's older versions: the type to read one as, and its upgrade to the current."""
 

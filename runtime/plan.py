@@ -185,6 +185,20 @@ class Aggregate(msgspec.Struct, frozen=True, tag=True):
     lateness_ms: int = 0
 
 
+class Rolling(msgspec.Struct, frozen=True, tag=True):
+    """Each record with `fields` over its key's records in the last `within_ms` of event time
+    (`time_field`), itself and ties included, or, with `last`, over its key's last `last`
+    records in event-time order. Records wait for the watermark to pass their time."""
+
+    keys: tuple[str, ...]
+    fields: tuple[Assign, ...]
+    time_field: str
+    within_ms: int | None = None
+    last: int | None = None
+    late_sink: str | None = None
+    lateness_ms: int = 0
+
+
 class Dedupe(msgspec.Struct, frozen=True, tag=True):
     keys: tuple[str, ...]
     within_ms: int
@@ -223,6 +237,7 @@ Op = (
     | Union
     | EventTime
     | Aggregate
+    | Rolling
     | Dedupe
     | Join
     | Lookup
@@ -230,6 +245,11 @@ Op = (
 )
 
 STATELESS = (Where, Select, Derive, Drop, Explode)
+
+
+def late_sink(op: Op) -> str | None:
+    """The sink `late into` names for an operator's late records, if it has one."""
+    return op.late_sink if isinstance(op, Aggregate | Rolling) else None
 
 
 class Node(msgspec.Struct, frozen=True):

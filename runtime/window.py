@@ -43,12 +43,13 @@ def emit_result(
     out.emit({**bounds, **row})
 
 
-class _Timed:
-    """What window operators share: reading a record's time, ticks, and the lateness horizon.
+class Timed:
+    """What window operators and `rolling` share: reading a record's time, ticks, and the
+    lateness horizon.
 
     A record is late when its window ended at or before the horizon: the larger of the
     watermark received and the largest event time this operator has seen from the record's
-    source minus the lateness (the language's rule, docs/language.md §4.5, applied record by
+    source minus the lateness (the language's rule, docs/language.md §4.6, applied record by
     record, so where batches are cut does not matter). The largest time is kept per source so
     that, after a `union`, a source running ahead of another does not make the other's on-time
     records late: between sources, the merged watermark decides.
@@ -99,7 +100,7 @@ class _Timed:
         return self.horizon
 
 
-class PaneWindow(_Timed):
+class PaneWindow(Timed):
     """Tumbling (`every == size`) and sliding windows over panes."""
 
     def __init__(
@@ -242,7 +243,7 @@ class PaneWindow(_Timed):
         self.panes = {start: _restored(self.aggregate, groups) for start, groups in state.panes}
 
 
-class SessionWindow(_Timed):
+class SessionWindow(Timed):
     """Per-key sessions: a record starts `[ts, ts + gap)`; overlapping sessions merge."""
 
     def __init__(

@@ -54,6 +54,14 @@ PIPELINES = {
         "  | select order, user, page | into out\n",
         {"out.jsonl": "lines"},
     ),
+    "rolling": (
+        SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
+        'sink out = file("out/out.jsonl")\n'
+        "clicks | event_time ts lateness 2s\n"
+        "  | rolling 20ms by page { n = count(), total = sum(latency_ms) }\n"
+        "  | rolling last 3 by user { pages = count_distinct(page) } | into out\n",
+        {"out.jsonl": "bytes"},  # in event-time order, ties in arrival order
+    ),
     "errors": (
         SETTINGS + SCHEMA + 'source clicks: Click = file("data/dirty.jsonl")\n'
         'sink out = file("out/out.csv", format="csv")\n'
@@ -144,7 +152,7 @@ def test_killed_runs_resume_to_the_uninterrupted_output(
         (folder / "p.rill").write_text(text)
     run_to_completion(folders["reference"])
     kills = run_with_kills(folders["crashed"], random.Random(name), KILLS_PER_PIPELINE)
-    assert kills >= 5  # 4 pipelines: at least 20 kills; a run may finish before its last kills
+    assert kills >= 5  # 5 pipelines: at least 25 kills; a run may finish before its last kills
     for output, how in outputs.items():
         want = (folders["reference"] / "out" / output).read_bytes()
         got = (folders["crashed"] / "out" / output).read_bytes()

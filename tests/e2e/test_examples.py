@@ -3,6 +3,7 @@ outputs kept in tests/e2e/expected/<example>/."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,18 @@ def test_a_users_earlier_run_does_not_leak_into_the_copy(examples: Path, tmp_pat
     assert (copy / "out" / "pages.jsonl").read_text() == (
         examples / "out" / "pages.jsonl"
     ).read_text()
+
+
+def test_the_rolling_example_of_the_reference_runs_on_the_fraud_data(examples: Path) -> None:
+    """docs/language.md §4.5 shows `rolling` on the payments `examples/fraud.rill` reads."""
+    text = (REPO / "docs" / "language.md").read_text()
+    section = text[text.index("### 4.5 ") : text.index("### 4.6 ")]
+    pipeline = section.split("```rill\n", 1)[1].split("```", 1)[0]
+    (examples / "rolling.rill").write_text(pipeline)
+    result = rillet("run", "rolling.rill", cwd=examples)
+    assert result.returncode == 0, result.stderr.decode()
+    scored = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    payments = (examples / "data" / "payments.jsonl").read_text().splitlines()
+    assert len(scored) == len(payments) - 1  # one is late
+    assert [r["ts"] for r in scored] == sorted(r["ts"] for r in scored)
+    assert all({"n", "total", "avg_price"} <= r.keys() for r in scored)

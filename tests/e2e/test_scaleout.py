@@ -1,8 +1,9 @@
 """`rillet run --workers 2`: two worker processes read one input through a broker (a Redis
 stream's consumer group, a NATS durable consumer) and shuffle records by key through Redis to
-windowed aggregates, written to files or upserted into PostgreSQL. Workers are SIGKILLed at
-random moments and restarted by the supervisor; the result equals a single process's, nothing
-is left pending in the broker or staged in the database, and nothing is doubled."""
+windowed aggregates and `rolling`, written to files or upserted into PostgreSQL. Workers are
+SIGKILLed at random moments and restarted by the supervisor; the result equals a single
+process's, nothing is left pending in the broker or staged in the database, and nothing is
+doubled."""
 
 from __future__ import annotations
 
@@ -151,6 +152,35 @@ def test_two_workers_killed_at_random_equal_one_process(setup) -> None:
     assert rows(outputs) == rows([folder / "ref.jsonl"])
     client = redis.Redis.from_url(REDIS.url)
     assert client.xpending(stream, "g")["pending"] == 0
+
+
+ROLLING = """sink out = file("out/rolled.jsonl")
+clicks | event_time ts lateness 2s
+  | rolling 50ms by user { n = count(), total = sum(latency_ms) } | into out
+"""
+
+
+def test_two_workers_roll_each_users_clicks_as_one_process(setup) -> None:
+    """`rolling` is keyed: each user's clicks are shuffled to one worker, which holds them all
+    and scores each click as one process does."""
+    folder, stream, _ = setup
+    source = (
+        f'source clicks: Click = redis_stream("{REDIS.url}", "{stream}", group="g", '
+        "until_empty=true)\n"
+    )
+    (folder / "rolled.rill").write_text(SCHEMA + source + ROLLING)
+    reference = 'source clicks: Click = file("clicks.jsonl")\n'
+    (folder / "ref_rolled.rill").write_text(SCHEMA + reference + ROLLING.replace("out/", ""))
+    one = rillet("run", "ref_rolled.rill", "-q", cwd=folder)
+    assert one.returncode == 0, one.stderr.decode()
+    group = f"{folder.name}-{uuid.uuid4().hex[:8]}"
+    options = ("--workers", "2", "--broker", REDIS.url, "--group", group, "--fresh", "-q")
+    two = rillet("run", "rolled.rill", *options, cwd=folder, timeout=300)
+    assert two.returncode == 0, two.stderr.decode()
+    outputs = sorted((folder / "out").glob("rolled.w*.jsonl"))
+    assert [p.name for p in outputs] == ["rolled.w0.jsonl", "rolled.w1.jsonl"]
+    assert all(p.stat().st_size for p in outputs), "each worker rolled some users"
+    assert rows(outputs) == rows([folder / "rolled.jsonl"])
 
 
 def test_workers_need_a_broker_and_shared_sources(setup) -> None:

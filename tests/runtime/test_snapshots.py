@@ -2,8 +2,8 @@
 operator's snapshot, kept in tests/runtime/snapshots/ as the code of its time wrote it, restores
 into an operator that goes on as the operator that saved it would have: the restored window
 fires with the saved values in its aggregates, dedupe drops what it had seen, join matches what
-it had buffered. The newest blob is what the code writes now, byte for byte, so that a format
-changed without a new version fails here.
+it had buffered, rolling counts the records it held. The newest blob is what the code writes
+now, byte for byte, so that a format changed without a new version fails here.
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ from rillet.runtime.opstate import EventTimeState, SnapshotVersionError
 from tests.runtime.snapshots.operators import AFTER, FILL, batch, build, filled
 
 FIXTURES = Path(__file__).parent / "snapshots"
-VERSIONS = dict.fromkeys(FILL, (1, 2)) | {"event_time": (1, 2, 3), "parts": (3,)}
+VERSIONS = dict.fromkeys(FILL, (1, 2)) | {
+    "event_time": (1, 2, 3),
+    "parts": (3,),
+    "rolling": (1,),
+    "rolling_last": (1,),
+}
 """The formats each operator's snapshot has had (`parts`: the event time of a source with parts,
-first kept in version 3)."""
+first kept in version 3; a format new since versions began, as `rolling`'s, starts at 1)."""
 BLOBS = [(kind, version) for kind, versions in VERSIONS.items() for version in versions]
 UPGRADED = {
     ("event_time", 1): EventTimeState(125, []),
@@ -111,6 +116,20 @@ EXPECTED: dict[str, dict[str, list]] = {
             _row(None, None, {"k": "a", "c": "x"}, [1, 3], 1),
             _row(None, None, {"k": "b", "c": "y"}, [2, 4], 1),
         ],
+    },
+    "rolling": {
+        "records": [  # 60 reaches back to 10, 70 to 20; 40 is below the horizon (60 − 5)
+            {**_r(60, "a", "x", 4), **_row(None, None, {}, [1, 3, 4], 2)},
+            {**_r(70, "b", "y", 5), **_row(None, None, {}, [2, 5], 1)},
+        ],
+        "late": [_r(40, "a", "x", 6)],
+    },
+    "rolling_last": {
+        "records": [  # (a, x) kept its last record released, 30, beside 60 waiting
+            {**_r(60, "a", "x", 4), **_row(None, None, {}, [3, 4], 1)},
+            {**_r(70, "b", "y", 5), **_row(None, None, {}, [2, 5], 1)},
+        ],
+        "late": [_r(40, "a", "x", 6)],
     },
     "dedupe": {
         # (a, x) kept at 70 and (b, y) at 30: 75 and 80 are within 50 ms of them, 121 is not

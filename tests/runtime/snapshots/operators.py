@@ -1,8 +1,9 @@
 """The stateful operators whose snapshots the fixtures hold, built by the real compiler from
 pipeline text, and the input that gives each one state worth saving: open windows with values
-(one key a tuple, as `by k, c` makes it), kept dedupe times, join buffers on both sides, an
-event time's largest time, and one per part of a source with parts (`parts`). `make_fixtures.py`
-saves their snapshots; `test_snapshots.py` restores them and goes on with `AFTER`.
+(one key a tuple, as `by k, c` makes it), rolling records released and waiting, kept dedupe
+times, join buffers on both sides, an event time's largest time, and one per part of a source
+with parts (`parts`). `make_fixtures.py` saves their snapshots; `test_snapshots.py` restores them
+and goes on with `AFTER`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ FLOWS = {
     "| into out",
     "session": f"{TIMED} | window session gap 30ms | aggregate by k {AGGREGATES} | into out",
     "global": f"s | aggregate by k, c {AGGREGATES} | into out",
+    "rolling": f"{TIMED} | rolling 50ms by k {AGGREGATES} | into out",
+    "rolling_last": f"{TIMED} | rolling last 2 by k, c {AGGREGATES} | into out",
     "dedupe": f"{TIMED} | dedupe by k, c within 50ms | into out",
     "join": f"stream rs = r | event_time ts lateness 5ms\n{TIMED} | join rs on k within 50ms "
     "| into out",
@@ -66,6 +69,18 @@ FILL: dict[str, list[Step]] = {
         ("watermark", 0, 95),
     ],
     "global": [("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "x", 3)])],
+    "rolling": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "z", 3)]),
+        ("watermark", 0, 25),
+        ("batch", 0, [_r(60, "a", "x", 4)]),
+        ("watermark", 0, 55),
+    ],
+    "rolling_last": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "x", 3)]),
+        ("watermark", 0, 25),
+        ("batch", 0, [_r(60, "a", "x", 4)]),
+        ("watermark", 0, 55),
+    ],
     "dedupe": [
         ("batch", 0, [_r(10, "a", "x", 1), _r(20, "a", "x", 2), _r(30, "b", "y", 3)]),
         ("batch", 0, [_r(70, "a", "x", 4)]),
@@ -86,6 +101,8 @@ AFTER: dict[str, list[Step]] = {
     "sliding": [("batch", 0, [_r(130, "b", "y", 5), _r(40, "a", "x", 6)])],
     "session": [("batch", 0, [_r(110, "b", "y", 5), _r(120, "c", "x", 6)])],
     "global": [("batch", 0, [_r(40, "b", "y", 4)])],
+    "rolling": [("batch", 0, [_r(70, "b", "y", 5), _r(40, "a", "x", 6)])],
+    "rolling_last": [("batch", 0, [_r(70, "b", "y", 5), _r(40, "a", "x", 6)])],
     "dedupe": [("batch", 0, [_r(75, "a", "x", 5), _r(80, "b", "y", 6), _r(121, "a", "x", 7)])],
     "join": [
         ("batch", 0, [_r(50, "a", "x", 3), _r(95, "c", "z", 4)]),
