@@ -54,7 +54,7 @@ def test_an_edit_restarts_the_run_with_the_new_pipeline_then_ctrl_c_stops(tmp_pa
         append(tmp_path / "in.jsonl", '{"n": 2}\n')
         # resumed after what was read: record 1 keeps what the first run wrote, exactly once
         wait_output(tmp_path, [{"n": 1, "tag": "v1"}, {"n": 2, "tag": "v2"}])
-        assert run.stop() == 130
+        assert run.stop() == 130, "\n".join(run.lines)
     assert run.lines[-1] == "rillet: stopped; `rillet run p.rill` resumes"
     assert not any("Traceback" in line for line in run.lines)
 
@@ -72,7 +72,7 @@ def test_check_errors_are_printed_and_the_loop_waits_for_a_fix(tmp_path: Path) -
         run.wait_line(r"^rillet: p\.rill changed$")
         append(tmp_path / "in.jsonl", '{"n": 2}\n')
         wait_output(tmp_path, [{"n": 1, "tag": "v1"}, {"n": 2, "tag": 20}])
-        assert run.stop() == 130
+        assert run.stop() == 130, "\n".join(run.lines)
 
 
 def test_state_that_no_longer_fits_is_said_and_the_run_starts_over(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_state_that_no_longer_fits_is_said_and_the_run_starts_over(tmp_path: Pat
             r"over from the beginning \(as --fresh would\)$"
         )
         wait_output(tmp_path, [{"n": 1, "tag": "v2"}, {"n": 2, "tag": "v2"}])  # rewritten
-        assert run.stop() == 130
+        assert run.stop() == 130, "\n".join(run.lines)
 
 
 PLUGIN = '''\
@@ -124,7 +124,7 @@ def test_an_edited_plugin_reruns_a_finished_run_from_the_start(tmp_path: Path) -
             r"\(as --fresh would\), so that the outputs show the edit$"
         )
         wait_output(tmp_path, [{"n": 1, "tag": "v2"}, {"n": 2, "tag": "v2"}])
-        assert run.stop() == 130
+        assert run.stop() == 130, "\n".join(run.lines)
     assert run.lines[-1] == "rillet: stopped watching"
 
 
