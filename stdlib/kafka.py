@@ -8,6 +8,11 @@ once the checkpoint holding that position is saved, so a crash replays what no c
 covered and loses nothing. A run without a checkpoint starts at the group's committed offsets,
 or at the start of each partition when the group has none.
 
+A broker that goes away mid-run (`kafkaoutage.py`): librdkafka reconnects and fetches on from
+where it was, the source asks the broker for the topic at growing pauses until it answers, and
+the run stops once it has been away for `retry_timeout`. Offsets are committed asynchronously:
+a commit waiting for a broker that is away would hold up the reads behind it.
+
 A position is the next offset of each partition, which also orders records within a partition
 (a batch keeps each partition's order). Records are JSON documents (one per message); one that
 is not is a bad record whose offset is `TOPIC/PARTITION:OFFSET`.
@@ -15,7 +20,6 @@ is not is a bad record whose offset is `TOPIC/PARTITION:OFFSET`.
 
 from __future__ import annotations
 
-import logging
 from functools import cache
 from typing import Any, Literal
 
@@ -34,9 +38,9 @@ from rillet.runtime.plugin import (
 
 from .extras import KAFKA
 from .formats import decode_jsonl, decode_lines
+from .kafkaoutage import Outage, reason
 
 plugin = Plugin("std")
-log = logging.getLogger(__name__)
 
 
 @cache
@@ -62,6 +66,8 @@ QUIET = {"log_level": 0}
 line instead, from the connector."""
 REQUEST_TIMEOUT_S = 10.0
 """For a request to the broker (metadata, offsets): beyond it, the broker is unreachable."""
+TRY_S = 1.0
+"""How long one try of a broker that went away waits for its answer."""
 
 
 class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,6 +79,8 @@ class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Each message a JSON document, or `lines`: its text as `{"line": ...}`."""
     until_empty: bool = False
     """End once every partition has been read to its end, instead of waiting for more."""
+    retry_timeout: int = 60_000
+    """How long a broker that went away mid-run is waited for (ms)."""
 
 
 @plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA)
@@ -82,7 +90,9 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
 
     def __init__(self, config: KafkaSourceConfig, context: SourceContext) -> None:
         self.config, self.context = config, context
-        self.who = f"source `{context.name}` (kafka {config.brokers}, topic {config.topic})"
+        self.who = f"source `{context.name}` (topic {config.topic})"
+        self.outage = Outage(self.who, config.brokers, context.clock, config.retry_timeout / 1000)
+        self.refused: str | None = None  # what the broker refused for good, from a callback
         self.consumer: Any = None
         self.partitions: list[int] = []
         self.next: dict[int, int] = {}  # partition -> next offset to deliver
@@ -104,17 +114,16 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": True,  # how a read knows it is at the end
+                "on_commit": self._committed,
+                "error_cb": self._broker_error,  # at once, where `consume` tells late if at all
             }
         )
         try:
             topics = await anyio.to_thread.run_sync(
                 lambda: self.consumer.list_topics(self.config.topic, timeout=REQUEST_TIMEOUT_S)
             )
-            found = topics.topics.get(self.config.topic)
-            if found is None or found.error is not None or not found.partitions:
-                raise ConnectorError(f"{self.who}: the topic does not exist")
             worker, workers = self.context.worker, self.context.workers
-            self.partitions = sorted(p for p in found.partitions if p % workers == worker)
+            self.partitions = sorted(p for p in self._found(topics) if p % workers == worker)
             committed = await anyio.to_thread.run_sync(
                 lambda: self.consumer.committed(
                     [self._partition(p, OFFSET_INVALID) for p in self.partitions],
@@ -122,9 +131,16 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
                 )
             )
         except KafkaException as e:
-            raise ConnectorError(f"{self.who}: cannot reach the broker: {e}") from e
+            raise self.outage.unreachable(e) from e
         self.next = {tp.partition: max(tp.offset, 0) for tp in committed}
         self._assign()
+
+    def _found(self, topics: Any) -> list[int]:
+        """The topic's partitions in the broker's metadata; a ConnectorError when it has none."""
+        found = topics.topics.get(self.config.topic)
+        if found is None or found.error is not None or not found.partitions:
+            raise ConnectorError(f"{self.who}: the topic does not exist at {self.config.brokers}")
+        return list(found.partitions)
 
     def _assign(self) -> None:
         self.consumer.assign([self._partition(p, self.next.get(p, 0)) for p in self.partitions])
@@ -139,11 +155,28 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             self._assign()
 
     async def commit(self, position: dict) -> None:
+        """Sent, not waited for: `_committed` hears the answer, `aclose` waits for the last;
+        a commit lost while the broker is away is made good by the next checkpoint's."""
         offsets = [self._partition(int(p), offset) for p, offset in position.items()]
         if offsets:
-            await anyio.to_thread.run_sync(
-                lambda: self.consumer.commit(offsets=offsets, asynchronous=False)
+            self.consumer.commit(offsets=offsets, asynchronous=True)
+
+    def _broker_error(self, error: Any) -> None:
+        if error.fatal():
+            self.refused = f"{self.who}: {reason(error)}"
+        else:
+            self.outage.lost(reason(error))
+
+    def _committed(self, error: Any, partitions: list[Any]) -> None:
+        failure = error or next((tp.error for tp in partitions if tp.error is not None), None)
+        if failure is None:
+            return
+        if failure.fatal() or failure.code() in _permanent():
+            self.refused = f"{self.who}: committing offsets to group `{self.config.group}`: " + (
+                reason(failure)
             )
+        else:
+            self.outage.lost(f"committing offsets: {reason(failure)}")
 
     async def unread(self) -> bool:
         """Whether any partition holds a message past the position: read with a consumer of its
@@ -178,6 +211,10 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
         clock = self.context.clock
         deadline = clock.monotonic_s() + self.context.batch_timeout_s
         while True:
+            if self.refused is not None:
+                raise ConnectorError(self.refused)
+            if self.outage.due():
+                await self._try_broker()
             messages = self.consumer.consume(num_messages=self.context.batch_size, timeout=0)
             batch = self._batch(messages)
             if batch.records or batch.bad:
@@ -188,22 +225,28 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
                 return SourceBatch([], [])  # nothing came: give the runtime its turn
             await clock.sleep(POLL_S)
 
-    def _batch(self, messages: list[Any]) -> SourceBatch:
-        from confluent_kafka import KafkaError
+    async def _try_broker(self) -> None:
+        """While the broker is away: ask it for the topic, to know when it is back."""
+        from confluent_kafka import KafkaException
 
-        permanent = _permanent()
+        try:
+            topics = await anyio.to_thread.run_sync(
+                lambda: self.consumer.list_topics(self.config.topic, timeout=TRY_S)
+            )
+        except KafkaException as e:
+            self.outage.failed(reason(e))
+            return
+        self._found(topics)  # a broker that came back without the topic has lost it
+        self.outage.back()
+
+    def _batch(self, messages: list[Any]) -> SourceBatch:
         lines, ids = [], []
         for message in messages:
             error, partition = message.error(), message.partition()
             if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    if message.offset() >= self.next.get(partition, 0):
-                        self.at_end.add(partition)
-                elif error.fatal() or error.code() in permanent:
-                    raise ConnectorError(f"{self.who}: {error}")
-                else:  # a lost connection, say: librdkafka reconnects and fetches again
-                    log.warning("%s: %s; retrying", self.who, error)
+                self._error(error, partition, message.offset())
                 continue
+            self.outage.back()
             offset = message.offset()
             self.next[partition] = offset + 1
             self.at_end.discard(partition)
@@ -213,6 +256,18 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             return SourceBatch(decode_lines(lines, ids), ids, self.config.topic)
         records, offsets, bad = decode_jsonl(lines, ids, self.context.schema)
         return SourceBatch(records, list(offsets), self.config.topic, bad)
+
+    def _error(self, error: Any, partition: int | None, offset: int) -> None:
+        from confluent_kafka import KafkaError
+
+        if error.code() == KafkaError._PARTITION_EOF:
+            self.outage.back()
+            if partition is not None and offset >= self.next.get(partition, 0):
+                self.at_end.add(partition)
+        elif error.fatal() or error.code() in _permanent():
+            raise ConnectorError(f"{self.who}: {reason(error)}")
+        else:  # a lost connection, say: librdkafka reconnects and fetches again
+            self.outage.lost(reason(error))
 
     async def aclose(self) -> None:
         if self.consumer is not None:

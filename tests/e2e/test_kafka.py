@@ -62,17 +62,6 @@ def test_a_topic_loaded_from_a_file_is_read_back_and_a_rerun_reads_only_what_is_
     assert sorted(r["n"] for r in again) == list(range(1005)), "nothing lost, nothing twice"
 
 
-def test_a_broker_that_is_not_there_is_one_line_naming_it(tmp_path: Path) -> None:
-    (tmp_path / "p.rill").write_text(
-        'source s = kafka("127.0.0.1:1", "t")\nsink o = file("o.jsonl")\ns | into o\n'
-    )
-    result = rillet("run", "-q", "p.rill", cwd=tmp_path, timeout=120)
-    message = result.stderr.decode()
-    assert result.returncode == 1, message
-    assert "127.0.0.1:1" in message and "Traceback" not in message
-    assert len(message.strip().splitlines()) == 1, message
-
-
 WINDOWED = """set batch_size = 200
 set checkpoint_interval = 50ms
 schema Click {{ ts: int, user: int, page: str, status: int, latency_ms: float }}
