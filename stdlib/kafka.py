@@ -246,12 +246,13 @@ class KafkaSource(Seekable, Committing, KnowsUnread):
             if error is not None:
                 self._error(error, partition, message.offset())
                 continue
-            self.outage.back()
             offset = message.offset()
             self.next[partition] = offset + 1
             self.at_end.discard(partition)
             lines.append(message.value() or b"")
             ids.append(f"{self.config.topic}/{partition}:{offset}")
+        if ids:
+            self.outage.back()
         if self.config.format == "lines":
             return SourceBatch(decode_lines(lines, ids), ids, self.config.topic)
         records, offsets, bad = decode_jsonl(lines, ids, self.context.schema)

@@ -75,11 +75,11 @@ class KafkaSink(Flushing):
             self.failed = f"{self.who}: {reason(error)}"
 
     def _delivered(self, error: Any, _message: Any) -> None:
-        from confluent_kafka import KafkaError
-
         if error is None:
             self.outage.back()
         elif self.failed is None:
+            from confluent_kafka import KafkaError
+
             timed_out = error.code() == KafkaError._MSG_TIMED_OUT
             self.failed = (
                 self.outage.gone().args[0] if timed_out else f"{self.who}: {reason(error)}"
