@@ -8,6 +8,11 @@ once the checkpoint holding that position is saved, so a crash replays what no c
 covered and loses nothing. A run without a checkpoint starts at the group's committed offsets,
 and a partition the group has none for where `from` says (`kafkastart.py`).
 
+A broker that goes away mid-run (`kafkaoutage.py`): librdkafka reconnects and fetches on from
+where it was, the source asks the broker for the topic at growing pauses until it answers, and
+the run stops once it has been away for `retry_timeout`. Offsets are committed asynchronously:
+a commit waiting for a broker that is away would hold up the reads behind it.
+
 A position is the next offset of each partition handed out. Partitions are independent, each in
 its own order, so the source is `Parted`: a batch holds one partition's messages, in order, and
 names it as its `part` (a read's messages, mixed, become a batch per partition), so that
@@ -18,7 +23,6 @@ a bad record whose offset is `TOPIC/PARTITION:OFFSET`.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from functools import cache
 from typing import Any, Literal
@@ -39,10 +43,11 @@ from rillet.runtime.plugin import (
 
 from .extras import KAFKA
 from .formats import decode_jsonl, decode_lines
+from .kafkafields import metadata, metadata_fields
+from .kafkaoutage import Outage, reason
 from .kafkastart import EARLIEST, first_offsets, start_ms
 
 plugin = Plugin("std")
-log = logging.getLogger(__name__)
 
 
 @cache
@@ -73,6 +78,8 @@ waited 200 ms to be read at light load, at 10 ms, 3 ms; the cost is a fetch ever
 idle consumer."""
 REQUEST_TIMEOUT_S = 10.0
 """For a request to the broker (metadata, offsets): beyond it, the broker is unreachable."""
+TRY_S = 1.0
+"""How long one try of a broker that went away waits for its answer."""
 
 
 class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -89,35 +96,11 @@ class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     start: str = msgspec.field(default=EARLIEST, name="from")
     """Where a partition with no checkpoint nor committed offset starts (`kafkastart.py`)."""
 
+    retry_timeout: int = 60_000
+    """How long a broker that went away mid-run is waited for (ms)."""
+
     def __post_init__(self) -> None:
         start_ms(self.start)
-
-
-METADATA: dict[str, Any] = {
-    "kafka_key": str | None,
-    "kafka_partition": int,
-    "kafka_offset": int,
-    "kafka_timestamp": int | None,
-}
-"""The fields `metadata=true` adds, with their types: the key as text (null when none), and
-the timestamp in epoch milliseconds as `event_time` reads it (null when the broker has none)."""
-
-
-def metadata_fields(config: KafkaSourceConfig) -> dict[str, Any]:
-    """What the checker learns a source adds (`Spec.adds`)."""
-    return METADATA if config.metadata else {}
-
-
-def _metadata(message: Any) -> dict[str, Any]:
-    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
-
-    key, (kind, stamp) = message.key(), message.timestamp()
-    return {
-        "kafka_key": None if key is None else key.decode("utf-8", "replace"),
-        "kafka_partition": message.partition(),
-        "kafka_offset": message.offset(),
-        "kafka_timestamp": None if kind == TIMESTAMP_NOT_AVAILABLE else stamp,
-    }
 
 
 @plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA, adds=metadata_fields)
@@ -127,7 +110,9 @@ class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
 
     def __init__(self, config: KafkaSourceConfig, context: SourceContext) -> None:
         self.config, self.context = config, context
-        self.who = f"source `{context.name}` (kafka {config.brokers}, topic {config.topic})"
+        self.who = f"source `{context.name}` (topic {config.topic})"
+        self.outage = Outage(self.who, config.brokers, context.clock, config.retry_timeout / 1000)
+        self.refused: str | None = None  # what the broker refused for good, from a callback
         self.consumer: Any = None
         self.partitions: list[int] = []
         self.next: dict[int, int] = {}  # partition -> next offset to deliver
@@ -152,17 +137,16 @@ class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": True,  # how a read knows it is at the end
                 "fetch.wait.max.ms": FETCH_WAIT_MS,
+                "on_commit": self._committed,
+                "error_cb": self._broker_error,  # at once, where `consume` tells late if at all
             }
         )
         try:
             topics = await anyio.to_thread.run_sync(
                 lambda: self.consumer.list_topics(self.config.topic, timeout=REQUEST_TIMEOUT_S)
             )
-            found = topics.topics.get(self.config.topic)
-            if found is None or found.error is not None or not found.partitions:
-                raise ConnectorError(f"{self.who}: the topic does not exist")
             worker, workers = self.context.worker, self.context.workers
-            self.partitions = sorted(p for p in found.partitions if p % workers == worker)
+            self.partitions = sorted(p for p in self._found(topics) if p % workers == worker)
             committed = await anyio.to_thread.run_sync(
                 lambda: self.consumer.committed(
                     [self._partition(p, OFFSET_INVALID) for p in self.partitions],
@@ -177,9 +161,16 @@ class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
                 )
             )
         except KafkaException as e:
-            raise ConnectorError(f"{self.who}: cannot reach the broker: {e}") from e
+            raise self.outage.unreachable(e) from e
         self.next.update(starts)
         self._assign()
+
+    def _found(self, topics: Any) -> list[int]:
+        """The topic's partitions in the broker's metadata; a ConnectorError when it has none."""
+        found = topics.topics.get(self.config.topic)
+        if found is None or found.error is not None or not found.partitions:
+            raise ConnectorError(f"{self.who}: the topic does not exist at {self.config.brokers}")
+        return list(found.partitions)
 
     def _assign(self) -> None:
         self.consumer.assign([self._partition(p, self.next.get(p, 0)) for p in self.partitions])
@@ -200,11 +191,28 @@ class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
             self._assign()
 
     async def commit(self, position: dict) -> None:
+        """Sent, not waited for: `_committed` hears the answer, `aclose` waits for the last;
+        a commit lost while the broker is away is made good by the next checkpoint's."""
         offsets = [self._partition(int(p), offset) for p, offset in position.items()]
         if offsets:
-            await anyio.to_thread.run_sync(
-                lambda: self.consumer.commit(offsets=offsets, asynchronous=False)
+            self.consumer.commit(offsets=offsets, asynchronous=True)
+
+    def _broker_error(self, error: Any) -> None:
+        if error.fatal():
+            self.refused = f"{self.who}: {reason(error)}"
+        else:
+            self.outage.lost(reason(error))
+
+    def _committed(self, error: Any, partitions: list[Any]) -> None:
+        failure = error or next((tp.error for tp in partitions if tp.error is not None), None)
+        if failure is None:
+            return
+        if failure.fatal() or failure.code() in _permanent():
+            self.refused = f"{self.who}: committing offsets to group `{self.config.group}`: " + (
+                reason(failure)
             )
+        else:
+            self.outage.lost(f"committing offsets: {reason(failure)}")
 
     async def unread(self) -> bool:
         """Whether any partition holds a message past the position: read with a consumer of its
@@ -239,6 +247,10 @@ class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
         clock = self.context.clock
         deadline = clock.monotonic_s() + self.context.batch_timeout_s
         while not self.pending:
+            if self.refused is not None:
+                raise ConnectorError(self.refused)
+            if self.outage.due():
+                await self._try_broker()
             self._split(self.consumer.consume(num_messages=self.context.batch_size, timeout=0))
             if self.pending:
                 break
@@ -252,29 +264,52 @@ class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
     def _split(self, messages: list[Any]) -> None:
         """Each partition's messages of a read, in order, to be a batch of their own; which
         partitions the broker says are read to their end."""
-        from confluent_kafka import KafkaError
-
-        permanent = _permanent()
         read: dict[int, list[Any]] = {}
         for message in messages:
             error, partition = message.error(), message.partition()
-            if error is None:
-                self.at_end.discard(partition)
-                if partition in self.before and self._early(partition, message):
-                    self.next[partition] = message.offset() + 1  # none of it is waiting
-                    continue
-                read.setdefault(partition, []).append(message)
-            elif error.code() == KafkaError._PARTITION_EOF:
-                mine = read.get(partition)
-                consumed = mine[-1].offset() + 1 if mine else self.next.get(partition, 0)
-                if message.offset() >= consumed:
-                    self.at_end.add(partition)
-                    self.before.pop(partition, None)  # what comes next came after the start
-            elif error.fatal() or error.code() in permanent:
-                raise ConnectorError(f"{self.who}: {error}")
-            else:  # a lost connection, say: librdkafka reconnects and fetches again
-                log.warning("%s: %s; retrying", self.who, error)
+            if error is not None:
+                self._error(error, partition, message.offset(), read.get(partition))
+                continue
+            self.at_end.discard(partition)
+            if partition in self.before and self._early(partition, message):
+                self.next[partition] = message.offset() + 1  # none of it is waiting
+                continue
+            read.setdefault(partition, []).append(message)
+        if read:
+            self.outage.back()
         self.pending.extend(read.items())
+
+    def _error(self, error: Any, partition: int | None, offset: int, mine: list | None) -> None:
+        """A read's error event: the end of a partition (`mine`: its messages in this read),
+        a refusal for good, or a broker away."""
+        from confluent_kafka import KafkaError
+
+        if error.code() == KafkaError._PARTITION_EOF:
+            self.outage.back()
+            if partition is None:
+                return
+            consumed = mine[-1].offset() + 1 if mine else self.next.get(partition, 0)
+            if offset >= consumed:
+                self.at_end.add(partition)
+                self.before.pop(partition, None)  # what comes next came after the start
+        elif error.fatal() or error.code() in _permanent():
+            raise ConnectorError(f"{self.who}: {reason(error)}")
+        else:  # a lost connection, say: librdkafka reconnects and fetches again
+            self.outage.lost(reason(error))
+
+    async def _try_broker(self) -> None:
+        """While the broker is away: ask it for the topic, to know when it is back."""
+        from confluent_kafka import KafkaException
+
+        try:
+            topics = await anyio.to_thread.run_sync(
+                lambda: self.consumer.list_topics(self.config.topic, timeout=TRY_S)
+            )
+        except KafkaException as e:
+            self.outage.failed(reason(e))
+            return
+        self._found(topics)  # a broker that came back without the topic has lost it
+        self.outage.back()
 
     def _batch(self, partition: int, messages: list[Any]) -> SourceBatch:
         """One partition's messages as a batch; they are handed out from here on."""
@@ -282,8 +317,8 @@ class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
         self.next[partition] = messages[-1].offset() + 1
         lines = [message.value() or b"" for message in messages]
         ids = [f"{topic}/{partition}:{message.offset()}" for message in messages]
-        metadata = [_metadata(m) for m in messages] if self.config.metadata else []
-        return self._decoded(lines, ids, metadata, str(partition))
+        fields = [metadata(m) for m in messages] if self.config.metadata else []
+        return self._decoded(lines, ids, fields, str(partition))
 
     def _early(self, partition: int, message: Any) -> bool:
         """Whether a partition started at a `from` time's offset is not there yet: on a broker

@@ -4,10 +4,15 @@
 # has it, `python3` by default). Listens on 127.0.0.1:19092 only; memory storage: a stopped
 # broker forgets its topics. Log and pid file under .services/kafka/. Start is idempotent; stop
 # waits until the process is gone (and kills it after 20 s).
+# A broker of a test's own, which it may stop without disturbing the shared one: $KAFKA_PORT
+# (its files then under .services/kafka-PORT/); $KAFKA_STORAGE another storage engine, such as
+# s3://BUCKET/ with the AWS_* variables naming an S3 server, whose topics outlive a restart.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
+port="${KAFKA_PORT:-19092}"
 dir="$repo/.services/kafka"
-port=19092
+[ "$port" = 19092 ] || dir="$dir-$port"
+storage="${KAFKA_STORAGE:-memory://tansu/}"
 pidfile="$dir/tansu.pid"
 
 answering() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
@@ -27,7 +32,7 @@ start)
         exit 1
     }
     nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
-        --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ \
+        --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine "$storage" \
         </dev/null >"$dir/tansu.log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 200); do

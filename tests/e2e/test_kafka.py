@@ -88,17 +88,6 @@ def test_a_malformed_message_goes_to_the_error_sink_with_topic_partition_and_off
     assert rejected["reason"].startswith("malformed JSON")
 
 
-def test_a_broker_that_is_not_there_is_one_line_naming_it(tmp_path: Path) -> None:
-    (tmp_path / "p.rill").write_text(
-        'source s = kafka("127.0.0.1:1", "t")\nsink o = file("o.jsonl")\ns | into o\n'
-    )
-    result = rillet("run", "-q", "p.rill", cwd=tmp_path, timeout=120)
-    message = result.stderr.decode()
-    assert result.returncode == 1, message
-    assert "127.0.0.1:1" in message and "Traceback" not in message
-    assert len(message.strip().splitlines()) == 1, message
-
-
 SCALED = """set batch_size = 200
 set checkpoint_interval = 100ms
 schema Click {{ ts: int, user: int, page: str, status: int, latency_ms: float }}
@@ -169,7 +158,10 @@ def test_one_process_killed_again_and_again_writes_what_one_uninterrupted_run_wr
     folder, topic = loaded
     group = f"crashed-{uuid.uuid4().hex[:8]}"
     source = f'kafka("{KAFKA.url}", "{topic}", group="{group}", until_empty=true)'
-    (tmp_path / "p.rill").write_text(SCALED.format(source=source, out="out/out.jsonl"))
+    text = SCALED.format(source=source, out="out/out.jsonl")
+    # a kill lands after each restart's first checkpoint: often enough for 5 in a short run
+    text = text.replace("checkpoint_interval = 100ms", "checkpoint_interval = 20ms")
+    (tmp_path / "p.rill").write_text(text)
     assert run_with_kills(tmp_path, random.Random(3), 6) >= 5
     assert rows([tmp_path / "out" / "out.jsonl"]) == rows([folder / "ref.jsonl"])
     offsets_reach_the_end(topic, group)
