@@ -47,7 +47,7 @@ from .kafkaledger import (
     generation_entry,
     topic_name,
 )
-from .shufflebook import Epochs, Producers, fate
+from .shufflebook import END, IDLE, RECORDS, WATERMARK, Epochs, Producers, ShuffleConfig, fate
 
 log = logging.getLogger(__name__)
 plugin = Plugin("std")
@@ -65,29 +65,19 @@ WAIT_S = 0.01
 """How long a read waits when the next message's epoch is not committed yet."""
 
 
-class KafkaShuffleConfig(msgspec.Struct, forbid_unknown_fields=True):
-    """Written by `runtime/partition.py` into a worker's plan, not by a pipeline's author."""
-
-    broker: str
-    """The `kafka://HOST:PORT[,HOST:PORT]` URL of `--broker`."""
-    prefix: str
-    """The group's name: `rillet:{group}`."""
-    keys: list[str] = []
-    """The fields whose hash picks a record's partition (the sink's)."""
-
-    @property
-    def brokers(self) -> str:
-        return self.broker.removeprefix("kafka://").rstrip("/")
+def _brokers(config: ShuffleConfig) -> str:
+    """`HOST:PORT[,HOST:PORT]` of the `kafka://` URL of `--broker`."""
+    return config.broker.removeprefix("kafka://").rstrip("/")
 
 
-def _topics(config: KafkaShuffleConfig, edge: str) -> tuple[str, str]:
+def _topics(config: ShuffleConfig, edge: str) -> tuple[str, str]:
     topic = topic_name(config.prefix, edge)
     return topic, f"{topic}.ledger"
 
 
 @plugin.sink(
     "kafka_shuffle",
-    config=KafkaShuffleConfig,
+    config=ShuffleConfig,
     delivery="exactly-once",
     internal=True,
     needs=KAFKA,
@@ -96,12 +86,13 @@ class KafkaShuffleSink(Committing, Transactional, HearsEventTime):
     """One worker's side of a shuffle on Kafka: each record to the partition of the worker that
     owns its key, exactly once. Put into a worker's plan by rillet, not written in a pipeline."""
 
-    def __init__(self, config: KafkaShuffleConfig, context: SinkContext) -> None:
+    def __init__(self, config: ShuffleConfig, context: SinkContext) -> None:
         self.config, self.clock = config, context.clock
         self.keys = tuple(config.keys)
         self.producer_id, self.partitions = context.worker, context.workers
         self.topic, self.ledger_topic = _topics(config, context.name)
-        self.who = f"shuffle `{context.name}` (kafka {config.brokers})"
+        self.brokers = _brokers(config)
+        self.who = f"shuffle `{context.name}` (kafka {self.brokers})"
         self.epochs = Epochs()
         self.producer: Any = None
         self.failed: str | None = None
@@ -113,15 +104,15 @@ class KafkaShuffleSink(Committing, Transactional, HearsEventTime):
         from confluent_kafka import Producer
 
         topics = {self.topic: self.partitions, self.ledger_topic: 1}
-        await ensure_topics(self.config.brokers, self.who, topics)
-        ledger = Ledger(self.config.brokers, self.ledger_topic, self.who, self.clock)
+        await ensure_topics(self.brokers, self.who, topics)
+        ledger = Ledger(self.brokers, self.ledger_topic, self.who, self.clock)
         try:
             await ledger.open()
         finally:
             ledger.close()
         self.producer = Producer(
             {
-                "bootstrap.servers": self.config.brokers,
+                "bootstrap.servers": self.brokers,
                 **QUIET,
                 "enable.idempotence": True,  # each partition's messages land once, in order
                 "compression.type": "lz4",
@@ -176,7 +167,7 @@ class KafkaShuffleSink(Committing, Transactional, HearsEventTime):
             await self._send_records(partition, records[:half])
             await self._send_records(partition, records[half:])
         else:
-            await self._send(partition, b"d", value)
+            await self._send(partition, RECORDS, value)
 
     async def write(self, records: list[dict]) -> None:
         self._check()
@@ -194,13 +185,13 @@ class KafkaShuffleSink(Committing, Transactional, HearsEventTime):
         self.producer.poll(0)
 
     async def watermark(self, ts_ms: int) -> None:
-        await self._to_all(b"w", b"%d" % ts_ms)
+        await self._to_all(WATERMARK, b"%d" % ts_ms)
 
     async def idle(self) -> None:
-        await self._to_all(b"i")
+        await self._to_all(IDLE)
 
     async def end_of_input(self) -> None:
-        await self._to_all(b"end")
+        await self._to_all(END)
 
     async def _flush(self) -> None:
         left = await anyio.to_thread.run_sync(lambda: self.producer.flush(FLUSH_TIMEOUT_S))
@@ -233,21 +224,22 @@ class KafkaShuffleSink(Committing, Transactional, HearsEventTime):
             await anyio.to_thread.run_sync(lambda: producer.flush(FLUSH_TIMEOUT_S))
 
 
-@plugin.source("kafka_shuffle", config=KafkaShuffleConfig, internal=True, needs=KAFKA)
+@plugin.source("kafka_shuffle", config=ShuffleConfig, internal=True, needs=KAFKA)
 class KafkaShuffleSource(Seekable, Committing, Reopenable):
     """This worker's partition of a shuffle on Kafka: the records whose key it owns. Put into
     a worker's plan by rillet, not written in a pipeline."""
 
-    def __init__(self, config: KafkaShuffleConfig, context: SourceContext) -> None:
+    def __init__(self, config: ShuffleConfig, context: SourceContext) -> None:
         self.config, self.context = config, context
         self.topic, self.ledger_topic = _topics(config, context.name)
-        self.who = f"shuffle `{context.name}` (kafka {config.brokers})"
+        self.brokers = _brokers(config)
+        self.who = f"shuffle `{context.name}` (kafka {self.brokers})"
         self.partition = context.worker
         self.next = 0  # the offset of the next message to take
         self.producers = Producers(context.workers)
         self.delivered = 0
         self.pending: deque[Any] = deque()  # messages fetched, not yet taken
-        self.ledger = Ledger(config.brokers, self.ledger_topic, self.who, context.clock)
+        self.ledger = Ledger(self.brokers, self.ledger_topic, self.who, context.clock)
         self.consumer: Any = None
 
     def position(self) -> dict:
@@ -273,9 +265,9 @@ class KafkaShuffleSource(Seekable, Committing, Reopenable):
 
     async def open(self) -> None:
         topics = {self.topic: self.context.workers, self.ledger_topic: 1}
-        await ensure_topics(self.config.brokers, self.who, topics)
+        await ensure_topics(self.brokers, self.who, topics)
         await self.ledger.open()
-        self.consumer = consumer(self.config.brokers)
+        self.consumer = consumer(self.brokers)
         self._assign()
 
     async def _fetch(self) -> None:
@@ -319,32 +311,20 @@ class KafkaShuffleSource(Seekable, Committing, Reopenable):
                 break
             if verdict == "deliver":
                 kind = headers["k"]
-                if kind == b"d":
+                if kind == RECORDS:
                     if sender is not None and sender != producer:
                         break
                     sender = producer
                     records += _decode_records(message.value())
                     producers.sending(producer)
-                elif kind == b"w":
-                    producers.mark(producer, int(message.value()))
-                elif kind == b"i":
-                    producers.idle.add(producer)
-                elif kind == b"end":
-                    producers.ended.add(producer)
+                else:
+                    producers.heard(producer, kind, message.value())
             self.next = message.offset() + 1
             self.pending.popleft()
-        offsets = list(range(self.delivered, self.delivered + len(records)))
-        self.delivered += len(records)
+        first, self.delivered = self.delivered, self.delivered + len(records)
         if waiting and not records:  # the head waits for its producer's checkpoint
             await self.context.clock.sleep(WAIT_S)
-        part = None if sender is None else f"worker {sender}"
-        return SourceBatch(
-            records,
-            offsets,
-            watermark=producers.watermark(),
-            part=part,
-            idle=producers.all_idle(),
-        )
+        return producers.batch(records, first, sender)
 
     async def commit(self, position: dict) -> None:
         from confluent_kafka import TopicPartition
@@ -361,4 +341,4 @@ class KafkaShuffleSource(Seekable, Committing, Reopenable):
             await anyio.to_thread.run_sync(consumer.close)
 
 
-__all__ = ["KafkaShuffleConfig", "KafkaShuffleSink", "KafkaShuffleSource", "plugin"]
+__all__ = ["KafkaShuffleSink", "KafkaShuffleSource", "plugin"]

@@ -52,7 +52,7 @@ from rillet.runtime.plugin import (
 
 from .extras import REDIS
 from .retry import Backoff
-from .shufflebook import Epochs, Fate, Producers, fate
+from .shufflebook import END, IDLE, RECORDS, WATERMARK, Epochs, Fate, Producers, ShuffleConfig, fate
 
 log = logging.getLogger(__name__)
 plugin = Plugin("std")
@@ -64,17 +64,6 @@ READ_COUNT = 100
 
 RETRY_FOR_S = 60.0
 """How long a lost broker is retried (reads, commits) before the worker stops."""
-
-
-class ShuffleConfig(msgspec.Struct, forbid_unknown_fields=True):
-    """Written by `runtime/partition.py` into a worker's plan, not by a pipeline's author."""
-
-    broker: str
-    """The Redis URL of `--broker`."""
-    prefix: str
-    """The group's keys: `rillet:{group}`."""
-    keys: list[str] = []
-    """The fields whose hash picks a record's partition (the sink's)."""
 
 
 class _Broker:
@@ -154,7 +143,7 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
         generation = await self.broker.retried("incr", f"{self.key}:gen:{self.producer}")
         self.epochs.generation = generation
 
-    def _tag(self) -> dict[str, Any]:
+    def _tag(self) -> dict[Any, Any]:
         return {"p": self.producer, "g": self.epochs.generation, "e": self.epochs.epoch}
 
     async def write(self, records: list[dict]) -> None:
@@ -163,23 +152,23 @@ class ShuffleSink(Committing, Transactional, HearsEventTime):
             parts[partition_of(record, self.keys, self.partitions)].append(record)
         async with self.broker.client.pipeline(transaction=False) as pipe:
             for partition, part in parts.items():
-                pipe.xadd(f"{self.key}:{partition}", {**self._tag(), "d": _encode(part)})
+                pipe.xadd(f"{self.key}:{partition}", {**self._tag(), RECORDS: _encode(part)})
             await self.broker.once(pipe)
 
-    async def _to_all(self, fields: dict[str, Any]) -> None:
+    async def _to_all(self, fields: dict[Any, Any]) -> None:
         async with self.broker.client.pipeline(transaction=False) as pipe:
             for partition in range(self.partitions):
                 pipe.xadd(f"{self.key}:{partition}", {**self._tag(), **fields})
             await self.broker.once(pipe)
 
     async def watermark(self, ts_ms: int) -> None:
-        await self._to_all({"w": ts_ms})
+        await self._to_all({WATERMARK: ts_ms})
 
     async def idle(self) -> None:
-        await self._to_all({"i": 1})
+        await self._to_all({IDLE: 1})
 
     async def end_of_input(self) -> None:
-        await self._to_all({"end": 1})
+        await self._to_all({END: 1})
 
     async def precommit(self) -> dict:
         """Entries are already in their streams (written in order on one connection); the
@@ -261,35 +250,24 @@ class ShuffleSource(Seekable, Committing, Reopenable):
                 waiting = True
                 break
             if verdict == "deliver":
-                if b"d" in fields:
+                kind = next(k for k in (RECORDS, WATERMARK, IDLE, END) if k in fields)
+                if kind == RECORDS:
                     if sender is not None and sender != producer:
                         break
                     sender = producer
-                    records += _decode_records(fields[b"d"])
+                    records += _decode_records(fields[RECORDS])
                     producers.sending(producer)
-                elif b"w" in fields:
-                    producers.mark(producer, int(fields[b"w"]))
-                elif b"i" in fields:
-                    producers.idle.add(producer)
-                elif b"end" in fields:
-                    producers.ended.add(producer)
+                else:
+                    producers.heard(producer, kind, fields[kind])
             self.last = entry_id.decode()
-        offsets = list(range(self.delivered, self.delivered + len(records)))
-        self.delivered += len(records)
+        first, self.delivered = self.delivered, self.delivered + len(records)
         if not entries:  # wait for the next entry, or the time a batch may take
             await self.broker.retried(
                 "xread", {self.stream: self.last}, count=1, block=self.block_ms
             )
         elif waiting and not records:  # the head waits for its producer's checkpoint
             await self.broker.clock.sleep(self.block_ms / 1000)
-        part = None if sender is None else f"worker {sender}"
-        return SourceBatch(
-            records,
-            offsets,
-            watermark=producers.watermark(),
-            part=part,
-            idle=producers.all_idle(),
-        )
+        return producers.batch(records, first, sender)
 
     async def commit(self, position: dict) -> None:
         await self.broker.retried("xtrim", self.stream, minid=position["last"], approximate=False)
@@ -312,4 +290,4 @@ async def clear(url: str, prefix: str, clock: Clock) -> int:
         await broker.aclose()
 
 
-__all__ = ["ShuffleConfig", "ShuffleSink", "ShuffleSource", "clear", "plugin"]
+__all__ = ["ShuffleSink", "ShuffleSource", "clear", "plugin"]

@@ -6,7 +6,24 @@ from __future__ import annotations
 
 from typing import Literal
 
+import msgspec
+
+from rillet.runtime.plugin import SourceBatch
+
 Fate = Literal["deliver", "skip", "wait"]
+RECORDS, WATERMARK, IDLE, END = b"d", b"w", b"i", b"end"
+"""The kinds of entry: a batch of records, a watermark, the producer idle, its end."""
+
+
+class ShuffleConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """Written by `runtime/partition.py` into a worker's plan, not by a pipeline's author."""
+
+    broker: str
+    """The URL of `--broker` (`redis://...`, `kafka://...`)."""
+    prefix: str
+    """The group's name: `rillet:{group}`."""
+    keys: list[str] = []
+    """The fields whose hash picks a record's partition (the sink's)."""
 
 
 def fate(known: int | None, current: int, generation: int) -> Fate:
@@ -72,6 +89,26 @@ class Producers:
         self.marks[producer] = max(self.marks.get(producer, ts_ms), ts_ms)
         self.sending(producer)
 
+    def heard(self, producer: int, kind: bytes, value: bytes) -> None:
+        """A delivered entry that holds no records: a watermark, idle, or the end."""
+        if kind == WATERMARK:
+            self.mark(producer, int(value))
+        elif kind == IDLE:
+            self.idle.add(producer)
+        elif kind == END:
+            self.ended.add(producer)
+
+    def batch(self, records: list[dict], first: int, sender: int | None) -> SourceBatch:
+        """What a read hands on: its records (one producer's, `sender`), numbered from
+        `first`, with the watermark and idleness the producers' entries now say."""
+        return SourceBatch(
+            records,
+            list(range(first, first + len(records))),
+            watermark=self.watermark(),
+            part=None if sender is None else f"worker {sender}",
+            idle=self.all_idle(),
+        )
+
     def watermark(self) -> int | None:
         """The least watermark of the producers still sending and not idle, when it moved (all
         of them must have sent one). Idle producers hold none back: when every producer still
@@ -113,4 +150,14 @@ class Producers:
         self.idle = set(position.get("idle", []))  # checkpoints from before idle crossed
 
 
-__all__ = ["Epochs", "Fate", "Producers", "fate"]
+__all__ = [
+    "END",
+    "IDLE",
+    "RECORDS",
+    "WATERMARK",
+    "Epochs",
+    "Fate",
+    "Producers",
+    "ShuffleConfig",
+    "fate",
+]

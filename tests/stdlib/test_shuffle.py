@@ -17,16 +17,17 @@ import pytest
 from rillet.runtime.clock import SystemClock
 from rillet.runtime.connector import SinkContext, SourceContext
 from rillet.stdlib.kafkabroker import KafkaBroker
-from rillet.stdlib.kafkashuffle import KafkaShuffleConfig, KafkaShuffleSink, KafkaShuffleSource
+from rillet.stdlib.kafkashuffle import KafkaShuffleSink, KafkaShuffleSource
 from rillet.stdlib.redisbroker import RedisBroker
-from rillet.stdlib.shuffle import ShuffleConfig, ShuffleSink, ShuffleSource
+from rillet.stdlib.shuffle import ShuffleSink, ShuffleSource
+from rillet.stdlib.shufflebook import ShuffleConfig
 from tests.servers import KAFKA, REDIS, ensure, redis_client
 from tests.stdlib._source import SourceContract, build
 
 KEYS = ("user",)
 CARRIERS = {
     "redis": (RedisBroker, ShuffleConfig, ShuffleSink, ShuffleSource),
-    "kafka": (KafkaBroker, KafkaShuffleConfig, KafkaShuffleSink, KafkaShuffleSource),
+    "kafka": (KafkaBroker, ShuffleConfig, KafkaShuffleSink, KafkaShuffleSource),
 }
 
 
