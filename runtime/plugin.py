@@ -87,15 +87,27 @@ class Spec:
     it adds to every record, with its Python type (`{"kafka_partition": int}`), so that the
     checker knows them under a schema too (`added_fields`)."""
 
+    ends: Callable[[Any], bool] | None = None
+    """Whether a source's input ends by itself under its config Struct (`file` without
+    `follow`): the checker refuses what would never emit on an endless input (`bounded`)."""
+
     def added_fields(self, config: dict[str, Any]) -> dict[str, Any]:
         """The fields this source adds to every record under `config` (its arguments as the
         checker evaluated them); none when they do not make a valid config."""
-        if self.adds is None or self.config is None:
-            return {}
+        return self._of_config(self.adds, config, {})
+
+    def bounded(self, config: dict[str, Any]) -> bool | None:
+        """Whether this source's input ends under `config`; None when the source does not say
+        (`stdin` ends with its pipe) or the config is not valid."""
+        return self._of_config(self.ends, config, None)
+
+    def _of_config(self, declared: Callable[[Any], Any] | None, config: dict, default: Any) -> Any:
+        if declared is None or self.config is None:
+            return default
         try:
-            return self.adds(msgspec.convert(config, self.config))
+            return declared(msgspec.convert(config, self.config))
         except msgspec.ValidationError:
-            return {}
+            return default
 
 
 @dataclass(frozen=True)
@@ -225,6 +237,7 @@ class Plugin:
         internal: bool = False,
         needs: tuple[str, str] | None = None,
         adds: Callable[[Any], dict[str, Any]] | None = None,
+        ends: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -243,6 +256,7 @@ class Plugin:
                 internal=internal,
                 needs=needs,
                 adds=adds,
+                ends=ends,
             )
             return self._attach(cls, spec)
 
@@ -258,11 +272,12 @@ class Plugin:
         internal: bool = False,
         needs: tuple[str, str] | None = None,
         adds: Callable[[Any], dict[str, Any]] | None = None,
+        ends: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
         `shared` when several workers can read it together (`Spec.shared`); `reads` names the
-        config field holding the file it reads (`Spec.reads`); `internal`, `needs` and `adds`
-        as `Spec` says."""
+        config field holding the file it reads (`Spec.reads`); `internal`, `needs`, `adds` and
+        `ends` as `Spec` says."""
         return self._connector(
             "source",
             name,
@@ -272,6 +287,7 @@ class Plugin:
             internal=internal,
             needs=needs,
             adds=adds,
+            ends=ends,
         )
 
     def sink(
