@@ -39,8 +39,9 @@ from .plugin import FunctionContext, Registry, Spec
 from .pluginop import plugin_operator
 from .rolling import RollingOperator
 from .schema import struct_attributes
+from .session import SessionWindow
 from .stage import CompiledStage, compile_stage, reads_fields_only
-from .window import GlobalAggregate, PaneWindow, SessionWindow
+from .window import GlobalAggregate, PaneWindow
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 Tumbling and sliding windows keep per-key accumulators in panes (the greatest common divisor of
 size and step): each record updates one pane, and a window is the merge of its panes when it
-fires, so a slide costs a merge of panes, never a pass over the records. Session windows keep
-per-key sessions that merge when a record bridges them. A window fires when the watermark
-reaches its end, in end-time order; its panes or sessions are freed then, so memory follows
-the open windows, not the input. Windows are half-open and aligned to the epoch.
+fires, so a slide costs a merge of panes, never a pass over the records. A window fires when the
+watermark reaches its end, in end-time order; its panes are freed then, so memory follows the
+open windows, not the input. Windows are half-open and aligned to the epoch. Session windows
+are in `session.py`.
 
 Without `event_time` upstream, windows run on processing time: a record's time is the clock's
 when it arrives, and the clock's ticks move the watermark.
@@ -13,7 +13,6 @@ when it arrives, and the clock's ticks move the watermark.
 
 from __future__ import annotations
 
-import heapq
 import math
 from typing import Any
 
@@ -23,7 +22,7 @@ from .eventtime import timed_records
 from .expr import describe_error
 from .item import END_OF_TIME, NEVER, Batch
 from .operator import Output, StatelessOperator
-from .opstate import GlobalState, Group, PaneWindowState, SessionWindowState, hashable, read
+from .opstate import GlobalState, Group, PaneWindowState, hashable, read
 from .paneloop import pane_loop
 
 
@@ -243,102 +242,6 @@ class PaneWindow(Timed):
         self.panes = {start: _restored(self.aggregate, groups) for start, groups in state.panes}
 
 
-class SessionWindow(Timed):
-    """Per-key sessions: a record starts `[ts, ts + gap)`; overlapping sessions merge."""
-
-    def __init__(
-        self,
-        aggregate: CompiledAggregate,
-        gap_ms: int,
-        time_field: str | None,
-        lateness_ms: int,
-        clock: Clock,
-    ) -> None:
-        super().__init__(aggregate, time_field, lateness_ms, clock, tick_s=min(gap_ms / 1000, 1.0))
-        self.gap = gap_ms
-        # key -> [[start, end, accs, first], ...] by start; `first` numbers the session's first
-        # record in arrival order, so that sessions ending together come out first-seen first
-        self.sessions: dict[Any, list[list]] = {}
-        self.arrivals = 0
-        self.ends: list[tuple[int, int, Any]] = []  # heap of (end, first, key)
-
-    def process(self, batch: Batch, port: int, out: Output) -> None:
-        aggregate, gap = self.aggregate, self.gap
-        self.begin(batch)
-        for record, offset, ts in self.times(batch, out):
-            try:
-                key = aggregate.key_of(record)
-                sessions = self.sessions.get(key, [])  # stored once the record is added
-                start, end = ts, ts + gap
-                overlapping = [s for s in sessions if s[0] < end and start < s[1]]
-                for s in overlapping:
-                    start, end = min(start, s[0]), max(end, s[1])
-                if end <= self.advance(ts):
-                    out.emit_late(record, offset)
-                    continue
-                own = aggregate.new_accumulators()
-                aggregate.update(own, record)  # first, so that a bad value changes no session
-                # the merged sessions in start order, then the record: `first`, `last` and
-                # `collect` see a session's values in arrival order
-                accs = overlapping[0][2] if overlapping else own
-                for s in overlapping[1:]:
-                    for mine, theirs in zip(accs, s[2]):
-                        mine.merge(theirs)
-                if overlapping:
-                    for mine, theirs in zip(accs, own):
-                        mine.merge(theirs)
-                first = min((s[3] for s in overlapping), default=self.arrivals)
-                self.arrivals += 1
-                for s in overlapping:
-                    sessions.remove(s)
-                sessions.append([start, end, accs, first])
-                sessions.sort(key=lambda s: s[0])
-                self.sessions[key] = sessions
-                heapq.heappush(self.ends, (end, first, key))
-            except Exception as e:
-                out.error(record, offset, str(e))
-        self.finish(batch)
-
-    def on_watermark(self, ts_ms: int, out: Output) -> None:
-        if ts_ms <= self.watermark:
-            return
-        self.watermark = ts_ms
-        fired: list[tuple[int, int, int, Any, list]] = []
-        while self.ends and self.ends[0][0] <= ts_ms:
-            _, _, key = heapq.heappop(self.ends)
-            sessions = self.sessions.get(key, [])
-            for s in [s for s in sessions if s[1] <= ts_ms]:
-                fired.append((s[1], s[3], s[0], key, s[2]))
-                sessions.remove(s)
-            if not sessions:
-                self.sessions.pop(key, None)
-        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
-            emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
-
-    def snapshot(self) -> SessionWindowState:
-        return SessionWindowState(
-            self.watermark,
-            dict(self.seen),
-            self.arrivals,
-            [
-                (key, [(s[0], s[1], s[3], [a.snapshot() for a in s[2]]) for s in sessions])
-                for key, sessions in self.sessions.items()
-            ],
-        )
-
-    def restore(self, raw: Any) -> None:
-        state = read(raw, SessionWindowState)
-        self.watermark, self.seen = state.watermark, dict(state.seen)
-        self.arrivals = state.arrivals
-        self.sessions, self.ends = {}, []
-        for saved_key, sessions in state.sessions:
-            key = hashable(saved_key)
-            self.sessions[key] = []
-            for start, end, first, saved in sessions:
-                self.sessions[key].append([start, end, _accumulators(self.aggregate, saved), first])
-                heapq.heappush(self.ends, (end, first, key))
-
-
 class GlobalAggregate(StatelessOperator):
     """`aggregate` with no window: per key over the whole input, emitted when the input ends.
     On an unbounded input nothing is emitted until the run stops."""
@@ -382,10 +285,10 @@ def _groups(groups: dict[Any, list]) -> list[Group]:
 
 
 def _restored(aggregate: CompiledAggregate, groups: list[Group]) -> dict[Any, list]:
-    return {hashable(key): _accumulators(aggregate, saved) for key, saved in groups}
+    return {hashable(key): accumulators(aggregate, saved) for key, saved in groups}
 
 
-def _accumulators(aggregate: CompiledAggregate, saved: list[Any]) -> list:
+def accumulators(aggregate: CompiledAggregate, saved: list[Any]) -> list:
     accs = aggregate.new_accumulators()
     for acc, value in zip(accs, saved):
         acc.restore(value)
