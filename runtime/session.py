@@ -1,4 +1,5 @@
-"""Session windows: the operator behind `window session gap DUR | aggregate { ... }`.
+"""Session windows: the operator behind `window session gap DUR | aggregate { ... }` (and
+`| top ...`).
 
 Each key's records form sessions of activity: a record at `t` opens `[t, t + gap)`, and the
 key's sessions that overlap merge, so a record arriving out of order can bridge two. A session
@@ -89,7 +90,8 @@ class SessionWindow(Timed):
             if not sessions:
                 self.sessions.pop(key, None)
         for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
-            emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
+            bounds = {"window_start": start, "window_end": end}
+            emit_result(out, self.aggregate, key, accs, bounds, {})
 
     def snapshot(self) -> SessionWindowState:
         return SessionWindowState(

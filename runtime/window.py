@@ -1,11 +1,13 @@
-"""Windowed and global aggregation: the operators behind `window ... | aggregate { ... }`.
+"""Windowed and global aggregation: the operators behind `window ... | aggregate { ... }` and
+`window ... | top ...` (a `top` is an aggregate whose groups keep records, `top.py`).
 
 Tumbling and sliding windows keep per-key accumulators in panes (the greatest common divisor of
 size and step): each record updates one pane, and a window is the merge of its panes when it
 fires, so a slide costs a merge of panes, never a pass over the records. A window fires when the
 watermark reaches its end, in end-time order; its panes are freed then, so memory follows the
 open windows, not the input. Windows are half-open and aligned to the epoch. Session windows
-are in `session.py`.
+are in `session.py`. A window with `emit every` also emits the rows of its groups that changed,
+every so often of the clock's time, before it fires.
 
 Without `event_time` upstream, windows run on processing time: a record's time is the clock's
 when it arrives, and the clock's ticks move the watermark.
@@ -27,19 +29,21 @@ from .paneloop import pane_loop
 
 
 def emit_result(
-    out: Output, aggregate: CompiledAggregate, key: Any, accs: list, bounds: dict
+    out: Output, aggregate: CompiledAggregate, key: Any, accs: list, bounds: dict, tail: dict
 ) -> None:
-    """One group's output record, after `bounds` (the window's). When the result fails (an
-    item's division by zero, an int overflow), the group — its window and keys — becomes an
-    error record and the run goes on, as with any bad record."""
+    """One group's output records, after `bounds` (the window's) and before `tail` (`final`,
+    for a window that emits early). When the result fails (an item's division by zero, an int
+    overflow), the group — its window and keys — becomes an error record and the run goes on,
+    as with any bad record."""
     try:
-        row = aggregate.result(key, accs)
+        rows = aggregate.rows(key, accs)
     except Exception as e:
         keys = aggregate.keys
         values = (key,) if len(keys) == 1 else key
         out.error({**bounds, **dict(zip(keys, values))}, None, describe_error(e))
         return
-    out.emit({**bounds, **row})
+    for row in rows:  # the bounds win over fields so named of a record `top` kept
+        out.emit({**bounds, **row, **bounds, **tail} if bounds else {**row, **tail})
 
 
 class Timed:
@@ -100,7 +104,11 @@ class Timed:
 
 
 class PaneWindow(Timed):
-    """Tumbling (`every == size`) and sliding windows over panes."""
+    """Tumbling (`every == size`) and sliding windows over panes.
+
+    With `early_ms` (`emit every`), every `early_ms` of the clock's time the open windows'
+    groups that received records since the last such rows are emitted, with `final` false; a
+    window's rows when it fires have `final` true. Which groups changed is kept per pane."""
 
     def __init__(
         self,
@@ -110,6 +118,7 @@ class PaneWindow(Timed):
         time_field: str | None,
         lateness_ms: int,
         clock: Clock,
+        early_ms: int | None = None,
     ) -> None:
         super().__init__(
             aggregate, time_field, lateness_ms, clock, tick_s=min(every_ms / 1000, 1.0)
@@ -121,10 +130,17 @@ class PaneWindow(Timed):
         self.first_seen: dict[int, dict[Any, int]] = {}  # sliding: pane -> key -> arrival no.
         self.arrivals = 0
         self.fired_until = NEVER  # every window ending at or before this has fired
+        self.early_ms = early_ms
+        self.changed: dict[int, dict[Any, None]] = {}  # early: pane -> keys with new records
+        self.tail = {} if early_ms is None else {"final": True}
+        if early_ms is not None:
+            self.early_slot = clock.time_ms() // early_ms
+            self.tick_s = min(self.tick_s or math.inf, early_ms / 1000)
+        sliding = every_ms != size_ms
         self._loop = (
             None
             if time_field is None
-            else pane_loop(aggregate, time_field, sliding=every_ms != size_ms)
+            else pane_loop(aggregate, time_field, sliding, early=early_ms is not None)
         )
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
@@ -144,12 +160,14 @@ class PaneWindow(Timed):
                 size=size,
                 pane=pane,
                 new=aggregate.new_accumulators,
+                changed=self.changed,
             )
             self.finish(batch)
             return
         key_of, update, new = aggregate.key_of, aggregate.update, aggregate.new_accumulators
         panes, advance = self.panes, self.advance
         first_seen = None if every == size else self.first_seen
+        changed = None if self.early_ms is None else self.changed
         self.begin(batch)
         for record, offset, ts in self.times(batch, out):
             if ts - ts % every + size <= advance(ts):  # the last window holding ts has closed
@@ -167,9 +185,41 @@ class PaneWindow(Timed):
                         first_seen.setdefault(start, {})[key] = self.arrivals
                         self.arrivals += 1
                 update(accs, record)
+                if changed is not None:
+                    changed.setdefault(start, {})[key] = None
             except Exception as e:  # a bad value for an aggregate or an unhashable key
                 out.error(record, offset, str(e))
         self.finish(batch)
+
+    def on_tick(self, now_ms: int, out: Output) -> None:
+        super().on_tick(now_ms, out)
+        if self.early_ms is not None and now_ms // self.early_ms > self.early_slot:
+            self.early_slot = now_ms // self.early_ms
+            self._emit_early(out)
+
+    def _emit_early(self, out: Output) -> None:
+        """The rows of the open windows' groups that received records since the last early
+        rows, windows in end order."""
+        windows: dict[int, dict[Any, None]] = {}
+        for pane_start, keys in self.changed.items():
+            for start in self._covering(pane_start):
+                if start + self.size > self.fired_until:
+                    windows.setdefault(start, {}).update(keys)
+        self.changed.clear()
+        early = {"final": False}
+        for start in sorted(windows):
+            bounds = {"window_start": start, "window_end": start + self.size}
+            for key, accs in self._merged(start).items():
+                if key in windows[start]:
+                    emit_result(out, self.aggregate, key, accs, bounds, early)
+
+    def _covering(self, pane_start: int) -> list[int]:
+        """The starts of the windows that cover the pane starting at `pane_start`."""
+        start, starts = pane_start - pane_start % self.every, []
+        while start > pane_start - self.size:
+            starts.append(start)
+            start -= self.every
+        return starts
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         if ts_ms <= self.watermark:
@@ -178,25 +228,25 @@ class PaneWindow(Timed):
         if not self.panes:
             self.fired_until = max(self.fired_until, ts_ms)
             return
-        starts = set()
-        for pane_start in self.panes:
-            first = pane_start - pane_start % self.every
-            start = first
-            while start > pane_start - self.size:
-                starts.add(start)
-                start -= self.every
+        starts = {start for pane_start in self.panes for start in self._covering(pane_start)}
         for start in sorted(starts):
             end = start + self.size
             if self.fired_until < end <= ts_ms:
-                self._fire(start, end, out)
+                bounds = {"window_start": start, "window_end": end}
+                for key, accs in self._merged(start).items():
+                    emit_result(out, self.aggregate, key, accs, bounds, self.tail)
         self.fired_until = max(self.fired_until, min(ts_ms, END_OF_TIME))
         for pane_start in [
             p for p in self.panes if p - p % self.every + self.size <= self.fired_until
         ]:
             del self.panes[pane_start]
             self.first_seen.pop(pane_start, None)
+            self.changed.pop(pane_start, None)
 
-    def _fire(self, start: int, end: int, out: Output) -> None:
+    def _merged(self, start: int) -> dict[Any, list]:
+        """The groups of the window from `start`, merged over its panes, in the order their
+        keys were first seen in it."""
+        end = start + self.size
         merged: dict[Any, list] = {}
         first: dict[Any, int] = {}
         new = self.aggregate.new_accumulators
@@ -219,8 +269,7 @@ class PaneWindow(Timed):
                     mine.merge(theirs)
         if first:  # keys in the order they were first seen in the window, not pane by pane
             merged = {key: merged[key] for key in sorted(merged, key=first.__getitem__)}
-        for key, accs in merged.items():
-            emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
+        return merged
 
     def snapshot(self) -> PaneWindowState:
         return PaneWindowState(
@@ -230,6 +279,7 @@ class PaneWindow(Timed):
             self.arrivals,
             [(start, _groups(groups)) for start, groups in self.panes.items()],
             [(start, list(firsts.items())) for start, firsts in self.first_seen.items()],
+            [(start, list(keys)) for start, keys in self.changed.items()],
         )
 
     def restore(self, raw: Any) -> None:
@@ -240,6 +290,9 @@ class PaneWindow(Timed):
             start: {hashable(key): n for key, n in firsts} for start, firsts in state.first_seen
         }
         self.panes = {start: _restored(self.aggregate, groups) for start, groups in state.panes}
+        self.changed.clear()
+        for start, keys in state.changed:
+            self.changed[start] = dict.fromkeys(map(hashable, keys))
 
 
 class GlobalAggregate(StatelessOperator):
@@ -269,7 +322,7 @@ class GlobalAggregate(StatelessOperator):
 
     def on_end(self, out: Output) -> None:
         for key, accs in self.groups.items():
-            emit_result(out, self.aggregate, key, accs, {})
+            emit_result(out, self.aggregate, key, accs, {}, {})
         self.groups = {}
 
     def snapshot(self) -> GlobalState:
