@@ -1,10 +1,11 @@
 """Checking `top` and a window's `emit every`.
 
 `top` keeps whole records, so it adds fields to the record rather than making new ones: `rank`,
-and after a window its bounds (and `final` with `emit every`). Without a window it emits at the
-end of its input, so on an input known never to end it would never emit: an error, found from
-what each source declares (`Spec.bounded`: a `file` with `follow=true`, a broker without
-`until_empty`, `generate` without `count`).
+and after a window its bounds (and `final` with `emit every`); the bounds replace the record's
+own (the rows of a windowed `aggregate`, windowed again to be ranked). Without a window it
+emits at the end of its input, so on an input known never to end it would never emit: an error,
+found from what each source declares (`Spec.bounded`: a `file` with `follow=true`, a broker
+without `until_empty`, `generate` without `count`).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class TopChecker(AggregateChecker):
                 tail["final"] = TypeSpec("bool")
         if record.fields is None:
             return record
-        for name in [*bounds, *tail]:
+        for name in tail:  # a record's own window fields are replaced: rows ranked again
             if name in record.fields:
                 self.report(
                     error(
