@@ -52,7 +52,7 @@ class Timed:
 
     A record is late when its window ended at or before the horizon: the larger of the
     watermark received and the largest event time this operator has seen from the record's
-    source minus the lateness (the language's rule, docs/language.md §4.6, applied record by
+    source minus the lateness (the language's rule, docs/language.md §4.8, applied record by
     record, so where batches are cut does not matter). The largest time is kept per source so
     that, after a `union`, a source running ahead of another does not make the other's on-time
     records late: between sources, the merged watermark decides.
