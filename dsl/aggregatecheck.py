@@ -27,18 +27,22 @@ class AggregateChecker(PluginOperatorChecker):
         keys: tuple[ast.Ident, ...],
         items: tuple[ast.Assignment, ...],
         record: RecordType,
-        windowed: bool,
+        window: ast.WindowOp | None,
         line: str,
     ) -> RecordType:
+        """The output's fields: the window's, the keys, the items, and `final` for a window
+        that emits early."""
         where = "`aggregate`"
         fields: dict[str, TypeSpec] = {}
         for key in keys:
             self.field(key, record, where)
             fields[key.text] = (record.fields or {}).get(key.text, TypeSpec("any", True))
-        if windowed:
+        if window is not None:
             fields["window_start"] = fields["window_end"] = TypeSpec("int")
-        fields.update(self._items(keys, items, record, fields, where, "the aggregate's output"))
-        return RecordType(fields, line)
+        final = {"final": TypeSpec("bool")} if window is not None and window.emit_every else {}
+        taken = {**fields, **final}
+        fields.update(self._items(keys, items, record, taken, where, "the aggregate's output"))
+        return RecordType({**fields, **final}, line)
 
     def rolling(
         self, op: ast.RollingOp, record: RecordType, time: ast.EventTimeOp | None, line: str

@@ -163,12 +163,22 @@ class EventTimeOp(Step, frozen=True):
     idle: Duration | None
 
 
-class WindowOp(Node, frozen=True):
-    """`kind` is tumbling, sliding or session; a session's gap is its `size`."""
+class WindowOp(Node, frozen=True, omit_defaults=True):
+    """`kind` is tumbling, sliding or session; a session's gap is its `size`. `emit_every`:
+    the open windows' rows are also emitted this often (`emit every 10s`); left out of the
+    encoded tree when not given."""
 
     kind: str
     size: Duration
     every: Duration | None
+    emit_every: Duration | None = None
+
+
+class EmitOp(Node, frozen=True):
+    """`| emit every DUR` on its own: always a mistake (it belongs on a window's line), parsed
+    so that the checker can say so."""
+
+    every: Duration
 
 
 class AggregateOp(Step, frozen=True):
@@ -184,6 +194,21 @@ class RollingOp(Step, frozen=True):
     last: Literal | None
     keys: tuple[Ident, ...]
     items: tuple[Assignment, ...]
+
+
+class OrderItem(Node, frozen=True):
+    field: Ident
+    descending: bool
+
+
+class TopOp(Step, frozen=True):
+    """`top N by FIELD [asc|desc], ... [per KEY, ...]`: per window (or the whole input) and
+    key, the first `count` records in `order`, ties in arrival order. `order` is empty when
+    `by` is missing, which the checker reports."""
+
+    count: Literal
+    order: tuple[OrderItem, ...]
+    per: tuple[Ident, ...]
 
 
 class DedupeOp(Step, frozen=True):
@@ -227,11 +252,13 @@ Operator = (
     | WindowOp
     | AggregateOp
     | RollingOp
+    | TopOp
     | DedupeOp
     | JoinOp
     | LookupOp
     | LateOp
     | IntoOp
+    | EmitOp
     | PluginOp
 )
 

@@ -59,13 +59,16 @@ CODES: dict[str, str] = {
     "W0410": "a glob that matches nothing yet, or a `follow=true` file not there yet",
     # windows and aggregates
     "E0501": "a misplaced `late into`",
-    "E0502": "a `window` without `aggregate`",
-    "E0503": "a bad window size",
+    "E0502": "a `window` without `aggregate` or `top`",
+    "E0503": "a bad window size, or a count below 1 (`rolling last`, `top`)",
     "E0504": "an aggregate output name that clashes",
     "E0505": "a field outside an aggregate that is not a key of `by`",
     "E0506": "a misplaced or nested aggregate",
     "E0507": "an event-time field that is no longer a field where it is read",
     "E0508": "a `rolling` without event time",
+    "E0509": "a `top` without `by`",
+    "E0510": "a `top` without a window on an input that never ends",
+    "E0511": "a misplaced `emit every` (without a window, or on a session window)",
     # plugins
     "E0603": "a `use` file not found",
     "E0604": "a `use` module that cannot be imported",

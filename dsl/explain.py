@@ -113,6 +113,19 @@ def _keys(keys: tuple[str, ...]) -> str:
     return ", ".join(f"`{k}`" for k in keys)
 
 
+def _windowed(
+    kept: str, keys: tuple[str, ...], window: ir.Window | None, field: str | None, lateness: int
+) -> str:
+    """The state of an `aggregate` or a `top`: its groups, and when they come out."""
+    by = f"keyed by {_keys(keys)}" if keys else "one group (no keys)"
+    if window is None:
+        return f"state: {kept}{by}; results at end of input"
+    unit = "session" if window.kind == "session" else "window"
+    shape, _, every = render.window(window).removeprefix("window ").partition(" emit every ")
+    early = f"; early rows every {every} of processing time" if every else ""
+    return f"state: {kept}{by} and {unit} ({shape}); {_time(field, lateness)}{early}"
+
+
 def _state(op: ir.Op, registry: Registry) -> list[str]:
     """What a stateful operator keeps in checkpoints, and what it is keyed by."""
     match op:
@@ -120,12 +133,10 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
             idle_text = f"; idle after {render.duration(idle)}" if idle is not None else ""
             return [f"state: the watermark of {_time(name, lateness)}{idle_text}"]
         case ir.Aggregate(keys=keys, window=window, time_field=field, lateness_ms=lateness):
-            by = f"keyed by {_keys(keys)}" if keys else "one group (no keys)"
-            if window is not None:
-                unit = "session" if window.kind == "session" else "window"
-                by += f" and {unit} ({render.window(window).removeprefix('window ')})"
-                return [f"state: {by}; {_time(field, lateness)}"]
-            return [f"state: {by}; results at end of input"]
+            return [_windowed("", keys, window, field, lateness)]
+        case ir.Top(keys=keys, window=window, time_field=field, lateness_ms=lateness):
+            kept = f"each group's first {op.count} record{'' if op.count == 1 else 's'}, "
+            return [_windowed(kept, keys, window, field, lateness)]
         case ir.Rolling(keys=keys, within_ms=within, last=last, time_field=field):
             by = f"keyed by {_keys(keys)}, each key's" if keys else "one group (no keys), its"
             kept = f"last {last} records" if last is not None else "records of the last "

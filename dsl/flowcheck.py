@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from rillet.runtime.plan import TypeSpec
 
 from . import ast
-from .aggregatecheck import AggregateChecker
 from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
 from .exprcheck import Scope
 from .pluginopcheck import OPERATOR_NAMES
 from .streamorder import flow_streams
+from .topcheck import TopChecker
 from .types import (
     RecordType,
     describe,
@@ -40,6 +40,19 @@ def unknown_sink(checked: Draft, ident: ast.Ident) -> Diagnostic | None:
     return error("E0110", f"unknown sink `{ident.text}`", ident.span, label)
 
 
+_FILLS = ast.AggregateOp | ast.TopOp
+"""What may follow a `window`; the event time ends at either (their rows are new records)."""
+
+
+def _unfilled(window: ast.WindowOp) -> Diagnostic:
+    return error(
+        "E0502",
+        "`window` must be followed by `aggregate` or `top`",
+        window.span,
+        "a window needs an aggregate or a top to fill",
+    )
+
+
 def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
     """The event time after a `union`: its inputs' when they all have the same field and
     lateness, else none."""
@@ -49,7 +62,7 @@ def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
     return times[0] if len(kinds) == 1 else None
 
 
-class FlowChecker(AggregateChecker):
+class FlowChecker(TopChecker):
     def __init__(self, checked: Draft, report: Report) -> None:
         super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
@@ -57,6 +70,7 @@ class FlowChecker(AggregateChecker):
         self.times: dict[str, ast.EventTimeOp | None] = {}
         self.read: set[str] = set()
         self.written: set[str] = set()
+        self.endless: dict[str, str] = {}  # source or stream name -> a source that never ends
 
     def run(self) -> None:
         c = self.c
@@ -66,6 +80,7 @@ class FlowChecker(AggregateChecker):
             spec = c.registry.get("source", connector)
             added = spec.added_fields(config) if spec is not None else {}
             self.types[name] = source_type(schema, added, connector)
+        self.endless = self.endless_sources()
         for name in c.stream_order:
             self.types[name], self.times[name] = self.flow(c.streams[name].flow)
         c.stream_times.update(self.times)
@@ -124,48 +139,33 @@ class FlowChecker(AggregateChecker):
             time = _agreed([self.times.get(s.text) for s in flow.head.streams])
         if record is None:
             return None, None
+        endless = self.endless_input(flow, self.endless)
         previous: ast.Operator | None = None
         for op in flow.ops:
             self.c.times[op] = time
             timed = ast.WindowOp | ast.DedupeOp | ast.JoinOp | ast.RollingOp
             if isinstance(op, timed) and time is not None:
                 self._event_time_field(op, time, record)
-            if isinstance(op, ast.LateOp) and not isinstance(
-                previous, ast.AggregateOp | ast.RollingOp
-            ):
+            if isinstance(op, ast.LateOp) and not isinstance(previous, _FILLS | ast.RollingOp):
                 self.report(
                     error(
                         "E0501",
-                        "`late into` must come right after `aggregate` or `rolling`",
+                        "`late into` must come right after `aggregate`, `rolling` or `top`",
                         op.span,
-                        "not after an aggregate or a rolling",
+                        "not after an aggregate, a rolling or a top",
                     )
                 )
-            if isinstance(previous, ast.WindowOp) and not isinstance(op, ast.AggregateOp):
-                self.report(
-                    error(
-                        "E0502",
-                        "`window` must be followed by `aggregate`",
-                        previous.span,
-                        "a window needs an aggregate to fill",
-                    )
-                )
-            record = self.operator(op, record, previous)
+            if isinstance(previous, ast.WindowOp) and not isinstance(op, _FILLS | ast.EmitOp):
+                self.report(_unfilled(previous))
+            record = self.operator(op, record, previous, endless)
             self.c.types[op] = record
             previous = op
             if isinstance(op, ast.EventTimeOp):
                 time = op
-            elif isinstance(op, ast.AggregateOp):
+            elif isinstance(op, _FILLS):
                 time = None
         if isinstance(previous, ast.WindowOp):
-            self.report(
-                error(
-                    "E0502",
-                    "`window` must be followed by `aggregate`",
-                    previous.span,
-                    "a window needs an aggregate to fill",
-                )
-            )
+            self.report(_unfilled(previous))
         return record, time
 
     def _event_time_field(
@@ -212,10 +212,16 @@ class FlowChecker(AggregateChecker):
         return RecordType(fields, "the `union`")
 
     def operator(  # noqa: C901 (one case per operator kind, each a line or a call)
-        self, op: ast.Operator, record: RecordType, previous: ast.Operator | None
+        self,
+        op: ast.Operator,
+        record: RecordType,
+        previous: ast.Operator | None,
+        endless: str | None,
     ) -> RecordType:
+        """The records' type after `op`; `endless`: a source of the flow that never ends."""
         where = f"`{OPERATOR_NAMES.get(type(op), 'operator')}`"
         line = f"the {where} on line {op.span.line}"
+        window = previous if isinstance(previous, ast.WindowOp) else None
         match op:
             case ast.WhereOp(cond=cond):
                 self.expr(cond, Scope(record, where))
@@ -234,9 +240,15 @@ class FlowChecker(AggregateChecker):
             case ast.EventTimeOp(field=field):
                 return self._event_time(field, record, where)
             case ast.WindowOp(size=size, every=every):
+                self.emit_every(op)
                 return self._window(size, every, record)
             case ast.AggregateOp(keys=keys, items=items):
-                return self.aggregate(keys, items, record, isinstance(previous, ast.WindowOp), line)
+                return self.aggregate(keys, items, record, window, line)
+            case ast.TopOp():
+                return self.top(op, record, window, endless, line)
+            case ast.EmitOp():
+                self.stray_emit(op, previous)
+                return record
             case ast.RollingOp():
                 return self.rolling(op, record, self.c.times[op], line)
             case ast.DedupeOp(keys=keys):

@@ -46,11 +46,13 @@ OPERATORS = (
     "window",
     "aggregate",
     "rolling",
+    "top",
     "dedupe",
     "join",
     "lookup",
     "late",
     "into",
+    "emit",
 )
 
 
@@ -159,6 +161,7 @@ _GROUPS = {
                 "DEDUPE",
                 "DERIVE",
                 "DROP",
+                "EMIT",
                 "EVENT_TIME",
                 "EXPLODE",
                 "INTO",
@@ -168,6 +171,7 @@ _GROUPS = {
                 "NAME",
                 "ROLLING",
                 "SELECT",
+                "TOP",
                 "WHERE",
                 "WINDOW",
             }

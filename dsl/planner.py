@@ -71,6 +71,15 @@ def _field(time: ast.EventTimeOp | None) -> str | None:
     return time.field.text if time is not None else None
 
 
+def _window(window: ast.WindowOp | None) -> ir.Window | None:
+    if window is None:
+        return None
+    every = window.every.ms if window.every else None
+    if window.emit_every is None:
+        return ir.Window(window.kind, window.size.ms, every)
+    return ir.Window(window.kind, window.size.ms, every, window.emit_every.ms)
+
+
 def _late_into(ops: list[ast.Operator], index: int) -> tuple[str | None, int]:
     """The sink of a `late into` at `ops[index]` (right after `aggregate` or `rolling`), and
     the index after it."""
@@ -140,15 +149,19 @@ class _Planner:
                 case ast.IntoOp(sink=sink):
                     self.sink_inputs[sink.text].append(current)
                     continue
-                case ast.WindowOp() | ast.AggregateOp():
+                case ast.WindowOp() | ast.AggregateOp() | ast.TopOp():
                     window = op if isinstance(op, ast.WindowOp) else None
                     time = times[op]
                     if window is not None:
                         op = ops[index]
                         index += 1
                     late, index = _late_into(ops, index)
-                    aggregate = self.aggregate(op, window, late, time)
-                    current = self.add(aggregate, (current,), (window or op).span, op.named)  # type: ignore[union-attr]
+                    lowered = (
+                        self.top(op, window, late, time)
+                        if isinstance(op, ast.TopOp)
+                        else self.aggregate(op, window, late, time)
+                    )
+                    current = self.add(lowered, (current,), (window or op).span, op.named)  # type: ignore[union-attr]
                     continue
                 case ast.RollingOp():
                     late, index = _late_into(ops, index)
@@ -182,14 +195,27 @@ class _Planner:
         assert isinstance(op, ast.AggregateOp)
         params = self.c.params
         fields = tuple(ir.Assign(a.name.text, lower_expr(a.value, params)) for a in op.items)
-        lowered = None
-        if window is not None:
-            every = window.every.ms if window.every else None
-            lowered = ir.Window(window.kind, window.size.ms, every)
         return ir.Aggregate(
             tuple(k.text for k in op.keys),
             fields,
-            lowered,
+            _window(window),
+            late,
+            _field(time),
+            time.lateness.ms if time is not None and time.lateness else 0,
+        )
+
+    def top(
+        self,
+        op: ast.TopOp,
+        window: ast.WindowOp | None,
+        late: str | None,
+        time: ast.EventTimeOp | None,
+    ) -> ir.Top:
+        return ir.Top(
+            tuple(k.text for k in op.per),
+            tuple(ir.Order(i.field.text, i.descending) for i in op.order),
+            op.count.value,
+            _window(window),
             late,
             _field(time),
             time.lateness.ms if time is not None and time.lateness else 0,

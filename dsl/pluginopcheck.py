@@ -21,11 +21,13 @@ OPERATOR_NAMES = {
     ast.WindowOp: "window",
     ast.AggregateOp: "aggregate",
     ast.RollingOp: "rolling",
+    ast.TopOp: "top",
     ast.DedupeOp: "dedupe",
     ast.JoinOp: "join",
     ast.LookupOp: "lookup",
     ast.LateOp: "late into",
     ast.IntoOp: "into",
+    ast.EmitOp: "emit every",
 }
 """The built-in operators by node, as written; a plugin operator is named otherwise."""
 

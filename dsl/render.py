@@ -134,11 +134,20 @@ def _assignments(fields: tuple[ir.Assign, ...], short: bool) -> str:
 
 
 def window(w: ir.Window) -> str:
+    early = f" emit every {duration(w.emit_every_ms)}" if w.emit_every_ms else ""
     if w.kind == "session":
-        return f"window session gap {duration(w.size_ms)}"
+        return f"window session gap {duration(w.size_ms)}{early}"
     if w.kind == "sliding" and w.every_ms is not None:
-        return f"window sliding {duration(w.size_ms)} every {duration(w.every_ms)}"
-    return f"window {w.kind} {duration(w.size_ms)}"
+        return f"window sliding {duration(w.size_ms)} every {duration(w.every_ms)}{early}"
+    return f"window {w.kind} {duration(w.size_ms)}{early}"
+
+
+def _top(op: ir.Top) -> str:
+    """`window ... | top 3 by price desc per auction`."""
+    order = ", ".join(f"{o.field} {'desc' if o.descending else 'asc'}" for o in op.order)
+    per = f" per {', '.join(op.keys)}" if op.keys else ""
+    body = f"top {op.count} by {order}{per}"
+    return f"{window(op.window)} | {body}" if op.window is not None else body
 
 
 def _aggregating(op: ir.Aggregate | ir.Rolling) -> str:
@@ -182,8 +191,8 @@ def operator(op: ir.Op) -> str:
             text = f"event_time {name}"
             text += f" lateness {duration(lateness)}" if lateness else ""
             return text + (f" idle {duration(idle)}" if idle is not None else "")
-        case ir.Aggregate() | ir.Rolling():
-            return _aggregating(op)
+        case ir.Aggregate() | ir.Rolling() | ir.Top():
+            return _top(op) if isinstance(op, ir.Top) else _aggregating(op)
         case ir.Dedupe(keys=keys, within_ms=within):
             return f"dedupe by {', '.join(keys)} within {duration(within)}"
         case ir.Join(right=right, on=on, within_ms=within):

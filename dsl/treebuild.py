@@ -124,8 +124,14 @@ class ToAst(ExpressionTree):
         )
 
     def window_op(self, meta, items):
-        kind, size, every = items[0]
-        return ast.WindowOp(kind=kind, size=size, every=every, span=span_of(meta))
+        (kind, size, every), emit = items
+        emit_every = emit and self._duration(emit)
+        return ast.WindowOp(
+            kind=kind, size=size, every=every, emit_every=emit_every, span=span_of(meta)
+        )
+
+    def emit_op(self, meta, items):
+        return ast.EmitOp(every=self._duration(items[0]), span=span_of(meta))
 
     def tumbling(self, meta, items):
         return ("tumbling", self._duration(items[0]), None)
@@ -150,6 +156,20 @@ class ToAst(ExpressionTree):
         if within is None:
             last = ast.Literal(value=self._int(size), kind="int", span=token_span(size))
         return ast.RollingOp(within=within, last=last, keys=keys, items=assigns, span=span_of(meta))
+
+    def top_op(self, meta, items):
+        count, *rest = items
+        return ast.TopOp(
+            count=ast.Literal(value=self._int(count), kind="int", span=token_span(count)),
+            order=tuple(i for i in rest if isinstance(i, ast.OrderItem)),
+            per=tuple(ident(t) for t in rest if isinstance(t, Token)),
+            span=span_of(meta),
+        )
+
+    def order_item(self, meta, items):
+        name, direction = items
+        descending = direction is None or direction.type == "DESC"
+        return ast.OrderItem(field=ident(name), descending=descending, span=span_of(meta))
 
     def dedupe_op(self, meta, items):
         *keys, within = items

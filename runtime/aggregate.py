@@ -44,6 +44,8 @@ class CompiledAggregate:
     """`update`'s body over `accs` and `r`, unindented, for a caller's generated loop."""
     namespace: dict[str, Any]
     """The globals that `key_code` and `update_lines` need (functions, constants)."""
+    rows: Callable[[Any, list], list[dict]]
+    """A group's output records: `result`'s one, or a `top`'s kept records (`top.py`)."""
 
 
 def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
@@ -106,6 +108,7 @@ def compile_aggregate(
         key_code,
         tuple(update),
         dict(exprs.namespace),
+        lambda key, accs: [result(key, accs)],
     )
 
 

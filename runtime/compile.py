@@ -2,8 +2,9 @@
 
 A run of stateless operators (`where select derive drop explode`) in which each one feeds only
 the next becomes one `stage` node with one generated batch function. Stateful operators
-(`event_time`, windows and `aggregate`, `rolling`, `dedupe`, `join`, `lookup`) become `operator`
-nodes. Plugin operators become `operator` nodes too (`pluginop.py`). Read next: `run.py`.
+(`event_time`, windows and `aggregate` or `top`, `rolling`, `dedupe`, `join`, `lookup`) become
+`operator` nodes. Plugin operators become `operator` nodes too (`pluginop.py`). Read next:
+`run.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .aggregate import compile_aggregate
+from .aggregate import CompiledAggregate, compile_aggregate
 from .clock import Clock
 from .eventtime import EventTimeOperator
 from .keyed import DedupeOperator, JoinOperator
@@ -31,6 +32,7 @@ from .plan import (
     SchemaSpec,
     Sink,
     Source,
+    Top,
     Union,
     Window,
     late_sink,
@@ -39,8 +41,10 @@ from .plugin import FunctionContext, Registry, Spec
 from .pluginop import plugin_operator
 from .rolling import RollingOperator
 from .schema import struct_attributes
+from .session import SessionWindow
 from .stage import CompiledStage, compile_stage, reads_fields_only
-from .window import GlobalAggregate, PaneWindow, SessionWindow
+from .top import compile_top
+from .window import GlobalAggregate, PaneWindow
 
 
 @dataclass
@@ -68,7 +72,7 @@ class PhysicalPlan:
     """The code object of each function callable in expressions, to name the one that raised."""
 
 
-_OPERATORS = (EventTime, Aggregate, Rolling, Dedupe, Join, Lookup, PluginOperator)
+_OPERATORS = (EventTime, Aggregate, Rolling, Top, Dedupe, Join, Lookup, PluginOperator)
 
 
 def operator_name(node: Node) -> str:
@@ -229,25 +233,10 @@ def _operator(
     match op:
         case EventTime(field=field_name, lateness_ms=lateness, idle_ms=idle):
             return EventTimeOperator(field_name, lateness, idle, clock)
-        case Aggregate(window=None):
-            return GlobalAggregate(compile_aggregate(op, registry, functions))
-        case Aggregate(window=Window(kind="session", size_ms=gap)):
-            return SessionWindow(
-                compile_aggregate(op, registry, functions),
-                gap,
-                op.time_field,
-                op.lateness_ms,
-                clock,
-            )
-        case Aggregate(window=Window(size_ms=size, every_ms=every)):
-            return PaneWindow(
-                compile_aggregate(op, registry, functions),
-                size,
-                every or size,
-                op.time_field,
-                op.lateness_ms,
-                clock,
-            )
+        case Aggregate():
+            return _windowed(op, compile_aggregate(op, registry, functions), clock)
+        case Top():
+            return _windowed(op, compile_top(op, registry, functions), clock)
         case Rolling(fields=fields, time_field=time_field, lateness_ms=lateness):
             return RollingOperator(
                 compile_aggregate(op, registry, functions),
@@ -269,6 +258,23 @@ def _operator(
             assert spec is not None
             return plugin_operator(spec, kwargs, concurrency)
     raise TypeError(f"not an operator: {op!r}")
+
+
+def _windowed(op: Aggregate | Top, aggregate: CompiledAggregate, clock: Clock) -> Any:
+    """The operator that runs an `aggregate` or a `top` over its window, or over the whole
+    input without one."""
+    match op.window:
+        case None:
+            return GlobalAggregate(aggregate)
+        case Window(kind="session", size_ms=gap):
+            return SessionWindow(aggregate, gap, op.time_field, op.lateness_ms, clock)
+        case Window(size_ms=size, every_ms=every, emit_every_ms=early):
+            early_ms = early or None  # UNSET when not given
+            lateness = op.lateness_ms
+            return PaneWindow(
+                aggregate, size, every or size, op.time_field, lateness, clock, early_ms
+            )
+    raise TypeError(f"not a window: {op.window!r}")
 
 
 def _required_fields(schema: SchemaSpec | None) -> frozenset[str]:

@@ -64,13 +64,20 @@ class PaneWindowV1(msgspec.Struct):
     first_seen: list[tuple[int, list[tuple[Any, int]]]]  # pane start -> key -> arrival no.
 
 
-class PaneWindowState(Versioned, tag=2):
+class PaneWindowState(Versioned, tag=3):
     watermark: int
     seen: dict[str, int]
     fired_until: int
     arrivals: int
     panes: list[tuple[int, list[Group]]]
     first_seen: list[tuple[int, list[tuple[Any, int]]]]
+    changed: list[tuple[int, list[Any]]]
+    """`emit every`: pane start -> the keys that received records since the last early rows"""
+
+
+def _pane_window_v2(old: PaneWindowV1) -> PaneWindowState:
+    """Versions 1 and 2 (the same fields) knew no early rows: nothing has changed since."""
+    return PaneWindowState(**msgspec.structs.asdict(old), changed=[])
 
 
 class SessionWindowV1(msgspec.Struct):
@@ -114,7 +121,7 @@ OLDER: dict[type[Versioned], dict[int, tuple[Any, Callable[[Any], Any]]]] = {
     DedupeState: {1: (Kept, DedupeState)},
     JoinState: {1: (tuple[Buffer, Buffer], lambda sides: JoinState(*sides))},
     GlobalState: {1: (list[Group], GlobalState)},
-    PaneWindowState: {1: (PaneWindowV1, _same_fields(PaneWindowState))},
+    PaneWindowState: {1: (PaneWindowV1, _pane_window_v2), 2: (PaneWindowV1, _pane_window_v2)},
     SessionWindowState: {1: (SessionWindowV1, _same_fields(SessionWindowState))},
     RollingState: {},
 }

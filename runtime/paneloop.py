@@ -13,13 +13,14 @@ from .eventtime import EventTimeError, to_epoch_ms
 
 _SIGNATURE = (
     "def _pane_loop(records, offsets, out, *, panes, first_seen, arrivals, horizon, lateness,"
-    " every, size, pane, new):"
+    " every, size, pane, new, changed):"
 )
 
 
-def pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool) -> Any:
+def pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool, early: bool) -> Any:
     """The loop for `aggregate` over a window's event-time `time_field`, with no per-record call
-    or tuple. Time errors come before the batch's other errors, as in the general path."""
+    or tuple. Time errors come before the batch's other errors, as in the general path. With
+    `early` (`emit every`), each record's pane and key go into `changed`."""
     w = Writer()
     with w.block(_SIGNATURE):
         w.line("late = out.emit_late", "time_error = out.error", "errors = []")
@@ -36,6 +37,8 @@ def pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool) -> A
                     if sliding:
                         w.line("first_seen.setdefault(start, {})[key] = arrivals", "arrivals += 1")
                 w.line(*aggregate.update_lines)
+                if early:
+                    w.line("changed.setdefault(start, {})[key] = None")
             with w.block("except Exception as e:"):  # a bad value for an aggregate, a bad key
                 w.line("errors.append((r, offset, str(e)))")
         w.line("out.errors += errors", "return horizon, arrivals")

@@ -2,11 +2,11 @@
 
 Every worker runs the whole pipeline on its share of the input (a broker's consumer group hands
 each worker different entries). Before an operator whose state is kept per key (`aggregate`,
-`rolling`, `dedupe`, `join`), each of its inputs is cut by a *shuffle*: a sink that sends every
-record to the partition its key hashes to, and a source that reads this worker's own partition.
-So each key's state lives in exactly one worker. The shuffle's connectors (`stdlib/shuffle.py`
-on Redis, `stdlib/kafkashuffle.py` on Kafka) carry records, watermarks and the end of input
-through the broker, exactly once across crashes.
+`rolling`, `top`, `dedupe`, `join`), each of its inputs is cut by a *shuffle*: a sink that sends
+every record to the partition its key hashes to, and a source that reads this worker's own
+partition. So each key's state lives in exactly one worker. The shuffle's connectors
+(`stdlib/shuffle.py` on Redis, `stdlib/kafkashuffle.py` on Kafka) carry records, watermarks and
+the end of input through the broker, exactly once across crashes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .plan import Aggregate, Dedupe, Join, Node, Op, Plan, Rolling, Sink, Source
+from .plan import Aggregate, Dedupe, Join, Node, Op, Plan, Rolling, Sink, Source, Top
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,9 @@ class Shuffle:
 
 def shuffle_keys(op: Op) -> tuple[str, ...] | None:
     """The fields that decide a record's partition before `op`; None for an operator that keeps
-    no state per key. An aggregate or rolling without `by` keys all records to one partition."""
-    if isinstance(op, Aggregate | Rolling | Dedupe):
+    no state per key. An aggregate or rolling without `by` (a `top` without `per`) keys all
+    records to one partition."""
+    if isinstance(op, Aggregate | Rolling | Top | Dedupe):
         return op.keys
     if isinstance(op, Join):
         return (op.on,)

@@ -167,11 +167,15 @@ class EventTime(msgspec.Struct, frozen=True, tag=True):
 
 
 class Window(msgspec.Struct, frozen=True, tag=True):
-    """`kind` is tumbling (size), sliding (size, every) or session (gap in `size_ms`)."""
+    """`kind` is tumbling (size), sliding (size, every) or session (gap in `size_ms`).
+    `emit_every_ms`: the open windows' rows are also emitted this often, on the run's clock
+    (`emit every`); UNSET, and so left out of the encoded plan and of an operator's checkpoint
+    fingerprint, when not given."""
 
     kind: str
     size_ms: int
     every_ms: int | None = None
+    emit_every_ms: int | msgspec.UnsetType = msgspec.UNSET
 
 
 class Aggregate(msgspec.Struct, frozen=True, tag=True):
@@ -196,6 +200,25 @@ class Rolling(msgspec.Struct, frozen=True, tag=True):
     within_ms: int | None = None
     last: int | None = None
     late_sink: str | None = None
+    lateness_ms: int = 0
+
+
+class Order(msgspec.Struct, frozen=True):
+    field: str
+    descending: bool = True
+
+
+class Top(msgspec.Struct, frozen=True, tag=True):
+    """Per window (the whole input without one) and `keys` group, the first `count` records in
+    `order`, nulls last, ties in arrival order; each with its `rank` (1 first) and, after a
+    window, the window's bounds."""
+
+    keys: tuple[str, ...]
+    order: tuple[Order, ...]
+    count: int
+    window: Window | None = None
+    late_sink: str | None = None
+    time_field: str | None = None
     lateness_ms: int = 0
 
 
@@ -238,6 +261,7 @@ Op = (
     | EventTime
     | Aggregate
     | Rolling
+    | Top
     | Dedupe
     | Join
     | Lookup
@@ -249,7 +273,7 @@ STATELESS = (Where, Select, Derive, Drop, Explode)
 
 def late_sink(op: Op) -> str | None:
     """The sink `late into` names for an operator's late records, if it has one."""
-    return op.late_sink if isinstance(op, Aggregate | Rolling) else None
+    return op.late_sink if isinstance(op, Aggregate | Rolling | Top) else None
 
 
 class Node(msgspec.Struct, frozen=True):

@@ -17,132 +17,25 @@ value built from plugins, so two runs can use different sets side by side.
 
 from __future__ import annotations
 
-import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
-Kind = Literal["function", "aggregate", "operator", "source", "sink", "table", "broker"]
-KINDS: tuple[Kind, ...] = (
-    "function",
-    "aggregate",
-    "operator",
-    "source",
-    "sink",
-    "table",
-    "broker",
+from .spec import (
+    Delivery,
+    FunctionContext,
+    Kind,
+    Param,
+    Spec,
+    callable_params,
+    config_params,
+    summary_of,
 )
-Delivery = Literal["exactly-once", "at-least-once", "at-most-once"]
+
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Param:
-    """A parameter of a component: its name, annotated type, and default when optional."""
-
-    name: str
-    annotation: Any
-    required: bool
-    default: Any = None
-    keyword_only: bool = False
-
-
-@dataclass(frozen=True)
-class Spec:
-    kind: Kind
-    name: str
-    plugin: str
-    obj: Any
-    params: tuple[Param, ...]
-    returns: Any = Any
-    summary: str = ""
-    config: type[msgspec.Struct] | None = None
-    delivery: Delivery | None = None
-    context: bool = False
-    """A function that takes the run's `FunctionContext` as its first argument (e.g. `now()`)."""
-    batch: bool = False
-    """An operator function that takes and returns a whole batch (a list of records)."""
-    concurrency: int | None = None
-    """How many calls of an `async def` operator may run at once, unless the pipeline says."""
-    shared: bool = False
-    """A source that several workers can read together, each getting its own share (a broker's
-    consumer group), so `rillet run --workers` may use it."""
-    exclusive: str | None = None
-    """A sink's config field naming the file it writes: two sinks of a pipeline naming the same
-    file are a check-time error, since each would start it over and write across the other."""
-    reads: str | None = None
-    """A source's or table's config field naming the file (or glob) it reads: `rillet check`
-    says when it is not there, and where a relative path was looked for."""
-    needs: tuple[str, str] | None = None
-    """A Python module the component imports when it runs, and what to `pip install` when that
-    is missing (`("redis", "rillet[redis]")`): the checker says so at the pipeline's line."""
-    internal: bool = False
-    """A connector rillet puts into a plan itself (the shuffle between workers), never written
-    in a pipeline: not listed, not suggested, and unknown to the checker."""
-    adds: Callable[[Any], dict[str, Any]] | None = None
-    """A source's fields beyond what it reads: a function of its config Struct giving each field
-    it adds to every record, with its Python type (`{"kafka_partition": int}`), so that the
-    checker knows them under a schema too (`added_fields`)."""
-
-    def added_fields(self, config: dict[str, Any]) -> dict[str, Any]:
-        """The fields this source adds to every record under `config` (its arguments as the
-        checker evaluated them); none when they do not make a valid config."""
-        if self.adds is None or self.config is None:
-            return {}
-        try:
-            return self.adds(msgspec.convert(config, self.config))
-        except msgspec.ValidationError:
-            return {}
-
-
-@dataclass(frozen=True)
-class FunctionContext:
-    """What a context-taking function may read: the run's clock."""
-
-    clock: Any
-
-
-def _summary(obj: Any) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().split("\n\n")[0].replace("\n", " ")
-
-
-def _callable_params(fn: Callable[..., Any], skip: int) -> tuple[tuple[Param, ...], Any]:
-    hints = typing.get_type_hints(fn)
-    params = []
-    for p in list(inspect.signature(fn).parameters.values())[skip:]:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        required = p.default is inspect.Parameter.empty
-        params.append(
-            Param(
-                name=p.name,
-                annotation=hints.get(p.name, Any),
-                required=required,
-                default=None if required else p.default,
-                keyword_only=p.kind is p.KEYWORD_ONLY,
-            )
-        )
-    return tuple(params), hints.get("return", Any)
-
-
-def config_params(config: type[msgspec.Struct]) -> tuple[Param, ...]:
-    """The parameters of a connector: its config Struct's fields, in positional order, each
-    under the name a pipeline writes (a field renamed with `msgspec.field(name="from")` is
-    argument `from`, a Python keyword)."""
-    params = []
-    for f in msgspec.structs.fields(config):
-        required = f.required
-        default = (
-            None
-            if required
-            else (f.default if f.default is not msgspec.NODEFAULT else f.default_factory())
-        )
-        params.append(Param(f.encode_name, f.type, required, default))
-    return tuple(params)
 
 
 @dataclass
@@ -164,9 +57,9 @@ class Plugin:
         """A scalar function callable in expressions; gets null arguments as `None`."""
 
         def decorate(fn: T) -> T:
-            params, returns = _callable_params(fn, skip=1 if context else 0)  # type: ignore[arg-type]
+            params, returns = callable_params(fn, skip=1 if context else 0)  # type: ignore[arg-type]
             spec = Spec(
-                "function", name, self.name, fn, params, returns, _summary(fn), context=context
+                "function", name, self.name, fn, params, returns, summary_of(fn), context=context
             )
             return self._attach(fn, spec)
 
@@ -177,10 +70,10 @@ class Plugin:
         with the aggregate call's arguments after the first (`quantile(x, 0.95)`)."""
 
         def decorate(cls: T) -> T:
-            params, _ = _callable_params(cls.add, skip=1)  # type: ignore[attr-defined]
-            extra, _ = _callable_params(cls.__init__, skip=1)  # type: ignore[misc]
+            params, _ = callable_params(cls.add, skip=1)  # type: ignore[attr-defined]
+            extra, _ = callable_params(cls.__init__, skip=1)  # type: ignore[misc]
             returns = typing.get_type_hints(cls.result).get("return", Any)  # type: ignore[attr-defined]
-            spec = Spec("aggregate", name, self.name, cls, params + extra, returns, _summary(cls))
+            spec = Spec("aggregate", name, self.name, cls, params + extra, returns, summary_of(cls))
             return self._attach(cls, spec)
 
         return decorate
@@ -197,7 +90,7 @@ class Plugin:
 
         def decorate(obj: T) -> T:
             target: Any = obj.__init__ if isinstance(obj, type) else obj  # type: ignore[misc]
-            params, returns = _callable_params(target, skip=1)
+            params, returns = callable_params(target, skip=1)
             spec = Spec(
                 "operator",
                 name,
@@ -205,7 +98,7 @@ class Plugin:
                 obj,
                 params,
                 returns,
-                _summary(obj),
+                summary_of(obj),
                 batch=batch,
                 concurrency=concurrency,
             )
@@ -225,6 +118,7 @@ class Plugin:
         internal: bool = False,
         needs: tuple[str, str] | None = None,
         adds: Callable[[Any], dict[str, Any]] | None = None,
+        ends: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -234,7 +128,7 @@ class Plugin:
                 cls,
                 config_params(config),
                 Any,
-                _summary(cls),
+                summary_of(cls),
                 config=config,
                 delivery=delivery,
                 shared=shared,
@@ -243,6 +137,7 @@ class Plugin:
                 internal=internal,
                 needs=needs,
                 adds=adds,
+                ends=ends,
             )
             return self._attach(cls, spec)
 
@@ -258,11 +153,12 @@ class Plugin:
         internal: bool = False,
         needs: tuple[str, str] | None = None,
         adds: Callable[[Any], dict[str, Any]] | None = None,
+        ends: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
         `shared` when several workers can read it together (`Spec.shared`); `reads` names the
-        config field holding the file it reads (`Spec.reads`); `internal`, `needs` and `adds`
-        as `Spec` says."""
+        config field holding the file it reads (`Spec.reads`); `internal`, `needs`, `adds` and
+        `ends` as `Spec` says."""
         return self._connector(
             "source",
             name,
@@ -272,6 +168,7 @@ class Plugin:
             internal=internal,
             needs=needs,
             adds=adds,
+            ends=ends,
         )
 
     def sink(
@@ -313,7 +210,7 @@ class Plugin:
         group's key prefix and the keys)."""
 
         def decorate(cls: T) -> T:
-            spec = Spec("broker", scheme, self.name, cls, (), Any, _summary(cls), needs=needs)
+            spec = Spec("broker", scheme, self.name, cls, (), Any, summary_of(cls), needs=needs)
             return self._attach(cls, spec)
 
         return decorate

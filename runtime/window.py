@@ -1,11 +1,13 @@
-"""Windowed and global aggregation: the operators behind `window ... | aggregate { ... }`.
+"""Windowed and global aggregation: the operators behind `window ... | aggregate { ... }` and
+`window ... | top ...` (a `top` is an aggregate whose groups keep records, `top.py`).
 
 Tumbling and sliding windows keep per-key accumulators in panes (the greatest common divisor of
 size and step): each record updates one pane, and a window is the merge of its panes when it
-fires, so a slide costs a merge of panes, never a pass over the records. Session windows keep
-per-key sessions that merge when a record bridges them. A window fires when the watermark
-reaches its end, in end-time order; its panes or sessions are freed then, so memory follows
-the open windows, not the input. Windows are half-open and aligned to the epoch.
+fires, so a slide costs a merge of panes, never a pass over the records. A window fires when the
+watermark reaches its end, in end-time order; its panes are freed then, so memory follows the
+open windows, not the input. Windows are half-open and aligned to the epoch. Session windows
+are in `session.py`. A window with `emit every` also emits the rows of its groups that changed,
+every so often of the clock's time, before it fires.
 
 Without `event_time` upstream, windows run on processing time: a record's time is the clock's
 when it arrives, and the clock's ticks move the watermark.
@@ -13,7 +15,6 @@ when it arrives, and the clock's ticks move the watermark.
 
 from __future__ import annotations
 
-import heapq
 import math
 from typing import Any
 
@@ -23,24 +24,26 @@ from .eventtime import timed_records
 from .expr import describe_error
 from .item import END_OF_TIME, NEVER, Batch
 from .operator import Output, StatelessOperator
-from .opstate import GlobalState, Group, PaneWindowState, SessionWindowState, hashable, read
+from .opstate import GlobalState, Group, PaneWindowState, hashable, read
 from .paneloop import pane_loop
 
 
 def emit_result(
-    out: Output, aggregate: CompiledAggregate, key: Any, accs: list, bounds: dict
+    out: Output, aggregate: CompiledAggregate, key: Any, accs: list, bounds: dict, tail: dict
 ) -> None:
-    """One group's output record, after `bounds` (the window's). When the result fails (an
-    item's division by zero, an int overflow), the group — its window and keys — becomes an
-    error record and the run goes on, as with any bad record."""
+    """One group's output records, after `bounds` (the window's) and before `tail` (`final`,
+    for a window that emits early). When the result fails (an item's division by zero, an int
+    overflow), the group — its window and keys — becomes an error record and the run goes on,
+    as with any bad record."""
     try:
-        row = aggregate.result(key, accs)
+        rows = aggregate.rows(key, accs)
     except Exception as e:
         keys = aggregate.keys
         values = (key,) if len(keys) == 1 else key
         out.error({**bounds, **dict(zip(keys, values))}, None, describe_error(e))
         return
-    out.emit({**bounds, **row})
+    for row in rows:  # the bounds win over fields so named of a record `top` kept
+        out.emit({**bounds, **row, **bounds, **tail} if bounds else {**row, **tail})
 
 
 class Timed:
@@ -49,7 +52,7 @@ class Timed:
 
     A record is late when its window ended at or before the horizon: the larger of the
     watermark received and the largest event time this operator has seen from the record's
-    source minus the lateness (the language's rule, docs/language.md §4.6, applied record by
+    source minus the lateness (the language's rule, docs/language.md §4.8, applied record by
     record, so where batches are cut does not matter). The largest time is kept per source so
     that, after a `union`, a source running ahead of another does not make the other's on-time
     records late: between sources, the merged watermark decides.
@@ -101,7 +104,11 @@ class Timed:
 
 
 class PaneWindow(Timed):
-    """Tumbling (`every == size`) and sliding windows over panes."""
+    """Tumbling (`every == size`) and sliding windows over panes.
+
+    With `early_ms` (`emit every`), every `early_ms` of the clock's time the open windows'
+    groups that received records since the last such rows are emitted, with `final` false; a
+    window's rows when it fires have `final` true. Which groups changed is kept per pane."""
 
     def __init__(
         self,
@@ -111,6 +118,7 @@ class PaneWindow(Timed):
         time_field: str | None,
         lateness_ms: int,
         clock: Clock,
+        early_ms: int | None = None,
     ) -> None:
         super().__init__(
             aggregate, time_field, lateness_ms, clock, tick_s=min(every_ms / 1000, 1.0)
@@ -122,10 +130,17 @@ class PaneWindow(Timed):
         self.first_seen: dict[int, dict[Any, int]] = {}  # sliding: pane -> key -> arrival no.
         self.arrivals = 0
         self.fired_until = NEVER  # every window ending at or before this has fired
+        self.early_ms = early_ms
+        self.changed: dict[int, dict[Any, None]] = {}  # early: pane -> keys with new records
+        self.tail = {} if early_ms is None else {"final": True}
+        if early_ms is not None:
+            self.early_slot = clock.time_ms() // early_ms
+            self.tick_s = min(self.tick_s or math.inf, early_ms / 1000)
+        sliding = every_ms != size_ms
         self._loop = (
             None
             if time_field is None
-            else pane_loop(aggregate, time_field, sliding=every_ms != size_ms)
+            else pane_loop(aggregate, time_field, sliding, early=early_ms is not None)
         )
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
@@ -145,12 +160,14 @@ class PaneWindow(Timed):
                 size=size,
                 pane=pane,
                 new=aggregate.new_accumulators,
+                changed=self.changed,
             )
             self.finish(batch)
             return
         key_of, update, new = aggregate.key_of, aggregate.update, aggregate.new_accumulators
         panes, advance = self.panes, self.advance
         first_seen = None if every == size else self.first_seen
+        changed = None if self.early_ms is None else self.changed
         self.begin(batch)
         for record, offset, ts in self.times(batch, out):
             if ts - ts % every + size <= advance(ts):  # the last window holding ts has closed
@@ -168,9 +185,41 @@ class PaneWindow(Timed):
                         first_seen.setdefault(start, {})[key] = self.arrivals
                         self.arrivals += 1
                 update(accs, record)
+                if changed is not None:
+                    changed.setdefault(start, {})[key] = None
             except Exception as e:  # a bad value for an aggregate or an unhashable key
                 out.error(record, offset, str(e))
         self.finish(batch)
+
+    def on_tick(self, now_ms: int, out: Output) -> None:
+        super().on_tick(now_ms, out)
+        if self.early_ms is not None and now_ms // self.early_ms > self.early_slot:
+            self.early_slot = now_ms // self.early_ms
+            self._emit_early(out)
+
+    def _emit_early(self, out: Output) -> None:
+        """The rows of the open windows' groups that received records since the last early
+        rows, windows in end order."""
+        windows: dict[int, dict[Any, None]] = {}
+        for pane_start, keys in self.changed.items():
+            for start in self._covering(pane_start):
+                if start + self.size > self.fired_until:
+                    windows.setdefault(start, {}).update(keys)
+        self.changed.clear()
+        early = {"final": False}
+        for start in sorted(windows):
+            bounds = {"window_start": start, "window_end": start + self.size}
+            for key, accs in self._merged(start).items():
+                if key in windows[start]:
+                    emit_result(out, self.aggregate, key, accs, bounds, early)
+
+    def _covering(self, pane_start: int) -> list[int]:
+        """The starts of the windows that cover the pane starting at `pane_start`."""
+        start, starts = pane_start - pane_start % self.every, []
+        while start > pane_start - self.size:
+            starts.append(start)
+            start -= self.every
+        return starts
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         if ts_ms <= self.watermark:
@@ -179,25 +228,25 @@ class PaneWindow(Timed):
         if not self.panes:
             self.fired_until = max(self.fired_until, ts_ms)
             return
-        starts = set()
-        for pane_start in self.panes:
-            first = pane_start - pane_start % self.every
-            start = first
-            while start > pane_start - self.size:
-                starts.add(start)
-                start -= self.every
+        starts = {start for pane_start in self.panes for start in self._covering(pane_start)}
         for start in sorted(starts):
             end = start + self.size
             if self.fired_until < end <= ts_ms:
-                self._fire(start, end, out)
+                bounds = {"window_start": start, "window_end": end}
+                for key, accs in self._merged(start).items():
+                    emit_result(out, self.aggregate, key, accs, bounds, self.tail)
         self.fired_until = max(self.fired_until, min(ts_ms, END_OF_TIME))
         for pane_start in [
             p for p in self.panes if p - p % self.every + self.size <= self.fired_until
         ]:
             del self.panes[pane_start]
             self.first_seen.pop(pane_start, None)
+            self.changed.pop(pane_start, None)
 
-    def _fire(self, start: int, end: int, out: Output) -> None:
+    def _merged(self, start: int) -> dict[Any, list]:
+        """The groups of the window from `start`, merged over its panes, in the order their
+        keys were first seen in it."""
+        end = start + self.size
         merged: dict[Any, list] = {}
         first: dict[Any, int] = {}
         new = self.aggregate.new_accumulators
@@ -220,8 +269,7 @@ class PaneWindow(Timed):
                     mine.merge(theirs)
         if first:  # keys in the order they were first seen in the window, not pane by pane
             merged = {key: merged[key] for key in sorted(merged, key=first.__getitem__)}
-        for key, accs in merged.items():
-            emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
+        return merged
 
     def snapshot(self) -> PaneWindowState:
         return PaneWindowState(
@@ -231,6 +279,7 @@ class PaneWindow(Timed):
             self.arrivals,
             [(start, _groups(groups)) for start, groups in self.panes.items()],
             [(start, list(firsts.items())) for start, firsts in self.first_seen.items()],
+            [(start, list(keys)) for start, keys in self.changed.items()],
         )
 
     def restore(self, raw: Any) -> None:
@@ -241,102 +290,9 @@ class PaneWindow(Timed):
             start: {hashable(key): n for key, n in firsts} for start, firsts in state.first_seen
         }
         self.panes = {start: _restored(self.aggregate, groups) for start, groups in state.panes}
-
-
-class SessionWindow(Timed):
-    """Per-key sessions: a record starts `[ts, ts + gap)`; overlapping sessions merge."""
-
-    def __init__(
-        self,
-        aggregate: CompiledAggregate,
-        gap_ms: int,
-        time_field: str | None,
-        lateness_ms: int,
-        clock: Clock,
-    ) -> None:
-        super().__init__(aggregate, time_field, lateness_ms, clock, tick_s=min(gap_ms / 1000, 1.0))
-        self.gap = gap_ms
-        # key -> [[start, end, accs, first], ...] by start; `first` numbers the session's first
-        # record in arrival order, so that sessions ending together come out first-seen first
-        self.sessions: dict[Any, list[list]] = {}
-        self.arrivals = 0
-        self.ends: list[tuple[int, int, Any]] = []  # heap of (end, first, key)
-
-    def process(self, batch: Batch, port: int, out: Output) -> None:
-        aggregate, gap = self.aggregate, self.gap
-        self.begin(batch)
-        for record, offset, ts in self.times(batch, out):
-            try:
-                key = aggregate.key_of(record)
-                sessions = self.sessions.get(key, [])  # stored once the record is added
-                start, end = ts, ts + gap
-                overlapping = [s for s in sessions if s[0] < end and start < s[1]]
-                for s in overlapping:
-                    start, end = min(start, s[0]), max(end, s[1])
-                if end <= self.advance(ts):
-                    out.emit_late(record, offset)
-                    continue
-                own = aggregate.new_accumulators()
-                aggregate.update(own, record)  # first, so that a bad value changes no session
-                # the merged sessions in start order, then the record: `first`, `last` and
-                # `collect` see a session's values in arrival order
-                accs = overlapping[0][2] if overlapping else own
-                for s in overlapping[1:]:
-                    for mine, theirs in zip(accs, s[2]):
-                        mine.merge(theirs)
-                if overlapping:
-                    for mine, theirs in zip(accs, own):
-                        mine.merge(theirs)
-                first = min((s[3] for s in overlapping), default=self.arrivals)
-                self.arrivals += 1
-                for s in overlapping:
-                    sessions.remove(s)
-                sessions.append([start, end, accs, first])
-                sessions.sort(key=lambda s: s[0])
-                self.sessions[key] = sessions
-                heapq.heappush(self.ends, (end, first, key))
-            except Exception as e:
-                out.error(record, offset, str(e))
-        self.finish(batch)
-
-    def on_watermark(self, ts_ms: int, out: Output) -> None:
-        if ts_ms <= self.watermark:
-            return
-        self.watermark = ts_ms
-        fired: list[tuple[int, int, int, Any, list]] = []
-        while self.ends and self.ends[0][0] <= ts_ms:
-            _, _, key = heapq.heappop(self.ends)
-            sessions = self.sessions.get(key, [])
-            for s in [s for s in sessions if s[1] <= ts_ms]:
-                fired.append((s[1], s[3], s[0], key, s[2]))
-                sessions.remove(s)
-            if not sessions:
-                self.sessions.pop(key, None)
-        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
-            emit_result(out, self.aggregate, key, accs, {"window_start": start, "window_end": end})
-
-    def snapshot(self) -> SessionWindowState:
-        return SessionWindowState(
-            self.watermark,
-            dict(self.seen),
-            self.arrivals,
-            [
-                (key, [(s[0], s[1], s[3], [a.snapshot() for a in s[2]]) for s in sessions])
-                for key, sessions in self.sessions.items()
-            ],
-        )
-
-    def restore(self, raw: Any) -> None:
-        state = read(raw, SessionWindowState)
-        self.watermark, self.seen = state.watermark, dict(state.seen)
-        self.arrivals = state.arrivals
-        self.sessions, self.ends = {}, []
-        for saved_key, sessions in state.sessions:
-            key = hashable(saved_key)
-            self.sessions[key] = []
-            for start, end, first, saved in sessions:
-                self.sessions[key].append([start, end, _accumulators(self.aggregate, saved), first])
-                heapq.heappush(self.ends, (end, first, key))
+        self.changed.clear()
+        for start, keys in state.changed:
+            self.changed[start] = dict.fromkeys(map(hashable, keys))
 
 
 class GlobalAggregate(StatelessOperator):
@@ -366,7 +322,7 @@ class GlobalAggregate(StatelessOperator):
 
     def on_end(self, out: Output) -> None:
         for key, accs in self.groups.items():
-            emit_result(out, self.aggregate, key, accs, {})
+            emit_result(out, self.aggregate, key, accs, {}, {})
         self.groups = {}
 
     def snapshot(self) -> GlobalState:
@@ -382,10 +338,10 @@ def _groups(groups: dict[Any, list]) -> list[Group]:
 
 
 def _restored(aggregate: CompiledAggregate, groups: list[Group]) -> dict[Any, list]:
-    return {hashable(key): _accumulators(aggregate, saved) for key, saved in groups}
+    return {hashable(key): accumulators(aggregate, saved) for key, saved in groups}
 
 
-def _accumulators(aggregate: CompiledAggregate, saved: list[Any]) -> list:
+def accumulators(aggregate: CompiledAggregate, saved: list[Any]) -> list:
     accs = aggregate.new_accumulators()
     for acc, value in zip(accs, saved):
         acc.restore(value)

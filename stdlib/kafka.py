@@ -103,7 +103,14 @@ class KafkaSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
         start_ms(self.start)
 
 
-@plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA, adds=metadata_fields)
+@plugin.source(
+    "kafka",
+    config=KafkaSourceConfig,
+    shared=True,
+    needs=KAFKA,
+    adds=metadata_fields,
+    ends=lambda c: c.until_empty,
+)
 class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
     """Reads a Kafka topic's partitions in batches; offsets are committed to the consumer group
     only once a checkpoint covering them is saved."""

@@ -4,6 +4,7 @@ outputs kept in tests/e2e/expected/<example>/."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,51 @@ def test_the_rolling_example_of_the_reference_runs_on_the_fraud_data(examples: P
     assert len(scored) == len(payments) - 1  # one is late
     assert [r["ts"] for r in scored] == sorted(r["ts"] for r in scored)
     assert all({"n", "total", "avg_price"} <= r.keys() for r in scored)
+
+
+def reference_blocks(section: str, kind: str) -> list[str]:
+    """The ```KIND blocks of docs/language.md's section `section` (`4.6`), in order."""
+    text = (REPO / "docs" / "language.md").read_text()
+    major, minor = section.split(".")
+    body = text[text.index(f"### {section} ") : text.index(f"### {major}.{int(minor) + 1} ")]
+    return [block.split("\n", 1)[1] for block in body.split("```")[1::2] if block.startswith(kind)]
+
+
+def test_the_top_examples_of_the_reference_write_what_it_shows(examples: Path) -> None:
+    """docs/language.md §4.6: the bids example writes the rows shown; the busiest pages of each
+    window come out two by two, as the row quoted."""
+    bids, shown = reference_blocks("4.6", "json")
+    leaders, busiest = reference_blocks("4.6", "rill")
+    (examples / "data" / "bids.jsonl").write_text(bids)
+    for name, pipeline in (("leaders", leaders), ("busiest", busiest)):
+        (examples / f"{name}.rill").write_text(pipeline)
+    result = rillet("run", "leaders.rill", "-q", cwd=examples)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode() == shown
+    result = rillet("run", "busiest.rill", "-q", cwd=examples)
+    assert result.returncode == 0, result.stderr.decode()
+    rows = result.stdout.decode().splitlines()
+    quoted = '{"window_start":1767225610000,"window_end":1767225620000,"page":"/cart","views":5'
+    assert f'{quoted},"rank":1}}' in rows
+    ranked = [json.loads(row) for row in rows]
+    assert [r["rank"] for r in ranked] == [1, 2] * (len(ranked) // 2)
+    assert all(a["views"] >= b["views"] for a, b in zip(ranked[::2], ranked[1::2]))
+
+
+def test_the_live_table_of_the_reference_keeps_one_row_per_hour_and_page(examples: Path) -> None:
+    """docs/language.md §4.7: on a file read at once, no early rows, and the upserted table
+    holds each hour's and page's final row."""
+    (pipeline,) = reference_blocks("4.7", "rill")
+    (examples / "live.rill").write_text(pipeline)
+    result = rillet("run", "live.rill", "-q", cwd=examples)
+    assert result.returncode == 0, result.stderr.decode()
+    db = sqlite3.connect(examples / "out" / "live.sqlite")
+    try:
+        rows = db.execute("SELECT id, page, views, final FROM page_views").fetchall()
+    finally:
+        db.close()
+    lines = (examples / "data" / "events.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert sorted(page for _, page, _, _ in rows) == sorted({e["page"] for e in events})
+    assert sum(views for _, _, views, _ in rows) == len(events)  # one hour
+    assert {final for *_, final in rows} == {1}

@@ -1,7 +1,7 @@
 """`rillet run --workers 2`: two worker processes read one input through a broker (a Redis
 stream's consumer group, a NATS durable consumer) and shuffle records by key through Redis to
-windowed aggregates and `rolling`, written to files or upserted into PostgreSQL. Workers are
-SIGKILLed at random moments and restarted by the supervisor; the result equals a single
+windowed aggregates, `rolling` and `top`, written to files or upserted into PostgreSQL. Workers
+are SIGKILLed at random moments and restarted by the supervisor; the result equals a single
 process's, nothing is left pending in the broker or staged in the database, and nothing is
 doubled."""
 
@@ -158,29 +158,57 @@ ROLLING = """sink out = file("out/rolled.jsonl")
 clicks | event_time ts lateness 2s
   | rolling 50ms by user { n = count(), total = sum(latency_ms) } | into out
 """
+TOP = """sink out = file("out/top.jsonl")
+clicks | event_time ts lateness 2s | window tumbling 1s
+  | top 2 by latency_ms desc, ts asc, user asc per page | into out
+"""
+
+
+def two_workers_and_one_process(folder: Path, stream: str, name: str, flow: str) -> None:
+    """`flow` run by two workers reading `stream`, each writing some of its rows, and by one
+    process reading the same clicks from a file: the same rows."""
+    source = (
+        f'source clicks: Click = redis_stream("{REDIS.url}", "{stream}", group="g", '
+        "until_empty=true)\n"
+    )
+    (folder / f"{name}.rill").write_text(SCHEMA + source + flow)
+    reference = 'source clicks: Click = file("clicks.jsonl")\n'
+    (folder / f"ref_{name}.rill").write_text(SCHEMA + reference + flow.replace("out/", ""))
+    one = rillet("run", f"ref_{name}.rill", "-q", cwd=folder)
+    assert one.returncode == 0, one.stderr.decode()
+    group = f"{folder.name}-{uuid.uuid4().hex[:8]}"
+    options = ("--workers", "2", "--broker", REDIS.url, "--group", group, "--fresh", "-q")
+    two = rillet("run", f"{name}.rill", *options, cwd=folder, timeout=300)
+    assert two.returncode == 0, two.stderr.decode()
+    outputs = sorted((folder / "out").glob(f"{name}.w*.jsonl"))
+    assert [p.name for p in outputs] == [f"{name}.w0.jsonl", f"{name}.w1.jsonl"]
+    assert all(p.stat().st_size for p in outputs), "each worker wrote some keys"
+    worker_rows = rounded(line for p in outputs for line in p.read_text().splitlines())
+    assert worker_rows == rounded((folder / f"{name}.jsonl").read_text().splitlines())
+
+
+def rounded(lines) -> list[str]:
+    """Rows with floats to 6 places, sorted: records of one key at the same time reach a worker
+    in the order the shuffle interleaved them, and a sum over them depends on that order."""
+    rows = (json.loads(line) for line in lines)
+    return sorted(
+        json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()})
+        for row in rows
+    )
 
 
 def test_two_workers_roll_each_users_clicks_as_one_process(setup) -> None:
     """`rolling` is keyed: each user's clicks are shuffled to one worker, which holds them all
     and scores each click as one process does."""
     folder, stream, _ = setup
-    source = (
-        f'source clicks: Click = redis_stream("{REDIS.url}", "{stream}", group="g", '
-        "until_empty=true)\n"
-    )
-    (folder / "rolled.rill").write_text(SCHEMA + source + ROLLING)
-    reference = 'source clicks: Click = file("clicks.jsonl")\n'
-    (folder / "ref_rolled.rill").write_text(SCHEMA + reference + ROLLING.replace("out/", ""))
-    one = rillet("run", "ref_rolled.rill", "-q", cwd=folder)
-    assert one.returncode == 0, one.stderr.decode()
-    group = f"{folder.name}-{uuid.uuid4().hex[:8]}"
-    options = ("--workers", "2", "--broker", REDIS.url, "--group", group, "--fresh", "-q")
-    two = rillet("run", "rolled.rill", *options, cwd=folder, timeout=300)
-    assert two.returncode == 0, two.stderr.decode()
-    outputs = sorted((folder / "out").glob("rolled.w*.jsonl"))
-    assert [p.name for p in outputs] == ["rolled.w0.jsonl", "rolled.w1.jsonl"]
-    assert all(p.stat().st_size for p in outputs), "each worker rolled some users"
-    assert rows(outputs) == rows([folder / "rolled.jsonl"])
+    two_workers_and_one_process(folder, stream, "rolled", ROLLING)
+
+
+def test_two_workers_rank_each_pages_clicks_as_one_process(setup) -> None:
+    """`top` is keyed by `per`: each page's clicks are shuffled to one worker, which ranks
+    each second's as one process does (the order fields leave no ties to arrival)."""
+    folder, stream, _ = setup
+    two_workers_and_one_process(folder, stream, "top", TOP)
 
 
 def test_workers_need_a_broker_and_shared_sources(setup) -> None:

@@ -22,11 +22,20 @@ FIXTURES = Path(__file__).parent / "snapshots"
 VERSIONS = dict.fromkeys(FILL, (1, 2)) | {
     "event_time": (1, 2, 3),
     "parts": (3,),
+    "tumbling": (1, 2, 3),
+    "sliding": (1, 2, 3),
     "rolling": (1,),
     "rolling_last": (1,),
+    "early": (3,),
+    "top": (3,),
+    "top_sliding": (3,),
+    "top_session": (2,),
+    "top_global": (2,),
 }
 """The formats each operator's snapshot has had (`parts`: the event time of a source with parts,
-first kept in version 3; a format new since versions began, as `rolling`'s, starts at 1)."""
+first kept in version 3; `early`: a window that emits early, whose changed groups version 3 of
+the pane windows' format keeps; a format new since versions began, as `rolling`'s, starts at 1;
+a `top` saves its windows' format, its records as their accumulators' state)."""
 BLOBS = [(kind, version) for kind, versions in VERSIONS.items() for version in versions]
 UPGRADED = {
     ("event_time", 1): EventTimeState(125, []),
@@ -51,6 +60,8 @@ def _go_on(op: Any, kind: str) -> dict[str, list]:
         out = Output()
         if what in ("batch", "part"):
             op.process(batch(what, port, value), 0 if what == "part" else port, out)
+        elif what == "tick":
+            op.on_tick(value, out)
         else:
             op.on_end(out)
         seen["records"] += out.records
@@ -76,8 +87,13 @@ def _row(start: int | None, end: int | None, keys: dict, values: list, kinds: in
     }
 
 
-def _r(ts: int, k: str, c: str, v: int) -> dict:
+def _r(ts: int, k: str, c: str, v: int | None) -> dict:
     return {"ts": ts, "k": k, "c": c, "v": v}
+
+
+def _ranked(start: int | None, end: int | None, record: dict, rank: int) -> dict:
+    bounds = {} if start is None else {"window_start": start, "window_end": end}
+    return {**bounds, **record, "rank": rank}
 
 
 EXPECTED: dict[str, dict[str, list]] = {
@@ -115,6 +131,48 @@ EXPECTED: dict[str, dict[str, list]] = {
         "records": [
             _row(None, None, {"k": "a", "c": "x"}, [1, 3], 1),
             _row(None, None, {"k": "b", "c": "y"}, [2, 4], 1),
+        ],
+    },
+    "early": {
+        "records": [
+            {**_row(0, 100, {"k": "a"}, [1, 3], 2), "final": False},  # b has not changed
+            {**_row(0, 100, {"k": "a"}, [1, 3], 2), "final": True},
+            {**_row(0, 100, {"k": "b"}, [2], 1), "final": True},
+            {**_row(100, 200, {"k": "b"}, [4], 1), "final": True},
+        ],
+    },
+    "top": {
+        "records": [  # 50 ties 40 and 60 ties 30: the kept records arrived first
+            _ranked(0, 100, _r(20, "a", "y", 5), 1),
+            _ranked(0, 100, _r(40, "a", "z", 3), 2),
+            _ranked(0, 100, _r(30, "b", "y", 2), 1),
+            _ranked(0, 100, _r(60, "b", "x", 2), 2),
+            _ranked(100, 200, _r(150, "a", "x", 7), 1),
+        ],
+        "late": [_r(90, "b", "y", 7)],
+    },
+    "top_sliding": {
+        "records": [  # 4 ties three times: `c` ascending decides
+            _ranked(0, 100, _r(80, "a", "w", 4), 1),
+            _ranked(0, 100, _r(70, "a", "x", 4), 2),
+            _ranked(50, 150, _r(80, "a", "w", 4), 1),
+            _ranked(50, 150, _r(70, "a", "x", 4), 2),
+            _ranked(50, 150, _r(130, "b", "y", 5), 1),
+            _ranked(100, 200, _r(130, "b", "y", 5), 1),
+        ],
+    },
+    "top_session": {
+        "records": [  # 110 ties 100, which arrived first
+            _ranked(10, 50, _r(20, "b", "y", 2), 1),
+            _ranked(100, 140, _r(100, "a", "z", 3), 1),
+        ],
+    },
+    "top_global": {
+        "records": [  # 40 ties 30; a null comes last
+            _ranked(None, None, _r(30, "a", "x", 3), 1),
+            _ranked(None, None, _r(40, "a", "z", 3), 2),
+            _ranked(None, None, _r(20, "b", "y", 2), 1),
+            _ranked(None, None, _r(50, "b", "y", None), 2),
         ],
     },
     "rolling": {

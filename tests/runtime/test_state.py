@@ -27,7 +27,8 @@ from rillet.runtime.inputs import Inputs
 from rillet.runtime.item import END_OF_TIME, Batch, Origin, Watermark
 from rillet.runtime.keyed import DedupeOperator, JoinOperator
 from rillet.runtime.operator import Output
-from rillet.runtime.window import GlobalAggregate, PaneWindow, SessionWindow
+from rillet.runtime.session import SessionWindow
+from rillet.runtime.window import GlobalAggregate, PaneWindow
 from tests.runtime._streams import AGGREGATES, batch_sizes, compiled_plan, disordered
 
 LATENESS = 8

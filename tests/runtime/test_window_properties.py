@@ -6,7 +6,7 @@ equal a plain reference computation (tests/runtime/_streams.py: sort, bucket, fo
 Tumbling and sliding results are compared exactly, order included (window end, then keys by
 first arrival); session results as multisets, with ends non-decreasing in the output. With
 lateness 0 on disordered data, every record is either counted in a window or late, and the late
-ones are exactly those the rule of docs/language.md §4.6 names, whatever the batches.
+ones are exactly those the rule of docs/language.md §4.8 names, whatever the batches.
 """
 
 from __future__ import annotations

@@ -31,6 +31,13 @@ FLOWS = {
     "| into out",
     "session": f"{TIMED} | window session gap 30ms | aggregate by k {AGGREGATES} | into out",
     "global": f"s | aggregate by k, c {AGGREGATES} | into out",
+    "early": f"{TIMED} | window tumbling 100ms emit every 10s | aggregate by k {AGGREGATES} "
+    "| into out",
+    "top": f"{TIMED} | window tumbling 100ms | top 2 by v desc per k | into out",
+    "top_sliding": f"{TIMED} | window sliding 100ms every 50ms | top 2 by v desc, c asc per k "
+    "| into out",
+    "top_session": f"{TIMED} | window session gap 30ms | top 1 by v asc | into out",
+    "top_global": "s | top 2 by v desc per k | into out",
     "rolling": f"{TIMED} | rolling 50ms by k {AGGREGATES} | into out",
     "rolling_last": f"{TIMED} | rolling last 2 by k, c {AGGREGATES} | into out",
     "dedupe": f"{TIMED} | dedupe by k, c within 50ms | into out",
@@ -38,7 +45,8 @@ FLOWS = {
     "| into out",
 }
 
-Step = tuple[str, Any, Any]  # ("batch", port, records), ("watermark", 0, ts), ("part", p, records)
+Step = tuple[str, Any, Any]
+"""("batch", port, records), ("watermark", 0, ts), ("part", p, records), ("tick", 0, clock ms)"""
 PARTS = ("0", "1")
 """The parts of the source of `part` steps (a topic's partitions)."""
 
@@ -69,6 +77,26 @@ FILL: dict[str, list[Step]] = {
         ("watermark", 0, 95),
     ],
     "global": [("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "x", 3)])],
+    "early": [  # early rows for a and b at 10 s; a has changed since
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2)]),
+        ("tick", 0, 10_000),
+        ("batch", 0, [_r(30, "a", "z", 3)]),
+        ("watermark", 0, 25),
+    ],
+    "top": [  # ties to come must rank after the kept records they tie
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "a", "y", 5), _r(30, "b", "y", 2)]),
+        ("batch", 0, [_r(40, "a", "z", 3)]),
+        ("watermark", 0, 35),
+    ],
+    "top_sliding": [  # [-50, 50) fires; pane 50 keeps (a, x) at 70 before (a, y) at 60
+        ("batch", 0, [_r(10, "a", "x", 1), _r(60, "a", "y", 4), _r(70, "a", "x", 4)]),
+        ("watermark", 0, 65),
+    ],
+    "top_session": [  # one group: sessions [10, 50) and [100, 130)
+        ("batch", 0, [_r(10, "a", "x", 5), _r(20, "b", "y", 2), _r(100, "a", "z", 3)]),
+        ("watermark", 0, 25),
+    ],
+    "top_global": [("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "x", 3)])],
     "rolling": [
         ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(30, "a", "z", 3)]),
         ("watermark", 0, 25),
@@ -101,6 +129,14 @@ AFTER: dict[str, list[Step]] = {
     "sliding": [("batch", 0, [_r(130, "b", "y", 5), _r(40, "a", "x", 6)])],
     "session": [("batch", 0, [_r(110, "b", "y", 5), _r(120, "c", "x", 6)])],
     "global": [("batch", 0, [_r(40, "b", "y", 4)])],
+    "early": [("tick", 0, 20_000), ("batch", 0, [_r(150, "b", "y", 4)])],
+    "top": [
+        ("batch", 0, [_r(50, "a", "x", 3), _r(60, "b", "x", 2), _r(150, "a", "x", 7)]),
+        ("batch", 0, [_r(90, "b", "y", 7)]),
+    ],
+    "top_sliding": [("batch", 0, [_r(80, "a", "w", 4), _r(130, "b", "y", 5)])],
+    "top_session": [("batch", 0, [_r(110, "c", "x", 3)])],
+    "top_global": [("batch", 0, [_r(40, "a", "z", 3), {**_r(50, "b", "y", 0), "v": None}])],
     "rolling": [("batch", 0, [_r(70, "b", "y", 5), _r(40, "a", "x", 6)])],
     "rolling_last": [("batch", 0, [_r(70, "b", "y", 5), _r(40, "a", "x", 6)])],
     "dedupe": [("batch", 0, [_r(75, "a", "x", 5), _r(80, "b", "y", 6), _r(121, "a", "x", 7)])],
@@ -138,6 +174,8 @@ def apply(op: Any, steps: list[Step], out: Output) -> None:
     for what, port, value in steps:
         if what == "watermark":
             op.on_watermark(value, out)
+        elif what == "tick":
+            op.on_tick(value, out)
         else:
             op.process(batch(what, port, value), 0 if what == "part" else port, out)
 

@@ -1,0 +1,117 @@
+"""Session windows: the operator behind `window session gap DUR | aggregate { ... }` (and
+`| top ...`).
+
+Each key's records form sessions of activity: a record at `t` opens `[t, t + gap)`, and the
+key's sessions that overlap merge, so a record arriving out of order can bridge two. A session
+fires when the watermark reaches its end, sessions ending together in the order their first
+records arrived; its accumulators are freed then. Lateness and ticks are the windows' (`Timed`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from .aggregate import CompiledAggregate
+from .clock import Clock
+from .item import Batch
+from .operator import Output
+from .opstate import SessionWindowState, hashable, read
+from .window import Timed, accumulators, emit_result
+
+
+class SessionWindow(Timed):
+    """Per-key sessions: a record starts `[ts, ts + gap)`; overlapping sessions merge."""
+
+    def __init__(
+        self,
+        aggregate: CompiledAggregate,
+        gap_ms: int,
+        time_field: str | None,
+        lateness_ms: int,
+        clock: Clock,
+    ) -> None:
+        super().__init__(aggregate, time_field, lateness_ms, clock, tick_s=min(gap_ms / 1000, 1.0))
+        self.gap = gap_ms
+        # key -> [[start, end, accs, first], ...] by start; `first` numbers the session's first
+        # record in arrival order, so that sessions ending together come out first-seen first
+        self.sessions: dict[Any, list[list]] = {}
+        self.arrivals = 0
+        self.ends: list[tuple[int, int, Any]] = []  # heap of (end, first, key)
+
+    def process(self, batch: Batch, port: int, out: Output) -> None:
+        aggregate, gap = self.aggregate, self.gap
+        self.begin(batch)
+        for record, offset, ts in self.times(batch, out):
+            try:
+                key = aggregate.key_of(record)
+                sessions = self.sessions.get(key, [])  # stored once the record is added
+                start, end = ts, ts + gap
+                overlapping = [s for s in sessions if s[0] < end and start < s[1]]
+                for s in overlapping:
+                    start, end = min(start, s[0]), max(end, s[1])
+                if end <= self.advance(ts):
+                    out.emit_late(record, offset)
+                    continue
+                own = aggregate.new_accumulators()
+                aggregate.update(own, record)  # first, so that a bad value changes no session
+                # the merged sessions in start order, then the record: `first`, `last` and
+                # `collect` see a session's values in arrival order
+                accs = overlapping[0][2] if overlapping else own
+                for s in overlapping[1:]:
+                    for mine, theirs in zip(accs, s[2]):
+                        mine.merge(theirs)
+                if overlapping:
+                    for mine, theirs in zip(accs, own):
+                        mine.merge(theirs)
+                first = min((s[3] for s in overlapping), default=self.arrivals)
+                self.arrivals += 1
+                for s in overlapping:
+                    sessions.remove(s)
+                sessions.append([start, end, accs, first])
+                sessions.sort(key=lambda s: s[0])
+                self.sessions[key] = sessions
+                heapq.heappush(self.ends, (end, first, key))
+            except Exception as e:
+                out.error(record, offset, str(e))
+        self.finish(batch)
+
+    def on_watermark(self, ts_ms: int, out: Output) -> None:
+        if ts_ms <= self.watermark:
+            return
+        self.watermark = ts_ms
+        fired: list[tuple[int, int, int, Any, list]] = []
+        while self.ends and self.ends[0][0] <= ts_ms:
+            _, _, key = heapq.heappop(self.ends)
+            sessions = self.sessions.get(key, [])
+            for s in [s for s in sessions if s[1] <= ts_ms]:
+                fired.append((s[1], s[3], s[0], key, s[2]))
+                sessions.remove(s)
+            if not sessions:
+                self.sessions.pop(key, None)
+        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
+            bounds = {"window_start": start, "window_end": end}
+            emit_result(out, self.aggregate, key, accs, bounds, {})
+
+    def snapshot(self) -> SessionWindowState:
+        return SessionWindowState(
+            self.watermark,
+            dict(self.seen),
+            self.arrivals,
+            [
+                (key, [(s[0], s[1], s[3], [a.snapshot() for a in s[2]]) for s in sessions])
+                for key, sessions in self.sessions.items()
+            ],
+        )
+
+    def restore(self, raw: Any) -> None:
+        state = read(raw, SessionWindowState)
+        self.watermark, self.seen = state.watermark, dict(state.seen)
+        self.arrivals = state.arrivals
+        self.sessions, self.ends = {}, []
+        for saved_key, sessions in state.sessions:
+            key = hashable(saved_key)
+            self.sessions[key] = []
+            for start, end, first, saved in sessions:
+                self.sessions[key].append([start, end, accumulators(self.aggregate, saved), first])
+                heapq.heappush(self.ends, (end, first, key))
