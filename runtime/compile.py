@@ -16,7 +16,8 @@ from typing import Any
 from .aggregate import compile_aggregate
 from .clock import Clock
 from .eventtime import EventTimeOperator
-from .keyed import DedupeOperator, JoinOperator
+from .join import JoinOperator
+from .keyed import DedupeOperator
 from .plan import (
     STATELESS,
     Aggregate,

@@ -1,6 +1,6 @@
-"""Operator state (runtime/window.py, runtime/keyed.py): a `snapshot()` taken mid-stream,
-encoded and decoded with msgpack as a checkpoint stores it, and `restore()`d into a fresh
-operator continues to the same output (records, late records, errors) as the uninterrupted
+"""Operator state (runtime/window.py, runtime/keyed.py, runtime/join.py): a `snapshot()` taken
+mid-stream, encoded and decoded with msgpack as a checkpoint stores it, and `restore()`d into a
+fresh operator continues to the same output (records, late records, errors) as the uninterrupted
 operator; and state is freed once the watermark has passed what it was kept for, so memory
 follows the open windows and the `within` span, not the input.
 
@@ -25,7 +25,8 @@ from rillet.runtime.compile import compile_plan
 from rillet.runtime.eventtime import EventTimeOperator
 from rillet.runtime.inputs import Inputs
 from rillet.runtime.item import END_OF_TIME, Batch, Origin, Watermark
-from rillet.runtime.keyed import DedupeOperator, JoinOperator
+from rillet.runtime.join import JoinOperator
+from rillet.runtime.keyed import DedupeOperator
 from rillet.runtime.operator import Output
 from rillet.runtime.window import GlobalAggregate, PaneWindow, SessionWindow
 from tests.runtime._streams import AGGREGATES, batch_sizes, compiled_plan, disordered
@@ -140,9 +141,9 @@ def state_is_within_watermark(op: Any, watermark: int) -> None:
     elif isinstance(op, JoinOperator):
         assert all(
             ts >= watermark - op.within
-            for buffer in op.buffers
-            for entries in buffer.values()
-            for ts, _ in entries
+            for side in op.sides
+            for entries in side.by_key.values()
+            for ts, _ in entries.values()
         )
 
 
@@ -227,7 +228,7 @@ def test_state_is_freed_once_watermark_passes(workdir: Path, kind: str) -> None:
         if isinstance(op, DedupeOperator):
             return sum(map(len, op.kept.values()))
         if isinstance(op, JoinOperator):
-            return sum(len(e) for buffer in op.buffers for e in buffer.values())
+            return sum(len(e) for side in op.sides for e in side.by_key.values())
         return len(op.groups)
 
     inputs = [

@@ -1,0 +1,127 @@
+"""The stream-stream `join`: both sides' records buffered per key, each record paired with the
+other side's records already buffered under its key whose event times are at most `within`
+apart.
+
+Each side keeps its records per key in arrival order, and a heap of (event time, arrival
+number, key) beside them: the watermark frees records oldest first, popping only those older
+than its horizon, so expiry costs what expires, not what is held. Without `event_time`
+upstream, a record's time is the clock's when it arrives.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import Any
+
+from .clock import Clock
+from .item import Batch
+from .keyed import TimeReader
+from .operator import Output, StatelessOperator
+from .opstate import JoinState, hashable, read
+
+Entry = tuple[int, dict]  # (event time, record)
+
+
+class Side:
+    """One side's buffered records: per key, by arrival number, in arrival order."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[Any, dict[int, Entry]] = {}
+        self.expiry: list[tuple[int, int, Any]] = []  # a heap of (time, arrival number, key)
+        self.arrivals = 0
+
+    def add(self, key: Any, ts: int, record: dict) -> None:
+        self.by_key.setdefault(key, {})[self.arrivals] = (ts, record)
+        heapq.heappush(self.expiry, (ts, self.arrivals, key))
+        self.arrivals += 1
+
+    def matches(self, key: Any) -> Iterator[Entry]:
+        """The records buffered under `key`, in arrival order (TypeError: a list or record)."""
+        entries = self.by_key.get(key)
+        return iter(entries.values()) if entries else iter(())
+
+    def expire(self, horizon: int) -> None:
+        """Forget the records older than `horizon`, oldest first."""
+        expiry, by_key = self.expiry, self.by_key
+        while expiry and expiry[0][0] < horizon:
+            _, arrival, key = heapq.heappop(expiry)
+            entries = by_key[key]
+            del entries[arrival]
+            if not entries:
+                del by_key[key]
+
+    def grouped(self) -> list[tuple[Any, list[Entry]]]:
+        return [(key, list(entries.values())) for key, entries in self.by_key.items()]
+
+    @classmethod
+    def of(cls, grouped: list[tuple[Any, list[Entry]]]) -> Side:
+        """A side holding a snapshot's records (their keys as msgpack gave them back)."""
+        side = cls()
+        for key, entries in grouped:
+            for ts, record in entries:
+                side.add(hashable(key), ts, record)
+        return side
+
+
+class JoinOperator(StatelessOperator):
+    """Inner join of port 0 (left) and port 1 (right) on equal `on`, event times at most
+    `within` ms apart. The right side's fields that clash with the left's (other than `on`)
+    are renamed `{right_name}_{field}`."""
+
+    def __init__(
+        self,
+        on: str,
+        within_ms: int,
+        right_name: str,
+        left_time: str | None,
+        right_time: str | None,
+        clock: Clock,
+    ) -> None:
+        self.on = on
+        self.within = within_ms
+        self.prefix = f"{right_name}_"
+        self.readers = (TimeReader(left_time, clock), TimeReader(right_time, clock))
+        self.sides = (Side(), Side())
+        self.tick_s = None if left_time and right_time else max(within_ms / 1000, 0.05)
+
+    def _merge(self, left: dict, right: dict) -> dict:
+        merged = dict(left)
+        for name, value in right.items():
+            if name == self.on:
+                continue
+            merged[self.prefix + name if name in left else name] = value
+        return merged
+
+    def process(self, batch: Batch, port: int, out: Output) -> None:
+        mine, theirs = self.sides[port], self.sides[1 - port]
+        on, within = self.on, self.within
+        for record, offset, ts in self.readers[port].times(batch, out):
+            key = record.get(on)
+            if key is None:
+                continue
+            try:
+                matches = theirs.matches(key)
+            except TypeError as e:
+                out.error(record, offset, str(e))
+                continue
+            for other_ts, other in matches:
+                if abs(ts - other_ts) <= within:
+                    pair = (record, other) if port == 0 else (other, record)
+                    out.emit(self._merge(*pair), offset)
+            mine.add(key, ts, record)
+
+    def on_watermark(self, ts_ms: int, out: Output) -> None:
+        for side in self.sides:
+            side.expire(ts_ms - self.within)
+
+    def on_tick(self, now_ms: int, out: Output) -> None:
+        self.on_watermark(now_ms, out)
+
+    def snapshot(self) -> JoinState:
+        left, right = (side.grouped() for side in self.sides)
+        return JoinState(left, right)
+
+    def restore(self, raw: Any) -> None:
+        state = read(raw, JoinState)
+        self.sides = (Side.of(state.left), Side.of(state.right))
