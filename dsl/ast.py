@@ -191,9 +191,17 @@ class DedupeOp(Step, frozen=True):
     within: Duration
 
 
+class JoinKey(Node, frozen=True):
+    """`left = right`, a left field equal to a right one; `right` is None when both sides'
+    field is `left` (`on user`)."""
+
+    left: Ident
+    right: Ident | None
+
+
 class JoinOp(Step, frozen=True):
     stream: Ident
-    on: Ident
+    keys: tuple[JoinKey, ...]
     within: Duration
 
 

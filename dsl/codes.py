@@ -83,6 +83,8 @@ CODES: dict[str, str] = {
     "E0802": "an alert comparison that is not `>` `>=` `<` `<=`",
     "E0803": "an alert threshold of the wrong kind",
     "E0804": "an alert percentage above 100%",
+    # joins
+    "E0901": "`join` keys that mix `left = right` pairs and shared names",
     # warnings
     "W0001": "a flow that writes to no sink",
     "W0002": "a source that is never read",

@@ -139,9 +139,13 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
                 f"state: keyed by {_keys(keys)}, each seen key kept "
                 f"{render.duration(within)}; {_time(field)}"
             ]
-        case ir.Join(on=on, within_ms=within, left_time=left, right_time=right):
+        case ir.Join(within_ms=within, left_time=left, right_time=right):
+            if op.left_keys == op.right_keys:
+                by = f"both sides keyed by {_keys(op.left_keys)}"
+            else:
+                by = f"left keyed by {_keys(op.left_keys)}, right by {_keys(op.right_keys)}"
             return [
-                f"state: both sides keyed by `{on}`, records kept {render.duration(within)}"
+                f"state: {by}, records kept {render.duration(within)}"
                 f"; left {_time(left)}, right {_time(right)}"
             ]
         case ir.Lookup(table=table, on=on):

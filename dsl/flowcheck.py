@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from rillet.runtime.plan import TypeSpec
 
 from . import ast
-from .aggregatecheck import AggregateChecker
 from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
 from .exprcheck import Scope
+from .joincheck import JoinChecker
 from .pluginopcheck import OPERATOR_NAMES
 from .streamorder import flow_streams
 from .types import (
@@ -49,7 +49,7 @@ def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
     return times[0] if len(kinds) == 1 else None
 
 
-class FlowChecker(AggregateChecker):
+class FlowChecker(JoinChecker):
     def __init__(self, checked: Draft, report: Report) -> None:
         super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
@@ -243,8 +243,8 @@ class FlowChecker(AggregateChecker):
                 for key in keys:
                     self.field(key, record, where)
                 return record
-            case ast.JoinOp(stream=stream, on=on):
-                return self._join(stream, on, record, where, line)
+            case ast.JoinOp(stream=stream):
+                return self.join(op, record, self.stream_type(stream), line)
             case ast.LookupOp(table=table, on=on):
                 return self._lookup(table, on, record, where, line)
             case ast.LateOp(sink=sink) | ast.IntoOp(sink=sink):
@@ -327,21 +327,6 @@ class FlowChecker(AggregateChecker):
                 )
             )
         return record
-
-    def _join(
-        self, stream: ast.Ident, on: ast.Ident, record: RecordType, where: str, line: str
-    ) -> RecordType:
-        right = self.stream_type(stream)
-        self.field(on, record, where)
-        if right is None:
-            return RecordType()
-        self.field(on, right, f"{where} (stream `{stream.text}`)")
-        if record.fields is None or right.fields is None:
-            return RecordType()
-        merged = dict(record.fields)
-        for field_name, spec in right.fields.items():
-            merged[f"{stream.text}_{field_name}" if field_name in merged else field_name] = spec
-        return RecordType(merged, line)
 
     def _lookup(
         self, table: ast.Ident, on: ast.Ident, record: RecordType, where: str, line: str

@@ -79,6 +79,23 @@ def _late_into(ops: list[ast.Operator], index: int) -> tuple[str | None, int]:
     return None, index
 
 
+def _join(
+    op: ast.JoinOp, left_time: ast.EventTimeOp | None, right_time: ast.EventTimeOp | None
+) -> ir.Join:
+    """A `join` as IR, written as a join of one key shared by both sides was before there
+    were others (its checkpoints' fingerprint stays the same)."""
+    left = tuple(k.left.text for k in op.keys)
+    right = tuple((k.right or k.left).text for k in op.keys)
+    return ir.Join(
+        op.stream.text,
+        left[0] if len(left) == 1 else left,
+        op.within.ms,
+        _field(left_time),
+        _field(right_time),
+        msgspec.UNSET if right == left else right,
+    )
+
+
 class _Planner:
     def __init__(self, checked: Checked) -> None:
         self.c = checked
@@ -155,12 +172,9 @@ class _Planner:
                     rolling = self.rolling(op, late, times[op])
                     current = self.add(rolling, (current,), op.span, op.named)
                     continue
-                case ast.JoinOp(stream=stream, on=on, within=within):
+                case ast.JoinOp(stream=stream):
                     right = self.outputs[stream.text]
-                    right_time = self.c.stream_times.get(stream.text)
-                    join = ir.Join(
-                        stream.text, on.text, within.ms, _field(times[op]), _field(right_time)
-                    )
+                    join = _join(op, times[op], self.c.stream_times.get(stream.text))
                     current = self.add(join, (current, right), op.span, op.named)
                     continue
                 case ast.DedupeOp(keys=keys, within=within):

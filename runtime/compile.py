@@ -261,8 +261,8 @@ def _operator(
             )
         case Dedupe(keys=keys, within_ms=within, time_field=time_field):
             return DedupeOperator(keys, within, time_field, clock)
-        case Join(right=right, on=on, within_ms=within):
-            return JoinOperator(on, within, right, op.left_time, op.right_time, clock)
+        case Join():
+            return JoinOperator(op, clock)
         case Lookup():
             return None  # needs its table loaded: built when the run opens its connectors
         case PluginOperator(name=name, kwargs=kwargs, concurrency=concurrency):

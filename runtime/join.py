@@ -11,7 +11,7 @@ upstream, a record's time is the clock's when it arrives.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .clock import Clock
@@ -19,6 +19,7 @@ from .item import Batch
 from .keyed import TimeReader
 from .operator import Output, StatelessOperator
 from .opstate import JoinState, hashable, read
+from .plan import Join
 
 Entry = tuple[int, dict]  # (event time, record)
 
@@ -64,40 +65,49 @@ class Side:
         return side
 
 
-class JoinOperator(StatelessOperator):
-    """Inner join of port 0 (left) and port 1 (right) on equal `on`, event times at most
-    `within` ms apart. The right side's fields that clash with the left's (other than `on`)
-    are renamed `{right_name}_{field}`."""
+def key_function(fields: tuple[str, ...]) -> Callable[[dict], Any]:
+    """A record's key: its one key field's value, or a tuple of its key fields' values; None
+    when any is null or missing, since such a record matches nothing (as in SQL)."""
+    if len(fields) == 1:
+        (only,) = fields
+        return lambda r: r.get(only)
 
-    def __init__(
-        self,
-        on: str,
-        within_ms: int,
-        right_name: str,
-        left_time: str | None,
-        right_time: str | None,
-        clock: Clock,
-    ) -> None:
-        self.on = on
-        self.within = within_ms
-        self.prefix = f"{right_name}_"
-        self.readers = (TimeReader(left_time, clock), TimeReader(right_time, clock))
+    def key(record: dict) -> tuple | None:
+        values = tuple(record.get(f) for f in fields)
+        return None if None in values else values
+
+    return key
+
+
+class JoinOperator(StatelessOperator):
+    """Inner join of port 0 (left) and port 1 (right) on equal keys (the left's `on` fields,
+    the right's `right_on`), event times at most `within` ms apart. The right side's fields
+    that clash with the left's are renamed `{right_name}_{field}`; its copy of a key both
+    sides name alike is left out."""
+
+    def __init__(self, op: Join, clock: Clock) -> None:
+        self.keys = (key_function(op.left_keys), key_function(op.right_keys))
+        self.shared = frozenset(a for a, b in zip(op.left_keys, op.right_keys) if a == b)
+        self.within = op.within_ms
+        self.prefix = f"{op.right}_"
+        self.readers = (TimeReader(op.left_time, clock), TimeReader(op.right_time, clock))
         self.sides = (Side(), Side())
-        self.tick_s = None if left_time and right_time else max(within_ms / 1000, 0.05)
+        timed = op.left_time and op.right_time
+        self.tick_s = None if timed else max(op.within_ms / 1000, 0.05)
 
     def _merge(self, left: dict, right: dict) -> dict:
         merged = dict(left)
+        shared, prefix = self.shared, self.prefix
         for name, value in right.items():
-            if name == self.on:
-                continue
-            merged[self.prefix + name if name in left else name] = value
+            if name not in shared:
+                merged[prefix + name if name in left else name] = value
         return merged
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         mine, theirs = self.sides[port], self.sides[1 - port]
-        on, within = self.on, self.within
+        key_of, within = self.keys[port], self.within
         for record, offset, ts in self.readers[port].times(batch, out):
-            key = record.get(on)
+            key = key_of(record)
             if key is None:
                 continue
             try:

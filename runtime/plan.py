@@ -206,13 +206,25 @@ class Dedupe(msgspec.Struct, frozen=True, tag=True):
 
 
 class Join(msgspec.Struct, frozen=True, tag=True):
-    """Inner join of the node's first input (left) with its second (right, named `right`)."""
+    """Inner join of the node's first input (left) with its second (right, named `right`): the
+    left's `on` fields (one name, or several) equal to the right's `right_on` (unset: the same
+    names). Fields added after the first version are left out of the encoded plan when unset,
+    so a join written before them keeps its checkpoints' fingerprint."""
 
     right: str
-    on: str
+    on: str | tuple[str, ...]
     within_ms: int
     left_time: str | None = None
     right_time: str | None = None
+    right_on: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET
+
+    @property
+    def left_keys(self) -> tuple[str, ...]:
+        return (self.on,) if isinstance(self.on, str) else self.on
+
+    @property
+    def right_keys(self) -> tuple[str, ...]:
+        return self.left_keys if isinstance(self.right_on, msgspec.UnsetType) else self.right_on
 
 
 class Lookup(msgspec.Struct, frozen=True, tag=True):

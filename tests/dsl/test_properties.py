@@ -317,6 +317,8 @@ VALID_OPERATORS = st.one_of(
     st.just("dedupe by user within 1h"),
     st.just("join orders on user within 1s"),
     st.just("join s on user within 1s"),
+    st.just("join s on user = user, page = page within 1s"),
+    st.just("join orders on user = order, page = page within 1s"),
     st.just("lookup users on user"),
     st.just('tag(label="l") concurrency 2'),
     st.just("into late"),

@@ -76,3 +76,23 @@ def test_render_writes_no_needless_parentheses() -> None:
 )
 def test_duration_uses_the_largest_exact_unit(ms: int, text: str) -> None:
     assert render.duration(ms) == text
+
+
+@pytest.mark.parametrize(
+    "on", ["user", "user, page", "user = buyer", "user = buyer, page = path", "user = user"]
+)
+def test_rendered_join_plans_to_the_same_join(tmp_path: Path, on: str) -> None:
+    def join_of(on: str) -> ir.Join:
+        compiled = compile_pipeline(
+            'source a = file("a.jsonl")\nsource b = file("b.jsonl")\nsink out = stdout()\n'
+            f"a | join b on {on} within 5s | into out\n",
+            tmp_path,
+        )
+        assert compiled.plan is not None
+        (join,) = [n.op for n in compiled.plan.nodes if isinstance(n.op, ir.Join)]
+        return join
+
+    join = join_of(on)
+    rendered = render.operator(join)
+    assert rendered.startswith("join b on ")
+    assert join_of(rendered.removeprefix("join b on ").removesuffix(" within 5s")) == join

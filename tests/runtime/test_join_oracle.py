@@ -1,0 +1,198 @@
+"""DuckDB as an oracle for `join` (runtime/join.py): the same join computed in SQL over the same
+generated records, `ON` each key pair equal `AND abs(l.ts - r.ts) <= D`, compared as multisets
+of output records (the order of a join's output depends on how its inputs interleave).
+
+Both sides are generated with bounded disorder and a lateness that covers it, so no record is
+late and none is forgotten before a partner arrives: the join then owes exactly SQL's answer,
+wherever the batches are cut. Nulls are left out of the records compared, since SQL has no
+missing column to tell from a null one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import anyio
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rillet.runtime import execute
+from tests.runtime._collect import CollectSink
+from tests.runtime._streams import (
+    MemorySource,
+    batch_sizes,
+    compiled_plan,
+    disordered,
+    write_jsonl,
+)
+
+KEYS = {
+    "shared": (("k", "k"),),
+    "renamed": (("k", "x"),),
+    "several": (("k", "k"), ("c", "c")),
+    "several renamed": (("k", "x"), ("c", "y")),
+}
+"""`on` spellings, as (left field, right field) pairs."""
+TYPES = {"ts": "BIGINT", "id": "INTEGER", "v": "INTEGER", "k": "VARCHAR", "c": "VARCHAR"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("join-oracle")
+
+
+@pytest.fixture(scope="module")
+def db():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def side(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """Generated `{ts, k, v, c}` records as one side's: an `id`, `v` (on both sides, so it
+    clashes), and the key fields named `keys`, valued as `k` and `c` were."""
+    return [
+        {"ts": r["ts"], "id": i, "v": r["v"], **{f: r[g] for f, g in zip(keys, ("k", "c"))}}
+        for i, r in enumerate(records)
+    ]
+
+
+def on_text(pairs: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(a if a == b else f"{a} = {b}" for a, b in pairs)
+
+
+def rillet_join(
+    workdir: Path,
+    pairs: tuple[tuple[str, str], ...],
+    within: int,
+    lateness: int,
+    left: list[dict],
+    right: list[dict],
+    cuts: tuple[list[int], list[int]],
+) -> list[dict]:
+    text = f"""source l = file("unused-l.jsonl")
+source r = file("unused-r.jsonl")
+sink out = file("out.jsonl")
+stream rs = r | event_time ts lateness {lateness}ms
+l | event_time ts lateness {lateness}ms | join rs on {on_text(pairs)} within {within}ms
+  | into out
+"""
+    plan, registry = compiled_plan(text, workdir)
+    out = CollectSink()
+    sources = {"l": MemorySource(left, cuts[0]), "r": MemorySource(right, cuts[1])}
+    anyio.run(lambda: execute(plan, registry, sources=sources, sinks={"out": out}))
+    return out.records
+
+
+def table(db, name: str, records: list[dict], fields: list[str], folder: Path) -> None:
+    path = write_jsonl(folder / f"{name}.jsonl", records)
+    columns = ", ".join(f"{f}: '{TYPES.get(f, 'VARCHAR')}'" for f in fields)
+    db.execute(
+        f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM read_json('{path}', "
+        f"format='newline_delimited', columns={{{columns}}})"
+    )
+
+
+def duckdb_join(
+    db,
+    folder: Path,
+    pairs: tuple[tuple[str, str], ...],
+    within: int,
+    left: list[dict],
+    right: list[dict],
+) -> list[dict]:
+    """SQL's join, each row merged as `join` merges a pair: the right's fields after the left's,
+    `rs_NAME` where the left has NAME, its copy of a key both sides name alike left out."""
+    left_fields = ["ts", "id", "v", *(a for a, _ in pairs)]
+    right_fields = ["ts", "id", "v", *(b for _, b in pairs)]
+    table(db, "l", left, left_fields, folder)
+    table(db, "r", right, right_fields, folder)
+    on = " AND ".join(f"l.{a} = r.{b}" for a, b in pairs)
+    columns = ", ".join([*(f"l.{f}" for f in left_fields), *(f"r.{f}" for f in right_fields)])
+    rows = db.execute(
+        f"SELECT {columns} FROM l JOIN r ON {on} AND abs(l.ts - r.ts) <= {within}"
+    ).fetchall()
+    shared = {a for a, b in pairs if a == b}
+    out = []
+    for row in rows:
+        merged = dict(zip(left_fields, row[: len(left_fields)]))
+        for name, value in zip(right_fields, row[len(left_fields) :]):
+            if name not in shared:
+                merged[f"rs_{name}" if name in left_fields else name] = value
+        out.append(merged)
+    return out
+
+
+def multiset(records: list[dict]) -> list[str]:
+    return sorted(
+        json.dumps({k: v for k, v in r.items() if v is not None}, sort_keys=True) for r in records
+    )
+
+
+def check(
+    db,
+    workdir: Path,
+    spelling: str,
+    within: int,
+    lateness: int,
+    sides: tuple[list[dict], list[dict]],
+    cuts: tuple[list[int], list[int]],
+) -> int:
+    """Asserts that rillet's join of generated `{ts, k, v, c}` records equals SQL's; the
+    number of records it made."""
+    pairs = KEYS[spelling]
+    left = side(sides[0], tuple(a for a, _ in pairs))
+    right = side(sides[1], tuple(b for _, b in pairs))
+    got = rillet_join(workdir, pairs, within, lateness, left, right, cuts)
+    assert multiset(got) == multiset(duckdb_join(db, workdir, pairs, within, left, right))
+    return len(got)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spelling=st.sampled_from(list(KEYS)),
+    disorder=st.integers(0, 20),
+    within=st.sampled_from([0, 3, 10, 40]),
+    cuts=st.tuples(batch_sizes(), batch_sizes()),
+    data=st.data(),
+)
+def test_join_matches_duckdb_wherever_batches_are_cut(
+    db,
+    workdir: Path,
+    spelling: str,
+    disorder: int,
+    within: int,
+    cuts: tuple[list[int], list[int]],
+    data: st.DataObject,
+) -> None:
+    records = disordered(disorder, min_size=5, max_size=40, keys=("a", "b", None), max_step=3)
+    sides = (data.draw(records), data.draw(records))
+    check(db, workdir, spelling, within, disorder, sides, cuts)
+
+
+def generated(rng: random.Random, count: int) -> list[dict]:
+    """`count` records a few ms apart, up to 50 ms out of order, over 20 keys and 3 kinds."""
+    front, out = 0, []
+    for _ in range(count):
+        front += rng.randrange(0, 4)
+        out.append(
+            {
+                "ts": front - rng.randrange(0, 50),
+                "k": rng.choice([*"abcdefghijklmnopqrst", None]),
+                "v": rng.randrange(100),
+                "c": rng.choice(["x", "y", "z", None]),
+            }
+        )
+    return out
+
+
+@pytest.mark.parametrize("spelling", list(KEYS))
+def test_join_matches_duckdb_on_many_records(db, workdir: Path, spelling: str) -> None:
+    rng = random.Random(spelling)
+    sides = (generated(rng, 3000), generated(rng, 3000))
+    cuts = ([rng.randrange(1, 300) for _ in range(40)], [rng.randrange(1, 300) for _ in range(40)])
+    assert check(db, workdir, spelling, 30, 50, sides, cuts) > 1000
