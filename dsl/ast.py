@@ -200,9 +200,11 @@ class JoinKey(Node, frozen=True):
 
 
 class JoinOp(Step, frozen=True):
+    """`within` None: a regular join, every record kept for the whole run."""
+
     stream: Ident
     keys: tuple[JoinKey, ...]
-    within: Duration
+    within: Duration | None
 
 
 class LookupOp(Step, frozen=True):

@@ -85,6 +85,7 @@ CODES: dict[str, str] = {
     "E0804": "an alert percentage above 100%",
     # joins
     "E0901": "`join` keys that mix `left = right` pairs and shared names",
+    "W0901": "a `join` without `within` on an input that may never end",
     # warnings
     "W0001": "a flow that writes to no sink",
     "W0002": "a source that is never read",

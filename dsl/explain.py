@@ -144,6 +144,8 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
                 by = f"both sides keyed by {_keys(op.left_keys)}"
             else:
                 by = f"left keyed by {_keys(op.left_keys)}, right by {_keys(op.right_keys)}"
+            if within is None:
+                return [f"state: {by}, every record kept to the end of input (no `within`)"]
             return [
                 f"state: {by}, records kept {render.duration(within)}"
                 f"; left {_time(left)}, right {_time(right)}"

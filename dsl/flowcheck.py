@@ -83,6 +83,7 @@ class FlowChecker(JoinChecker):
                         "end it with `| into SINK`",
                     )
                 )
+        self.unbounded_joins()
         for name, stream in c.streams.items():
             if name not in c.stream_order:  # in a cycle: what it reads is not unread
                 self.read.update(flow_streams(stream.flow))

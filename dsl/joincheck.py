@@ -1,4 +1,5 @@
-"""Checking `join`: its keys, each a field of its own side, and the record type after it.
+"""Checking `join`: its keys, each a field of its own side, the record type after it, and a
+warning for a join without `within` on an input that may never end.
 
 The type after a join is the left's fields, then the right's: a right field whose name is also
 a left field is renamed `STREAM_field`, and a key both sides name alike (`on user`) is left out
@@ -8,12 +9,15 @@ fields, as SQL's `ON l.user = r.uid` keeps both columns.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import msgspec
 
 from . import ast
 from .aggregatecheck import AggregateChecker
-from .diagnostic import did_you_mean, error
+from .diagnostic import Diagnostic, did_you_mean, error, warning
 from .exprcheck import unknown_field
+from .streamorder import flow_streams
 from .types import RecordType
 
 
@@ -42,6 +46,35 @@ class JoinChecker(AggregateChecker):
             if name not in shared:
                 merged[f"{op.stream.text}_{name}" if name in record.fields else name] = spec
         return RecordType(merged, line)
+
+    def unbounded_joins(self) -> None:
+        """`W0901` for each `join` without `within` whose inputs may never end: it keeps every
+        record of both sides for as long as they run."""
+        flows = [*self.c.flows, *(s.flow for s in self.c.streams.values())]
+        for flow in flows:
+            head = flow.head
+            reads = [head.text] if isinstance(head, ast.Ident) else [s.text for s in head.streams]
+            for op in flow.ops:
+                if not isinstance(op, ast.JoinOp):
+                    continue
+                reads.append(op.stream.text)
+                live = [s for name in reads for s in self.live.get(name, ())]
+                if op.within is None and live:
+                    self.report(unbounded_join(op, live[0], self.c.sources[live[0]][0]))
+
+    @cached_property
+    def live(self) -> dict[str, tuple[str, ...]]:
+        """Each source and stream: the sources it reads from that may never end (`Spec.ends`)."""
+        live: dict[str, tuple[str, ...]] = {}
+        for name, (decl, config) in self.c.sources.items():
+            spec = self.c.registry.get("source", decl.call.name.text)
+            live[name] = () if spec is None or spec.ends(config) else (name,)
+        for name in self.c.stream_order:
+            found = (
+                s for read in flow_streams(self.c.streams[name].flow) for s in live.get(read, ())
+            )
+            live[name] = tuple(dict.fromkeys(found))
+        return live
 
     def _right_field(self, op: ast.JoinOp, key: ast.JoinKey, right: RecordType) -> None:
         """A key's field on the right; a shared name the right lacks may be a pair unwritten."""
@@ -78,3 +111,17 @@ class JoinChecker(AggregateChecker):
 
 def key_text(key: ast.JoinKey) -> str:
     return key.left.text if key.right is None else f"{key.left.text} = {key.right.text}"
+
+
+def unbounded_join(op: ast.JoinOp, source: str, decl: ast.SourceDecl) -> Diagnostic:
+    return warning(
+        "W0901",
+        "a `join` without `within` keeps every record of both sides until the end of input, "
+        f"and source `{source}` may never end",
+        op.span,
+        f"no `within`: reads `{source}` ({decl.call.name.text}), a live input",
+        "add `within DUR` to pair only records at most DUR apart in event time, each "
+        "forgotten once the watermark is DUR past it",
+        "on bounded inputs (a file not followed, a broker read with `until_empty=true`) the "
+        "state ends with them",
+    )

@@ -83,15 +83,17 @@ def _join(
     op: ast.JoinOp, left_time: ast.EventTimeOp | None, right_time: ast.EventTimeOp | None
 ) -> ir.Join:
     """A `join` as IR, written as a join of one key shared by both sides was before there
-    were others (its checkpoints' fingerprint stays the same)."""
+    were others (its checkpoints' fingerprint stays the same). A regular join (no `within`)
+    reads no time."""
     left = tuple(k.left.text for k in op.keys)
     right = tuple((k.right or k.left).text for k in op.keys)
+    timed = op.within is not None
     return ir.Join(
         op.stream.text,
         left[0] if len(left) == 1 else left,
-        op.within.ms,
-        _field(left_time),
-        _field(right_time),
+        op.within.ms if op.within is not None else None,
+        _field(left_time) if timed else None,
+        _field(right_time) if timed else None,
         msgspec.UNSET if right == left else right,
     )
 

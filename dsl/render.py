@@ -187,7 +187,8 @@ def operator(op: ir.Op) -> str:
         case ir.Dedupe(keys=keys, within_ms=within):
             return f"dedupe by {', '.join(keys)} within {duration(within)}"
         case ir.Join(right=right, within_ms=within):
-            return f"join {right} on {join_keys(op)} within {duration(within)}"
+            bound = f" within {duration(within)}" if within is not None else ""
+            return f"join {right} on {join_keys(op)}{bound}"
         case ir.Lookup(table=table, on=on):
             return f"lookup {table.name} on {on}"
         case ir.PluginOperator(name=name, kwargs=kwargs, concurrency=concurrency):

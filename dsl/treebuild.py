@@ -162,7 +162,7 @@ class ToAst(ExpressionTree):
         return ast.JoinOp(
             stream=ident(stream),
             keys=tuple(keys),
-            within=self._duration(within),
+            within=within and self._duration(within),
             span=span_of(meta),
         )
 

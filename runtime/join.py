@@ -25,16 +25,19 @@ Entry = tuple[int, dict]  # (event time, record)
 
 
 class Side:
-    """One side's buffered records: per key, by arrival number, in arrival order."""
+    """One side's buffered records: per key, by arrival number, in arrival order; those of a
+    side that `expires` also in a heap by time."""
 
-    def __init__(self) -> None:
+    def __init__(self, expires: bool) -> None:
         self.by_key: dict[Any, dict[int, Entry]] = {}
+        self.expires = expires
         self.expiry: list[tuple[int, int, Any]] = []  # a heap of (time, arrival number, key)
         self.arrivals = 0
 
     def add(self, key: Any, ts: int, record: dict) -> None:
         self.by_key.setdefault(key, {})[self.arrivals] = (ts, record)
-        heapq.heappush(self.expiry, (ts, self.arrivals, key))
+        if self.expires:
+            heapq.heappush(self.expiry, (ts, self.arrivals, key))
         self.arrivals += 1
 
     def matches(self, key: Any) -> Iterator[Entry]:
@@ -56,9 +59,9 @@ class Side:
         return [(key, list(entries.values())) for key, entries in self.by_key.items()]
 
     @classmethod
-    def of(cls, grouped: list[tuple[Any, list[Entry]]]) -> Side:
+    def of(cls, grouped: list[tuple[Any, list[Entry]]], expires: bool) -> Side:
         """A side holding a snapshot's records (their keys as msgpack gave them back)."""
-        side = cls()
+        side = cls(expires)
         for key, entries in grouped:
             for ts, record in entries:
                 side.add(hashable(key), ts, record)
@@ -81,9 +84,9 @@ def key_function(fields: tuple[str, ...]) -> Callable[[dict], Any]:
 
 class JoinOperator(StatelessOperator):
     """Inner join of port 0 (left) and port 1 (right) on equal keys (the left's `on` fields,
-    the right's `right_on`), event times at most `within` ms apart. The right side's fields
-    that clash with the left's are renamed `{right_name}_{field}`; its copy of a key both
-    sides name alike is left out."""
+    the right's `right_on`), event times at most `within` ms apart (None: any; both sides are
+    kept to the end). The right side's fields that clash with the left's are renamed
+    `{right_name}_{field}`; its copy of a key both sides name alike is left out."""
 
     def __init__(self, op: Join, clock: Clock) -> None:
         self.keys = (key_function(op.left_keys), key_function(op.right_keys))
@@ -91,9 +94,10 @@ class JoinOperator(StatelessOperator):
         self.within = op.within_ms
         self.prefix = f"{op.right}_"
         self.readers = (TimeReader(op.left_time, clock), TimeReader(op.right_time, clock))
-        self.sides = (Side(), Side())
+        expires = op.within_ms is not None
+        self.sides = (Side(expires), Side(expires))
         timed = op.left_time and op.right_time
-        self.tick_s = None if timed else max(op.within_ms / 1000, 0.05)
+        self.tick_s = None if timed or op.within_ms is None else max(op.within_ms / 1000, 0.05)
 
     def _merge(self, left: dict, right: dict) -> dict:
         merged = dict(left)
@@ -116,12 +120,14 @@ class JoinOperator(StatelessOperator):
                 out.error(record, offset, str(e))
                 continue
             for other_ts, other in matches:
-                if abs(ts - other_ts) <= within:
+                if within is None or abs(ts - other_ts) <= within:
                     pair = (record, other) if port == 0 else (other, record)
                     out.emit(self._merge(*pair), offset)
             mine.add(key, ts, record)
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
+        if self.within is None:
+            return
         for side in self.sides:
             side.expire(ts_ms - self.within)
 
@@ -134,4 +140,5 @@ class JoinOperator(StatelessOperator):
 
     def restore(self, raw: Any) -> None:
         state = read(raw, JoinState)
-        self.sides = (Side.of(state.left), Side.of(state.right))
+        expires = self.within is not None
+        self.sides = (Side.of(state.left, expires), Side.of(state.right, expires))

@@ -208,12 +208,13 @@ class Dedupe(msgspec.Struct, frozen=True, tag=True):
 class Join(msgspec.Struct, frozen=True, tag=True):
     """Inner join of the node's first input (left) with its second (right, named `right`): the
     left's `on` fields (one name, or several) equal to the right's `right_on` (unset: the same
-    names). Fields added after the first version are left out of the encoded plan when unset,
-    so a join written before them keeps its checkpoints' fingerprint."""
+    names), event times at most `within_ms` apart (None: any, a regular join). Fields added
+    after the first version are left out of the encoded plan when unset, so a join written
+    before them keeps its checkpoints' fingerprint."""
 
     right: str
     on: str | tuple[str, ...]
-    within_ms: int
+    within_ms: int | None
     left_time: str | None = None
     right_time: str | None = None
     right_on: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET

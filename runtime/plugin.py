@@ -86,16 +86,33 @@ class Spec:
     """A source's fields beyond what it reads: a function of its config Struct giving each field
     it adds to every record, with its Python type (`{"kafka_partition": int}`), so that the
     checker knows them under a schema too (`added_fields`)."""
+    bounded: Callable[[Any], bool] | None = None
+    """Whether a source so configured reaches the end of its input by itself (a file not
+    followed, a broker read `until_empty`): a function of its config Struct, so the checker can
+    warn of state that grows for as long as a live input runs. Undeclared: taken as live."""
 
     def added_fields(self, config: dict[str, Any]) -> dict[str, Any]:
         """The fields this source adds to every record under `config` (its arguments as the
         checker evaluated them); none when they do not make a valid config."""
-        if self.adds is None or self.config is None:
-            return {}
+        valid = self._valid(config) if self.adds is not None else None
+        return {} if valid is None or self.adds is None else self.adds(valid)
+
+    def ends(self, config: dict[str, Any]) -> bool:
+        """Whether this source under `config` ends by itself (`bounded`); with a config that is
+        not valid, as if it did (its error says enough)."""
+        if self.bounded is None:
+            return False
+        valid = self._valid(config)
+        return valid is None or self.bounded(valid)
+
+    def _valid(self, config: dict[str, Any]) -> Any:
+        """`config` as this connector's config Struct; None when it is not a valid one."""
+        if self.config is None:
+            return None
         try:
-            return self.adds(msgspec.convert(config, self.config))
+            return msgspec.convert(config, self.config)
         except msgspec.ValidationError:
-            return {}
+            return None
 
 
 @dataclass(frozen=True)
@@ -225,6 +242,7 @@ class Plugin:
         internal: bool = False,
         needs: tuple[str, str] | None = None,
         adds: Callable[[Any], dict[str, Any]] | None = None,
+        bounded: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -243,6 +261,7 @@ class Plugin:
                 internal=internal,
                 needs=needs,
                 adds=adds,
+                bounded=bounded,
             )
             return self._attach(cls, spec)
 
@@ -258,11 +277,12 @@ class Plugin:
         internal: bool = False,
         needs: tuple[str, str] | None = None,
         adds: Callable[[Any], dict[str, Any]] | None = None,
+        bounded: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Source`;
         `shared` when several workers can read it together (`Spec.shared`); `reads` names the
-        config field holding the file it reads (`Spec.reads`); `internal`, `needs` and `adds`
-        as `Spec` says."""
+        config field holding the file it reads (`Spec.reads`); `internal`, `needs`, `adds` and
+        `bounded` as `Spec` says."""
         return self._connector(
             "source",
             name,
@@ -272,6 +292,7 @@ class Plugin:
             internal=internal,
             needs=needs,
             adds=adds,
+            bounded=bounded,
         )
 
     def sink(

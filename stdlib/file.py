@@ -72,7 +72,7 @@ def _count(n: int, unit: str) -> str:
     return f"{n:,} {unit}{'' if n == 1 else 's'}"
 
 
-@plugin.source("file", config=FileSourceConfig, reads="path")
+@plugin.source("file", config=FileSourceConfig, reads="path", bounded=lambda c: not c.follow)
 class FileSource(Seekable, ReportsProgress, KnowsUnread):
     """Reads records from a file or a glob of files (jsonl, csv or lines)."""
 

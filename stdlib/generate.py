@@ -65,7 +65,7 @@ def click_events(
     return events
 
 
-@plugin.source("generate", config=GenerateConfig)
+@plugin.source("generate", config=GenerateConfig, bounded=lambda c: c.count is not None)
 class GenerateSource(Seekable, KnowsUnread):
     """Synthetic click events (ts, user, page, status, latency_ms), `count` of them (endless
     without), at most `rate` per second (as fast as possible without)."""

@@ -120,7 +120,14 @@ def _metadata(message: Any) -> dict[str, Any]:
     }
 
 
-@plugin.source("kafka", config=KafkaSourceConfig, shared=True, needs=KAFKA, adds=metadata_fields)
+@plugin.source(
+    "kafka",
+    config=KafkaSourceConfig,
+    shared=True,
+    needs=KAFKA,
+    adds=metadata_fields,
+    bounded=lambda c: c.until_empty,
+)
 class KafkaSource(Seekable, Committing, KnowsUnread, Parted):
     """Reads a Kafka topic's partitions in batches; offsets are committed to the consumer group
     only once a checkpoint covering them is saved."""

@@ -81,7 +81,9 @@ class NatsSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     retry_timeout: int = 60_000
 
 
-@plugin.source("nats", config=NatsSourceConfig, shared=True, needs=NATS)
+@plugin.source(
+    "nats", config=NatsSourceConfig, shared=True, needs=NATS, bounded=lambda c: c.until_empty
+)
 class NatsSource(Seekable, Committing, KnowsUnread):
     """Reads a NATS JetStream stream through a durable pull consumer; messages are
     acknowledged only once a checkpoint covering them is saved."""

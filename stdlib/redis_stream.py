@@ -87,7 +87,13 @@ end
 and acknowledges 1,000 at a time on the server)."""
 
 
-@plugin.source("redis_stream", config=RedisStreamSourceConfig, shared=True, needs=REDIS)
+@plugin.source(
+    "redis_stream",
+    config=RedisStreamSourceConfig,
+    shared=True,
+    needs=REDIS,
+    bounded=lambda c: c.until_empty,
+)
 class RedisStreamSource(Seekable, Committing, KnowsUnread):
     """Reads a Redis stream through a consumer group; entries are acknowledged only once a
     checkpoint covering them is saved."""

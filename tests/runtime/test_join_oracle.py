@@ -1,6 +1,7 @@
 """DuckDB as an oracle for `join` (runtime/join.py): the same join computed in SQL over the same
-generated records, `ON` each key pair equal `AND abs(l.ts - r.ts) <= D`, compared as multisets
-of output records (the order of a join's output depends on how its inputs interleave).
+generated records, `ON` each key pair equal `AND abs(l.ts - r.ts) <= D` (without `within`, a
+regular join, no time condition), compared as multisets of output records (the order of a
+join's output depends on how its inputs interleave).
 
 Both sides are generated with bounded disorder and a lateness that covers it, so no record is
 late and none is forgotten before a partner arrives: the join then owes exactly SQL's answer,
@@ -68,18 +69,18 @@ def on_text(pairs: tuple[tuple[str, str], ...]) -> str:
 def rillet_join(
     workdir: Path,
     pairs: tuple[tuple[str, str], ...],
-    within: int,
+    within: int | None,
     lateness: int,
     left: list[dict],
     right: list[dict],
     cuts: tuple[list[int], list[int]],
 ) -> list[dict]:
+    bound = "" if within is None else f" within {within}ms"
     text = f"""source l = file("unused-l.jsonl")
 source r = file("unused-r.jsonl")
 sink out = file("out.jsonl")
 stream rs = r | event_time ts lateness {lateness}ms
-l | event_time ts lateness {lateness}ms | join rs on {on_text(pairs)} within {within}ms
-  | into out
+l | event_time ts lateness {lateness}ms | join rs on {on_text(pairs)}{bound} | into out
 """
     plan, registry = compiled_plan(text, workdir)
     out = CollectSink()
@@ -101,7 +102,7 @@ def duckdb_join(
     db,
     folder: Path,
     pairs: tuple[tuple[str, str], ...],
-    within: int,
+    within: int | None,
     left: list[dict],
     right: list[dict],
 ) -> list[dict]:
@@ -112,10 +113,9 @@ def duckdb_join(
     table(db, "l", left, left_fields, folder)
     table(db, "r", right, right_fields, folder)
     on = " AND ".join(f"l.{a} = r.{b}" for a, b in pairs)
+    on += "" if within is None else f" AND abs(l.ts - r.ts) <= {within}"
     columns = ", ".join([*(f"l.{f}" for f in left_fields), *(f"r.{f}" for f in right_fields)])
-    rows = db.execute(
-        f"SELECT {columns} FROM l JOIN r ON {on} AND abs(l.ts - r.ts) <= {within}"
-    ).fetchall()
+    rows = db.execute(f"SELECT {columns} FROM l JOIN r ON {on}").fetchall()
     shared = {a for a, b in pairs if a == b}
     out = []
     for row in rows:
@@ -137,7 +137,7 @@ def check(
     db,
     workdir: Path,
     spelling: str,
-    within: int,
+    within: int | None,
     lateness: int,
     sides: tuple[list[dict], list[dict]],
     cuts: tuple[list[int], list[int]],
@@ -156,7 +156,7 @@ def check(
 @given(
     spelling=st.sampled_from(list(KEYS)),
     disorder=st.integers(0, 20),
-    within=st.sampled_from([0, 3, 10, 40]),
+    within=st.sampled_from([0, 3, 10, 40, None]),
     cuts=st.tuples(batch_sizes(), batch_sizes()),
     data=st.data(),
 )
@@ -165,7 +165,7 @@ def test_join_matches_duckdb_wherever_batches_are_cut(
     workdir: Path,
     spelling: str,
     disorder: int,
-    within: int,
+    within: int | None,
     cuts: tuple[list[int], list[int]],
     data: st.DataObject,
 ) -> None:
@@ -196,3 +196,13 @@ def test_join_matches_duckdb_on_many_records(db, workdir: Path, spelling: str) -
     sides = (generated(rng, 3000), generated(rng, 3000))
     cuts = ([rng.randrange(1, 300) for _ in range(40)], [rng.randrange(1, 300) for _ in range(40)])
     assert check(db, workdir, spelling, 30, 50, sides, cuts) > 1000
+
+
+@pytest.mark.parametrize("spelling", ["shared", "several renamed"])
+def test_regular_join_matches_duckdb_on_bounded_inputs(db, workdir: Path, spelling: str) -> None:
+    """Without `within`, every pair of equal keys matches, however far apart in time: the
+    records are kept to the end of both inputs."""
+    rng = random.Random(spelling)
+    sides = (generated(rng, 600), generated(rng, 600))
+    cuts = ([rng.randrange(1, 100) for _ in range(20)], [rng.randrange(1, 100) for _ in range(20)])
+    assert check(db, workdir, spelling, None, 50, sides, cuts) > 2000
