@@ -200,8 +200,10 @@ class JoinKey(Node, frozen=True):
 
 
 class JoinOp(Step, frozen=True):
-    """`within` None: a regular join, every record kept for the whole run."""
+    """`within` None: a regular join, every record kept for the whole run. `kind` is the word
+    before `join` (`left`), if any."""
 
+    kind: Ident | None
     stream: Ident
     keys: tuple[JoinKey, ...]
     within: Duration | None

@@ -245,7 +245,8 @@ class FlowChecker(JoinChecker):
                     self.field(key, record, where)
                 return record
             case ast.JoinOp(stream=stream):
-                return self.join(op, record, self.stream_type(stream), line)
+                right = self.stream_type(stream), self.times.get(stream.text)
+                return self.join(op, record, right, line)
             case ast.LookupOp(table=table, on=on):
                 return self._lookup(table, on, record, where, line)
             case ast.LateOp(sink=sink) | ast.IntoOp(sink=sink):

@@ -1,10 +1,12 @@
-"""Checking `join`: its keys, each a field of its own side, the record type after it, and a
-warning for a join without `within` on an input that may never end.
+"""Checking `join` and `left join`: its kind, its keys (each a field of its own side), the
+record type after it, and warnings for a join that compares event time with the wall clock or
+keeps its state forever on an input that may never end.
 
 The type after a join is the left's fields, then the right's: a right field whose name is also
 a left field is renamed `STREAM_field`, and a key both sides name alike (`on user`) is left out
 of the right's, since it equals the left's. A key of two names (`on user = uid`) keeps both
-fields, as SQL's `ON l.user = r.uid` keeps both columns.
+fields, as SQL's `ON l.user = r.uid` keeps both columns. After a `left join` the right's fields
+are optional: a left record without partner has them null.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from .exprcheck import unknown_field
 from .streamorder import flow_streams
 from .types import RecordType
 
+KIND_HINTS = {
+    "right": "swap the sides: make `{stream}` the flow, and `left join` the other side to it",
+    "inner": "a plain `join` is an inner join: leave out `inner`",
+}
+
 
 def shared_keys(op: ast.JoinOp) -> set[str]:
     """The keys both sides name alike: the right side's copy is left out of the output."""
@@ -28,24 +35,69 @@ def shared_keys(op: ast.JoinOp) -> set[str]:
 
 class JoinChecker(AggregateChecker):
     def join(
-        self, op: ast.JoinOp, record: RecordType, right: RecordType | None, line: str
+        self,
+        op: ast.JoinOp,
+        record: RecordType,
+        right: tuple[RecordType | None, ast.EventTimeOp | None],
+        line: str,
     ) -> RecordType:
-        """The record type after `op`, given the left's and the right's (None: unknown
-        stream, already reported)."""
-        where = "`join`"
+        """The record type after `op`, given the left's and the right's with the event time at
+        the right's output (None: unknown stream, already reported)."""
+        right_type, right_time = right
+        self._kind(op)
         self._mixed_keys(op)
         for key in op.keys:
-            self.field(key.left, record, where)
-            if right is not None:
-                self._right_field(op, key, right)
-        if right is None or record.fields is None or right.fields is None:
+            self.field(key.left, record, "`join`")
+            if right_type is not None:
+                self._right_field(op, key, right_type)
+        if right_type is not None:
+            self._one_sided_time(op, self.c.times.get(op), right_time)
+        if right_type is None or record.fields is None or right_type.fields is None:
             return RecordType()
         shared = shared_keys(op)
         merged = dict(record.fields)
-        for name, spec in right.fields.items():
+        for name, spec in right_type.fields.items():
+            if op.kind is not None:
+                spec = msgspec.structs.replace(spec, optional=True)
             if name not in shared:
                 merged[f"{op.stream.text}_{name}" if name in record.fields else name] = spec
         return RecordType(merged, line)
+
+    def _kind(self, op: ast.JoinOp) -> None:
+        if op.kind is None or op.kind.text == "left":
+            return
+        hint = KIND_HINTS.get(op.kind.text, "a join is `join` (inner) or `left join`")
+        self.report(
+            error(
+                "E0902",
+                f"there is no `{op.kind.text} join`",
+                op.kind.span,
+                "`join` or `left join`",
+                hint.format(stream=op.stream.text),
+            )
+        )
+
+    def _one_sided_time(
+        self, op: ast.JoinOp, left: ast.EventTimeOp | None, right: ast.EventTimeOp | None
+    ) -> None:
+        """`W0902` when one side has event time and the other has not: `within` would compare
+        event times with the clock."""
+        if op.within is None or (left is None) == (right is None):
+            return
+        timed = left or right
+        assert timed is not None
+        side = "left (the flow)" if left is not None else f"right (`{op.stream.text}`)"
+        alone = "; a `left join` would write nearly every left record alone" if op.kind else ""
+        self.report(
+            warning(
+                "W0902",
+                f"this `{'left join' if op.kind else 'join'}` compares event time on one side "
+                "with the wall clock on the other",
+                op.within.span,
+                f"only the {side} has event time (line {timed.span.line})",
+                f"declare `event_time` on both sides, or on neither{alone}",
+            )
+        )
 
     def unbounded_joins(self) -> None:
         """`W0901` for each `join` without `within` whose inputs may never end: it keeps every
@@ -114,14 +166,23 @@ def key_text(key: ast.JoinKey) -> str:
 
 
 def unbounded_join(op: ast.JoinOp, source: str, decl: ast.SourceDecl) -> Diagnostic:
-    return warning(
-        "W0901",
-        "a `join` without `within` keeps every record of both sides until the end of input, "
-        f"and source `{source}` may never end",
-        op.span,
-        f"no `within`: reads `{source}` ({decl.call.name.text}), a live input",
+    hints = [
         "add `within DUR` to pair only records at most DUR apart in event time, each "
         "forgotten once the watermark is DUR past it",
         "on bounded inputs (a file not followed, a broker read with `until_empty=true`) the "
         "state ends with them",
+    ]
+    if op.kind is not None:
+        hints.insert(
+            0,
+            "a `left join` without `within` writes the left records that found no partner at "
+            "the end of input, which a live input never reaches",
+        )
+    return warning(
+        "W0901",
+        f"a `{'left join' if op.kind else 'join'}` without `within` keeps every record of both "
+        f"sides until the end of input, and source `{source}` may never end",
+        op.span,
+        f"no `within`: reads `{source}` ({decl.call.name.text}), a live input",
+        *hints,
     )

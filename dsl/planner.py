@@ -19,6 +19,7 @@ from rillet.runtime import plan as ir
 
 from . import ast, render
 from .checked import Checked
+from .types import RecordType
 
 
 def lower_expr(expr: ast.Expr, params: Mapping[str, Any]) -> ir.Expr:
@@ -80,15 +81,18 @@ def _late_into(ops: list[ast.Operator], index: int) -> tuple[str | None, int]:
 
 
 def _join(
-    op: ast.JoinOp, left_time: ast.EventTimeOp | None, right_time: ast.EventTimeOp | None
+    op: ast.JoinOp,
+    left_time: ast.EventTimeOp | None,
+    right_time: ast.EventTimeOp | None,
+    right_type: RecordType | None,
 ) -> ir.Join:
     """A `join` as IR, written as a join of one key shared by both sides was before there
     were others (its checkpoints' fingerprint stays the same). A regular join (no `within`)
-    reads no time."""
+    reads no time; a left join knows the right's fields when its type does."""
     left = tuple(k.left.text for k in op.keys)
     right = tuple((k.right or k.left).text for k in op.keys)
     timed = op.within is not None
-    return ir.Join(
+    join = ir.Join(
         op.stream.text,
         left[0] if len(left) == 1 else left,
         op.within.ms if op.within is not None else None,
@@ -96,6 +100,11 @@ def _join(
         _field(right_time) if timed else None,
         msgspec.UNSET if right == left else right,
     )
+    if op.kind is None:
+        return join
+    fields = right_type.fields if right_type is not None else None
+    known = tuple(fields) if fields is not None else None
+    return msgspec.structs.replace(join, kind="left", right_fields=known)
 
 
 class _Planner:
@@ -176,7 +185,11 @@ class _Planner:
                     continue
                 case ast.JoinOp(stream=stream):
                     right = self.outputs[stream.text]
-                    join = _join(op, times[op], self.c.stream_times.get(stream.text))
+                    right_side = (
+                        self.c.stream_times.get(stream.text),
+                        self.c.stream_types.get(stream.text),
+                    )
+                    join = _join(op, times[op], *right_side)
                     current = self.add(join, (current, right), op.span, op.named)
                     continue
                 case ast.DedupeOp(keys=keys, within=within):

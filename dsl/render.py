@@ -188,7 +188,8 @@ def operator(op: ir.Op) -> str:
             return f"dedupe by {', '.join(keys)} within {duration(within)}"
         case ir.Join(right=right, within_ms=within):
             bound = f" within {duration(within)}" if within is not None else ""
-            return f"join {right} on {join_keys(op)}{bound}"
+            kind = "left " if op.kind == "left" else ""
+            return f"{kind}join {right} on {join_keys(op)}{bound}"
         case ir.Lookup(table=table, on=on):
             return f"lookup {table.name} on {on}"
         case ir.PluginOperator(name=name, kwargs=kwargs, concurrency=concurrency):

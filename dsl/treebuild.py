@@ -158,8 +158,9 @@ class ToAst(ExpressionTree):
         )
 
     def join_op(self, meta, items):
-        stream, *keys, within = items
+        kind, stream, *keys, within = items
         return ast.JoinOp(
+            kind=kind and ident(kind),
             stream=ident(stream),
             keys=tuple(keys),
             within=within and self._duration(within),

@@ -319,6 +319,8 @@ VALID_OPERATORS = st.one_of(
     st.just("join s on user within 1s"),
     st.just("join s on user = user, page = page within 1s"),
     st.just("join orders on user = order, page = page within 1s"),
+    st.just("left join s on user within 1s"),
+    st.just("left join orders on user"),
     st.just("lookup users on user"),
     st.just('tag(label="l") concurrency 2'),
     st.just("into late"),
