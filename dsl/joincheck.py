@@ -110,8 +110,10 @@ class JoinChecker(AggregateChecker):
                 if not isinstance(op, ast.JoinOp):
                     continue
                 reads.append(op.stream.text)
+                if op.within is not None:
+                    continue
                 live = [s for name in reads for s in self.live.get(name, ())]
-                if op.within is None and live:
+                if live:
                     self.report(unbounded_join(op, live[0], self.c.sources[live[0]][0]))
 
     @cached_property
