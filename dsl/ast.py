@@ -216,10 +216,22 @@ class DedupeOp(Step, frozen=True):
     within: Duration
 
 
+class JoinKey(Node, frozen=True):
+    """`left = right`, a left field equal to a right one; `right` is None when both sides'
+    field is `left` (`on user`)."""
+
+    left: Ident
+    right: Ident | None
+
+
 class JoinOp(Step, frozen=True):
+    """`within` None: a regular join, every record kept for the whole run. `kind` is the word
+    before `join` (`left`), if any."""
+
+    kind: Ident | None
     stream: Ident
-    on: Ident
-    within: Duration
+    keys: tuple[JoinKey, ...]
+    within: Duration | None
 
 
 class LookupOp(Step, frozen=True):

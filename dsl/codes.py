@@ -86,6 +86,11 @@ CODES: dict[str, str] = {
     "E0802": "an alert comparison that is not `>` `>=` `<` `<=`",
     "E0803": "an alert threshold of the wrong kind",
     "E0804": "an alert percentage above 100%",
+    # joins
+    "E0901": "`join` keys that mix `left = right` pairs and shared names",
+    "E0902": "a kind of join other than `join` and `left join`",
+    "W0901": "a `join` without `within` on an input that may never end",
+    "W0902": "a `join ... within` with event time on one side only",
     # warnings
     "W0001": "a flow that writes to no sink",
     "W0002": "a source that is never read",

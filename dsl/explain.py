@@ -126,6 +126,28 @@ def _windowed(
     return f"state: {kept}{by} and {unit} ({shape}); {_time(field, lateness)}{early}"
 
 
+def _join_state(op: ir.Join) -> list[str]:
+    if op.left_keys == op.right_keys:
+        by = f"both sides keyed by {_keys(op.left_keys)}"
+    else:
+        by = f"left keyed by {_keys(op.left_keys)}, right by {_keys(op.right_keys)}"
+    within = op.within_ms
+    if within is None:
+        lines = [f"state: {by}, every record kept to the end of input (no `within`)"]
+    else:
+        lines = [
+            f"state: {by}, records kept {render.duration(within)}"
+            f"; left {_time(op.left_time)}, right {_time(op.right_time)}"
+        ]
+    if op.kind == "left":
+        when = "at the end of input"
+        if within is not None:
+            when = f"once the watermark is {render.duration(within)} past them, or {when}"
+        fields = "the right's fields null" if op.right_fields else "as they are"
+        lines.append(f"left records without a partner: written {when}, {fields}")
+    return lines
+
+
 def _state(op: ir.Op, registry: Registry) -> list[str]:
     """What a stateful operator keeps in checkpoints, and what it is keyed by."""
     match op:
@@ -150,11 +172,8 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
                 f"state: keyed by {_keys(keys)}, each seen key kept "
                 f"{render.duration(within)}; {_time(field)}"
             ]
-        case ir.Join(on=on, within_ms=within, left_time=left, right_time=right):
-            return [
-                f"state: both sides keyed by `{on}`, records kept {render.duration(within)}"
-                f"; left {_time(left)}, right {_time(right)}"
-            ]
+        case ir.Join():
+            return _join_state(op)
         case ir.Lookup(table=table, on=on):
             key = table.config.get("key", on)
             return [

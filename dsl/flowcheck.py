@@ -16,6 +16,7 @@ from rillet.runtime.plan import TypeSpec
 from . import ast
 from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
 from .exprcheck import Scope
+from .joincheck import JoinChecker
 from .pluginopcheck import OPERATOR_NAMES
 from .streamorder import flow_streams
 from .topcheck import TopChecker
@@ -62,7 +63,7 @@ def _agreed(times: list[ast.EventTimeOp | None]) -> ast.EventTimeOp | None:
     return times[0] if len(kinds) == 1 else None
 
 
-class FlowChecker(TopChecker):
+class FlowChecker(TopChecker, JoinChecker):
     def __init__(self, checked: Draft, report: Report) -> None:
         super().__init__(checked, report)
         self.types: dict[str, RecordType | None] = {}
@@ -98,6 +99,7 @@ class FlowChecker(TopChecker):
                         "end it with `| into SINK`",
                     )
                 )
+        self.unbounded_joins()
         for name, stream in c.streams.items():
             if name not in c.stream_order:  # in a cycle: what it reads is not unread
                 self.read.update(flow_streams(stream.flow))
@@ -255,8 +257,9 @@ class FlowChecker(TopChecker):
                 for key in keys:
                     self.field(key, record, where)
                 return record
-            case ast.JoinOp(stream=stream, on=on):
-                return self._join(stream, on, record, where, line)
+            case ast.JoinOp(stream=stream):
+                right = self.stream_type(stream), self.times.get(stream.text)
+                return self.join(op, record, right, line)
             case ast.LookupOp(table=table, on=on):
                 return self._lookup(table, on, record, where, line)
             case ast.LateOp(sink=sink) | ast.IntoOp(sink=sink):
@@ -339,21 +342,6 @@ class FlowChecker(TopChecker):
                 )
             )
         return record
-
-    def _join(
-        self, stream: ast.Ident, on: ast.Ident, record: RecordType, where: str, line: str
-    ) -> RecordType:
-        right = self.stream_type(stream)
-        self.field(on, record, where)
-        if right is None:
-            return RecordType()
-        self.field(on, right, f"{where} (stream `{stream.text}`)")
-        if record.fields is None or right.fields is None:
-            return RecordType()
-        merged = dict(record.fields)
-        for field_name, spec in right.fields.items():
-            merged[f"{stream.text}_{field_name}" if field_name in merged else field_name] = spec
-        return RecordType(merged, line)
 
     def _lookup(
         self, table: ast.Ident, on: ast.Ident, record: RecordType, where: str, line: str

@@ -19,6 +19,7 @@ from rillet.runtime import plan as ir
 
 from . import ast, render
 from .checked import Checked
+from .types import RecordType
 
 
 def lower_expr(expr: ast.Expr, params: Mapping[str, Any]) -> ir.Expr:
@@ -86,6 +87,33 @@ def _late_into(ops: list[ast.Operator], index: int) -> tuple[str | None, int]:
     if index < len(ops) and isinstance(late := ops[index], ast.LateOp):
         return late.sink.text, index + 1
     return None, index
+
+
+def _join(
+    op: ast.JoinOp,
+    left_time: ast.EventTimeOp | None,
+    right_time: ast.EventTimeOp | None,
+    right_type: RecordType | None,
+) -> ir.Join:
+    """A `join` as IR, written as a join of one key shared by both sides was before there
+    were others (its checkpoints' fingerprint stays the same). A regular join (no `within`)
+    reads no time; a left join knows the right's fields when its type does."""
+    left = tuple(k.left.text for k in op.keys)
+    right = tuple((k.right or k.left).text for k in op.keys)
+    timed = op.within is not None
+    join = ir.Join(
+        op.stream.text,
+        left[0] if len(left) == 1 else left,
+        op.within.ms if op.within is not None else None,
+        _field(left_time) if timed else None,
+        _field(right_time) if timed else None,
+        msgspec.UNSET if right == left else right,
+    )
+    if op.kind is None:
+        return join
+    fields = right_type.fields if right_type is not None else None
+    known = tuple(fields) if fields is not None else None
+    return msgspec.structs.replace(join, kind="left", right_fields=known)
 
 
 class _Planner:
@@ -168,12 +196,13 @@ class _Planner:
                     rolling = self.rolling(op, late, times[op])
                     current = self.add(rolling, (current,), op.span, op.named)
                     continue
-                case ast.JoinOp(stream=stream, on=on, within=within):
+                case ast.JoinOp(stream=stream):
                     right = self.outputs[stream.text]
-                    right_time = self.c.stream_times.get(stream.text)
-                    join = ir.Join(
-                        stream.text, on.text, within.ms, _field(times[op]), _field(right_time)
+                    right_side = (
+                        self.c.stream_times.get(stream.text),
+                        self.c.stream_types.get(stream.text),
                     )
+                    join = _join(op, times[op], *right_side)
                     current = self.add(join, (current, right), op.span, op.named)
                     continue
                 case ast.DedupeOp(keys=keys, within=within):

@@ -195,8 +195,10 @@ def operator(op: ir.Op) -> str:
             return _top(op) if isinstance(op, ir.Top) else _aggregating(op)
         case ir.Dedupe(keys=keys, within_ms=within):
             return f"dedupe by {', '.join(keys)} within {duration(within)}"
-        case ir.Join(right=right, on=on, within_ms=within):
-            return f"join {right} on {on} within {duration(within)}"
+        case ir.Join(right=right, within_ms=within):
+            bound = f" within {duration(within)}" if within is not None else ""
+            kind = "left " if op.kind == "left" else ""
+            return f"{kind}join {right} on {join_keys(op)}{bound}"
         case ir.Lookup(table=table, on=on):
             return f"lookup {table.name} on {on}"
         case ir.PluginOperator(name=name, kwargs=kwargs, concurrency=concurrency):
@@ -205,4 +207,10 @@ def operator(op: ir.Op) -> str:
     raise TypeError(f"not an operator: {op!r}")
 
 
-__all__ = ["duration", "expr", "literal", "node", "operator", "window"]
+def join_keys(op: ir.Join) -> str:
+    """`user`, `user, page` or `user = buyer, page = path`, as the `on` of a join is written."""
+    pairs = zip(op.left_keys, op.right_keys)
+    return ", ".join(left if left == right else f"{left} = {right}" for left, right in pairs)
+
+
+__all__ = ["duration", "expr", "join_keys", "literal", "node", "operator", "window"]

@@ -178,10 +178,18 @@ class ToAst(ExpressionTree):
         )
 
     def join_op(self, meta, items):
-        stream, on, within = items
+        kind, stream, *keys, within = items
         return ast.JoinOp(
-            stream=ident(stream), on=ident(on), within=self._duration(within), span=span_of(meta)
+            kind=kind and ident(kind),
+            stream=ident(stream),
+            keys=tuple(keys),
+            within=within and self._duration(within),
+            span=span_of(meta),
         )
+
+    def join_key(self, meta, items):
+        left, right = items
+        return ast.JoinKey(left=ident(left), right=right and ident(right), span=span_of(meta))
 
     def lookup_op(self, meta, items):
         return ast.LookupOp(table=ident(items[0]), on=ident(items[1]), span=span_of(meta))

@@ -17,7 +17,8 @@ from typing import Any
 from .aggregate import CompiledAggregate, compile_aggregate
 from .clock import Clock
 from .eventtime import EventTimeOperator
-from .keyed import DedupeOperator, JoinOperator
+from .join import JoinOperator
+from .keyed import DedupeOperator
 from .plan import (
     STATELESS,
     Aggregate,
@@ -249,8 +250,8 @@ def _operator(
             )
         case Dedupe(keys=keys, within_ms=within, time_field=time_field):
             return DedupeOperator(keys, within, time_field, clock)
-        case Join(right=right, on=on, within_ms=within):
-            return JoinOperator(on, within, right, op.left_time, op.right_time, clock)
+        case Join():
+            return JoinOperator(op, clock)
         case Lookup():
             return None  # needs its table loaded: built when the run opens its connectors
         case PluginOperator(name=name, kwargs=kwargs, concurrency=concurrency):

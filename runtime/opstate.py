@@ -46,9 +46,26 @@ class DedupeState(Versioned, tag=2):
     kept: Kept
 
 
-class JoinState(Versioned, tag=2):
+class JoinV2(msgspec.Struct):
     left: Buffer
     right: Buffer
+
+
+class JoinState(Versioned, tag=3):
+    left: list[tuple[Any, int, dict[str, Any], bool]]
+    """The left side's records in arrival order: (key, event time, record, matched yet)."""
+    right: list[tuple[Any, int, dict[str, Any]]]
+    """The right side's records in arrival order: (key, event time, record)."""
+
+
+def _join_v2(old: JoinV2) -> JoinState:
+    """Older snapshots kept each side's records grouped by key (each key's in arrival order),
+    and were of inner joins only, which never write a left record alone: all count as
+    matched."""
+    return JoinState(
+        [(key, ts, record, True) for key, entries in old.left for ts, record in entries],
+        [(key, ts, record) for key, entries in old.right for ts, record in entries],
+    )
 
 
 class GlobalState(Versioned, tag=2):
@@ -119,7 +136,10 @@ OLDER: dict[type[Versioned], dict[int, tuple[Any, Callable[[Any], Any]]]] = {
         2: (EventTimeV2, _event_time_v2),
     },
     DedupeState: {1: (Kept, DedupeState)},
-    JoinState: {1: (tuple[Buffer, Buffer], lambda sides: JoinState(*sides))},
+    JoinState: {
+        1: (tuple[Buffer, Buffer], lambda sides: _join_v2(JoinV2(*sides))),
+        2: (JoinV2, _join_v2),
+    },
     GlobalState: {1: (list[Group], GlobalState)},
     PaneWindowState: {1: (PaneWindowV1, _pane_window_v2), 2: (PaneWindowV1, _pane_window_v2)},
     SessionWindowState: {1: (SessionWindowV1, _same_fields(SessionWindowState))},

@@ -27,14 +27,16 @@ class Shuffle:
     keys: tuple[str, ...]
 
 
-def shuffle_keys(op: Op) -> tuple[str, ...] | None:
-    """The fields that decide a record's partition before `op`; None for an operator that keeps
-    no state per key. An aggregate or rolling without `by` (a `top` without `per`) keys all
-    records to one partition."""
+def shuffle_keys(op: Op, port: int) -> tuple[str, ...] | None:
+    """The fields that decide the partition of a record on input `port` of `op`; None for an
+    operator that keeps no state per key. An aggregate or rolling without `by` (a `top` without
+    `per`) keys all records to one partition. A join's sides each by their own key fields, in
+    the order of the keys: `partition_of` hashes the values alone, so equal keys meet whatever
+    their names."""
     if isinstance(op, Aggregate | Rolling | Top | Dedupe):
         return op.keys
     if isinstance(op, Join):
-        return (op.on,)
+        return op.right_keys if port == 1 else op.left_keys
     return None
 
 
@@ -55,9 +57,9 @@ def partition_plan(
 
     for node in plan.nodes:
         inputs = [new_id[i] for i in node.inputs]
-        keys = shuffle_keys(node.op)
-        if keys is not None:
-            for port, upstream in enumerate(inputs):
+        for port, upstream in enumerate(inputs):
+            keys = shuffle_keys(node.op, port)
+            if keys is not None:
                 name = f"shuffle{node.id}.{port}"
                 where = {"broker": broker, "prefix": prefix}
                 add(Sink(name, connector, {**where, "keys": list(keys)}), (upstream,), node)

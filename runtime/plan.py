@@ -7,7 +7,7 @@ pipeline text needed), encoded to JSON for golden tests, and compared by value. 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -229,13 +229,30 @@ class Dedupe(msgspec.Struct, frozen=True, tag=True):
 
 
 class Join(msgspec.Struct, frozen=True, tag=True):
-    """Inner join of the node's first input (left) with its second (right, named `right`)."""
+    """A join of the node's first input (left) with its second (right, named `right`): the
+    left's `on` fields (one name, or several) equal to the right's `right_on` (unset: the same
+    names), event times at most `within_ms` apart (None: any, a regular join). A `kind` "left"
+    join also writes the left records that found no partner, `right_fields` (the right's
+    fields, None when not known) null. Fields added after the first version are left out of
+    the encoded plan when unset, so a join written before them keeps its checkpoints'
+    fingerprint."""
 
     right: str
-    on: str
-    within_ms: int
+    on: str | tuple[str, ...]
+    within_ms: int | None
     left_time: str | None = None
     right_time: str | None = None
+    right_on: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET
+    kind: Literal["left"] | msgspec.UnsetType = msgspec.UNSET
+    right_fields: tuple[str, ...] | None | msgspec.UnsetType = msgspec.UNSET
+
+    @property
+    def left_keys(self) -> tuple[str, ...]:
+        return (self.on,) if isinstance(self.on, str) else self.on
+
+    @property
+    def right_keys(self) -> tuple[str, ...]:
+        return self.left_keys if isinstance(self.right_on, msgspec.UnsetType) else self.right_on
 
 
 class Lookup(msgspec.Struct, frozen=True, tag=True):

@@ -76,3 +76,30 @@ def test_render_writes_no_needless_parentheses() -> None:
 )
 def test_duration_uses_the_largest_exact_unit(ms: int, text: str) -> None:
     assert render.duration(ms) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "join b on user within 5s",
+        "join b on user, page within 5s",
+        "join b on user = buyer within 5s",
+        "left join b on user = buyer, page = path within 5s",
+        "left join b on user",
+        "join b on user = user",
+    ],
+)
+def test_rendered_join_plans_to_the_same_join(tmp_path: Path, text: str) -> None:
+    def join_of(text: str) -> ir.Join:
+        compiled = compile_pipeline(
+            'source a = file("a.jsonl")\nsource b = file("b.jsonl")\nsink out = stdout()\n'
+            f"a | {text} | into out\n",
+            tmp_path,
+        )
+        assert compiled.plan is not None
+        (join,) = [n.op for n in compiled.plan.nodes if isinstance(n.op, ir.Join)]
+        return join
+
+    join = join_of(text)
+    assert join_of(render.operator(join)) == join
+    assert render.operator(join) == text.replace("user = user", "user")

@@ -54,6 +54,15 @@ PIPELINES = {
         "  | select order, user, page | into out\n",
         {"out.jsonl": "lines"},
     ),
+    "left_join": (  # most orders find no checkout: written alone, from state saved and restored
+        SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
+        'source orders = file("data/orders.jsonl")\n'
+        'sink out = file("out/out.jsonl")\n'
+        'stream timed = clicks | event_time ts lateness 2s | where page == "/checkout"\n'
+        "orders | event_time ts lateness 2s | left join timed on user within 500ms\n"
+        "  | select order, user, page | into out\n",
+        {"out.jsonl": "lines"},
+    ),
     "rolling": (
         SETTINGS + SCHEMA + 'source clicks: Click = file("data/clicks.jsonl")\n'
         'sink out = file("out/out.jsonl")\n'

@@ -143,6 +143,7 @@ def disordered(
     keys: Sequence[Any] = KEYS,
     values: st.SearchStrategy | None = None,
     max_step: int = 12,
+    min_size: int = 0,
 ) -> list[dict]:
     """Records `{ts, k, v, c}` whose event times run forward with steps of 0..`max_step` ms,
     each at most `max_disorder` ms before the largest so far; `v` is sometimes null."""
@@ -157,6 +158,7 @@ def disordered(
                 values,
                 st.sampled_from(KINDS),
             ),
+            min_size=min_size,
             max_size=max_size,
         )
     )

@@ -246,6 +246,32 @@ def test_join_renames_only_clashing_right_fields(tmp_path: Path) -> None:
     ]
 
 
+def test_join_on_keys_named_differently_keeps_both_fields(tmp_path: Path) -> None:
+    left = [{"ts": 10, "user": 1, "page": "/a"}, {"ts": 10, "user": 2, "page": "/a"}]
+    right = [{"ts": 12, "uid": 1, "path": "/a", "user": "someone", "page": "/b"}]
+    text = JOIN.format(batch_size=10, lateness=0, within=5)
+    got = run(
+        text.replace("on k", "on user = uid, page = path"),
+        tmp_path,
+        {"l": MemorySource(left), "r": MemorySource(right)},
+    )
+    assert got == [
+        {
+            **{"ts": 10, "user": 1, "page": "/a"},
+            **{"rs_ts": 12, "uid": 1, "path": "/a", "rs_user": "someone", "rs_page": "/b"},
+        }
+    ]
+
+
+def test_join_on_several_keys_matches_none_with_a_null_key(tmp_path: Path) -> None:
+    left = [{"ts": 0, "k": 1, "c": None, "a": 1}, {"ts": 0, "k": 1, "a": 2}]
+    left.append({"ts": 0, "k": 1, "c": "x", "a": 3})
+    right = [{"ts": 0, "k": 1, "c": None, "b": 1}, {"ts": 0, "k": 1, "c": "x", "b": 2}]
+    text = JOIN.format(batch_size=10, lateness=0, within=5).replace("on k", "on k, c")
+    got = run(text, tmp_path, {"l": MemorySource(left), "r": MemorySource(right)})
+    assert got == [{"ts": 0, "k": 1, "c": "x", "a": 3, "rs_ts": 0, "b": 2}]
+
+
 def test_join_on_processing_time_pairs_records_arriving_within_span(tmp_path: Path) -> None:
     left, right, out, clock = FeedSource(), FeedSource(), CollectSink(), ManualClock()
     text = (

@@ -70,3 +70,20 @@ def test_partitions_are_the_same_in_every_process() -> None:
     )
     assert elsewhere.stdout.strip() == str(here)
     assert partition_of({}, (), 4) == partition_of({"x": 1}, (), 4), "no keys: one partition"
+
+
+def test_a_join_shuffles_each_side_by_its_own_keys_so_equal_keys_meet(tmp_path: Path) -> None:
+    text = PIPELINE.replace("join timed on user", "join timed on buyer = user, page = path")
+    compiled = compile_pipeline(text, tmp_path)
+    assert compiled.plan is not None
+    (join,) = [n for n in compiled.plan.nodes if isinstance(n.op, Join)]
+    _, shuffles = partition_plan(compiled.plan, "redis://127.0.0.1:1", "rillet:g", SHUFFLE)
+    by_name = {s.name: s.keys for s in shuffles}
+    assert by_name[f"shuffle{join.id}.0"] == ("buyer", "page")  # the left, the flow
+    assert by_name[f"shuffle{join.id}.1"] == ("user", "path")  # the right, `timed`
+    for buyer, page in [(1, "/a"), (2, None), ("7", "/b"), (None, None)]:
+        order = {"buyer": buyer, "page": page, "user": "someone else", "path": "/elsewhere"}
+        click = {"user": buyer, "path": page, "buyer": -1, "page": "/other"}
+        for workers in (2, 3, 8):
+            left = partition_of(order, ("buyer", "page"), workers)
+            assert left == partition_of(click, ("user", "path"), workers)

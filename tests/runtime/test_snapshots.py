@@ -31,11 +31,15 @@ VERSIONS = dict.fromkeys(FILL, (1, 2)) | {
     "top_sliding": (3,),
     "top_session": (2,),
     "top_global": (2,),
+    "join": (1, 2, 3),
+    "left_join": (3,),
+    "regular_left_join": (3,),
 }
 """The formats each operator's snapshot has had (`parts`: the event time of a source with parts,
 first kept in version 3; `early`: a window that emits early, whose changed groups version 3 of
-the pane windows' format keeps; a format new since versions began, as `rolling`'s, starts at 1;
-a `top` saves its windows' format, its records as their accumulators' state)."""
+the pane windows' format keeps; `left_join`, a join's left records that wait for a partner,
+first in version 3; a format new since versions began, as `rolling`'s, starts at 1; a `top`
+saves its windows' format, its records as their accumulators' state)."""
 BLOBS = [(kind, version) for kind, versions in VERSIONS.items() for version in versions]
 UPGRADED = {
     ("event_time", 1): EventTimeState(125, []),
@@ -198,6 +202,21 @@ EXPECTED: dict[str, dict[str, list]] = {
             {**_r(50, "a", "x", 3), "rs_ts": 15, "w": "left-a"},
             {**_r(95, "c", "z", 4), "rs_ts": 90, "w": "c"},
             {**_r(20, "b", "y", 2), "rs_ts": 30, "w": "right-b"},
+        ],
+    },
+    "left_join": {
+        "records": [  # (a, z) was written alone before the snapshot, once forgotten
+            {**_r(50, "a", "x", 3), "rs_ts": 15, "kind": "x", "w": "a"},
+            {**_r(50, "a", "x", 3), "rs_ts": 55, "kind": "x", "w": "a2"},
+            _r(20, "b", "y", 2),  # the saved one still waiting, then the new one, at the end
+            _r(95, "c", "z", 4),
+        ],
+    },
+    "regular_left_join": {
+        "records": [
+            {**_r(10, "a", "x", 1), "r_ts": 900, "w": "a2"},  # however long after
+            _r(20, "b", "y", 2),
+            _r(30, "c", "z", 3),
         ],
     },
 }

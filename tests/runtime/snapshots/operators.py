@@ -43,6 +43,9 @@ FLOWS = {
     "dedupe": f"{TIMED} | dedupe by k, c within 50ms | into out",
     "join": f"stream rs = r | event_time ts lateness 5ms\n{TIMED} | join rs on k within 50ms "
     "| into out",
+    "left_join": f"stream rs = r | event_time ts lateness 5ms\n{TIMED} "
+    "| left join rs on k = k, c = kind within 50ms | into out",
+    "regular_left_join": "s | left join r on k | into out",
 }
 
 Step = tuple[str, Any, Any]
@@ -119,6 +122,15 @@ FILL: dict[str, list[Step]] = {
         ("batch", 1, [{"ts": 15, "k": "a", "w": "left-a"}, {"ts": 90, "k": "c", "w": "c"}]),
         ("watermark", 0, 15),
     ],
+    "left_join": [  # (a, x) is matched, (b, y) waits, (a, z) has waited long enough
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2), _r(12, "a", "z", 0)]),
+        ("batch", 1, [{"ts": 15, "k": "a", "kind": "x", "w": "a"}]),
+        ("watermark", 0, 63),
+    ],
+    "regular_left_join": [
+        ("batch", 0, [_r(10, "a", "x", 1), _r(20, "b", "y", 2)]),
+        ("batch", 1, [{"ts": 500, "k": "a", "w": "a"}]),
+    ],
 }
 """Applied to a fresh operator before its snapshot is taken."""
 
@@ -143,6 +155,14 @@ AFTER: dict[str, list[Step]] = {
     "join": [
         ("batch", 0, [_r(50, "a", "x", 3), _r(95, "c", "z", 4)]),
         ("batch", 1, [{"ts": 30, "k": "b", "w": "right-b"}]),
+    ],
+    "left_join": [
+        ("batch", 0, [_r(50, "a", "x", 3), _r(95, "c", "z", 4)]),
+        ("batch", 1, [{"ts": 55, "k": "a", "kind": "x", "w": "a2"}]),
+    ],
+    "regular_left_join": [
+        ("batch", 0, [_r(30, "c", "z", 3)]),
+        ("batch", 1, [{"ts": 900, "k": "a", "w": "a2"}]),
     ],
 }
 """Applied to the restored operator, before the end of its input."""
