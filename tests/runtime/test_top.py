@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import anyio
 import msgspec
@@ -165,6 +166,31 @@ def feed(op, batches: list[list[dict]], lateness: int, out: Output, clock_s: int
         op.on_tick(clock_s * 1000, out)
 
 
+def renumbered(snapshot: Any) -> Any:
+    """A snapshot with a `top`'s arrival numbers replaced by their order: only their order is
+    kept across a restore (a resumed run numbers on from the largest kept, one that was not
+    stopped also counted records it dropped), and only their order ranks ties."""
+    state = msgspec.to_builtins(snapshot)
+    kept: list[list] = []
+
+    def find(value: Any) -> None:  # a kept record is held as [arrival, record]
+        if isinstance(value, list):
+            if len(value) == 2 and type(value[0]) is int and isinstance(value[1], dict):
+                kept.append(value)
+            else:
+                for item in value:
+                    find(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                find(item)
+
+    find(state.get("panes", state.get("groups", [])))
+    order = {seq: rank for rank, seq in enumerate(sorted({entry[0] for entry in kept}))}
+    for entry in kept:
+        entry[0] = order[entry[0]]
+    return state
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     disorder=st.integers(0, 15),
@@ -191,9 +217,7 @@ def test_a_snapshot_mid_stream_restores_to_the_same_output(
     second = operator(shape, disorder)
     second.restore(msgspec.msgpack.decode(saved))
     feed(second, batches[cut:], disorder, resumed, cut * 10)
-    assert msgspec.msgpack.encode(second.snapshot()) == msgspec.msgpack.encode(
-        uninterrupted.snapshot()
-    )
+    assert renumbered(second.snapshot()) == renumbered(uninterrupted.snapshot())
     for op, out in ((uninterrupted, whole), (second, resumed)):
         op.on_end(out)
     assert resumed.records == whole.records
