@@ -15,6 +15,7 @@ from rillet.runtime.plan import TypeSpec
 
 from . import ast
 from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
+from .endless import endless_inputs, first_endless
 from .exprcheck import Scope
 from .joincheck import JoinChecker
 from .pluginopcheck import OPERATOR_NAMES
@@ -81,7 +82,7 @@ class FlowChecker(TopChecker, JoinChecker):
             spec = c.registry.get("source", connector)
             added = spec.added_fields(config) if spec is not None else {}
             self.types[name] = source_type(schema, added, connector)
-        self.endless = self.endless_sources()
+        self.endless = endless_inputs(c, undeclared=False)
         for name in c.stream_order:
             self.types[name], self.times[name] = self.flow(c.streams[name].flow)
         c.stream_times.update(self.times)
@@ -141,7 +142,7 @@ class FlowChecker(TopChecker, JoinChecker):
             time = _agreed([self.times.get(s.text) for s in flow.head.streams])
         if record is None:
             return None, None
-        endless = self.endless_input(flow, self.endless)
+        endless = first_endless(flow_streams(flow), self.endless)
         previous: ast.Operator | None = None
         for op in flow.ops:
             self.c.times[op] = time

@@ -11,15 +11,13 @@ are optional: a left record without partner has them null.
 
 from __future__ import annotations
 
-from functools import cached_property
-
 import msgspec
 
 from . import ast
 from .aggregatecheck import AggregateChecker
 from .diagnostic import Diagnostic, did_you_mean, error, warning
+from .endless import endless_inputs, first_endless
 from .exprcheck import unknown_field
-from .streamorder import flow_streams
 from .types import RecordType
 
 KIND_HINTS = {
@@ -102,6 +100,7 @@ class JoinChecker(AggregateChecker):
     def unbounded_joins(self) -> None:
         """`W0901` for each `join` without `within` whose inputs may never end: it keeps every
         record of both sides for as long as they run."""
+        live = endless_inputs(self.c, undeclared=True)
         flows = [*self.c.flows, *(s.flow for s in self.c.streams.values())]
         for flow in flows:
             head = flow.head
@@ -112,25 +111,9 @@ class JoinChecker(AggregateChecker):
                 reads.append(op.stream.text)
                 if op.within is not None:
                     continue
-                live = [s for name in reads for s in self.live.get(name, ())]
-                if live:
-                    self.report(unbounded_join(op, live[0], self.c.sources[live[0]][0]))
-
-    @cached_property
-    def live(self) -> dict[str, tuple[str, ...]]:
-        """Each source and stream: the sources it reads from that may never end (`Spec.ends`;
-        a source that does not say, as `stdin`, is taken as live)."""
-        live: dict[str, tuple[str, ...]] = {}
-        for name, (decl, config) in self.c.sources.items():
-            spec = self.c.registry.get("source", decl.call.name.text)
-            endless = spec is not None and (spec.ends is None or spec.bounded(config) is False)
-            live[name] = (name,) if endless else ()
-        for name in self.c.stream_order:
-            found = (
-                s for read in flow_streams(self.c.streams[name].flow) for s in live.get(read, ())
-            )
-            live[name] = tuple(dict.fromkeys(found))
-        return live
+                culprit = first_endless(reads, live)
+                if culprit is not None:
+                    self.report(unbounded_join(op, culprit, self.c.sources[culprit][0]))
 
     def _right_field(self, op: ast.JoinOp, key: ast.JoinKey, right: RecordType) -> None:
         """A key's field on the right; a shared name the right lacks may be a pair unwritten."""

@@ -4,7 +4,7 @@
 and after a window its bounds (and `final` with `emit every`); the bounds replace the record's
 own (the rows of a windowed `aggregate`, windowed again to be ranked). Without a window it
 emits at the end of its input, so on an input known never to end it would never emit: an error,
-found from what each source declares (`Spec.bounded`: a `file` with `follow=true`, a broker
+found from what each source declares (`endless.py`: a `file` with `follow=true`, a broker
 without `until_empty`, `generate` without `count`).
 """
 
@@ -15,32 +15,12 @@ from rillet.runtime.plan import TypeSpec
 from . import ast, render
 from .aggregatecheck import AggregateChecker
 from .diagnostic import error
-from .streamorder import flow_streams
 from .types import RecordType, describe
 
 ORDERABLE = ("int", "float", "str", "bool", "any")
 
 
 class TopChecker(AggregateChecker):
-    def endless_sources(self) -> dict[str, str]:
-        """Each source and stream that never ends, with a source that makes it so (streams in
-        `stream_order`, so each after what it reads)."""
-        endless: dict[str, str] = {}
-        for name, (decl, config) in self.c.sources.items():
-            spec = self.c.registry.get("source", decl.call.name.text)
-            if spec is not None and spec.bounded(config) is False:
-                endless[name] = name
-        for name in self.c.stream_order:
-            culprit = self.endless_input(self.c.streams[name].flow, endless)
-            if culprit is not None:
-                endless[name] = culprit
-        return endless
-
-    @staticmethod
-    def endless_input(flow: ast.Flow, endless: dict[str, str]) -> str | None:
-        """A source that never ends among those `flow` reads, if any."""
-        return next((endless[n] for n in flow_streams(flow) if n in endless), None)
-
     def top(
         self,
         op: ast.TopOp,
