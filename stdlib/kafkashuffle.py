@@ -16,7 +16,6 @@ way Redis trims a stream).
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict, deque
 from typing import Any
 
@@ -49,7 +48,6 @@ from .kafkaledger import (
 )
 from .shufflebook import END, IDLE, RECORDS, WATERMARK, Epochs, Producers, ShuffleConfig, fate
 
-log = logging.getLogger(__name__)
 plugin = Plugin("std")
 _encode = msgspec.json.Encoder().encode
 _decode_records = msgspec.json.Decoder(list[dict[str, Any]]).decode
@@ -87,7 +85,7 @@ class KafkaShuffleSink(Committing, Transactional, HearsEventTime):
     owns its key, exactly once. Put into a worker's plan by rillet, not written in a pipeline."""
 
     def __init__(self, config: ShuffleConfig, context: SinkContext) -> None:
-        self.config, self.clock = config, context.clock
+        self.clock = context.clock
         self.keys = tuple(config.keys)
         self.producer_id, self.partitions = context.worker, context.workers
         self.topic, self.ledger_topic = _topics(config, context.name)
@@ -230,7 +228,7 @@ class KafkaShuffleSource(Seekable, Committing, Reopenable):
     a worker's plan by rillet, not written in a pipeline."""
 
     def __init__(self, config: ShuffleConfig, context: SourceContext) -> None:
-        self.config, self.context = config, context
+        self.context = context
         self.topic, self.ledger_topic = _topics(config, context.name)
         self.brokers = _brokers(config)
         self.who = f"shuffle `{context.name}` (kafka {self.brokers})"
