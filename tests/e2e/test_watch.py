@@ -107,6 +107,9 @@ def tag(record: dict) -> dict:
 '''
 
 
+WATCHING = "rillet: watching p.rill and tagger.py for changes (Ctrl-C stops)"
+
+
 def test_an_edited_plugin_reruns_a_finished_run_from_the_start(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"n": 1}\n{"n": 2}\n')
     (tmp_path / "tagger.py").write_text(PLUGIN)
@@ -115,7 +118,7 @@ def test_an_edited_plugin_reruns_a_finished_run_from_the_start(tmp_path: Path) -
         'sink o = file("out.jsonl")\ns | tag() | into o\n'
     )
     with Running(tmp_path, "--watch", "p.rill") as run:
-        run.wait_line(r"^rillet: watching p\.rill and tagger\.py for changes \(Ctrl-C stops\)$")
+        eventually(lambda: WATCHING in run.lines, "the first run to finish")
         assert output(tmp_path) == [{"n": 1, "tag": "v1"}, {"n": 2, "tag": "v1"}]
         edit(tmp_path / "tagger.py", '"v1"', '"v2"')
         run.wait_line(r"^rillet: tagger\.py changed$")
@@ -124,6 +127,8 @@ def test_an_edited_plugin_reruns_a_finished_run_from_the_start(tmp_path: Path) -
             r"\(as --fresh would\), so that the outputs show the edit$"
         )
         wait_output(tmp_path, [{"n": 1, "tag": "v2"}, {"n": 2, "tag": "v2"}])
+        # the output is committed before the rerun ends; Ctrl-C once it is watching again
+        eventually(lambda: run.lines.count(WATCHING) == 2, "the rerun to finish")
         assert run.stop() == 130, "\n".join(run.lines)
     assert run.lines[-1] == "rillet: stopped watching"
 
