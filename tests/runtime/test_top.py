@@ -170,7 +170,7 @@ def renumbered(snapshot: Any) -> Any:
     """A snapshot with a `top`'s arrival numbers replaced by their order: only their order is
     kept across a restore (a resumed run numbers on from the largest kept, one that was not
     stopped also counted records it dropped), and only their order ranks ties."""
-    state = msgspec.to_builtins(snapshot)
+    state = msgspec.json.decode(msgspec.json.encode(snapshot))  # tuples as lists, to renumber
     kept: list[list] = []
 
     def find(value: Any) -> None:  # a kept record is held as [arrival, record]
@@ -184,7 +184,8 @@ def renumbered(snapshot: Any) -> Any:
             for item in value.values():
                 find(item)
 
-    find(state.get("panes", state.get("groups", [])))
+    for held in ("panes", "groups", "sessions"):  # the window's, or a global aggregate's
+        find(state.get(held, []))
     order = {seq: rank for rank, seq in enumerate(sorted({entry[0] for entry in kept}))}
     for entry in kept:
         entry[0] = order[entry[0]]
