@@ -35,7 +35,18 @@ def parser() -> argparse.ArgumentParser:
     _run_options(run)
     checkpoints = commands.add_parser("checkpoints", help="list a pipeline's checkpoints")
     checkpoints.add_argument("file", help="the pipeline file (.rill)")
-    for sub in (run, checkpoints):
+    lineage = commands.add_parser(
+        "lineage", help="which pipeline and which input produced each checkpoint's output"
+    )
+    lineage.add_argument("file", help="the pipeline file (.rill)")
+    lineage.add_argument("--sink", metavar="NAME", help="with --at: the sink to look in")
+    lineage.add_argument(
+        "--at",
+        metavar="POSITION",
+        help="with --sink: a byte offset (1234) or a line (line:12) of a file sink's output",
+    )
+    lineage.add_argument("--format", choices=("text", "json"), default="text")
+    for sub in (run, checkpoints, lineage):
         _state_options(sub)
     _worker_options(run)
     check.add_argument("--format", choices=("text", "json"), default="text")

@@ -1,4 +1,5 @@
-"""The `rillet` command: `run`, `check`, `test`, `graph`, `explain`, `plugins`, `checkpoints`.
+"""The `rillet` command: `run`, `check`, `test`, `graph`, `explain`, `plugins`, `checkpoints`,
+`lineage`.
 
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
 saved state that no longer fits the file, or a state folder the run cannot use), 130
@@ -23,6 +24,7 @@ from rillet.runtime.checkpoint import Manifest
 from rillet.runtime.plugin import Spec
 from rillet.runtime.stores import BrokerError
 
+from . import lineage
 from .arguments import parser
 from .explain import explain
 from .graph import FORMATS as GRAPH_FORMATS
@@ -85,12 +87,46 @@ def _list_checkpoints(manifests: list[Manifest], what: str) -> int:
             f"checkpoint {m.checkpoint_id}  {moment} UTC"
             f"{'  finished' if m.finished else ''}  state {state:,} bytes"
         )
+        print(f"  pipeline {lineage.pipeline_version(m)}")
         for name, position in m.sources.items():
             print(f"  source {name}: {msgspec.json.encode(position).decode()}")
         for key, saved in m.operators.items():
             print(f"  operator {key}: {len(saved.state):,} bytes")
         for name, committed in m.sinks.items():
             print(f"  sink {name}: {msgspec.json.encode(committed).decode()}")
+    return EXIT_OK
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    if (args.sink is None) != (args.at is None):
+        print("rillet: error: --sink and --at go together", file=sys.stderr)
+        return EXIT_USAGE
+    registry = Registry.from_plugins(installed_plugins()[0])  # the brokers of --state-store
+    try:
+        at = None if args.at is None else lineage.position(args.at)
+        found = lineage.lineages(checkpoint_store(args, registry).history())
+        if at is not None:
+            return _lineage_at(found, args.sink, at, args.format == "json")
+    except (ValueError, lineage.NotFound, BrokerError) as e:
+        print(f"rillet: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "json":
+        sys.stdout.buffer.write(msgspec.json.encode([lineage.as_json(x) for x in found]) + b"\n")
+    elif not found:
+        print(f"rillet: no checkpoints for {args.file}", file=sys.stderr)
+    for lin in found if args.format == "text" else ():
+        print("\n".join(lineage.render(lin)))
+    return EXIT_OK
+
+
+def _lineage_at(found: list[lineage.Lineage], sink: str, at: lineage.At, json: bool) -> int:
+    lin, byte, line = lineage.find(found, sink, at)
+    if json:
+        answer = {"sink": sink, "byte": byte, "line": line, **lineage.as_json(lin, sink)}
+        sys.stdout.buffer.write(msgspec.json.encode(answer) + b"\n")
+        return EXIT_OK
+    print(f"sink {sink}, byte {byte} (line {line}):")
+    print("\n".join(lineage.render(lin, sink)))
     return EXIT_OK
 
 
@@ -212,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checkpoints": cmd_checkpoints,
         "graph": cmd_graph,
         "explain": cmd_explain,
+        "lineage": cmd_lineage,
     }
     args = parser().parse_args(argv)
     streams = sys.stdout, sys.stderr

@@ -223,7 +223,9 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
         return placed
     plan, store = placed
     resume = _resume_from(args, store, watching)
-    pipeline = identity(compiled.source.text, params_of(args.param))
+    pipeline = identity(
+        compiled.source.text, params_of(args.param), plan.plugins, Path(plan.base_dir)
+    )
     changed = changed_since(resume, pipeline) if resume is not None else None
     if changed is not None:
         print(f"rillet: warning: {changed}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Checkpoints: what a complete one holds, where it is kept, and who decides it is complete.
+"""Checkpoints: what a complete one holds, and where it is kept (`coordinator.py` decides when
+one is complete).
 
 A checkpoint `n` is complete when every source recorded its offset at `Barrier(n)`, every
 operator snapshotted the state it had when `Barrier(n)` arrived on all of its inputs, and every
@@ -15,9 +16,7 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,20 +30,49 @@ log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 KEEP_CHECKPOINTS = 3
+HISTORY = "history.jsonl"
+"""Every checkpoint saved, less the operators' state, one JSON line each: never pruned."""
 
 
 class OperatorState(msgspec.Struct, frozen=True):
     fingerprint: str
     """Of the operator as planned; state taken under another plan does not fit."""
     state: bytes  # msgpack of the operator's snapshot()
+    held: int | None = None
+    """The oldest checkpoint whose input the state holds, None when it holds none
+    (`lineage.py`)."""
+    origin: int | None = None
+    """What reached the operator in this checkpoint came from input read from checkpoint
+    `origin` on (None: taken before rillet kept lineage)."""
 
 
 class PipelineIdentity(msgspec.Struct, frozen=True):
     """What a checkpoint was taken with: hashes of the pipeline file's text and of each `-p`
-    value (hashes, so that no value, a password say, is kept in the checkpoint)."""
+    value (hashes, so that no value, a password say, is kept in the checkpoint), and the
+    plugins' versions."""
 
     file: str
     params: dict[str, str]
+    plugins: dict[str, str] = {}
+    """Each plugin the pipeline `use`s, and rillet itself: a hash of its file, or its
+    installed version."""
+
+
+class Shaped(msgspec.Struct, frozen=True):
+    """An operator as a checkpoint saw it."""
+
+    fingerprint: str
+    shown: str
+    """As `rillet diff` names it: the step's name, or its kind and line (`aggregate@12`)."""
+
+
+class Shape(msgspec.Struct, frozen=True):
+    """What of a plan its checkpoints keep, to compare a changed pipeline with."""
+
+    operators: dict[str, Shaped]
+    """Each stateful operator's identity."""
+    sinks: dict[str, str]
+    """Each sink: a hash of every step and source upstream of it."""
 
 
 class Manifest(msgspec.Struct, frozen=True):
@@ -62,6 +90,12 @@ class Manifest(msgspec.Struct, frozen=True):
     input that grew since resumes from there, so new records are on time (`resume.py`)."""
     pipeline: PipelineIdentity | None = None
     """What the checkpoint was taken with, so a run can say the pipeline changed since."""
+    shape: Shape | None = None
+    """The plan's operators and sinks as this checkpoint saw them (`stateid.py`); with it,
+    `operators` is keyed by the operators' identities, without it by their plan node ids."""
+    origins: dict[str, int] = {}
+    """Each sink: what it wrote in this checkpoint came from input read from checkpoint
+    `origins[sink]` on (`lineage.py`; empty before rillet kept lineage)."""
 
 
 def not_saved(
@@ -91,6 +125,10 @@ class CheckpointStore(Protocol):
         """The newest complete, readable checkpoint."""
 
     def all(self) -> list[Manifest]: ...
+
+    def history(self) -> list[Manifest]:
+        """Every checkpoint saved since the store was last cleared, oldest first, without the
+        operators' state: what `rillet lineage` reads."""
 
     def clear(self) -> None: ...
 
@@ -142,6 +180,30 @@ class FileCheckpointStore:
         for old in self._paths()[self.keep :]:
             with contextlib.suppress(OSError):  # the next checkpoint tries again
                 old.unlink(missing_ok=True)
+        self._append_history(manifest)
+
+    def _append_history(self, manifest: Manifest) -> None:
+        """One JSON line per checkpoint, after its manifest: a crash in between leaves a gap,
+        which lineage bridges by reading the range from the checkpoint before."""
+        line = msgspec.json.encode(without_state(manifest)) + b"\n"
+        path = self.folder / HISTORY
+        try:
+            with open(path, "ab") as f:
+                if f.tell() and not _ends_with_newline(path):  # a line a crash cut short
+                    f.write(b"\n")
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # the checkpoint itself is saved: lineage loses one entry
+            log.warning("cannot add checkpoint %d to %s: %s", manifest.checkpoint_id, path, e)
+
+    def history(self) -> list[Manifest]:
+        path = self.folder / HISTORY
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        return [m for m in map(_history_entry, lines) if m is not None]
 
     def _read(self, path: Path) -> Manifest | None:
         try:
@@ -163,103 +225,26 @@ class FileCheckpointStore:
     def clear(self) -> None:
         for path in self._paths():
             path.unlink()
+        (self.folder / HISTORY).unlink(missing_ok=True)
 
 
-@dataclass
-class _Parts:
-    sources: dict[str, Any] = field(default_factory=dict)
-    operators: dict[str, OperatorState] = field(default_factory=dict)
-    sinks: dict[str, Any] = field(default_factory=dict)
-    acked: set[int] = field(default_factory=set)
-
-    def put(self, node: int, kind: str, key: str | None, value: Any) -> None:
-        if kind == "source":
-            self.sources[key] = value  # type: ignore[index]
-        elif kind == "operator":
-            self.operators[key] = value  # type: ignore[index]
-        elif kind == "sink":
-            self.sinks[key] = value  # type: ignore[index]
-        self.acked.add(node)
+def without_state(manifest: Manifest) -> Manifest:
+    """A manifest as the history keeps it: the operators' fingerprints and what they hold,
+    not their state."""
+    operators = {
+        k: OperatorState(s.fingerprint, b"", s.held) for k, s in manifest.operators.items()
+    }
+    return msgspec.structs.replace(manifest, operators=operators)
 
 
-class Coordinator:
-    """Collects each node's part of checkpoint `n`; hands over the manifest, to be saved, when
-    all are in.
+def _history_entry(line: bytes) -> Manifest | None:
+    try:
+        return msgspec.json.decode(line, type=Manifest)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None  # cut short by a crash
 
-    A node that has finished (all its inputs ended) is retired with its final part, which then
-    stands for it in every later checkpoint.
-    """
 
-    def __init__(
-        self,
-        nodes: int,
-        time_ms: Callable[[], int],
-        on_complete: Callable[[Manifest], None],
-        first_id: int = 1,
-        pipeline: PipelineIdentity | None = None,
-    ) -> None:
-        self.pipeline = pipeline
-        self.nodes = nodes
-        self.time_ms = time_ms
-        self.next_id = first_id
-        self.pending: dict[int, _Parts] = {}
-        self.retired: dict[int, tuple[str, str | None, Any]] = {}
-        self.on_complete = on_complete
-
-    def begin(self) -> int:
-        checkpoint_id = self.next_id
-        self.next_id += 1
-        parts = self.pending[checkpoint_id] = _Parts()
-        for node, (kind, key, value) in self.retired.items():
-            parts.put(node, kind, key, value)
-        self._check(checkpoint_id)
-        return checkpoint_id
-
-    def contribute(
-        self, checkpoint_id: int, node: int, kind: str, key: str | None = None, value: Any = None
-    ) -> None:
-        """`node`'s part of `checkpoint_id`: kind is source, operator, sink, or pass (nothing
-        to save)."""
-        parts = self.pending.get(checkpoint_id)
-        if parts is None:
-            return
-        parts.put(node, kind, key, value)
-        self._check(checkpoint_id)
-
-    def retire(self, node: int, kind: str, key: str | None = None, value: Any = None) -> None:
-        self.retired[node] = (kind, key, value)
-        for checkpoint_id in list(self.pending):
-            if node not in self.pending[checkpoint_id].acked:
-                self.contribute(checkpoint_id, node, kind, key, value)
-
-    def _check(self, checkpoint_id: int) -> None:
-        parts = self.pending[checkpoint_id]
-        if len(parts.acked) >= self.nodes:
-            self._complete(checkpoint_id, parts, finished=False)
-
-    def _complete(
-        self, checkpoint_id: int, parts: _Parts, finished: bool, drained: int | None = None
-    ) -> None:
-        self.pending.pop(checkpoint_id, None)
-        manifest = Manifest(
-            MANIFEST_VERSION,
-            checkpoint_id,
-            self.time_ms(),
-            finished,
-            parts.sources,
-            parts.operators,
-            parts.sinks,
-            drained,
-            self.pipeline,
-        )
-        self.on_complete(manifest)
-
-    def finish(self, drained: int | None = None) -> None:
-        """Every node has retired: record the run as finished; `drained` names the checkpoint
-        taken at the end of input, before it fired anything."""
-        parts = _Parts()
-        for node, (kind, key, value) in self.retired.items():
-            parts.put(node, kind, key, value)
-        checkpoint_id = self.next_id
-        self.next_id += 1
-        self._complete(checkpoint_id, parts, finished=True, drained=drained)
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"

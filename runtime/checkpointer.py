@@ -14,12 +14,14 @@ import msgspec
 
 from .capability import Committing, Flushing, HearsEventTime, Positioned
 from .channel import Outlet
-from .checkpoint import CheckpointStore, Coordinator, Manifest, OperatorState, PipelineIdentity
+from .checkpoint import CheckpointStore, Manifest, OperatorState, PipelineIdentity
 from .checkpoint import fingerprint as fingerprint_of
 from .clock import Clock
 from .compile import PhysicalNode, PhysicalPlan
 from .connector import Sink, Source
+from .coordinator import Coordinator
 from .item import NEVER, Barrier, Watermark
+from .lineage import FIRST, HoldsInput, Origins
 from .metrics import RunMetrics
 from .topology import Topology, holding_sources, send_all
 
@@ -27,6 +29,33 @@ from .topology import Topology, holding_sources, send_all
 def position(source: Any) -> Any:
     """Where `source` is, for a checkpoint; None for one that cannot say (a generator)."""
     return source.position() if isinstance(source, Positioned) else None
+
+
+def held_since(operator: Any, snapshot: Any, checkpoint_id: int) -> int | None:
+    """How far back the input `operator`'s state holds reaches (`lineage.py`): an operator
+    that cannot say, and keeps state, is taken to hold everything."""
+    if isinstance(operator, HoldsInput):
+        return operator.held_since(checkpoint_id)
+    return None if snapshot is None else FIRST
+
+
+def nearest_operators(physical: PhysicalPlan) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """For each operator (by key) and each sink (by name), the keys of the nearest operators
+    upstream of it, through stages and unions: what `Origins` follows."""
+    nodes = physical.nodes
+
+    def above(node: PhysicalNode) -> list[str]:
+        found = []
+        for i in node.inputs:
+            up = nodes[i]
+            if up.kind == "operator":
+                found.append(str(up.plan_nodes[0].id))
+            elif up.kind != "source":
+                found += above(up)
+        return found
+
+    operators = {str(n.plan_nodes[0].id): above(n) for n in nodes.values() if n.kind == "operator"}
+    return operators, {n.name: above(n) for n in nodes.values() if n.kind == "sink"}
 
 
 class Checkpointer:
@@ -60,6 +89,7 @@ class Checkpointer:
                 self._complete,
                 first_id=resume.checkpoint_id + 1 if resume else 1,
                 pipeline=pipeline,
+                origins=Origins(*nearest_operators(physical), store.history(), resume),
             )
         )
         self._to_save: list[Manifest] = []  # complete, in order; saved off the event loop
@@ -244,17 +274,19 @@ class Checkpointer:
     async def aligned(self, node: PhysicalNode, checkpoint_id: int, outlets: list[Outlet]) -> None:
         """Take this node's part in a checkpoint, let its senders go on, pass the barrier."""
         if self.coordinator is not None:
-            kind, key, value = await self._part(node)
+            kind, key, value = await self._part(node, checkpoint_id)
             self.coordinator.contribute(checkpoint_id, node.id, kind, key, value)
         self.topology.alignments[node.id].release(checkpoint_id)
         await self.topology.broadcast(node, outlets, Barrier(checkpoint_id))
 
-    async def _part(self, node: PhysicalNode) -> tuple[str, str | None, Any]:
+    async def _part(self, node: PhysicalNode, checkpoint_id: int) -> tuple[str, str | None, Any]:
         if node.kind == "operator":
             op = node.plan_nodes[0].op
-            state = msgspec.msgpack.encode(node.operator.snapshot())
+            snapshot = node.operator.snapshot()
+            held = held_since(node.operator, snapshot, checkpoint_id)
+            state = msgspec.msgpack.encode(snapshot)
             key = str(node.plan_nodes[0].id)
-            return "operator", key, OperatorState(fingerprint_of(op), state)
+            return "operator", key, OperatorState(fingerprint_of(op), state, held)
         if node.kind == "sink":
             sink = self.sinks[node.name]
             committed = await sink.precommit() if isinstance(sink, Flushing) else None
@@ -272,7 +304,7 @@ class Checkpointer:
             where = position(self.sources[node.name])
             self.coordinator.retire(node.id, "source", node.name, where)
             return
-        self.coordinator.retire(node.id, *await self._part(node))
+        self.coordinator.retire(node.id, *await self._part(node, self.coordinator.current()))
         relays = node.kind == "sink" and isinstance(self.sinks[node.name], HearsEventTime)
         if relays and self._stop_at is None:
             self._trigger()

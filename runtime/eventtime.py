@@ -186,6 +186,13 @@ class EventTimeOperator(StatelessOperator):
         elif quiet:
             self._advance(out)
 
+    def held_since(self, checkpoint_id: int) -> int | None:
+        """Times seen, not records: no output comes out of this state (`lineage.py`)."""
+        return None
+
+    def resume_held(self, checkpoint_id: int | None) -> None:
+        pass
+
     def snapshot(self) -> EventTimeState:
         parts = [(key, p.newest, p.idle) for key, p in self.parts.items()]
         return EventTimeState(self.emitted, parts)

@@ -231,7 +231,7 @@ from .capability import (  # noqa: E402
     Seekable,
     Transactional,
 )
-from .checkpoint import KEEP_CHECKPOINTS, Manifest, not_saved  # noqa: E402
+from .checkpoint import KEEP_CHECKPOINTS, Manifest, not_saved, without_state  # noqa: E402
 from .clock import Clock, SystemClock  # noqa: E402
 from .connector import (  # noqa: E402
     BadRecord,
@@ -294,4 +294,5 @@ __all__ = [
     "partition_of",
     "seal",
     "unseal",
+    "without_state",
 ]

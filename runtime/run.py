@@ -27,6 +27,7 @@ from .connector import Sink as SinkConnector
 from .connector import Source as SourceConnector
 from .connectors import build_connectors, load_lookup
 from .failure import StateMismatch
+from .lineage import HoldsInput
 from .metrics import RunMetrics
 from .nodetasks import NodeTasks
 from .plan import Lookup, Plan
@@ -139,7 +140,10 @@ class Execution:
 
     def _restore(self, manifest: Manifest) -> None:
         for node_id, saved in self._saved_states(manifest).items():
-            self.physical.nodes[node_id].operator.restore(msgspec.msgpack.decode(saved.state))
+            operator = self.physical.nodes[node_id].operator
+            operator.restore(msgspec.msgpack.decode(saved.state))
+            if isinstance(operator, HoldsInput):
+                operator.resume_held(saved.held)
 
     async def run(self) -> RunMetrics:
         started = self.clock.monotonic_s()

@@ -23,6 +23,7 @@ from .clock import Clock
 from .eventtime import timed_records
 from .expr import describe_error
 from .item import END_OF_TIME, NEVER, Batch
+from .lineage import FIRST
 from .operator import Output, StatelessOperator
 from .opstate import GlobalState, Group, PaneWindowState, hashable, read
 from .paneloop import pane_loop
@@ -133,6 +134,7 @@ class PaneWindow(Timed):
         self.early_ms = early_ms
         self.changed: dict[int, dict[Any, None]] = {}  # early: pane -> keys with new records
         self.tail = {} if early_ms is None else {"final": True}
+        self.pane_built: dict[int, int] = {}  # pane -> the checkpoint its input was read in
         if early_ms is not None:
             self.early_slot = clock.time_ms() // early_ms
             self.tick_s = min(self.tick_s or math.inf, early_ms / 1000)
@@ -270,6 +272,19 @@ class PaneWindow(Timed):
         if first:  # keys in the order they were first seen in the window, not pane by pane
             merged = {key: merged[key] for key in sorted(merged, key=first.__getitem__)}
         return merged
+
+    def held_since(self, checkpoint_id: int) -> int | None:
+        """Each open pane holds input since the checkpoint it was first seen at (`lineage.py`):
+        a pane begun since the last barrier, this one's."""
+        built, panes = self.pane_built, self.panes
+        for start in panes.keys() - built.keys():
+            built[start] = checkpoint_id
+        for start in built.keys() - panes.keys():  # fired
+            del built[start]
+        return min(built.values(), default=None)
+
+    def resume_held(self, checkpoint_id: int | None) -> None:
+        self.pane_built = dict.fromkeys(self.panes, checkpoint_id or FIRST)
 
     def snapshot(self) -> PaneWindowState:
         return PaneWindowState(

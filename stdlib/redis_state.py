@@ -24,6 +24,7 @@ from rillet.runtime.plugin import (
     not_saved,
     seal,
     unseal,
+    without_state,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,12 @@ class RedisCheckpointStore:
             old = self._ids()[self.keep :]
             if old:
                 self.client.hdel(self.key, *map(str, old))
+        try:
+            self.client.rpush(self._history, msgspec.json.encode(without_state(manifest)))
+        except redis.RedisError as e:  # the checkpoint itself is saved
+            log.warning(
+                "cannot add checkpoint %d to %s: %s", manifest.checkpoint_id, self._history, e
+            )
 
     def _read(self, checkpoint_id: int) -> Manifest | None:
         data = self.client.hget(self.key, str(checkpoint_id))
@@ -84,8 +91,22 @@ class RedisCheckpointStore:
     def all(self) -> list[Manifest]:
         return [m for m in map(self._read, self._ids()) if m is not None]
 
+    @property
+    def _history(self) -> str:
+        return f"{self.key}:history"
+
+    def history(self) -> list[Manifest]:
+        """Every checkpoint saved, less the operators' state: a list beside the hash."""
+        entries = []
+        for line in self.client.lrange(self._history, 0, -1):
+            try:
+                entries.append(msgspec.json.decode(line, type=Manifest))
+            except (msgspec.DecodeError, msgspec.ValidationError) as e:
+                log.warning("skipping an unreadable entry of %s: %s", self._history, e)
+        return entries
+
     def clear(self) -> None:
-        self.client.delete(self.key)
+        self.client.delete(self.key, self._history)
         self.newest = None
 
     def hold(self) -> AbstractContextManager[None]:
