@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .. import ast
 from ..checked import Checked
 from ..signature import annotation_text, signature
-from .hover import type_text
+from .hover import param_value, type_text
 from .keywords import DECLARATIONS, OPERATORS
 from .locate import Place, flow_at, records_into
 
@@ -141,7 +141,7 @@ def _in_flow(checked: Checked, segment: str, place: Place) -> list[Suggestion]:
     if TABLE_SLOT.fullmatch(segment):
         return [Suggestion(name, "name", "table") for name in checked.tables]
     found = _fields(checked, place)
-    found += [Suggestion(name, "name", f"param = {v!r}") for name, v in checked.params.items()]
+    found += [Suggestion(n, "name", f"param = {param_value(checked, n)}") for n in checked.params]
     found += _components(checked, "function", "function")
     if re.match(r"\s*(aggregate|rolling)\b", segment):
         found += _components(checked, "aggregate", "function")

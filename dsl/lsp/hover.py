@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rillet.runtime.plan import Span, TypeSpec
 from rillet.runtime.plugin import Spec
+from rillet.runtime.secret import Secrets
 
 from .. import ast
 from ..checked import Checked
@@ -71,7 +72,7 @@ def _name(
     if isinstance(parent, ast.FieldDecl) and held_as == "name":
         return f"field `{text}`: `{parent.type.name.text}{'?' if parent.type.optional else ''}`"
     if isinstance(node, ast.NameRef) and text in checked.params:
-        return f"param `{text}` = `{checked.params[text]!r}`"
+        return f"param `{text}` = `{param_value(checked, text)}`"
     declared = isinstance(parent, ast.SourceDecl | ast.StreamDecl) and held_as == "name"
     if text in checked.stream_types and (declared or held_as in ("head", "streams", "stream")):
         return _records(f"`{text}`", checked.stream_types[text])
@@ -110,6 +111,12 @@ def _component(spec: Spec | None) -> str | None:
     if spec.delivery:
         lines.append(f"delivery: {spec.delivery}")
     return "\n\n".join(lines)
+
+
+def param_value(checked: Checked, name: str) -> str:
+    """A param's value as written back, a value read through `env()` shown as `env("NAME")`:
+    an editor is one more screen a secret must not reach."""
+    return Secrets(checked.env.secrets).mask(repr(checked.params[name]))
 
 
 def type_text(spec: TypeSpec) -> str:

@@ -7,6 +7,7 @@ server that stops answering fails the test instead of hanging it."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -18,7 +19,7 @@ WAIT_S = 60
 
 
 class LspClient:
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, environ: dict[str, str] | None = None) -> None:
         self.log = cwd / "lsp-stderr.log"
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
@@ -27,6 +28,7 @@ class LspClient:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log_file,
+            env={**os.environ, **(environ or {})},
         )
         self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.notifications: list[dict[str, Any]] = []

@@ -36,9 +36,12 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
+SECRET = "s3cret-token"
+
+
 @pytest.fixture
 def client(folder: Path) -> Iterator[LspClient]:
-    client = LspClient(folder)
+    client = LspClient(folder, {"RILLET_LSP_TOKEN": SECRET})
     client.request(
         "initialize", {"processId": None, "rootUri": folder.as_uri(), "capabilities": {}}
     )
@@ -118,6 +121,20 @@ def test_lsp_hover_shows_field_types_operators_and_connectors(
     assert "source of plugin `std`" in connector
     sink = hover_text(client, uri, position(PIPELINE, "sink out", "file"))
     assert "delivery: exactly-once" in sink
+
+
+def test_lsp_hover_shows_a_param_but_never_a_secret_it_read(
+    client: LspClient, folder: Path
+) -> None:
+    text = 'param token = env("RILLET_LSP_TOKEN")\n' + PIPELINE.replace(
+        "where status == 200", "where user != token"
+    )
+    uri, published = open_document(client, folder, text)
+    assert published["diagnostics"] == []
+    shown = hover_text(client, uri, position(text, "  | where", "token"))
+    assert shown == 'param `token` = `env("RILLET_LSP_TOKEN")`'
+    offered = labels(client, uri, position(text, "  | where", "user", 0))
+    assert SECRET not in str(offered)
 
 
 def labels(client: LspClient, uri: str, at: dict[str, int]) -> dict[str, str]:
