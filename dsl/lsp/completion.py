@@ -9,6 +9,7 @@ code points, as `Span`s count columns.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .. import ast
@@ -36,6 +37,7 @@ OPERATOR_SLOT = re.compile(r"\s*\w*$")
 SINK_SLOT = re.compile(r"\s*(?:late\s+)?into\s+\w*$")
 JOIN_SLOT = re.compile(r"\s*(?:\w+\s+)?join\s+\w*$")
 TABLE_SLOT = re.compile(r"\s*lookup\s+\w*$")
+KEYWORD = re.compile(r"\s*(\w+)\s*=(?!=)")
 
 
 def completions(text: str, place: Place, checked: Checked | None) -> list[Suggestion]:
@@ -73,22 +75,42 @@ def _statement(text: str, place: Place) -> str:
     return "\n".join(lines[start:])
 
 
-def _open_call(statement: str) -> int | None:
-    """Where the innermost `(` still open at the end of `statement` is, outside strings."""
-    opened: list[int] = []
+def _outside_strings(text: str) -> Iterator[tuple[int, str]]:
+    """Each character of `text` that is not inside a string literal, with its index."""
     quote = ""
     escaped = False
-    for index, char in enumerate(statement):
+    for index, char in enumerate(text):
         if quote:
             escaped = not escaped and char == "\\"
             quote = "" if char == quote and not escaped else quote
         elif char in "\"'":
             quote = char
-        elif char == "(":
+        else:
+            yield index, char
+
+
+def _open_call(statement: str) -> int | None:
+    """Where the innermost `(` still open at the end of `statement` is."""
+    opened: list[int] = []
+    for index, char in _outside_strings(statement):
+        if char == "(":
             opened.append(index)
         elif char == ")" and opened:
             opened.pop()
     return opened[-1] if opened else None
+
+
+def _given(arguments: str) -> tuple[int, set[str]]:
+    """How many positional arguments come before the one being typed, and the names of the
+    keyword ones, in the text of a call's arguments so far."""
+    depth, cuts = 0, [-1]
+    for index, char in _outside_strings(arguments):
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            cuts.append(index)
+    done = [arguments[a + 1 : b] for a, b in zip(cuts, cuts[1:])]
+    keywords = [m.group(1) for piece in done if (m := KEYWORD.match(piece))]
+    return len(done) - len(keywords), set(keywords)
 
 
 def _arguments(checked: Checked, statement: str, call: int) -> list[Suggestion]:
@@ -99,13 +121,13 @@ def _arguments(checked: Checked, statement: str, call: int) -> list[Suggestion]:
     spec = checked.registry.written(declared.group(1), declared.group(2))
     if spec is None:
         return []
-    given = set(re.findall(r"(\w+)\s*=", statement[call:]))
+    positional, named = _given(statement[call + 1 :])
     return [
         Suggestion(
             p.name, "argument", _parameter(p.annotation, p.required, p.default), f"{p.name}="
         )
-        for p in spec.params
-        if p.name not in given
+        for p in spec.params[positional:]
+        if p.name not in named
     ]
 
 

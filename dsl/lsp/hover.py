@@ -40,14 +40,11 @@ def hover(checked: Checked, place: Place) -> tuple[str, Span] | None:
     if not path:
         return None
     inner, parents = path[-1], path[:-1]
-    parent = parents[-1] if parents else None
-    if parent is not None and not isinstance(inner, ast.Ident | ast.NameRef):
-        operator = _operator_keyword(inner)
-        return None if operator is None else (operator, inner.span)
-    if isinstance(inner, ast.Ident | ast.NameRef):
+    if isinstance(inner, ast.Ident | ast.NameRef) and parents:
         text = _name(checked, inner, parents, place)
-        return None if text is None else (text, inner.span)
-    return None
+    else:
+        text = _operator_keyword(inner)
+    return None if text is None else (text, inner.span)
 
 
 def _operator_keyword(node: ast.Node) -> str | None:

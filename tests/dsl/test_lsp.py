@@ -171,9 +171,12 @@ def test_lsp_completes_connectors_and_their_arguments(client: LspClient, folder:
     uri, _ = open_document(client, folder, PIPELINE)
     connectors = labels(client, uri, position(PIPELINE, "sink out", "file", 0))
     assert "file" in connectors and "stdout" in connectors
-    arguments = labels(client, uri, position(PIPELINE, "sink out", '")'))
-    assert {"path", "delimiter", "header"} <= set(arguments)
-    assert "format" not in arguments  # given already
+    typing = PIPELINE.replace('format="jsonl")', 'format="jsonl", )')
+    change = {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": typing}]}
+    client.notify("textDocument/didChange", change)
+    client.notification("textDocument/publishDiagnostics", uri=uri, version=2)
+    arguments = labels(client, uri, position(typing, "sink out", ", )", 2))
+    assert arguments == {"delimiter": "str = ','", "header": "bool = True"}  # not those given
 
 
 def test_lsp_goes_to_the_declaration_of_a_stream(client: LspClient, folder: Path) -> None:
