@@ -54,11 +54,10 @@ def completions(text: str, place: Place, checked: Checked | None) -> list[Sugges
         return [Suggestion(name, "name", "schema") for name in checked.schemas]
     if STREAM_HEAD.match(statement):
         return _flows(checked)
-    if "|" in statement:
-        return _in_flow(checked, statement.rsplit("|", 1)[1], place)
-    if re.fullmatch(r"\w*", statement):
-        return [Suggestion(word, "keyword") for word in DECLARATIONS]
-    return []
+    if re.fullmatch(r"\w*", statement.rsplit("\n", 1)[-1]):  # a new statement, or a flow's head
+        return [Suggestion(word, "keyword") for word in DECLARATIONS] + _flows(checked)
+    bars = [index for index, char in _outside_strings(statement) if char == "|"]
+    return _in_flow(checked, statement[bars[-1] + 1 :], place) if bars else []
 
 
 def _statement(text: str, place: Place) -> str:
