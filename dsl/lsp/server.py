@@ -40,7 +40,7 @@ KINDS = {
     "argument": lsp.CompletionItemKind.Property,
     "name": lsp.CompletionItemKind.Reference,
 }
-TRIGGERS = ["|", " ", "(", ","]
+TRIGGERS = ["|", "(", ","]
 
 
 class Editor:

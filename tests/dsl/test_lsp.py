@@ -92,6 +92,15 @@ def test_lsp_reports_a_checker_error_with_code_and_range_then_clears_it(
     assert client.stop() == 0
 
 
+def test_lsp_ranges_count_the_editors_utf16_units(client: LspClient, folder: Path) -> None:
+    """`😀` is one column for the checker and two UTF-16 units for the editor."""
+    broken = PIPELINE.replace("where status == 200", 'where user != "😀" and stauts == 200')
+    _, published = open_document(client, folder, broken)
+    [diagnostic] = published["diagnostics"]
+    start = broken.split("\n")[10].index("stauts") + 1  # the emoji counted twice
+    assert diagnostic["range"]["start"] == {"line": 10, "character": start}
+
+
 def test_lsp_reports_warnings_with_their_hint(client: LspClient, folder: Path) -> None:
     unread = PIPELINE.replace("ok | select", "clicks | select")
     _, published = open_document(client, folder, unread)
