@@ -12,7 +12,7 @@ from .graph import FORMATS as GRAPH_FORMATS
 HTTP_TOKEN = "RILLET_HTTP_TOKEN"
 
 
-def _version() -> str:
+def installed_version() -> str:
     """The installed distribution's version, so it never drifts from pyproject.toml."""
     try:
         return package_version("rillet")
@@ -22,7 +22,7 @@ def _version() -> str:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="rillet", description="Streaming pipelines in one file.")
-    top.add_argument("--version", action="version", version=f"rillet {_version()}")
+    top.add_argument("--version", action="version", version=f"rillet {installed_version()}")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a pipeline")
     check = commands.add_parser("check", help="check a pipeline file without running it")
@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show the physical plan a run would execute")
     for sub in (graph, explain):
         _file_and_params(sub)
+    commands.add_parser(
+        "lsp", help="serve the language server protocol on stdio, for editors (docs/lsp.md)"
+    )
     return top
 
 

@@ -1,5 +1,5 @@
 """The `rillet` command: `run`, `check`, `test`, `graph`, `explain`, `plugins`, `checkpoints`,
-`lineage`.
+`lineage`, `lsp`.
 
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
 saved state that no longer fits the file, or a state folder the run cannot use), 130
@@ -15,13 +15,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
 from rillet.runtime import Registry
 from rillet.runtime.checkpoint import Manifest
-from rillet.runtime.plugin import Spec
 from rillet.runtime.stores import BrokerError
 
 from . import lineage
@@ -41,6 +39,7 @@ from .invocation import (
 from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
 from .runcommand import cmd_run
+from .signature import signature
 from .testing import run_test
 from .workers import checkpoint_store
 
@@ -152,24 +151,6 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK if not failed else EXIT_FAILED
 
 
-def _signature(spec: Spec) -> str:
-    if spec.kind == "broker":  # named by its URLs' scheme
-        return f"{spec.name}://"
-
-    def annotation(a: Any) -> str:
-        return a.__name__ if isinstance(a, type) else str(a).replace("typing.", "")
-
-    parts = []
-    for p in spec.params:
-        text = f"{p.name}: {annotation(p.annotation)}"
-        parts.append(text if p.required else f"{text} = {p.default!r}")
-    has_result = spec.kind in ("function", "aggregate") or (
-        spec.kind == "operator" and not isinstance(spec.obj, type)
-    )
-    returns = f" -> {annotation(spec.returns)}" if has_result else ""
-    return f"{spec.name}({', '.join(parts)}){returns}"
-
-
 def cmd_plugins(args: argparse.Namespace) -> int:
     if args.file:
         compiled = compile_file(args.file)
@@ -191,7 +172,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                         "kind": s.kind,
                         "name": s.name,
                         "plugin": s.plugin,
-                        "signature": _signature(s),
+                        "signature": signature(s),
                         "summary": s.summary,
                         "delivery": s.delivery,
                     }
@@ -208,7 +189,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{kind}s:")
         for s in chosen:
             delivery = f"  [{s.delivery}]" if s.delivery else ""
-            print(f"  {_signature(s)}  ({s.plugin}){delivery}")
+            print(f"  {signature(s)}  ({s.plugin}){delivery}")
             if s.summary:
                 print(f"      {s.summary}")
     return EXIT_OK
@@ -239,6 +220,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args: argparse.Namespace) -> int:
+    try:
+        from .lsp.server import serve
+    except ModuleNotFoundError as e:  # the `lsp` extra is not installed
+        if (e.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        print("rillet: error: `rillet lsp` needs pygls: pip install 'rillet[lsp]'", file=sys.stderr)
+        return EXIT_USAGE
+    serve()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "run": cmd_run,
@@ -249,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "graph": cmd_graph,
         "explain": cmd_explain,
         "lineage": cmd_lineage,
+        "lsp": cmd_lsp,
     }
     args = parser().parse_args(argv)
     streams = sys.stdout, sys.stderr
