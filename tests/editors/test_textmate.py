@@ -28,6 +28,13 @@ PIPELINES = sorted((REPO / "examples").glob("*.rill")) + sorted((REPO / "bench")
 TEST_PIPELINES = sorted(
     path for path in (REPO / "tests").rglob("*.rill") if not parse(path.read_text())[1]
 )
+# the pipelines the documentation shows (every one of them parses)
+DOC_BLOCKS = [
+    (f"{doc.name}#{number}", block)
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    for number, block in enumerate(re.findall(r"```rill\n(.*?)```", doc.read_text(), re.S))
+    if not parse(block)[1]
+]
 # a pipeline using every construct, so each rule of the grammar meets the parser at least once
 TOUR = """\
 use "plugins/geo.py"
@@ -173,6 +180,13 @@ def test_test_pipelines_coloured_as_parsed(tokenize: Tokenize) -> None:
         for path, tokens in zip(TEST_PIPELINES, found)
     }
     assert {path: spots for path, spots in wrong.items() if spots} == {}
+
+
+def test_documented_pipelines_coloured_as_parsed(tokenize: Tokenize) -> None:
+    assert len(DOC_BLOCKS) > 20
+    found = tokenize(*(block for _, block in DOC_BLOCKS))
+    wrong = {name: _miscoloured(block, tokens) for (name, block), tokens in zip(DOC_BLOCKS, found)}
+    assert {name: spots for name, spots in wrong.items() if spots} == {}
 
 
 def test_every_construct_coloured_as_parsed(tokenize: Tokenize) -> None:
