@@ -102,7 +102,9 @@ def _literal_words(regex: str) -> set[str]:
     return set(re.findall(r"[A-Za-z_]+", plain))
 
 
-def _expected_scope(token: Token, following: Token | None, keywords: dict[str, str]) -> tuple:
+def _expected_scope(
+    token: Token, following: Token | None, keywords: dict[str, str]
+) -> tuple[str, ...]:
     """The scope prefixes a parser token may be coloured with (empty: not checked)."""
     if token.type in keywords:
         word = keywords[token.type]
