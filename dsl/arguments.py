@@ -46,7 +46,11 @@ def parser() -> argparse.ArgumentParser:
         help="with --sink: a byte offset (1234) or a line (line:12) of a file sink's output",
     )
     lineage.add_argument("--format", choices=("text", "json"), default="text")
-    for sub in (run, checkpoints, lineage):
+    diff = commands.add_parser(
+        "diff", help="what resuming the edited pipeline would do with each operator's state"
+    )
+    _file_and_params(diff)
+    for sub in (run, checkpoints, lineage, diff):
         _state_options(sub)
     _worker_options(run)
     check.add_argument("--format", choices=("text", "json"), default="text")
@@ -87,6 +91,14 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--fresh", action="store_true", help="forget saved checkpoints and start from the beginning"
+    )
+    run.add_argument(
+        "--drop-state",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="resume although operator NAME's saved state no longer fits (changed: it starts "
+        "empty; removed: it is let go); `rillet diff FILE` names them",
     )
     run.add_argument(
         "--http",

@@ -239,6 +239,7 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
             worker=(args.worker or 0, args.workers),
             extend_finished=not args.restarted,
             pipeline=pipeline,
+            drop_state=frozenset(args.drop_state),
         )
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
         with _serving(monitor, args.http, token):

@@ -118,6 +118,8 @@ def _command(args: argparse.Namespace, worker: int, restarted: bool = False) -> 
             command += [f"--{option.replace('_', '-')}", getattr(args, option)]
     for pair in args.param:
         command += ["-p", pair]
+    for name in args.drop_state:  # each worker resumes from its own checkpoints
+        command += ["--drop-state", name]
     if args.quiet:
         command.append("-q")
     return command

@@ -64,6 +64,8 @@ class Shaped(msgspec.Struct, frozen=True):
     fingerprint: str
     shown: str
     """As `rillet diff` names it: the step's name, or its kind and line (`aggregate@12`)."""
+    name: str | None = None
+    """The name the step was given with `as`: its state follows it."""
 
 
 class Shape(msgspec.Struct, frozen=True):

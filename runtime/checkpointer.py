@@ -23,6 +23,7 @@ from .coordinator import Coordinator
 from .item import NEVER, Barrier, Watermark
 from .lineage import FIRST, HoldsInput, Origins
 from .metrics import RunMetrics
+from .stateid import identities, shape
 from .topology import Topology, holding_sources, send_all
 
 
@@ -39,9 +40,11 @@ def held_since(operator: Any, snapshot: Any, checkpoint_id: int) -> int | None:
     return None if snapshot is None else FIRST
 
 
-def nearest_operators(physical: PhysicalPlan) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """For each operator (by key) and each sink (by name), the keys of the nearest operators
-    upstream of it, through stages and unions: what `Origins` follows."""
+def nearest_operators(
+    physical: PhysicalPlan, keys: dict[int, str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """For each operator (by state key) and each sink (by name), the keys of the nearest
+    operators upstream of it, through stages and unions: what `Origins` follows."""
     nodes = physical.nodes
 
     def above(node: PhysicalNode) -> list[str]:
@@ -49,12 +52,12 @@ def nearest_operators(physical: PhysicalPlan) -> tuple[dict[str, list[str]], dic
         for i in node.inputs:
             up = nodes[i]
             if up.kind == "operator":
-                found.append(str(up.plan_nodes[0].id))
+                found.append(keys[up.plan_nodes[0].id])
             elif up.kind != "source":
                 found += above(up)
         return found
 
-    operators = {str(n.plan_nodes[0].id): above(n) for n in nodes.values() if n.kind == "operator"}
+    operators = {keys[n.plan_nodes[0].id]: above(n) for n in nodes.values() if n.kind == "operator"}
     return operators, {n.name: above(n) for n in nodes.values() if n.kind == "sink"}
 
 
@@ -80,6 +83,7 @@ class Checkpointer:
         self.sources = sources  # filled in place when the run opens its connectors
         self.sinks = sinks
         self.store = store
+        self.keys = identities(physical.plan)  # each operator's state is saved under its own
         self.coordinator = (
             None
             if store is None
@@ -89,7 +93,8 @@ class Checkpointer:
                 self._complete,
                 first_id=resume.checkpoint_id + 1 if resume else 1,
                 pipeline=pipeline,
-                origins=Origins(*nearest_operators(physical), store.history(), resume),
+                shape=shape(physical.plan, self.keys),
+                origins=Origins(*nearest_operators(physical, self.keys), store.history(), resume),
             )
         )
         self._to_save: list[Manifest] = []  # complete, in order; saved off the event loop
@@ -285,7 +290,7 @@ class Checkpointer:
             snapshot = node.operator.snapshot()
             held = held_since(node.operator, snapshot, checkpoint_id)
             state = msgspec.msgpack.encode(snapshot)
-            key = str(node.plan_nodes[0].id)
+            key = self.keys[node.plan_nodes[0].id]
             return "operator", key, OperatorState(fingerprint_of(op), state, held)
         if node.kind == "sink":
             sink = self.sinks[node.name]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checkpoint import MANIFEST_VERSION, Manifest, OperatorState, PipelineIdentity
+from .checkpoint import MANIFEST_VERSION, Manifest, OperatorState, PipelineIdentity, Shape
 from .lineage import Origins
 
 
@@ -44,9 +44,11 @@ class Coordinator:
         on_complete: Callable[[Manifest], None],
         first_id: int = 1,
         pipeline: PipelineIdentity | None = None,
+        shape: Shape | None = None,
         origins: Origins | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.shape = shape
         self.origins = origins if origins is not None else Origins({}, {}, [], None)
         self.nodes = nodes
         self.time_ms = time_ms
@@ -106,6 +108,7 @@ class Coordinator:
             parts.sinks,
             drained,
             self.pipeline,
+            shape=self.shape,
             origins=origins,
         )
         self.on_complete(manifest)

@@ -16,13 +16,12 @@ from typing import Any
 import anyio
 import msgspec
 
-from .badrecord import location
 from .capability import Seekable, Transactional
 from .channel import Outlet
-from .checkpoint import CheckpointStore, Manifest, OperatorState, PipelineIdentity, fingerprint
+from .checkpoint import CheckpointStore, Manifest, OperatorState, PipelineIdentity
 from .checkpointer import Checkpointer
 from .clock import Clock, SystemClock
-from .compile import PhysicalNode, PhysicalPlan, compile_plan, operator_name
+from .compile import PhysicalNode, PhysicalPlan, compile_plan
 from .connector import Sink as SinkConnector
 from .connector import Source as SourceConnector
 from .connectors import build_connectors, load_lookup
@@ -35,6 +34,7 @@ from .plugin import Registry
 from .pluginload import registry_of
 from .resume import any_unread, continued
 from .topology import Topology
+from .upgrade import compare, mismatch, saved_state
 
 
 class Execution:
@@ -53,8 +53,10 @@ class Execution:
         worker: tuple[int, int] = (0, 1),
         extend_finished: bool = True,
         pipeline: PipelineIdentity | None = None,
+        drop_state: frozenset[str] = frozenset(),
     ) -> None:
         self.physical = physical
+        self.drop_state = drop_state
         self.worker = worker
         self.plan = physical.plan
         self.registry = registry
@@ -122,25 +124,25 @@ class Execution:
             self._restore(resume)
 
     def _saved_states(self, manifest: Manifest) -> dict[int, OperatorState]:
-        """Each operator's saved state, checked to fit the pipeline as it is now."""
+        """The state each operator resumes with (by plan node id), where it still fits the
+        pipeline as it is now (`upgrade.py`); a changed or dropped one not accepted with
+        `--drop-state` stops the run."""
+        upgrade = compare(manifest, self.plan)
+        refused = upgrade.unaccepted(self.drop_state)
+        if refused or upgrade.unknown(self.drop_state):
+            raise StateMismatch(mismatch(self.plan, upgrade, refused, self.drop_state))
         states = {}
-        for node in self.physical.nodes.values():
-            if node.kind != "operator":
-                continue
-            plan_node = node.plan_nodes[0]
-            saved = manifest.operators.get(str(plan_node.id))
-            if saved is None or saved.fingerprint != fingerprint(plan_node.op):
-                raise StateMismatch(
-                    f"{location(self.plan, plan_node)}: the state saved for "
-                    f"`{operator_name(plan_node)}` (checkpoint {manifest.checkpoint_id}) does not "
-                    "fit the pipeline as it is now\n  hint: run with --fresh to start over"
-                )
-            states[node.id] = saved
+        for step in upgrade.steps:
+            saved = saved_state(manifest, step)
+            if saved is not None and step.node_id is not None:
+                states[step.node_id] = saved
         return states
 
     def _restore(self, manifest: Manifest) -> None:
-        for node_id, saved in self._saved_states(manifest).items():
-            operator = self.physical.nodes[node_id].operator
+        operators = [n for n in self.physical.nodes.values() if n.kind == "operator"]
+        physical_of = {n.plan_nodes[0].id: n.id for n in operators}
+        for plan_id, saved in self._saved_states(manifest).items():
+            operator = self.physical.nodes[physical_of[plan_id]].operator
             operator.restore(msgspec.msgpack.decode(saved.state))
             if isinstance(operator, HoldsInput):
                 operator.resume_held(saved.held)
@@ -200,6 +202,7 @@ def prepare(
     worker: tuple[int, int] = (0, 1),
     extend_finished: bool = True,
     pipeline: PipelineIdentity | None = None,
+    drop_state: frozenset[str] = frozenset(),
 ) -> Execution:
     """An execution of `plan`, ready to `run()`. Its components come from `registry`, by
     default the installed plugins and those the plan records (`pluginload.registry_of`).
@@ -211,7 +214,9 @@ def prepare(
     one of several workers (`partition.py`); connectors hear it through their context.
     `extend_finished=False` runs nothing when `resume` is a finished run's checkpoint: a worker
     restarted after it finished must not wait for the others to end again (`resume.py`).
-    `pipeline` is recorded in every checkpoint, for a later run to tell what changed."""
+    `pipeline` is recorded in every checkpoint, for a later run to tell what changed;
+    `drop_state` names the operators whose saved state no longer fits and may be let go
+    (`upgrade.py`)."""
     clock = clock or SystemClock()
     registry = registry if registry is not None else registry_of(plan)
     physical = compile_plan(plan, registry, clock)
@@ -227,6 +232,7 @@ def prepare(
         worker,
         extend_finished,
         pipeline,
+        drop_state,
     )
 
 
