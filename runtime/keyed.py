@@ -10,6 +10,7 @@ is the clock's when it arrives.
 from __future__ import annotations
 
 import bisect
+import heapq
 from typing import Any
 
 from .clock import Clock
@@ -46,7 +47,13 @@ class DedupeOperator(StatelessOperator):
         self.within = within_ms
         self.reader = TimeReader(time_field, clock)
         self.kept: dict[Any, list[int]] = {}  # key -> sorted event times of kept records
+        self.expiry: list[tuple[int, int, Any]] = []  # (time kept, arrival no., key): a heap
+        self.arrivals = 0
         self.tick_s = None if time_field is not None else max(within_ms / 1000, 0.05)
+
+    def _remember(self, key: Any, ts: int) -> None:
+        heapq.heappush(self.expiry, (ts, self.arrivals, key))
+        self.arrivals += 1
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         kept, within, key_of = self.kept, self.within, self.key_of
@@ -59,21 +66,28 @@ class DedupeOperator(StatelessOperator):
                 continue
             if times is None:
                 kept[key] = [ts]
+                self._remember(key, ts)
                 out.emit(record, offset)
                 continue
             at = bisect.bisect_right(times, ts)
             if at and ts - times[at - 1] <= within:
                 continue
             times.insert(at, ts)
+            self._remember(key, ts)
             out.emit(record, offset)
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
-        horizon = ts_ms - self.within
-        for key in list(self.kept):
-            times = self.kept[key]
+        """Forget the times before the horizon: only the keys that hold one are visited, in
+        time order, so the cost follows what expires, not how many keys are kept."""
+        horizon, expiry, kept = ts_ms - self.within, self.expiry, self.kept
+        while expiry and expiry[0][0] < horizon:
+            key = heapq.heappop(expiry)[2]
+            times = kept.get(key)
+            if times is None:
+                continue  # forgotten when an earlier time of it expired
             del times[: bisect.bisect_left(times, horizon)]
             if not times:
-                del self.kept[key]
+                del kept[key]
 
     def on_tick(self, now_ms: int, out: Output) -> None:
         if self.reader.time_field is None:
@@ -84,6 +98,10 @@ class DedupeOperator(StatelessOperator):
 
     def restore(self, raw: Any) -> None:
         self.kept = {hashable(key): list(times) for key, times in read(raw, DedupeState).kept}
+        self.expiry, self.arrivals = [], 0
+        for key, times in self.kept.items():
+            for ts in times:
+                self._remember(key, ts)
 
 
 class LookupOperator(StatelessOperator):

@@ -17,6 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rillet.runtime import ManualClock, execute
+from rillet.runtime.item import Batch, Origin
+from rillet.runtime.keyed import DedupeOperator
+from rillet.runtime.operator import Output
 from tests.conftest import run_pipeline
 from tests.runtime._collect import CollectSink
 from tests.runtime._streams import (
@@ -88,6 +91,37 @@ def test_dedupe_equals_reference_wherever_batches_are_cut(
     expected = expected_dedupe(records, keys, within)
     assert run(text, workdir, {}) == expected
     assert run(text, workdir, {"s": MemorySource(records, sizes)}) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("record"), st.integers(0, 5), st.integers(0, 200)),
+            st.tuples(st.just("watermark"), st.integers(0, 250)),
+        ),
+        max_size=60,
+    ),
+    within=st.sampled_from([0, 5, 30]),
+)
+def test_dedupe_forgets_exactly_the_times_the_watermark_has_passed(
+    steps: list[tuple], within: int
+) -> None:
+    op = DedupeOperator(("k",), within, "ts", ManualClock())
+    watermark = -1
+    for step in steps:
+        if step[0] == "record":
+            op.process(Batch([{"k": step[1], "ts": step[2]}], [0], Origin("s")), 0, Output())
+        else:
+            watermark = max(watermark, step[1])
+            op.on_watermark(watermark, Output())
+            horizon = watermark - within  # what a walk over every key keeps
+            assert all(t >= horizon for times in op.kept.values() for t in times)
+    if watermark >= 0:  # records since the last watermark are forgotten at the next one
+        horizon = watermark - within
+        walked = {k: [t for t in v if t >= horizon] for k, v in op.kept.items()}
+        op.on_watermark(watermark, Output())
+        assert op.kept == {k: v for k, v in walked.items() if v}
 
 
 def test_dedupe_window_counts_from_kept_record_not_dropped_ones(tmp_path: Path) -> None:
