@@ -94,9 +94,11 @@ class Source(Protocol):
     async def open(self) -> None: ...
 
     async def read_batch(self) -> SourceBatch | None:
-        """Up to `batch_size` records, fewer once `batch_timeout_s` has passed with some read
-        (none, when nothing came in that time: the runtime needs the turn to place barriers);
-        `None` when the input is exhausted (never, for a followed input)."""
+        """Up to `batch_size` records. A source that waits for its input hands on what it has
+        as soon as nothing more is ready (adaptive micro-batches: small under light load, full
+        under heavy load), and a partial batch at the latest after `batch_timeout_s` (none,
+        when nothing came in that time: the runtime needs the turn to place barriers); `None`
+        when the input is exhausted (never, for a followed input)."""
 
     def position(self) -> Any:
         """Where the next record would be read from (msgspec-encodable)."""

@@ -5,7 +5,10 @@ found by `filepaths.py`; the configs are checked by `filecheck.py`.
 Files of a glob are read one after the other in name order; a batch never spans two files, so
 each batch names its file and every offset is an offset into that file: bytes for jsonl and
 lines, data rows from 1 for csv. With `follow=true` the source never ends: it waits for appended
-lines and for new files matching the glob, flushing a partial batch after `batch_timeout`.
+lines (polled every 1 ms after some came, backing off to 10 ms when quiet: `polling.py`) and
+for new files matching the glob (every 50 ms). It hands on the lines that are there as soon as
+no more are ready, so batches are small under light load and up to `batch_size` under heavy
+load; with nothing at all, it returns an empty batch after `batch_timeout`.
 gzip and zstd files are read through their compression (`compressed.py`); their byte offsets
 count uncompressed bytes.
 """
@@ -36,10 +39,13 @@ from .compressed import (
 from .filecheck import check_compression, check_csv
 from .filepaths import display_path, matching
 from .filereaders import CsvFile, LineFile
+from .polling import PollInterval
 
 plugin = Plugin("std")
 
-FOLLOW_POLL_S = 0.05
+FOLLOW_POLL_S = 0.05  # for new files of the glob, and for a first file to appear
+FOLLOW_FIRST_POLL_S = 0.001  # for lines appended to the file being followed: right after some came
+FOLLOW_LAST_POLL_S = 0.01  # ... and once it has been quiet a while
 
 
 class FileSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,6 +90,11 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
         self.index = 0
         self.current: LineFile | CsvFile | None = None
         self._sizes: list[int] = []  # of `files`, taken once for `progress`
+        self.wait = PollInterval(
+            FOLLOW_FIRST_POLL_S, min(FOLLOW_LAST_POLL_S, context.batch_timeout_s)
+        )
+        self._globbed_s = -FOLLOW_POLL_S  # when the glob was last looked at for new files
+        self._matched = 0  # files the glob matched when last looked at
 
     def position(self) -> dict:
         """Files read to the end, and the file being read with the offset of its next record
@@ -199,9 +210,7 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
             assert current is not None
             if current.fill(size):
                 break
-            last = self.index >= len(self.files) and not (
-                self.config.follow and len(matching(self.pattern)) > len(self.files)
-            )
+            last = self.index >= len(self.files) and not (self.config.follow and self._more_files())
             if not (self.config.follow and last):
                 current.finish()
                 if current.pending:
@@ -211,20 +220,29 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
                 current.close()
                 self.current = None
                 continue
-            # following: flush a partial batch once it is old enough, or return an empty one
+            if current.pending:  # following: hand on what is there, nothing more is ready
+                break
             now = clock.monotonic_s()
             if deadline is None:
                 deadline = now + self.context.batch_timeout_s
-            elif now >= deadline:
-                if current.pending:
-                    break
+            elif now >= deadline:  # nothing came: give the runtime its turn
                 return SourceBatch(
                     [], [], display_path(self.files[self.index - 1], self.context.base_dir)
                 )
-            await clock.sleep(min(FOLLOW_POLL_S, self.context.batch_timeout_s))
+            await clock.sleep(self.wait.next_s())
+        self.wait.reset()
         batch = current.take(size)
         batch.file = display_path(self.files[self.index - 1], self.context.base_dir)
         return batch
+
+    def _more_files(self) -> bool:
+        """Whether new files match the glob: looked for at most every `FOLLOW_POLL_S`, since
+        the appended lines are polled for far more often than that."""
+        now = self.context.clock.monotonic_s()
+        if now >= self._globbed_s + FOLLOW_POLL_S:
+            self._globbed_s = now
+            self._matched = len(matching(self.pattern))
+        return self._matched > len(self.files)
 
     async def aclose(self) -> None:
         if self.current is not None:

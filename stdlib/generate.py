@@ -116,17 +116,12 @@ class GenerateSource(Seekable, KnowsUnread):
                 return None
         if rate:
             clock = self.context.clock
-            deadline = clock.monotonic_s() + self.context.batch_timeout_s
-            while True:
+            while True:  # hand on the events due as soon as there are some (adaptive batches)
                 now = clock.monotonic_s()
                 due = int((now - self.started_s) * rate) - self.emitted
-                if due >= want or (due > 0 and now >= deadline):
+                if due > 0:
                     break
-                if due > 0:  # some are due: wait for a full batch, at most until the deadline
-                    wake = min(self.started_s + (self.emitted + want) / rate, deadline)
-                else:
-                    wake = self.started_s + (self.emitted + 1) / rate
-                await clock.sleep(max(wake - now, 0.001))
+                await clock.sleep(max(self.started_s + (self.emitted + 1) / rate - now, 0.001))
             want = min(want, due)
         first = self.emitted
         while len(self.drawn) < want:

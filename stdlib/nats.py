@@ -163,7 +163,8 @@ class NatsSource(Seekable, Committing, KnowsUnread):
             self.pull_empty = not self.buffer
         else:
             return  # the end of a pull request already given up on
-        if not self.pull_open or len(self.buffer) >= self.context.batch_size:
+        following = not self.config.until_empty  # hands on each arrival (adaptive batches)
+        if following or not self.pull_open or len(self.buffer) >= self.context.batch_size:
             self.arrived.set()
 
     def position(self) -> list[list[int]]:
@@ -267,8 +268,8 @@ class NatsSource(Seekable, Committing, KnowsUnread):
         return batch
 
     async def _fill(self) -> None:
-        """Pull until a batch is buffered, the pull request ends (bounded mode) or
-        `batch_timeout` has passed."""
+        """Pull until a batch is buffered (following: until some message is), the pull request
+        ends (bounded mode) or `batch_timeout` has passed."""
         clock, size = self.context.clock, self.context.batch_size
         deadline = clock.monotonic_s() + self.context.batch_timeout_s
         pulled = False
@@ -276,6 +277,8 @@ class NatsSource(Seekable, Committing, KnowsUnread):
             self.arrived = anyio.Event()  # before looking, so that no wake-up is missed
             if len(self.buffer) >= size:
                 return
+            if self.buffer and not self.config.until_empty:
+                return  # hand on what came (adaptive batches); the open pull delivers the rest
             now = clock.monotonic_s()
             if self.pull_open and now >= self.pull_ends_s:
                 self.pull_open = False  # its end was lost with a connection

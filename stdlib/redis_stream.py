@@ -3,7 +3,8 @@ asyncio client, hiredis parser). Its sink, which appends to a stream, is `rediss
 the connection they share is `redisconnection.py`; entries are made records by
 `redisentries.py`.
 
-Entries are read with `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` and
+Entries are read with `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` (blocking only
+while none came: the entries read are handed on as soon as no more are there) and
 acknowledged (`XACK`) only in `commit(position)`, which the runtime calls once the checkpoint
 holding that position is saved; so an entry read but not covered by a saved checkpoint stays in
 the group's pending entries list (PEL) and is read again by the next run. Two consumer names
@@ -275,7 +276,9 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         entries: list = []
         while len(entries) < size:
             remaining_ms = int((deadline - clock.monotonic_s()) * 1000)
-            block = None if self.config.until_empty or remaining_ms < 1 else remaining_ms
+            # once some came, only what is there already: hand it on (adaptive batches)
+            waits = not (self.config.until_empty or entries) and remaining_ms >= 1
+            block = remaining_ms if waits else None
             failures = self.redis.failures
             more = await self._read(self.consumer, ">", block)
             if self.redis.failures != failures:  # entries read before the failure are pending

@@ -1,7 +1,8 @@
 """`stdin()` source and `stdout()` sink: pipelines as Unix filters.
 
 stdin is read without blocking the event loop (waiting for the descriptor to be readable, then
-reading what is there), so a partial batch is flushed after `batch_timeout` on a slow pipe.
+reading what is there); the lines that came are handed on as soon as nothing more is readable
+(adaptive batches), so a slow pipe's line does not wait for `batch_timeout`.
 stdout is at-least-once: what was printed cannot be taken back after a crash.
 """
 
@@ -85,6 +86,8 @@ class StdinSource(Positioned):
             now = clock.monotonic_s()
             if now >= deadline:
                 break
+            if self.splitter.pending and not self.regular and not _readable_now(self.fd):
+                break  # hand on what came, nothing more is ready (adaptive batches)
             await self._read_chunk(deadline - now)
         if not self.splitter.pending and not self.csv_parser.pending:
             return None if self.ended else SourceBatch([], [], "<stdin>")

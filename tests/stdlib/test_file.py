@@ -456,6 +456,33 @@ def test_follow_reads_appended_lines_and_new_files(tmp_path: Path, write) -> Non
     assert sink.records == [{"n": n, "m": n * 10} for n in (1, 2, 3, 4, 5, 6)]
 
 
+def test_follow_hands_on_what_is_there_without_waiting_for_batch_timeout(
+    tmp_path: Path, write
+) -> None:
+    data = write("in.jsonl", '{"n": 1}\n{"n": 2}\n')
+    compiled = compile_pipeline(
+        'set batch_timeout = 60s\nsource s = file("in.jsonl", follow=true)\n'
+        'sink o = file("o.jsonl")\ns | into o\n',
+        tmp_path,
+    )
+    assert compiled.plan is not None and compiled.checked is not None
+    plan, registry = compiled.plan, compiled.checked.registry
+    sink, clock = CollectSink(), ManualClock()
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: execute(plan, registry, sinks={"o": sink}, clock=clock))
+            await until(clock, has(sink, 2))
+            with data.open("a") as f:
+                f.write('{"n": 3}\n')
+            await until(clock, has(sink, 3))
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert sink.records == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert clock.monotonic_s() < 1  # far from the 60 s a batch may wait at most
+
+
 def test_follow_starts_with_no_matching_file_and_waits(tmp_path: Path, write) -> None:
     compiled = compile_pipeline(
         'set batch_timeout = 10ms\nsource s = file("in/*.csv", format="csv", follow=true)\n'
@@ -583,6 +610,28 @@ def test_resumed_sink_cuts_back_what_came_after_the_checkpoint(tmp_path: Path) -
         f.write('{"uncommitted": 1}\n')
     _session(tmp_path, "o.jsonl", [[{"n": 2}]], committed)
     assert (tmp_path / "o.jsonl").read_text() == '{"n":1}\n{"n":2}\n'
+
+
+def test_sink_lines_are_readable_before_the_checkpoint_and_cut_back_on_resume(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "o.jsonl"
+    sink = FileSink(FileSinkConfig("o.jsonl"), SinkContext("o", tmp_path))
+
+    async def crashed_run() -> tuple[dict, bytes]:
+        await sink.open()
+        try:
+            await sink.write([{"n": 1}])
+            committed = await sink.precommit()
+            await sink.write([{"n": 2}])
+            return committed, out.read_bytes()  # as a reader of the file sees it meanwhile
+        finally:
+            await sink.aclose()  # no checkpoint after {"n": 2}
+
+    committed, seen = anyio.run(crashed_run)
+    assert seen == b'{"n":1}\n{"n":2}\n'
+    _session(tmp_path, "o.jsonl", [[{"n": 3}]], committed)
+    assert out.read_text() == '{"n":1}\n{"n":3}\n'
 
 
 @pytest.mark.parametrize("change", ["emptied", "deleted", "replaced"])

@@ -106,7 +106,9 @@ def test_generate_validates_events_against_a_schema() -> None:
 
 def test_generate_with_rate_emits_only_due_events_on_manual_clock(tmp_path: Path) -> None:
     """rate=100/s, a 200 ms batch timeout: nothing is due before the clock moves; after 1 s,
-    exactly 100 events; after 0.5 s more, exactly 50 more, stamped from the clock's time."""
+    exactly 100 events; the 5 due 55 ms later go at once, without waiting for the batch
+    timeout (adaptive batches); after 0.5 s in all, exactly 50 more, stamped from the clock's
+    time."""
     compiled = compile_pipeline(
         "set batch_timeout = 200ms\nsource s = generate(rate=100)\n"
         'sink o = file("o.jsonl")\ns | into o\n',
@@ -129,16 +131,16 @@ def test_generate_with_rate_emits_only_due_events_on_manual_clock(tmp_path: Path
             clock.advance(1.0)
             await wait_all_tasks_blocked()
             seen.append(len(out.records))
-            clock.advance(0.05)  # 5 more are due, but the batch waits for its timeout
+            clock.advance(0.055)
             await wait_all_tasks_blocked()
             seen.append(len(out.records))
-            clock.advance(0.45)
+            clock.advance(0.445)
             await wait_all_tasks_blocked()
             seen.append(len(out.records))
             tg.cancel_scope.cancel()
 
     anyio.run(main)
-    assert seen == [0, 100, 100, 150]
+    assert seen == [0, 100, 105, 150]
     on_time = [e["ts"] for i, e in enumerate(out.records) if e["ts"] == 5_000 + 10 * i]
     assert len(on_time) >= 120
 

@@ -147,6 +147,28 @@ def test_source_reads_json_messages_in_batches_with_stream_sequences(subject) ->
     assert consumer_counts(subject) == (0, 25)  # delivered, none acknowledged without a commit
 
 
+def test_following_source_hands_on_what_came_without_waiting_for_batch_timeout(subject) -> None:
+    publish_records(subject, [{"n": i} for i in range(3)])
+    config = NatsSourceConfig(subject=subject, url=NATS.url, durable="d", ack_wait=500)
+    context = SourceContext("events", None, SystemClock(), Path("."), 1000, batch_timeout_s=600)
+    source = NatsSource(config, context)
+
+    async def body() -> list[dict]:
+        await source.open()
+        records: list[dict] = []
+        try:
+            with anyio.fail_after(60):  # a guard against hanging: a batch may wait 600 s
+                while len(records) < 3:
+                    batch = await source.read_batch()
+                    assert batch is not None
+                    records += batch.records
+            return records
+        finally:
+            await source.aclose()
+
+    assert anyio.run(body) == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
 def test_malformed_messages_are_bad_records_with_their_sequences(subject) -> None:
     sequences = anyio.run(publish, subject, [b'{"n": 1}', b'{"n": 2', b"[1]", b"", b'{"n": 3}'])
     batches = read_all(make_source(subject), commit=True)

@@ -107,6 +107,26 @@ def test_source_reads_json_entries_in_batches_with_stream_ids_as_offsets(server,
     assert pending(server, stream) == 25  # nothing acknowledged without a commit
 
 
+def test_source_hands_on_the_entries_there_without_waiting_for_batch_timeout(
+    server, stream
+) -> None:
+    add(server, stream, [{"n": i} for i in range(3)])
+    config = RedisStreamSourceConfig(stream=stream, url=REDIS.url, group=GROUP, consumer="c1")
+    context = SourceContext("events", None, SystemClock(), Path("."), 1000, batch_timeout_s=600)
+    source = RedisStreamSource(config, context)
+
+    async def body() -> SourceBatch | None:
+        await source.open()
+        try:
+            with anyio.fail_after(60):  # a guard against hanging: a batch may wait 600 s
+                return await source.read_batch()
+        finally:
+            await source.aclose()
+
+    batch = run(body)
+    assert batch is not None and batch.records == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
 def test_entries_without_the_field_are_records_of_their_fields(server, stream) -> None:
     first = server.xadd(stream, {"user": "7", "page": "/home"}).decode()
     second = server.xadd(stream, {"user": "x", "page": "/cart"}).decode()

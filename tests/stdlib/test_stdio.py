@@ -155,3 +155,25 @@ def test_stdout_closed_by_reader_stops_with_one_line(tmp_path: Path, write) -> N
     assert set(msgspec.json.decode(first)) == {"ts", "user", "page", "status", "latency_ms"}
     assert returncode == 1
     assert stderr == "rillet: error: sink `o`: standard output was closed\n"
+
+
+def test_stdin_hands_on_a_line_from_a_pipe_before_the_batch_timeout(tmp_path: Path, write) -> None:
+    _pipeline(write, "set batch_timeout = 5m\nsource s = stdin()\nsink o = stdout()\ns | into o\n")
+    with subprocess.Popen(
+        [sys.executable, "-m", "rillet.dsl.cli", "run", "p.rill", "-q"],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(b'{"n": 1}\n')
+            process.stdin.flush()
+            # the pipe stays open: the line comes out while the batch could still wait minutes
+            first = process.stdout.readline()
+            process.stdin.write(b'{"n": 2}\n')
+            process.stdin.close()
+            rest = process.stdout.read()
+        finally:
+            process.kill()
+    assert _jsonl(first + rest) == [{"n": 1}, {"n": 2}]
