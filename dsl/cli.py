@@ -1,5 +1,5 @@
 """The `rillet` command: `run`, `check`, `test`, `graph`, `explain`, `plugins`, `checkpoints`,
-`lineage`, `lsp`.
+`lineage`, `fmt`, `lsp`.
 
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
 saved state that no longer fits the file, or a state folder the run cannot use), 130
@@ -25,6 +25,7 @@ from rillet.runtime.stores import BrokerError
 from . import lineage
 from .arguments import parser
 from .explain import explain
+from .fmtcommand import cmd_fmt
 from .graph import FORMATS as GRAPH_FORMATS
 from .graph import build as build_graph
 from .invocation import (
@@ -242,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "graph": cmd_graph,
         "explain": cmd_explain,
         "lineage": cmd_lineage,
+        "fmt": cmd_fmt,
         "lsp": cmd_lsp,
     }
     args = parser().parse_args(argv)
