@@ -14,6 +14,18 @@ from tests.conftest import REPO
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 MODULE = re.compile(r"`((?:dsl|runtime|stdlib)/(?:monitor/)?[a-z_]+\.(?:py|lark|html))`")
+RILL_BLOCK = re.compile(r"^```rill\n(.*?)^```", re.S | re.M)
+
+
+def rill_snippets() -> list[tuple[str, str]]:
+    """Every ```rill block of the docs, with where it starts (`docs/language.md:113`)."""
+    found = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for block in RILL_BLOCK.finditer(text):
+            line = text.count("\n", 0, block.start()) + 1
+            found.append((f"{doc.relative_to(REPO)}:{line}", block.group(1)))
+    return found
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
