@@ -141,6 +141,12 @@ def _first_token(node: Tree[Token] | Token) -> Token:
     return _first_token(_parts(node)[0])
 
 
+def _last_token(node: Tree[Token] | Token) -> Token:
+    if isinstance(node, Token):
+        return node
+    return _last_token(_parts(node)[-1])
+
+
 class _Printer:
     """Walks the concrete tree once, writing tokens; `base` is the indentation of the construct
     being written (where its closing bracket goes, its items one step further in)."""
@@ -162,6 +168,8 @@ class _Printer:
             "union": self._call,
             "list_lit": self._bracketed,
             "record_lit": self._bracketed,
+            "derive_op": self._listed_op,
+            "select_op": self._listed_op,
             **dict.fromkeys(_CALLS, self._call),
             **dict.fromkeys(_TIGHT, self._tight),
         }
@@ -269,6 +277,33 @@ class _Printer:
         assert isinstance(first, Token) and isinstance(last, Token)
         self.bracketed(first, parts[open_at + 1 : -1], last, space=True, pad=True, align="=")
 
+    def _listed_op(self, node: Tree[Token], space: bool) -> None:
+        """`derive a = x, b = y`, `select a, b = y`: the items after the first go under it, `=`
+        lined up, when the author broke the list over lines or it would not fit."""
+        keyword, *rest = _parts(node)
+        items = _items(rest)
+        first, last = _first_token(items[0][0]), _last_token(items[-1][0])
+        vertical = not self.measuring and (
+            first.line != last.line or self.out.column + self._width(node) > WIDTH
+        )
+        if not vertical:
+            self._spaced(node, space)
+            return
+        self.node(keyword, space)
+        outer, self.base = self.base, self.out.column + 1
+        names = [_aligned_name(item, "=") for item, _ in items]
+        width = max((len(n) for n in names if n is not None), default=0)
+        for i, ((item, comma), name) in enumerate(zip(items, names)):
+            if i:
+                self.out.end(self.base)
+            if name is not None and isinstance(item, Tree):
+                self._aligned(item, width, i == 0)
+            else:
+                self.node(item, i == 0)
+            if i < len(items) - 1:
+                self._comma(comma)
+        self.base = outer
+
     def _schema(self, node: Tree[Token], space: bool) -> None:
         parts = _parts(node)
         brace = next(i for i, p in enumerate(parts) if _is(p, "LBRACE"))
@@ -341,14 +376,21 @@ class _Printer:
         close_gap = self.gaps.get(close.start_pos or 0, NO_GAP)
         if open_.line != close.line and (items or close_gap.comments):
             return True
+        width = self._width(lambda: self._inline(open_, items, close, False, pad))
+        return self.out.column + space + width > WIDTH
+
+    def _width(self, write: Tree[Token] | Callable[[], None]) -> int:
+        """How long a node (or what `write` writes) is on one line."""
         saved = self.out, self.measuring
         self.out, self.measuring = Lines(), True
         try:
-            self._inline(open_, items, close, False, pad)
-            width = len(self.out.open or "")
+            if isinstance(write, Tree):
+                self.node(write, False)
+            else:
+                write()
+            return len(self.out.open or "")
         finally:
             self.out, self.measuring = saved
-        return self.out.column + space + width > WIDTH
 
     def _lines(self, items: _Items, align: str | None, commas: bool) -> None:
         outer = self.base
@@ -373,10 +415,10 @@ class _Printer:
         self.out.end(self.base)
         self.token(close, False)
 
-    def _aligned(self, item: Tree[Token], width: int) -> None:
+    def _aligned(self, item: Tree[Token], width: int, space: bool = False) -> None:
         """`name: type` or `name = value` with the type or `=` in the block's common column."""
         name, separator, *rest = _parts(item)
-        self.node(name, False)
+        self.node(name, space)
         if _is(separator, "COLON"):
             self.node(separator, False)
         self.out.put(" " * (width - len(str(name))), False)
