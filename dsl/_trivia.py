@@ -58,9 +58,3 @@ def gaps(text: str, tokens: Sequence[Token]) -> tuple[dict[int, Gap], Gap]:
         before[start] = read_gap(text[end:start], index > 0, False)
         end = token.end_pos or start
     return before, read_gap(text[end:], bool(tokens), True)
-
-
-def comments(text: str, tokens: Sequence[Token]) -> list[str]:
-    """Every comment's text, in order."""
-    before, after = gaps(text, tokens)
-    return [c for gap in (*before.values(), after) for c in gap.comments]

@@ -22,6 +22,7 @@ aside) and keep every comment, so the formatter can never change what a file mea
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 
@@ -29,10 +30,11 @@ import msgspec
 from lark import Lark
 
 from . import ast
-from ._fmtprint import Printer, significant_tokens
-from ._trivia import comments
+from ._fmtprint import Printer
 from .diagnostic import Diagnostic
 from .parser import _Newlines, parse
+
+_COMMENT_OR_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
 class FormatError(Exception):
@@ -58,33 +60,40 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         keep_all_tokens=True,
+        cache=True,
     )
 
 
 def format_text(text: str) -> str:
-    """`text` in the canonical layout; raises `FormatError` when it does not parse."""
+    """`text` in the canonical layout. Raises `FormatError` when it does not parse, and
+    `MeaningChanged` rather than return a text that would mean something else."""
     text = text.removeprefix("\ufeff")
     program, diagnostics = parse(text)
     if program is None:
         raise FormatError(diagnostics)
     tree = _lark().parse(text)
     formatted = Printer(text, tree).text()
-    before = comments(text, significant_tokens(tree))
-    _check_same_meaning(program, before, formatted)
+    _check_same_meaning(text, program, formatted)
     return formatted
 
 
-def _check_same_meaning(program: ast.Program, before: list[str], formatted: str) -> None:
+def _check_same_meaning(text: str, program: ast.Program, formatted: str) -> None:
     again, _ = parse(formatted)
     if (
         again is None
         or _without_spans(again) != _without_spans(program)
-        or comments(formatted, significant_tokens(_lark().parse(formatted))) != before
+        or _comments(formatted) != _comments(text)
     ):
         raise MeaningChanged(
             "the new layout would change what the file means or lose a comment, so it is left "
             "as it is (a bug in rillet fmt: please report it with the file)"
         )
+
+
+def _comments(text: str) -> list[str]:
+    """Every comment's text, found apart from the printer's way (a string cannot span lines, so
+    a `#` outside one, read from the left, starts a comment)."""
+    return [m.group().rstrip() for m in _COMMENT_OR_STRING.finditer(text) if m.group()[0] == "#"]
 
 
 def _without_spans(program: ast.Program) -> object:
