@@ -2,6 +2,9 @@
 `test_properties.py`, with comments, line breaks and odd spacing thrown in) and for every
 example, benchmark and documentation pipeline, the formatted text plans to the same plan (spans
 aside) with the same diagnostics, a second pass changes nothing, and every comment survives.
+
+The examples, benchmarks and ```rill snippets of the docs must also be formatted already (that
+is `rillet fmt --check` in CI); `scripts/fmt_all.py` formats them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = ["project"]  # the fixture, shared with test_properties.py
 
 COMMENT = re.compile(r"#[^\n]*")
 SNIPPETS = rill_snippets()
+TO_FORMAT = rill_snippets(to_format=True)
 FILES = sorted([*(REPO / "examples").glob("*.rill"), *(REPO / "bench").glob("*.rill")])
 # How the pieces of a generated pipeline may be joined: what the formatter must see through.
 PIPES = st.sampled_from([" | ", "|", "\n  | ", "\n| ", "  # why\n  | ", "\n  # a note\n    |  "])
@@ -109,3 +113,16 @@ def test_doc_snippets_format_to_the_same_syntax(project: Path, where: str, snipp
     diagnostics stand in for the plan where there is none; `format_text` itself refuses to
     return a text whose syntax tree or comments differ."""
     assert_formats_faithfully(snippet, project)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_example_and_bench_pipelines_are_formatted(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert format_text(text) == text, "not formatted: run python scripts/fmt_all.py"
+
+
+@pytest.mark.parametrize("where, snippet", TO_FORMAT, ids=[where for where, _ in TO_FORMAT])
+def test_doc_snippets_are_formatted(where: str, snippet: str) -> None:
+    assert format_text(snippet) == snippet, (
+        f"the ```rill block at {where} is not formatted: run python scripts/fmt_all.py"
+    )
