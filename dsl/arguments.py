@@ -64,6 +64,13 @@ def parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="show the physical plan a run would execute")
     for sub in (graph, explain):
         _file_and_params(sub)
+    fmt = commands.add_parser("fmt", help="rewrite pipeline files in the canonical layout")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help="pipeline files (.rill)")
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="rewrite nothing: name the files that would change, exit 1 if any would",
+    )
     commands.add_parser(
         "lsp", help="serve the language server protocol on stdio, for editors (docs/lsp.md)"
     )

@@ -1,5 +1,5 @@
 """The `rillet` command: `run`, `check`, `test`, `graph`, `explain`, `plugins`, `checkpoints`,
-`lineage`, `diff`, `lsp`.
+`lineage`, `diff`, `fmt`, `lsp`.
 
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
 saved state that no longer fits the file, or a state folder the run cannot use), 130
@@ -26,6 +26,7 @@ from . import lineage
 from .arguments import parser
 from .diff import cmd_diff
 from .explain import explain
+from .fmtcommand import cmd_fmt
 from .graph import FORMATS as GRAPH_FORMATS
 from .graph import build as build_graph
 from .invocation import (
@@ -244,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "lineage": cmd_lineage,
         "diff": cmd_diff,
+        "fmt": cmd_fmt,
         "lsp": cmd_lsp,
     }
     args = parser().parse_args(argv)

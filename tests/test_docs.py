@@ -14,6 +14,23 @@ from tests.conftest import REPO
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 MODULE = re.compile(r"`((?:dsl|runtime|stdlib)/(?:monitor/)?[a-z_]+\.(?:py|lark|html))`")
+# ```rill keep-layout: a snippet showing layouts `rillet fmt` would change (line breaks the
+# language allows), which the check that snippets are formatted leaves alone
+RILL_BLOCK = re.compile(r"^```rill( keep-layout)?\n(.*?)^```", re.S | re.M)
+
+
+def rill_snippets(to_format: bool = False) -> list[tuple[str, str]]:
+    """Every ```rill block of the docs (with `to_format`, those not marked `keep-layout`), with
+    where it starts (`docs/language.md:113`)."""
+    found = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for block in RILL_BLOCK.finditer(text):
+            if to_format and block.group(1):
+                continue
+            line = text.count("\n", 0, block.start()) + 1
+            found.append((f"{doc.relative_to(REPO)}:{line}", block.group(2)))
+    return found
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)

@@ -29,7 +29,7 @@ def test_explain_shows_fused_code_and_delivery_for_windows() -> None:
     result = rillet("explain", "windows.rill", cwd=REPO / "examples")
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode()
-    assert "#3 operator aggregate@41" in out
+    assert "#3 operator aggregate@42" in out
     assert "state: keyed by `page` and window (tumbling 10s)" in out
     assert "def _stage(records, offsets, on_error):" in out
     assert "clicks → late (late)" in out and "exactly-once" in out
