@@ -1,10 +1,10 @@
 """The language server's wiring: LSP messages in, the answers of the pure modules out.
 
 Each open document is analysed on open and on every change (full text sync) and its diagnostics
-published; hover, completion and definition read the latest analysis. Only this module knows
-LSP's places (0-based, in the editor's code units); the rest count as `Span`s do. A feature is
-one handler here: formatting, for instance, would be a `TEXT_DOCUMENT_FORMATTING` handler
-returning one `TextEdit` that replaces the document's whole range with the formatted text.
+published; hover, completion and definition read the latest analysis; formatting is `rillet
+fmt`'s, one `TextEdit` over the whole document (none while it does not parse: the diagnostics
+already say why). Only this module knows LSP's places (0-based, in the editor's code units); the
+rest count as `Span`s do. A feature is one handler here.
 
 Plugins a pipeline `use`s run inside this process, and whatever they print must not garble the
 protocol: `serve` keeps the real standard output for LSP and points file descriptor 1 (and
@@ -24,6 +24,7 @@ from pygls.workspace import ServerTextPosition, ServerTextRange, TextDocument
 from rillet.runtime.plan import Span
 
 from ..arguments import installed_version
+from ..fmt import FormatError, MeaningChanged, format_text
 from .analysis import Analysis, analyse
 from .completion import completions
 from .definition import definition
@@ -113,6 +114,18 @@ class Editor:
         span = definition(analysis.checked.program, self.place(document, params.position))
         return None if span is None else lsp.Location(uri, self.range(document, span))
 
+    def format(self, uri: str) -> list[lsp.TextEdit] | None:
+        document = self.document(uri)
+        try:
+            formatted = format_text(document.source)
+        except (FormatError, MeaningChanged):
+            return None
+        if formatted == document.source:
+            return []
+        lines = document.source.splitlines(keepends=True)
+        end = lsp.Position(len(lines), 0)  # past the last line: the whole text
+        return [lsp.TextEdit(lsp.Range(lsp.Position(0, 0), end), formatted)]
+
     def _opened(self, uri: str) -> tuple[TextDocument, Analysis | None]:
         return self.document(uri), self.analyses.get(uri)
 
@@ -148,6 +161,10 @@ def create() -> LanguageServer:
     )
     def on_completion(params: lsp.CompletionParams) -> lsp.CompletionList:
         return editor.complete(params)
+
+    @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
+    def on_formatting(params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
+        return editor.format(params.text_document.uri)
 
     return server
 

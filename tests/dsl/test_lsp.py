@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rillet.dsl.fmt import format_text
 from tests.dsl._lsp import WAIT_S, LspClient
 
 PIPELINE = """\
@@ -198,6 +199,31 @@ def test_lsp_goes_to_the_declaration_of_a_stream(client: LspClient, folder: Path
         "uri": uri,
         "range": {"start": {"line": 9, "character": 7}, "end": {"line": 9, "character": 9}},
     }
+
+
+def test_lsp_formats_the_document_as_rillet_fmt_does(client: LspClient, folder: Path) -> None:
+    untidy = PIPELINE.replace(" | ", "|").replace(" = ", "=", 1)
+    assert untidy != PIPELINE
+    uri, _ = open_document(client, folder, untidy)
+    options = {"tabSize": 2, "insertSpaces": True}
+    edits = client.request(
+        "textDocument/formatting", {"textDocument": {"uri": uri}, "options": options}
+    )
+    assert len(edits) == 1
+    assert edits[0]["range"]["start"] == {"line": 0, "character": 0}
+    assert edits[0]["newText"] == format_text(untidy)
+    client.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [{"text": "source s = file(\n"}],
+        },
+    )
+    client.notification("textDocument/publishDiagnostics", uri=uri, version=2)
+    broken = client.request(
+        "textDocument/formatting", {"textDocument": {"uri": uri}, "options": options}
+    )
+    assert broken is None  # the diagnostics say why; nothing is rewritten
 
 
 def test_lsp_keeps_the_protocol_clean_when_a_used_plugin_prints(
