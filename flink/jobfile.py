@@ -34,7 +34,7 @@ def build(parallelism, paths=None):
         if not query:
             continue
         table = env.sql_query(query)
-        row = table.get_schema().to_row_data_type()
+        row = table.get_resolved_schema().to_physical_row_data_type()
         target = TableDescriptor.for_connector(options["connector"])
         target = target.schema(Schema.new_builder().from_row_data_type(row).build())
         for key, value in options.items():
