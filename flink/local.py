@@ -32,7 +32,7 @@ def run_local(job: FlinkJob, file: str, parallelism: int) -> None:
     with tempfile.TemporaryDirectory(prefix="rillet-flink-") as scratch:
         folders = {t.name: str(Path(scratch) / t.name) for t, _ in job.sinks if t.path}
         with warnings.catch_warnings():  # PyFlink's own calls of its deprecated TableSchema
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message="TableSchema has been deprecated")
             namespace["build"](parallelism, folders).execute().wait()
         for table, _ in job.sinks:
             if table.path is not None:
