@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
-import warnings
 from pathlib import Path
 
 from .jobfile import job_script
@@ -31,9 +30,7 @@ def run_local(job: FlinkJob, file: str, parallelism: int) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="rillet-flink-") as scratch:
         folders = {t.name: str(Path(scratch) / t.name) for t, _ in job.sinks if t.path}
-        with warnings.catch_warnings():  # PyFlink's own calls of its deprecated TableSchema
-            warnings.filterwarnings("ignore", message="TableSchema has been deprecated")
-            namespace["build"](parallelism, folders).execute().wait()
+        namespace["build"](parallelism, folders).execute().wait()
         for table, _ in job.sinks:
             if table.path is not None:
                 _gather(Path(folders[table.name]), Path(table.path))
