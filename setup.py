@@ -4,7 +4,7 @@ subpackage is silently left out of the wheel."""
 
 from setuptools import find_packages, setup
 
-TOP = ("dsl", "runtime", "stdlib")
+TOP = ("dsl", "runtime", "stdlib", "flink")
 
 packages, package_dir = [], {}
 for top in TOP:

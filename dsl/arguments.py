@@ -71,10 +71,35 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rewrite nothing: name the files that would change, exit 1 if any would",
     )
+    export = commands.add_parser("export", help="write the pipeline as a job for another engine")
+    _file_and_params(export)
+    export.add_argument("-o", "--output", required=True, metavar="JOB.py", help="the job file")
+    for sub in (run, check, explain, export):
+        _engine_options(sub, required=sub is export)
     commands.add_parser(
         "lsp", help="serve the language server protocol on stdio, for editors (docs/lsp.md)"
     )
     return top
+
+
+def _engine_options(sub: argparse.ArgumentParser, required: bool) -> None:
+    """`--engine flink`: the plan translated for Apache Flink (docs/flink.md)."""
+    engines = ("flink",) if required else ("embedded", "flink")
+    sub.add_argument(
+        "--engine",
+        choices=engines,
+        default=None if required else "embedded",
+        required=required,
+        help="the engine that runs the plan (docs/flink.md)",
+    )
+    if sub.prog.split()[-1] in ("run", "export"):
+        sub.add_argument(
+            "--parallelism",
+            type=int,
+            default=1,
+            metavar="N",
+            help="with --engine flink: the Flink job's parallelism",
+        )
 
 
 def _file_and_params(sub: argparse.ArgumentParser) -> None:

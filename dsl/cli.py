@@ -1,5 +1,5 @@
 """The `rillet` command: `run`, `check`, `test`, `graph`, `explain`, `plugins`, `checkpoints`,
-`lineage`, `diff`, `fmt`, `lsp`.
+`lineage`, `diff`, `fmt`, `lsp`, `export` (and `--engine flink`, `flinkcommand.py`).
 
 Exit codes: 0 ok, 1 the pipeline failed while running, 2 a usage or pipeline-file error (or
 saved state that no longer fits the file, or a state folder the run cannot use), 130
@@ -27,6 +27,7 @@ from .arguments import parser
 from .diff import cmd_diff
 from .explain import explain
 from .fmtcommand import cmd_fmt
+from .flinkcommand import flink_command
 from .graph import FORMATS as GRAPH_FORMATS
 from .graph import build as build_graph
 from .invocation import (
@@ -250,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args = parser().parse_args(argv)
     streams = sys.stdout, sys.stderr
+    if getattr(args, "engine", "embedded") == "flink":
+        handlers[args.command] = flink_command
     try:
         code = handlers[args.command](args)
         sys.stdout, sys.stderr = streams  # unmasked (`invocation.py`); a traceback stays masked

@@ -91,6 +91,8 @@ CODES: dict[str, str] = {
     "E0902": "a kind of join other than `join` and `left join`",
     "W0901": "a `join` without `within` on an input that may never end",
     "W0902": "a `join ... within` with event time on one side only",
+    # engines
+    "E1401": "a step that does not map to Apache Flink (`--engine flink`, docs/flink.md)",
     # warnings
     "W0001": "a flow that writes to no sink",
     "W0002": "a source that is never read",

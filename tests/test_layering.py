@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PACKAGES = ("dsl", "runtime", "stdlib")
+PACKAGES = ("dsl", "runtime", "stdlib", "flink")
 MONITOR = REPO / "runtime" / "monitor"
 
 
@@ -80,6 +80,22 @@ def test_monitor_imports_runtime_only_and_reads_a_run_through_its_interface(path
         for n in imports(path)
         if n.split(".")[0] == "lark"
         or n.startswith(("rillet.dsl", "rillet.stdlib", "rillet.runtime.run"))
+    }
+
+
+@pytest.mark.parametrize("path", modules("flink"), ids=lambda p: p.name)
+def test_flink_translator_reads_only_the_plan(path: Path) -> None:
+    """`rillet.flink` translates a plan, whatever wrote it: of rillet it imports the plan IR
+    only, and never PyFlink at import time (the job it writes imports that)."""
+    assert not {
+        n
+        for n in imports(path)
+        if (
+            n.startswith("rillet.")
+            and n != "rillet.runtime.plan"
+            and not n.startswith("rillet.flink")
+        )
+        or n.split(".")[0] == "pyflink"
     }
 
 

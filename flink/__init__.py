@@ -1,0 +1,10 @@
+"""The same plan on Apache Flink: the plan IR (`rillet.runtime.plan`) → Flink SQL → a PyFlink job.
+
+    Plan ──translate.py──▶ FlinkJob (SQL statements + the operators that cannot map)
+         ──jobfile.py───▶ a standalone PyFlink script (`rillet export --engine flink`)
+         ──local.py─────▶ that script run on a local mini-cluster (`rillet run --engine flink`)
+
+Reads only the plan, never pipeline text; imports the runtime's plan types and nothing of the
+front end or the standard library, so it can be used on a plan built by hand. PyFlink itself is
+imported only by the job a script runs (`rillet[flink]`). Read next: `translate.py`.
+"""

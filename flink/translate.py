@@ -1,0 +1,250 @@
+"""The plan IR as Flink SQL: one temporary view per plan node, one insert per sink.
+
+Each node's view selects its columns explicitly (`columns`), plus the event-time column `__rt`
+when its input carries one, so windows and interval joins downstream find their time
+attribute. A node that cannot map is recorded as `Unmapped` with its span and the reason, and
+the job is not built: `rillet` reports them as diagnostics instead of running half a job.
+Read next: `jobfile.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rillet.runtime.plan import (
+    Aggregate,
+    Derive,
+    Drop,
+    EventTime,
+    Join,
+    Lookup,
+    Node,
+    Plan,
+    Select,
+    Sink,
+    Source,
+    Span,
+    Union,
+    Where,
+)
+
+from .aggsql import window_aggregate
+from .connectors import (
+    KAFKA_JAR,
+    ROWTIME,
+    EventTimeSpec,
+    SinkTable,
+    interval,
+    lookup_columns,
+    sink_table,
+    source_table,
+)
+from .sqlexpr import SqlExpr, Unmappable, ident
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    node_id: int
+    span: Span | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """How one plan node maps, for `explain --engine flink`."""
+
+    node_id: int
+    what: str
+    flink: str
+
+
+@dataclass
+class View:
+    columns: list[str]
+    timed: bool
+
+
+@dataclass
+class FlinkJob:
+    statements: list[str] = field(default_factory=list)
+    sinks: list[tuple[SinkTable, str]] = field(default_factory=list)
+    """Each sink's table and the query whose rows it receives; a sink nothing flows into (a
+    `late into` or `errors into` target) is listed with an empty query."""
+    steps: list[Step] = field(default_factory=list)
+    unmapped: list[Unmapped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def translate(plan: Plan) -> FlinkJob:
+    job = FlinkJob()
+    times = _event_times(plan, job)
+    views: dict[int, View] = {}
+    for node in plan.nodes:
+        try:
+            view, how = _node(plan, node, views, times, job)
+        except Unmappable as e:
+            job.unmapped.append(Unmapped(node.id, node.span, str(e)))
+            views[node.id] = View([], False)
+            continue
+        views[node.id] = view
+        job.steps.append(Step(node.id, type(node.op).__name__.lower(), how))
+    _outputs_aside(plan, job)
+    return job
+
+
+def _event_times(plan: Plan, job: FlinkJob) -> dict[int, EventTimeSpec]:
+    """Each source's event time: Flink declares watermarks on the table, so `event_time` must
+    follow its source with at most `where` steps between."""
+    found: dict[int, EventTimeSpec] = {}
+    for node in plan.nodes:
+        if not isinstance(node.op, EventTime):
+            continue
+        up = plan.node(node.inputs[0])
+        while isinstance(up.op, Where):
+            up = plan.node(up.inputs[0])
+        spec = EventTimeSpec(node.op.field, node.op.lateness_ms)
+        if not isinstance(up.op, Source) or found.get(up.id, spec) != spec:
+            reason = "`event_time` here: Flink declares it on a source, before other steps"
+            job.unmapped.append(Unmapped(node.id, node.span, reason))
+        else:
+            found[up.id] = spec
+    return found
+
+
+def _outputs_aside(plan: Plan, job: FlinkJob) -> None:
+    if plan.error_sink is not None:
+        job.notes.append(
+            "`errors into`: a record Flink cannot parse is skipped (`json.ignore-parse-errors`);"
+            " a failing expression fails the job. The errors sink stays empty."
+        )
+    for node in plan.nodes:
+        if isinstance(node.op, Aggregate) and node.op.late_sink:
+            job.notes.append(
+                f"`late into {node.op.late_sink}`: Flink SQL's windows drop late records; "
+                "the sink stays empty."
+            )
+
+
+def _select(columns: dict[str, str], timed: bool) -> str:
+    items = [f"{sql} AS {ident(name)}" for name, sql in columns.items()]
+    return ", ".join(items + ([ROWTIME] if timed else []))
+
+
+def _plain(view: View, alias: str = "") -> dict[str, str]:
+    prefix = f"{alias}." if alias else ""
+    return {c: prefix + ident(c) for c in view.columns}
+
+
+def _node(
+    plan: Plan, node: Node, views: dict[int, View], times: dict[int, EventTimeSpec], job: FlinkJob
+) -> tuple[View, str]:
+    op, name = node.op, f"v{node.id}"
+    inputs = [views[i] for i in node.inputs]
+    statement = f"CREATE TEMPORARY VIEW {name} AS "
+    match op:
+        case Source():
+            ddl, from_name, names = source_table(node.id, op, plan.base_dir, times.get(node.id))
+            job.statements += ddl
+            timed = node.id in times
+            view = View(names, timed)
+            sql = f"SELECT {_select(_plain(view), timed)} FROM {from_name}"
+            job.statements.append(statement + sql)
+            how = (
+                "filesystem table" if op.connector == "file" else f"Kafka table (jar: {KAFKA_JAR})"
+            )
+            return view, how + (", watermark = newest time minus the lateness" if timed else "")
+        case Sink():
+            target = sink_table(op, plan.base_dir)
+            query = (
+                f"SELECT {_select(_plain(inputs[0]), False)} FROM v{node.inputs[0]}"
+                if node.inputs
+                else ""
+            )
+            job.sinks.append((target, query))
+            return View([], False), _sink_how(target)
+        case EventTime():
+            view = inputs[0]
+            job.statements.append(statement + f"SELECT * FROM v{node.inputs[0]}")
+            return View(view.columns, True), "the source's WATERMARK (declared on its table)"
+        case Where(cond=cond):
+            view = inputs[0]
+            where = SqlExpr(_plain(view)).compile(cond)
+            sql = f"SELECT {_select(_plain(view), view.timed)} FROM v{node.inputs[0]} WHERE {where}"
+            job.statements.append(statement + sql)
+            return view, "WHERE (a comparison with null is false)"
+        case Select(fields=fields) | Derive(fields=fields):
+            view = inputs[0]
+            assigned: dict[str, str] = {} if isinstance(op, Select) else _plain(view)
+            scope = _plain(view)
+            for assign in fields:
+                compiled = SqlExpr(scope).compile(assign.expr)
+                assigned[assign.name] = compiled
+                if isinstance(op, Derive):
+                    scope = {**scope, assign.name: compiled}
+            sql = f"SELECT {_select(assigned, view.timed)} FROM v{node.inputs[0]}"
+            job.statements.append(statement + sql)
+            return View(list(assigned), view.timed), "SELECT with expressions"
+        case Drop(names=names):
+            view = inputs[0]
+            kept = {c: ident(c) for c in view.columns if c not in names}
+            job.statements.append(
+                statement + f"SELECT {_select(kept, view.timed)} FROM v{node.inputs[0]}"
+            )
+            return View(list(kept), view.timed), "SELECT of the other columns"
+        case Union():
+            return _union(node, inputs, job, statement)
+        case Aggregate():
+            view, sql, how = window_aggregate(op, inputs[0], f"v{node.inputs[0]}")
+            job.statements.append(statement + sql)
+            return view, how
+        case Join():
+            return _join(op, node, inputs, job, statement)
+        case Lookup(table=table, on=on):
+            view = inputs[0]
+            extra = lookup_columns(table, ident(on), plan.base_dir)
+            columns = {**_plain(view), **extra}
+            job.statements.append(
+                statement + f"SELECT {_select(columns, view.timed)} FROM v{node.inputs[0]}"
+            )
+            return View(list(columns), view.timed), "CASE over the table's rows, read at build"
+    raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
+
+
+def _sink_how(target: SinkTable) -> str:
+    if target.path is None:
+        return f"INSERT INTO a Kafka table (the cluster needs the {KAFKA_JAR} jar)"
+    return "INSERT INTO a filesystem table (exactly-once with checkpoints)"
+
+
+def _union(node: Node, inputs: list[View], job: FlinkJob, statement: str) -> tuple[View, str]:
+    columns = inputs[0].columns
+    if any(v.columns != columns for v in inputs):
+        raise Unmappable("a `union` of streams whose fields differ (Flink needs one row type)")
+    timed = all(v.timed for v in inputs)
+    parts = [f"SELECT {_select(_plain(v), timed)} FROM v{i}" for v, i in zip(inputs, node.inputs)]
+    job.statements.append(statement + " UNION ALL ".join(parts))
+    return View(columns, timed), "UNION ALL"
+
+
+def _join(
+    op: Join, node: Node, inputs: list[View], job: FlinkJob, statement: str
+) -> tuple[View, str]:
+    left, right = inputs
+    if op.within_ms is None or not (left.timed and right.timed):
+        raise Unmappable("a `join` without `within` and event time on both sides")
+    if op.kind == "left":
+        raise Unmappable("a `left join` is not translated to Flink yet")
+    shared = {a for a, b in zip(op.left_keys, op.right_keys) if a == b}
+    columns = _plain(left, "L")
+    for name in right.columns:
+        if name not in shared:
+            columns[f"{op.right}_{name}" if name in left.columns else name] = f"R.{ident(name)}"
+    keys = " AND ".join(f"L.{ident(a)} = R.{ident(b)}" for a, b in zip(op.left_keys, op.right_keys))
+    within = interval(op.within_ms)
+    sql = (
+        f"SELECT {_select(columns, False)}, L.{ROWTIME} AS {ROWTIME} "
+        f"FROM v{node.inputs[0]} L JOIN v{node.inputs[1]} R ON {keys} "
+        f"AND L.{ROWTIME} BETWEEN R.{ROWTIME} - {within} AND R.{ROWTIME} + {within}"
+    )
+    job.statements.append(statement + sql)
+    return View(list(columns), True), "interval join (event times at most `within` apart)"

@@ -1,0 +1,98 @@
+"""The same pipeline files run by the embedded engine and by Flink (a real local mini-cluster,
+`rillet run --engine flink`) give the same records, compared as multisets. Floats are equal
+within 0.1: Flink's ROUND rounds the decimal text half up where rillet rounds the binary value
+half to even, so a one-decimal `round` can differ by one unit (docs/flink.md); every other float
+here agrees to 1e-9. One Flink job (and one JVM start) per file."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from rillet.dsl.cli import main
+from tests.conftest import REPO
+
+HERE = Path(__file__).parent
+FLOAT_TOLERANCE = 0.1 + 1e-9  # one unit of a one-decimal round, and float noise
+
+
+def _windows_without_dedupe(folder: Path) -> Path:
+    """examples/windows.rill but for its `dedupe` step, which Flink does not run yet."""
+    text = (REPO / "examples" / "windows.rill").read_text()
+    kept = "".join(line for line in text.splitlines(True) if "| dedupe" not in line)
+    shutil.copytree(REPO / "examples" / "data", folder / "data")
+    (folder / "windows.rill").write_text(kept)
+    return folder / "windows.rill"
+
+
+def _more(folder: Path) -> Path:
+    text = (HERE / "windows_more.rill").read_text()
+    (folder / "more.rill").write_text(
+        text.replace("../../examples/data", str(REPO / "examples/data"))
+    )
+    return folder / "more.rill"
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _rounded(record: dict) -> tuple:
+    """A record's key for matching: its non-float values (floats are compared apart)."""
+    return tuple(sorted((k, v) for k, v in record.items() if not isinstance(v, float)))
+
+
+def _same(embedded: list[dict], flink: list[dict]) -> bool:
+    if Counter(map(_rounded, embedded)) != Counter(map(_rounded, flink)):
+        return False
+    left, right = sorted(embedded, key=repr_key), sorted(flink, key=repr_key)
+    return all(
+        a.keys() == b.keys()
+        and all(
+            math.isclose(a[k], b[k], abs_tol=FLOAT_TOLERANCE)
+            if isinstance(a[k], float) or isinstance(b[k], float)
+            else a[k] == b[k]
+            for k in a
+        )
+        for a, b in zip(left, right)
+    )
+
+
+def repr_key(record: dict) -> str:
+    return json.dumps(_rounded(record), default=str)
+
+
+def _both(pipeline: Path, sinks: list[str]) -> dict[str, tuple[list[dict], list[dict]]]:
+    out = pipeline.parent / "out"
+    assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
+    embedded = {s: _records(out / f"{s}.jsonl") for s in sinks}
+    shutil.rmtree(out)
+    # its own process, as a user runs it: PyFlink's JVM gateway lives as long as the process
+    flink = [sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "--engine", "flink"]
+    assert subprocess.run([*flink, str(pipeline)], check=False).returncode == 0
+    return {s: (embedded[s], _records(out / f"{s}.jsonl")) for s in sinks}
+
+
+@pytest.mark.timeout(600)
+def test_windows_example_gives_the_same_records_on_flink(tmp_path: Path) -> None:
+    results = _both(_windows_without_dedupe(tmp_path), ["traffic", "purchases"])
+    for sink, (embedded, flink) in results.items():
+        assert embedded, sink
+        assert _same(embedded, flink), sink
+
+
+@pytest.mark.timeout(600)
+def test_sliding_session_union_and_expressions_give_the_same_records_on_flink(
+    tmp_path: Path,
+) -> None:
+    results = _both(_more(tmp_path), ["sliding", "sessions", "flagged"])
+    for sink, (embedded, flink) in results.items():
+        assert embedded, sink
+        assert _same(embedded, flink), sink
