@@ -26,8 +26,8 @@ from . import lineage
 from .arguments import parser
 from .diff import cmd_diff
 from .explain import explain
-from .fmtcommand import cmd_fmt
 from .flinkcommand import flink_command
+from .fmtcommand import cmd_fmt
 from .graph import FORMATS as GRAPH_FORMATS
 from .graph import build as build_graph
 from .invocation import (
