@@ -9,15 +9,21 @@ The tree is built by `treebuild.py`. Some text parses yet cannot become a tree, 
 here too, never raised: numbers and durations beyond 64 bits, `\\u` escapes that are not
 characters (both found while building), and nesting deeper than `MAX_NESTING` (the later
 phases are recursive).
+
+Comments are not part of the tree, but a `# rillet: allow CODE` comment silences a warning
+(`silence.py`): `parse_with_comments` hands them on, collected by lexer callbacks on the
+terminals that hold them (`COMMENT` after code, `_NL` and `CONTINUATION` for comment lines).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 
+import msgspec
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
@@ -82,6 +88,42 @@ class _Newlines(PostLex):
             yield token
 
 
+class Comment(msgspec.Struct, frozen=True):
+    """A `#` comment: its place (up to the end of its line) and its text from `#` on."""
+
+    span: Span
+    text: str
+
+
+_COMMENT = re.compile(r"#[^\n]*")
+_comment_tokens: ContextVar[list[Token] | None] = ContextVar("_comment_tokens", default=None)
+
+
+def _keep_comments(token: Token) -> Token:
+    """A lexer callback: the lexer is built once and shared, so the parse under way says where
+    its tokens go (a context variable), and other parses are left alone."""
+    kept = _comment_tokens.get()
+    if kept is not None and "#" in token.value:
+        kept.append(token)
+    return token
+
+
+def _comments(tokens: list[Token]) -> tuple[Comment, ...]:
+    """The comments inside the kept tokens, in the order of the file. A newline token holds
+    only line breaks, blanks and whole-line comments, so each `#` in it starts one."""
+    found: dict[tuple[int, int], Comment] = {}
+    for token in tokens:
+        assert isinstance(token.line, int) and isinstance(token.column, int)
+        for match in _COMMENT.finditer(token.value):
+            before = token.value[: match.start()]
+            newlines = before.count("\n")
+            line = token.line + newlines
+            col = match.start() - before.rfind("\n") if newlines else token.column + match.start()
+            span = Span(line, col, line, col + len(match.group()))
+            found[(line, col)] = Comment(span, match.group().removesuffix("\r"))
+    return tuple(found[place] for place in sorted(found))
+
+
 @cache
 def _lark() -> Lark:
     grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
@@ -93,6 +135,7 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=True,
+        lexer_callbacks=dict.fromkeys(("COMMENT", "_NL", "CONTINUATION"), _keep_comments),
     )
 
 
@@ -338,6 +381,24 @@ def _too_deep(tree: Tree) -> Diagnostic | None:
 
 def parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     """The program, or None with every syntax error found."""
+    program, diagnostics, _ = parse_with_comments(text)
+    return program, diagnostics
+
+
+def parse_with_comments(
+    text: str,
+) -> tuple[ast.Program | None, list[Diagnostic], tuple[Comment, ...]]:
+    """As `parse`, with the file's comments when it parsed (none otherwise)."""
+    tokens: list[Token] = []
+    reset = _comment_tokens.set(tokens)
+    try:
+        program, diagnostics = _parse(text)
+    finally:
+        _comment_tokens.reset(reset)
+    return program, diagnostics, _comments(tokens) if program is not None else ()
+
+
+def _parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     lines = text.split("\n")
     attempt = text
@@ -365,4 +426,4 @@ def parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     return None, diagnostics
 
 
-__all__ = ["OPERATORS", "parse"]
+__all__ = ["OPERATORS", "Comment", "parse", "parse_with_comments"]
