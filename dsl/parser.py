@@ -11,19 +11,17 @@ characters (both found while building), and nesting deeper than `MAX_NESTING` (t
 phases are recursive).
 
 Comments are not part of the tree, but a `# rillet: allow CODE` comment silences a warning
-(`silence.py`): `parse_with_comments` hands them on, collected by lexer callbacks on the
-terminals that hold them (`COMMENT` after code, `_NL` and `CONTINUATION` for comment lines).
+(`silence.py`): `parse_with_comments` hands them on, collected by a lexer callback
+(`comment.py`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 
-import msgspec
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
@@ -32,6 +30,7 @@ from lark.parsers.lalr_parser_state import ParserState
 from rillet.runtime.plan import Span
 
 from . import ast
+from .comment import Comment, collect_comments, keep_comments
 from .diagnostic import Diagnostic, did_you_mean, error
 from .exprtree import shorten, token_span
 from .treebuild import ToAst
@@ -88,42 +87,6 @@ class _Newlines(PostLex):
             yield token
 
 
-class Comment(msgspec.Struct, frozen=True):
-    """A `#` comment: its place (up to the end of its line) and its text from `#` on."""
-
-    span: Span
-    text: str
-
-
-_COMMENT = re.compile(r"#[^\n]*")
-_comment_tokens: ContextVar[list[Token] | None] = ContextVar("_comment_tokens", default=None)
-
-
-def _keep_comments(token: Token) -> Token:
-    """A lexer callback: the lexer is built once and shared, so the parse under way says where
-    its tokens go (a context variable), and other parses are left alone."""
-    kept = _comment_tokens.get()
-    if kept is not None and "#" in token.value:
-        kept.append(token)
-    return token
-
-
-def _comments(tokens: list[Token]) -> tuple[Comment, ...]:
-    """The comments inside the kept tokens, in the order of the file. A newline token holds
-    only line breaks, blanks and whole-line comments, so each `#` in it starts one."""
-    found: dict[tuple[int, int], Comment] = {}
-    for token in tokens:
-        assert isinstance(token.line, int) and isinstance(token.column, int)
-        for match in _COMMENT.finditer(token.value):
-            before = token.value[: match.start()]
-            newlines = before.count("\n")
-            line = token.line + newlines
-            col = match.start() - before.rfind("\n") if newlines else token.column + match.start()
-            span = Span(line, col, line, col + len(match.group()))
-            found[(line, col)] = Comment(span, match.group().removesuffix("\r"))
-    return tuple(found[place] for place in sorted(found))
-
-
 @cache
 def _lark() -> Lark:
     grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
@@ -135,7 +98,7 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=True,
-        lexer_callbacks=dict.fromkeys(("COMMENT", "_NL", "CONTINUATION"), _keep_comments),
+        lexer_callbacks=dict.fromkeys(("COMMENT", "_NL", "CONTINUATION"), keep_comments),
     )
 
 
@@ -389,13 +352,9 @@ def parse_with_comments(
     text: str,
 ) -> tuple[ast.Program | None, list[Diagnostic], tuple[Comment, ...]]:
     """As `parse`, with the file's comments when it parsed (none otherwise)."""
-    tokens: list[Token] = []
-    reset = _comment_tokens.set(tokens)
-    try:
+    with collect_comments() as comments:
         program, diagnostics = _parse(text)
-    finally:
-        _comment_tokens.reset(reset)
-    return program, diagnostics, _comments(tokens) if program is not None else ()
+    return program, diagnostics, comments() if program is not None else ()
 
 
 def _parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
@@ -426,4 +385,4 @@ def _parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     return None, diagnostics
 
 
-__all__ = ["OPERATORS", "Comment", "parse", "parse_with_comments"]
+__all__ = ["OPERATORS", "parse", "parse_with_comments"]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from rillet.runtime.plan import Span
 
 from .codes import CODES
+from .comment import Comment
 from .diagnostic import Diagnostic, SourceText, warning
-from .parser import Comment
 
 _MARK = re.compile(r"#\s*rillet\s*:")
 _ALLOW = re.compile(r"#\s*rillet:\s*allow\s+([A-Z]\d{4}(?:\s*,\s*[A-Z]\d{4})*)\s*(?:--.*)?$")
