@@ -43,6 +43,7 @@ class Draft:
     plugins: list[UsedPlugin] = field(default_factory=list)
     types: dict[ast.Operator, RecordType | None] = field(default_factory=dict)
     stream_types: dict[str, RecordType | None] = field(default_factory=dict)
+    delivery: str | None = None
 
     def freeze(self) -> Checked:
         frozen: dict[str, Any] = {}
@@ -90,6 +91,8 @@ class Checked:
     """The records each operator of a flow passes on: their fields and types, when known."""
     stream_types: Mapping[str, RecordType | None]
     """The records at each source's and stream's output."""
+    delivery: str | None
+    """The guarantee `set delivery` asks of every path, if any (a lint, never enforced)."""
 
 
 __all__ = ["Checked", "Draft"]

@@ -23,9 +23,10 @@ from .alertcheck import check_alerts
 from .checked import Checked, Draft
 from .connectorcheck import ConnectorArguments, argument_node
 from .constant import NotConstant, evaluate
-from .diagnostic import Diagnostic, did_you_mean, error
+from .diagnostic import Diagnostic, did_you_mean, error, has_errors
 from .environment import Environment
 from .flowcheck import FlowChecker, unknown_sink
+from .lint import lint
 from .loader import build_registry
 from .paramcheck import check_params, check_settings
 from .streamorder import stream_order
@@ -72,6 +73,8 @@ class Checker:
         self._tests()
         alerts = [s for s in statements if isinstance(s, ast.AlertDecl)]
         check_alerts(alerts, self.checked, self.report)
+        if not has_errors(self.diagnostics):  # lints read facts only a clean check has right
+            lint(self.checked, self.report)
         return self.checked.freeze()
 
     # -- declarations ----------------------------------------------------------------------------

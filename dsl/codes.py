@@ -93,6 +93,14 @@ CODES: dict[str, str] = {
     "W0902": "a `join ... within` with event time on one side only",
     # engines
     "E1401": "a step that does not map to Apache Flink (`--engine flink`, docs/flink.md)",
+    # lints: streaming hazards (docs/language.md §11.4), each silenced by `# rillet: allow CODE`
+    "W1000": "a `# rillet: allow` silence that silences nothing, or that cannot be read",
+    "W1001": "an `aggregate` without a window on an input that may never end",
+    "W1002": "a window on an input that may never end, without event time",
+    "W1003": "late records dropped: no `late into` after a window or `rolling` on a live input",
+    "W1004": "a lateness longer than the window it delays",
+    "W1005": "a path whose delivery guarantee is weaker than `set delivery` declares",
+    "W1006": "a live source with a schema, without `errors into`",
     # warnings
     "W0001": "a flow that writes to no sink",
     "W0002": "a source that is never read",

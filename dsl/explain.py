@@ -16,12 +16,12 @@ from textwrap import indent
 
 from rillet.runtime import SystemClock
 from rillet.runtime import plan as ir
-from rillet.runtime.capability import Seekable
 from rillet.runtime.compile import PhysicalNode, PhysicalPlan, compile_plan
 from rillet.runtime.plugin import Registry
 from rillet.runtime.secret import Secrets
 
 from . import render
+from .delivery import path_delivery, replays
 
 LEGEND = """\
 delivery rule: a path is as strong as its weaker end. A source that can `seek` back to its
@@ -31,7 +31,6 @@ delivery rule: a path is as strong as its weaker end. A source that can `seek` b
   Run as workers (`--workers`), a path may cross a shuffle to the worker that owns its key;
   shuffles are exactly-once, so each path keeps the guarantee shown (docs/scale-out.md).
 """
-_STRENGTH = ("at-most-once", "at-least-once", "exactly-once")
 
 
 def explain(plan: ir.Plan, registry: Registry) -> str:
@@ -86,7 +85,8 @@ def _node(node: PhysicalNode, physical: PhysicalPlan, registry: Registry) -> lis
     if outs:
         lines.append(f"    out: {', '.join(outs)}")
     if isinstance(op, ir.Source):
-        lines.append(f"    replay: {'yes (seek)' if _replays(op, registry) else 'no'}")
+        replay = "yes (seek)" if replays(registry.get("source", op.connector)) else "no"
+        lines.append(f"    replay: {replay}")
     if node.kind in ("stage", "operator"):
         fused = "fuses" if node.kind == "stage" else "plan"
         lines += [
@@ -193,11 +193,6 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
     return []
 
 
-def _replays(op: ir.Source, registry: Registry) -> bool:
-    spec = registry.get("source", op.connector)
-    return spec is not None and isinstance(spec.obj, type) and issubclass(spec.obj, Seekable)
-
-
 def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:
     rows = []
     for node in physical.nodes.values():
@@ -218,10 +213,8 @@ def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:
         for sink_id in sorted(reached):
             sink = physical.nodes[sink_id].plan_nodes[0].op
             assert isinstance(sink, ir.Sink)
-            spec = registry.get("sink", sink.connector)
-            declared = spec.delivery if spec is not None and spec.delivery else "at-least-once"
-            guarantee = declared if _replays(op, registry) else "at-most-once"
-            guarantee = min(guarantee, declared, key=_STRENGTH.index)
+            source = registry.get("source", op.connector)
+            guarantee = path_delivery(source, registry.get("sink", sink.connector))
             rows.append((f"{op.name} → {sink.name}{reached[sink_id]}", guarantee))
     width = max((len(path) for path, _ in rows), default=0)
     return [f"  {path:<{width}}  {guarantee}" for path, guarantee in rows]

@@ -20,7 +20,9 @@ SETTINGS = {
     "batch_timeout": ("how long a partial batch may wait", "duration"),
     "channel_capacity": ("batches a channel holds", "int"),
     "checkpoint_interval": ("time between checkpoints", "duration"),
+    "delivery": ("the guarantee every path from a source to a sink must give", "delivery"),
 }
+DELIVERIES = ("exactly-once", "at-least-once", "at-most-once")
 
 
 def check_params(
@@ -127,6 +129,9 @@ def check_settings(decls: list[ast.SetDecl], draft: Draft, report: Report) -> No
         except NotConstant as e:
             report(e.diagnostic)
             continue
+        if kind == "delivery":
+            _delivery(decl, number, draft, report)
+            continue
         if kind == "int" and (
             not isinstance(number, int) or isinstance(number, bool) or number <= 0
         ):
@@ -147,4 +152,20 @@ def check_settings(decls: list[ast.SetDecl], draft: Draft, report: Report) -> No
         batch_timeout_ms=values.get("batch_timeout", default.batch_timeout_ms),
         channel_capacity=values.get("channel_capacity", default.channel_capacity),
         checkpoint_interval_ms=values.get("checkpoint_interval", default.checkpoint_interval_ms),
+    )
+
+
+def _delivery(decl: ast.SetDecl, value: object, draft: Draft, report: Report) -> None:
+    """`set delivery` runs nothing: it is what the author needs, and the linter warns of each
+    path that gives less (`W1005`)."""
+    if value in DELIVERIES:
+        draft.delivery = str(value)
+        return
+    report(
+        error(
+            "E0105",
+            "`delivery` is one of " + ", ".join(f'`"{d}"`' for d in DELIVERIES),
+            decl.value.span,
+            f"found {msgspec.json.encode(value).decode()}",
+        )
     )

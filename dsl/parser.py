@@ -9,6 +9,10 @@ The tree is built by `treebuild.py`. Some text parses yet cannot become a tree, 
 here too, never raised: numbers and durations beyond 64 bits, `\\u` escapes that are not
 characters (both found while building), and nesting deeper than `MAX_NESTING` (the later
 phases are recursive).
+
+Comments are not part of the tree, but a `# rillet: allow CODE` comment silences a warning
+(`silence.py`): `parse_with_comments` hands them on, collected by a lexer callback
+(`comment.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from lark.parsers.lalr_parser_state import ParserState
 from rillet.runtime.plan import Span
 
 from . import ast
+from .comment import Comment, collect_comments, keep_comments
 from .diagnostic import Diagnostic, did_you_mean, error
 from .exprtree import shorten, token_span
 from .treebuild import ToAst
@@ -93,6 +98,7 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=True,
+        lexer_callbacks=dict.fromkeys(("COMMENT", "_NL", "CONTINUATION"), keep_comments),
     )
 
 
@@ -338,6 +344,20 @@ def _too_deep(tree: Tree) -> Diagnostic | None:
 
 def parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     """The program, or None with every syntax error found."""
+    program, diagnostics, _ = parse_with_comments(text)
+    return program, diagnostics
+
+
+def parse_with_comments(
+    text: str,
+) -> tuple[ast.Program | None, list[Diagnostic], tuple[Comment, ...]]:
+    """As `parse`, with the file's comments when it parsed (none otherwise)."""
+    with collect_comments() as comments:
+        program, diagnostics = _parse(text)
+    return program, diagnostics, comments() if program is not None else ()
+
+
+def _parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     lines = text.split("\n")
     attempt = text
@@ -365,4 +385,4 @@ def parse(text: str) -> tuple[ast.Program | None, list[Diagnostic]]:
     return None, diagnostics
 
 
-__all__ = ["OPERATORS", "parse"]
+__all__ = ["OPERATORS", "parse", "parse_with_comments"]

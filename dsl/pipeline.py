@@ -21,8 +21,9 @@ from .checked import Checked
 from .checker import check
 from .diagnostic import Diagnostic, SourceText, error, has_errors
 from .inputs import missing_inputs
-from .parser import parse
+from .parser import parse_with_comments
 from .planner import plan
+from .silence import apply_silences
 
 
 @dataclass
@@ -51,13 +52,14 @@ def compile_text(
     # dropping it here keeps the columns of line 1 where the author sees them
     text = text.removeprefix("\ufeff")
     compiled = Compiled(SourceText(path, text))
-    program, diagnostics = parse(text)
+    program, diagnostics, comments = parse_with_comments(text)
     compiled.diagnostics += diagnostics
     if program is None:
         return compiled
     checked, diagnostics = check(program, base_dir, params, environ)
     if inputs:
         diagnostics = sorted(diagnostics + missing_inputs(checked, base_dir), key=_position)
+    diagnostics = apply_silences(diagnostics, comments, compiled.source)
     compiled.checked = checked
     compiled.diagnostics += _masked(diagnostics, Secrets(checked.env.secrets))
     if compiled.ok:

@@ -106,6 +106,8 @@ def test_snippets_check_without_errors(project: Path, parts: tuple[str, ...]) ->
     errors = [d for d in compiled.diagnostics if d.severity == "error"]
     assert errors == []
     assert compiled.plan is not None
+    lints = [d.code for d in compiled.diagnostics if d.code.startswith("W1")]
+    assert lints == [], "a lint in the language's snippets: fix it or silence it with a reason"
 
 
 def test_declarations_snippet_runs(project: Path) -> None:

@@ -16,6 +16,7 @@ from tests.stdlib.test_kafka_fields import DAY_MS, produce
 CHECKED = """schema Click {{ page: str }}
 source clicks{schema} = kafka("127.0.0.1:9092", "clicks"{options})
 sink out = stdout()
+errors into out
 clicks | event_time kafka_timestamp lateness 5s
   | select page, kafka_key, kafka_partition, {offset}, kafka_timestamp | into out
 """
