@@ -325,10 +325,18 @@ class ConnectorCall(Node, frozen=True):
     kwargs: tuple[KeywordArg, ...]
 
 
-class SourceDecl(Node, frozen=True):
+class SourceDecl(Node, frozen=True, omit_defaults=True):
+    """`then` holds the further parts of a hybrid source (`file(...) then kafka(...)`), read
+    after `call` has ended, in order; left out of the encoded tree when there are none."""
+
     name: Ident
     schema: Ident | None
     call: ConnectorCall
+    then: tuple[ConnectorCall, ...] = ()
+
+    @property
+    def parts(self) -> tuple[ConnectorCall, ...]:
+        return (self.call, *self.then)
 
 
 class TableDecl(Node, frozen=True):

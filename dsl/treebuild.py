@@ -57,9 +57,13 @@ class ToAst(ExpressionTree):
         return ast.ConnectorCall(name=ident(name), args=args, kwargs=kwargs, span=span_of(meta))
 
     def source_decl(self, meta, items):
-        name, schema, call = items
+        name, schema, call, *then = items
         return ast.SourceDecl(
-            name=ident(name), schema=schema and ident(schema), call=call, span=span_of(meta)
+            name=ident(name),
+            schema=schema and ident(schema),
+            call=call,
+            then=tuple(then),
+            span=span_of(meta),
         )
 
     def table_decl(self, meta, items):
