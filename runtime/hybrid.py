@@ -140,10 +140,13 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
             if end is not None:
                 await part.commit(end)
             await part.aclose()
-        if at is None:
-            return
-        owner = self.ended[index][0] if index in self.ended else self.current
-        if index <= self.index and isinstance(owner, Committing):
+        if index in self.ended:
+            owner = self.ended[index][0]
+        elif index == self.index:
+            owner = self.current
+        else:
+            return  # a part that ended without committing anything (a file)
+        if at is not None and isinstance(owner, Committing):
             await owner.commit(at)
 
     async def unread(self) -> bool:
