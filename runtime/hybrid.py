@@ -140,6 +140,7 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
             if end is not None:
                 await part.commit(end)
             await part.aclose()
+        owner: Source | None
         if index in self.ended:
             owner = self.ended[index][0]
         elif index == self.index:
