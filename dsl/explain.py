@@ -62,7 +62,9 @@ def _refs(ids: list[int], physical: PhysicalPlan) -> str:
 def _node(node: PhysicalNode, physical: PhysicalPlan, registry: Registry) -> list[str]:
     op = node.plan_nodes[0].op
     head = f"#{node.id} {node.kind}" + (f" {node.name}" if node.name != node.kind else "")
-    if isinstance(op, ir.Source | ir.Sink):
+    if isinstance(op, ir.Source):
+        head += f" ({' then '.join(p.connector for p in op.parts)})"
+    elif isinstance(op, ir.Sink):
         head += f" ({op.connector})"
     if isinstance(op, ir.Sink):
         spec = registry.get("sink", op.connector)
@@ -194,8 +196,12 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
 
 
 def _replays(op: ir.Source, registry: Registry) -> bool:
-    spec = registry.get("source", op.connector)
-    return spec is not None and isinstance(spec.obj, type) and issubclass(spec.obj, Seekable)
+    """Whether a crash's loss is read again: of a hybrid source, by each of its parts."""
+    specs = [registry.get("source", part.connector) for part in op.parts]
+    return all(
+        spec is not None and isinstance(spec.obj, type) and issubclass(spec.obj, Seekable)
+        for spec in specs
+    )
 
 
 def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:

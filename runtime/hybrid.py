@@ -105,6 +105,10 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
         self.index += 1
         self.current, self.start_at, self.read = None, None, 0
 
+    def reading(self) -> str:
+        """The part being read, as the live view shows it."""
+        return f"part {self.index + 1} of {len(self.labels)}: {self.labels[self.index]}"
+
     def _labelled(self, batch: SourceBatch) -> SourceBatch:
         """A batch as the run sees it: see `PartedHybridSource`."""
         return batch

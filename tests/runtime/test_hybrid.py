@@ -27,6 +27,7 @@ from rillet.runtime.hybrid import HybridSource, PartedHybridSource
 from rillet.runtime.item import Batch, Origin
 from rillet.runtime.operator import Output
 from rillet.runtime.plan import Source, SourcePart
+from tests.conftest import run_pipeline
 from tests.servers import REDIS, ensure
 from tests.stdlib._source import BATCH_SIZE, REGISTRY, SourceContract, read, records, run
 
@@ -172,3 +173,25 @@ def test_event_time_stops_waiting_for_a_part_the_source_no_longer_lists() -> Non
     live = ("0", "1")
     assert process(150, Origin("s", part="0", parts=live)) is None  # partition 1 unheard
     assert process(120, Origin("s", part="1", parts=live)) == 120  # the history holds nothing
+
+
+def test_a_window_spanning_the_switch_counts_both_parts_and_the_switch_is_told(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the last part's end ends the input: the window open at the history's end stays
+    open for the next part's records, and only then fires."""
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"ts": t}) + "\n" for t in (1, 5, 12)))
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps({"ts": t}) + "\n" for t in (14, 25)))
+    text = """source clicks = file("a.jsonl") then file("b.jsonl")
+sink out = file("out.jsonl")
+clicks | event_time ts | window tumbling 10ms | aggregate { n = count() } | into out
+"""
+    with caplog.at_level("INFO", logger="rillet"):
+        metrics = run_pipeline(text, tmp_path)
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(w["window_start"], w["n"]) for w in out] == [(0, 2), (10, 2), (20, 1)]
+    source = metrics.nodes[0]
+    assert (source.part, source.reading) == (2, 'part 2 of 2: file("b.jsonl")')
+    assert 'source clicks: file("a.jsonl") read to its end (3 records); now reading ' in (
+        caplog.text
+    )
