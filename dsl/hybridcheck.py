@@ -13,6 +13,8 @@ from . import ast
 from .checked import Checked, Draft
 from .connectorcheck import ConnectorArguments
 from .diagnostic import Report, error
+from .exprcheck import unknown_field
+from .types import RecordType
 
 
 def parts_of(c: Draft | Checked, name: str) -> list[tuple[ast.ConnectorCall, dict[str, Any]]]:
@@ -24,6 +26,8 @@ def parts_of(c: Draft | Checked, name: str) -> list[tuple[ast.ConnectorCall, dic
 
 def check_hybrid_sources(c: Draft, arguments: ConnectorArguments, report: Report) -> None:
     for name, (decl, first) in c.sources.items():
+        if decl.after is not None:
+            _after(c, decl, report)
         if not decl.then:
             continue
         configs = [first]
@@ -46,3 +50,23 @@ def check_hybrid_sources(c: Draft, arguments: ConnectorArguments, report: Report
                         "broker read with `until_empty=true`), or make it the last part",
                     )
                 )
+
+
+def _after(c: Draft, decl: ast.SourceDecl, report: Report) -> None:
+    """`after FIELD` needs a part to drop records of, and a field the records have."""
+    assert decl.after is not None
+    if not decl.then:
+        report(
+            error(
+                "E0412",
+                f"`after {decl.after.text}` without `then`",
+                decl.after.span,
+                "no later part to drop records of",
+                "`after` belongs to a hybrid source: `file(...) then kafka(...) after ts`",
+            )
+        )
+        return
+    schema = c.schemas.get(decl.schema.text) if decl.schema else None
+    record = RecordType.of_schema(schema) if schema is not None else None
+    if record is not None and record.fields is not None and decl.after.text not in record.fields:
+        report(unknown_field(decl.after.text, decl.after.span, record, "`after`"))

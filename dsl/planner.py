@@ -143,7 +143,8 @@ class _Planner:
                 ir.SourcePart(call.name.text, part)
                 for call, part in zip(decl.then, c.source_parts.get(name, ()), strict=True)
             )
-            op = ir.Source(name, decl.call.name.text, config, schema, then or msgspec.UNSET)
+            after = decl.after.text if decl.after is not None else msgspec.UNSET
+            op = ir.Source(name, decl.call.name.text, config, schema, then or msgspec.UNSET, after)
             self.outputs[name] = self.add(op, (), decl.span)
         for name in c.stream_order:
             self.outputs[name] = self.flow(c.streams[name].flow)

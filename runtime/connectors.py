@@ -93,7 +93,7 @@ def build_source(op: Source, registry: Registry, context: SourceContext) -> Any:
     specs = [registry.get("source", part.connector) for part in op.parts]
     labels = [_label(part, spec) for part, spec in zip(op.parts, specs, strict=True)]
     classes = [spec.obj for spec in specs if spec is not None]
-    return hybrid_source(op.name, labels, classes, build)
+    return hybrid_source(op.name, labels, classes, build, op.after or None)
 
 
 def _label(part: SourcePart, spec: Spec | None) -> str:

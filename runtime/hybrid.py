@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._afterhistory import AfterEarlierParts
 from .capability import (
     Committing,
     KnowsUnread,
@@ -45,7 +46,9 @@ Build = Callable[[int], Source]
 
 
 class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
-    def __init__(self, name: str, labels: Sequence[str], build: Build) -> None:
+    def __init__(
+        self, name: str, labels: Sequence[str], build: Build, after: str | None = None
+    ) -> None:
         self.name = name
         self.labels = tuple(labels)
         """Each part as the pipeline file calls it (`kafka(...)`), for the log and the view."""
@@ -57,6 +60,8 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
         self.read = 0  # records read from the current part, over every run
         self.ended: dict[int, tuple[Source, Any]] = {}  # committing parts that ended: their end
         self.retired: Source | None = None  # the part `open` reached, when a resume is elsewhere
+        self.after = AfterEarlierParts(after, len(self.labels)) if after is not None else None
+        self.dropped = 0  # records of the current part not after the earlier ones (`after`)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -69,6 +74,8 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
             batch = await current.read_batch()
             if batch is not None:
                 self.read += len(batch.records) + len(batch.bad)
+                if self.after is not None:
+                    self.dropped += self.after.cut(batch, self.index)
                 return self._labelled(batch)
             if self.index == len(self.labels) - 1:
                 return None
@@ -90,12 +97,15 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
         return self.current
 
     async def _switch(self, current: Source) -> None:
+        dropped = f", {self.dropped} dropped by `after`" if self.dropped else ""
         log.info(
-            "source %s: %s read to its end (%d records); now reading %s",
+            "source %s: %s read to its end (%d records%s); now reading %s%s",
             self.name,
             self.labels[self.index],
             self.read,
+            dropped,
             self.labels[self.index + 1],
+            self._from(self.index + 1),
             extra={"fields": {"source": self.name, "part": self.index + 2}},
         )
         if isinstance(current, Committing):
@@ -103,7 +113,14 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
         else:
             await current.aclose()
         self.index += 1
-        self.current, self.start_at, self.read = None, None, 0
+        self.current, self.start_at, self.read, self.dropped = None, None, 0, 0
+
+    def _from(self, index: int) -> str:
+        """What `after` keeps of part `index`, for the log."""
+        threshold = self.after.threshold(index) if self.after is not None else None
+        if self.after is None or threshold is None:
+            return ""
+        return f", from `{self.after.field}` after {threshold}"
 
     def reading(self) -> str:
         """The part being read, as the live view shows it."""
@@ -118,19 +135,23 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
     def position(self) -> dict[str, Any]:
         current = self.current
         at = _position_of(current) if current is not None else self.start_at
-        return {"part": self.index, "at": at, "read": self.read}
+        newest = list(self.after.newest) if self.after is not None else None
+        return {"part": self.index, "at": at, "read": self.read, "newest": newest}
 
     def seek(self, position: Any) -> None:
         """Resume at a `position()` of an earlier run: in the part it names. The part is
         opened (or, if it is not the one `open` reached, replaced) at the next read. Any other
         position is the first part's, saved before the pipeline had a `then`: a batch pipeline
         given a live part resumes where its history stopped."""
-        if isinstance(position, dict) and position.keys() == {"part", "at", "read"}:
+        if isinstance(position, dict) and position.keys() == {"part", "at", "read", "newest"}:
             index, at, read = int(position["part"]), position["at"], int(position["read"])
+            newest = position["newest"]
         else:
-            index, at, read = 0, position, 0
+            index, at, read, newest = 0, position, 0, None
         if not 0 <= index < len(self.labels):
             return  # the pipeline lost parts since: what the position named is gone
+        if self.after is not None and newest is not None and len(newest) == len(self.labels):
+            self.after.newest = list(newest)
         if index != self.index:
             self.retired, self.current = self.current, None
         elif isinstance(self.current, Seekable) and at is not None:
@@ -198,8 +219,8 @@ class PartedHybridSource(HybridSource, Parted):
 
 
 def hybrid_source(
-    name: str, labels: Sequence[str], classes: Sequence[type], build: Build
+    name: str, labels: Sequence[str], classes: Sequence[type], build: Build, after: str | None
 ) -> HybridSource:
     """The hybrid of parts whose connector classes are `classes`: `Parted` when one is."""
     parted = any(isinstance(c, type) and issubclass(c, Parted) for c in classes)
-    return (PartedHybridSource if parted else HybridSource)(name, labels, build)
+    return (PartedHybridSource if parted else HybridSource)(name, labels, build, after)

@@ -122,14 +122,17 @@ class SourcePart(msgspec.Struct, frozen=True):
 
 class Source(msgspec.Struct, frozen=True, tag=True):
     """`then` holds a hybrid source's further parts, read in order once `connector` has ended
-    (`runtime/hybrid.py`); left out of the encoded plan when there are none (`UNSET` is falsy).
-    The schema applies to every part."""
+    (`runtime/hybrid.py`); it and `after` are left out of the encoded plan when not written
+    (`UNSET` is falsy). The schema applies to every part."""
 
     name: str
     connector: str
     config: dict[str, Any]
     schema: SchemaSpec | None = None
     then: tuple[SourcePart, ...] | msgspec.UnsetType = msgspec.UNSET
+    after: str | msgspec.UnsetType = msgspec.UNSET
+    """`... then kafka(...) after ts`: a later part's records whose `ts` is not after the newest
+    `ts` of the parts before it are dropped."""
 
     @property
     def parts(self) -> tuple[SourcePart, ...]:

@@ -195,3 +195,50 @@ clicks | event_time ts | window tumbling 10ms | aggregate { n = count() } | into
     assert 'source clicks: file("a.jsonl") read to its end (3 records); now reading ' in (
         caplog.text
     )
+
+
+def test_after_drops_the_live_records_the_history_already_held_also_on_resume(
+    tmp_path: Path, server: redis.Redis, stream: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """History up to ts 10, a stream replaying from ts 6: with `after ts`, only 11 on are read
+    from the stream, also by a run resumed in the stream (the position keeps the times)."""
+    (tmp_path / "h.jsonl").write_text("".join(json.dumps({"ts": t}) + "\n" for t in range(1, 11)))
+    for t in range(6, 21):
+        server.xadd(stream, {"data": json.dumps({"ts": t})})
+    text = f"""set batch_size = 4
+param stream = "s"
+source clicks = file("h.jsonl") then redis_stream("{REDIS.url}", stream, group="g",
+  until_empty=true) after ts
+sink out = file("out.jsonl")
+clicks | into out
+"""
+    with caplog.at_level("INFO", logger="rillet"):
+        run_pipeline(text, tmp_path, {"stream": stream})
+    out = [json.loads(line)["ts"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out == list(range(1, 21))
+    assert "now reading redis_stream(...), from `ts` after 10" in caplog.text
+
+    async def resumed() -> list[int]:
+        live = {"url": REDIS.url, "stream": stream, "group": "again", "until_empty": True}
+        op = Source("clicks", "file", {"path": "h.jsonl"}, then=(SourcePart("redis_stream", live),))
+        op = msgspec.structs.replace(op, after="ts")
+        context = SourceContext("clicks", None, SystemClock(), tmp_path, 4, 0.05)
+        first = build_source(op, REGISTRY, context)
+        await first.open()
+        while first.position()["part"] == 0 or first.position()["read"] < 4:
+            await first.read_batch()
+        saved = msgspec.json.decode(msgspec.json.encode(first.position()))
+        await first.aclose()
+        assert saved["newest"] == [10, 9]
+        again = build_source(op, REGISTRY, context)
+        await again.open()
+        again.seek(saved)
+        got: list[int] = []
+        try:
+            while (batch := await again.read_batch()) is not None:
+                got += [r["ts"] for r in batch.records]
+        finally:
+            await again.aclose()
+        return got
+
+    assert run(resumed) == list(range(11, 21))
