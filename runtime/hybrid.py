@@ -58,6 +58,7 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
         self.current: Source | None = None
         self.start_at: Any = None  # where the part is to start once opened (None: its start)
         self.read = 0  # records read from the current part, over every run
+        self.counted_all = True  # False: the part was begun before the pipeline had a `then`
         self.ended: dict[int, tuple[Source, Any]] = {}  # committing parts that ended: their end
         self.retired: Source | None = None  # the part `open` reached, when a resume is elsewhere
         self.after = AfterEarlierParts(after, len(self.labels)) if after is not None else None
@@ -97,12 +98,14 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
         return self.current
 
     async def _switch(self, current: Source) -> None:
+        since = "" if self.counted_all else " since the pipeline had its `then`"
         dropped = f", {self.dropped} dropped by `after`" if self.dropped else ""
         log.info(
-            "source %s: %s read to its end (%d records%s); now reading %s%s",
+            "source %s: %s read to its end (%d records%s%s); now reading %s%s",
             self.name,
             self.labels[self.index],
             self.read,
+            since,
             dropped,
             self.labels[self.index + 1],
             self._from(self.index + 1),
@@ -114,6 +117,7 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
             await current.aclose()
         self.index += 1
         self.current, self.start_at, self.read, self.dropped = None, None, 0, 0
+        self.counted_all = True
 
     def _from(self, index: int) -> str:
         """What `after` keeps of part `index`, for the log."""
@@ -148,6 +152,7 @@ class HybridSource(Seekable, Committing, KnowsUnread, ReportsProgress):
             newest = position["newest"]
         else:
             index, at, read, newest = 0, position, 0, None
+            self.counted_all = False
         if not 0 <= index < len(self.labels):
             return  # the pipeline lost parts since: what the position named is gone
         if self.after is not None and newest is not None and len(newest) == len(self.labels):

@@ -66,3 +66,20 @@ def test_a_mistake_in_a_later_part_is_exit_code_2_at_that_part(tmp_path: Path) -
     assert done.returncode == 2
     assert "p.rill:1:33" in output and "did you mean `file`?" in output
     assert "Traceback" not in output
+
+
+SNIPPET = (
+    'source clicks: Click = file("history/*.jsonl") then kafka("127.0.0.1:9092", "clicks", '
+    'group="g")'
+)
+"""The hybrid source of the language's additions, verbatim."""
+
+
+def test_the_language_snippet_checks_as_written(tmp_path: Path) -> None:
+    text = f"""schema Click {{ ts: int, user: int, page: str }}
+{SNIPPET}
+sink counts = file("out/counts.jsonl")
+clicks | event_time ts lateness 5s | window tumbling 1m
+  | aggregate by page {{ n = count() }} | into counts
+"""
+    assert codes(text, tmp_path) == []

@@ -151,3 +151,30 @@ def test_hybrid_killed_in_the_history_at_the_switch_and_live_writes_the_bounded_
         assert client.xpending(stream, "hybrid")["pending"] == 0
     finally:
         client.close()
+
+
+def test_a_batch_pipeline_given_a_then_goes_on_from_its_history_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The migration: a finished batch run, the same pipeline with a live part added, run
+    again: the history is not read again, and the window open at its end takes the new part's
+    records (the file sink is cut back to before the end of input fired it)."""
+    (tmp_path / "h.jsonl").write_text("".join(json.dumps({"ts": t}) + "\n" for t in (1, 5, 12)))
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps({"ts": t}) + "\n" for t in (14, 25)))
+    pipeline = tmp_path / "p.rill"
+    text = """source clicks = file("h.jsonl")
+sink out = file("out.jsonl")
+clicks | event_time ts | window tumbling 10ms | aggregate { n = count() } | into out
+"""
+    pipeline.write_text(text)
+    done = subprocess.run(command({}), cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    pipeline.write_text(text.replace('file("h.jsonl")', 'file("h.jsonl") then file("l.jsonl")'))
+    done = subprocess.run(command({}), cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(w["window_start"], w["n"]) for w in out] == [(0, 2), (10, 2), (20, 1)]
+    assert (
+        'file("h.jsonl") read to its end (0 records since the pipeline had its `then`); '
+        'now reading file("l.jsonl")'
+    ) in done.stderr.decode()
