@@ -5,10 +5,13 @@ The parts stay ordinary connectors, each built when it is reached (a broker part
 once the history before it has been read) and checked against what it declares. The hybrid
 declares the capabilities of any source and passes each call to the part it concerns:
 
-- `position()` is `{"part": i, "at": <part i's position>, "read": <records read from it>}`:
-  one position covers every part, so a run stopped in the history resumes in the history and
-  one stopped after the switch resumes in the live part (`at` None: from the part's own start:
-  a broker's consumer group, or its `from=`).
+- `position()` is `{"part": i, "at": <part i's position>, "read": <records read from it>,
+  "newest": <each part's newest event time, for `after`; else None>}`: one position covers
+  every part, so a run stopped in the history resumes in the history and one stopped after the
+  switch resumes in the live part (`at` None: from the part's own start: a broker's consumer
+  group, or its `from=`).
+- `... then kafka(...) after ts` drops a later part's records not after the newest `ts` read
+  before it (`_afterhistory.py`).
 - `commit(position)` goes to the part that owns the position: a broker acknowledges only its
   own offsets. A committing part that has ended stays open until a checkpoint past it is
   saved, which then commits its end and closes it.

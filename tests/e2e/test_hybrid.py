@@ -25,7 +25,8 @@ import redis
 
 from rillet.runtime.checkpoint import FileCheckpointStore
 from rillet.stdlib.generate import START_MS, click_events
-from tests.servers import REDIS, ensure
+from tests.servers import KAFKA, REDIS, ensure
+from tests.stdlib.test_kafka import make_topic, produce
 
 HISTORY = 100_000
 LIVE = 50_000
@@ -97,11 +98,13 @@ KILL_AT: list[tuple[str, Moment]] = [
 ]
 
 
-def run_with_kills(folder: Path, params: dict[str, str]) -> list[str]:
-    """Run, SIGKILL once the newest checkpoint is at each moment of `KILL_AT` in turn, resume
+def run_with_kills(
+    folder: Path, params: dict[str, str], kill_at: list[tuple[str, Moment]] = KILL_AT
+) -> list[str]:
+    """Run, SIGKILL once the newest checkpoint is at each moment of `kill_at` in turn, resume
     each time; then let the last run finish. Each run's standard error, in order."""
     logs = []
-    for at, (what, moment) in enumerate([*KILL_AT, ("never", lambda p: False)]):
+    for at, (what, moment) in enumerate([*kill_at, ("never", lambda p: False)]):
         log = folder / f"stderr-{at}.log"
         with open(log, "wb") as err:
             process = subprocess.Popen(
@@ -178,3 +181,48 @@ clicks | event_time ts | window tumbling 10ms | aggregate { n = count() } | into
         'file("h.jsonl") read to its end (0 records since the pipeline had its `then`); '
         'now reading file("l.jsonl")'
     ) in done.stderr.decode()
+
+
+KAFKA_HYBRID = """param brokers = "127.0.0.1:9092"
+param topic = "t"
+source clicks: Click = file("history/*.jsonl")
+  then kafka(brokers, topic, group="hybrid", until_empty=true)
+"""
+
+
+@pytest.mark.timeout(900)
+def test_hybrid_over_kafka_partitions_killed_at_the_switch_and_live_writes_the_bounded_output(
+    lines: list[str], tmp_path: Path
+) -> None:
+    """A live part with three partitions: the source lists them after the switch, and the
+    windows are those of one bounded run."""
+    history, live = lines[:30_000], lines[30_000:45_000]
+    topic = make_topic(partitions=3)
+    for partition in range(3):
+        produce(topic, [line.rstrip("\n").encode() for line in live[partition::3]], partition)
+    bounded, hybrid = tmp_path / "bounded", tmp_path / "hybrid"
+    for folder, text in ((bounded, BOUNDED), (hybrid, KAFKA_HYBRID)):
+        folder.mkdir()
+        (folder / "p.rill").write_text(HEAD + text + WINDOWED)
+    (bounded / "all.jsonl").write_text("".join(history + live))
+    (hybrid / "history").mkdir()
+    (hybrid / "history" / "a.jsonl").write_text("".join(history))
+    done = subprocess.run(command({}), cwd=bounded, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+
+    kill_at: list[tuple[str, Moment]] = [
+        ("at the switch", lambda p: p["part"] == 1),
+        ("in the live part", lambda p: p["part"] == 1 and p["read"] >= 5_000),
+    ]
+    logs = run_with_kills(hybrid, {"brokers": KAFKA.url, "topic": topic}, kill_at)
+
+    assert windows(hybrid) == windows(bounded)
+    assert "now reading kafka(...)" in logs[0]
+
+
+def windows(folder: Path) -> list[tuple[int, str, int, float]]:
+    """The windows written, in order of window and page, sums rounded: across partitions the
+    records of a window arrive in another order than in one file, and so are summed."""
+    rows = [json.loads(line) for line in (folder / "out" / "out.jsonl").read_text().splitlines()]
+    assert len(rows) > 100, "few windows written"
+    return sorted((r["window_start"], r["page"], r["n"], round(r["total"], 6)) for r in rows)
