@@ -132,8 +132,8 @@ class EventTimeOperator(StatelessOperator):
                 for gone in [k for k in self.parts if k and k.startswith(prefix)]:
                     if gone not in listed:
                         del self.parts[gone]
-                for name in listed:
-                    self._known(name)
+                for name in origin.parts:  # in the source's order: the snapshot keeps it
+                    self._known(f"{origin.source}/{name}")
         return self._known(key)
 
     def _known(self, key: str | None) -> _Part:
