@@ -28,6 +28,7 @@ class Draft:
     settings: Settings = Settings()
     schemas: dict[str, SchemaSpec] = field(default_factory=dict)
     sources: dict[str, tuple[ast.SourceDecl, dict[str, Any]]] = field(default_factory=dict)
+    source_parts: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     tables: dict[str, tuple[ast.TableDecl, dict[str, Any]]] = field(default_factory=dict)
     sinks: dict[str, tuple[ast.SinkDecl, dict[str, Any]]] = field(default_factory=dict)
     streams: dict[str, ast.StreamDecl] = field(default_factory=dict)
@@ -68,6 +69,8 @@ class Checked:
     schemas: Mapping[str, SchemaSpec]
     sources: Mapping[str, tuple[ast.SourceDecl, dict[str, Any]]]
     """Each source's declaration and its config, validated against its connector's."""
+    source_parts: Mapping[str, tuple[dict[str, Any], ...]]
+    """A hybrid source's further parts' configs (`then`), in order."""
     tables: Mapping[str, tuple[ast.TableDecl, dict[str, Any]]]
     sinks: Mapping[str, tuple[ast.SinkDecl, dict[str, Any]]]
     streams: Mapping[str, ast.StreamDecl]

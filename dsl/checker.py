@@ -26,6 +26,7 @@ from .constant import NotConstant, evaluate
 from .diagnostic import Diagnostic, did_you_mean, error, has_errors
 from .environment import Environment
 from .flowcheck import FlowChecker, unknown_sink
+from .hybridcheck import check_hybrid_sources
 from .lint import lint
 from .loader import build_registry
 from .paramcheck import check_params, check_settings
@@ -191,6 +192,7 @@ class Checker:
                     )
                 config = arguments.config(decl.call, kind)
                 decls[name] = (decl, config if config is not None else {})
+        check_hybrid_sources(c, arguments, self.report)
 
     def _shared_files(self) -> None:
         """Two sinks writing one file would each start it over and write across the other; a

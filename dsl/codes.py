@@ -57,6 +57,9 @@ CODES: dict[str, str] = {
     # inputs (`rillet check` only)
     "E0410": "a file a source or table reads does not exist, or is not a file",
     "W0410": "a glob that matches nothing yet, or a `follow=true` file not there yet",
+    # hybrid sources
+    "E0411": "a part of a hybrid source (`then`) that never ends, with a part after it",
+    "E0412": "`after` on a source without `then`",
     # windows and aggregates
     "E0501": "a misplaced `late into`",
     "E0502": "a `window` without `aggregate` or `top`",

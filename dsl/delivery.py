@@ -9,6 +9,8 @@ at-most-once. From a replaying source, the path has the guarantee its sink decla
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rillet.runtime.capability import Seekable
 from rillet.runtime.spec import Delivery, Spec
 
@@ -16,16 +18,21 @@ STRENGTH: tuple[Delivery, ...] = ("at-most-once", "at-least-once", "exactly-once
 """The guarantees, weakest first."""
 
 
-def replays(source: Spec | None) -> bool:
-    return source is not None and isinstance(source.obj, type) and issubclass(source.obj, Seekable)
+def replays(parts: Sequence[Spec | None]) -> bool:
+    """Whether a crash's loss is read again: by every part of a source (one, but for a hybrid
+    `A then B`)."""
+    return all(
+        spec is not None and isinstance(spec.obj, type) and issubclass(spec.obj, Seekable)
+        for spec in parts
+    )
 
 
 def sink_delivery(sink: Spec | None) -> Delivery:
     return sink.delivery if sink is not None and sink.delivery else "at-least-once"
 
 
-def path_delivery(source: Spec | None, sink: Spec | None) -> Delivery:
-    return sink_delivery(sink) if replays(source) else "at-most-once"
+def path_delivery(parts: Sequence[Spec | None], sink: Spec | None) -> Delivery:
+    return sink_delivery(sink) if replays(parts) else "at-most-once"
 
 
 def weaker(guarantee: str, than: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .checked import Draft
+from .hybridcheck import parts_of
 from .streamorder import flow_streams
 
 
@@ -16,8 +17,9 @@ def endless_inputs(c: Draft, undeclared: bool) -> dict[str, str]:
     whose connector does not say (`stdin`, which ends with its pipe) counts when `undeclared`:
     a join warns of it, a `top` is let be."""
     endless: dict[str, str] = {}
-    for name, (decl, config) in c.sources.items():
-        spec = c.registry.get("source", decl.call.name.text)
+    for name in c.sources:
+        call, config = parts_of(c, name)[-1]  # a hybrid source ends with its last part
+        spec = c.registry.get("source", call.name.text)
         if spec is None:
             continue
         if spec.bounded(config) is False or (undeclared and spec.ends is None):

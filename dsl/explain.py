@@ -17,7 +17,7 @@ from textwrap import indent
 from rillet.runtime import SystemClock
 from rillet.runtime import plan as ir
 from rillet.runtime.compile import PhysicalNode, PhysicalPlan, compile_plan
-from rillet.runtime.plugin import Registry
+from rillet.runtime.plugin import Registry, Spec
 from rillet.runtime.secret import Secrets
 
 from . import render
@@ -61,7 +61,9 @@ def _refs(ids: list[int], physical: PhysicalPlan) -> str:
 def _node(node: PhysicalNode, physical: PhysicalPlan, registry: Registry) -> list[str]:
     op = node.plan_nodes[0].op
     head = f"#{node.id} {node.kind}" + (f" {node.name}" if node.name != node.kind else "")
-    if isinstance(op, ir.Source | ir.Sink):
+    if isinstance(op, ir.Source):
+        head += f" ({' then '.join(p.connector for p in op.parts)})"
+    elif isinstance(op, ir.Sink):
         head += f" ({op.connector})"
     if isinstance(op, ir.Sink):
         spec = registry.get("sink", op.connector)
@@ -85,7 +87,7 @@ def _node(node: PhysicalNode, physical: PhysicalPlan, registry: Registry) -> lis
     if outs:
         lines.append(f"    out: {', '.join(outs)}")
     if isinstance(op, ir.Source):
-        replay = "yes (seek)" if replays(registry.get("source", op.connector)) else "no"
+        replay = "yes (seek)" if replays(_part_specs(op, registry)) else "no"
         lines.append(f"    replay: {replay}")
     if node.kind in ("stage", "operator"):
         fused = "fuses" if node.kind == "stage" else "plan"
@@ -193,6 +195,10 @@ def _state(op: ir.Op, registry: Registry) -> list[str]:
     return []
 
 
+def _part_specs(op: ir.Source, registry: Registry) -> list[Spec | None]:
+    return [registry.get("source", part.connector) for part in op.parts]
+
+
 def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:
     rows = []
     for node in physical.nodes.values():
@@ -213,8 +219,7 @@ def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:
         for sink_id in sorted(reached):
             sink = physical.nodes[sink_id].plan_nodes[0].op
             assert isinstance(sink, ir.Sink)
-            source = registry.get("source", op.connector)
-            guarantee = path_delivery(source, registry.get("sink", sink.connector))
+            guarantee = path_delivery(_part_specs(op, registry), registry.get("sink", sink.connector))
             rows.append((f"{op.name} → {sink.name}{reached[sink_id]}", guarantee))
     width = max((len(path) for path, _ in rows), default=0)
     return [f"  {path:<{width}}  {guarantee}" for path, guarantee in rows]

@@ -9,7 +9,7 @@ any field may exist and reads as null when missing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rillet.runtime.plan import TypeSpec
 
@@ -17,6 +17,7 @@ from . import ast
 from .diagnostic import Diagnostic, Report, did_you_mean, error, warning
 from .endless import endless_inputs, first_endless
 from .exprcheck import Scope
+from .hybridcheck import parts_of
 from .joincheck import JoinChecker
 from .pluginopcheck import OPERATOR_NAMES
 from .streamorder import flow_streams
@@ -76,12 +77,13 @@ class FlowChecker(TopChecker, JoinChecker):
 
     def run(self) -> None:
         c = self.c
-        for name, (decl, config) in c.sources.items():
+        for name, (decl, _) in c.sources.items():
             schema = c.schemas.get(decl.schema.text) if decl.schema else None
-            connector = decl.call.name.text
-            spec = c.registry.get("source", connector)
-            added = spec.added_fields(config) if spec is not None else {}
-            self.types[name] = source_type(schema, added, connector)
+            added: dict[str, Any] = {}  # of every part: a field is null where a part lacks it
+            for call, config in parts_of(c, name):
+                spec = c.registry.get("source", call.name.text)
+                added |= spec.added_fields(config) if spec is not None else {}
+            self.types[name] = source_type(schema, added, decl.call.name.text)
         self.endless = endless_inputs(c, undeclared=False)
         for name in c.stream_order:
             self.types[name], self.times[name] = self.flow(c.streams[name].flow)

@@ -19,17 +19,24 @@ from . import ast
 from .checked import Checked
 from .connectorcheck import argument_node
 from .diagnostic import Diagnostic, error, warning
+from .hybridcheck import parts_of
 
 HINT = "relative paths are resolved against the pipeline file's folder, not the current one"
 
 
 def missing_inputs(checked: Checked, base_dir: Path) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for kind, decls in (("source", checked.sources), ("table", checked.tables)):
-        for decl, config in decls.values():
-            problem = _input(checked, kind, decl, config, base_dir)
-            if problem is not None:
-                found.append(problem)
+    inputs: list[tuple[str, ast.SourceDecl | ast.TableDecl, ast.ConnectorCall, dict[str, Any]]]
+    inputs = [
+        ("source", decl, call, config)
+        for name, (decl, _) in checked.sources.items()
+        for call, config in parts_of(checked, name)
+    ]
+    inputs += [("table", decl, decl.call, config) for decl, config in checked.tables.values()]
+    for kind, decl, call, config in inputs:
+        problem = _input(checked, kind, decl, call, config, base_dir)
+        if problem is not None:
+            found.append(problem)
     return found
 
 
@@ -37,15 +44,16 @@ def _input(
     checked: Checked,
     kind: str,
     decl: ast.SourceDecl | ast.TableDecl,
+    call: ast.ConnectorCall,
     config: dict[str, Any],
     base_dir: Path,
 ) -> Diagnostic | None:
-    spec = checked.registry.get(kind, decl.call.name.text)
+    spec = checked.registry.get(kind, call.name.text)
     if spec is None or spec.reads is None or not isinstance(config.get(spec.reads), str):
         return None
     path: str = config[spec.reads]
     resolved = base_dir / path
-    span = argument_node(decl.call, spec, spec.reads).span
+    span = argument_node(call, spec, spec.reads).span
     relative = not os.path.isabs(path)
     where = f"resolved against {base_dir}" if relative else ""
     hints = (HINT,) if relative else ()

@@ -28,13 +28,13 @@ def weak_paths(c: Draft) -> list[Diagnostic]:
         sink_spec = c.registry.get("sink", decl.call.name.text)
         for source in sources:
             source_decl, _ = c.sources[source]
-            source_spec = c.registry.get("source", source_decl.call.name.text)
-            guarantee = path_delivery(source_spec, sink_spec)
+            parts = [c.registry.get("source", part.name.text) for part in source_decl.parts]
+            guarantee = path_delivery(parts, sink_spec)
             if not weaker(guarantee, c.delivery):
                 continue
             path = f"the path `{source} → {sink}` is {guarantee}, weaker than "
             path += f'`set delivery = "{c.delivery}"` (line {declared_at})'
-            if not replays(source_spec):
+            if not replays(parts):
                 label = f"`{source_decl.call.name.text}` cannot replay what a crash lost"
                 at: ast.SourceDecl | ast.SinkDecl = source_decl
                 hint = "read from a source that replays from its checkpointed position (`file`, "

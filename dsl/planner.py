@@ -139,7 +139,12 @@ class _Planner:
         c = self.c
         for name, (decl, config) in c.sources.items():
             schema = c.schemas.get(decl.schema.text) if decl.schema else None
-            op = ir.Source(name, decl.call.name.text, config, schema)
+            then = tuple(
+                ir.SourcePart(call.name.text, part)
+                for call, part in zip(decl.then, c.source_parts.get(name, ()), strict=True)
+            )
+            after = decl.after.text if decl.after is not None else msgspec.UNSET
+            op = ir.Source(name, decl.call.name.text, config, schema, then or msgspec.UNSET, after)
             self.outputs[name] = self.add(op, (), decl.span)
         for name in c.stream_order:
             self.outputs[name] = self.flow(c.streams[name].flow)

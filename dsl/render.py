@@ -171,8 +171,8 @@ def operator(op: ir.Op) -> str:
     """One plan operator as a line of the pipeline file (`where status == 200`); a source or
     sink as its declaration's gist (`source clicks (file)`)."""
     match op:
-        case ir.Source(name=name, connector=connector):
-            return f"source {name} ({connector})"
+        case ir.Source(name=name):
+            return f"source {name} ({' then '.join(p.connector for p in op.parts)})"
         case ir.Sink(name=name, connector=connector):
             return f"sink {name} ({connector})"
         case ir.Where(cond=cond):

@@ -57,10 +57,18 @@ class ToAst(ExpressionTree):
         return ast.ConnectorCall(name=ident(name), args=args, kwargs=kwargs, span=span_of(meta))
 
     def source_decl(self, meta, items):
-        name, schema, call = items
+        name, schema, call, *then, after = items
         return ast.SourceDecl(
-            name=ident(name), schema=schema and ident(schema), call=call, span=span_of(meta)
+            name=ident(name),
+            schema=schema and ident(schema),
+            call=call,
+            then=tuple(then),
+            after=after,
+            span=span_of(meta),
         )
+
+    def hybrid_after(self, meta, items):
+        return ident(items[0])
 
     def table_decl(self, meta, items):
         name, schema, call = items

@@ -83,11 +83,13 @@ def checkpoint_store(
 def worker_plan(plan: Plan, registry: Registry, args: argparse.Namespace) -> Plan:
     """The plan worker `args.worker` runs: its shuffles go through the `--broker`."""
     for node in plan.nodes:
-        if isinstance(node.op, Source):
-            spec = registry.get("source", node.op.connector)
+        if not isinstance(node.op, Source):
+            continue
+        for part in node.op.parts:  # each part of a hybrid source
+            spec = registry.get("source", part.connector)
             if spec is None or not spec.shared:
                 raise WorkerSetupError(
-                    f"source `{node.op.name}` ({node.op.connector}) cannot be shared by "
+                    f"source `{node.op.name}` ({part.connector}) cannot be shared by "
                     "workers: each would read all of it\n  hint: read the input from a broker "
                     "(redis_stream, nats), whose consumer group gives each worker its share"
                 )

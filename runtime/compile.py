@@ -137,8 +137,8 @@ def _type_sources(nodes: dict[int, PhysicalNode], registry: Registry) -> None:
         op = node.plan_nodes[0].op
         if isinstance(op, Source) and op.schema is not None:
             readers = [n for n in nodes.values() if node.id in n.inputs]
-            spec = registry.get("source", op.connector)
-            adds = spec is not None and bool(spec.added_fields(op.config))
+            specs = [(registry.get("source", p.connector), p.config) for p in op.parts]
+            adds = any(spec is not None and spec.added_fields(c) for spec, c in specs)
             node.typed = (
                 not adds
                 and bool(readers)

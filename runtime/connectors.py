@@ -14,11 +14,13 @@ from .capability import check
 from .clock import Clock
 from .compile import PhysicalPlan
 from .connector import SinkContext, SourceContext
+from .hybrid import hybrid_source
 from .keyed import LookupOperator
-from .plan import Lookup, Plan, Sink, Source
+from .plan import Lookup, Plan, Sink, Source, SourcePart
 from .plugin import Registry
 from .schema import Schema
 from .sinkguard import GuardedSink
+from .spec import Spec
 
 
 def source_context(
@@ -64,11 +66,9 @@ def build_connectors(
     for node in physical.nodes.values():
         op = node.plan_nodes[0].op
         if isinstance(op, Source) and op.name not in sources:
-            spec = registry.get("source", op.connector)
-            assert spec is not None and spec.config is not None
             schema = Schema(op.schema, node.typed) if op.schema else None
             context = source_context(plan, op.name, schema, clock, worker)
-            sources[op.name] = spec.obj(msgspec.convert(op.config, spec.config), context)
+            sources[op.name] = build_source(op, registry, context)
         elif isinstance(op, Sink) and op.name not in sinks:
             spec = registry.get("sink", op.connector)
             assert spec is not None and spec.config is not None
@@ -77,6 +77,30 @@ def build_connectors(
     for name, connector in (*sources.items(), *sinks.items()):
         if not isinstance(connector, GuardedSink):  # checked when it was built
             check(connector, name)
+
+
+def build_source(op: Source, registry: Registry, context: SourceContext) -> Any:
+    """Source `op`'s connector: a hybrid of its parts when it has a `then` (`hybrid.py`)."""
+
+    def build(index: int) -> Any:
+        part = op.parts[index]
+        spec = registry.get("source", part.connector)
+        assert spec is not None and spec.config is not None
+        return spec.obj(msgspec.convert(part.config, spec.config), context)
+
+    if not op.then:
+        return build(0)
+    specs = [registry.get("source", part.connector) for part in op.parts]
+    labels = [_label(part, spec) for part, spec in zip(op.parts, specs, strict=True)]
+    classes = [spec.obj for spec in specs if spec is not None]
+    return hybrid_source(op.name, labels, classes, build, op.after or None)
+
+
+def _label(part: SourcePart, spec: Spec | None) -> str:
+    """A part as the log and the live view name it: `file("history/*.jsonl")`, `kafka(...)`
+    (only a file's path is shown: other arguments may hold a secret)."""
+    path = part.config.get(spec.reads) if spec is not None and spec.reads else None
+    return f"{part.connector}({msgspec.json.encode(path).decode() if path else '...'})"
 
 
 async def load_lookup(op: Lookup, plan: Plan, registry: Registry, clock: Clock) -> LookupOperator:

@@ -118,14 +118,21 @@ class EventTimeOperator(StatelessOperator):
 
     def _part(self, origin: Origin) -> _Part:
         """The part a batch came from; a `Parted` source's parts all become known with its
-        first batch, each holding the watermark until it sends or goes idle."""
+        first batch, each holding the watermark until it sends or goes idle. A part the source
+        no longer lists (a hybrid source's history, once it reads its live part) stops holding
+        it."""
         if origin.parts is None:
             key = None
         else:
             key = origin.stream
             if (origin.source, origin.parts) not in self.listed:
                 self.listed.add((origin.source, origin.parts))
-                for name in origin.parts:
+                listed = {f"{origin.source}/{name}" for name in origin.parts}
+                prefix = f"{origin.source}/"
+                for gone in [k for k in self.parts if k and k.startswith(prefix)]:
+                    if gone not in listed:
+                        del self.parts[gone]
+                for name in origin.parts:  # in the source's order: the snapshot keeps it
                     self._known(f"{origin.source}/{name}")
         return self._known(key)
 

@@ -28,6 +28,10 @@ class NodeMetrics:
     """Time spent waiting for room on a full output channel: the backpressure this node felt."""
     watermark_ms: int | None = None
     """The last watermark this node passed on (a sink: received); None before the first."""
+    part: int | None = None
+    """A hybrid source (`then`): the part it reads, from 1; None for any other node."""
+    reading: str | None = None
+    """A hybrid source: that part as the live view shows it (`part 2 of 2: kafka(...)`)."""
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from .compile import PhysicalNode, PhysicalPlan, operator_name
 from .connector import BadRecord, Sink, Source
 from .eventtime import EventTimeOperator
 from .expr import describe_error
+from .hybrid import HybridSource
 from .inputs import Inputs, controlled
 from .item import NEVER, TICK, Batch, End, Item, Origin, Tick, Watermark
 from .metrics import RunMetrics
@@ -76,6 +77,7 @@ class NodeTasks:
         schema = plan_node.op.schema if node.typed else None  # type: ignore[union-attr]
         typed = Schema(schema, typed=True) if schema is not None else None
         parted = source if isinstance(source, Parted) else None
+        hybrid = source if isinstance(source, HybridSource) else None
         while True:
             if self.checkpoints.saved is not None:
                 await self.checkpoints.commit("source", node.name, source)
@@ -89,6 +91,8 @@ class NodeTasks:
             ):
                 make_typed(batch, typed)  # a connector that did not decode through the schema
             metrics.busy_s += clock.monotonic_s() - started
+            if hybrid is not None:
+                metrics.part, metrics.reading = hybrid.index + 1, hybrid.reading()
             if batch is None:
                 break
             parts = None if parted is None else parted.parts()

@@ -113,11 +113,31 @@ class Assign(msgspec.Struct, frozen=True):
     expr: Expr
 
 
+class SourcePart(msgspec.Struct, frozen=True):
+    """A further part of a hybrid source (`file(...) then kafka(...)`)."""
+
+    connector: str
+    config: dict[str, Any]
+
+
 class Source(msgspec.Struct, frozen=True, tag=True):
+    """`then` holds a hybrid source's further parts, read in order once `connector` has ended
+    (`runtime/hybrid.py`); it and `after` are left out of the encoded plan when not written
+    (`UNSET` is falsy). The schema applies to every part."""
+
     name: str
     connector: str
     config: dict[str, Any]
     schema: SchemaSpec | None = None
+    then: tuple[SourcePart, ...] | msgspec.UnsetType = msgspec.UNSET
+    after: str | msgspec.UnsetType = msgspec.UNSET
+    """`... then kafka(...) after ts`: a later part's records whose `ts` is not after the newest
+    `ts` of the parts before it are dropped."""
+
+    @property
+    def parts(self) -> tuple[SourcePart, ...]:
+        """Every part, the first included: one for a plain source."""
+        return (SourcePart(self.connector, self.config), *(self.then or ()))
 
 
 class Sink(msgspec.Struct, frozen=True, tag=True):

@@ -35,6 +35,8 @@ def node_line(n: NodeView) -> tuple[str, dict[str, Any]]:
         parts.append(f"late {n.late:,}")
     if n.errors:
         parts.append(f"errors {n.errors:,}")
+    if n.reading is not None:
+        parts.append(f"reading {n.reading}")
     if n.progress is not None and n.progress.total:
         eta = f" eta {units.seconds(n.progress.eta_s)}" if n.progress.eta_s is not None else ""
         parts.append(f"progress {units.percent(n.progress.share)}{eta}")
@@ -52,6 +54,8 @@ def node_line(n: NodeView) -> tuple[str, dict[str, Any]]:
         "late": n.late,
         "errors": n.errors,
     }
+    if n.reading is not None:
+        fields["reading"] = n.reading
     return "  ".join(parts), fields
 
 

@@ -120,6 +120,12 @@ _PER_NODE: tuple[tuple[str, str, str, Callable[[_NodeSample], float | None]], ..
         "Wall-clock time minus a node's watermark.",
         _NodeSample.lag_s,
     ),
+    (
+        "gauge",
+        "rillet_source_part",
+        "The part a hybrid source (`then`) reads, from 1.",
+        lambda n: n.m.part,
+    ),
 )
 """Every metric kept per node, in the order they are served: kind, name, help, and how to
 read it from a node's sample (None: the node has none, as a source has no input channel)."""

@@ -89,6 +89,8 @@ class NodeView:
     watermark_ms: int | None
     watermark_lag_ms: int | None
     progress: Progress | None = None
+    reading: str | None = None
+    """A hybrid source: the part it reads (`part 2 of 2: kafka(...)`)."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ class Sampler:
                     watermark,
                     None if watermark is None else time_ms - watermark,
                     progress,
+                    m.reading,
                 )
             )
         readings.append((now_s, current))

@@ -77,6 +77,8 @@ def _row(n: NodeView, is_bottleneck: bool) -> list[RenderableType]:
     name = Text(n.info.label, "bold red" if is_bottleneck else "")
     if is_bottleneck:
         name.append(" ◀", "bold red")
+    if n.reading is not None:
+        name.append(f" ({n.reading})", "dim")
     return [
         name,
         n.info.kind,
