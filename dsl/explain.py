@@ -219,7 +219,9 @@ def _delivery(physical: PhysicalPlan, registry: Registry) -> list[str]:
         for sink_id in sorted(reached):
             sink = physical.nodes[sink_id].plan_nodes[0].op
             assert isinstance(sink, ir.Sink)
-            guarantee = path_delivery(_part_specs(op, registry), registry.get("sink", sink.connector))
+            guarantee = path_delivery(
+                _part_specs(op, registry), registry.get("sink", sink.connector)
+            )
             rows.append((f"{op.name} → {sink.name}{reached[sink_id]}", guarantee))
     width = max((len(path) for path, _ in rows), default=0)
     return [f"  {path:<{width}}  {guarantee}" for path, guarantee in rows]

@@ -79,7 +79,9 @@ def test_the_language_snippet_checks_as_written(tmp_path: Path) -> None:
     text = f"""schema Click {{ ts: int, user: int, page: str }}
 {SNIPPET}
 sink counts = file("out/counts.jsonl")
+sink rejects = file("out/rejects.jsonl")
+errors into rejects
 clicks | event_time ts lateness 5s | window tumbling 1m
-  | aggregate by page {{ n = count() }} | into counts
+  | aggregate by page {{ n = count() }} | late into rejects | into counts
 """
     assert codes(text, tmp_path) == []
