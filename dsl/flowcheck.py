@@ -19,6 +19,7 @@ from .endless import endless_inputs, first_endless
 from .exprcheck import Scope
 from .joincheck import JoinChecker
 from .pluginopcheck import OPERATOR_NAMES
+from .sinkfields import sink_field_problems
 from .streamorder import flow_streams
 from .topcheck import TopChecker
 from .types import (
@@ -266,6 +267,8 @@ class FlowChecker(TopChecker, JoinChecker):
             case ast.LateOp(sink=sink) | ast.IntoOp(sink=sink):
                 if self._sink(sink):
                     self.written.add(sink.text)
+                    for problem in sink_field_problems(self.c, sink, record):
+                        self.report(problem)
                 return record
             case ast.PluginOp():
                 self.plugin_operator(op)

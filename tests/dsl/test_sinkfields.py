@@ -1,0 +1,64 @@
+"""The fields a sink's `key` and `partition_by` name are checked against the records written
+into it: a misspelt one is an error at the argument (E0202), never a run stopped at its first
+record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import compile_pipeline
+
+HEAD = """schema Click {
+  ts: int
+  user: int
+  page: str
+}
+source clicks: Click = file("clicks.jsonl")
+"""
+WINDOWED = "clicks | event_time ts | window tumbling 1s | aggregate by page { n = count() }"
+
+
+@pytest.mark.parametrize(
+    "sink",
+    [
+        'sqlite("out.db", "w", key=["page", "window_start"])',
+        'sqlite("out.db", "w", key="page")',
+        'postgres("postgresql://127.0.0.1:1/db", "w", key=["page", "window_start"])',
+    ],
+)
+def test_key_and_partition_fields_of_the_records_check(sink: str, tmp_path: Path) -> None:
+    compiled = compile_pipeline(f"{HEAD}sink out = {sink}\n{WINDOWED} | into out\n", tmp_path)
+    assert compiled.ok, [d.message for d in compiled.diagnostics]
+
+
+@pytest.mark.parametrize(
+    ("sink", "column"),
+    [
+        ('sqlite("out.db", "w", key=["page", "window_strat"])', 46),
+        ('sqlite("out.db", "w", key="pgae")', 37),
+    ],
+)
+def test_a_key_field_the_records_lack_is_an_error_at_its_name(
+    sink: str, column: int, tmp_path: Path
+) -> None:
+    compiled = compile_pipeline(f"{HEAD}sink out = {sink}\n{WINDOWED} | into out\n", tmp_path)
+    (problem,) = [d for d in compiled.diagnostics if d.code == "E0202"]
+    assert "not a field of the records written into it on line 8" in problem.message
+    assert problem.span is not None and (problem.span.line, problem.span.col) == (7, column)
+    assert problem.hints == (
+        "fields (the `aggregate` on line 8): page, window_start, window_end, n",
+    )
+    assert not compiled.ok
+
+
+def test_an_open_record_type_is_not_checked(tmp_path: Path) -> None:
+    text = 'source raw = file("in.jsonl")\nsink out = sqlite("o.db", "t", key=["a", "b"])\n'
+    assert compile_pipeline(text + "raw | into out\n", tmp_path).ok
+
+
+def test_a_key_naming_one_field_twice_is_refused(tmp_path: Path) -> None:
+    text = HEAD + 'sink out = sqlite("o.db", "t", key=["user", "user"])\nclicks | into out\n'
+    (problem,) = compile_pipeline(text, tmp_path).diagnostics
+    assert problem.code == "E0406" and "names `user` twice" in problem.labels[0].text
