@@ -52,7 +52,7 @@ class DeltaSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         check_fields("key", self.key)
-        check_fields("partition_by", self.partition_by)
+        check_fields("partition_by", self.partition_by, empty_ok=True)
 
 
 @plugin.sink(

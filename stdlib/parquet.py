@@ -48,7 +48,7 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Parquet's codec: zstd, snappy, gzip, lz4, brotli or none."""
 
     def __post_init__(self) -> None:
-        check_fields("partition_by", self.partition_by)
+        check_fields("partition_by", self.partition_by, empty_ok=True)
 
 
 @plugin.sink(

@@ -18,10 +18,11 @@ def key_fields(key: Key) -> tuple[str, ...]:
     return (key,) if isinstance(key, str) else tuple(key)
 
 
-def check_fields(argument: str, names: Key) -> None:
-    """Raise the checker's config error when a list of field names is empty or repeats one."""
+def check_fields(argument: str, names: Key, empty_ok: bool = False) -> None:
+    """Raise the checker's config error when a list of field names repeats one, or is empty
+    where that means nothing (`key=[]`; `partition_by=[]` is no partitions)."""
     fields = key_fields(names)
-    if isinstance(names, list) and not fields:
+    if isinstance(names, list) and not fields and not empty_ok:
         raise invalid(argument, f"`{argument}` names no field: leave it out, or name one")
     twice = sorted({f for f in fields if fields.count(f) > 1})
     if twice:

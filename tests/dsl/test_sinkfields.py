@@ -26,6 +26,9 @@ WINDOWED = "clicks | event_time ts | window tumbling 1s | aggregate by page { n 
         'sqlite("out.db", "w", key=["page", "window_start"])',
         'sqlite("out.db", "w", key="page")',
         'postgres("postgresql://127.0.0.1:1/db", "w", key=["page", "window_start"])',
+        'file("out/w.jsonl", partition_by=["page"])',
+        'parquet("out/w", partition_by=["page"])',
+        'delta("out/w", key=["window_start", "page"], partition_by=["page"])',
     ],
 )
 def test_key_and_partition_fields_of_the_records_check(sink: str, tmp_path: Path) -> None:
@@ -38,6 +41,8 @@ def test_key_and_partition_fields_of_the_records_check(sink: str, tmp_path: Path
     [
         ('sqlite("out.db", "w", key=["page", "window_strat"])', 47),
         ('sqlite("out.db", "w", key="pgae")', 38),
+        ('file("out/w.jsonl", partition_by=["dt"])', 46),
+        ('delta("out/w", key=["page", "window_end"], partition_by=["dt"])', 69),
     ],
 )
 def test_a_key_field_the_records_lack_is_an_error_at_its_name(

@@ -1,10 +1,10 @@
 """The table sinks through the real `rillet` command, SIGKILLed at random moments and resumed
 (the harness of test_crash.py): windowed aggregates written into `delta` (merged on a composite
-key, partitioned by day), `parquet` (partitioned by day), and composite-key upserts into
-`postgres` and `sqlite` end equal to an uninterrupted run's. After each kill, no partial or
-uncommitted file is visible and nothing is there twice; the Delta table's history has one
-version per checkpoint that wrote rows, and each older version holds exactly the rows of the
-checkpoints up to it."""
+key, partitioned by day), `parquet` and `file` (partitioned by day), and composite-key upserts
+into `postgres` and `sqlite` end equal to an uninterrupted run's. After each kill, no partial or
+uncommitted Parquet file is visible and nothing is there twice; the Delta table's history has
+one version per checkpoint that wrote rows, and each older version holds exactly the rows of
+the checkpoints up to it."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ schema Click {
 source clicks: Click = file("data/clicks.jsonl")
 sink table = delta("out/table", key=["page", "window_start"], partition_by=["dt"])
 sink files = parquet("out/files", partition_by=["dt"])
+sink daily = file("out/daily/windows.jsonl", partition_by=["dt"])
 sink pg = postgres("{url}", "{table}", key=["page", "window_start"])
 sink lite = sqlite("out/db.sqlite", "windows", key=["window_start", "page"])
 stream windows = clicks | event_time ts lateness 2s | window tumbling 10m
@@ -50,6 +51,7 @@ stream windows = clicks | event_time ts lateness 2s | window tumbling 10m
   | derive dt = date(window_start)
 windows | into table
 windows | into files
+windows | into daily
 windows | into pg
 windows | into lite
 """
@@ -143,6 +145,11 @@ def test_killed_runs_resume_to_the_tables_of_an_uninterrupted_run(
         {f: r[f] for f in ("page", "window_start", "window_end", "n", "total", "dt")}
         for r in want.values()
     ]
+    daily = sorted((crashed / "out" / "daily").glob("*/windows.jsonl"))
+    assert [p.parent.name for p in daily] == sorted({f"dt={r['dt']}" for r in want.values()})
+    for path in daily:
+        reference = folders["reference"] / path.relative_to(crashed)
+        assert sorted(path.read_bytes().splitlines()) == sorted(reference.read_bytes().splitlines())
     assert postgres_rows(f"{prefix}_crashed") == postgres_rows(f"{prefix}_reference")
     lite = sqlite_rows(crashed / "out" / "db.sqlite", "windows")
     assert lite == sqlite_rows(folders["reference"] / "out" / "db.sqlite", "windows")
