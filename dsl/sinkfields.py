@@ -1,11 +1,14 @@
-"""Checking the fields a sink names in its arguments (`key="user"`, `key=["user",
-"window_start"]`, `partition_by=["dt"]`) against the records a flow writes `into` it: a field
-the records cannot have is an error at the argument, with the `into` that writes them named,
-since the sink would otherwise stop the run at its first record."""
+"""The records a sink is written: checking the fields a sink names in its arguments
+(`key="user"`, `key=["user", "window_start"]`, `partition_by=["dt"]`) against the records a
+flow writes `into` it — a field the records cannot have is an error at the argument, with the
+`into` that writes them named, since the sink would otherwise stop the run at its first record —
+and the records' type the planner hands a sink that asks for it (`Spec.typed`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+from rillet.runtime.plan import FieldSpec, SchemaSpec
 
 from . import ast
 from .checked import Draft
@@ -58,3 +61,15 @@ def _named(value: object, node: ast.Node) -> Iterator[tuple[str, ast.Span]]:
     for i, name in enumerate(names):
         if isinstance(name, str):
             yield name, items[i].span if len(items) == len(names) else node.span
+
+
+def records_schema(name: str, types: list[RecordType | None]) -> SchemaSpec | None:
+    """The one type of every flow's records into a sink, as a schema named `name`; None when
+    one of them is open or unknown, or two differ."""
+    if not types or any(t is None or t.fields is None for t in types):
+        return None
+    first = types[0].fields  # type: ignore[union-attr]
+    if any(t.fields != first for t in types[1:]):  # type: ignore[union-attr]
+        return None
+    assert first is not None
+    return SchemaSpec(name, tuple(FieldSpec(field, spec) for field, spec in first.items()))

@@ -56,7 +56,12 @@ class DeltaSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @plugin.sink(
-    "delta", config=DeltaSinkConfig, delivery="exactly-once", exclusive="path", needs=DELTA
+    "delta",
+    config=DeltaSinkConfig,
+    delivery="exactly-once",
+    exclusive="path",
+    needs=DELTA,
+    typed=True,
 )
 class DeltaSink(Committing, Transactional):
     """Writes records to a Delta Lake table, creating it from the first records' fields; with
@@ -88,6 +93,7 @@ class DeltaSink(Committing, Transactional):
         self.staging = EpochStaging(self.root, context.worker)
         self.resume: int | None = None
         self.schema: Any = None  # a pyarrow Schema once records came
+        self.declared = self.arrow.declared_types(context.schema)
         self.epoch = 1
         self.chunks = 0  # files staged in this epoch
         self.buffer: list[dict] = []
@@ -132,7 +138,7 @@ class DeltaSink(Committing, Transactional):
         rows, self.buffer = self.buffer, []
         if not rows:
             return
-        table = self.arrow.to_table(rows, self.schema, self.name)
+        table = self.arrow.to_table(rows, self.schema, self.name, self.declared)
         self.schema = table.schema
         path = self.staging.folder(self.epoch) / f"chunk-{self.chunks}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)

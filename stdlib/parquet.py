@@ -52,7 +52,12 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @plugin.sink(
-    "parquet", config=ParquetSinkConfig, delivery="exactly-once", exclusive="path", needs=PARQUET
+    "parquet",
+    config=ParquetSinkConfig,
+    delivery="exactly-once",
+    exclusive="path",
+    needs=PARQUET,
+    typed=True,
 )
 class ParquetSink(Committing, Transactional):
     """Writes records to a folder of Parquet files, in Hive-style partition folders with
@@ -74,6 +79,7 @@ class ParquetSink(Committing, Transactional):
         self.partition_by = key_fields(config.partition_by)
         self.resume: dict | None = None
         self.schema: Any = None  # a pyarrow Schema once records came
+        self.declared = self.arrow.declared_types(context.schema)
         self.epoch = 1
         self.files = 0  # files staged in this epoch
         self.buffers: dict[str, list[dict]] = {}
@@ -119,7 +125,7 @@ class ParquetSink(Committing, Transactional):
         buffers, self.buffers, self.buffered = self.buffers, {}, 0
         epoch_folder = self.staging.folder(self.epoch)
         for folder, rows in buffers.items():
-            table = self.arrow.to_table(rows, self.schema, self.name)
+            table = self.arrow.to_table(rows, self.schema, self.name, self.declared)
             self.schema = table.schema
             path = epoch_folder / folder / self.file_name.format(epoch=self.epoch, n=self.files)
             path.parent.mkdir(parents=True, exist_ok=True)

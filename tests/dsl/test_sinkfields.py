@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from rillet.runtime import plan as ir
 from tests.conftest import compile_pipeline
 
 HEAD = """schema Click {
@@ -67,3 +69,25 @@ def test_a_key_naming_one_field_twice_is_refused(tmp_path: Path) -> None:
     text = HEAD + 'sink out = sqlite("o.db", "t", key=["user", "user"])\nclicks | into out\n'
     (problem,) = compile_pipeline(text, tmp_path).diagnostics
     assert problem.code == "E0406" and "names `user` twice" in (problem.label or "")
+
+
+def test_a_table_sink_is_planned_with_its_records_type(tmp_path: Path) -> None:
+    text = (
+        f'{HEAD}sink out = parquet("out/w")\nsink plain = file("o.jsonl")\n'
+        'sink mixed = delta("d")\n'
+        f"{WINDOWED} | into out\n{WINDOWED} | into plain\n"
+        "clicks | into mixed\nclicks | select ts | into mixed\n"
+    )
+    compiled = compile_pipeline(text, tmp_path)
+    assert compiled.plan is not None
+    sinks = {n.op.name: n.op for n in compiled.plan.nodes if isinstance(n.op, ir.Sink)}
+    schema = sinks["out"].schema
+    assert isinstance(schema, ir.SchemaSpec)
+    assert [(f.name, f.type.name) for f in schema.fields] == [
+        ("page", "str"),
+        ("window_start", "int"),
+        ("window_end", "int"),
+        ("n", "int"),
+    ]
+    assert sinks["plain"].schema is msgspec.UNSET  # a sink that does not ask
+    assert sinks["mixed"].schema is msgspec.UNSET  # two flows of two types

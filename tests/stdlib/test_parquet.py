@@ -9,8 +9,9 @@ from pathlib import Path
 
 import anyio
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from rillet.runtime.plugin import SinkContext
+from rillet.runtime.plugin import FieldSpec, SchemaSpec, SinkContext, TypeSpec
 from rillet.stdlib.parquet import ParquetSink, ParquetSinkConfig
 
 
@@ -97,3 +98,27 @@ def test_a_null_or_slashed_value_makes_one_folder_read_back_as_itself(tmp_path: 
     assert files(tmp_path)[0::2] == ["page=%2Fa%3Db", "page=__HIVE_DEFAULT_PARTITION__"]
     table = ds.dataset(tmp_path / "out" / "t", partitioning="hive").to_table()
     assert sorted(table.to_pylist(), key=lambda r: r["id"]) == rows
+
+
+def test_columns_take_the_types_the_checker_knows(tmp_path: Path) -> None:
+    declared = SchemaSpec(
+        "into out",
+        (
+            FieldSpec("id", TypeSpec("int")),
+            FieldSpec("ms", TypeSpec("float")),
+            FieldSpec("referrer", TypeSpec("str", optional=True)),
+            FieldSpec("tags", TypeSpec("list", item=TypeSpec("str"))),
+        ),
+    )
+    context = SinkContext("out", tmp_path, schema=declared)
+    made = ParquetSink(ParquetSinkConfig("out/t"), context)
+    anyio.run(made.open)
+    anyio.run(made.commit, write_epoch(made, [{"id": 1, "ms": 5, "tags": []}]))
+    (part,) = (tmp_path / "out" / "t").glob("*.parquet")
+    schema = pq.read_schema(part)
+    assert [(f.name, str(f.type)) for f in schema] == [
+        ("id", "int64"),
+        ("ms", "double"),  # 5 was an int, the field is a float
+        ("tags", "list<element: string>"),  # empty, yet typed
+        ("referrer", "string"),  # never there, yet a column
+    ]
