@@ -32,7 +32,7 @@ from rillet.runtime.plugin import Committing, ConnectorError, Plugin, SinkContex
 from .extras import DELTA
 from .filepaths import display_path
 from .sqltable import sink_identity
-from .staging import EpochStaging, fsync
+from .staging import EpochStaging, check_path, fsync
 from .tablekeys import Key, check_fields, key_fields
 
 plugin = Plugin("std")
@@ -99,6 +99,7 @@ class DeltaSink(Committing, Transactional):
         self.buffer: list[dict] = []
 
     def restore(self, committed: dict) -> None:
+        check_path(self.name, committed, self.shown)
         self.resume = int(committed["epoch"])
 
     async def open(self) -> None:

@@ -30,7 +30,7 @@ from rillet.runtime.plugin import Committing, Plugin, SinkContext, Transactional
 from .extras import PARQUET
 from .filepaths import display_path
 from .partitions import by_folder, partition_folders
-from .staging import EpochStaging, fsync
+from .staging import EpochStaging, check_path, fsync
 from .tablekeys import check_fields, key_fields
 
 plugin = Plugin("std")
@@ -86,6 +86,7 @@ class ParquetSink(Committing, Transactional):
         self.buffered = 0
 
     def restore(self, committed: dict) -> None:
+        check_path(self.name, committed, self.shown)
         self.resume = committed
 
     async def open(self) -> None:

@@ -10,6 +10,8 @@ import os
 import shutil
 from pathlib import Path
 
+from rillet.runtime.plugin import StateMismatch
+
 
 class EpochStaging:
     def __init__(self, output: Path, worker: int) -> None:
@@ -26,7 +28,14 @@ class EpochStaging:
         return sorted((int(p.name.removeprefix("epoch-")), p) for p in self.root.glob("epoch-*"))
 
     def drop(self, folder: Path) -> None:
+        """Delete an epoch's folder, and the staging folders once they are empty (a run that
+        committed everything leaves nothing beside its output)."""
         shutil.rmtree(folder)
+        for empty in (self.root, self.root.parent):
+            try:
+                empty.rmdir()
+            except OSError:  # not empty: another epoch, or another worker's
+                return
 
     def drop_after(self, epoch: int) -> None:
         """Delete the epochs after `epoch`: never part of a saved checkpoint."""
@@ -45,3 +54,15 @@ def fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_path(sink: str, committed: dict, shown: str) -> None:
+    """A checkpoint's output is the one the pipeline names now: resuming into another would
+    leave the other half-written and this one without its start."""
+    written = committed.get("path", shown)
+    if written != shown:
+        raise StateMismatch(
+            f"sink `{sink}` wrote to {written} up to the checkpoint being resumed, the pipeline "
+            f"now names {shown}; run with --fresh to write {shown} from the start, or put the "
+            "path back"
+        )

@@ -10,8 +10,9 @@ from pathlib import Path
 import anyio
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 
-from rillet.runtime.plugin import FieldSpec, SchemaSpec, SinkContext, TypeSpec
+from rillet.runtime.plugin import FieldSpec, SchemaSpec, SinkContext, StateMismatch, TypeSpec
 from rillet.stdlib.parquet import ParquetSink, ParquetSinkConfig
 
 
@@ -122,3 +123,13 @@ def test_columns_take_the_types_the_checker_knows(tmp_path: Path) -> None:
         ("tags", "list<element: string>"),  # empty, yet typed
         ("referrer", "string"),  # never there, yet a column
     ]
+
+
+def test_resuming_into_another_folder_is_refused_and_staging_is_tidied(tmp_path: Path) -> None:
+    made = sink(tmp_path)
+    saved = write_epoch(made, clicks(0, 2))
+    anyio.run(made.commit, saved)
+    assert not (tmp_path / "out" / ".t.staging").exists()  # everything committed
+    other = ParquetSink(ParquetSinkConfig("out/u"), SinkContext("out", tmp_path))
+    with pytest.raises(StateMismatch, match="wrote to out/t up to the checkpoint being resumed"):
+        other.restore(saved)
