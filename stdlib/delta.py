@@ -131,7 +131,7 @@ class DeltaSink(Committing, Transactional):
                 )
         self.buffer += records
         if len(self.buffer) >= BUFFER_ROWS:
-            self._stage()
+            await anyio.to_thread.run_sync(self._stage)  # encoding a buffer takes a while
 
     def _stage(self) -> None:
         import pyarrow.parquet as pq
@@ -149,7 +149,7 @@ class DeltaSink(Committing, Transactional):
 
     async def precommit(self) -> dict:
         """Stage what is buffered: the epoch is durable, not yet in the table."""
-        self._stage()
+        await anyio.to_thread.run_sync(self._stage)
         epoch = self.epoch
         self.epoch, self.chunks = epoch + 1, 0
         return {"epoch": epoch, "path": self.shown}

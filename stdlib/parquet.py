@@ -21,8 +21,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import anyio
 import msgspec
 
 from rillet.runtime.plugin import Committing, Plugin, SinkContext, Transactional
@@ -44,8 +45,8 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     """The output folder, relative to the pipeline file's."""
     partition_by: list[str] = []
     """Fields whose values name the partition folders (`dt=2026-12-03/`), outermost first."""
-    compression: str = "zstd"
-    """Parquet's codec: zstd, snappy, gzip, lz4, brotli or none."""
+    compression: Literal["zstd", "snappy", "gzip", "lz4", "brotli", "none"] = "zstd"
+    """Parquet's codec."""
 
     def __post_init__(self) -> None:
         check_fields("partition_by", self.partition_by, empty_ok=True)
@@ -117,7 +118,7 @@ class ParquetSink(Committing, Transactional):
             self.buffers.setdefault(folder, []).extend(rows)
         self.buffered += len(records)
         if self.buffered >= BUFFER_ROWS:
-            self._stage()
+            await anyio.to_thread.run_sync(self._stage)  # encoding a buffer takes a while
 
     def _stage(self) -> None:
         """Write every buffer out as a staged file of the current epoch, fsynced."""
@@ -137,7 +138,7 @@ class ParquetSink(Committing, Transactional):
 
     async def precommit(self) -> dict:
         """Stage what is buffered: the epoch's files are durable, not yet in the output."""
-        self._stage()
+        await anyio.to_thread.run_sync(self._stage)
         epoch = self.epoch
         self.epoch, self.files = epoch + 1, 0
         return {"epoch": epoch, "path": self.shown, "schema": self.arrow.encoded(self.schema)}
