@@ -158,8 +158,9 @@ class DeltaSink(Committing, Transactional):
         await self._commit_staged(int(committed["epoch"]), 0)
 
     async def _commit_staged(self, upto: int, applied: int) -> None:
-        """Commit each staged epoch up to `upto` as one version, skipping those the table
-        already records (`applied`, or read from the table when a commit is retried)."""
+        """Commit each staged epoch up to `upto` as one version, but those up to `applied`,
+        which the table's log already records for this writer (a crash came between its commit
+        and the staging's cleanup)."""
         for epoch, folder in self.staging.epochs():
             if epoch > upto:
                 break
