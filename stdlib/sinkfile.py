@@ -1,7 +1,9 @@
 """One file of the `file` sink (filesink.py), exactly-once: each checkpoint records the file's
 committed length and a checksum of its tail, and a resumed run cuts the file back to that
 length, after checking that the file still holds what was committed (rather than padding a
-shortened file). One process writes a file at a time (an advisory lock)."""
+shortened file). Each batch is flushed as it is written, so a reader of the file sees it at once
+rather than at the next checkpoint; lines past the last checkpoint are what a resume after a
+crash cuts back (and writes again). One process writes a file at a time (an advisory lock)."""
 
 from __future__ import annotations
 
@@ -150,6 +152,9 @@ class SinkFile:
             self._start_over()
         data = self.csv.encode(records) if self.csv else encode_jsonl(records)
         self.handle.write(data)
+        # readable at once, not only at the next checkpoint: what a resume cuts back is what
+        # came after the committed length, flushed or not (`_open_file`)
+        self.handle.flush()
 
     async def aclose(self) -> None:
         if self.handle is not None:
