@@ -20,6 +20,7 @@ from .exprcheck import Scope
 from .hybridcheck import parts_of
 from .joincheck import JoinChecker
 from .pluginopcheck import OPERATOR_NAMES
+from .sinkfields import sink_field_problems
 from .streamorder import flow_streams
 from .topcheck import TopChecker
 from .types import (
@@ -268,6 +269,8 @@ class FlowChecker(TopChecker, JoinChecker):
             case ast.LateOp(sink=sink) | ast.IntoOp(sink=sink):
                 if self._sink(sink):
                     self.written.add(sink.text)
+                    for problem in sink_field_problems(self.c, sink, record):
+                        self.report(problem)
                 return record
             case ast.PluginOp():
                 self.plugin_operator(op)

@@ -19,6 +19,7 @@ from rillet.runtime import plan as ir
 
 from . import ast, render
 from .checked import Checked
+from .sinkfields import records_schema
 from .types import RecordType
 
 
@@ -122,6 +123,7 @@ class _Planner:
         self.nodes: list[ir.Node] = []
         self.outputs: dict[str, int] = {}  # source or stream name -> node id of its output
         self.sink_inputs: dict[str, list[int]] = {name: [] for name in checked.sinks}
+        self.sink_types: dict[str, list[RecordType | None]] = {n: [] for n in checked.sinks}
 
     def add(
         self,
@@ -134,6 +136,18 @@ class _Planner:
         name = named.text if named is not None else msgspec.UNSET
         self.nodes.append(ir.Node(node_id, op, inputs, span, name))
         return node_id
+
+    def _sink_schema(self, name: str) -> ir.SchemaSpec | msgspec.UnsetType:
+        """The records' type for a sink that asks for it (`Spec.typed`), when every input
+        of the sink is a flow's `into` with the same known type (not `late into`, nor errors)."""
+        decl, _ = self.c.sinks[name]
+        spec = self.c.registry.written("sink", decl.call.name.text)
+        types = self.sink_types[name]
+        if spec is None or not spec.typed or name == self.c.error_sink:
+            return msgspec.UNSET
+        if len(types) != len(self.sink_inputs[name]):
+            return msgspec.UNSET
+        return records_schema(f"into {name}", types) or msgspec.UNSET
 
     def plan(self, file: str, base_dir: Path) -> ir.Plan:
         c = self.c
@@ -152,9 +166,8 @@ class _Planner:
             self.flow(flow)
         sink_ids: dict[str, int] = {}
         for name, (sink, config) in c.sinks.items():
-            sink_ids[name] = self.add(
-                ir.Sink(name, sink.call.name.text, config), tuple(self.sink_inputs[name]), sink.span
-            )
+            op = ir.Sink(name, sink.call.name.text, config, self._sink_schema(name))
+            sink_ids[name] = self.add(op, tuple(self.sink_inputs[name]), sink.span)
         error_sink = sink_ids.get(c.error_sink) if c.error_sink else None
         full = ir.Plan(tuple(self.nodes), c.settings, error_sink, file, str(base_dir))
         return msgspec.structs.replace(
@@ -181,6 +194,7 @@ class _Planner:
             match op:
                 case ast.IntoOp(sink=sink):
                     self.sink_inputs[sink.text].append(current)
+                    self.sink_types[sink.text].append(self.c.types.get(op))
                     continue
                 case ast.WindowOp() | ast.AggregateOp() | ast.TopOp():
                     window = op if isinstance(op, ast.WindowOp) else None

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .clock import Clock, SystemClock
+from .plan import SchemaSpec
 from .schema import Schema
 
 
@@ -88,6 +89,9 @@ class SinkContext:
     another writing the same table (`sqltable.py`)."""
     clock: Clock = field(default_factory=SystemClock)
     """The run's clock: what a sink waits on (a retry's backoff) and reads time from."""
+    schema: SchemaSpec | None = None
+    """The type of the records written into the sink, for a sink declared `typed` when the
+    checker knows it for every flow into it (a table format's column types)."""
 
 
 class Source(Protocol):

@@ -5,6 +5,7 @@ declares as soon as it is built (`capability.py`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,10 @@ def build_connectors(
             spec = registry.get("sink", op.connector)
             assert spec is not None and spec.config is not None
             config = msgspec.convert(op.config, spec.config)
-            sinks[op.name] = spec.obj(config, sink_context(plan, op.name, clock, worker))
+            made = sink_context(plan, op.name, clock, worker)
+            if op.schema is not msgspec.UNSET:
+                made = replace(made, schema=op.schema)
+            sinks[op.name] = spec.obj(config, made)
     for name, connector in (*sources.items(), *sinks.items()):
         if not isinstance(connector, GuardedSink):  # checked when it was built
             check(connector, name)

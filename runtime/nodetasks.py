@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 
+from . import plan as ir
 from .badrecord import error_record, failed, location, make_typed, unreadable
 from .capability import HearsEventTime, Parted
 from .channel import Outlet
@@ -74,7 +75,8 @@ class NodeTasks:
         source = self.sources[node.name]
         metrics = self.metrics.nodes[node.id]
         clock = self.clock
-        schema = plan_node.op.schema if node.typed else None  # type: ignore[union-attr]
+        op = plan_node.op
+        schema = op.schema if node.typed and isinstance(op, ir.Source) else None
         typed = Schema(schema, typed=True) if schema is not None else None
         parted = source if isinstance(source, Parted) else None
         hybrid = source if isinstance(source, HybridSource) else None

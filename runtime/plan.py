@@ -144,6 +144,9 @@ class Sink(msgspec.Struct, frozen=True, tag=True):
     name: str
     connector: str
     config: dict[str, Any]
+    schema: SchemaSpec | msgspec.UnsetType = msgspec.UNSET
+    """The records' type, for a sink that asks for it (`Spec.typed`) when the checker knows it
+    for every flow into the sink; UNSET otherwise, and so left out of the encoded plan."""
 
 
 class Table(msgspec.Struct, frozen=True, tag=True):

@@ -119,6 +119,7 @@ class Plugin:
         needs: tuple[str, str] | None = None,
         adds: Callable[[Any], dict[str, Any]] | None = None,
         ends: Callable[[Any], bool] | None = None,
+        typed: bool = False,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -138,6 +139,7 @@ class Plugin:
                 needs=needs,
                 adds=adds,
                 ends=ends,
+                typed=typed,
             )
             return self._attach(cls, spec)
 
@@ -180,12 +182,20 @@ class Plugin:
         exclusive: str | None = None,
         internal: bool = False,
         needs: tuple[str, str] | None = None,
+        typed: bool = False,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Sink`;
         `exclusive` names the config field holding the file it writes (`Spec.exclusive`);
-        `internal` and `needs` as `Spec` says."""
+        `internal`, `needs` and `typed` as `Spec` says."""
         return self._connector(
-            "sink", name, config, delivery, exclusive=exclusive, internal=internal, needs=needs
+            "sink",
+            name,
+            config,
+            delivery,
+            exclusive=exclusive,
+            internal=internal,
+            needs=needs,
+            typed=typed,
         )
 
     def table(
@@ -245,6 +255,7 @@ from .expr import INT_MAX, INT_MIN, ExprError  # noqa: E402
 from .failure import StateMismatch  # noqa: E402
 from .item import NEVER, NO_MORE_EVENTS, LazyOffsets  # noqa: E402
 from .partition import partition_of  # noqa: E402
+from .plan import FieldSpec, SchemaSpec, TypeSpec  # noqa: E402
 from .regex import Regex, RegexError, capturing  # noqa: E402
 from .registry import Registry, RegistryError  # noqa: E402
 from .schema import Schema  # noqa: E402
@@ -264,6 +275,7 @@ __all__ = [
     "ConnectorError",
     "Corrupt",
     "ExprError",
+    "FieldSpec",
     "Flushing",
     "FunctionContext",
     "HearsEventTime",
@@ -281,6 +293,7 @@ __all__ = [
     "Reopenable",
     "ReportsProgress",
     "Schema",
+    "SchemaSpec",
     "Seekable",
     "SinkContext",
     "SourceBatch",
@@ -289,6 +302,7 @@ __all__ = [
     "StateMismatch",
     "SystemClock",
     "Transactional",
+    "TypeSpec",
     "capturing",
     "not_saved",
     "partition_of",

@@ -63,6 +63,9 @@ class Spec:
     it adds to every record, with its Python type (`{"kafka_partition": int}`), so that the
     checker knows them under a schema too (`added_fields`)."""
 
+    typed: bool = False
+    """A sink that takes the type of the records written into it, when the checker knows it
+    (`SinkContext.schema`): a table format's column types (`parquet`, `delta`)."""
     ends: Callable[[Any], bool] | None = None
     """Whether a source's input ends by itself under its config Struct (`file` without
     `follow`): the checker refuses what would never emit on an endless input (`bounded`)."""

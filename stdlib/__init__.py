@@ -7,6 +7,7 @@ from rillet.runtime.plugin import Plugin
 
 from . import (
     aggregates,
+    delta,
     file,
     filesink,
     functions,
@@ -17,6 +18,7 @@ from . import (
     kafkasink,
     nats,
     natssink,
+    parquet,
     postgres,
     redis_stream,
     redisbroker,
@@ -49,6 +51,8 @@ plugin = Plugin(
             kafkabroker,
             postgres,
             sqlite,
+            parquet,
+            delta,
         )
         for s in m.plugin.specs
     ],

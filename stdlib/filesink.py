@@ -1,41 +1,28 @@
-"""The `file` sink (jsonl, csv), exactly-once: each checkpoint records the file's committed
-length and a checksum of its tail, and a resumed run cuts the file back to that length, after
-checking that the file still holds what was committed (rather than padding a shortened file).
-Each batch is flushed as it is written, so a reader of the file sees it at once rather than at
-the next checkpoint; lines past the last checkpoint are what a resume after a crash cuts back
-(and writes again). One process writes a file at a time (an advisory lock)."""
+"""The `file` sink (jsonl, csv), exactly-once: one file, or with `partition_by` one file per
+partition folder (`out/dt=2026-12-03/clicks.jsonl` for `file("out/clicks.jsonl",
+partition_by=["dt"])`, folders as partitions.py names them). Each file is a `SinkFile`
+(sinkfile.py): a checkpoint records its committed length, and a resumed run cuts it back there.
+
+With partitions, a checkpoint records the state of each folder's file; a resumed run cuts each
+file back to its own, and deletes a folder's file that the checkpoint does not know (begun after
+it). A fresh run deletes the files of every partition folder before it writes, starting the
+output over as a single file is started over."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import io
-import os
 from typing import Literal
 
 import msgspec
 
-from rillet.runtime.plugin import (
-    ConnectorError,
-    Plugin,
-    SinkContext,
-    StateMismatch,
-    Transactional,
-)
+from rillet.runtime.plugin import Plugin, SinkContext, Transactional
 
-from .compressed import (
-    compression_of,
-)
+from .compressed import compression_of
 from .filecheck import check_csv, invalid
-from .filepaths import display_path
-from .formats import (
-    CsvWriter,
-    encode_jsonl,
-)
+from .partitions import by_folder, partition_folders
+from .sinkfile import SinkFile
+from .tablekeys import check_fields, key_fields
 
 plugin = Plugin("std")
-
-TAIL_BYTES = 4096  # checked on resuming a sink's file
 
 
 class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -43,6 +30,8 @@ class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     format: Literal["jsonl", "csv"] = "jsonl"
     delimiter: str = ","
     header: bool = True
+    partition_by: list[str] = []
+    """Fields whose values name the folders the file is written into, one file per folder."""
 
     def __post_init__(self) -> None:
         if compression_of(self.path, "auto") != "none":  # plain text under a .gz name
@@ -52,149 +41,73 @@ class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
                 "without its .gz or .zst, and compress it once written",
             )
         check_csv(self.format, self.delimiter, self.header)
+        check_fields("partition_by", self.partition_by, empty_ok=True)
 
 
 @plugin.sink("file", config=FileSinkConfig, delivery="exactly-once", exclusive="path")
 class FileSink(Transactional):
-    """Writes records to a file as JSON lines or CSV, creating its folder. Exactly-once with
-    checkpoints: a resumed run cuts the file back to the length committed at the checkpoint
-    it resumes from, then writes on; it first makes sure the file still holds what was committed
-    (its length, and a checksum of the bytes just before it), since cutting back a file that
-    someone emptied or replaced would pad it with zeros or splice two outputs together."""
+    """Writes records to a file as JSON lines or CSV, creating its folder; with `partition_by`,
+    to one such file in each partition folder (`dt=2026-12-03/`). Exactly-once with
+    checkpoints: a resumed run cuts each file back to the length committed at the checkpoint it
+    resumes from, then writes on."""
 
     def __init__(self, config: FileSinkConfig, context: SinkContext) -> None:
         self.config = config
         self.context = context
-        self.path = context.base_dir / config.path
+        path = context.base_dir / config.path
         if context.workers > 1:  # each worker writes its own file: out.jsonl -> out.w0.jsonl
-            self.path = self.path.with_name(f"{self.path.stem}.w{context.worker}{self.path.suffix}")
-        self.shown = display_path(str(self.path), context.base_dir)
-        self.handle: io.BufferedRandom | None = None
-        self.csv = CsvWriter(config.delimiter, config.header) if config.format == "csv" else None
-        self.committed: dict | None = None
-        self.starting_over = False  # a fresh run has not yet cut the earlier output away
+            path = path.with_name(f"{path.stem}.w{context.worker}{path.suffix}")
+        self.root, self.file_name = path.parent, path.name
+        self.partition_by = key_fields(config.partition_by)
+        self.files: dict[str, SinkFile] = {}
+        self.committed: dict[str, dict] | None = None
+        if not self.partition_by:
+            self.files[""] = SinkFile(config, context, path)
 
     def restore(self, committed: dict) -> None:
-        """Resume at `committed`, which must be this file's: the lines before it are in the
-        file it names (a checkpoint taken before paths were kept is taken as this file's)."""
-        written = committed.get("path", self.shown)
-        if written != self.shown:
-            raise StateMismatch(
-                f"sink `{self.context.name}` wrote to {written} up to the checkpoint being "
-                f"resumed, the pipeline now names {self.shown}; run with --fresh to write "
-                f"{self.shown} from the start, or put the path back"
-            )
-        self.committed = committed
-
-    async def precommit(self) -> dict:
-        """Flush and fsync; the committed length is where a resumed run cuts the file, and the
-        checksum of the bytes before it tells that the file is still the one written."""
-        assert self.handle is not None
-        if self.starting_over:
-            self._start_over()
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        length = self.handle.tell()
-        return {
-            "path": self.shown,
-            "length": length,
-            "header": self.csv.header if self.csv else None,
-            "tail": _tail_sum(self.handle.fileno(), length),
-        }
-
-    def _open_file(self) -> io.BufferedRandom:
-        committed = self.committed
-        length = committed["length"] if committed is not None else 0
-        if length and not self.path.is_file():
-            raise self._lost("is gone")
-        # opened without truncating: only a checked file is cut back (to 0 when starting over)
-        handle = open(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666), "r+b")  # noqa: SIM115
-        try:
-            self._lock(handle.fileno())
-            if committed is not None:
-                self._check(handle.fileno(), committed)
-                handle.truncate(length)  # what came after was never committed
-                handle.seek(length)
-            else:  # cut at the first write or checkpoint: a run that fails on its first batch
-                self.starting_over = True  # leaves the earlier output as it was
-        except BaseException:
-            handle.close()
-            raise
-        if self.csv is not None and committed is not None:
-            self.csv.header = committed["header"]
-        return handle
-
-    def _lock(self, fd: int) -> None:
-        """Hold the file alone while it is open (released when it is closed, or the process
-        ends): two runs writing one file would cut back and interleave each other's lines."""
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConnectorError(
-                f"sink `{self.context.name}`: {self.shown} is being written by another run (of "
-                "this pipeline or another); stop that run, or give each pipeline a file of its "
-                "own"
-            ) from None
-
-    def _check(self, fd: int, committed: dict) -> None:
-        """The file still holds what the checkpoint committed (a checkpoint written before the
-        checksum was kept is checked by its length alone)."""
-        size, length = os.fstat(fd).st_size, committed["length"]
-        if size < length:
-            raise self._lost(
-                f"holds {size:,} bytes, fewer than the {length:,} committed in the "
-                "checkpoint being resumed (it was emptied, cut or replaced since)"
-            )
-        tail = committed.get("tail")
-        if tail is not None and _tail_sum(fd, length) != tail:
-            raise self._lost(
-                f"no longer holds the {length:,} bytes committed in the checkpoint "
-                "being resumed (it was replaced or rewritten since)"
-            )
-
-    def _lost(self, what: str) -> ConnectorError:
-        return ConnectorError(
-            f"sink `{self.context.name}`: cannot resume: {self.shown} {what}; put the file back "
-            "as it was, or run with --fresh to write it again from the start"
-        )
+        """Resume at `committed`: one file's state, or each partition folder's."""
+        if not self.partition_by:
+            self.files[""].restore(committed)
+        else:
+            self.committed = dict(committed.get("folders", {}))
 
     async def open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = self._open_file()
-        except OSError as e:
-            reason = e.strerror
-            blocking = next((p for p in self.path.parents if p.is_file()), None)
-            if blocking is not None:  # mkdir would only say "File exists"
-                shown = display_path(str(blocking), self.context.base_dir)
-                reason = f"{shown} is a file, not a folder"
-            raise ConnectorError(
-                f"sink `{self.context.name}`: cannot write {self.config.path}: {reason}"
-            ) from e
+        if not self.partition_by:
+            await self.files[""].open()
+            return
+        committed = self.committed or {}
+        for folder in partition_folders(self.root, len(self.partition_by)):
+            file = folder / self.file_name
+            relative = folder.relative_to(self.root).as_posix()
+            if relative in committed:
+                await self._file(relative)
+            elif file.is_file():  # begun after the checkpoint, or by the run a fresh one redoes
+                file.unlink()
 
-    def _start_over(self) -> None:
-        assert self.handle is not None
-        self.handle.truncate(0)
-        self.starting_over = False
+    async def _file(self, folder: str) -> SinkFile:
+        """The open file of partition folder `folder`."""
+        file = self.files.get(folder)
+        if file is None:
+            file = SinkFile(self.config, self.context, self.root / folder / self.file_name)
+            state = (self.committed or {}).get(folder)
+            if state is not None:
+                file.restore(state)
+            self.files[folder] = file
+            await file.open()
+        return file
 
     async def write(self, records: list[dict]) -> None:
-        assert self.handle is not None
-        if self.starting_over:
-            self._start_over()
-        data = self.csv.encode(records) if self.csv else encode_jsonl(records)
-        self.handle.write(data)
-        # readable at once, not only at the next checkpoint: what a resume cuts back is what
-        # came after the committed length, flushed or not (`_open_file`)
-        self.handle.flush()
+        if not self.partition_by:
+            await self.files[""].write(records)
+            return
+        for folder, rows in by_folder(records, self.partition_by).items():
+            await (await self._file(folder)).write(rows)
+
+    async def precommit(self) -> dict:
+        if not self.partition_by:
+            return await self.files[""].precommit()
+        return {"folders": {folder: await f.precommit() for folder, f in self.files.items()}}
 
     async def aclose(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
-
-
-def _tail_sum(fd: int, length: int) -> str:
-    """A checksum of the last `TAIL_BYTES` (or fewer) bytes before `length`: cheap to take at
-    every checkpoint, and what an emptied, rewritten or replaced file would not match."""
-    start = max(0, length - TAIL_BYTES)
-    return hashlib.blake2b(os.pread(fd, length - start, start), digest_size=8).hexdigest()
+        for file in self.files.values():
+            await file.aclose()

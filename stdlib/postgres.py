@@ -19,6 +19,7 @@ from rillet.runtime.plugin import Plugin, SinkContext, SourceContext
 
 from .extras import POSTGRES
 from .sqltable import SqlSink, load_table
+from .tablekeys import Key, check_fields
 
 plugin = Plugin("std")
 
@@ -26,9 +27,13 @@ plugin = Plugin("std")
 class PostgresSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     url: str
     table: str
-    key: str | None = None
+    key: Key = None
+    """The field, or list of fields, a record replaces the row of (upsert); none appends."""
     retry_timeout: int = 60_000
     """A duration (ms): how long a lost server is retried before the run stops."""
+
+    def __post_init__(self) -> None:
+        check_fields("key", self.key)
 
 
 class PostgresTableConfig(msgspec.Struct, forbid_unknown_fields=True):

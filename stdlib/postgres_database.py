@@ -61,6 +61,10 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _names(fields: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(f) for f in fields)
+
+
 class PostgresDatabase:
     """The `Database` of sqltable.py for one PostgreSQL table."""
 
@@ -138,23 +142,24 @@ class PostgresDatabase:
         )
         return dict(await cur.fetchall())
 
-    async def check_key(self, key: str) -> bool:
+    async def check_key(self, key: tuple[str, ...]) -> bool:
         cur = await self._conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
-            "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(%s) AND "
-            "i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = %s)",
-            [self._name(), key],
+            "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass(%s) AND "
+            "i.indisunique AND i.indnkeyatts = %s AND i.indpred IS NULL AND (SELECT "
+            "array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE "
+            "a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) AND a.attnum > 0) = %s)",
+            [self._name(), len(key), sorted(key)],
         )
         row = await cur.fetchone()
         return bool(row and row[0])
 
-    async def create(self, columns: dict[str, Category], key: str | None) -> None:
+    async def create(self, columns: dict[str, Category], key: tuple[str, ...]) -> None:
         parts = [
             sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(TYPES[kind]))
             for name, kind in columns.items()
         ]
-        if key is not None:
-            parts.append(sql.SQL("PRIMARY KEY ({})").format(sql.Identifier(key)))
+        if key:
+            parts.append(sql.SQL("PRIMARY KEY ({})").format(_names(key)))
         await self._conn.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
                 self.target, sql.SQL(", ").join(parts)
@@ -182,7 +187,7 @@ class PostgresDatabase:
             ):
                 await copy.write(data)
 
-    async def apply(self, sink_id: int, epoch: int, key: str | None) -> int:
+    async def apply(self, sink_id: int, epoch: int, key: tuple[str, ...]) -> int:
         conn = self._conn
         async with conn.transaction():
             cur = await conn.execute(
@@ -214,24 +219,25 @@ class PostgresDatabase:
             )
         return applied
 
-    def _move(self, fields: list[str], key: str | None) -> sql.Composed:
+    def _move(self, fields: list[str], key: tuple[str, ...]) -> sql.Composed:
         """INSERT the staged rows of epochs in (%s, %s] of sink %s; with `key`, the last row of
-        each key replaces the stored one."""
+        each key (one value, or a tuple of them) replaces the stored one."""
         names = sql.SQL(", ").join(sql.Identifier(f) for f in fields)
         staged = sql.SQL(
             "_rillet_staged s CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, s.row) r "
             "WHERE s.sink_id = %s AND s.epoch > %s AND s.epoch <= %s"
         ).format(self.target)
-        if key is None:
+        if not key:
             columns = sql.SQL(", ").join(sql.Identifier("r", f) for f in fields)
             return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY s.epoch, s.seq").format(
                 self.target, names, columns, staged
             )
-        k = sql.Identifier(key)
+        k = _names(key)
+        of_row = sql.SQL(", ").join(sql.Identifier("r", f) for f in key)
         updates = [
             sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(f), sql.Identifier(f))
             for f in fields
-            if f != key
+            if f not in key
         ]
         on_conflict = (
             sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(updates)
@@ -239,10 +245,10 @@ class PostgresDatabase:
             else sql.SQL("DO NOTHING")
         )
         return sql.SQL(
-            "INSERT INTO {t} ({names}) SELECT {names} FROM (SELECT DISTINCT ON (r.{k}) r.* FROM "
-            "{staged} ORDER BY r.{k}, s.epoch DESC, s.seq DESC) latest "
+            "INSERT INTO {t} ({names}) SELECT {names} FROM (SELECT DISTINCT ON ({r}) r.* FROM "
+            "{staged} ORDER BY {r}, s.epoch DESC, s.seq DESC) latest "
             "ON CONFLICT ({k}) {on_conflict}"
-        ).format(t=self.target, names=names, k=k, staged=staged, on_conflict=on_conflict)
+        ).format(t=self.target, names=names, k=k, r=of_row, staged=staged, on_conflict=on_conflict)
 
     async def discard(self, sink_id: int, after: int) -> None:
         conn = self._conn

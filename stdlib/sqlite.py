@@ -23,6 +23,7 @@ import msgspec
 from rillet.runtime.plugin import ConnectorError, Plugin, SinkContext, SourceContext
 
 from .sqltable import Category, SqlSink, load_table
+from .tablekeys import Key, check_fields
 
 plugin = Plugin("std")
 
@@ -53,9 +54,13 @@ _DECODE = msgspec.json.decode
 class SqliteSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
     path: str
     table: str
-    key: str | None = None
+    key: Key = None
+    """The field, or list of fields, a record replaces the row of (upsert); none appends."""
     retry_timeout: int = 60_000
     """A duration (ms): how long a database locked by another writer is retried."""
+
+    def __post_init__(self) -> None:
+        check_fields("key", self.key)
 
 
 class SqliteTableConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -180,27 +185,28 @@ class SqliteDatabase:
     async def columns(self) -> dict[str, str] | None:
         return await self._run(self._columns)
 
-    def _check_key(self, key: str) -> bool:
+    def _check_key(self, key: tuple[str, ...]) -> bool:
         conn = self._conn
+        wanted = sorted(key)
         info = conn.execute(f"PRAGMA table_info({self.target})").fetchall()
-        if [row[1] for row in info if row[5] > 0] == [key]:  # a one-column primary key
+        if sorted(row[1] for row in info if row[5] > 0) == wanted:  # the primary key
             return True
         for _, index, unique, _origin, partial in conn.execute(
             f"PRAGMA index_list({self.target})"
         ).fetchall():
             if unique and not partial:
                 names = [row[2] for row in conn.execute(f"PRAGMA index_info({quoted(index)})")]
-                if names == [key]:
+                if sorted(names) == wanted:
                     return True
         return False
 
-    async def check_key(self, key: str) -> bool:
+    async def check_key(self, key: tuple[str, ...]) -> bool:
         return await self._run(self._check_key, key)
 
-    async def create(self, columns: dict[str, Category], key: str | None) -> None:
+    async def create(self, columns: dict[str, Category], key: tuple[str, ...]) -> None:
         parts = [f"{quoted(name)} {TYPES[kind]}" for name, kind in columns.items()]
-        if key is not None:
-            parts.append(f"PRIMARY KEY ({quoted(key)})")
+        if key:
+            parts.append(f"PRIMARY KEY ({', '.join(quoted(f) for f in key)})")
         statement = f"CREATE TABLE IF NOT EXISTS {self.target} ({', '.join(parts)})"
         await self._run(self._conn.execute, statement)
 
@@ -225,7 +231,7 @@ class SqliteDatabase:
 
         await self._run(self._transaction, body)
 
-    async def apply(self, sink_id: int, epoch: int, key: str | None) -> int:
+    async def apply(self, sink_id: int, epoch: int, key: tuple[str, ...]) -> int:
         def body(conn: sqlite3.Connection) -> int:
             (applied,) = conn.execute(
                 "SELECT epoch FROM _rillet_commits WHERE id = ?", [sink_id]
@@ -253,24 +259,25 @@ class SqliteDatabase:
 
         return await self._run(self._transaction, body)
 
-    def _move(self, fields: list[str], key: str | None) -> str:
+    def _move(self, fields: list[str], key: tuple[str, ...]) -> str:
         """INSERT the staged rows of epochs in (?, ?] of sink ?; with `key`, the last row of each
-        key replaces the stored one."""
+        key (one value, or a tuple of them) replaces the stored one."""
         names = ", ".join(quoted(f) for f in fields)
         values = ", ".join(_value(f, self.declared.get(f, "")) for f in fields)
         where = "sink_id = ? AND epoch > ? AND epoch <= ?"
-        if key is None:
+        if not key:
             return (
                 f"INSERT INTO {self.target} ({names}) SELECT {values} FROM _rillet_staged "
                 f"WHERE {where} ORDER BY epoch, seq"
             )
-        updates = ", ".join(f"{quoted(f)} = excluded.{quoted(f)}" for f in fields if f != key)
+        updates = ", ".join(f"{quoted(f)} = excluded.{quoted(f)}" for f in fields if f not in key)
         on_conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        by = ", ".join(f"json_extract(row, {_path(f)})" for f in key)
         return (
             f"INSERT INTO {self.target} ({names}) SELECT {values} FROM (SELECT row, "
-            f"row_number() OVER (PARTITION BY json_extract(row, {_path(key)}) ORDER BY "
+            f"row_number() OVER (PARTITION BY {by} ORDER BY "
             f"epoch DESC, seq DESC) AS latest FROM _rillet_staged WHERE {where}) "
-            f"WHERE latest = 1 ON CONFLICT ({quoted(key)}) {on_conflict}"
+            f"WHERE latest = 1 ON CONFLICT ({', '.join(quoted(f) for f in key)}) {on_conflict}"
         )
 
     async def discard(self, sink_id: int, after: int) -> None:

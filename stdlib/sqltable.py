@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from rillet.runtime.plugin import Committing, ConnectorError, SinkContext, Transactional
 
 from .retry import Backoff
+from .tablekeys import Key, key_fields
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,13 @@ class Database(Protocol):
     async def columns(self) -> dict[str, str] | None:
         """The target's columns and their SQL types, in table order; None when it is missing."""
 
-    async def create(self, columns: dict[str, Category], key: str | None) -> None:
-        """Create the target (if still missing), with a primary key on `key` when given."""
+    async def create(self, columns: dict[str, Category], key: tuple[str, ...]) -> None:
+        """Create the target (if still missing), with a primary key on `key`'s fields when
+        there are any."""
 
-    async def check_key(self, key: str) -> bool:
-        """Whether the target has a primary key or unique constraint on `key` alone."""
+    async def check_key(self, key: tuple[str, ...]) -> bool:
+        """Whether the target has a primary key or unique constraint on exactly `key`'s
+        fields (in any order)."""
 
     async def stage(
         self, sink_id: int, epoch: int, chunk: int, rows: list[dict], fields: list[str]
@@ -97,7 +100,7 @@ class Database(Protocol):
         """Replace staged chunk `chunk` of `epoch` with `rows`, whose fields are `fields`, in
         one transaction."""
 
-    async def apply(self, sink_id: int, epoch: int, key: str | None) -> int:
+    async def apply(self, sink_id: int, epoch: int, key: tuple[str, ...]) -> int:
         """Move the staged rows of epochs up to `epoch` not applied yet into the target, delete
         them from staging and record `epoch` as applied, in one transaction; return the epoch
         that was applied before (nothing is done when it is `epoch` or later)."""
@@ -150,6 +153,12 @@ def infer_columns(rows: list[dict]) -> dict[str, Category]:
     return {name: category([row.get(name) for row in rows]) for name in names}
 
 
+def _listed(fields: tuple[str, ...]) -> str:
+    """`a` or `(a, b)`, as messages name a key."""
+    names = ", ".join(f"`{f}`" for f in fields)
+    return names if len(fields) == 1 else f"({names})"
+
+
 def shown(record: dict) -> str:
     text = repr(record)
     return text if len(text) <= RECORD_SHOWN_CHARS else text[:RECORD_SHOWN_CHARS] + "…"
@@ -158,14 +167,12 @@ def shown(record: dict) -> str:
 class SqlSink(Committing, Transactional):
     """An exactly-once sink into one table (the lifecycle is the module's docstring)."""
 
-    def __init__(
-        self, database: Database, context: SinkContext, key: str | None, retry_s: float
-    ) -> None:
+    def __init__(self, database: Database, context: SinkContext, key: Key, retry_s: float) -> None:
         self.database = database
         self.name = context.name
         self.clock = context.clock
         self.identity = sink_identity(context)
-        self.key = key
+        self.key = key_fields(key)
         self.retry_s = retry_s
         self.resume_epoch: int | None = None
         self.sink_id = 0
@@ -198,7 +205,7 @@ class SqlSink(Committing, Transactional):
             await self._retrying("start over", lambda: db.discard(self.sink_id, 0))
             self.epoch = 1
             return
-        if applied > resume and self.key is not None:
+        if applied > resume and self.key:
             # rows of later epochs are in the table (a rerun going on from before the end of
             # input fired): written again, they replace themselves
             log.info("sink `%s`: upserting again after epoch %d", self.name, resume)
@@ -219,16 +226,17 @@ class SqlSink(Committing, Transactional):
         columns = await self._retrying("read the table", self.database.columns)
         self.columns = None if columns is None else set(columns)
         key = self.key
-        if columns is not None and key is not None:
-            if key not in columns:
+        if columns is not None and key:
+            absent = [f for f in key if f not in columns]
+            if absent:
                 raise self._error(
-                    f"table `{self.database.table}` has no column `{self.key}` "
-                    "(the `key` to upsert on)"
+                    f"table `{self.database.table}` has no column `{absent[0]}` "
+                    "(of the `key` to upsert on)"
                 )
             if not await self._retrying("read the table", lambda: self.database.check_key(key)):
                 raise self._error(
                     f"table `{self.database.table}` has no primary key or unique "
-                    f"constraint on `{self.key}` alone, which upserts need\n  "
+                    f"constraint on {_listed(key)} alone, which upserts need\n  "
                     f"hint: add one, or leave out `key` to append"
                 )
 
@@ -242,9 +250,10 @@ class SqlSink(Committing, Transactional):
                     f"{shown(record)}\n  hint: add the column to the table, or drop or rename "
                     "the field before `into`"
                 )
-            if key is not None and record.get(key) is None:
+            absent = next((f for f in key if record.get(f) is None), None)
+            if absent is not None:
                 raise self._error(
-                    f"record without `{key}` (the key of table "
+                    f"record without `{absent}` (of the key of table "
                     f"`{self.database.table}`): {shown(record)}"
                 )
         self.buffer += records

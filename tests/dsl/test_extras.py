@@ -43,3 +43,18 @@ def test_a_connector_without_its_library_names_the_extra_to_install(
 
 def test_with_the_libraries_installed_the_same_pipeline_checks(tmp_path: Path) -> None:
     assert compile_pipeline(PIPELINE, tmp_path).ok
+
+
+@pytest.mark.parametrize(
+    ("module", "connector", "install"),
+    [("pyarrow", "parquet", "rillet[parquet]"), ("deltalake", "delta", "rillet[delta]")],
+)
+def test_a_table_sink_without_its_library_names_the_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, connector: str, install: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)
+    text = f'source events = file("in.jsonl")\nsink out = {connector}("out/t")\nevents | into out\n'
+    compiled = compile_pipeline(text, tmp_path)
+    (diagnostic,) = [d for d in compiled.diagnostics if d.code == "E0408"]
+    assert diagnostic.hints == (f"pip install '{install}'",)
+    assert diagnostic.span is not None and diagnostic.span.line == 2

@@ -186,7 +186,11 @@ def test_lsp_completes_connectors_and_their_arguments(client: LspClient, folder:
     client.notify("textDocument/didChange", change)
     client.notification("textDocument/publishDiagnostics", uri=uri, version=2)
     arguments = labels(client, uri, position(typing, "sink out", ", )", 2))
-    assert arguments == {"delimiter": "str = ','", "header": "bool = True"}  # not those given
+    assert arguments == {
+        "delimiter": "str = ','",
+        "header": "bool = True",
+        "partition_by": "list[str] = []",
+    }  # not those given
 
 
 def test_lsp_goes_to_the_declaration_of_a_stream(client: LspClient, folder: Path) -> None:

@@ -24,7 +24,11 @@ class Db(Protocol):
     def name(self, suffix: str) -> str: ...
 
     def sink(
-        self, table: str, key: str | None = None, name: str = "out", retry_s: float = 60.0
+        self,
+        table: str,
+        key: str | list[str] | None = None,
+        name: str = "out",
+        retry_s: float = 60.0,
     ) -> SqlSink: ...
 
     def table(self, table: str, key: str = "id") -> Any:
@@ -111,6 +115,41 @@ class SinkContract:
         run(main)
         assert [(r["id"], r["n"]) for r in db.rows(table)] == [(0, 1), (1, 2), (2, 3), (3, 3)]
         assert db.staged() == 0
+
+    def test_upsert_on_a_composite_key_keeps_the_last_row_of_each_pair(self, db: Db) -> None:
+        table = db.name("t")
+        rows = [{"id": i % 2, "n": i // 2, "name": f"v{i}"} for i in range(6)]
+
+        async def main() -> None:
+            sink = await opened(db.sink(table, key=["id", "n"]))
+            await sink.commit(await write_epoch(sink, rows))
+            again = [{"id": 1, "n": 2, "name": "last"}, {"id": 0, "n": 3, "name": "new"}]
+            await sink.commit(await write_epoch(sink, again))
+            await sink.aclose()
+
+        run(main)
+        want = {(r["id"], r["n"]): r["name"] for r in [*rows]}
+        want[(1, 2)], want[(0, 3)] = "last", "new"
+        assert {(r["id"], r["n"]): r["name"] for r in db.rows(table)} == want
+        assert len(db.rows(table)) == len(want)
+
+    def test_composite_key_needs_a_unique_constraint_on_all_its_fields(self, db: Db) -> None:
+        table = db.name("t")
+        db.execute(f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, n BIGINT, name TEXT)")
+        other = db.name("u")
+        db.execute(f"CREATE TABLE {other} (id BIGINT, n BIGINT, name TEXT, UNIQUE (n, id))")
+
+        async def main() -> None:
+            sink = db.sink(table, key=["id", "n"])
+            with pytest.raises(ConnectorError, match=r"constraint on \(`id`, `n`\) alone"):
+                await sink.open()
+            await sink.aclose()
+            sink = await opened(db.sink(other, key=["id", "n"]))
+            await sink.commit(await write_epoch(sink, users(0, 2) + users(0, 1)))
+            await sink.aclose()
+
+        run(main)
+        assert db.rows(other) == users(0, 2)
 
     def test_commit_applies_every_epoch_up_to_its_own(self, db: Db) -> None:
         table = db.name("t")

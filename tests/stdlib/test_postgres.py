@@ -42,7 +42,11 @@ class PostgresDb:
         return f"{self.prefix}_{suffix}"
 
     def sink(
-        self, table: str, key: str | None = None, name: str = "out", retry_s: float = 60.0
+        self,
+        table: str,
+        key: str | list[str] | None = None,
+        name: str = "out",
+        retry_s: float = 60.0,
     ) -> PostgresSink:
         return PostgresSink(
             PostgresSinkConfig(URL, table, key, int(retry_s * 1000)),

@@ -31,7 +31,11 @@ class SqliteDb:
         return suffix
 
     def sink(
-        self, table: str, key: str | None = None, name: str = "out", retry_s: float = 60.0
+        self,
+        table: str,
+        key: str | list[str] | None = None,
+        name: str = "out",
+        retry_s: float = 60.0,
     ) -> SqliteSink:
         return SqliteSink(
             SqliteSinkConfig(DB_PATH, table, key, int(retry_s * 1000)),
