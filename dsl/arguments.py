@@ -43,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
     lineage.add_argument(
         "--at",
         metavar="POSITION",
-        help="with --sink: a byte offset (1234) or a line (line:12) of a file sink's output",
+        help="with --sink: a byte offset (1234) or a line (line:12) of a file sink's output, "
+        "or a version (version:3) of a delta table",
     )
     lineage.add_argument("--format", choices=("text", "json"), default="text")
     diff = commands.add_parser(

@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 
@@ -108,7 +109,8 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         at = None if args.at is None else lineage.position(args.at)
         found = lineage.lineages(checkpoint_store(args, registry).history())
         if at is not None:
-            return _lineage_at(found, args.sink, at, args.format == "json")
+            base = Path(args.file).parent
+            return _lineage_at(found, args.sink, at, base, args.format == "json")
     except (ValueError, lineage.NotFound, BrokerError) as e:
         print(f"rillet: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -121,13 +123,16 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _lineage_at(found: list[lineage.Lineage], sink: str, at: lineage.At, json: bool) -> int:
-    lin, byte, line = lineage.find(found, sink, at)
+def _lineage_at(
+    found: list[lineage.Lineage], sink: str, at: lineage.At, base: Path, json: bool
+) -> int:
+    lin, where = lineage.find(found, sink, at, base)
     if json:
-        answer = {"sink": sink, "byte": byte, "line": line, **lineage.as_json(lin, sink)}
+        answer = {"sink": sink, **where, **lineage.as_json(lin, sink)}
         sys.stdout.buffer.write(msgspec.json.encode(answer) + b"\n")
         return EXIT_OK
-    print(f"sink {sink}, byte {byte} (line {line}):")
+    said = f"byte {where['byte']} (line {where['line']})" if "byte" in where else ""
+    print(f"sink {sink}, {said or 'table version ' + str(where['version'])}:")
     print("\n".join(lineage.render(lin, sink)))
     return EXIT_OK
 

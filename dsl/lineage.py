@@ -10,6 +10,7 @@ the history (a crash between saving it and logging it) widens the ranges to the 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,32 +79,66 @@ class NotFound(Exception):
 
 @dataclass(frozen=True)
 class At:
-    """A position in a file sink's output: a byte offset, or a line (1 is the first)."""
+    """A position in a sink's output: a byte offset or a line (1 is the first) of a `file`
+    sink, or a version of a `delta` table."""
 
     byte: int | None = None
     line: int | None = None
+    version: int | None = None
 
 
 def position(text: str) -> At:
-    """`1234` (a byte offset) or `line:12`; a ValueError says what is accepted."""
-    if match := re.fullmatch(r"line:(\d+)", text):
-        return At(line=int(match[1]))
+    """`1234` (a byte offset), `line:12` or `version:3`; a ValueError says what is accepted."""
+    if match := re.fullmatch(r"(line|version):(\d+)", text):
+        return At(**{match[1]: int(match[2])})
     if text.isdigit():
         return At(byte=int(text))
-    raise ValueError(f"--at {text}: give a byte offset (1234) or a line (line:12)")
+    raise ValueError(
+        f"--at {text}: give a byte offset (1234) or a line (line:12) of a file sink, or a "
+        "table version (version:3) of a delta sink"
+    )
 
 
-def find(found: list[Lineage], sink: str, at: At) -> tuple[Lineage, int, int]:
-    """The checkpoint that wrote `at` in file sink `sink`, with its byte and line."""
+def find(found: list[Lineage], sink: str, at: At, base: Path) -> tuple[Lineage, dict[str, int]]:
+    """The checkpoint that wrote `at` in sink `sink`, with where that is (byte and line, or
+    table version); paths relative to `base`, the pipeline's folder."""
     spans = [(lin, lin.outputs[sink].written) for lin in found if sink in lin.outputs]
     if not spans:
         raise NotFound(f"no checkpoint records sink `{sink}`")
-    path = Path(_length(spans[-1][1].end)[0])
+    if at.version is not None:
+        return _find_version(spans, sink, at.version, base)
+    path = base / _length(spans[-1][1].end)[0]
     byte = at.byte if at.byte is not None else _byte_of_line(path, at.line or 1)
     for lin, span in spans:
         if _length(span.start)[1] <= byte < _length(span.end)[1]:
-            return lin, byte, _line_of_byte(path, byte)
+            return lin, {"byte": byte, "line": _line_of_byte(path, byte)}
     raise NotFound(f"byte {byte} of {path} was not written by a saved checkpoint")
+
+
+def _find_version(
+    spans: list[tuple[Lineage, Span]], sink: str, version: int, base: Path
+) -> tuple[Lineage, dict[str, int]]:
+    """A Delta table's version names the sink's checkpoint (its epoch) in the commit's
+    metadata, which the table's log (`_delta_log/<version>.json`, JSON lines) holds: read
+    there, so tracing a table needs no Delta library."""
+    last = spans[-1][1].end
+    if not isinstance(last, dict) or "epoch" not in last:
+        raise NotFound("--at version:N reads `delta` sinks")
+    commit = base / last["path"] / "_delta_log" / f"{version:020d}.json"
+    try:
+        lines = commit.read_text().splitlines()
+    except OSError:
+        raise NotFound(f"{base / last['path']} has no version {version}") from None
+    info: dict[str, Any] = next(
+        (json.loads(x)["commitInfo"] for x in lines if '"commitInfo"' in x), {}
+    )
+    if info.get("rillet.sink") != sink or "rillet.checkpoint" not in info:
+        raise NotFound(f"version {version} of {last['path']} was not written by sink `{sink}`")
+    epoch = int(info["rillet.checkpoint"])
+    for lin, span in spans:
+        if (span.start is None or span.start["epoch"] < epoch) and epoch <= span.end["epoch"]:
+            return lin, {"version": version}
+    raise NotFound(f"version {version} of {last['path']} was not written by a saved checkpoint")
 
 
 def _length(committed: Any) -> tuple[str, int]:
