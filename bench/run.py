@@ -42,16 +42,19 @@ WORKLOADS = {
         "stateless: parse, filter, project, write", "floor_w1.py", "w1.rill", NAIVE_AND_PEERS
     ),
     "W2": Workload("per-user 10 s tumbling windows", "floor_w2.py", "w2.rill", NAIVE_AND_PEERS),
-    "W3": Workload("per-user 30 s sliding windows every 10 s", "floor_w3.py", "w3.rill"),
-    "W4": Workload("per-user session windows, gap 5 s", "floor_w4.py", "w4.rill"),
+    "W3": Workload(
+        "per-user 30 s sliding windows every 10 s", "floor_w3.py", "w3.rill", ("bytewax",)
+    ),
+    "W4": Workload("per-user session windows, gap 5 s", "floor_w4.py", "w4.rill", ("bytewax",)),
     "W5": Workload(
         "interval join: orders with clicks within 5 s",
         "floor_w5.py",
         "w5.rill",
+        ("bytewax",),
         inputs=("clicks", "orders"),
         ordered=False,
     ),
-    "W6": Workload("dedupe by user and page within 10 s", "floor_w6.py", "w6.rill"),
+    "W6": Workload("dedupe by user and page within 10 s", "floor_w6.py", "w6.rill", ("bytewax",)),
 }
 PEERS = ("bytewax", "streamz")  # optional: skipped with a note when not importable
 SCRIPTS = {"asyncio": "naive.py", **{peer: f"peer_{peer}.py" for peer in PEERS}}
@@ -145,7 +148,7 @@ def engines(name: str, inputs: list[Path], out: Path) -> dict[str, tuple[list[st
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(WORKLOADS))
     parser.add_argument(
         "--check-only",
