@@ -30,8 +30,7 @@ def main() -> None:
         for size in sizes:
             commands = engines(name, input_files(name, size, args.data), args.out)
             for engine in ENGINES:
-                _, rss_kib = measure(commands[engine][0])
-                peaks[engine].append(rss_kib / 1024)
+                peaks[engine].append(measure(commands[engine][0]).rss_kib / 1024)
         for engine, mib in peaks.items():
             print(f"{name:<10}{engine:<8}" + "".join(f"{m:>16.1f} MiB" for m in mib))
 

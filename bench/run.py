@@ -2,9 +2,11 @@
 
 `python bench/run.py [--events N] [--runs K] [--only W1,W2] [--check-only]`: for each workload,
 the median events/s of K runs of every engine, its ratio to the hand-written floor measured in
-the same run, and peak RSS. Engines: the floor (one plain msgspec loop), rillet, and for W1 and
-W2 the naive asyncio baseline (one task per stage, one record per queue hop) and, when
-importable (`pip install -e '.[bench]'`), bytewax and streamz. Every engine's output is checked
+the same run (the engines' runs interleaved, so a change in the machine's load falls on all), the
+same ratio of CPU seconds (user + system, steadier on a shared machine), and peak RSS.
+Engines: the floor (one plain msgspec loop), rillet, for W1 and W2 the naive asyncio baseline
+(one task per stage, one record per queue hop) and, when importable (`pip install -e
+'.[bench]'`), bytewax (all workloads) and streamz (W1, W2). Every engine's output is checked
 equal to the floor's byte for byte (W5's as sorted lines: its two inputs are read concurrently,
 so pairs may come out in another order); the run fails if one differs. `--check-only` runs each
 engine once and only checks the outputs (the CI smoke test: never timing). N counts the clicks;
@@ -66,15 +68,21 @@ ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTEC
 is not measured compiling every module again."""
 
 
-def measure(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one process."""
+class Measured(NamedTuple):
+    wall_s: float
+    cpu_s: float  # user + system: less sensitive than wall time to others' load on the machine
+    rss_kib: int
+
+
+def measure(command: list[str]) -> Measured:
+    """Wall seconds, CPU seconds and peak RSS (KiB) of one process."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=HERE, stdout=subprocess.DEVNULL, env=ENVIRONMENT)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"failed ({status}): {' '.join(command)}")
-    return elapsed, usage.ru_maxrss
+    return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
 def digest(path: Path, ordered: bool = True) -> str:
@@ -169,19 +177,25 @@ def main() -> int:
     if not args.check_only:
         print(f"{args.events:,} events, median of {runs} runs")
         print(
-            f"{'workload':<10}{'engine':<10}{'events/s':>12}{'x floor':>9}{'peak RSS':>11}  output"
+            f"{'workload':<10}{'engine':<10}{'events/s':>12}{'x floor':>9}{'CPU x floor':>13}"
+            f"{'peak RSS':>11}  output"
         )
     differ = []
     for name in args.only.split(","):
         title, ordered = WORKLOADS[name].title, WORKLOADS[name].ordered
-        results = {}
         commands = engines(name, input_files(name, args.events, args.data), args.out)
-        for engine, (command, _) in commands.items():
-            measured = [measure(command) for _ in range(runs)]
-            results[engine] = (
-                statistics.median(m[0] for m in measured),
-                max(m[1] for m in measured),
+        measured: dict[str, list[Measured]] = {engine: [] for engine in commands}
+        for _ in range(runs):
+            for engine, (command, _) in commands.items():
+                measured[engine].append(measure(command))
+        results = {
+            engine: (
+                statistics.median(m.wall_s for m in runs_of),
+                statistics.median(m.cpu_s for m in runs_of),
+                max(m.rss_kib for m in runs_of),
             )
+            for engine, runs_of in measured.items()
+        }
         reference = digest(commands["floor"][1], ordered)
         same = {
             engine: digest(target, ordered) == reference for engine, (_, target) in commands.items()
@@ -193,12 +207,13 @@ def main() -> int:
                 + ", ".join(f"{e} {'equal' if ok else 'DIFFERS'}" for e, ok in same.items())
             )
             continue
-        floor_s = results["floor"][0]
-        for engine, (seconds, rss_kib) in results.items():
+        floor_s, floor_cpu_s, _ = results["floor"]
+        for engine, (seconds, cpu_s, rss_kib) in results.items():
             check = "" if engine == "floor" else ("equal" if same[engine] else "DIFFERS")
             print(
                 f"{name:<10}{engine:<10}{args.events / seconds:>12,.0f}"
-                f"{floor_s / seconds:>9.2f}{rss_kib / 1024:>8.0f} MiB  {check}"
+                f"{floor_s / seconds:>9.2f}{floor_cpu_s / cpu_s:>13.2f}"
+                f"{rss_kib / 1024:>8.0f} MiB  {check}"
             )
         print(f"{'':<10}({title})")
     if differ:
