@@ -1,10 +1,11 @@
-"""W1 and W2 on bytewax (an optional peer): `python bench/peer_bytewax.py W1|W2 INPUT OUTPUT`.
+"""The workloads on bytewax (an optional peer): `python bench/peer_bytewax.py W1..W6 INPUT...
+OUTPUT` (W5 reads clicks and orders).
 
 Single worker, run in-process by `run_main`. Lines come from bytewax's `FileSource`; the sink
-writes bytes without bytewax's per-batch fsync, as the other engines do. W2 uses one keyed
-`stateful` step holding the floor's window rules (`_window.py`): bytewax's own event-time
-windows emit in key-partition order on a system-time watermark, which would not give the same
-bytes as the other engines.
+writes bytes without bytewax's per-batch fsync, as the other engines do. W2-W6 use one keyed
+`stateful` step holding the floors' rules (`_window.py`, `_stateful.py`): bytewax's own
+event-time windows and joins emit in key-partition order on a system-time watermark, which would
+not give the same bytes as the other engines. W5 merges its two inputs into that step.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import bytewax.operators as op
 import msgspec
+from _stateful import RULES, Order
 from _window import Windows
 from bytewax.connectors.files import FileSource
 from bytewax.dataflow import Dataflow
@@ -49,6 +51,22 @@ class JsonLinesSink(DynamicSink):
         return _Partition(self.path)
 
 
+class _RulesLogic(op.StatefulLogic):
+    """Runs one of `_stateful.RULES` over every record."""
+
+    def __init__(self, workload: str) -> None:
+        self.rules = RULES[workload]()
+
+    def on_item(self, value: object) -> tuple[list, bool]:
+        return self.rules.add(value), False
+
+    def on_eof(self) -> tuple[list, bool]:
+        return self.rules.finish(), True
+
+    def snapshot(self) -> None:
+        return None
+
+
 class _WindowLogic(op.StatefulLogic):
     def __init__(self) -> None:
         self.windows = Windows()
@@ -63,11 +81,20 @@ class _WindowLogic(op.StatefulLogic):
         return None
 
 
-def flow(workload: str, source: str, target: str) -> Dataflow:
+def flow(workload: str, source: str, *more: str) -> Dataflow:
+    *extra, target = more
     decoder = msgspec.json.Decoder(Click)
     f = Dataflow(f"rillet-bench-{workload}")
     clicks = op.map("decode", op.input("read", f, FileSource(Path(source))), decoder.decode)
-    if workload == "W1":
+    if workload in RULES:
+        if extra:  # W5's orders
+            order = msgspec.json.Decoder(Order).decode
+            orders = op.map("decode_orders", op.input("orders", f, FileSource(Path(*extra))), order)
+            clicks = op.merge("merge", clicks, orders)
+        keyed = op.key_on("all", clicks, lambda _: "all")
+        stateful = op.stateful("rules", keyed, lambda _: _RulesLogic(workload))
+        rows = op.map("unkey", stateful, lambda kv: kv[1])
+    elif workload == "W1":
         ok = op.filter("where", clicks, lambda c: c.status == 200)
         rows = op.map(
             "select",
@@ -88,4 +115,4 @@ def flow(workload: str, source: str, target: str) -> Dataflow:
 
 
 if __name__ == "__main__":
-    run_main(flow(sys.argv[1], sys.argv[2], sys.argv[3]))
+    run_main(flow(*sys.argv[1:]))

@@ -34,3 +34,7 @@ def test_bench_engines_agree_on_small_input(tmp_path: Path) -> None:
         (line,) = [x for x in lines if x.startswith(f"{workload}: ")]
         assert "floor equal, rillet equal, asyncio equal" in line
         assert "DIFFERS" not in line
+    for workload in ("W3", "W4", "W5", "W6"):  # the stateful ones: sliding, session, join, dedupe
+        (line,) = [x for x in lines if x.startswith(f"{workload}: ")]
+        assert line.startswith(f"{workload}: floor equal, rillet equal")
+        assert "DIFFERS" not in line
