@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages the tests need: the real servers (Redis, NATS, PostgreSQL) and a headless
 # browser for the dashboard test, node and npm for the editor grammar's test (a real TextMate
-# tokenizer), Java 17 for the Flink mini-cluster (`rillet[flink]`). Installs only what is missing, so a second run is quick.
+# tokenizer), Java 17 for the Flink mini-cluster (`rillet[flink]`). Installs only what is
+# missing, so a second run is quick.
 set -euo pipefail
 packages=(redis-server nats-server postgresql chromium chromium-driver nodejs npm openjdk-17-jre-headless)
 missing=()
