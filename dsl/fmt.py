@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib import resources
 
 import msgspec
 from lark import Lark
@@ -32,7 +31,7 @@ from lark import Lark
 from . import ast
 from ._fmtprint import Printer
 from .diagnostic import Diagnostic
-from .parser import _Newlines, parse
+from .parser import build_lark, parse
 
 _COMMENT_OR_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
@@ -51,17 +50,7 @@ class MeaningChanged(Exception):
 
 @cache
 def _lark() -> Lark:
-    grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        postlex=_Newlines(),
-        propagate_positions=True,
-        maybe_placeholders=True,
-        keep_all_tokens=True,
-        cache=True,
-    )
+    return build_lark(keep_all_tokens=True)
 
 
 def format_text(text: str) -> str:

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -87,8 +88,9 @@ class _Newlines(PostLex):
             yield token
 
 
-@cache
-def _lark() -> Lark:
+def build_lark(**options: Any) -> Lark:
+    """The grammar's parser with what every reader of it shares; `options` add a reader's own
+    (the formatter keeps every token)."""
     grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
     return Lark(
         grammar,
@@ -98,7 +100,14 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=True,
-        lexer_callbacks=dict.fromkeys(("COMMENT", "_NL", "CONTINUATION"), keep_comments),
+        **options,
+    )
+
+
+@cache
+def _lark() -> Lark:
+    return build_lark(
+        lexer_callbacks=dict.fromkeys(("COMMENT", "_NL", "CONTINUATION"), keep_comments)
     )
 
 
