@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rillet.runtime.plan import Binary, Call, Expr, Field, IfElse, Lit, Unary
+from rillet.runtime.plan import Binary, Call, Expr, Field, IfElse, ListOf, Lit, Match, Unary
 
 
 class Unmappable(Exception):
@@ -105,6 +105,8 @@ class SqlExpr:
                 return f"(-{self.compile(operand)})"
             case Binary(op=op, left=left, right=right):
                 return self._binary(op, left, right)
+            case Match(operand=operand, pattern=pattern):
+                return _regex(self.compile(operand), pattern)
             case IfElse(cond=cond, then=then, other=other):
                 c, a, b = (self.compile(e) for e in (cond, then, other))
                 return f"(CASE WHEN COALESCE({c}, FALSE) THEN {a} ELSE {b} END)"
@@ -119,6 +121,8 @@ class SqlExpr:
         return translate([self.compile(a) for a in args])
 
     def _binary(self, op: str, left: Expr, right: Expr) -> str:
+        if op in ("in", "not_in"):
+            return self._membership(op, left, right)
         a, b = self.compile(left), self.compile(right)
         if op in _COMPARISONS:
             return _comparison(op, a, b)
@@ -133,3 +137,23 @@ class SqlExpr:
         if op == "/":
             return f"(CAST({a} AS DOUBLE) / {b})"
         raise Unmappable(f"the operator `{op}` has no Flink translation yet")
+
+    def _membership(self, op: str, left: Expr, right: Expr) -> str:
+        """`x in [literals]` as equalities that take null as a value, as rillet's `in` does;
+        the literals must share one type (SQL compares no string with a number)."""
+        items = right.items if isinstance(right, ListOf) else ()
+        values = [i.value for i in items if isinstance(i, Lit)]
+        kinds = {type(v) for v in values if v is not None}
+        if not items or len(values) != len(items) or len(kinds) > 1:
+            raise Unmappable("`in` maps to Flink only over a list of literals of one type")
+        needle = self.compile(left)
+        test = " OR ".join(_comparison("==", needle, literal(v)) for v in values)
+        return f"({test})" if op == "in" else f"(NOT ({test}))"
+
+
+def _regex(operand: str, pattern: str) -> str:
+    """`=~` is Flink's REGEXP (Java's `find`, a match anywhere, as rillet's RE2 search); null
+    does not match. RE2's `(?P<name>` has no Java form."""
+    if "(?P" in pattern:
+        raise Unmappable("a pattern with `(?P<name>...)`: Java's regular expressions lack it")
+    return f"COALESCE(REGEXP({operand}, {literal(pattern)}), FALSE)"

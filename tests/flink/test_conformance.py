@@ -92,7 +92,7 @@ def test_windows_example_gives_the_same_records_on_flink(tmp_path: Path) -> None
 def test_sliding_session_union_and_expressions_give_the_same_records_on_flink(
     tmp_path: Path,
 ) -> None:
-    results = _both(_more(tmp_path), ["sliding", "sessions", "flagged"])
+    results = _both(_more(tmp_path), ["sliding", "sessions", "flagged", "matched"])
     for sink, (embedded, flink) in results.items():
         assert embedded, sink
         assert _same(embedded, flink), sink

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from rillet.dsl.cli import main
+from rillet.dsl.pipeline import compile_file
+from rillet.flink.translate import translate
 from tests.conftest import REPO
+from tests.dsl.test_goldens import _check_golden
 
 HERE = Path(__file__).parent
 
@@ -41,3 +44,20 @@ def test_export_writes_a_standalone_job(tmp_path: Path) -> None:
     text = job.read_text()
     compile(text, str(job), "exec")
     assert "HOP(TABLE" in text and "flink run -py job.py" in text
+
+
+def test_kafka_tables_match_the_golden_file(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Kafka connector tables are generated, never run here (no jar can be fetched): the
+    exact SQL and options are pinned, with `explain` naming the jar for sources and sinks."""
+    pipeline = HERE / "kafka.rill"
+    assert main(["explain", "--engine", "flink", str(pipeline)]) == 0
+    explained = capsys.readouterr().out
+    compiled = compile_file(str(pipeline), {})
+    assert compiled.plan is not None
+    job = translate(compiled.plan)
+    generated = [*job.statements, *(f"{t.name}: {t.options!r}\n  {q}" for t, q in job.sinks)]
+    actual = explained + "\n" + "\n\n".join(generated) + "\n"
+    _check_golden(request, HERE / "golden" / "kafka.txt", actual)
+    assert explained.count("flink-sql-connector-kafka") == 4  # two sources, two sinks
