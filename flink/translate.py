@@ -16,6 +16,7 @@ from rillet.runtime.plan import (
     Derive,
     Drop,
     EventTime,
+    Explode,
     Join,
     Lookup,
     Node,
@@ -191,6 +192,8 @@ def _node(
                 statement + f"SELECT {_select(kept, view.timed)} FROM v{node.inputs[0]}"
             )
             return View(list(kept), view.timed), "SELECT of the other columns"
+        case Explode(field=field, into=into):
+            return _explode(field, into, node, inputs[0], job, statement)
         case Union():
             return _union(node, inputs, job, statement)
         case Aggregate():
@@ -214,6 +217,20 @@ def _sink_how(target: SinkTable) -> str:
     if target.path is None:
         return f"INSERT INTO a Kafka table (the cluster needs the {KAFKA_JAR} jar)"
     return "INSERT INTO a filesystem table (exactly-once with checkpoints)"
+
+
+def _explode(
+    field: str, into: str, node: Node, view: View, job: FlinkJob, statement: str
+) -> tuple[View, str]:
+    """One row per item, in a lateral `UNNEST`: a null or empty list gives no row, as in
+    rillet, and the event time stays an attribute (the result is append-only)."""
+    columns = {**_plain(view, "E"), into: "X.__item"}
+    sql = (
+        f"SELECT {_select(columns, view.timed)} FROM v{node.inputs[0]} AS E "
+        f"CROSS JOIN UNNEST(E.{ident(field)}) AS X(__item)"
+    )
+    job.statements.append(statement + sql)
+    return View(list(columns), view.timed), "CROSS JOIN UNNEST (a row per item)"
 
 
 def _union(node: Node, inputs: list[View], job: FlinkJob, statement: str) -> tuple[View, str]:

@@ -34,6 +34,7 @@ def _windows_without_dedupe(folder: Path) -> Path:
 
 def _more(folder: Path) -> Path:
     text = (HERE / "windows_more.rill").read_text()
+    shutil.copy(HERE / "tagged.jsonl", folder)
     (folder / "more.rill").write_text(
         text.replace("../../examples/data", str(REPO / "examples/data"))
     )
@@ -46,7 +47,13 @@ def _records(path: Path) -> list[dict]:
 
 def _rounded(record: dict) -> tuple:
     """A record's key for matching: its non-float values (floats are compared apart)."""
-    return tuple(sorted((k, v) for k, v in record.items() if not isinstance(v, float)))
+    return tuple(
+        sorted(
+            (k, json.dumps(v) if isinstance(v, list | dict) else v)
+            for k, v in record.items()
+            if not isinstance(v, float)
+        )
+    )
 
 
 def _same(embedded: list[dict], flink: list[dict]) -> bool:
@@ -89,10 +96,12 @@ def test_windows_example_gives_the_same_records_on_flink(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(600)
-def test_sliding_session_union_and_expressions_give_the_same_records_on_flink(
+def test_sliding_session_union_explode_and_expressions_give_the_same_records_on_flink(
     tmp_path: Path,
 ) -> None:
-    results = _both(_more(tmp_path), ["sliding", "sessions", "flagged", "matched"])
+    results = _both(
+        _more(tmp_path), ["sliding", "sessions", "flagged", "matched", "tags", "tag_counts"]
+    )
     for sink, (embedded, flink) in results.items():
         assert embedded, sink
         assert _same(embedded, flink), sink

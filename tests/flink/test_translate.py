@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,33 @@ def test_kafka_tables_match_the_golden_file(
     actual = explained + "\n" + "\n\n".join(generated) + "\n"
     _check_golden(request, HERE / "golden" / "kafka.txt", actual)
     assert explained.count("flink-sql-connector-kafka") == 4  # two sources, two sinks
+
+
+HIDE_PYFLINK = """
+import sys
+from importlib.abc import MetaPathFinder
+from rillet.dsl.cli import main
+
+
+class WithoutPyFlink(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pyflink":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, WithoutPyFlink())
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_run_without_pyflink_is_a_diagnostic_naming_the_extra() -> None:
+    """An interpreter where `import pyflink` fails, as without `rillet[flink]`."""
+    pipeline = HERE / "windows_more.rill"
+    command = [sys.executable, "-c", HIDE_PYFLINK, "run", "--engine", "flink", str(pipeline)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert (
+        "needs the Python package `pyflink`" in done.stderr and "windows_more.rill:" in done.stderr
+    )
+    assert "pip install 'rillet[flink]'" in done.stderr and "Traceback" not in done.stderr
