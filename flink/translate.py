@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from rillet.runtime.plan import (
     Aggregate,
+    Dedupe,
     Derive,
     Drop,
     EventTime,
@@ -210,6 +211,12 @@ def _node(
                 statement + f"SELECT {_select(columns, view.timed)} FROM v{node.inputs[0]}"
             )
             return View(list(columns), view.timed), "CASE over the table's rows, read at build"
+        case Dedupe():
+            raise Unmappable(
+                "`dedupe` keeps the first record per key in arrival order, which Flink does not"
+                " reproduce (after a join its rows come in another order), and Flink SQL's"
+                " deduplication has no `within` (docs/flink.md)"
+            )
     raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
 
 
@@ -249,8 +256,6 @@ def _join(
     left, right = inputs
     if op.within_ms is None or not (left.timed and right.timed):
         raise Unmappable("a `join` without `within` and event time on both sides")
-    if op.kind == "left":
-        raise Unmappable("a `left join` is not translated to Flink yet")
     shared = {a for a, b in zip(op.left_keys, op.right_keys) if a == b}
     columns = _plain(left, "L")
     for name in right.columns:
@@ -258,10 +263,14 @@ def _join(
             columns[f"{op.right}_{name}" if name in left.columns else name] = f"R.{ident(name)}"
     keys = " AND ".join(f"L.{ident(a)} = R.{ident(b)}" for a, b in zip(op.left_keys, op.right_keys))
     within = interval(op.within_ms)
+    kind = "LEFT JOIN" if op.kind == "left" else "JOIN"  # an interval outer join is append-only
     sql = (
         f"SELECT {_select(columns, False)}, L.{ROWTIME} AS {ROWTIME} "
-        f"FROM v{node.inputs[0]} L JOIN v{node.inputs[1]} R ON {keys} "
+        f"FROM v{node.inputs[0]} L {kind} v{node.inputs[1]} R ON {keys} "
         f"AND L.{ROWTIME} BETWEEN R.{ROWTIME} - {within} AND R.{ROWTIME} + {within}"
     )
     job.statements.append(statement + sql)
-    return View(list(columns), True), "interval join (event times at most `within` apart)"
+    how = "interval join (event times at most `within` apart)"
+    return View(list(columns), True), how + (
+        ", LEFT: a left row without partner once the watermark passes" if op.kind == "left" else ""
+    )

@@ -100,7 +100,8 @@ def test_sliding_session_union_explode_and_expressions_give_the_same_records_on_
     tmp_path: Path,
 ) -> None:
     results = _both(
-        _more(tmp_path), ["sliding", "sessions", "flagged", "matched", "tags", "tag_counts"]
+        _more(tmp_path),
+        ["sliding", "sessions", "flagged", "matched", "tags", "tag_counts", "orders_left"],
     )
     for sink, (embedded, flink) in results.items():
         assert embedded, sink
