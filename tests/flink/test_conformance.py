@@ -76,14 +76,16 @@ def repr_key(record: dict) -> str:
     return json.dumps(_rounded(record), default=str)
 
 
-def _both(pipeline: Path, sinks: list[str]) -> dict[str, tuple[list[dict], list[dict]]]:
+def _both(
+    pipeline: Path, sinks: list[str], *flink_args: str
+) -> dict[str, tuple[list[dict], list[dict]]]:
     out = pipeline.parent / "out"
     assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
     embedded = {s: _records(out / f"{s}.jsonl") for s in sinks}
     shutil.rmtree(out)
     # its own process, as a user runs it: PyFlink's JVM gateway lives as long as the process
     flink = [sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "--engine", "flink"]
-    assert subprocess.run([*flink, str(pipeline)], check=False).returncode == 0
+    assert subprocess.run([*flink, *flink_args, str(pipeline)], check=False).returncode == 0
     return {s: (embedded[s], _records(out / f"{s}.jsonl")) for s in sinks}
 
 
@@ -106,3 +108,18 @@ def test_sliding_session_union_explode_and_expressions_give_the_same_records_on_
     for sink, (embedded, flink) in results.items():
         assert embedded, sink
         assert _same(embedded, flink), sink
+
+
+W2_EVENTS = 20_000  # a minute of the benchmark's clicks: about 200 windows
+
+
+@pytest.mark.timeout(600)
+def test_generated_w2_gives_the_same_windows_on_flink_at_parallelism_2(tmp_path: Path) -> None:
+    """The benchmark's W2 over `bench/gen.py`'s events (out of order, some late), as
+    `bench/` runs it, on two Flink task slots."""
+    shutil.copy(REPO / "bench" / "w2.rill", tmp_path)
+    gen = [sys.executable, str(REPO / "bench" / "gen.py"), str(W2_EVENTS)]
+    subprocess.run([*gen, str(tmp_path / "data" / "clicks.jsonl")], check=True)
+    ((embedded, flink),) = _both(tmp_path / "w2.rill", ["w2"], "--parallelism", "2").values()
+    assert len(embedded) > 100
+    assert _same(embedded, flink)
