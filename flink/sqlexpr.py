@@ -11,6 +11,7 @@ doubling a backtick: no user text reaches the SQL unescaped. What has no SQL for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from rillet.runtime.plan import Binary, Call, Expr, Field, IfElse, ListOf, Lit, Match, Unary
@@ -151,9 +152,15 @@ class SqlExpr:
         return f"({test})" if op == "in" else f"(NOT ({test}))"
 
 
+_UNGREEDY_FLAG = re.compile(r"\(\?[a-zA-Z-]*U")
+
+
 def _regex(operand: str, pattern: str) -> str:
     """`=~` is Flink's REGEXP (Java's `find`, a match anywhere, as rillet's RE2 search); null
-    does not match. RE2's `(?P<name>` has no Java form."""
-    if "(?P" in pattern:
-        raise Unmappable("a pattern with `(?P<name>...)`: Java's regular expressions lack it")
+    does not match. RE2 and Java read their shared syntax alike; RE2's `(?P<name>`, `\\C` and
+    flag `U` (ungreedy; Unicode classes in Java) do not carry over."""
+    if "(?P" in pattern or "\\C" in pattern or _UNGREEDY_FLAG.search(pattern):
+        raise Unmappable(
+            "a pattern with RE2's `(?P<name>`, `\\C` or `(?U)`: Java reads them otherwise"
+        )
     return f"COALESCE(REGEXP({operand}, {literal(pattern)}), FALSE)"

@@ -93,3 +93,17 @@ def test_run_without_pyflink_is_a_diagnostic_naming_the_extra() -> None:
         "needs the Python package `pyflink`" in done.stderr and "windows_more.rill:" in done.stderr
     )
     assert "pip install 'rillet[flink]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_pattern_java_reads_otherwise_does_not_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = tmp_path / "ungreedy.rill"
+    pipeline.write_text(
+        'schema Line {\n  text: str\n}\n\nsource lines: Line = file("lines.jsonl")\n'
+        'sink out = file("out.jsonl")\n\nlines | where text =~ "(?U)a+b" | into out\n'
+    )
+    (tmp_path / "lines.jsonl").write_text('{"text": "ab"}\n')
+    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert "Java reads them otherwise" in err and "ungreedy.rill:8:" in err
