@@ -30,7 +30,7 @@ from rillet.runtime.plan import (
     Where,
 )
 
-from .aggsql import window_aggregate
+from .aggsql import whole_input_aggregate, window_aggregate
 from .connectors import (
     KAFKA_JAR,
     ROWTIME,
@@ -75,6 +75,8 @@ class FlinkJob:
     steps: list[Step] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    batch: bool = False
+    """Whether the job runs in Flink's batch mode (an `aggregate` without a window)."""
 
 
 def translate(plan: Plan) -> FlinkJob:
@@ -91,7 +93,28 @@ def translate(plan: Plan) -> FlinkJob:
         views[node.id] = view
         job.steps.append(Step(node.id, type(node.op).__name__.lower(), how))
     _outputs_aside(plan, job)
+    if job.batch:
+        _batch_only(plan, job)
     return job
+
+
+def _batch_only(plan: Plan, job: FlinkJob) -> None:
+    """A batch job reads bounded inputs and ignores watermarks, so event time (whose late
+    records rillet drops) and unbounded sources do not mix with an `aggregate` without a
+    window."""
+    for node in plan.nodes:
+        if isinstance(node.op, EventTime):
+            reason = (
+                "`event_time` with an `aggregate` without `window`: Flink runs that job in"
+                " batch mode, where late records are not dropped"
+            )
+            job.unmapped.append(Unmapped(node.id, node.span, reason))
+        elif isinstance(node.op, Source) and node.op.connector != "file":
+            reason = (
+                "an unbounded source with an `aggregate` without `window`"
+                " (Flink's batch mode reads files)"
+            )
+            job.unmapped.append(Unmapped(node.id, node.span, reason))
 
 
 def _event_times(plan: Plan, job: FlinkJob) -> dict[int, EventTimeSpec]:
@@ -198,9 +221,7 @@ def _node(
         case Union():
             return _union(node, inputs, job, statement)
         case Aggregate():
-            view, sql, how = window_aggregate(op, inputs[0], f"v{node.inputs[0]}")
-            job.statements.append(statement + sql)
-            return view, how
+            return _aggregate(op, node, inputs[0], job, statement)
         case Join():
             return _join(op, node, inputs, job, statement)
         case Lookup(table=table, on=on):
@@ -218,6 +239,19 @@ def _node(
                 " deduplication has no `within` (docs/flink.md)"
             )
     raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
+
+
+def _aggregate(
+    op: Aggregate, node: Node, view: View, job: FlinkJob, statement: str
+) -> tuple[View, str]:
+    source = f"v{node.inputs[0]}"
+    if op.window is None:
+        job.batch = True
+        out, sql, how = whole_input_aggregate(op, view, source)
+    else:
+        out, sql, how = window_aggregate(op, view, source)
+    job.statements.append(statement + sql)
+    return out, how
 
 
 def _sink_how(target: SinkTable) -> str:

@@ -32,13 +32,12 @@ def _windows_without_dedupe(folder: Path) -> Path:
     return folder / "windows.rill"
 
 
-def _more(folder: Path) -> Path:
-    text = (HERE / "windows_more.rill").read_text()
+def _copied(folder: Path, name: str) -> Path:
+    """tests/flink/NAME in `folder`, reading the example's data where it is."""
+    text = (HERE / name).read_text()
     shutil.copy(HERE / "tagged.jsonl", folder)
-    (folder / "more.rill").write_text(
-        text.replace("../../examples/data", str(REPO / "examples/data"))
-    )
-    return folder / "more.rill"
+    (folder / name).write_text(text.replace("../../examples/data", str(REPO / "examples/data")))
+    return folder / name
 
 
 def _records(path: Path) -> list[dict]:
@@ -102,7 +101,7 @@ def test_sliding_session_union_explode_and_expressions_give_the_same_records_on_
     tmp_path: Path,
 ) -> None:
     results = _both(
-        _more(tmp_path),
+        _copied(tmp_path, "windows_more.rill"),
         ["sliding", "sessions", "flagged", "matched", "tags", "tag_counts", "orders_left"],
     )
     for sink, (embedded, flink) in results.items():
@@ -123,3 +122,11 @@ def test_generated_w2_gives_the_same_windows_on_flink_at_parallelism_2(tmp_path:
     ((embedded, flink),) = _both(tmp_path / "w2.rill", ["w2"], "--parallelism", "2").values()
     assert len(embedded) > 100
     assert _same(embedded, flink)
+
+
+@pytest.mark.timeout(600)
+def test_aggregate_without_window_gives_the_same_totals_on_flink(tmp_path: Path) -> None:
+    results = _both(_copied(tmp_path, "totals.rill"), ["per_page", "overall", "none"])
+    for sink, (embedded, flink) in results.items():
+        assert bool(embedded) == (sink != "none"), sink
+        assert _same(embedded, flink), sink

@@ -107,3 +107,20 @@ def test_a_pattern_java_reads_otherwise_does_not_map(
     assert main(["check", "--engine", "flink", str(pipeline)]) == 2
     err = capsys.readouterr().err
     assert "Java reads them otherwise" in err and "ungreedy.rill:8:" in err
+
+
+def test_event_time_with_an_aggregate_without_window_does_not_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """That job runs in Flink's batch mode, which keeps late records rillet drops."""
+    pipeline = tmp_path / "mixed.rill"
+    pipeline.write_text(
+        'schema Click {\n  ts: int\n  page: str\n}\n\nsource clicks: Click = file("c.jsonl")\n'
+        'sink out = file("out.jsonl")\nsink all = file("all.jsonl")\n\n'
+        "clicks | event_time ts lateness 1s | window tumbling 5s | aggregate { n = count() }"
+        " | into out\nclicks | aggregate by page { n = count() } | into all\n"
+    )
+    (tmp_path / "c.jsonl").write_text('{"ts": 1, "page": "/"}\n')
+    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert "batch mode, where late records are not dropped" in err and "mixed.rill:10:" in err
