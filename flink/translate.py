@@ -288,14 +288,21 @@ def _join(
     op: Join, node: Node, inputs: list[View], job: FlinkJob, statement: str
 ) -> tuple[View, str]:
     left, right = inputs
-    if op.within_ms is None or not (left.timed and right.timed):
-        raise Unmappable("a `join` without `within` and event time on both sides")
+    if op.within_ms is None and op.kind == "left":
+        raise Unmappable("a `left join` without `within`: Flink's result would retract rows")
+    if op.within_ms is not None and not (left.timed and right.timed):
+        raise Unmappable("a `join … within` without event time on both sides")
     shared = {a for a, b in zip(op.left_keys, op.right_keys) if a == b}
     columns = _plain(left, "L")
     for name in right.columns:
         if name not in shared:
             columns[f"{op.right}_{name}" if name in left.columns else name] = f"R.{ident(name)}"
     keys = " AND ".join(f"L.{ident(a)} = R.{ident(b)}" for a, b in zip(op.left_keys, op.right_keys))
+    if op.within_ms is None:  # a regular inner join of append-only inputs is append-only
+        sides = f"v{node.inputs[0]} L JOIN v{node.inputs[1]} R"
+        sql = f"SELECT {_select(columns, False)} FROM {sides} ON {keys}"
+        job.statements.append(statement + sql)
+        return View(list(columns), False), "regular join (every pair, kept for the whole run)"
     within = interval(op.within_ms)
     kind = "LEFT JOIN" if op.kind == "left" else "JOIN"  # an interval outer join is append-only
     sql = (

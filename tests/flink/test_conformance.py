@@ -102,7 +102,16 @@ def test_sliding_session_union_explode_and_expressions_give_the_same_records_on_
 ) -> None:
     results = _both(
         _copied(tmp_path, "windows_more.rill"),
-        ["sliding", "sessions", "flagged", "matched", "tags", "tag_counts", "orders_left"],
+        [
+            "sliding",
+            "sessions",
+            "flagged",
+            "matched",
+            "tags",
+            "tag_counts",
+            "orders_left",
+            "order_pages",
+        ],
     )
     for sink, (embedded, flink) in results.items():
         assert embedded, sink
