@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rillet.runtime.plan import SchemaSpec, Sink, Source, Table, TypeSpec
 
+from .globs import MAGIC, glob_options
 from .sqlexpr import Unmappable, ident, literal
 
 ROWTIME = "__rt"
@@ -26,7 +27,6 @@ MAX_LOOKUP_ROWS = 10_000
 """A larger lookup table would make the generated SQL too large to plan: it is not mapped."""
 
 _SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "STRING", "bool": "BOOLEAN"}
-_GLOB = set("*?[")
 KAFKA_JAR = "flink-sql-connector-kafka (4.x for Flink 2.x)"
 
 
@@ -47,13 +47,18 @@ def interval(ms: int) -> str:
     return f"INTERVAL '{text}' DAY TO SECOND(3)"
 
 
-def _path(config: dict, base_dir: str) -> str:
+def _path(config: dict, base_dir: str, globs: bool = False) -> str:
     path = str(config["path"])
-    if _GLOB & set(path):
-        raise Unmappable("a glob path: Flink's filesystem table reads a file or a folder")
+    if MAGIC & set(path) and not globs:
+        raise Unmappable("a glob path here: Flink's filesystem table reads a file or a folder")
     if config.get("compression", "auto") not in ("auto", "none") or path.endswith((".gz", ".zst")):
         raise Unmappable("a compressed file: Flink's filesystem table reads plain text here")
     return str((Path(base_dir) / path).resolve())
+
+
+def _file_options(path: str) -> dict[str, str]:
+    options = glob_options(path) if MAGIC & set(path) else {"path": path}
+    return {"connector": "filesystem"} | options
 
 
 def _with(options: dict[str, str]) -> str:
@@ -88,7 +93,7 @@ def source_table(
     options = (
         _kafka_source_options(config)
         if source.connector == "kafka"
-        else {"connector": "filesystem", "path": _path(config, base_dir)}
+        else _file_options(_path(config, base_dir, globs=True))
     )
     options |= {"format": "json", "json.ignore-parse-errors": "true"}
     ddl = f"CREATE TEMPORARY TABLE s{node_id} ({', '.join(body)}) WITH ({_with(options)})"

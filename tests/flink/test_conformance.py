@@ -36,6 +36,7 @@ def _copied(folder: Path, name: str) -> Path:
     """tests/flink/NAME in `folder`, reading the example's data where it is."""
     text = (HERE / name).read_text()
     shutil.copy(HERE / "tagged.jsonl", folder)
+    shutil.copytree(HERE / "parts", folder / "parts")
     (folder / name).write_text(text.replace("../../examples/data", str(REPO / "examples/data")))
     return folder / name
 

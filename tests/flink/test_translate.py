@@ -124,3 +124,21 @@ def test_event_time_with_an_aggregate_without_window_does_not_map(
     assert main(["check", "--engine", "flink", str(pipeline)]) == 2
     err = capsys.readouterr().err
     assert "batch mode, where late records are not dropped" in err and "mixed.rill:10:" in err
+
+
+def test_a_glob_flink_would_read_otherwise_does_not_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Flink skips names starting with `_`, which rillet's glob reads: no silent difference."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "_a.jsonl").write_text('{"ts": 1}\n')
+    pipeline = tmp_path / "globs.rill"
+    pipeline.write_text(
+        'schema T {\n  ts: int\n}\n\nsource a: T = file("in/*.jsonl")\n'
+        'source b: T = file("*/x.jsonl")\nsink out = file("out.jsonl")\n\n'
+        "union(a, b) | into out\n"
+    )
+    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert "matching `_a.jsonl`: Flink skips names with `_`" in err and "globs.rill:5:" in err
+    assert "in a folder name" in err and "globs.rill:6:" in err
