@@ -8,6 +8,7 @@ it. A sink nothing flows into (`late into`, `errors into`) is written empty.
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from pathlib import Path
 
@@ -21,9 +22,11 @@ class MissingPyFlink(Exception):
 
 def run_local(job: FlinkJob, file: str, parallelism: int) -> None:
     try:
-        import pyflink  # noqa: F401  # the extra, checked before the job is built
-    except ImportError as e:
-        raise MissingPyFlink("pip install 'rillet[flink]'") from e
+        found = importlib.util.find_spec("pyflink")  # never imported here: the job imports it
+    except ImportError:  # a finder may refuse it outright
+        found = None
+    if found is None:
+        raise MissingPyFlink("pip install 'rillet[flink]'")
     namespace: dict = {"__name__": "rillet_flink_job"}
     exec(
         compile(job_script(job, file, "job.py", parallelism), f"<flink job of {file}>", "exec"),
