@@ -12,7 +12,7 @@ from rillet.flink.jobfile import job_script
 from rillet.flink.local import MissingPyFlink, run_local
 from rillet.flink.translate import FlinkJob, translate
 
-from .diagnostic import error, render_text
+from .diagnostic import Diagnostic, error, render_text
 from .invocation import EXIT_FAILED, EXIT_OK, EXIT_USAGE, params_of, report
 from .pipeline import Compiled, compile_file
 
@@ -50,24 +50,32 @@ def flink_command(args: argparse.Namespace) -> int:
         )
         print(f"rillet: wrote {args.output}: submit it with `flink run -py`", file=sys.stderr)
     else:
-        return _run(job, args)
+        return _run(compiled, job, args)
     return EXIT_OK
 
 
-def _run(job: FlinkJob, args: argparse.Namespace) -> int:
+def _run(compiled: Compiled, job: FlinkJob, args: argparse.Namespace) -> int:
     if any(table.path is None for table, _ in job.sinks):
         print("rillet: error: the local mini-cluster has no Kafka connector jar", file=sys.stderr)
         return EXIT_USAGE
     try:
         run_local(job, args.file, args.parallelism)
     except MissingPyFlink as e:
-        print(f"rillet: error: `--engine flink` needs PyFlink: {e}", file=sys.stderr)
+        sys.stderr.write(render_text([_missing_pyflink(compiled, str(e))], compiled.source))
         return EXIT_USAGE
     except Exception as e:  # a Flink job failure arrives as a Py4J error: one clear line
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"rillet: error: the Flink job failed: {first}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _missing_pyflink(compiled: Compiled, install: str) -> Diagnostic:
+    """E0408 as for a connector's missing package, at the first source: what runs on Flink."""
+    assert compiled.plan is not None
+    span = next((n.span for n in compiled.plan.nodes if n.span is not None), None)
+    message = "`--engine flink` needs the Python package `pyflink`, which is not installed"
+    return error("E0408", message, span, "runs on Flink", install)
 
 
 def _explain(job: FlinkJob) -> str:

@@ -50,6 +50,24 @@ class AggregateExpr(SqlExpr):
         raise Unmappable(f"the aggregate `{name}` has no Flink built-in of the same meaning")
 
 
+def _fields(op: Aggregate, view: View) -> dict[str, str]:
+    compiler = AggregateExpr({c: ident(c) for c in view.columns}, {})
+    return {assign.name: compiler.compile(assign.expr) for assign in op.fields}
+
+
+def whole_input_aggregate(op: Aggregate, view: View, source: str) -> tuple[View, str, str]:
+    """An `aggregate` without a window: one row per group once the input ends, which is a
+    batch job's GROUP BY (in streaming mode it would be an updating table). A group exists
+    only once a record has come, so without keys an empty input gives no row, as in rillet."""
+    from .translate import View
+
+    columns = {k: ident(k) for k in op.keys} | _fields(op, view)
+    items = ", ".join(f"{sql} AS {ident(name)}" for name, sql in columns.items())
+    group = f"GROUP BY {', '.join(ident(k) for k in op.keys)}" if op.keys else "HAVING COUNT(*) > 0"
+    sql = f"SELECT {items} FROM {source} {group}"
+    return View(list(columns), False), sql, "GROUP BY over the whole input (Flink's batch mode)"
+
+
 def _epoch_ms(bound: str) -> str:
     """TIMESTAMPDIFF's result is an INT: whole seconds, widened, then the milliseconds."""
     seconds = f"CAST(TIMESTAMPDIFF(SECOND, {_EPOCH}, {bound}) AS BIGINT)"
@@ -76,11 +94,7 @@ def window_aggregate(op: Aggregate, view: View, source: str) -> tuple[View, str,
     """The aggregate's output view, its SELECT, and how it maps."""
     from .translate import View
 
-    if op.window is None:
-        raise Unmappable(
-            "an `aggregate` without `window`: Flink's result would be an updating table, "
-            "which a file sink cannot hold"
-        )
+    assert op.window is not None
     if not view.timed or op.time_field is None:
         raise Unmappable("a window without event time: Flink windows here run on event time")
     if op.window.emit_every_ms:
@@ -88,9 +102,7 @@ def window_aggregate(op: Aggregate, view: View, source: str) -> tuple[View, str,
     columns = {k: ident(k) for k in op.keys}
     columns["window_start"] = _epoch_ms("window_start")
     columns["window_end"] = _epoch_ms("window_end")
-    compiler = AggregateExpr({c: ident(c) for c in view.columns}, {})
-    for assign in op.fields:
-        columns[assign.name] = compiler.compile(assign.expr)
+    columns |= _fields(op, view)
     items = [f"{sql} AS {ident(name)}" for name, sql in columns.items()]
     group = ", ".join(["window_start", "window_end", *(ident(k) for k in op.keys)])
     sql = (

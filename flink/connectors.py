@@ -14,10 +14,12 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rillet.runtime.plan import SchemaSpec, Sink, Source, Table, TypeSpec
 
+from .globs import MAGIC, glob_options
 from .sqlexpr import Unmappable, ident, literal
 
 ROWTIME = "__rt"
@@ -25,7 +27,6 @@ MAX_LOOKUP_ROWS = 10_000
 """A larger lookup table would make the generated SQL too large to plan: it is not mapped."""
 
 _SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "STRING", "bool": "BOOLEAN"}
-_GLOB = set("*?[")
 KAFKA_JAR = "flink-sql-connector-kafka (4.x for Flink 2.x)"
 
 
@@ -46,13 +47,18 @@ def interval(ms: int) -> str:
     return f"INTERVAL '{text}' DAY TO SECOND(3)"
 
 
-def _path(config: dict, base_dir: str) -> str:
+def _path(config: dict, base_dir: str, globs: bool = False) -> str:
     path = str(config["path"])
-    if _GLOB & set(path):
-        raise Unmappable("a glob path: Flink's filesystem table reads a file or a folder")
+    if MAGIC & set(path) and not globs:
+        raise Unmappable("a glob path here: Flink's filesystem table reads a file or a folder")
     if config.get("compression", "auto") not in ("auto", "none") or path.endswith((".gz", ".zst")):
         raise Unmappable("a compressed file: Flink's filesystem table reads plain text here")
     return str((Path(base_dir) / path).resolve())
+
+
+def _file_options(path: str) -> dict[str, str]:
+    options = glob_options(path) if MAGIC & set(path) else {"path": path}
+    return {"connector": "filesystem"} | options
 
 
 def _with(options: dict[str, str]) -> str:
@@ -85,9 +91,9 @@ def source_table(
     body = [f"{ident(f.name)} {sql_type(f.type)}" for f in source.schema.fields]
     body += _rowtime(event_time, ident)
     options = (
-        _kafka_options(config)
+        _kafka_source_options(config)
         if source.connector == "kafka"
-        else {"connector": "filesystem", "path": _path(config, base_dir)}
+        else _file_options(_path(config, base_dir, globs=True))
     )
     options |= {"format": "json", "json.ignore-parse-errors": "true"}
     ddl = f"CREATE TEMPORARY TABLE s{node_id} ({', '.join(body)}) WITH ({_with(options)})"
@@ -139,15 +145,39 @@ def _csv_source(
 
 
 def _kafka_options(config: dict) -> dict[str, str]:
-    options = {
+    """The Kafka table's options shared by a source and a sink."""
+    return {
         "connector": "kafka",
         "topic": str(config["topic"]),
         "properties.bootstrap.servers": str(config.get("brokers", "localhost:9092")),
-        "scan.startup.mode": "earliest-offset",
     }
-    if config.get("group"):
-        options["properties.group.id"] = str(config["group"])
+
+
+def _kafka_source_options(config: dict) -> dict[str, str]:
+    """Where a rillet kafka source starts: the group's committed offset, else `from` (Flink's
+    `group-offsets` with `auto.offset.reset`); a time has no such fallback in Flink, so it is
+    `timestamp` mode, which ignores committed offsets. `until_empty` is a bounded scan."""
+    if config.get("format", "jsonl") != "jsonl" or config.get("metadata"):
+        raise Unmappable('a kafka source with `format="lines"` or `metadata=true`')
+    options = _kafka_options(config) | {"properties.group.id": str(config.get("group", "rillet"))}
+    start = str(config.get("from", "earliest"))
+    if start in ("earliest", "latest"):
+        options["scan.startup.mode"] = "group-offsets"
+        options["properties.auto.offset.reset"] = start
+    else:
+        options["scan.startup.mode"] = "timestamp"
+        options["scan.startup.timestamp-millis"] = str(_epoch_ms(start))
+    if config.get("until_empty"):
+        options["scan.bounded.mode"] = "latest-offset"
     return options
+
+
+def _epoch_ms(iso: str) -> int:
+    """An ISO-8601 time as epoch ms, UTC when it names no zone (as rillet reads `from`)."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -163,7 +193,8 @@ def sink_table(sink: Sink, base_dir: str) -> SinkTable:
     config = sink.config
     if sink.connector == "kafka":
         options = _kafka_options(config) | {"format": "json"}
-        del options["scan.startup.mode"]
+        if config.get("key") is not None:  # the key's text: Flink's raw format of a str field
+            options |= {"key.format": "raw", "key.fields": str(config["key"])}
         return SinkTable(sink.name, options, None)
     if sink.connector != "file":
         raise Unmappable(f"the `{sink.connector}` sink has no Flink table")

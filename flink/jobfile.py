@@ -22,7 +22,8 @@ BODY = '''
 def build(parallelism, paths=None):
     """The job's statement set: every sink's insert, one Flink job."""
     paths = paths or {}
-    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    mode = EnvironmentSettings.in_batch_mode() if BATCH else EnvironmentSettings.in_streaming_mode()
+    env = TableEnvironment.create(mode)
     config = env.get_config()
     config.set("table.local-time-zone", "UTC")  # rillet's times are UTC
     config.set("parallelism.default", str(parallelism))
@@ -59,6 +60,7 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
     return (
         HEADER.format(file=file, script=script, jars=jars)
         + f"\nPARALLELISM = {parallelism!r}\n"
+        + f"BATCH = {job.batch!r}  # an aggregate without a window: bounded inputs, final rows\n"
         + f"STATEMENTS = [\n{statements}]\n"
         + f"SINKS = [\n{sinks}]\n"
         + BODY

@@ -21,7 +21,11 @@ class MissingPyFlink(Exception):
 
 
 def run_local(job: FlinkJob, file: str, parallelism: int) -> None:
-    if importlib.util.find_spec("pyflink") is None:
+    try:
+        found = importlib.util.find_spec("pyflink")  # never imported here: the job imports it
+    except ImportError:  # a finder may refuse it outright
+        found = None
+    if found is None:
         raise MissingPyFlink("pip install 'rillet[flink]'")
     namespace: dict = {"__name__": "rillet_flink_job"}
     exec(

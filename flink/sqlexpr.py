@@ -11,9 +11,10 @@ doubling a backtick: no user text reaches the SQL unescaped. What has no SQL for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-from rillet.runtime.plan import Binary, Call, Expr, Field, IfElse, Lit, Unary
+from rillet.runtime.plan import Binary, Call, Expr, Field, IfElse, ListOf, Lit, Match, Unary
 
 
 class Unmappable(Exception):
@@ -105,6 +106,8 @@ class SqlExpr:
                 return f"(-{self.compile(operand)})"
             case Binary(op=op, left=left, right=right):
                 return self._binary(op, left, right)
+            case Match(operand=operand, pattern=pattern):
+                return _regex(self.compile(operand), pattern)
             case IfElse(cond=cond, then=then, other=other):
                 c, a, b = (self.compile(e) for e in (cond, then, other))
                 return f"(CASE WHEN COALESCE({c}, FALSE) THEN {a} ELSE {b} END)"
@@ -119,6 +122,8 @@ class SqlExpr:
         return translate([self.compile(a) for a in args])
 
     def _binary(self, op: str, left: Expr, right: Expr) -> str:
+        if op in ("in", "not_in"):
+            return self._membership(op, left, right)
         a, b = self.compile(left), self.compile(right)
         if op in _COMPARISONS:
             return _comparison(op, a, b)
@@ -133,3 +138,29 @@ class SqlExpr:
         if op == "/":
             return f"(CAST({a} AS DOUBLE) / {b})"
         raise Unmappable(f"the operator `{op}` has no Flink translation yet")
+
+    def _membership(self, op: str, left: Expr, right: Expr) -> str:
+        """`x in [literals]` as equalities that take null as a value, as rillet's `in` does;
+        the literals must share one type (SQL compares no string with a number)."""
+        items = right.items if isinstance(right, ListOf) else ()
+        values = [i.value for i in items if isinstance(i, Lit)]
+        kinds = {type(v) for v in values if v is not None}
+        if not items or len(values) != len(items) or len(kinds) > 1:
+            raise Unmappable("`in` maps to Flink only over a list of literals of one type")
+        needle = self.compile(left)
+        test = " OR ".join(_comparison("==", needle, literal(v)) for v in values)
+        return f"({test})" if op == "in" else f"(NOT ({test}))"
+
+
+_UNGREEDY_FLAG = re.compile(r"\(\?[a-zA-Z-]*U")
+
+
+def _regex(operand: str, pattern: str) -> str:
+    """`=~` is Flink's REGEXP (Java's `find`, a match anywhere, as rillet's RE2 search); null
+    does not match. RE2 and Java read their shared syntax alike; RE2's `(?P<name>`, `\\C` and
+    flag `U` (ungreedy; Unicode classes in Java) do not carry over."""
+    if "(?P" in pattern or "\\C" in pattern or _UNGREEDY_FLAG.search(pattern):
+        raise Unmappable(
+            "a pattern with RE2's `(?P<name>`, `\\C` or `(?U)`: Java reads them otherwise"
+        )
+    return f"COALESCE(REGEXP({operand}, {literal(pattern)}), FALSE)"

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 from rillet.runtime.plan import (
     Aggregate,
+    Dedupe,
     Derive,
     Drop,
     EventTime,
+    Explode,
     Join,
     Lookup,
     Node,
@@ -28,7 +30,7 @@ from rillet.runtime.plan import (
     Where,
 )
 
-from .aggsql import window_aggregate
+from .aggsql import whole_input_aggregate, window_aggregate
 from .connectors import (
     KAFKA_JAR,
     ROWTIME,
@@ -73,6 +75,8 @@ class FlinkJob:
     steps: list[Step] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    batch: bool = False
+    """Whether the job runs in Flink's batch mode (an `aggregate` without a window)."""
 
 
 def translate(plan: Plan) -> FlinkJob:
@@ -89,7 +93,28 @@ def translate(plan: Plan) -> FlinkJob:
         views[node.id] = view
         job.steps.append(Step(node.id, type(node.op).__name__.lower(), how))
     _outputs_aside(plan, job)
+    if job.batch:
+        _batch_only(plan, job)
     return job
+
+
+def _batch_only(plan: Plan, job: FlinkJob) -> None:
+    """A batch job reads bounded inputs and ignores watermarks, so event time (whose late
+    records rillet drops) and unbounded sources do not mix with an `aggregate` without a
+    window."""
+    for node in plan.nodes:
+        if isinstance(node.op, EventTime):
+            reason = (
+                "`event_time` with an `aggregate` without `window`: Flink runs that job in"
+                " batch mode, where late records are not dropped"
+            )
+            job.unmapped.append(Unmapped(node.id, node.span, reason))
+        elif isinstance(node.op, Source) and node.op.connector != "file":
+            reason = (
+                "an unbounded source with an `aggregate` without `window`"
+                " (Flink's batch mode reads files)"
+            )
+            job.unmapped.append(Unmapped(node.id, node.span, reason))
 
 
 def _event_times(plan: Plan, job: FlinkJob) -> dict[int, EventTimeSpec]:
@@ -191,12 +216,12 @@ def _node(
                 statement + f"SELECT {_select(kept, view.timed)} FROM v{node.inputs[0]}"
             )
             return View(list(kept), view.timed), "SELECT of the other columns"
+        case Explode(field=field, into=into):
+            return _explode(field, into, node, inputs[0], job, statement)
         case Union():
             return _union(node, inputs, job, statement)
         case Aggregate():
-            view, sql, how = window_aggregate(op, inputs[0], f"v{node.inputs[0]}")
-            job.statements.append(statement + sql)
-            return view, how
+            return _aggregate(op, node, inputs[0], job, statement)
         case Join():
             return _join(op, node, inputs, job, statement)
         case Lookup(table=table, on=on):
@@ -207,13 +232,46 @@ def _node(
                 statement + f"SELECT {_select(columns, view.timed)} FROM v{node.inputs[0]}"
             )
             return View(list(columns), view.timed), "CASE over the table's rows, read at build"
+        case Dedupe():
+            raise Unmappable(
+                "`dedupe` keeps the first record per key in arrival order, which Flink does not"
+                " reproduce (after a join its rows come in another order), and Flink SQL's"
+                " deduplication has no `within` (docs/flink.md)"
+            )
     raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
+
+
+def _aggregate(
+    op: Aggregate, node: Node, view: View, job: FlinkJob, statement: str
+) -> tuple[View, str]:
+    source = f"v{node.inputs[0]}"
+    if op.window is None:
+        job.batch = True
+        out, sql, how = whole_input_aggregate(op, view, source)
+    else:
+        out, sql, how = window_aggregate(op, view, source)
+    job.statements.append(statement + sql)
+    return out, how
 
 
 def _sink_how(target: SinkTable) -> str:
     if target.path is None:
         return f"INSERT INTO a Kafka table (the cluster needs the {KAFKA_JAR} jar)"
     return "INSERT INTO a filesystem table (exactly-once with checkpoints)"
+
+
+def _explode(
+    field: str, into: str, node: Node, view: View, job: FlinkJob, statement: str
+) -> tuple[View, str]:
+    """One row per item, in a lateral `UNNEST`: a null or empty list gives no row, as in
+    rillet, and the event time stays an attribute (the result is append-only)."""
+    columns = {**_plain(view, "E"), into: "X.__item"}
+    sql = (
+        f"SELECT {_select(columns, view.timed)} FROM v{node.inputs[0]} AS E "
+        f"CROSS JOIN UNNEST(E.{ident(field)}) AS X(__item)"
+    )
+    job.statements.append(statement + sql)
+    return View(list(columns), view.timed), "CROSS JOIN UNNEST (a row per item)"
 
 
 def _union(node: Node, inputs: list[View], job: FlinkJob, statement: str) -> tuple[View, str]:
@@ -230,21 +288,30 @@ def _join(
     op: Join, node: Node, inputs: list[View], job: FlinkJob, statement: str
 ) -> tuple[View, str]:
     left, right = inputs
-    if op.within_ms is None or not (left.timed and right.timed):
-        raise Unmappable("a `join` without `within` and event time on both sides")
-    if op.kind == "left":
-        raise Unmappable("a `left join` is not translated to Flink yet")
+    if op.within_ms is None and op.kind == "left":
+        raise Unmappable("a `left join` without `within`: Flink's result would retract rows")
+    if op.within_ms is not None and not (left.timed and right.timed):
+        raise Unmappable("a `join … within` without event time on both sides")
     shared = {a for a, b in zip(op.left_keys, op.right_keys) if a == b}
     columns = _plain(left, "L")
     for name in right.columns:
         if name not in shared:
             columns[f"{op.right}_{name}" if name in left.columns else name] = f"R.{ident(name)}"
     keys = " AND ".join(f"L.{ident(a)} = R.{ident(b)}" for a, b in zip(op.left_keys, op.right_keys))
+    if op.within_ms is None:  # a regular inner join of append-only inputs is append-only
+        sides = f"v{node.inputs[0]} L JOIN v{node.inputs[1]} R"
+        sql = f"SELECT {_select(columns, False)} FROM {sides} ON {keys}"
+        job.statements.append(statement + sql)
+        return View(list(columns), False), "regular join (every pair, kept for the whole run)"
     within = interval(op.within_ms)
+    kind = "LEFT JOIN" if op.kind == "left" else "JOIN"  # an interval outer join is append-only
     sql = (
         f"SELECT {_select(columns, False)}, L.{ROWTIME} AS {ROWTIME} "
-        f"FROM v{node.inputs[0]} L JOIN v{node.inputs[1]} R ON {keys} "
+        f"FROM v{node.inputs[0]} L {kind} v{node.inputs[1]} R ON {keys} "
         f"AND L.{ROWTIME} BETWEEN R.{ROWTIME} - {within} AND R.{ROWTIME} + {within}"
     )
     job.statements.append(statement + sql)
-    return View(list(columns), True), "interval join (event times at most `within` apart)"
+    how = "interval join (event times at most `within` apart)"
+    return View(list(columns), True), how + (
+        ", LEFT: a left row without partner once the watermark passes" if op.kind == "left" else ""
+    )

@@ -32,12 +32,13 @@ def _windows_without_dedupe(folder: Path) -> Path:
     return folder / "windows.rill"
 
 
-def _more(folder: Path) -> Path:
-    text = (HERE / "windows_more.rill").read_text()
-    (folder / "more.rill").write_text(
-        text.replace("../../examples/data", str(REPO / "examples/data"))
-    )
-    return folder / "more.rill"
+def _copied(folder: Path, name: str) -> Path:
+    """tests/flink/NAME in `folder`, reading the example's data where it is."""
+    text = (HERE / name).read_text()
+    shutil.copy(HERE / "tagged.jsonl", folder)
+    shutil.copytree(HERE / "parts", folder / "parts")
+    (folder / name).write_text(text.replace("../../examples/data", str(REPO / "examples/data")))
+    return folder / name
 
 
 def _records(path: Path) -> list[dict]:
@@ -46,7 +47,13 @@ def _records(path: Path) -> list[dict]:
 
 def _rounded(record: dict) -> tuple:
     """A record's key for matching: its non-float values (floats are compared apart)."""
-    return tuple(sorted((k, v) for k, v in record.items() if not isinstance(v, float)))
+    return tuple(
+        sorted(
+            (k, json.dumps(v) if isinstance(v, list | dict) else v)
+            for k, v in record.items()
+            if not isinstance(v, float)
+        )
+    )
 
 
 def _same(embedded: list[dict], flink: list[dict]) -> bool:
@@ -69,14 +76,16 @@ def repr_key(record: dict) -> str:
     return json.dumps(_rounded(record), default=str)
 
 
-def _both(pipeline: Path, sinks: list[str]) -> dict[str, tuple[list[dict], list[dict]]]:
+def _both(
+    pipeline: Path, sinks: list[str], *flink_args: str
+) -> dict[str, tuple[list[dict], list[dict]]]:
     out = pipeline.parent / "out"
     assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
     embedded = {s: _records(out / f"{s}.jsonl") for s in sinks}
     shutil.rmtree(out)
     # its own process, as a user runs it: PyFlink's JVM gateway lives as long as the process
     flink = [sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "--engine", "flink"]
-    assert subprocess.run([*flink, str(pipeline)], check=False).returncode == 0
+    assert subprocess.run([*flink, *flink_args, str(pipeline)], check=False).returncode == 0
     return {s: (embedded[s], _records(out / f"{s}.jsonl")) for s in sinks}
 
 
@@ -89,10 +98,45 @@ def test_windows_example_gives_the_same_records_on_flink(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(600)
-def test_sliding_session_union_and_expressions_give_the_same_records_on_flink(
+def test_sliding_session_union_explode_and_expressions_give_the_same_records_on_flink(
     tmp_path: Path,
 ) -> None:
-    results = _both(_more(tmp_path), ["sliding", "sessions", "flagged"])
+    results = _both(
+        _copied(tmp_path, "windows_more.rill"),
+        [
+            "sliding",
+            "sessions",
+            "flagged",
+            "matched",
+            "tags",
+            "tag_counts",
+            "orders_left",
+            "order_pages",
+        ],
+    )
     for sink, (embedded, flink) in results.items():
         assert embedded, sink
+        assert _same(embedded, flink), sink
+
+
+W2_EVENTS = 20_000  # a minute of the benchmark's clicks: about 200 windows
+
+
+@pytest.mark.timeout(600)
+def test_generated_w2_gives_the_same_windows_on_flink_at_parallelism_2(tmp_path: Path) -> None:
+    """The benchmark's W2 over `bench/gen.py`'s events (out of order, some late), as
+    `bench/` runs it, on two Flink task slots."""
+    shutil.copy(REPO / "bench" / "w2.rill", tmp_path)
+    gen = [sys.executable, str(REPO / "bench" / "gen.py"), str(W2_EVENTS)]
+    subprocess.run([*gen, str(tmp_path / "data" / "clicks.jsonl")], check=True)
+    ((embedded, flink),) = _both(tmp_path / "w2.rill", ["w2"], "--parallelism", "2").values()
+    assert len(embedded) > 100
+    assert _same(embedded, flink)
+
+
+@pytest.mark.timeout(600)
+def test_aggregate_without_window_gives_the_same_totals_on_flink(tmp_path: Path) -> None:
+    results = _both(_copied(tmp_path, "totals.rill"), ["per_page", "overall", "none"])
+    for sink, (embedded, flink) in results.items():
+        assert bool(embedded) == (sink != "none"), sink
         assert _same(embedded, flink), sink

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from rillet.dsl.cli import main
+from rillet.dsl.pipeline import compile_file
+from rillet.flink.translate import translate
 from tests.conftest import REPO
+from tests.dsl.test_goldens import _check_golden
 
 HERE = Path(__file__).parent
 
@@ -41,3 +46,99 @@ def test_export_writes_a_standalone_job(tmp_path: Path) -> None:
     text = job.read_text()
     compile(text, str(job), "exec")
     assert "HOP(TABLE" in text and "flink run -py job.py" in text
+
+
+def test_kafka_tables_match_the_golden_file(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Kafka connector tables are generated, never run here (no jar can be fetched): the
+    exact SQL and options are pinned, with `explain` naming the jar for sources and sinks."""
+    pipeline = HERE / "kafka.rill"
+    assert main(["explain", "--engine", "flink", str(pipeline)]) == 0
+    explained = capsys.readouterr().out
+    compiled = compile_file(str(pipeline), {})
+    assert compiled.plan is not None
+    job = translate(compiled.plan)
+    generated = [*job.statements, *(f"{t.name}: {t.options!r}\n  {q}" for t, q in job.sinks)]
+    actual = explained + "\n" + "\n\n".join(generated) + "\n"
+    _check_golden(request, HERE / "golden" / "kafka.txt", actual)
+    assert explained.count("flink-sql-connector-kafka") == 4  # two sources, two sinks
+
+
+HIDE_PYFLINK = """
+import sys
+from importlib.abc import MetaPathFinder
+from rillet.dsl.cli import main
+
+
+class WithoutPyFlink(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pyflink":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, WithoutPyFlink())
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_run_without_pyflink_is_a_diagnostic_naming_the_extra() -> None:
+    """An interpreter where `import pyflink` fails, as without `rillet[flink]`."""
+    pipeline = HERE / "windows_more.rill"
+    command = [sys.executable, "-c", HIDE_PYFLINK, "run", "--engine", "flink", str(pipeline)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert (
+        "needs the Python package `pyflink`" in done.stderr and "windows_more.rill:" in done.stderr
+    )
+    assert "pip install 'rillet[flink]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_pattern_java_reads_otherwise_does_not_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = tmp_path / "ungreedy.rill"
+    pipeline.write_text(
+        'schema Line {\n  text: str\n}\n\nsource lines: Line = file("lines.jsonl")\n'
+        'sink out = file("out.jsonl")\n\nlines | where text =~ "(?U)a+b" | into out\n'
+    )
+    (tmp_path / "lines.jsonl").write_text('{"text": "ab"}\n')
+    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert "Java reads them otherwise" in err and "ungreedy.rill:8:" in err
+
+
+def test_event_time_with_an_aggregate_without_window_does_not_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """That job runs in Flink's batch mode, which keeps late records rillet drops."""
+    pipeline = tmp_path / "mixed.rill"
+    pipeline.write_text(
+        'schema Click {\n  ts: int\n  page: str\n}\n\nsource clicks: Click = file("c.jsonl")\n'
+        'sink out = file("out.jsonl")\nsink all = file("all.jsonl")\n\n'
+        "clicks | event_time ts lateness 1s | window tumbling 5s | aggregate { n = count() }"
+        " | into out\nclicks | aggregate by page { n = count() } | into all\n"
+    )
+    (tmp_path / "c.jsonl").write_text('{"ts": 1, "page": "/"}\n')
+    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert "batch mode, where late records are not dropped" in err and "mixed.rill:10:" in err
+
+
+def test_a_glob_flink_would_read_otherwise_does_not_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Flink skips names starting with `_`, which rillet's glob reads: no silent difference."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "_a.jsonl").write_text('{"ts": 1}\n')
+    pipeline = tmp_path / "globs.rill"
+    pipeline.write_text(
+        'schema T {\n  ts: int\n}\n\nsource a: T = file("in/*.jsonl")\n'
+        'source b: T = file("*/x.jsonl")\nsink out = file("out.jsonl")\n\n'
+        "union(a, b) | into out\n"
+    )
+    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
+    err = capsys.readouterr().err
+    assert "matching `_a.jsonl`: Flink skips names with `_`" in err and "globs.rill:5:" in err
+    assert "in a folder name" in err and "globs.rill:6:" in err
