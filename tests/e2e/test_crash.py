@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -120,11 +121,13 @@ def newest_checkpoint(folder: Path) -> str:
     )
 
 
-def run_with_kills(folder: Path, rng: random.Random, kills: int) -> int:
+def run_with_kills(
+    folder: Path, rng: random.Random, kills: int, after_kill: Callable[[], None] = lambda: None
+) -> int:
     """Start; once the run has saved a checkpoint of its own, SIGKILL it after a short random
-    delay, restart; once `kills` are done, let it finish. Waiting for a checkpoint makes every
-    kill land mid-run, while records are read, written and checkpointed, however fast the
-    machine is."""
+    delay, run `after_kill` (a check of what the dead run left), restart; once `kills` are
+    done, let it finish. Waiting for a checkpoint makes every kill land mid-run, while records
+    are read, written and checkpointed, however fast the machine is."""
     done = 0
     log = folder / "stderr.log"
     while True:
@@ -141,6 +144,7 @@ def run_with_kills(folder: Path, rng: random.Random, kills: int) -> int:
                     os.kill(process.pid, signal.SIGKILL)
                     process.wait()
                     done += 1
+                    after_kill()
                     continue
             process.wait(timeout=120)
         assert process.returncode == 0, log.read_text()

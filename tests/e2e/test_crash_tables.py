@@ -9,14 +9,9 @@ the checkpoints up to it."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
-import signal
-import subprocess
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -25,7 +20,7 @@ import pytest
 from deltalake import DeltaTable
 
 from rillet.stdlib.generate import START_MS, click_events
-from tests.e2e.test_crash import newest_checkpoint, rillet_command, run_to_completion
+from tests.e2e.test_crash import run_to_completion, run_with_kills
 from tests.e2e.test_databases import postgres_rows, prefix, sqlite_rows  # noqa: F401
 from tests.servers import POSTGRES
 
@@ -87,30 +82,6 @@ def keyed(rows: list[dict]) -> dict[tuple, dict]:
     return {tuple(r[f] for f in KEY): r for r in rows}
 
 
-def kill_and_check(folder: Path, rng: random.Random, kills: int, check: Callable[[], None]) -> int:
-    """test_crash.py's `run_with_kills`, with `check` run after each kill, before the restart."""
-    done, log = 0, folder / "stderr.log"
-    while True:
-        with open(log, "wb") as err:
-            before = newest_checkpoint(folder)
-            process = subprocess.Popen(
-                rillet_command("p.rill"), cwd=folder, stdout=subprocess.DEVNULL, stderr=err
-            )
-            if done < kills:
-                while process.poll() is None and newest_checkpoint(folder) == before:
-                    time.sleep(0.005)
-                time.sleep(rng.uniform(0, 0.05))
-                if process.poll() is None:
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait()
-                    done += 1
-                    check()
-                    continue
-            process.wait(timeout=120)
-        assert process.returncode == 0, log.read_text()
-        return done
-
-
 def write_clicks(folder: Path) -> None:
     (folder / "data").mkdir(parents=True)
     events = click_events(random.Random(15), 0, 100_000, START_MS, 2000.0)  # 2.3 days
@@ -137,7 +108,7 @@ def test_killed_runs_resume_to_the_tables_of_an_uninterrupted_run(
         for rows in (parquet_rows(crashed), delta_rows(crashed) if has_table(crashed) else []):
             assert all(want[key] == row for key, row in keyed(rows).items())
 
-    kills = kill_and_check(folders["crashed"], random.Random(15), KILLS, nothing_partial_nor_twice)
+    kills = run_with_kills(folders["crashed"], random.Random(15), KILLS, nothing_partial_nor_twice)
     assert kills >= 4
     crashed = folders["crashed"]
     assert delta_rows(crashed) == list(want.values())
