@@ -14,14 +14,10 @@ dir="$repo/.services/kafka"
 [ "$port" = 19092 ] || dir="$dir-$port"
 storage="${KAFKA_STORAGE:-memory://tansu/}"
 pidfile="$dir/tansu.pid"
+name=kafka
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
-answering() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-running_pid() {
-    [ -s "$pidfile" ] || return 1
-    local pid
-    pid="$(cat "$pidfile")"
-    kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
 
 case "${1:?usage: kafka.sh start|stop}" in
 start)
@@ -35,31 +31,10 @@ start)
         --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine "$storage" \
         </dev/null >"$dir/tansu.log" 2>&1 &
     echo $! >"$pidfile"
-    for _ in $(seq 1 200); do
-        answering && exit 0
-        sleep 0.1
-    done
-    echo "kafka (tansu) did not answer on 127.0.0.1:$port; see $dir/tansu.log" >&2
-    tail -n 20 "$dir/tansu.log" >&2 || true
-    exit 1
+    wait_until_answering "$dir/tansu.log"
     ;;
 stop)
-    pid="$(running_pid || true)"
-    if [ -z "$pid" ]; then
-        rm -f "$pidfile"
-        if answering; then  # not ours to stop: a test expecting it gone would fail obscurely
-            echo "kafka on 127.0.0.1:$port was started by another checkout; stop it there" >&2
-            exit 1
-        fi
-        exit 0
-    fi
-    kill -TERM "$pid"
-    for _ in $(seq 1 200); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; exit 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$pidfile"
+    stop_service
     ;;
 *)
     echo "usage: kafka.sh start|stop" >&2
