@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections import deque
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from .clock import Clock
@@ -29,16 +32,27 @@ class TimeReader:
         return timed_records(batch, self.time_field, self.clock, out)
 
 
-def _key_function(keys: tuple[str, ...]):
-    if len(keys) == 1:
-        (only,) = keys
-        return lambda r: r.get(only)
-    return lambda r: tuple(r.get(k) for k in keys)
+def _key_function(keys: tuple[str, ...]) -> Callable[[dict], Any]:
+    """The value of a single key field, else the tuple of them (null for a missing field):
+    `itemgetter` reads them in C, the slow path only runs for a record that lacks one."""
+    fast = itemgetter(*keys)
+
+    def key_of(record: dict) -> Any:
+        try:
+            return fast(record)
+        except KeyError:
+            values = tuple(record.get(k) for k in keys)
+            return values if len(values) > 1 else values[0]
+
+    return key_of
 
 
 class DedupeOperator(StatelessOperator):
     """Drops a record when one with the same keys was kept at most `within` ms of event time
-    before it (at or before its own time)."""
+    before it (at or before its own time).
+
+    Kept times are forgotten in time order: those that came in order (the common case) queue
+    in a deque, only the rest in a heap, so forgetting costs a `popleft`, not a heap pop."""
 
     def __init__(
         self, keys: tuple[str, ...], within_ms: int, time_field: str | None, clock: Clock
@@ -47,16 +61,22 @@ class DedupeOperator(StatelessOperator):
         self.within = within_ms
         self.reader = TimeReader(time_field, clock)
         self.kept: dict[Any, list[int]] = {}  # key -> sorted event times of kept records
-        self.expiry: list[tuple[int, int, Any]] = []  # (time kept, arrival no., key): a heap
+        self.in_order: deque[tuple[int, Any]] = deque()  # (time kept, key), times ascending
+        self.out_of_order: list[tuple[int, int, Any]] = []  # (time, arrival no., key): a heap
         self.arrivals = 0
         self.tick_s = None if time_field is not None else max(within_ms / 1000, 0.05)
 
     def _remember(self, key: Any, ts: int) -> None:
-        heapq.heappush(self.expiry, (ts, self.arrivals, key))
-        self.arrivals += 1
+        in_order = self.in_order
+        if not in_order or in_order[-1][0] <= ts:
+            in_order.append((ts, key))
+        else:
+            heapq.heappush(self.out_of_order, (ts, self.arrivals, key))
+            self.arrivals += 1
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        kept, within, key_of = self.kept, self.within, self.key_of
+        kept, within, key_of, in_order = self.kept, self.within, self.key_of, self.in_order
+        emit_record, emit_offset = out.records.append, out.offsets.append
         for record, offset, ts in self.reader.times(batch, out):
             try:
                 key = key_of(record)
@@ -66,28 +86,40 @@ class DedupeOperator(StatelessOperator):
                 continue
             if times is None:
                 kept[key] = [ts]
+            elif ts >= times[-1]:  # in order: only the newest kept time can be within reach
+                if ts - times[-1] <= within:
+                    continue
+                times.append(ts)
+            else:
+                at = bisect.bisect_right(times, ts)
+                if at and ts - times[at - 1] <= within:
+                    continue
+                times.insert(at, ts)
+            if in_order and ts < in_order[-1][0]:
                 self._remember(key, ts)
-                out.emit(record, offset)
-                continue
-            at = bisect.bisect_right(times, ts)
-            if at and ts - times[at - 1] <= within:
-                continue
-            times.insert(at, ts)
-            self._remember(key, ts)
-            out.emit(record, offset)
+            else:
+                in_order.append((ts, key))
+            emit_record(record)
+            emit_offset(offset)
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         """Forget the times before the horizon: only the keys that hold one are visited, in
         time order, so the cost follows what expires, not how many keys are kept."""
-        horizon, expiry, kept = ts_ms - self.within, self.expiry, self.kept
-        while expiry and expiry[0][0] < horizon:
-            key = heapq.heappop(expiry)[2]
-            times = kept.get(key)
-            if times is None:
-                continue  # forgotten when an earlier time of it expired
+        horizon = ts_ms - self.within
+        in_order, out_of_order = self.in_order, self.out_of_order
+        while in_order and in_order[0][0] < horizon:
+            self._forget(in_order.popleft()[1], horizon)
+        while out_of_order and out_of_order[0][0] < horizon:
+            self._forget(heapq.heappop(out_of_order)[2], horizon)
+
+    def _forget(self, key: Any, horizon: int) -> None:
+        times = self.kept.get(key)
+        if times is None:
+            return  # forgotten when an earlier time of it expired
+        if times[-1] < horizon:
+            del self.kept[key]
+        else:
             del times[: bisect.bisect_left(times, horizon)]
-            if not times:
-                del kept[key]
 
     def on_tick(self, now_ms: int, out: Output) -> None:
         if self.reader.time_field is None:
@@ -98,10 +130,10 @@ class DedupeOperator(StatelessOperator):
 
     def restore(self, raw: Any) -> None:
         self.kept = {hashable(key): list(times) for key, times in read(raw, DedupeState).kept}
-        self.expiry, self.arrivals = [], 0
-        for key, times in self.kept.items():
-            for ts in times:
-                self._remember(key, ts)
+        self.in_order, self.out_of_order, self.arrivals = deque(), [], 0
+        entries = [(ts, key) for key, times in self.kept.items() for ts in times]
+        for ts, key in sorted(entries, key=lambda entry: entry[0]):
+            self._remember(key, ts)
 
 
 class LookupOperator(StatelessOperator):
