@@ -57,6 +57,9 @@ def timed_records(
     if field is None:
         now = clock.time_ms()
         return [(r, o, now) for r, o in zip(batch.records, batch.offsets)]
+    stamps = [record.get(field) for record in batch.records]
+    if set(map(type, stamps)) == {int}:  # the common case: epoch ms in every record
+        return list(zip(batch.records, batch.offsets, stamps))  # type: ignore[arg-type]  # all int
     timed = []
     for record, offset in zip(batch.records, batch.offsets):
         try:

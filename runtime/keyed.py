@@ -107,19 +107,20 @@ class DedupeOperator(StatelessOperator):
         time order, so the cost follows what expires, not how many keys are kept."""
         horizon = ts_ms - self.within
         in_order, out_of_order = self.in_order, self.out_of_order
+        expired = []
         while in_order and in_order[0][0] < horizon:
-            self._forget(in_order.popleft()[1], horizon)
+            expired.append(in_order.popleft()[1])
         while out_of_order and out_of_order[0][0] < horizon:
-            self._forget(heapq.heappop(out_of_order)[2], horizon)
-
-    def _forget(self, key: Any, horizon: int) -> None:
-        times = self.kept.get(key)
-        if times is None:
-            return  # forgotten when an earlier time of it expired
-        if times[-1] < horizon:
-            del self.kept[key]
-        else:
-            del times[: bisect.bisect_left(times, horizon)]
+            expired.append(heapq.heappop(out_of_order)[2])
+        kept = self.kept
+        for key in expired:
+            times = kept.get(key)
+            if times is None:
+                continue  # forgotten when an earlier time of it expired
+            if times[-1] < horizon:
+                del kept[key]
+            else:
+                del times[: bisect.bisect_left(times, horizon)]
 
     def on_tick(self, now_ms: int, out: Output) -> None:
         if self.reader.time_field is None:
