@@ -137,9 +137,11 @@ def _accumulators(
     calls: list[tuple[str, Call]], registry: Registry, exprs: ExprCompiler
 ) -> tuple[list[tuple[Any, list[Any], dict[str, Any]]], list[str]]:
     """How to make each aggregate call's accumulator (its class, constant arguments), and the
-    lines of `update` that feed one record to all of them."""
+    lines of `update` that feed one record to all of them: the arguments first, so that one
+    failing (a division by zero, a bad value) leaves every accumulator as it was."""
     factories = []
-    update: list[str] = []
+    values_first: list[str] = []  # every argument evaluated before any accumulator changes
+    adds: list[str] = []
     for index, (_, call) in enumerate(calls):
         spec = registry.get("aggregate", call.name)
         assert spec is not None
@@ -148,15 +150,15 @@ def _accumulators(
         constants = [_constant(e) for e in extra]
         kwargs = {k: _constant(v) for k, v in call.kwargs}
         factories.append((spec.obj, constants, kwargs))
+        names = [f"_v{index}_{i}" for i in range(len(args))]
+        values_first += [f"{n} = {exprs.compile(a, 'r')}" for n, a in zip(names, args)]
         # only a template the class itself declares: a subclass may `add` differently
         inline = vars(spec.obj).get("inline_add")
         if isinstance(inline, str):
-            names = [f"_v{index}_{i}" for i in range(len(args))]
-            update += [f"{n} = {exprs.compile(a, 'r')}" for n, a in zip(names, args)]
-            update += inline.format(*names, acc=f"accs[{index}]").splitlines()
+            adds += inline.format(*names, acc=f"accs[{index}]").splitlines()
         else:
-            arguments = ", ".join(exprs.compile(a, "r") for a in args)
-            update.append(f"accs[{index}].add({arguments})")
+            adds.append(f"accs[{index}].add({', '.join(names)})")
+    update = values_first + adds
     return factories, update
 
 

@@ -40,55 +40,90 @@ class SessionWindow(Timed):
         self.ends: list[tuple[int, int, Any]] = []  # heap of (end, first, key)
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        aggregate, gap = self.aggregate, self.gap
+        """A record inside its key's newest session (the common case, in order) updates that
+        session in place; anything else — a new session, a merge, a late record — takes
+        `_place`. A session whose end grows keeps its old heap entry: `on_watermark` pushes it
+        again when that entry comes due, so the heap holds about one entry per session."""
+        key_of, update, gap, table = (
+            self.aggregate.key_of,
+            self.aggregate.update,
+            self.gap,
+            self.sessions,
+        )
+        lateness = self.lateness_ms
         self.begin(batch)
         for record, offset, ts in self.times(batch, out):
             try:
-                key = aggregate.key_of(record)
-                sessions = self.sessions.get(key, [])  # stored once the record is added
-                start, end = ts, ts + gap
-                overlapping = [s for s in sessions if s[0] < end and start < s[1]]
-                for s in overlapping:
-                    start, end = min(start, s[0]), max(end, s[1])
-                if end <= self.advance(ts):
-                    out.emit_late(record, offset)
-                    continue
-                own = aggregate.new_accumulators()
-                aggregate.update(own, record)  # first, so that a bad value changes no session
-                # the merged sessions in start order, then the record: `first`, `last` and
-                # `collect` see a session's values in arrival order
-                accs = overlapping[0][2] if overlapping else own
-                for s in overlapping[1:]:
-                    for mine, theirs in zip(accs, s[2]):
-                        mine.merge(theirs)
-                if overlapping:
-                    for mine, theirs in zip(accs, own):
-                        mine.merge(theirs)
-                first = min((s[3] for s in overlapping), default=self.arrivals)
-                self.arrivals += 1
-                for s in overlapping:
-                    sessions.remove(s)
-                sessions.append([start, end, accs, first])
-                sessions.sort(key=lambda s: s[0])
-                self.sessions[key] = sessions
-                heapq.heappush(self.ends, (end, first, key))
+                key = key_of(record)
+                sessions = table.get(key)
+                if sessions is not None:
+                    newest = sessions[-1]
+                    if newest[0] <= ts < newest[1]:
+                        if ts - lateness > self.horizon:
+                            self.horizon = ts - lateness
+                        end = ts + gap if ts + gap > newest[1] else newest[1]
+                        if end > self.horizon:
+                            update(newest[2], record)
+                            newest[1] = end
+                            self.arrivals += 1
+                            continue
+                self._place(record, offset, key, ts, sessions or [], out)
             except Exception as e:
                 out.error(record, offset, str(e))
         self.finish(batch)
+
+    def _place(
+        self, record: dict, offset: int | None, key: Any, ts: int, sessions: list, out: Output
+    ) -> None:
+        """Open `[ts, ts + gap)` for the record, merged with the key's sessions it overlaps; or
+        send it to the late records when even the merged session has closed."""
+        aggregate = self.aggregate
+        start, end = ts, ts + self.gap
+        overlapping = [s for s in sessions if s[0] < end and start < s[1]]
+        for s in overlapping:
+            start, end = min(start, s[0]), max(end, s[1])
+        if end <= self.advance(ts):
+            out.emit_late(record, offset)
+            return
+        own = aggregate.new_accumulators()
+        aggregate.update(own, record)  # first, so that a bad value changes no session
+        # the merged sessions in start order, then the record: `first`, `last` and
+        # `collect` see a session's values in arrival order
+        accs = overlapping[0][2] if overlapping else own
+        for s in overlapping[1:]:
+            for mine, theirs in zip(accs, s[2]):
+                mine.merge(theirs)
+        if overlapping:
+            for mine, theirs in zip(accs, own):
+                mine.merge(theirs)
+        first = min((s[3] for s in overlapping), default=self.arrivals)
+        self.arrivals += 1
+        for s in overlapping:
+            sessions.remove(s)
+        sessions.append([start, end, accs, first])
+        sessions.sort(key=lambda s: s[0])
+        self.sessions[key] = sessions
+        heapq.heappush(self.ends, (end, first, key))
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         if ts_ms <= self.watermark:
             return
         self.watermark = ts_ms
         fired: list[tuple[int, int, int, Any, list]] = []
-        while self.ends and self.ends[0][0] <= ts_ms:
-            _, _, key = heapq.heappop(self.ends)
-            sessions = self.sessions.get(key, [])
-            for s in [s for s in sessions if s[1] <= ts_ms]:
-                fired.append((s[1], s[3], s[0], key, s[2]))
-                sessions.remove(s)
+        ends, table = self.ends, self.sessions
+        while ends and ends[0][0] <= ts_ms:
+            _, first, key = heapq.heappop(ends)
+            sessions = table.get(key, [])
+            session = next((s for s in sessions if s[3] == first), None)
+            if session is None:
+                continue  # fired already, or merged into another session (with its own entry)
+            if session[1] > ts_ms:  # it grew since this entry was pushed
+                heapq.heappush(ends, (session[1], first, key))
+                continue
+            fired.append((session[1], first, session[0], key, session[2]))
+            sessions.remove(session)
             if not sessions:
-                self.sessions.pop(key, None)
+                del table[key]
         for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
             bounds = {"window_start": start, "window_end": end}
             emit_result(out, self.aggregate, key, accs, bounds, {})
