@@ -32,19 +32,15 @@ class TimeReader:
         return timed_records(batch, self.time_field, self.clock, out)
 
 
-def _key_function(keys: tuple[str, ...]) -> Callable[[dict], Any]:
-    """The value of a single key field, else the tuple of them (null for a missing field):
-    `itemgetter` reads them in C, the slow path only runs for a record that lacks one."""
-    fast = itemgetter(*keys)
+def _key_functions(keys: tuple[str, ...]) -> tuple[Callable[[dict], Any], Callable[[dict], Any]]:
+    """The value of a single key field, else the tuple of them: read in C by `itemgetter`, which
+    raises KeyError for a record lacking one, and the slow reading then, with null for it."""
 
-    def key_of(record: dict) -> Any:
-        try:
-            return fast(record)
-        except KeyError:
-            values = tuple(record.get(k) for k in keys)
-            return values if len(values) > 1 else values[0]
+    def with_nulls(record: dict) -> Any:
+        values = tuple(record.get(k) for k in keys)
+        return values if len(values) > 1 else values[0]
 
-    return key_of
+    return itemgetter(*keys), with_nulls
 
 
 class DedupeOperator(StatelessOperator):
@@ -57,7 +53,7 @@ class DedupeOperator(StatelessOperator):
     def __init__(
         self, keys: tuple[str, ...], within_ms: int, time_field: str | None, clock: Clock
     ) -> None:
-        self.key_of = _key_function(keys)
+        self.key_of, self.key_with_nulls = _key_functions(keys)
         self.within = within_ms
         self.reader = TimeReader(time_field, clock)
         self.kept: dict[Any, list[int]] = {}  # key -> sorted event times of kept records
@@ -79,7 +75,10 @@ class DedupeOperator(StatelessOperator):
         emit_record, emit_offset = out.records.append, out.offsets.append
         for record, offset, ts in self.reader.times(batch, out):
             try:
-                key = key_of(record)
+                try:
+                    key = key_of(record)
+                except KeyError:
+                    key = self.key_with_nulls(record)
                 times = kept.get(key)
             except TypeError as e:
                 out.error(record, offset, str(e))
