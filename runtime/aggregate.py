@@ -91,12 +91,12 @@ def compile_aggregate(
         w.line(*update or ["pass"])
     with w.block("def result(key, accs):"):
         _emit_result(w, exprs, op.keys, [slot for slot, _ in calls], items)
-    key_of, update_fn, result = define(
-        w, "aggregate", exprs.namespace, "key_of", "update", "result"
+    namespace = dict(exprs.namespace)
+    with w.block("def new_accumulators():"):  # one per group and pane: no loop, no unpacking
+        w.line(f"return [{', '.join(_construct(factories, namespace))}]")
+    key_of, update_fn, result, new_accumulators = define(
+        w, "aggregate", namespace, "key_of", "update", "result", "new_accumulators"
     )
-
-    def new_accumulators() -> list:
-        return [cls(*constants, **kwargs) for cls, constants, kwargs in factories]
 
     return CompiledAggregate(
         op.keys,
@@ -160,6 +160,24 @@ def _accumulators(
             adds.append(f"accs[{index}].add({', '.join(names)})")
     update = values_first + adds
     return factories, update
+
+
+def _construct(
+    factories: list[tuple[Any, list[Any], dict[str, Any]]], namespace: dict[str, Any]
+) -> list[str]:
+    """A call building each accumulator, its class and constants put in `namespace`."""
+    calls = []
+    for index, (cls, constants, kwargs) in enumerate(factories):
+        namespace[f"_acc{index}"] = cls
+        args = []
+        for i, value in enumerate(constants):
+            namespace[f"_acc{index}_{i}"] = value
+            args.append(f"_acc{index}_{i}")
+        for name, value in kwargs.items():
+            namespace[f"_acc{index}_{name}"] = value
+            args.append(f"{name}=_acc{index}_{name}")
+        calls.append(f"_acc{index}({', '.join(args)})")
+    return calls
 
 
 def _constant(expr: Expr) -> Any:
