@@ -235,7 +235,7 @@ class PaneWindow(Timed):
             end = start + self.size
             if self.fired_until < end <= ts_ms:
                 bounds = {"window_start": start, "window_end": end}
-                for key, accs in self._merged(start).items():
+                for key, accs in self._merged(start, final=True).items():
                     emit_result(out, self.aggregate, key, accs, bounds, self.tail)
         self.fired_until = max(self.fired_until, min(ts_ms, END_OF_TIME))
         for pane_start in [
@@ -245,9 +245,11 @@ class PaneWindow(Timed):
             self.first_seen.pop(pane_start, None)
             self.changed.pop(pane_start, None)
 
-    def _merged(self, start: int) -> dict[Any, list]:
+    def _merged(self, start: int, final: bool = False) -> dict[Any, list]:
         """The groups of the window from `start`, merged over its panes, in the order their
-        keys were first seen in it."""
+        keys were first seen in it. When the window fires (`final`), its panes before the next
+        window's start serve no other window (those before fired already), so the first of
+        them lends its accumulators rather than being copied."""
         end = start + self.size
         merged: dict[Any, list] = {}
         first: dict[Any, int] = {}
@@ -260,6 +262,9 @@ class PaneWindow(Timed):
                 merged = groups
                 break
             arrivals = self.first_seen[pane_start]
+            if final and not merged and pane_start < start + self.every:
+                merged, first = dict(groups), {key: arrivals[key] for key in groups}
+                continue
             for key, accs in groups.items():
                 target = merged.get(key)
                 if target is None:
