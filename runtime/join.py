@@ -4,16 +4,18 @@ apart (any, without `within`). A left join also writes each left record that fou
 the right side's fields null, once no partner can come any more: when the watermark has
 passed it by `within`, or at the end of the input.
 
-Each side keeps its records per key in arrival order, and a heap of (event time, arrival
-number, key) beside them: the watermark frees records oldest first, popping only those older
-than its horizon, so expiry costs what expires, not what is held. Without `event_time`
+Each side keeps its records per key in arrival order, and (event time, arrival number, key)
+beside them in time order (a deque, and a heap for records that came out of order): the
+watermark frees records oldest first, popping only those older than its horizon, so expiry costs
+what expires, not what is held. Without `event_time`
 upstream, a record's time is the clock's when it arrives.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, ItemsView
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .clock import Clock
@@ -34,30 +36,43 @@ class Side:
     def __init__(self, expires: bool) -> None:
         self.by_key: dict[Any, dict[int, Entry]] = {}
         self.expires = expires
-        self.expiry: list[tuple[int, int, Any]] = []  # a heap of (time, arrival number, key)
+        # (time, arrival number, key): a deque for the records that came in time order (the
+        # common case, forgotten by `popleft`), a heap for the others
+        self.in_order: deque[tuple[int, int, Any]] = deque()
+        self.expiry: list[tuple[int, int, Any]] = []
         self.waiting: dict[int, dict] = {}
         self.arrivals = 0
 
     def add(self, key: Any, ts: int, record: dict, waits: bool = False) -> None:
         arrival = self.arrivals
-        self.by_key.setdefault(key, {})[arrival] = (ts, record)
+        entries = self.by_key.get(key)
+        if entries is None:
+            self.by_key[key] = {arrival: (ts, record)}
+        else:
+            entries[arrival] = (ts, record)
         if self.expires:
-            heapq.heappush(self.expiry, (ts, arrival, key))
+            in_order = self.in_order
+            if in_order and ts < in_order[-1][0]:
+                heapq.heappush(self.expiry, (ts, arrival, key))
+            else:
+                in_order.append((ts, arrival, key))
         if waits:
             self.waiting[arrival] = record
         self.arrivals += 1
 
-    def matches(self, key: Any) -> ItemsView[int, Entry]:
-        """The records buffered under `key` by arrival number, in arrival order (TypeError: a
-        list or record key)."""
-        return self.by_key.get(key, _NONE).items()
-
     def expire(self, horizon: int) -> list[dict]:
         """Forget the records older than `horizon`, oldest first; those still waiting."""
-        expiry, by_key, waiting = self.expiry, self.by_key, self.waiting
+        in_order, expiry = self.in_order, self.expiry
+        gone = []
+        while in_order and in_order[0][0] < horizon:
+            gone.append(in_order.popleft())
+        if expiry and expiry[0][0] < horizon:
+            while expiry and expiry[0][0] < horizon:
+                gone.append(heapq.heappop(expiry))
+            gone.sort(key=lambda entry: (entry[0], entry[1]))
+        by_key, waiting = self.by_key, self.waiting
         unmatched = []
-        while expiry and expiry[0][0] < horizon:
-            _, arrival, key = heapq.heappop(expiry)
+        for _, arrival, key in gone:
             entries = by_key[key]
             del entries[arrival]
             if not entries:
@@ -83,9 +98,6 @@ class Side:
         for key, ts, record, matched in records:
             side.add(hashable(key), ts, record, waits=not matched)
         return side
-
-
-_NONE: dict[int, Entry] = {}
 
 
 def key_function(fields: tuple[str, ...]) -> Callable[[dict], Any]:
@@ -131,8 +143,8 @@ class JoinOperator(StatelessOperator):
         return merged
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        mine, theirs = self.sides[port], self.sides[1 - port]
-        key_of = self.keys[port]
+        their_keys = self.sides[1 - port].by_key
+        key_of, add = self.keys[port], self.sides[port].add
         waits = port == 0 and self.left_join
         for record, offset, ts in self.readers[port].times(batch, out):
             key = key_of(record)
@@ -141,27 +153,28 @@ class JoinOperator(StatelessOperator):
                     out.emit(self._merge(record, self.nulls), offset)
                 continue
             try:
-                matches = theirs.matches(key)
-            except TypeError as e:
+                matches = their_keys.get(key)
+            except TypeError as e:  # a list or record key
                 out.error(record, offset, str(e))
                 continue
-            paired = self._pair(record, ts, port, matches, offset, out)
-            mine.add(key, ts, record, waits and not paired)
+            paired = matches is not None and self._pair(record, ts, port, matches, offset, out)
+            add(key, ts, record, waits and not paired)
 
     def _pair(
         self,
         record: dict,
         ts: int,
         port: int,
-        matches: ItemsView[int, Entry],
+        matches: dict[int, Entry],
         offset: int | None,
         out: Output,
     ) -> bool:
-        """Emits `record` paired with each of `matches` close enough in time; whether any
-        was (those on the left stop waiting)."""
+        """Emits `record` paired with each of `matches` (the other side's records under its
+        key, in arrival order) close enough in time; whether any was (those on the left stop
+        waiting)."""
         within, waiting = self.within, self.sides[0].waiting
         paired = False
-        for arrival, (other_ts, other) in matches:
+        for arrival, (other_ts, other) in matches.items():
             if within is None or abs(ts - other_ts) <= within:
                 paired = True
                 if port == 0:
