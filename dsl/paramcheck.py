@@ -21,6 +21,7 @@ SETTINGS = {
     "channel_capacity": ("batches a channel holds", "int"),
     "checkpoint_interval": ("time between checkpoints", "duration"),
     "delivery": ("the guarantee every path from a source to a sink must give", "delivery"),
+    "max_drift": ("how far in event time a source may run ahead of one it meets", "duration"),
 }
 DELIVERIES = ("exactly-once", "at-least-once", "at-most-once")
 
@@ -152,6 +153,7 @@ def check_settings(decls: list[ast.SetDecl], draft: Draft, report: Report) -> No
         batch_timeout_ms=values.get("batch_timeout", default.batch_timeout_ms),
         channel_capacity=values.get("channel_capacity", default.channel_capacity),
         checkpoint_interval_ms=values.get("checkpoint_interval", default.checkpoint_interval_ms),
+        max_drift_ms=values.get("max_drift", default.max_drift_ms),
     )
 
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
 from .item import NEVER, Batch, Origin
 from .operator import Output, StatelessOperator
 from .opstate import EventTimeState, read
+
+if TYPE_CHECKING:
+    from .alignment import Alignment
 
 
 class EventTimeError(ValueError):
@@ -98,6 +101,8 @@ class EventTimeOperator(StatelessOperator):
         self.started_ms = clock.time_ms()
         self.idle = False  # said downstream that every part is idle
         self.tick_s = None if idle_ms is None else max(idle_ms / 4000, 0.01)
+        self.alignment: Alignment | None = None
+        """The group of the sources this operator's records come from (`alignment.py`)."""
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         part = self._part(batch.origin)
@@ -114,6 +119,8 @@ class EventTimeOperator(StatelessOperator):
         was_idle, self.idle = self.idle, False
         if highest > newest:
             part.newest = highest
+            if self.alignment is not None:
+                self.alignment.advanced(batch.origin.source, highest)
             if self._advance(out):
                 return
         if was_idle and self.emitted != NEVER:

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from . import plan as ir
+from .alignment import Alignment
 from .badrecord import error_record, failed, location, make_typed, unreadable
 from .capability import HearsEventTime, Parted
 from .channel import Outlet
@@ -47,7 +48,9 @@ class NodeTasks:
         checkpoints: Checkpointer,
         sources: Mapping[str, Source],
         sinks: Mapping[str, Sink],
+        alignments: Mapping[str, Alignment],
     ) -> None:
+        self.alignments = alignments
         self.physical = physical
         self.plan = physical.plan
         self.clock = clock
@@ -80,9 +83,14 @@ class NodeTasks:
         typed = Schema(schema, typed=True) if schema is not None else None
         parted = source if isinstance(source, Parted) else None
         hybrid = source if isinstance(source, HybridSource) else None
+        alignment = self.alignments.get(node.name)
         while True:
             if self.checkpoints.saved is not None:
                 await self.checkpoints.commit("source", node.name, source)
+            if alignment is not None and alignment.ahead(node.name):
+                await alignment.wait()
+                await self.checkpoints.answer_requests(node, source, outlets)
+                continue
             started = clock.monotonic_s()  # reading and decoding (and a followed file's wait)
             batch = await source.read_batch()
             if (
@@ -108,6 +116,8 @@ class NodeTasks:
             if batch.idle:
                 await send_all(outlets, Watermark(NEVER, idle=True), metrics)
             await self.checkpoints.answer_requests(node, source, outlets)
+        if alignment is not None:
+            alignment.end(node.name)
         if self.checkpoints.holds_end(node):
             await self.checkpoints.hold_end(node, source, outlets)
         await self._finish(node, outlets)

@@ -364,6 +364,8 @@ class Settings(msgspec.Struct, frozen=True):
     batch_timeout_ms: int = 200
     channel_capacity: int = 4
     checkpoint_interval_ms: int = 10_000
+    max_drift_ms: int = 30_000
+    """How far in event time a source may run ahead of another it meets (`alignment.py`)."""
 
 
 class UsedPlugin(msgspec.Struct, frozen=True):

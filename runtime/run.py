@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from .alignment import align_sources
 from .capability import Seekable, Transactional
 from .channel import Outlet
 from .checkpoint import CheckpointStore, Manifest, OperatorState, PipelineIdentity
@@ -85,6 +86,7 @@ class Execution:
             self.checkpoints,
             self.sources,
             self.sinks,
+            align_sources(physical, self.plan.settings.max_drift_ms, clock),
         )
         self.nothing_to_do = False  # a finished run's inputs have not grown: run nothing
         self.extend_finished = extend_finished
