@@ -12,10 +12,12 @@ rillet itself writes shows the values the file read through `env()` as `env("NAM
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -23,14 +25,10 @@ from rillet.runtime import Registry
 from rillet.runtime.checkpoint import Manifest
 from rillet.runtime.stores import BrokerError
 
-from . import lineage
+if TYPE_CHECKING:
+    from . import lineage
+
 from .arguments import parser
-from .diff import cmd_diff
-from .explain import explain
-from .flinkcommand import flink_command
-from .fmtcommand import cmd_fmt
-from .graph import FORMATS as GRAPH_FORMATS
-from .graph import build as build_graph
 from .invocation import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -44,7 +42,6 @@ from .loader import installed_plugins
 from .pipeline import Compiled, compile_file
 from .runcommand import cmd_run
 from .signature import signature
-from .testing import run_test
 from .workers import checkpoint_store
 
 
@@ -80,6 +77,8 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 
 def _list_checkpoints(manifests: list[Manifest], what: str) -> int:
+    from . import lineage
+
     if not manifests:
         print(f"rillet: no checkpoints for {what}", file=sys.stderr)
         return EXIT_OK
@@ -101,6 +100,8 @@ def _list_checkpoints(manifests: list[Manifest], what: str) -> int:
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
+    from . import lineage
+
     if (args.sink is None) != (args.at is None):
         print("rillet: error: --sink and --at go together", file=sys.stderr)
         return EXIT_USAGE
@@ -126,6 +127,8 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 def _lineage_at(
     found: list[lineage.Lineage], sink: str, at: lineage.At, base: Path, json: bool
 ) -> int:
+    from . import lineage
+
     lin, where = lineage.find(found, sink, at, base)
     if json:
         answer = {"sink": sink, **where, **lineage.as_json(lin, sink)}
@@ -138,6 +141,8 @@ def _lineage_at(
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from .testing import run_test
+
     compiled = compile_file(args.file, params_of(args.param))
     if not compiled.ok:
         report(compiled, False)
@@ -211,15 +216,19 @@ def _planned(args: argparse.Namespace) -> Compiled | None:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    from .graph import FORMATS, build
+
     compiled = _planned(args)
     if compiled is None:
         return EXIT_USAGE
     assert compiled.plan is not None
-    sys.stdout.write(GRAPH_FORMATS[args.format](build_graph(compiled.plan)))
+    sys.stdout.write(FORMATS[args.format](build(compiled.plan)))
     return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+
     compiled = _planned(args)
     if compiled is None:
         return EXIT_USAGE
@@ -240,6 +249,16 @@ def cmd_lsp(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _later(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A command whose module is imported when it runs, so that `rillet run` starts without
+    loading what `fmt`, `diff` or the Flink engine need."""
+
+    def command(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(module, __package__), name)(args)
+
+    return command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "run": cmd_run,
@@ -250,14 +269,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "graph": cmd_graph,
         "explain": cmd_explain,
         "lineage": cmd_lineage,
-        "diff": cmd_diff,
-        "fmt": cmd_fmt,
+        "diff": _later(".diff", "cmd_diff"),
+        "fmt": _later(".fmtcommand", "cmd_fmt"),
         "lsp": cmd_lsp,
     }
     args = parser().parse_args(argv)
     streams = sys.stdout, sys.stderr
     if getattr(args, "engine", "embedded") == "flink":
-        handlers[args.command] = flink_command
+        handlers[args.command] = _later(".flinkcommand", "flink_command")
     try:
         code = handlers[args.command](args)
         sys.stdout, sys.stderr = streams  # unmasked (`invocation.py`); a traceback stays masked
