@@ -1,0 +1,61 @@
+"""Every function and operator of the language, and a plugin's functions, give the same records
+on Flink (Python UDFs where SQL has no built-in of the same meaning) as on the embedded engine;
+an exported job carries the plugin code it needs and runs on its own, from another folder."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rillet.dsl.cli import main
+from tests.conftest import REPO
+from tests.flink.test_conformance import _both, _records, _same
+
+HERE = Path(__file__).parent
+SINKS = ["texts", "numbers", "times", "values", "plugged", "lists"]
+
+
+def _functions_pipeline(folder: Path) -> Path:
+    shutil.copy(HERE / "tagged.jsonl", folder)
+    shutil.copytree(HERE / "plugins", folder / "plugins")
+    text = (HERE / "functions.rill").read_text()
+    (folder / "functions.rill").write_text(
+        text.replace("../../examples/data", str(REPO / "examples/data"))
+    )
+    return folder / "functions.rill"
+
+
+@pytest.mark.timeout(600)
+def test_functions_operators_and_plugin_functions_give_the_same_records_on_flink(
+    tmp_path: Path,
+) -> None:
+    results = _both(_functions_pipeline(tmp_path), SINKS)
+    for sink, (embedded, flink) in results.items():
+        assert embedded, sink
+        assert _same(embedded, flink), sink
+
+
+def _parts(folder: Path) -> list[dict]:
+    """The records of a Flink file sink's folder of part files."""
+    return [r for part in sorted(folder.rglob("part-*")) for r in _records(part)]
+
+
+@pytest.mark.timeout(600)
+def test_an_exported_job_carries_its_plugin_and_runs_from_another_folder(tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    pipeline = _functions_pipeline(project)
+    assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
+    embedded = {s: _records(project / "out" / f"{s}.jsonl") for s in SINKS}
+    shutil.rmtree(project / "out")
+    job = elsewhere / "job.py"
+    assert main(["export", "--engine", "flink", str(pipeline), "-o", str(job)]) == 0
+    shutil.rmtree(project / "plugins")  # the job must not need the plugin's file
+    subprocess.run([sys.executable, str(job)], cwd=elsewhere, check=True)
+    for sink in SINKS:
+        assert _same(embedded[sink], _parts(project / "out" / f"{sink}.jsonl")), sink
