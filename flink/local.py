@@ -9,6 +9,7 @@ it. A sink nothing flows into (`late into`, `errors into`) is written empty.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -45,4 +46,5 @@ def _gather(parts: Path, target: Path) -> None:
     with target.open("wb") as out:
         for part in sorted(parts.rglob("*")) if parts.exists() else ():
             if part.is_file() and not part.name.startswith("."):
-                out.write(part.read_bytes())
+                with part.open("rb") as source:
+                    shutil.copyfileobj(source, out)  # parts can be large: never whole in memory
