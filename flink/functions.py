@@ -191,3 +191,18 @@ class Functions:
         if given:
             raise Unmappable(f"`{name}` with keyword arguments that skip a parameter")
         return tuple(ordered)
+
+    def operator_reason(self, name: str) -> str:
+        """Why a plugin operator does not map: a class keeps state in rillet's checkpoints; a
+        function returns records whose fields nothing declares, where a Flink table function
+        needs its row type before the job runs."""
+        spec = self.registry.get("operator", name)
+        if spec is not None and isinstance(spec.obj, type):
+            return (
+                f"the stateful plugin operator `{name}` keeps its state through rillet's"
+                " checkpoints (`snapshot`/`restore`), which a Flink job cannot call"
+            )
+        return (
+            f"the plugin operator `{name}` returns records whose fields are not declared, and a"
+            " Flink table function needs its row type before the job runs"
+        )

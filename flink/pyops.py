@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from rillet.runtime.expr import INT_MAX, INT_MIN, contains, read_index
 
 
@@ -49,3 +51,20 @@ def index(value: Any, key: Any) -> Any:
 def member(value: Any, container: Any) -> bool:
     """`value in container`: an item of a list, a key of a record, a substring of a string."""
     return contains(container, value)
+
+
+def csv_field(value: Any, delimiter: str) -> str | None:
+    """A value as rillet's csv writer writes it (Python's `csv`, minimal quoting): Python's
+    float text, JSON for a list, quoted only when it holds the delimiter, a quote or a line
+    break (null stays null: an empty value)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        text = msgspec.json.encode(value).decode()
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    if any(c in text for c in (delimiter, '"', "\n", "\r")):
+        return '"' + text.replace('"', '""') + '"'
+    return text

@@ -22,6 +22,7 @@ from rillet.runtime.plan import (
     Lookup,
     Node,
     Plan,
+    PluginOperator,
     Select,
     Sink,
     Source,
@@ -43,6 +44,7 @@ from .connectors import (
     sink_table,
     source_table,
 )
+from .csvsink import csv_columns
 from .functions import Functions, PyUdf
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 
@@ -203,14 +205,7 @@ def _node(
             )
             return view, how + (", watermark = newest time minus the lateness" if timed else "")
         case Sink():
-            target = sink_table(op, plan.base_dir)
-            query = (
-                f"SELECT {_select(_plain(inputs[0]), False)} FROM v{node.inputs[0]}"
-                if node.inputs
-                else ""
-            )
-            job.sinks.append((target, query))
-            return View([], False), _sink_how(target)
+            return _sink(op, node, inputs, plan.base_dir, job, exprs)
         case EventTime():
             view = inputs[0]
             job.statements.append(statement + f"SELECT * FROM v{node.inputs[0]}")
@@ -264,7 +259,13 @@ def _node(
                 " reproduce (after a join its rows come in another order), and Flink SQL's"
                 " deduplication has no `within` (docs/flink.md)"
             )
-    raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
+    raise _not_translated(op, exprs)
+
+
+def _not_translated(op: object, exprs: Exprs) -> Unmappable:
+    if isinstance(op, PluginOperator):
+        return Unmappable(exprs.env.functions.operator_reason(op.name))
+    return Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
 
 
 def _aggregate(
@@ -278,6 +279,21 @@ def _aggregate(
         out, sql, how = window_aggregate(op, view, source, types, exprs.env)
     job.statements.append(statement + sql)
     return out, how
+
+
+def _sink(
+    op: Sink, node: Node, inputs: list[View], base_dir: str, job: FlinkJob, exprs: Exprs
+) -> tuple[View, str]:
+    """The sink's table and the query whose rows it receives (none for a sink nothing flows
+    into); a csv sink's values as rillet writes them (`csvsink.py`)."""
+    columns = _plain(inputs[0]) if node.inputs else {}
+    target = sink_table(op, base_dir, columns)
+    if target.options.get("format") == "csv" and node.inputs:
+        types = exprs.types[node.inputs[0]]
+        columns = csv_columns(columns, types, exprs.env, target.delimiter)
+    query = f"SELECT {_select(columns, False)} FROM v{node.inputs[0]}" if node.inputs else ""
+    job.sinks.append((target, query))
+    return View([], False), _sink_how(target)
 
 
 def _sink_how(target: SinkTable) -> str:

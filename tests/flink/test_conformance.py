@@ -37,6 +37,7 @@ def _copied(folder: Path, name: str) -> Path:
     """tests/flink/NAME in `folder`, reading the example's data where it is."""
     text = (HERE / name).read_text()
     shutil.copy(HERE / "tagged.jsonl", folder)
+    shutil.copy(HERE / "boundary.jsonl", folder)
     shutil.copytree(HERE / "parts", folder / "parts")
     (folder / name).write_text(text.replace("../../examples/data", str(REPO / "examples/data")))
     return folder / name
@@ -113,6 +114,7 @@ def test_sliding_session_union_explode_and_expressions_give_the_same_records_on_
             "tag_counts",
             "orders_left",
             "order_pages",
+            "at_the_edge",
         ],
     )
     for sink, (embedded, flink) in results.items():
