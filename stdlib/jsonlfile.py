@@ -33,12 +33,13 @@ _any_record = msgspec.json.Decoder(dict[str, Any])
 
 
 class _Decoded:
-    """The complete lines of one chunk, decoded one record per line."""
+    """The complete lines of one chunk (`data[first:stop]`), decoded one record per line."""
 
-    __slots__ = ("_starts", "data", "next", "records", "start")
+    __slots__ = ("_starts", "data", "first", "next", "records", "start", "stop")
 
-    def __init__(self, start: int, data: bytes, records: list[Any]) -> None:
-        self.start, self.data, self.records = start, data, records
+    def __init__(self, start: int, data: bytes, first: int, stop: int, records: list) -> None:
+        self.start, self.data, self.first, self.stop = start, data, first, stop
+        self.records = records
         self.next = 0  # the first line not yet taken
         self._starts: list[int] | None = None
 
@@ -56,7 +57,8 @@ class _Decoded:
     def starts(self) -> list[int]:
         """Where each line starts, and the end: worked out once, on first asking."""
         if self._starts is None:
-            lengths = accumulate(map(len, self.data.split(b"\n")), initial=self.start)
+            lines = self.data[self.first : self.stop].split(b"\n")
+            lengths = accumulate(map(len, lines), initial=self.start)
             self._starts = list(map(add, lengths, count()))  # each line also had its "\n"
         return self._starts
 
@@ -175,29 +177,43 @@ class JsonlFile:
         return True
 
     def _feed(self, chunk: bytes) -> None:
-        data = self._rest + chunk if self._rest else chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            self._rest = data
-            return
-        lines, self._rest = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
-        start, self._end = self._end, self._end + cut
-        decoded = self._decoded(start, lines)
-        self._chunks.append(decoded if decoded is not None else _Lines(start, lines))
-        self._pending += self._chunks[-1].left
+        """Take in the complete lines of `chunk` (with the line begun in the chunk before),
+        decoded where they are: no copy of the chunk."""
+        first = 0
+        if self._rest:  # the line it began: decoded on its own
+            first = chunk.find(b"\n") + 1
+            if not first:
+                self._rest += chunk
+                return
+            line, self._rest = self._rest + chunk[:first], b""
+            self._add(line, 0, len(line))
+        stop = chunk.rfind(b"\n") + 1
+        if stop > first:
+            self._add(chunk, first, stop)
+        self._rest = chunk[max(stop, first) :]
 
-    def _decoded(self, start: int, lines: bytes) -> _Decoded | None:
-        """The chunk's lines decoded one record per line, or None when the fast path could
-        read them otherwise than line by line."""
-        if lines[:1] in _SPACES or _SPACE_LED.search(lines):
+    def _add(self, data: bytes, first: int, stop: int) -> None:
+        """Add the complete lines `data[first:stop]`, which come next in the file."""
+        start, self._end = self._end, self._end + stop - first
+        decoded = self._decoded(start, data, first, stop)
+        added = decoded if decoded is not None else _Lines(start, data[first:stop])
+        self._chunks.append(added)
+        self._pending += added.left
+
+    def _decoded(self, start: int, data: bytes, first: int, stop: int) -> _Decoded | None:
+        """The lines decoded one record per line, or None when the fast path could read them
+        otherwise than line by line."""
+        if data[first : first + 1] in _SPACES or _SPACE_LED.search(data, first, stop):
             return None
-        if start == 0 and lines.startswith(BOM):
+        if start == 0 and data.startswith(BOM, first):
             return None
         try:
-            records = self._decode(lines)
+            records = self._decode(memoryview(data)[first:stop])
         except Exception:  # a bad line: found, and said why, the careful way
             return None
-        return _Decoded(start, lines, records) if len(records) == lines.count(b"\n") else None
+        if len(records) != data.count(b"\n", first, stop):
+            return None
+        return _Decoded(start, data, first, stop, records)
 
     @property
     def pending(self) -> int:
