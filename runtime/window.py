@@ -283,17 +283,18 @@ class PaneWindow(Timed):
             if self.every == self.size:  # tumbling: the pane is the window
                 merged = groups
                 break
-            arrivals = self.first_seen[pane_start]
+            arrivals = self.first_seen[pane_start]  # the same keys as `groups`
             if final and not merged and pane_start < start + self.every:
-                merged, first = dict(groups), {key: arrivals[key] for key in groups}
+                merged, first = dict(groups), dict(arrivals)
                 continue
+            get = merged.get
             for key, accs in groups.items():
-                target = merged.get(key)
+                target = get(key)
                 if target is None:
                     target = merged[key] = new()
                     first[key] = arrivals[key]
-                else:
-                    first[key] = min(first[key], arrivals[key])
+                elif arrivals[key] < first[key]:
+                    first[key] = arrivals[key]
                 for mine, theirs in zip(target, accs):
                     mine.merge(theirs)
         if first:  # keys in the order they were first seen in the window, not pane by pane
