@@ -83,8 +83,8 @@ def _tune_gc() -> None:
     """Before running: the objects of start-up (modules, grammar, plan) are never garbage, so
     move them out of the collector's sight (`freeze`), and collect less often: a run allocates
     batches of records at a high rate, nearly all freed by reference counting, and the default
-    thresholds spend much of a windowed run re-scanning its open windows."""
-    gc.collect()
+    thresholds spend much of a windowed run re-scanning its open windows. No collection first:
+    the little garbage of start-up is not worth a pass over every object (20 ms)."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
