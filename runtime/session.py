@@ -10,6 +10,7 @@ records arrived; its accumulators are freed then. Lateness and ticks are the win
 from __future__ import annotations
 
 import heapq
+from operator import itemgetter
 from typing import Any
 
 from .aggregate import CompiledAggregate
@@ -19,6 +20,9 @@ from .operator import Output
 from .opstate import SessionWindowState, hashable, read
 from .sessionloop import session_loop
 from .window import Timed, accumulators, emit_result
+
+_end_then_first = itemgetter(0, 1)
+"""Sessions ending together fire in the order their first records arrived."""
 
 
 class SessionWindow(Timed):
@@ -103,8 +107,9 @@ class SessionWindow(Timed):
         self.watermark = ts_ms
         fired: list[tuple[int, int, int, Any, list]] = []
         ends, table = self.ends, self.sessions
+        heappop, heappush = heapq.heappop, heapq.heappush
         while ends and ends[0][0] <= ts_ms:
-            _, first, key = heapq.heappop(ends)
+            _, first, key = heappop(ends)
             sessions = table.get(key)
             if sessions is None:
                 continue  # fired already
@@ -114,16 +119,19 @@ class SessionWindow(Timed):
                 if not found:
                     continue  # fired already, or merged into another (with its own entry)
                 session = found[0]
-            if session[1] > ts_ms:  # it grew since this entry was pushed
-                heapq.heappush(ends, (session[1], first, key))
+            end = session[1]
+            if end > ts_ms:  # it grew since this entry was pushed
+                heappush(ends, (end, first, key))
                 continue
-            fired.append((session[1], first, session[0], key, session[2]))
-            sessions.remove(session)
-            if not sessions:
+            fired.append((end, first, session[0], key, session[2]))
+            if len(sessions) == 1:
                 del table[key]
-        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
-            bounds = {"window_start": start, "window_end": end}
-            emit_result(out, self.aggregate, key, accs, bounds, {})
+            else:
+                sessions.remove(session)
+        fired.sort(key=_end_then_first)
+        aggregate = self.aggregate
+        for end, _, start, key, accs in fired:
+            emit_result(out, aggregate, key, accs, {"window_start": start, "window_end": end}, {})
 
     def snapshot(self) -> SessionWindowState:
         return SessionWindowState(

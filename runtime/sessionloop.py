@@ -58,7 +58,10 @@ def _emit_time(w: Writer, time_field: str | None) -> None:
     if time_field is None:
         w.line("ts = now")
         return
-    w.line(f"ts = r.get({time_field!r})")
+    with w.block("try:"):
+        w.line(f"ts = r[{time_field!r}]")
+    with w.block("except KeyError:"):
+        w.line("ts = None  # no event time: a time error below")
     with w.block("if type(ts) is not int:"):
         with w.block("try:"):
             w.line("ts = _to_epoch_ms(ts)")
