@@ -93,8 +93,8 @@ class DedupeOperator(StatelessOperator):
                 continue
             if times is None:
                 kept[key] = [ts]
-            elif ts >= times[-1]:  # in order: only the newest kept time can be within reach
-                if ts - times[-1] <= within:
+            elif ts >= (last := times[-1]):  # in order: only the newest kept time can reach it
+                if ts - last <= within:
                     continue
                 times.append(ts)
             else:
