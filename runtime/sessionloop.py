@@ -27,12 +27,13 @@ def session_loop(aggregate: CompiledAggregate, time_field: str | None) -> Any:
     w = Writer()
     with w.block(_SIGNATURE):
         w.line("late = out.emit_late", "time_error = out.error", "errors = []")
+        w.line("newest_seen = horizon + lateness  # the horizon moves when a time passes it")
         with w.block("for r, offset in zip(records, offsets):"):
             _emit_time(w, time_field)
             with w.block("try:"):
                 w.line(f"key = {aggregate.key_code}", "sessions = table.get(key)")
-                with w.block("if ts - lateness > horizon:"):
-                    w.line("horizon = ts - lateness")
+                with w.block("if ts > newest_seen:"):
+                    w.line("newest_seen = ts", "horizon = ts - lateness")
                 with w.block("if sessions is not None:"):
                     w.line("newest = sessions[-1]")
                     with w.block("if ts < newest[0]:  # before the newest session: the slow way"):
@@ -76,6 +77,7 @@ def _emit_place(w: Writer) -> None:
         "window.horizon, window.arrivals = horizon, arrivals",
         "window._place(r, offset, key, ts, sessions, out)",
         "horizon, arrivals = window.horizon, window.arrivals",
+        "newest_seen = horizon + lateness",
         "continue",
     )
 
