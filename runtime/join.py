@@ -4,19 +4,21 @@ apart (any, without `within`). A left join also writes each left record that fou
 the right side's fields null, once no partner can come any more: when the watermark has
 passed it by `within`, or at the end of the input.
 
-Each side keeps, per key, a list of (event time, record) in arrival order, and beside it the
-keys of its records in time order: two plain lists (times, keys) for the records that came in
-time order (the common case), cut at the watermark's horizon by one `bisect`, and a heap for
-the others. Expiry visits only the keys with a record older than the horizon, once each, so it
-costs what expires, not what is held. Each record carries its arrival number: a left join's
-left records still without partner are kept by it. Without `event_time`
-upstream, a record's time is the clock's when it arrives.
+Each side keeps, per key, a list of (event time, record, arrival number) in arrival order,
+and beside it the keys of its records in time order: two plain lists (times, keys) for the
+records that came in time order (the common case), cut at the watermark's horizon by one
+`bisect`, and a heap for the others. Expiry visits only the keys with a record older than the
+horizon, once each, and counts how many of each key's records expire: those are near the front
+of its list (arrival order), so expiry costs what expires, not what is held (a hot key's long
+list included). A left join's left records still without partner are kept by arrival number.
+Without `event_time` upstream, a record's time is the clock's when it arrives.
 """
 
 from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -66,26 +68,21 @@ class Side:
         """Forget the records older than `horizon`; those still waiting, oldest first."""
         times, keys, out_of_order = self.times, self.keys, self.out_of_order
         cut = bisect_left(times, horizon)
-        expired = set(keys[:cut])
+        expiring = Counter(keys[:cut])  # per key, how many of its records expire
         del times[:cut], keys[:cut]
         while out_of_order and out_of_order[0][0] < horizon:
-            expired.add(heapq.heappop(out_of_order)[2])
+            expiring[heapq.heappop(out_of_order)[2]] += 1
         by_key, waiting = self.by_key, self.waiting
         unmatched: list[Entry] = []
-        for key in expired:
+        for key, count in expiring.items():
             entries = by_key[key]
-            if waiting:
-                unmatched.extend(e for e in entries if e[0] < horizon and e[2] in waiting)
-            if len(entries) == 1:  # the common case: its one record is the one expiring
+            if count == len(entries):
+                gone = entries
                 del by_key[key]
-            elif len(entries) == 2 and entries[1][0] >= horizon:  # the first one expires
-                del entries[0]
             else:
-                kept = [entry for entry in entries if entry[0] >= horizon]
-                if kept:
-                    by_key[key] = kept
-                else:
-                    del by_key[key]
+                gone = _drop_oldest(entries, count, horizon)
+            if waiting:
+                unmatched.extend(entry for entry in gone if entry[2] in waiting)
         unmatched.sort(key=lambda entry: (entry[0], entry[2]))
         return [waiting.pop(arrival) for _, _, arrival in unmatched]
 
@@ -103,6 +100,24 @@ class Side:
         for key, ts, record, matched in records:
             side.add(hashable(key), ts, record, waits=not matched)
         return side
+
+
+def _drop_oldest(entries: list[Entry], count: int, horizon: int) -> list[Entry]:
+    """Take the `count` entries older than `horizon` out of `entries`, looking from the front
+    only until the last of them: a key's records come in arrival order, nearly time order, so
+    this costs about what expires, not what the key holds."""
+    gone: list[Entry] = []
+    kept: list[Entry] = []
+    at = 0
+    while len(gone) < count:
+        entry = entries[at]
+        at += 1
+        if entry[0] < horizon:
+            gone.append(entry)
+        else:
+            kept.append(entry)
+    entries[:at] = kept
+    return gone
 
 
 def key_function(fields: tuple[str, ...]) -> Callable[[dict], Any]:
