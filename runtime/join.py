@@ -79,6 +79,9 @@ class Side:
             if count == len(entries):
                 gone = entries
                 del by_key[key]
+            elif count == 1 and entries[0][0] < horizon:  # the common case: the oldest
+                gone = entries[:1]
+                del entries[0]
             else:
                 gone = _drop_oldest(entries, count, horizon)
             if waiting:
