@@ -4,17 +4,21 @@ apart (any, without `within`). A left join also writes each left record that fou
 the right side's fields null, once no partner can come any more: when the watermark has
 passed it by `within`, or at the end of the input.
 
-Each side keeps its records per key in arrival order, and (event time, arrival number, key)
-beside them in time order (a deque, and a heap for records that came out of order): the
-watermark frees records oldest first, popping only those older than its horizon, so expiry costs
-what expires, not what is held. Without `event_time`
-upstream, a record's time is the clock's when it arrives.
+Each side keeps, per key, a list of (event time, record, arrival number) in arrival order,
+and beside it the keys of its records in time order: two plain lists (times, keys) for the
+records that came in time order (the common case), cut at the watermark's horizon by one
+`bisect`, and a heap for the others. Expiry visits only the keys with a record older than the
+horizon, once each, and counts how many of each key's records expire: those are near the front
+of its list (arrival order), so expiry costs what expires, not what is held (a hot key's long
+list included). A left join's left records still without partner are kept by arrival number.
+Without `event_time` upstream, a record's time is the clock's when it arrives.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -25,71 +29,72 @@ from .operator import Output, StatelessOperator
 from .opstate import JoinState, hashable, read
 from .plan import Join
 
-Entry = tuple[int, dict]  # (event time, record)
+Entry = tuple[int, dict, int]  # (event time, record, arrival number)
+ANY_TIME = 2**64  # the distance allowed without `within`: more than any two times apart
 
 
 class Side:
-    """One side's buffered records: per key, by arrival number, in arrival order; those of a
-    side that `expires` also in a heap by time. `waiting` holds, by arrival number, the
-    records that have found no partner yet (the left side of a left join only)."""
+    """One side's buffered records: per key, in arrival order; for a side that `expires`, also
+    their keys in time order. `waiting` holds, by arrival number, the records that have found
+    no partner yet (the left side of a left join only)."""
 
     def __init__(self, expires: bool) -> None:
-        self.by_key: dict[Any, dict[int, Entry]] = {}
+        self.by_key: dict[Any, list[Entry]] = {}
         self.expires = expires
-        # (time, arrival number, key): a deque for the records that came in time order (the
-        # common case, forgotten by `popleft`), a heap for the others
-        self.in_order: deque[tuple[int, int, Any]] = deque()
-        self.expiry: list[tuple[int, int, Any]] = []
+        self.times: list[int] = []  # ascending: the records that came in time order
+        self.keys: list[Any] = []  # the key of each of those, beside
+        self.out_of_order: list[tuple[int, int, Any]] = []  # (time, arrival, key): a heap
         self.waiting: dict[int, dict] = {}
         self.arrivals = 0
 
     def add(self, key: Any, ts: int, record: dict, waits: bool = False) -> None:
         arrival = self.arrivals
+        self.arrivals += 1
         entries = self.by_key.get(key)
         if entries is None:
-            self.by_key[key] = {arrival: (ts, record)}
+            self.by_key[key] = [(ts, record, arrival)]
         else:
-            entries[arrival] = (ts, record)
+            entries.append((ts, record, arrival))
         if self.expires:
-            in_order = self.in_order
-            if in_order and ts < in_order[-1][0]:
-                heapq.heappush(self.expiry, (ts, arrival, key))
+            if self.times and ts < self.times[-1]:
+                heapq.heappush(self.out_of_order, (ts, arrival, key))
             else:
-                in_order.append((ts, arrival, key))
+                self.times.append(ts)
+                self.keys.append(key)
         if waits:
             self.waiting[arrival] = record
-        self.arrivals += 1
 
     def expire(self, horizon: int) -> list[dict]:
-        """Forget the records older than `horizon`, oldest first; those still waiting."""
-        in_order, expiry = self.in_order, self.expiry
-        gone = []
-        while in_order and in_order[0][0] < horizon:
-            gone.append(in_order.popleft())
-        if expiry and expiry[0][0] < horizon:
-            while expiry and expiry[0][0] < horizon:
-                gone.append(heapq.heappop(expiry))
-            gone.sort(key=lambda entry: (entry[0], entry[1]))
+        """Forget the records older than `horizon`; those still waiting, oldest first."""
+        times, keys, out_of_order = self.times, self.keys, self.out_of_order
+        cut = bisect_left(times, horizon)
+        expiring = Counter(keys[:cut])  # per key, how many of its records expire
+        del times[:cut], keys[:cut]
+        while out_of_order and out_of_order[0][0] < horizon:
+            expiring[heapq.heappop(out_of_order)[2]] += 1
         by_key, waiting = self.by_key, self.waiting
-        unmatched = []
-        for _, arrival, key in gone:
+        unmatched: list[Entry] = []
+        for key, count in expiring.items():
             entries = by_key[key]
-            del entries[arrival]
-            if not entries:
+            if count == len(entries):
+                gone = entries
                 del by_key[key]
-            if waiting and arrival in waiting:
-                unmatched.append(waiting.pop(arrival))
-        return unmatched
+            elif count == 1 and entries[0][0] < horizon:  # the common case: the oldest
+                gone = entries[:1]
+                del entries[0]
+            else:
+                gone = _drop_oldest(entries, count, horizon)
+            if waiting:
+                unmatched.extend(entry for entry in gone if entry[2] in waiting)
+        unmatched.sort(key=lambda entry: (entry[0], entry[2]))
+        return [waiting.pop(arrival) for _, _, arrival in unmatched]
 
     def records(self) -> list[tuple[Any, int, dict, bool]]:
         """(key, event time, record, matched yet) of every record held, in arrival order."""
-        held = [
-            (arrival, key, ts, record)
-            for key, entries in self.by_key.items()
-            for arrival, (ts, record) in entries.items()
-        ]
-        held.sort(key=lambda h: h[0])
-        return [(key, ts, record, a not in self.waiting) for a, key, ts, record in held]
+        held = [(key, *entry) for key, entries in self.by_key.items() for entry in entries]
+        held.sort(key=lambda h: h[3])
+        waiting = self.waiting
+        return [(key, ts, record, a not in waiting) for key, ts, record, a in held]
 
     @classmethod
     def of(cls, records: list[tuple[Any, int, dict, bool]], expires: bool) -> Side:
@@ -98,6 +103,24 @@ class Side:
         for key, ts, record, matched in records:
             side.add(hashable(key), ts, record, waits=not matched)
         return side
+
+
+def _drop_oldest(entries: list[Entry], count: int, horizon: int) -> list[Entry]:
+    """Take the `count` entries older than `horizon` out of `entries`, looking from the front
+    only until the last of them: a key's records come in arrival order, nearly time order, so
+    this costs about what expires, not what the key holds."""
+    gone: list[Entry] = []
+    kept: list[Entry] = []
+    at = 0
+    while len(gone) < count:
+        entry = entries[at]
+        at += 1
+        if entry[0] < horizon:
+            gone.append(entry)
+        else:
+            kept.append(entry)
+    entries[:at] = kept
+    return gone
 
 
 def key_function(fields: tuple[str, ...]) -> Callable[[dict], Any]:
@@ -123,6 +146,10 @@ class JoinOperator(StatelessOperator):
 
     def __init__(self, op: Join, clock: Clock) -> None:
         self.keys = (key_function(op.left_keys), key_function(op.right_keys))
+        self.key_fields = tuple(
+            k[0] if len(k) == 1 else None for k in (op.left_keys, op.right_keys)
+        )
+        """Each side's one key field, read inline; None for several (`keys` reads them)."""
         self.shared = frozenset(a for a, b in zip(op.left_keys, op.right_keys) if a == b)
         self.within = op.within_ms
         self.prefix = f"{op.right}_"
@@ -143,46 +170,53 @@ class JoinOperator(StatelessOperator):
         return merged
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        their_keys = self.sides[1 - port].by_key
-        key_of, add = self.keys[port], self.sides[port].add
+        """Pair each record with the other side's under its key, then keep it: one loop with
+        the side's structures at hand, since it runs for every record."""
+        side, their_keys = self.sides[port], self.sides[1 - port].by_key
+        mine, times, keys = side.by_key, side.times, side.keys
+        key_field, key_of = self.key_fields[port], self.keys[port]
+        within = ANY_TIME if self.within is None else self.within
         waits = port == 0 and self.left_join
+        frees = port == 1 and self.left_join
+        waiting, merge, emit = self.sides[0].waiting, self._merge, out.emit
+        expires, arrival = side.expires, side.arrivals
         for record, offset, ts in self.readers[port].times(batch, out):
-            key = key_of(record)
+            key = record.get(key_field) if key_field is not None else key_of(record)
             if key is None:
                 if waits:  # it can meet no partner: out at once
-                    out.emit(self._merge(record, self.nulls), offset)
+                    emit(merge(record, self.nulls), offset)
                 continue
             try:
                 matches = their_keys.get(key)
             except TypeError as e:  # a list or record key
                 out.error(record, offset, str(e))
                 continue
-            paired = matches is not None and self._pair(record, ts, port, matches, offset, out)
-            add(key, ts, record, waits and not paired)
-
-    def _pair(
-        self,
-        record: dict,
-        ts: int,
-        port: int,
-        matches: dict[int, Entry],
-        offset: int | None,
-        out: Output,
-    ) -> bool:
-        """Emits `record` paired with each of `matches` (the other side's records under its
-        key, in arrival order) close enough in time; whether any was (those on the left stop
-        waiting)."""
-        within, waiting = self.within, self.sides[0].waiting
-        paired = False
-        for arrival, (other_ts, other) in matches.items():
-            if within is None or abs(ts - other_ts) <= within:
-                paired = True
-                if port == 0:
-                    out.emit(self._merge(record, other), offset)
+            paired = False
+            if matches is not None:
+                for other in matches:
+                    if -within <= ts - other[0] <= within:
+                        paired = True
+                        if port == 0:
+                            emit(merge(record, other[1]), offset)
+                        else:
+                            emit(merge(other[1], record), offset)
+                            if frees:
+                                waiting.pop(other[2], None)
+            entries = mine.get(key)
+            if entries is None:
+                mine[key] = [(ts, record, arrival)]
+            else:
+                entries.append((ts, record, arrival))
+            if expires:
+                if times and ts < times[-1]:
+                    heapq.heappush(side.out_of_order, (ts, arrival, key))
                 else:
-                    out.emit(self._merge(other, record), offset)
-                    waiting.pop(arrival, None)
-        return paired
+                    times.append(ts)
+                    keys.append(key)
+            if waits and not paired:
+                waiting[arrival] = record
+            arrival += 1
+        side.arrivals = arrival
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         if self.within is None:

@@ -152,7 +152,7 @@ def state_is_within_watermark(op: Any, watermark: int) -> None:
             ts >= watermark - op.within
             for side in op.sides
             for entries in side.by_key.values()
-            for ts, _ in entries.values()
+            for ts, *_ in entries
         )
 
 
