@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .clock import Clock
+from .incremental import Changes, ListChanges
 from .item import Batch
 from .keyed import TimeReader
 from .operator import Output, StatelessOperator
@@ -42,6 +43,11 @@ class Side:
         self.expiry: list[tuple[int, int, Any]] = []
         self.waiting: dict[int, dict] = {}
         self.arrivals = 0
+        # what changed since the last `changes`, for incremental checkpoints; None until a
+        # checkpoint first asks: (arrival number, key) of records added or matched, and the
+        # arrival numbers of records forgotten
+        self.journal: list[tuple[int, Any]] | None = None
+        self.forgotten: list[int] = []
 
     def add(self, key: Any, ts: int, record: dict, waits: bool = False) -> None:
         arrival = self.arrivals
@@ -58,6 +64,8 @@ class Side:
                 in_order.append((ts, arrival, key))
         if waits:
             self.waiting[arrival] = record
+        if self.journal is not None:
+            self.journal.append((arrival, key))
         self.arrivals += 1
 
     def expire(self, horizon: int) -> list[dict]:
@@ -79,6 +87,8 @@ class Side:
                 del by_key[key]
             if waiting and arrival in waiting:
                 unmatched.append(waiting.pop(arrival))
+        if self.journal is not None:
+            self.forgotten.extend(arrival for _, arrival, _ in gone)
         return unmatched
 
     def records(self) -> list[tuple[Any, int, dict, bool]]:
@@ -91,6 +101,22 @@ class Side:
         held.sort(key=lambda h: h[0])
         return [(key, ts, record, a not in self.waiting) for a, key, ts, record in held]
 
+    def changes(self, whole: bool, matched: bool) -> ListChanges:
+        """Its records (by arrival number; with whether each is `matched` yet, when asked) added
+        or changed since the last call, and those forgotten; all it holds when `whole`."""
+        journal, forgotten = self.journal, self.forgotten
+        self.journal, self.forgotten = [], []
+        if whole or journal is None:
+            held = self.records()
+            arrivals = sorted(a for entries in self.by_key.values() for a in entries)
+            return ListChanges([(a, _element(h, matched)) for a, h in zip(arrivals, held)], [])
+        by_key, waiting, upserts = self.by_key, self.waiting, {}
+        for arrival, key in journal:
+            entry = by_key.get(key, {}).get(arrival)
+            if entry is not None:
+                upserts[arrival] = _element((key, *entry, arrival not in waiting), matched)
+        return ListChanges(sorted(upserts.items()), forgotten)
+
     @classmethod
     def of(cls, records: list[tuple[Any, int, dict, bool]], expires: bool) -> Side:
         """A side holding a snapshot's records (their keys as msgpack gave them back)."""
@@ -98,6 +124,11 @@ class Side:
         for key, ts, record, matched in records:
             side.add(hashable(key), ts, record, waits=not matched)
         return side
+
+
+def _element(held: tuple[Any, int, dict, bool], matched: bool) -> tuple:
+    """A record as a snapshot lists it: the right side's without whether it matched."""
+    return held if matched else held[:3]
 
 
 def key_function(fields: tuple[str, ...]) -> Callable[[dict], Any]:
@@ -157,12 +188,13 @@ class JoinOperator(StatelessOperator):
             except TypeError as e:  # a list or record key
                 out.error(record, offset, str(e))
                 continue
-            paired = matches is not None and self._pair(record, ts, port, matches, offset, out)
+            paired = matches is not None and self._pair(record, key, ts, port, matches, offset, out)
             add(key, ts, record, waits and not paired)
 
     def _pair(
         self,
         record: dict,
+        key: Any,
         ts: int,
         port: int,
         matches: dict[int, Entry],
@@ -172,7 +204,7 @@ class JoinOperator(StatelessOperator):
         """Emits `record` paired with each of `matches` (the other side's records under its
         key, in arrival order) close enough in time; whether any was (those on the left stop
         waiting)."""
-        within, waiting = self.within, self.sides[0].waiting
+        within, waiting, journal = self.within, self.sides[0].waiting, self.sides[0].journal
         paired = False
         for arrival, (other_ts, other) in matches.items():
             if within is None or abs(ts - other_ts) <= within:
@@ -181,7 +213,8 @@ class JoinOperator(StatelessOperator):
                     out.emit(self._merge(record, other), offset)
                 else:
                     out.emit(self._merge(other, record), offset)
-                    waiting.pop(arrival, None)
+                    if waiting.pop(arrival, None) is not None and journal is not None:
+                        journal.append((arrival, key))  # matched now
         return paired
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
@@ -197,14 +230,23 @@ class JoinOperator(StatelessOperator):
 
     def on_end(self, out: Output) -> None:
         """The left records still waiting can find no partner now, in arrival order."""
-        waiting = self.sides[0].waiting
-        for record in waiting.values():
+        left = self.sides[0]
+        for record in left.waiting.values():
             out.emit(self._merge(record, self.nulls))
-        waiting.clear()
+        if left.journal is not None:  # each is taken as matched now
+            left.journal.extend((a, self.keys[0](r)) for a, r in left.waiting.items())
+        left.waiting.clear()
 
     def snapshot(self) -> JoinState:
         left, right = self.sides
         return JoinState(left.records(), [(k, ts, r) for k, ts, r, _ in right.records()])
+
+    def changes(self, whole: bool) -> Changes:
+        """For incremental checkpoints: the snapshot's lists, changed since the last call."""
+        left, right = self.sides
+        whole = whole or left.journal is None or right.journal is None
+        lists = {"left": left.changes(whole, True), "right": right.changes(whole, False)}
+        return Changes(whole, {"version": JoinState.__struct_config__.tag}, lists)
 
     def restore(self, raw: Any) -> None:
         state = read(raw, JoinState)
