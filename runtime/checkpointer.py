@@ -243,8 +243,10 @@ class Checkpointer:
     def _checkpointed(self, manifest: Manifest) -> None:
         """Checkpoint metrics first, then whatever completing a checkpoint sets off."""
         size = sum(len(saved.state) for saved in manifest.operators.values())
-        stored = self.store.stored_bytes if isinstance(self.store, SegmentedStore) else {}
-        checkpoints = self.metrics.checkpoints
+        checkpoints, stored = self.metrics.checkpoints, {}
+        if isinstance(self.store, SegmentedStore):
+            stored = self.store.stored_bytes
+            checkpoints.compacted_bytes = self.store.compacted_bytes
         for key, saved in manifest.operators.items():
             held = stored.get(key, len(saved.state)) if saved.segments == [] else len(saved.state)
             checkpoints.operator(self._shown.get(key, key)).saved(len(saved.state), held)

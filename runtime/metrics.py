@@ -93,14 +93,14 @@ class OperatorCheckpoints:
     written_bytes: int = 0
     """What its parts wrote, together: with incremental checkpoints, only what changed."""
     state_bytes: int = 0
-    """Its state as the last checkpoint keeps it (for incremental ones, the stored chain)."""
+    """Its largest state as a checkpoint kept it (for incremental ones, the stored chain)."""
 
     def took(self, seconds: float) -> None:
         self.taking_s += seconds
 
     def saved(self, written: int, state: int) -> None:
         self.written_bytes += written
-        self.state_bytes = state
+        self.state_bytes = max(self.state_bytes, state)
 
 
 @dataclass(slots=True)
@@ -118,6 +118,8 @@ class CheckpointMetrics:
     """By the operator's name in the run's metrics."""
     saving_s: float = 0.0
     """Time the saver thread spent writing checkpoints, together."""
+    compacted_bytes: int = 0
+    """What compacting incremental operators' chains wrote, besides their parts."""
 
     def operator(self, name: str) -> OperatorCheckpoints:
         found = self.operators.get(name)

@@ -119,6 +119,8 @@ class SegmentedStore:
         """The segments named by each of the last manifests this run saved."""
         self.stored_bytes: dict[str, int] = {}
         """Each incremental operator: the bytes its chain takes in the store."""
+        self.compacted_bytes = 0
+        """Written by compactions, together."""
 
     def hold(self) -> AbstractContextManager[None]:
         return self.store.hold()
@@ -152,6 +154,7 @@ class SegmentedStore:
             base = compacted([self._read(n) for n in chain.names])
             self.store.put_segment(checkpoint_id, name + "c", seal(base))
             chain = self.chains[key] = _Chain([name + "c"], len(base))
+            self.compacted_bytes += len(base)
         self.stored_bytes[key] = chain.base_bytes + chain.changes_bytes
         return msgspec.structs.replace(state, state=b"", segments=list(chain.names))
 
