@@ -106,11 +106,17 @@ class Side:
         or changed since the last call, and those forgotten; all it holds when `whole`."""
         journal, forgotten = self.journal, self.forgotten
         self.journal, self.forgotten = [], []
-        if whole or journal is None:
-            held = self.records()
-            arrivals = sorted(a for entries in self.by_key.values() for a in entries)
-            return ListChanges([(a, _element(h, matched)) for a, h in zip(arrivals, held)], [])
         by_key, waiting, upserts = self.by_key, self.waiting, {}
+        if whole or journal is None:
+            held = sorted(
+                (a, key, ts, record)
+                for key, entries in by_key.items()
+                for a, (ts, record) in entries.items()
+            )
+            if not matched:
+                return ListChanges([(a, (key, ts, r)) for a, key, ts, r in held], [])
+            elements = [(a, (key, ts, r, a not in waiting)) for a, key, ts, r in held]
+            return ListChanges(elements, [])
         for arrival, key in journal:
             entry = by_key.get(key, {}).get(arrival)
             if entry is not None:

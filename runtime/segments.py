@@ -58,6 +58,12 @@ class _Stored(msgspec.Struct, array_like=True):
     lists: dict[str, _StoredList]
 
 
+class _Whole(msgspec.Struct, array_like=True):
+    """A segment's first field alone: the rest is skipped, not decoded."""
+
+    whole: bool
+
+
 class MissingSegment(Exception):
     """A segment a manifest names cannot be read: that checkpoint is unusable."""
 
@@ -141,7 +147,7 @@ class SegmentedStore:
         name = f"{_short(key)}-{checkpoint_id:09d}"
         self.store.put_segment(checkpoint_id, name, seal(changes))
         chain = self.chains.get(key)
-        if msgspec.msgpack.decode(changes, type=_Stored).whole:
+        if msgspec.msgpack.decode(changes, type=_Whole).whole:
             chain = self.chains[key] = _Chain([name], len(changes))
         elif chain is None:
             raise ValueError(f"changes of {key} without a base to apply them to")
