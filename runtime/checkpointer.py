@@ -248,8 +248,8 @@ class Checkpointer:
             stored = self.store.stored_bytes
             checkpoints.compacted_bytes = self.store.compacted_bytes
         for key, saved in manifest.operators.items():
-            held = stored.get(key, len(saved.state)) if saved.segments == [] else len(saved.state)
-            checkpoints.operator(self._shown.get(key, key)).saved(len(saved.state), held)
+            kept = stored.get(key, len(saved.state)) if saved.segments == [] else len(saved.state)
+            checkpoints.operator(self._shown.get(key, key)).saved(len(saved.state), kept)
         now = self.clock.monotonic_s()
         checkpoints.complete(manifest.checkpoint_id, manifest.time_ms, now, size)
         self.saved = manifest
