@@ -1,8 +1,12 @@
-"""End-to-end latency of W1 on a followed file, for rillet and bytewax: `python bench/latency.py`.
+"""End-to-end latency of W1 on a followed file and on a Redis stream, for rillet and bytewax:
+`python bench/latency.py`.
 
-`[--rates 1000,10000,100000] [--seconds 5] [--engines rillet,bytewax]`: for each rate and
-engine, a fresh engine process follows an empty file (`w1_latency.rill`, `latency_bytewax.py`);
-this process appends the benchmark's click events to it at that rate, each write stamped in
+`[--rates 1000,10000,100000] [--seconds 5] [--engines rillet,bytewax] [--inputs file,redis]`:
+for each input, rate and engine, a fresh engine process follows an empty file
+(`w1_latency.rill`, `latency_bytewax.py`) or reads a new Redis stream through a consumer group
+(`w1_latency_redis.rill`, `latency_bytewax.py --redis`; the test Redis of tests/servers.py,
+started if it is not running); this process appends the benchmark's click events to it at that
+rate (to the stream, one entry per event, pipelined), each write stamped in
 `ts` with the wall clock (epoch µs) just before it; a reader process tails the engine's output
 file and takes the time each output line shows up there. Latency is that time minus the stamp:
 everything from the event being written to its result being readable, as a user of the output
@@ -24,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
@@ -35,6 +41,7 @@ import msgspec
 from rillet.stdlib.generate import START_MS, click_events
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests.servers, which starts the test Redis
 POOL = 20_000  # distinct events, cycled: generating one per written event would slow the writer
 WARMUP = 50
 START_TIMEOUT_S = 30.0
@@ -60,9 +67,9 @@ class Events:
             kept.append(event["status"] == 200)
         return cls(tails, kept)
 
-    def lines(self, stamp: int, first: int, stop: int) -> bytes:
+    def lines(self, stamp: int, first: int, stop: int) -> list[bytes]:
         head = b'{"ts":%d' % stamp
-        return b"".join([head + self.tails[i % POOL] for i in range(first, stop)])
+        return [head + self.tails[i % POOL] for i in range(first, stop)]
 
     def kept_between(self, first: int, stop: int) -> int:
         return sum(self.kept[i % POOL] for i in range(first, stop))
@@ -98,13 +105,66 @@ def tail(path: Path, seen: Synchronized, expected: Synchronized, stop: Event, ou
     out.close()
 
 
-def command(engine: str, source: Path, target: Path, state: Path) -> list[str]:
-    if engine == "bytewax":
-        return [sys.executable, str(HERE / "latency_bytewax.py"), str(source), str(target)]
+class Input:
+    """Where the events are written and the engine reads them: a followed file."""
+
+    name = "file"
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "in.jsonl"
+        self.path.touch()
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+
+    def write(self, lines: list[bytes]) -> None:
+        os.write(self.fd, b"".join(lines))
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def command(self, engine: str, target: Path, state: Path) -> list[str]:
+        if engine == "bytewax":
+            return [sys.executable, str(HERE / "latency_bytewax.py"), str(self.path), str(target)]
+        return [*rillet_run(state, "w1_latency.rill", target), "-p", f"input={self.path}"]
+
+
+class RedisInput(Input):
+    """A new Redis stream, one entry per event (its JSON in `data`), as the `redis_stream`
+    source reads them."""
+
+    name = "redis"
+
+    def __init__(self, folder: Path) -> None:
+        from tests.servers import REDIS, redis_client
+
+        self.client = redis_client()  # starting the test Redis if it is not running
+        self.url = REDIS.url
+        self.stream = f"latency-{uuid.uuid4().hex[:10]}"
+
+    def write(self, lines: list[bytes]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for line in lines:
+            pipe.xadd(self.stream, {"data": line[:-1]})
+        pipe.execute()
+
+    def close(self) -> None:
+        self.client.delete(self.stream)
+        self.client.close()
+
+    def command(self, engine: str, target: Path, state: Path) -> list[str]:
+        if engine == "bytewax":
+            script = str(HERE / "latency_bytewax.py")
+            return [sys.executable, script, "--redis", self.url, self.stream, str(target)]
+        rillet = rillet_run(state, "w1_latency_redis.rill", target)
+        return [*rillet, "-p", f"url={self.url}", "-p", f"stream={self.stream}"]
+
+
+INPUTS: dict[str, Callable[[Path], Input]] = {"file": Input, "redis": RedisInput}
+
+
+def rillet_run(state: Path, pipeline: str, target: Path) -> list[str]:
     return [
         *(sys.executable, "-m", "rillet.dsl.cli", "run", "--quiet", "--fresh"),
-        *("--state-dir", str(state), str(HERE / "w1_latency.rill")),
-        *("-p", f"input={source}", "-p", f"output={target}"),
+        *("--state-dir", str(state), str(HERE / pipeline), "-p", f"output={target}"),
     ]
 
 
@@ -115,7 +175,7 @@ class Result:
     expected: int
 
 
-def write_at_rate(fd: int, events: Events, first: int, rate: int, seconds: float):
+def write_at_rate(into: Input, events: Events, first: int, rate: int, seconds: float):
     """Append `rate * seconds` events from index `first`, as many as are due at each write;
     (events written, seconds it took)."""
     total = int(rate * seconds)
@@ -125,15 +185,16 @@ def write_at_rate(fd: int, events: Events, first: int, rate: int, seconds: float
         due = min(total, int((time.perf_counter() - started) * rate) + 1)
         if due > written:
             stamp = time.time_ns() // 1000
-            os.write(fd, events.lines(stamp, first + written, first + due))
+            into.write(events.lines(stamp, first + written, first + due))
             written = due
         time.sleep(max(0.0, started + written / rate - time.perf_counter()))
     return written, time.perf_counter() - started
 
 
-def run_one(engine: str, rate: int, seconds: float, events: Events, folder: Path) -> Result:
-    source, target = folder / "in.jsonl", folder / "out.jsonl"
-    source.touch()
+def run_one(
+    engine: str, via: str, rate: int, seconds: float, events: Events, folder: Path
+) -> Result:
+    into, target = INPUTS[via](folder), folder / "out.jsonl"
     forking = multiprocessing.get_context("fork")
     seen, expected, stop = forking.Value("q", 0), forking.Value("q", -1), forking.Event()
     receiving, sending = forking.Pipe(duplex=False)
@@ -141,14 +202,13 @@ def run_one(engine: str, rate: int, seconds: float, events: Events, folder: Path
     reader.start()
     errors = open(folder / "stderr.txt", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        command(engine, source, target, folder / "state"),
+        into.command(engine, target, folder / "state"),
         cwd=HERE,
         stdout=subprocess.DEVNULL,
         stderr=errors,
     )
-    fd = os.open(source, os.O_WRONLY | os.O_APPEND)
     try:
-        os.write(fd, events.lines(0, 0, WARMUP))
+        into.write(events.lines(0, 0, WARMUP))
         warm = events.kept_between(0, WARMUP)
         deadline = time.monotonic() + START_TIMEOUT_S
         while seen.value < warm:
@@ -156,13 +216,12 @@ def run_one(engine: str, rate: int, seconds: float, events: Events, folder: Path
                 said = (folder / "stderr.txt").read_text()
                 raise SystemExit(f"{engine} did not start ({process.args}):\n{said}")
             time.sleep(0.01)
-        written, took_s = write_at_rate(fd, events, WARMUP, rate, seconds)
+        written, took_s = write_at_rate(into, events, WARMUP, rate, seconds)
         expected.value = warm + events.kept_between(WARMUP, WARMUP + written)
         if not receiving.poll(DRAIN_S):  # the reader sends once every expected output came
             stop.set()
         latencies = receiving.recv()
     finally:
-        os.close(fd)
         stop.set()
         reader.join()
         process.send_signal(signal.SIGTERM)
@@ -172,6 +231,7 @@ def run_one(engine: str, rate: int, seconds: float, events: Events, folder: Path
             process.kill()
             process.wait()
         errors.close()
+        into.close()
     return Result(latencies, written / took_s, expected.value - warm)
 
 
@@ -180,12 +240,12 @@ def percentile(ordered: list[int], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] / 1000
 
 
-def row(engine: str, rate: int, result: Result) -> str:
+def row(engine: str, via: str, rate: int, result: Result) -> str:
     ordered = sorted(result.latencies_us) or [0]
     got = len(result.latencies_us)
     arrived = "all" if got == result.expected else f"{got}/{result.expected}"
     return (
-        f"{engine:<9}{rate:>9,}{result.achieved_per_s:>12,.0f}"
+        f"{engine:<9}{via:<7}{rate:>9,}{result.achieved_per_s:>12,.0f}"
         f"{percentile(ordered, 0.5):>9.1f}{percentile(ordered, 0.99):>9.1f}"
         f"{ordered[-1] / 1000:>9.1f}  {arrived}"
     )
@@ -196,24 +256,26 @@ def main() -> int:
     parser.add_argument("--rates", default="1000,10000,100000", help="events/s, comma-separated")
     parser.add_argument("--seconds", type=float, default=5.0, help="writing time per run")
     parser.add_argument("--engines", default="rillet,bytewax")
+    parser.add_argument("--inputs", default="file,redis", help="file and/or redis")
     args = parser.parse_args()
     engines = args.engines.split(",")
     if "bytewax" in engines and importlib.util.find_spec("bytewax") is None:
         print("note: skipping bytewax (not importable; pip install -e '.[bench]' to compare)")
         engines.remove("bytewax")
     events = Events.generate()
-    print(f"W1 on a followed file, {args.seconds:g} s per run; latency from write to output")
+    print(f"W1, {args.seconds:g} s per run; latency from write to output")
     print(
-        f"{'engine':<9}{'rate/s':>9}{'achieved/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'engine':<9}{'input':<7}{'rate/s':>9}{'achieved/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'max ms':>9}  outputs"
     )
     lost = False
-    for rate in (int(r) for r in args.rates.split(",")):
-        for engine in engines:
-            with tempfile.TemporaryDirectory(prefix="rillet-latency-") as folder:
-                result = run_one(engine, rate, args.seconds, events, Path(folder))
-            lost |= len(result.latencies_us) != result.expected
-            print(row(engine, rate, result), flush=True)
+    for via in args.inputs.split(","):
+        for rate in (int(r) for r in args.rates.split(",")):
+            for engine in engines:
+                with tempfile.TemporaryDirectory(prefix="rillet-latency-") as folder:
+                    result = run_one(engine, via, rate, args.seconds, events, Path(folder))
+                lost |= len(result.latencies_us) != result.expected
+                print(row(engine, via, rate, result), flush=True)
     return 1 if lost else 0
 
 

@@ -1,9 +1,13 @@
-"""W1 on bytewax, reading a followed file: `python bench/latency_bytewax.py INPUT OUTPUT`.
+"""W1 on bytewax, reading a followed file or a Redis stream:
+`python bench/latency_bytewax.py INPUT OUTPUT` or `... --redis URL STREAM OUTPUT`.
 
-The peer of `w1_latency.rill` for `latency.py`: a source partition that returns the lines
-appended since its last call (bytewax calls it again at once after a batch, 1 ms later after an
-empty one), the same filter and projection keeping `ts`, and a sink that flushes each batch so
-a reader sees it as soon as bytewax wrote it. Runs until stopped.
+The peer of `w1_latency.rill` and `w1_latency_redis.rill` for `latency.py`: a source partition
+that returns the lines appended since its last call (bytewax calls it again at once after a
+batch, 1 ms later after an empty one), or the stream's entries added since (`XREAD` from the
+last id read, without blocking: bytewax's own polling paces it), the same filter and
+projection keeping `ts`, and a sink that flushes each batch so a reader sees it as soon as
+bytewax wrote it. Bytewax has no Redis connector: this partition is the simplest reading, with
+no consumer group and no acknowledgement. Runs until stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from bytewax.testing import run_main
 from peer_bytewax import Click, JsonLinesSink, _Partition
 
 CHUNK_BYTES = 1 << 20
+BATCH_ENTRIES = 1000  # rillet's default batch_size
 
 
 class _Tail(StatefulSourcePartition[bytes, None]):
@@ -52,6 +57,39 @@ class FollowedFile(FixedPartitionedSource[bytes, None]):
         return _Tail(self.path)
 
 
+class _StreamTail(StatefulSourcePartition[bytes, None]):
+    def __init__(self, url: str, stream: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.stream, self.last = stream, "0-0"
+
+    def next_batch(self) -> list[bytes]:
+        read = self.client.xread({self.stream: self.last}, count=BATCH_ENTRIES)
+        if not read:
+            return []
+        entries = read[0][1]
+        self.last = entries[-1][0]
+        return [fields[b"data"] for _, fields in entries]
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RedisStream(FixedPartitionedSource[bytes, None]):
+    def __init__(self, url: str, stream: str) -> None:
+        self.url, self.stream = url, stream
+
+    def list_parts(self) -> list[str]:
+        return ["stream"]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _StreamTail:
+        return _StreamTail(self.url, self.stream)
+
+
 class _FlushingPartition(_Partition):
     def write_batch(self, items: list) -> None:
         super().write_batch(items)
@@ -63,10 +101,10 @@ class FlushingSink(JsonLinesSink):
         return _FlushingPartition(self.path)
 
 
-def flow(source: str, target: str) -> Dataflow:
+def flow(source: FixedPartitionedSource, target: str) -> Dataflow:
     decoder = msgspec.json.Decoder(Click)
     f = Dataflow("rillet-bench-latency")
-    clicks = op.map("decode", op.input("read", f, FollowedFile(source)), decoder.decode)
+    clicks = op.map("decode", op.input("read", f, source), decoder.decode)
     ok = op.filter("where", clicks, lambda c: c.status == 200)
     rows = op.map(
         "select",
@@ -84,5 +122,9 @@ def flow(source: str, target: str) -> Dataflow:
 
 
 if __name__ == "__main__":
-    Path(sys.argv[2]).parent.mkdir(parents=True, exist_ok=True)
-    run_main(flow(sys.argv[1], sys.argv[2]))
+    if sys.argv[1] == "--redis":
+        source: FixedPartitionedSource = RedisStream(sys.argv[2], sys.argv[3])
+    else:
+        source = FollowedFile(sys.argv[1])
+    Path(sys.argv[-1]).parent.mkdir(parents=True, exist_ok=True)
+    run_main(flow(source, sys.argv[-1]))

@@ -22,6 +22,7 @@ from rillet.runtime import RecordError, Registry, RunMetrics, first_failure
 from rillet.runtime.checkpoint import CheckpointStore, Manifest
 from rillet.runtime.connector import ConnectorError
 from rillet.runtime.failure import StateMismatch
+from rillet.runtime.monitor.checkpointsummary import checkpoint_lines
 from rillet.runtime.monitor.logs import configure as configure_logging
 from rillet.runtime.monitor.monitor import Monitor
 from rillet.runtime.plan import Plan, Sink
@@ -76,6 +77,7 @@ def _summary(metrics: RunMetrics) -> str:
         f"  sink   {m.name:<24} wrote {m.records_in:>11,}{_speed(m.records_in, m.busy_s)}"
         for m in metrics.by_kind("sink")
     )
+    lines.extend(checkpoint_lines(metrics.checkpoints))
     return "\n".join(lines)
 
 

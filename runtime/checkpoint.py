@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 KEEP_CHECKPOINTS = 3
+SEGMENTS = "segments"
+"""The folder of incremental operators' state segments, in the checkpoints' (`segments.py`)."""
 HISTORY = "history.jsonl"
 """Every checkpoint saved, less the operators' state, one JSON line each: never pruned."""
 
@@ -44,6 +46,10 @@ class OperatorState(msgspec.Struct, frozen=True):
     origin: int | None = None
     """What reached the operator in this checkpoint came from input read from checkpoint
     `origin` on (None: taken before rillet kept lineage)."""
+    segments: list[str] | None = None
+    """An incremental operator's state (`segments.py`): the segments it is made of, oldest
+    first, `state` being empty; while its checkpoint is in flight, an empty list, `state`
+    holding the changes. None: `state` is the whole snapshot."""
 
 
 class PipelineIdentity(msgspec.Struct, frozen=True):
@@ -153,6 +159,33 @@ class FileCheckpointStore:
     def hold(self) -> AbstractContextManager[None]:
         return statefolder.hold(self.folder)
 
+    @property
+    def _segments(self) -> Path:
+        return self.folder / SEGMENTS
+
+    def put_segment(self, checkpoint_id: int, name: str, data: bytes) -> None:
+        """Written like a manifest (`save`): whole under its name, or not at all."""
+        path = self._segments / name
+        try:
+            self._segments.mkdir(parents=True, exist_ok=True)
+            _write_durably(path, data)
+        except OSError as e:
+            reason = e.strerror or str(e)
+            raise not_saved(checkpoint_id, statefolder.shown(path), reason, self.latest()) from e
+
+    def get_segment(self, name: str) -> bytes:
+        return (self._segments / name).read_bytes()
+
+    def segment_names(self) -> list[str]:
+        if not self._segments.is_dir():
+            return []
+        return [p.name for p in self._segments.iterdir() if not p.name.endswith(".tmp")]
+
+    def drop_segments(self, names: list[str]) -> None:
+        for name in names:
+            with contextlib.suppress(OSError):  # the next checkpoint tries again
+                (self._segments / name).unlink(missing_ok=True)
+
     def _paths(self) -> list[Path]:
         if not self.folder.is_dir():
             return []
@@ -160,22 +193,10 @@ class FileCheckpointStore:
 
     def save(self, manifest: Manifest) -> None:
         path = self.folder / f"checkpoint-{manifest.checkpoint_id:09d}.msgpack"
-        temporary = path.with_suffix(".tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as f:
-                f.write(seal(msgspec.msgpack.encode(manifest)))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, path)
-            directory = os.open(self.folder, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            _write_durably(path, seal(msgspec.msgpack.encode(manifest)))
         except OSError as e:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
             raise not_saved(
                 manifest.checkpoint_id, statefolder.shown(path), e.strerror or str(e), self.latest()
             ) from e
@@ -228,6 +249,28 @@ class FileCheckpointStore:
         for path in self._paths():
             path.unlink()
         (self.folder / HISTORY).unlink(missing_ok=True)
+        self.drop_segments(self.segment_names())
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Written to a temporary file, fsynced, then renamed over `path`, the folder fsynced: a
+    reader sees all of `data` under `path` or nothing, even after a crash."""
+    temporary = path.with_suffix(".tmp")
+    try:
+        with open(temporary, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def without_state(manifest: Manifest) -> Manifest:

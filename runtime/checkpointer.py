@@ -20,9 +20,11 @@ from .clock import Clock
 from .compile import PhysicalNode, PhysicalPlan
 from .connector import Sink, Source
 from .coordinator import Coordinator
+from .incremental import Incremental
 from .item import NEVER, Barrier, Watermark
 from .lineage import FIRST, HoldsInput, Origins
 from .metrics import RunMetrics
+from .segments import SegmentedStore
 from .stateid import identities, shape
 from .topology import Topology, holding_sources, send_all
 
@@ -84,6 +86,9 @@ class Checkpointer:
         self.sinks = sinks
         self.store = store
         self.keys = identities(physical.plan)  # each operator's state is saved under its own
+        self.incremental = isinstance(store, SegmentedStore)
+        self._chained: set[str] = set()  # operators whose changes since a base are being saved
+        self._shown: dict[str, str] = {}  # each operator's state key -> its name in the metrics
         self.coordinator = (
             None
             if store is None
@@ -164,8 +169,10 @@ class Checkpointer:
         try:
             while self._to_save:
                 manifest = self._to_save.pop(0)
+                began = self.clock.monotonic_s()
                 with anyio.CancelScope(shield=True):  # a save begun is finished
                     await anyio.to_thread.run_sync(self.store.save, manifest)
+                self.metrics.checkpoints.saving_s += self.clock.monotonic_s() - began
                 self._checkpointed(manifest)
         finally:
             self._saving = False
@@ -239,9 +246,15 @@ class Checkpointer:
     def _checkpointed(self, manifest: Manifest) -> None:
         """Checkpoint metrics first, then whatever completing a checkpoint sets off."""
         size = sum(len(saved.state) for saved in manifest.operators.values())
-        self.metrics.checkpoints.complete(
-            manifest.checkpoint_id, manifest.time_ms, self.clock.monotonic_s(), size
-        )
+        checkpoints, stored = self.metrics.checkpoints, {}
+        if isinstance(self.store, SegmentedStore):
+            stored = self.store.stored_bytes
+            checkpoints.compacted_bytes = self.store.compacted_bytes
+        for key, saved in manifest.operators.items():
+            kept = stored.get(key, len(saved.state)) if saved.segments == [] else len(saved.state)
+            checkpoints.operator(self._shown.get(key, key)).saved(len(saved.state), kept)
+        now = self.clock.monotonic_s()
+        checkpoints.complete(manifest.checkpoint_id, manifest.time_ms, now, size)
         self.saved = manifest
         if self._newly_saved is not None:
             self._newly_saved.set()
@@ -282,24 +295,43 @@ class Checkpointer:
     async def aligned(self, node: PhysicalNode, checkpoint_id: int, outlets: list[Outlet]) -> None:
         """Take this node's part in a checkpoint, let its senders go on, pass the barrier."""
         if self.coordinator is not None:
-            kind, key, value = await self._part(node, checkpoint_id)
+            kind, key, value = await self._part(node, checkpoint_id, changes=self.incremental)
             self.coordinator.contribute(checkpoint_id, node.id, kind, key, value)
         self.topology.alignments[node.id].release(checkpoint_id)
         await self.topology.broadcast(node, outlets, Barrier(checkpoint_id))
 
-    async def _part(self, node: PhysicalNode, checkpoint_id: int) -> tuple[str, str | None, Any]:
+    async def _part(
+        self, node: PhysicalNode, checkpoint_id: int, changes: bool = False
+    ) -> tuple[str, str | None, Any]:
+        """The node's part of a checkpoint; an operator's, only its changes since its last
+        part when it can say (`incremental.py`) and `changes` is asked for."""
         if node.kind == "operator":
-            op = node.plan_nodes[0].op
-            snapshot = node.operator.snapshot()
-            held = held_since(node.operator, snapshot, checkpoint_id)
-            state = msgspec.msgpack.encode(snapshot)
-            key = self.keys[node.plan_nodes[0].id]
-            return "operator", key, OperatorState(fingerprint_of(op), state, held)
+            return "operator", *self._operator_part(node, checkpoint_id, changes)
         if node.kind == "sink":
             sink = self.sinks[node.name]
             committed = await sink.precommit() if isinstance(sink, Flushing) else None
             return "sink", node.name, committed
         return "pass", None, None
+
+    def _operator_part(
+        self, node: PhysicalNode, checkpoint_id: int, changes: bool
+    ) -> tuple[str, OperatorState]:
+        operator, key = node.operator, self.keys[node.plan_nodes[0].id]
+        began = self.clock.monotonic_s()
+        segments: list[str] | None = None
+        if changes and isinstance(operator, Incremental):
+            snapshot: Any = operator.changes(whole=key not in self._chained)
+            self._chained.add(key)
+            segments = []  # changes, to be written as a segment (`segments.py`)
+        else:
+            snapshot = operator.snapshot()
+            self._chained.discard(key)  # saved whole: changes start over from a base
+        held = held_since(operator, snapshot, checkpoint_id)
+        state = msgspec.msgpack.encode(snapshot)
+        fingerprint = fingerprint_of(node.plan_nodes[0].op)
+        self._shown[key] = self.metrics.nodes[node.id].name
+        self.metrics.checkpoints.operator(self._shown[key]).took(self.clock.monotonic_s() - began)
+        return key, OperatorState(fingerprint, state, held, segments=segments)
 
     async def retire(self, node: PhysicalNode) -> None:
         """The node has finished: its final part stands for it in later checkpoints. A sink

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .clock import Clock
+from .incremental import Changes, ListChanges
 from .item import Batch
 from .keyed import TimeReader
 from .operator import Output, StatelessOperator
@@ -46,6 +47,11 @@ class Side:
         self.out_of_order: list[tuple[int, int, Any]] = []  # (time, arrival, key): a heap
         self.waiting: dict[int, dict] = {}
         self.arrivals = 0
+        # what changed since the last `changes`, for incremental checkpoints; None until a
+        # checkpoint first asks: (arrival number, key) of records added or matched, and the
+        # arrival numbers of records forgotten
+        self.journal: list[tuple[int, Any]] | None = None
+        self.forgotten: list[int] = []
 
     def add(self, key: Any, ts: int, record: dict, waits: bool = False) -> None:
         arrival = self.arrivals
@@ -63,6 +69,8 @@ class Side:
                 self.keys.append(key)
         if waits:
             self.waiting[arrival] = record
+        if self.journal is not None:
+            self.journal.append((arrival, key))
 
     def expire(self, horizon: int) -> list[dict]:
         """Forget the records older than `horizon`; those still waiting, oldest first."""
@@ -72,7 +80,7 @@ class Side:
         del times[:cut], keys[:cut]
         while out_of_order and out_of_order[0][0] < horizon:
             expiring[heapq.heappop(out_of_order)[2]] += 1
-        by_key, waiting = self.by_key, self.waiting
+        by_key, waiting, journal = self.by_key, self.waiting, self.journal
         unmatched: list[Entry] = []
         for key, count in expiring.items():
             entries = by_key[key]
@@ -84,6 +92,8 @@ class Side:
                 del entries[0]
             else:
                 gone = _drop_oldest(entries, count, horizon)
+            if journal is not None:
+                self.forgotten.extend(entry[2] for entry in gone)
             if waiting:
                 unmatched.extend(entry for entry in gone if entry[2] in waiting)
         unmatched.sort(key=lambda entry: (entry[0], entry[2]))
@@ -95,6 +105,29 @@ class Side:
         held.sort(key=lambda h: h[3])
         waiting = self.waiting
         return [(key, ts, record, a not in waiting) for key, ts, record, a in held]
+
+    def changes(self, whole: bool, matched: bool) -> ListChanges:
+        """Its records (by arrival number; with whether each is `matched` yet, when asked) added
+        or changed since the last call, and those forgotten; all it holds when `whole`."""
+        journal, forgotten = self.journal, self.forgotten
+        self.journal, self.forgotten = [], []
+        by_key, waiting, upserts = self.by_key, self.waiting, {}
+        if whole or journal is None:
+            held = sorted(
+                (a, key, ts, record) for key, entries in by_key.items() for ts, record, a in entries
+            )
+            if not matched:
+                return ListChanges([(a, (key, ts, r)) for a, key, ts, r in held], [])
+            elements = [(a, (key, ts, r, a not in waiting)) for a, key, ts, r in held]
+            return ListChanges(elements, [])
+        touched: dict[Any, set[int]] = {}
+        for arrival, key in journal:
+            touched.setdefault(key, set()).add(arrival)
+        for key, arrivals in touched.items():  # each touched key's list walked once
+            for ts, record, arrival in by_key.get(key, ()):
+                if arrival in arrivals:
+                    upserts[arrival] = _element((key, ts, record, arrival not in waiting), matched)
+        return ListChanges(sorted(upserts.items()), forgotten)
 
     @classmethod
     def of(cls, records: list[tuple[Any, int, dict, bool]], expires: bool) -> Side:
@@ -121,6 +154,11 @@ def _drop_oldest(entries: list[Entry], count: int, horizon: int) -> list[Entry]:
             kept.append(entry)
     entries[:at] = kept
     return gone
+
+
+def _element(held: tuple[Any, int, dict, bool], matched: bool) -> tuple:
+    """A record as a snapshot lists it: the right side's without whether it matched."""
+    return held if matched else held[:3]
 
 
 def key_function(fields: tuple[str, ...]) -> Callable[[dict], Any]:
@@ -180,6 +218,7 @@ class JoinOperator(StatelessOperator):
         frees = port == 1 and self.left_join
         waiting, merge, emit = self.sides[0].waiting, self._merge, out.emit
         expires, arrival = side.expires, side.arrivals
+        journal, matched = side.journal, self.sides[0].journal
         for record, offset, ts in self.readers[port].times(batch, out):
             key = record.get(key_field) if key_field is not None else key_of(record)
             if key is None:
@@ -200,8 +239,9 @@ class JoinOperator(StatelessOperator):
                             emit(merge(record, other[1]), offset)
                         else:
                             emit(merge(other[1], record), offset)
-                            if frees:
-                                waiting.pop(other[2], None)
+                            freed = frees and waiting.pop(other[2], None) is not None
+                            if freed and matched is not None:  # for `changes`
+                                matched.append((other[2], key))
             entries = mine.get(key)
             if entries is None:
                 mine[key] = [(ts, record, arrival)]
@@ -215,6 +255,8 @@ class JoinOperator(StatelessOperator):
                     keys.append(key)
             if waits and not paired:
                 waiting[arrival] = record
+            if journal is not None:
+                journal.append((arrival, key))
             arrival += 1
         side.arrivals = arrival
 
@@ -231,14 +273,23 @@ class JoinOperator(StatelessOperator):
 
     def on_end(self, out: Output) -> None:
         """The left records still waiting can find no partner now, in arrival order."""
-        waiting = self.sides[0].waiting
-        for record in waiting.values():
+        left = self.sides[0]
+        for record in left.waiting.values():
             out.emit(self._merge(record, self.nulls))
-        waiting.clear()
+        if left.journal is not None:  # each is taken as matched now
+            left.journal.extend((a, self.keys[0](r)) for a, r in left.waiting.items())
+        left.waiting.clear()
 
     def snapshot(self) -> JoinState:
         left, right = self.sides
         return JoinState(left.records(), [(k, ts, r) for k, ts, r, _ in right.records()])
+
+    def changes(self, whole: bool) -> Changes:
+        """For incremental checkpoints: the snapshot's lists, changed since the last call."""
+        left, right = self.sides
+        whole = whole or left.journal is None or right.journal is None
+        lists = {"left": left.changes(whole, True), "right": right.changes(whole, False)}
+        return Changes(whole, {"version": JoinState.__struct_config__.tag}, lists)
 
     def restore(self, raw: Any) -> None:
         state = read(raw, JoinState)

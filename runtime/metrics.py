@@ -85,6 +85,25 @@ class CheckpointRecord:
 
 
 @dataclass(slots=True)
+class OperatorCheckpoints:
+    """One operator's part in the checkpoints of a run."""
+
+    taking_s: float = 0.0
+    """Time spent taking its parts (its snapshot or changes, encoded): the data waits meanwhile."""
+    written_bytes: int = 0
+    """What its parts wrote, together: with incremental checkpoints, only what changed."""
+    state_bytes: int = 0
+    """Its largest state as a checkpoint kept it (for incremental ones, the stored chain)."""
+
+    def took(self, seconds: float) -> None:
+        self.taking_s += seconds
+
+    def saved(self, written: int, state: int) -> None:
+        self.written_bytes += written
+        self.state_bytes = max(self.state_bytes, state)
+
+
+@dataclass(slots=True)
 class CheckpointMetrics:
     completed: int = 0
     last: CheckpointRecord | None = None
@@ -95,6 +114,18 @@ class CheckpointMetrics:
     size_bytes: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS_BYTES))
     _began_s: dict[int, float] = field(default_factory=dict)
     """Checkpoints in flight (one at a time, and a last one when stopping)."""
+    operators: dict[str, OperatorCheckpoints] = field(default_factory=dict)
+    """By the operator's name in the run's metrics."""
+    saving_s: float = 0.0
+    """Time the saver thread spent writing checkpoints, together."""
+    compacted_bytes: int = 0
+    """What compacting incremental operators' chains wrote, besides their parts."""
+
+    def operator(self, name: str) -> OperatorCheckpoints:
+        found = self.operators.get(name)
+        if found is None:
+            found = self.operators[name] = OperatorCheckpoints()
+        return found
 
     def begin(self, checkpoint_id: int, now_s: float) -> None:
         self._began_s[checkpoint_id] = now_s

@@ -1,7 +1,8 @@
 """Where a run keeps its checkpoints, chosen in this one place: a folder beside the pipeline
 file (`.rillet/<pipeline>/`), the folder of `--state-dir`, or the store of the broker named by
 `--state-store`; a worker of a `--workers` run in a place of its own inside it (`worker-<i>`).
-Brokers come from plugins (`Plugin.broker`), found by their URL's scheme."""
+Brokers come from plugins (`Plugin.broker`), found by their URL's scheme. A store that can keep
+segments gets incremental checkpoints (`segments.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 
 from .checkpoint import CheckpointStore, FileCheckpointStore
 from .registry import Registry, missing
+from .segments import segmented
 
 
 class BrokerError(Exception):
@@ -48,13 +50,13 @@ def checkpoint_store(
     own = None if worker is None else f"worker-{worker}"
     if state_store:
         key = f"rillet:{group}:state" + (f":{own}" if own else "")
-        return broker(registry, state_store).checkpoint_store(key)
+        return segmented(broker(registry, state_store).checkpoint_store(key))
     if state_dir:
         folder = Path(state_dir)
     else:
         pipeline = Path(pipeline_file).resolve()
         folder = pipeline.parent / ".rillet" / pipeline.stem
-    return FileCheckpointStore(folder / own if own else folder)
+    return segmented(FileCheckpointStore(folder / own if own else folder))
 
 
 __all__ = ["BrokerError", "broker", "checkpoint_store"]

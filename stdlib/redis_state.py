@@ -4,8 +4,10 @@ several machines share one store and a worker's checkpoints outlive its machine.
 The manifests of one worker are the fields of one hash, keyed by checkpoint id; the last few are
 kept, as in the folder store. A hash field is written whole or not at all, so a reader never sees
 half a manifest; each is sealed with a checksum (`runtime/envelope.py`), and one that fails it is
-skipped with a warning for the one before. How durable a saved checkpoint is depends on the
-server's persistence settings (`appendonly yes` with `appendfsync everysec` or `always`).
+skipped with a warning for the one before. An incremental operator's state segments
+(`runtime/segments.py`) are the fields of a second hash beside it, `<key>:segments`. How
+durable a saved checkpoint is depends on the server's persistence settings (`appendonly yes`
+with `appendfsync everysec` or `always`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,35 @@ class RedisCheckpointStore:
                 "cannot add checkpoint %d to %s: %s", manifest.checkpoint_id, self._history, e
             )
 
+    @property
+    def _segments(self) -> str:
+        return f"{self.key}:segments"
+
+    def put_segment(self, checkpoint_id: int, name: str, data: bytes) -> None:
+        import redis
+
+        try:
+            self.client.hset(self._segments, name, data)
+        except redis.RedisError as e:
+            where = f"Redis ({self._segments})"
+            raise not_saved(checkpoint_id, where, str(e).rstrip("."), self.newest) from e
+
+    def get_segment(self, name: str) -> bytes:
+        data = self.client.hget(self._segments, name)
+        if data is None:
+            raise KeyError(f"not in {self._segments}")
+        return data
+
+    def segment_names(self) -> list[str]:
+        return [name.decode() for name in self.client.hkeys(self._segments)]
+
+    def drop_segments(self, names: list[str]) -> None:
+        import redis
+
+        if names:
+            with suppress(redis.RedisError):  # the next checkpoint tries again
+                self.client.hdel(self._segments, *names)
+
     def _read(self, checkpoint_id: int) -> Manifest | None:
         data = self.client.hget(self.key, str(checkpoint_id))
         try:
@@ -106,7 +137,7 @@ class RedisCheckpointStore:
         return entries
 
     def clear(self) -> None:
-        self.client.delete(self.key, self._history)
+        self.client.delete(self.key, self._history, self._segments)
         self.newest = None
 
     def hold(self) -> AbstractContextManager[None]:

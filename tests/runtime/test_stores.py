@@ -10,6 +10,7 @@ import pytest
 
 from rillet.runtime.checkpoint import FileCheckpointStore
 from rillet.runtime.plugin import Registry
+from rillet.runtime.segments import SegmentedStore
 from rillet.runtime.stores import BrokerError, checkpoint_store
 from rillet.stdlib import plugin as std
 from rillet.stdlib.redis_state import RedisCheckpointStore
@@ -19,8 +20,9 @@ REGISTRY = Registry.from_plugins([std])
 
 
 def folder_of(store: object) -> Path:
-    assert isinstance(store, FileCheckpointStore)
-    return store.folder
+    assert isinstance(store, SegmentedStore)  # both stores keep incremental state
+    assert isinstance(store.store, FileCheckpointStore)
+    return store.store.folder
 
 
 def test_checkpoints_are_kept_beside_the_pipeline_or_in_the_state_dir(tmp_path: Path) -> None:
@@ -38,8 +40,9 @@ def test_a_state_store_url_is_served_by_the_broker_of_its_scheme(tmp_path: Path)
     store = checkpoint_store(
         REGISTRY, "p.rill", state_dir=None, state_store=REDIS.url, group="g", worker=2
     )
-    assert isinstance(store, RedisCheckpointStore)
-    assert store.key == "rillet:g:state:worker-2"
+    assert isinstance(store, SegmentedStore)
+    assert isinstance(store.store, RedisCheckpointStore)
+    assert store.store.key == "rillet:g:state:worker-2"
 
 
 def test_a_url_no_broker_serves_is_refused_naming_those_that_are() -> None:
