@@ -20,6 +20,7 @@ import heapq
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from .clock import Clock
@@ -31,6 +32,7 @@ from .opstate import JoinState, hashable, read
 from .plan import Join
 
 Entry = tuple[int, dict, int]  # (event time, record, arrival number)
+_time = itemgetter(0)
 ANY_TIME = 2**64  # the distance allowed without `within`: more than any two times apart
 
 
@@ -209,7 +211,9 @@ class JoinOperator(StatelessOperator):
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
         """Pair each record with the other side's under its key, then keep it: one loop with
-        the side's structures at hand, since it runs for every record."""
+        the side's structures at hand, since it runs for every record. A record's pairs come
+        out in the order of the other side's event time, then arrival, so a `dedupe` after the
+        join keeps the earliest partner, as on Flink (docs/flink.md)."""
         side, their_keys = self.sides[port], self.sides[1 - port].by_key
         mine, times, keys = side.by_key, side.times, side.keys
         key_field, key_of = self.key_fields[port], self.keys[port]
@@ -231,8 +235,8 @@ class JoinOperator(StatelessOperator):
                 out.error(record, offset, str(e))
                 continue
             paired = False
-            if matches is not None:
-                for other in matches:
+            if matches is not None:  # in the other side's time order, then arrival's
+                for other in matches if len(matches) == 1 else sorted(matches, key=_time):
                     if -within <= ts - other[0] <= within:
                         paired = True
                         if port == 0:
