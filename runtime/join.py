@@ -28,6 +28,10 @@ from .plan import Join
 Entry = tuple[int, dict]  # (event time, record)
 
 
+def _time(match: tuple[int, Entry]) -> int:
+    return match[1][0]
+
+
 class Side:
     """One side's buffered records: per key, by arrival number, in arrival order; those of a
     side that `expires` also in a heap by time. `waiting` holds, by arrival number, the
@@ -170,11 +174,13 @@ class JoinOperator(StatelessOperator):
         out: Output,
     ) -> bool:
         """Emits `record` paired with each of `matches` (the other side's records under its
-        key, in arrival order) close enough in time; whether any was (those on the left stop
-        waiting)."""
+        key, in arrival order) close enough in time, in the order of their event time, then
+        arrival, so a `dedupe` after the join keeps the earliest of them, as on Flink
+        (docs/flink.md); whether any was paired (those on the left stop waiting)."""
         within, waiting = self.within, self.sides[0].waiting
         paired = False
-        for arrival, (other_ts, other) in matches.items():
+        ordered = matches.items() if len(matches) == 1 else sorted(matches.items(), key=_time)
+        for arrival, (other_ts, other) in ordered:
             if within is None or abs(ts - other_ts) <= within:
                 paired = True
                 if port == 0:
