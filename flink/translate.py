@@ -41,6 +41,7 @@ from .connectors import (
     sink_table,
     source_table,
 )
+from .dedupe import DedupeStep, dedupe_step
 from .sqlexpr import SqlExpr, Unmappable, ident
 
 
@@ -68,7 +69,8 @@ class View:
 
 @dataclass
 class FlinkJob:
-    statements: list[str] = field(default_factory=list)
+    statements: list[str | DedupeStep] = field(default_factory=list)
+    """SQL, and the `dedupe` steps that pass a view through the DataStream API."""
     sinks: list[tuple[SinkTable, str]] = field(default_factory=list)
     """Each sink's table and the query whose rows it receives; a sink nothing flows into (a
     `late into` or `errors into` target) is listed with an empty query."""
@@ -233,11 +235,10 @@ def _node(
             )
             return View(list(columns), view.timed), "CASE over the table's rows, read at build"
         case Dedupe():
-            raise Unmappable(
-                "`dedupe` keeps the first record per key in arrival order, which Flink does not"
-                " reproduce (after a join its rows come in another order), and Flink SQL's"
-                " deduplication has no `within` (docs/flink.md)"
-            )
+            columns_of = {i: v.columns for i, v in views.items()}
+            step, how = dedupe_step(plan, node, op, inputs[0].timed, columns_of)
+            job.statements.append(step)
+            return inputs[0], how
     raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
 
 
