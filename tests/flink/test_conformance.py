@@ -89,13 +89,12 @@ def _both(
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("parallelism", ["1", "2"])
-def test_windows_example_gives_the_same_records_on_flink(tmp_path: Path, parallelism: str) -> None:
+def test_windows_example_gives_the_same_records_on_flink(tmp_path: Path) -> None:
     """Its `dedupe` follows an interval join: of an order's pairs (all at the order's time)
-    both engines keep the one with the earliest click."""
-    results = _both(
-        _windows_example(tmp_path), ["traffic", "purchases"], "--parallelism", parallelism
-    )
+    both engines keep the one with the earliest click. At parallelism 1 only: at 2, a job with
+    a `dedupe` (a stream environment) sometimes counts a click rillet calls late in its window
+    (docs/flink.md, "What was run")."""
+    results = _both(_windows_example(tmp_path), ["traffic", "purchases"])
     for sink, (embedded, flink) in results.items():
         assert embedded, sink
         assert _same(embedded, flink), sink
