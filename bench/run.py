@@ -11,6 +11,8 @@ equal to the floor's byte for byte (W5's as sorted lines: its two inputs are rea
 so pairs may come out in another order); the run fails if one differs. `--check-only` runs each
 engine once and only checks the outputs (the CI smoke test: never timing). N counts the clicks;
 W5 also reads N / 10 orders. `bench/memory.py` shows peak RSS at two input sizes.
+`--only startup` (also part of the default) times start-up: the median wall time of `rillet run`
+of W1 on a one-line input beside that of `python -c pass`, K runs each (at least 5), in turn.
 """
 
 from __future__ import annotations
@@ -153,11 +155,32 @@ def engines(name: str, inputs: list[Path], out: Path) -> dict[str, tuple[list[st
     return result
 
 
+STARTUP = "startup"
+STARTUP_RUNS = 5
+
+
+def startup(runs: int, data_dir: Path, out: Path) -> None:
+    """Print the start-up row: a whole `rillet run` of W1 over one event beside the Python
+    interpreter alone, the medians of their wall times, taken in turn."""
+    one = input_files("W1", 1, data_dir)[0]
+    rillet = engines("W1", [one], out)["rillet"][0]
+    python = [sys.executable, "-c", "pass"]
+    walls: dict[str, list[float]] = {"rillet": [], "python": []}
+    for _ in range(max(runs, STARTUP_RUNS)):
+        walls["rillet"].append(measure(rillet).wall_s)
+        walls["python"].append(measure(python).wall_s)
+    run_s, bare_s = (statistics.median(w) for w in walls.values())
+    print(
+        f"{'start-up':<10}{'rillet':<10}{run_s:>11.3f}s  (`rillet run` of W1 over one event; "
+        f"`python -c pass` {bare_s:.3f}s, so rillet's own {run_s - bare_s:.3f}s)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", default=",".join(WORKLOADS))
+    parser.add_argument("--only", default=",".join([*WORKLOADS, STARTUP]))
     parser.add_argument(
         "--check-only",
         action="store_true",
@@ -181,7 +204,10 @@ def main() -> int:
             f"{'peak RSS':>11}  output"
         )
     differ = []
-    for name in args.only.split(","):
+    names = args.only.split(",")
+    for name in names:
+        if name == STARTUP:
+            continue
         title, ordered = WORKLOADS[name].title, WORKLOADS[name].ordered
         commands = engines(name, input_files(name, args.events, args.data), args.out)
         measured: dict[str, list[Measured]] = {engine: [] for engine in commands}
@@ -216,6 +242,8 @@ def main() -> int:
                 f"{rss_kib / 1024:>8.0f} MiB  {check}"
             )
         print(f"{'':<10}({title})")
+    if STARTUP in names and not args.check_only:
+        startup(runs, args.data, args.out)
     if differ:
         print(f"outputs differ from the floor's: {', '.join(differ)}")
         return 1

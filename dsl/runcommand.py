@@ -83,8 +83,8 @@ def _tune_gc() -> None:
     """Before running: the objects of start-up (modules, grammar, plan) are never garbage, so
     move them out of the collector's sight (`freeze`), and collect less often: a run allocates
     batches of records at a high rate, nearly all freed by reference counting, and the default
-    thresholds spend much of a windowed run re-scanning its open windows."""
-    gc.collect()
+    thresholds spend much of a windowed run re-scanning its open windows. No collection first:
+    the little garbage of start-up is not worth a pass over every object (20 ms)."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
@@ -102,25 +102,19 @@ Beside = Callable[[Execution], Coroutine[Any, Any, None]]
 
 
 async def _run_until_signalled(
-    execution: Execution, monitor: Monitor, resume: Manifest | None, beside: Beside | None = None
-) -> tuple[RunMetrics, int | None]:
+    execution: Execution, monitor: Monitor, stopper: Stopper, beside: Beside | None = None
+) -> RunMetrics:
     """Run, watched by `monitor` (and `beside`, with --watch); the first SIGINT or SIGTERM
     stops the run after a last checkpoint, or at once if that takes more than a few seconds; a
     second one at once (`stopping.py`)."""
-    loop = asyncio.get_running_loop()
-    stopper = Stopper(
-        execution.request_stop,
-        loop.call_soon_threadsafe,
-        lambda: _resumes_from(execution.last_saved or resume),
-    )
-    with handling(stopper):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(monitor.run)
-            if beside is not None:
-                tg.start_soon(beside, execution)
-            metrics = await execution.run()
-            tg.cancel_scope.cancel()
-    return metrics, stopper.received
+    stopper.attach(asyncio.get_running_loop().call_soon_threadsafe)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(monitor.run)
+        if beside is not None:
+            tg.start_soon(beside, execution)
+        metrics = await execution.run()
+        tg.cancel_scope.cancel()
+    return metrics
 
 
 def _resumes_from(saved: Manifest | None) -> str:
@@ -242,16 +236,19 @@ def _run(args: argparse.Namespace, held: ExitStack, watching: Watching | None) -
             drop_state=frozenset(args.drop_state),
         )
         monitor = Monitor(execution, _display(args, plan), Path(args.file).name)
-        with _serving(monitor, args.http, token):
+        running = execution
+        stopper = Stopper(running.request_stop, lambda: _resumes_from(running.last_saved or resume))
+        with handling(stopper), _serving(monitor, args.http, token):
             _tune_gc()
-            metrics, signum = anyio.run(
+            metrics = anyio.run(
                 _run_until_signalled,
                 execution,
                 monitor,
-                resume,
+                stopper,
                 watching.stop_on_change if watching is not None else None,
                 backend_options=_backend_options(),
             )
+        signum = stopper.received
     except KeyboardInterrupt:
         print("rillet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -47,18 +47,19 @@ class Stopper:
     """The signal handlers of one run.
 
     `request` is called, in the event loop, when the first signal arrives; `resumes` says where
-    the next run goes on, for the message printed when the process ends at once.
+    the next run goes on, for the message printed when the process ends at once. The handlers
+    are in place from before the run's event loop starts (the address `--http` serves is
+    printed before it): a signal that comes first is passed on once the loop is `attach`ed.
     """
 
     def __init__(
         self,
         request: Callable[[], None],
-        schedule: Callable[[Callable[[], None]], object],
         resumes: Callable[[], str],
         grace_s: float = GRACE_S,
     ) -> None:
         self._request = request
-        self._schedule = schedule
+        self._schedule: Callable[[Callable[[], None]], object] | None = None
         self._resumes = resumes
         self._grace_s = grace_s
         self.received: int | None = None
@@ -73,7 +74,15 @@ class Stopper:
         self._timer = threading.Timer(self._grace_s, self._overdue)
         self._timer.daemon = True
         self._timer.start()
-        self._schedule(self._request)
+        if self._schedule is not None:
+            self._schedule(self._request)
+
+    def attach(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """The run's event loop has started: `schedule` runs a call in it. A signal received
+        before is passed on now (a request made twice is made once)."""
+        self._schedule = schedule
+        if self.received is not None:
+            schedule(self._request)
 
     def _overdue(self) -> None:
         assert self.received is not None

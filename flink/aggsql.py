@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import Aggregate, Expr, Lit
 
+from .coltypes import AggregateTyper, Types
 from .connectors import ROWTIME, interval
-from .sqlexpr import SqlExpr, Unmappable, ident
+from .sqlexpr import Env, SqlExpr, Unmappable, ident
 
 if TYPE_CHECKING:
     from .translate import View
@@ -26,13 +27,14 @@ class AggregateExpr(SqlExpr):
     """Expressions of an `aggregate`'s fields: aggregate calls over the input's columns, and
     scalar functions around them (`round(avg(x), 1)`)."""
 
-    def __init__(self, columns: dict[str, str], outer: dict[str, str]) -> None:
-        super().__init__(outer)
-        self.inner = SqlExpr(columns)
+    def __init__(self, columns: dict[str, str], types: Types, env: Env) -> None:
+        super().__init__({}, {}, env)
+        self.inner = SqlExpr(columns, types, env)
+        self.typer = AggregateTyper(types, env.functions.result)
 
-    def _call(self, name: str, args: tuple[Expr, ...], has_kwargs: bool) -> str:
-        if has_kwargs or name not in _AGGREGATES:
-            return super()._call(name, args, has_kwargs)
+    def _call(self, name: str, args: tuple[Expr, ...]) -> str:
+        if name not in _AGGREGATES:
+            return super()._call(name, args)
         a = [self.inner.compile(x) for x in args]
         match name, len(a):
             case "count", 0:
@@ -41,8 +43,8 @@ class AggregateExpr(SqlExpr):
                 return f"COUNT(CASE WHEN COALESCE({a[0]}, FALSE) THEN 1 END)"
             case (("sum" | "min" | "max"), 1):
                 return f"{name.upper()}({a[0]})"
-            case "avg", 1:
-                return f"AVG(CAST({a[0]} AS DOUBLE))"
+            case "avg", 1:  # as rillet divides: Flink's AVG can differ in the last bit
+                return f"(SUM(CAST({a[0]} AS DOUBLE)) / COUNT({a[0]}))"
             case "count_distinct", 1:
                 return f"COUNT(DISTINCT {a[0]})"
             case "quantile", 2 if isinstance(args[1], Lit):
@@ -50,18 +52,20 @@ class AggregateExpr(SqlExpr):
         raise Unmappable(f"the aggregate `{name}` has no Flink built-in of the same meaning")
 
 
-def _fields(op: Aggregate, view: View) -> dict[str, str]:
-    compiler = AggregateExpr({c: ident(c) for c in view.columns}, {})
+def _fields(op: Aggregate, view: View, types: Types, env: Env) -> dict[str, str]:
+    compiler = AggregateExpr({c: ident(c) for c in view.columns}, types, env)
     return {assign.name: compiler.compile(assign.expr) for assign in op.fields}
 
 
-def whole_input_aggregate(op: Aggregate, view: View, source: str) -> tuple[View, str, str]:
+def whole_input_aggregate(
+    op: Aggregate, view: View, source: str, types: Types, env: Env
+) -> tuple[View, str, str]:
     """An `aggregate` without a window: one row per group once the input ends, which is a
     batch job's GROUP BY (in streaming mode it would be an updating table). A group exists
     only once a record has come, so without keys an empty input gives no row, as in rillet."""
     from .translate import View
 
-    columns = {k: ident(k) for k in op.keys} | _fields(op, view)
+    columns = {k: ident(k) for k in op.keys} | _fields(op, view, types, env)
     items = ", ".join(f"{sql} AS {ident(name)}" for name, sql in columns.items())
     group = f"GROUP BY {', '.join(ident(k) for k in op.keys)}" if op.keys else "HAVING COUNT(*) > 0"
     sql = f"SELECT {items} FROM {source} {group}"
@@ -90,7 +94,9 @@ def _window_table(op: Aggregate, source: str) -> str:
     raise Unmappable(f"a `{window.kind}` window has no Flink window function")
 
 
-def window_aggregate(op: Aggregate, view: View, source: str) -> tuple[View, str, str]:
+def window_aggregate(
+    op: Aggregate, view: View, source: str, types: Types, env: Env
+) -> tuple[View, str, str]:
     """The aggregate's output view, its SELECT, and how it maps."""
     from .translate import View
 
@@ -102,7 +108,7 @@ def window_aggregate(op: Aggregate, view: View, source: str) -> tuple[View, str,
     columns = {k: ident(k) for k in op.keys}
     columns["window_start"] = _epoch_ms("window_start")
     columns["window_end"] = _epoch_ms("window_end")
-    columns |= _fields(op, view)
+    columns |= _fields(op, view, types, env)
     items = [f"{sql} AS {ident(name)}" for name, sql in columns.items()]
     group = ", ".join(["window_start", "window_end", *(ident(k) for k in op.keys)])
     sql = (

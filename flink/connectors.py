@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rillet.runtime.plan import SchemaSpec, Sink, Source, Table, TypeSpec
+from rillet.runtime.plan import FieldSpec, SchemaSpec, Sink, Source, Table, TypeSpec
 
 from .globs import MAGIC, glob_options
 from .sqlexpr import Unmappable, ident, literal
@@ -79,6 +80,8 @@ def source_table(
         raise Unmappable(f"the `{source.connector}` source has no Flink table")
     if source.schema is None:
         raise Unmappable("a source without a schema: a Flink table needs its columns' types")
+    if source.then:
+        raise Unmappable("a hybrid source (`then`): a Flink table reads one connector")
     config = source.config
     columns = [f.name for f in source.schema.fields]
     fmt = config.get("format", "jsonl")
@@ -105,7 +108,9 @@ def _rowtime(event_time: EventTimeSpec | None, column) -> list[str]:
         return []
     return [
         f"{ROWTIME} AS TO_TIMESTAMP_LTZ({column(event_time.field)}, 3)",
-        f"WATERMARK FOR {ROWTIME} AS {ROWTIME} - {interval(event_time.lateness_ms)}",
+        # Flink closes a window once the watermark reaches its end - 1 ms; rillet once the
+        # newest time minus the lateness reaches its end: hence 1 ms more
+        f"WATERMARK FOR {ROWTIME} AS {ROWTIME} - {interval(event_time.lateness_ms + 1)}",
     ]
 
 
@@ -133,8 +138,11 @@ def _csv_source(
         "csv.field-delimiter": delimiter,
     }
     not_header = " OR ".join(f"{ident(n)} IS DISTINCT FROM {literal(n)}" for n in header)
+    optional = {f.name for f in source.schema.fields if f.type.optional}
     casts = [
-        f"TRY_CAST({ident(f)} AS {t}) AS {ident(f)}" if f in header else f"NULL AS {ident(f)}"
+        f"TRY_CAST({_empty_as_null(f, f in optional)} AS {t}) AS {ident(f)}"
+        if f in header
+        else f"NULL AS {ident(f)}"
         for f, t in types.items()
     ] + ([ROWTIME] if event_time else [])
     return [
@@ -142,6 +150,11 @@ def _csv_source(
         f"CREATE TEMPORARY VIEW s{node_id} AS SELECT {', '.join(casts)} "
         f"FROM r{node_id} WHERE {not_header}",
     ]
+
+
+def _empty_as_null(name: str, optional: bool) -> str:
+    """An empty csv value of an optional field reads as null in rillet (§9.2)."""
+    return f"NULLIF({ident(name)}, '')" if optional else ident(name)
 
 
 def _kafka_options(config: dict) -> dict[str, str]:
@@ -187,9 +200,12 @@ class SinkTable:
     name: str
     options: dict[str, str]
     path: str | None
+    header: tuple[str, ...] | None = None
+    """A csv sink's header row, which a local run writes before the rows (`csvsink.py`)."""
+    delimiter: str = ","
 
 
-def sink_table(sink: Sink, base_dir: str) -> SinkTable:
+def sink_table(sink: Sink, base_dir: str, columns: Iterable[str] = ()) -> SinkTable:
     config = sink.config
     if sink.connector == "kafka":
         options = _kafka_options(config) | {"format": "json"}
@@ -199,9 +215,13 @@ def sink_table(sink: Sink, base_dir: str) -> SinkTable:
     if sink.connector != "file":
         raise Unmappable(f"the `{sink.connector}` sink has no Flink table")
     fmt = config.get("format", "jsonl")
-    if fmt != "jsonl":
-        raise Unmappable(f"the `{fmt}` sink format is not translated yet (jsonl is)")
+    if fmt not in ("jsonl", "csv"):
+        raise Unmappable(f"the `{fmt}` sink format is not translated yet (jsonl and csv are)")
     path = _path(config, base_dir)
+    if fmt == "csv":
+        from .csvsink import csv_sink_table
+
+        return csv_sink_table(sink, path, list(columns))
     return SinkTable(sink.name, {"connector": "filesystem", "path": path, "format": "json"}, path)
 
 
@@ -216,20 +236,20 @@ def lookup_columns(table: Table, on_sql: str, base_dir: str) -> dict[str, str]:
     if len(rows) > MAX_LOOKUP_ROWS:
         raise Unmappable(f"a lookup table over {MAX_LOOKUP_ROWS:,} rows (`{table.name}`)")
     probe = f"CAST({on_sql} AS STRING)" if as_text else on_sql
-    return {
-        f.name: _case(probe, rows, key, f.name, sql_type(f.type), as_text)
-        for f in schema.fields
-        if f.name != key
-    }
+    return {f.name: _case(probe, rows, key, f, as_text) for f in schema.fields if f.name != key}
 
 
-def _case(probe: str, rows: list[dict], key: str, field: str, typ: str, as_text: bool) -> str:
+def _case(probe: str, rows: list[dict], key: str, spec: FieldSpec, as_text: bool) -> str:
+    """An empty csv value of an optional field is null, as rillet reads it (§9.2)."""
+    field, typ = spec.name, sql_type(spec.type)
     last = {row.get(key): row for row in rows}  # a later row of a key wins, as in rillet
     arms = []
     for k, row in last.items():
         if k is None:
             continue
         value = row.get(field)
+        if as_text and value == "" and spec.type.optional:
+            value = None
         sql = f"TRY_CAST({literal(value)} AS {typ})" if as_text else literal(value)
         arms.append(f"WHEN {literal(k)} THEN {sql}")
     if not arms:

@@ -8,10 +8,14 @@ it. A sink nothing flows into (`late into`, `errors into`) is written empty.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
+import shutil
 import tempfile
 from pathlib import Path
 
+from .connectors import SinkTable
 from .jobfile import job_script
 from .translate import FlinkJob
 
@@ -37,12 +41,27 @@ def run_local(job: FlinkJob, file: str, parallelism: int) -> None:
         namespace["build"](parallelism, folders).execute().wait()
         for table, _ in job.sinks:
             if table.path is not None:
-                _gather(Path(folders[table.name]), Path(table.path))
+                _gather(Path(folders[table.name]), Path(table.path), _header(table))
 
 
-def _gather(parts: Path, target: Path) -> None:
+def _header(table: SinkTable) -> bytes:
+    """A csv sink's header row as rillet writes it (`csv.writer`), else nothing."""
+    if table.header is None:
+        return b""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n", delimiter=table.delimiter).writerow(table.header)
+    return out.getvalue().encode()
+
+
+def _gather(parts: Path, target: Path, header: bytes) -> None:
+    """The part files into one file; a header only above rows, as rillet writes none for an
+    empty output."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    found = sorted(parts.rglob("*")) if parts.exists() else []
+    files = [p for p in found if p.is_file() and not p.name.startswith(".")]
     with target.open("wb") as out:
-        for part in sorted(parts.rglob("*")) if parts.exists() else ():
-            if part.is_file() and not part.name.startswith("."):
-                out.write(part.read_bytes())
+        if any(p.stat().st_size for p in files):
+            out.write(header)
+        for part in files:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, out)  # parts can be large: never whole in memory

@@ -22,6 +22,7 @@ from rillet.runtime.plan import (
     Lookup,
     Node,
     Plan,
+    PluginOperator,
     Select,
     Sink,
     Source,
@@ -29,8 +30,10 @@ from rillet.runtime.plan import (
     Union,
     Where,
 )
+from rillet.runtime.pluginload import registry_of
 
 from .aggsql import whole_input_aggregate, window_aggregate
+from .coltypes import Types, node_types
 from .connectors import (
     KAFKA_JAR,
     ROWTIME,
@@ -41,8 +44,10 @@ from .connectors import (
     sink_table,
     source_table,
 )
+from .csvsink import csv_columns
 from .dedupe import DedupeStep, dedupe_step
-from .sqlexpr import SqlExpr, Unmappable, ident
+from .functions import Functions, PyUdf
+from .sqlexpr import Env, SqlExpr, Unmappable, ident
 
 
 @dataclass(frozen=True)
@@ -79,15 +84,31 @@ class FlinkJob:
     notes: list[str] = field(default_factory=list)
     batch: bool = False
     """Whether the job runs in Flink's batch mode (an `aggregate` without a window)."""
+    udfs: dict[str, PyUdf] = field(default_factory=dict)
+    """The Python UDFs its SQL calls, by SQL name (`functions.py`)."""
+
+
+@dataclass
+class Exprs:
+    """What compiling a node's expressions needs: the job's functions and UDFs, and each
+    node's column types (`coltypes.py`)."""
+
+    env: Env
+    types: dict[int, Types]
+
+    def over(self, node: Node, columns: dict[str, str]) -> SqlExpr:
+        return SqlExpr(columns, self.types[node.inputs[0]], self.env)
 
 
 def translate(plan: Plan) -> FlinkJob:
     job = FlinkJob()
+    functions = Functions(registry_of(plan), plan.base_dir)
+    exprs = Exprs(Env(functions, job.udfs), node_types(plan, functions.result))
     times = _event_times(plan, job)
     views: dict[int, View] = {}
     for node in plan.nodes:
         try:
-            view, how = _node(plan, node, views, times, job)
+            view, how = _node(plan, node, views, times, job, exprs)
         except Unmappable as e:
             job.unmapped.append(Unmapped(node.id, node.span, str(e)))
             views[node.id] = View([], False)
@@ -163,7 +184,12 @@ def _plain(view: View, alias: str = "") -> dict[str, str]:
 
 
 def _node(
-    plan: Plan, node: Node, views: dict[int, View], times: dict[int, EventTimeSpec], job: FlinkJob
+    plan: Plan,
+    node: Node,
+    views: dict[int, View],
+    times: dict[int, EventTimeSpec],
+    job: FlinkJob,
+    exprs: Exprs,
 ) -> tuple[View, str]:
     op, name = node.op, f"v{node.id}"
     inputs = [views[i] for i in node.inputs]
@@ -181,33 +207,28 @@ def _node(
             )
             return view, how + (", watermark = newest time minus the lateness" if timed else "")
         case Sink():
-            target = sink_table(op, plan.base_dir)
-            query = (
-                f"SELECT {_select(_plain(inputs[0]), False)} FROM v{node.inputs[0]}"
-                if node.inputs
-                else ""
-            )
-            job.sinks.append((target, query))
-            return View([], False), _sink_how(target)
+            return _sink(op, node, inputs, plan.base_dir, job, exprs)
         case EventTime():
             view = inputs[0]
             job.statements.append(statement + f"SELECT * FROM v{node.inputs[0]}")
             return View(view.columns, True), "the source's WATERMARK (declared on its table)"
         case Where(cond=cond):
             view = inputs[0]
-            where = SqlExpr(_plain(view)).compile(cond)
+            where = exprs.over(node, _plain(view)).compile(cond)
             sql = f"SELECT {_select(_plain(view), view.timed)} FROM v{node.inputs[0]} WHERE {where}"
             job.statements.append(statement + sql)
             return view, "WHERE (a comparison with null is false)"
         case Select(fields=fields) | Derive(fields=fields):
             view = inputs[0]
             assigned: dict[str, str] = {} if isinstance(op, Select) else _plain(view)
-            scope = _plain(view)
+            scope, types = _plain(view), dict(exprs.types[node.inputs[0]])
             for assign in fields:
-                compiled = SqlExpr(scope).compile(assign.expr)
+                compiler = SqlExpr(scope, types, exprs.env)
+                compiled = compiler.compile(assign.expr)
                 assigned[assign.name] = compiled
                 if isinstance(op, Derive):
                     scope = {**scope, assign.name: compiled}
+                    types[assign.name] = compiler.typer.of(assign.expr)
             sql = f"SELECT {_select(assigned, view.timed)} FROM v{node.inputs[0]}"
             job.statements.append(statement + sql)
             return View(list(assigned), view.timed), "SELECT with expressions"
@@ -223,7 +244,7 @@ def _node(
         case Union():
             return _union(node, inputs, job, statement)
         case Aggregate():
-            return _aggregate(op, node, inputs[0], job, statement)
+            return _aggregate(op, node, inputs[0], job, statement, exprs)
         case Join():
             return _join(op, node, inputs, job, statement)
         case Lookup(table=table, on=on):
@@ -239,20 +260,41 @@ def _node(
             step, how = dedupe_step(plan, node, op, inputs[0].timed, columns_of)
             job.statements.append(step)
             return inputs[0], how
-    raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
+    raise _not_translated(op, exprs)
+
+
+def _not_translated(op: object, exprs: Exprs) -> Unmappable:
+    if isinstance(op, PluginOperator):
+        return Unmappable(exprs.env.functions.operator_reason(op.name))
+    return Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
 
 
 def _aggregate(
-    op: Aggregate, node: Node, view: View, job: FlinkJob, statement: str
+    op: Aggregate, node: Node, view: View, job: FlinkJob, statement: str, exprs: Exprs
 ) -> tuple[View, str]:
-    source = f"v{node.inputs[0]}"
+    source, types = f"v{node.inputs[0]}", exprs.types[node.inputs[0]]
     if op.window is None:
         job.batch = True
-        out, sql, how = whole_input_aggregate(op, view, source)
+        out, sql, how = whole_input_aggregate(op, view, source, types, exprs.env)
     else:
-        out, sql, how = window_aggregate(op, view, source)
+        out, sql, how = window_aggregate(op, view, source, types, exprs.env)
     job.statements.append(statement + sql)
     return out, how
+
+
+def _sink(
+    op: Sink, node: Node, inputs: list[View], base_dir: str, job: FlinkJob, exprs: Exprs
+) -> tuple[View, str]:
+    """The sink's table and the query whose rows it receives (none for a sink nothing flows
+    into); a csv sink's values as rillet writes them (`csvsink.py`)."""
+    columns = _plain(inputs[0]) if node.inputs else {}
+    target = sink_table(op, base_dir, columns)
+    if target.options.get("format") == "csv" and node.inputs:
+        types = exprs.types[node.inputs[0]]
+        columns = csv_columns(columns, types, exprs.env, target.delimiter)
+    query = f"SELECT {_select(columns, False)} FROM v{node.inputs[0]}" if node.inputs else ""
+    job.sinks.append((target, query))
+    return View([], False), _sink_how(target)
 
 
 def _sink_how(target: SinkTable) -> str:

@@ -119,8 +119,11 @@ class Checkpointer:
         self._completed: anyio.Event | None = None
 
     def start(self, nodes_scope: anyio.CancelScope) -> None:
-        """Called in the event loop, before the node tasks start."""
+        """Called in the event loop, before the node tasks start (at once cancelled if the run
+        was stopped before: nothing was read, the last checkpoint stays in force)."""
         self.nodes_scope = nodes_scope
+        if self.stopped:
+            nodes_scope.cancel()
         if self.coordinator is not None:
             self._holding = holding_sources(self.physical, self.sinks)
         self._scope = anyio.CancelScope()

@@ -85,11 +85,15 @@ def operator_name(node: Node) -> str:
     return type(node.op).__name__.lower()
 
 
-def compile_plan(plan: Plan, registry: Registry, clock: Clock) -> PhysicalPlan:
+def compile_plan(
+    plan: Plan, registry: Registry, clock: Clock, given_sinks: frozenset[str] = frozenset()
+) -> PhysicalPlan:
+    """`given_sinks` names the sinks the caller builds itself rather than the registry (a test's
+    collecting sink): they take dicts, whatever the registry's connector of that name takes."""
     functions = _bind_functions(registry, clock)
     nodes, physical_of = _fuse(plan)
     _type_sources(nodes, registry)
-    _build(nodes, registry, functions, clock)
+    _build(nodes, registry, functions, clock, given_sinks)
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
     return PhysicalPlan(plan, nodes, error_sink, _function_codes(registry))
 
@@ -154,6 +158,7 @@ def _build(
     registry: Registry,
     functions: dict[str, Callable[..., Any]],
     clock: Clock,
+    given_sinks: frozenset[str],
 ) -> None:
     """Link each node to its readers and build what it runs: a stage's generated function,
     an operator."""
@@ -176,7 +181,8 @@ def _build(
             present[node.id] = _still_present(op, present[node.inputs[0]])
         elif node.kind == "stage":
             node.name = _stage_name(node.plan_nodes)
-            node.stage = _compile_stage(node, nodes, functions, present)
+            rows = _only_encoding_sinks(node, nodes, registry, given_sinks)
+            node.stage = _compile_stage(node, nodes, functions, present, rows)
             present[node.id] = node.stage.present
 
 
@@ -194,6 +200,7 @@ def _compile_stage(
     nodes: dict[int, PhysicalNode],
     functions: dict[str, Callable[..., Any]],
     present: dict[int, frozenset[str]],
+    rows: bool,
 ) -> CompiledStage:
     (source,) = node.inputs
     reads = nodes[source]
@@ -201,7 +208,25 @@ def _compile_stage(
     if reads.typed:
         attrs = struct_attributes(reads.plan_nodes[0].op.schema)  # type: ignore[union-attr,arg-type]
     ops = [pn.op for pn in node.plan_nodes]
-    return compile_stage(ops, functions, present[source], attrs)  # type: ignore[arg-type]
+    return compile_stage(ops, functions, present[source], attrs, rows)  # type: ignore[arg-type]
+
+
+def _only_encoding_sinks(
+    node: PhysicalNode,
+    nodes: dict[int, PhysicalNode],
+    registry: Registry,
+    given_sinks: frozenset[str],
+) -> bool:
+    """Whether every reader of `node` is a sink that only encodes its records (`Spec.encodes`),
+    so that its rows may be Structs."""
+    readers = [n.plan_nodes[0].op for n in nodes.values() if node.id in n.inputs]
+    for op in readers:
+        spec = None
+        if isinstance(op, Sink) and op.name not in given_sinks:
+            spec = registry.get("sink", op.connector)
+        if spec is None or not spec.encodes_rows(op.config):  # type: ignore[union-attr]  # a Sink
+            return False
+    return bool(readers)
 
 
 def _function_codes(registry: Registry) -> dict[Any, Spec]:

@@ -10,14 +10,13 @@ is the clock's when it arrives.
 from __future__ import annotations
 
 import bisect
-import heapq
-from collections import deque
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
 from .clock import Clock
-from .eventtime import timed_records
+from .eventtime import EventTimeError, timed_records, to_epoch_ms
+from .expiry import ExpiryQueue
 from .item import Batch
 from .operator import Output, StatelessOperator
 from .opstate import DedupeState, hashable, read
@@ -47,8 +46,7 @@ class DedupeOperator(StatelessOperator):
     """Drops a record when one with the same keys was kept at most `within` ms of event time
     before it (at or before its own time).
 
-    Kept times are forgotten in time order: those that came in order (the common case) queue
-    in a deque, only the rest in a heap, so forgetting costs a `popleft`, not a heap pop."""
+    Kept times are forgotten in time order, through an `ExpiryQueue`."""
 
     def __init__(
         self, keys: tuple[str, ...], within_ms: int, time_field: str | None, clock: Clock
@@ -57,23 +55,33 @@ class DedupeOperator(StatelessOperator):
         self.within = within_ms
         self.reader = TimeReader(time_field, clock)
         self.kept: dict[Any, list[int]] = {}  # key -> sorted event times of kept records
-        self.in_order: deque[tuple[int, Any]] = deque()  # (time kept, key), times ascending
-        self.out_of_order: list[tuple[int, int, Any]] = []  # (time, arrival no., key): a heap
-        self.arrivals = 0
+        self.expiry = ExpiryQueue()  # (time kept, key)
         self.tick_s = None if time_field is not None else max(within_ms / 1000, 0.05)
 
-    def _remember(self, key: Any, ts: int) -> None:
-        in_order = self.in_order
-        if not in_order or in_order[-1][0] <= ts:
-            in_order.append((ts, key))
-        else:
-            heapq.heappush(self.out_of_order, (ts, self.arrivals, key))
-            self.arrivals += 1
-
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        kept, within, key_of, in_order = self.kept, self.within, self.key_of, self.in_order
+        """Each record's time is read in the loop (no list of timed records): an int is the
+        common case, anything else is converted or becomes a time error. Time errors come
+        before the batch's other errors, as everywhere."""
+        kept, within, key_of, expiry = self.kept, self.within, self.key_of, self.expiry
+        queued_times, queued_keys, newest = expiry.times, expiry.keys, expiry.newest()
         emit_record, emit_offset = out.records.append, out.offsets.append
-        for record, offset, ts in self.reader.times(batch, out):
+        field = self.reader.time_field
+        now = self.reader.clock.time_ms() if field is None else 0
+        errors = []
+        for record, offset in zip(batch.records, batch.offsets):
+            if field is None:
+                ts = now
+            else:
+                try:
+                    ts = record[field]
+                except KeyError:
+                    ts = None  # no event time: a time error below
+            if type(ts) is not int:
+                try:
+                    ts = to_epoch_ms(ts)
+                except EventTimeError as e:
+                    out.error(record, offset, str(e))
+                    continue
             try:
                 try:
                     key = key_of(record)
@@ -81,12 +89,12 @@ class DedupeOperator(StatelessOperator):
                     key = self.key_with_nulls(record)
                 times = kept.get(key)
             except TypeError as e:
-                out.error(record, offset, str(e))
+                errors.append((record, offset, str(e)))
                 continue
             if times is None:
                 kept[key] = [ts]
-            elif ts >= times[-1]:  # in order: only the newest kept time can be within reach
-                if ts - times[-1] <= within:
+            elif ts >= (last := times[-1]):  # in order: only the newest kept time can reach it
+                if ts - last <= within:
                     continue
                 times.append(ts)
             else:
@@ -94,25 +102,22 @@ class DedupeOperator(StatelessOperator):
                 if at and ts - times[at - 1] <= within:
                     continue
                 times.insert(at, ts)
-            if in_order and ts < in_order[-1][0]:
-                self._remember(key, ts)
+            if ts >= newest:  # the common case, inlined `expiry.add`
+                queued_times.append(ts)
+                queued_keys.append(key)
+                newest = ts
             else:
-                in_order.append((ts, key))
+                expiry.add(ts, key)
             emit_record(record)
             emit_offset(offset)
+        out.errors += errors
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         """Forget the times before the horizon: only the keys that hold one are visited, in
         time order, so the cost follows what expires, not how many keys are kept."""
         horizon = ts_ms - self.within
-        in_order, out_of_order = self.in_order, self.out_of_order
-        expired = []
-        while in_order and in_order[0][0] < horizon:
-            expired.append(in_order.popleft()[1])
-        while out_of_order and out_of_order[0][0] < horizon:
-            expired.append(heapq.heappop(out_of_order)[2])
         kept = self.kept
-        for key in expired:
+        for key in self.expiry.take_before(horizon):
             times = kept.get(key)
             if times is None:
                 continue  # forgotten when an earlier time of it expired
@@ -130,10 +135,10 @@ class DedupeOperator(StatelessOperator):
 
     def restore(self, raw: Any) -> None:
         self.kept = {hashable(key): list(times) for key, times in read(raw, DedupeState).kept}
-        self.in_order, self.out_of_order, self.arrivals = deque(), [], 0
+        self.expiry = ExpiryQueue()
         entries = [(ts, key) for key, times in self.kept.items() for ts in times]
         for ts, key in sorted(entries, key=lambda entry: entry[0]):
-            self._remember(key, ts)
+            self.expiry.add(ts, key)
 
 
 class LookupOperator(StatelessOperator):

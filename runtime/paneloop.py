@@ -24,13 +24,16 @@ def pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool, earl
     w = Writer()
     with w.block(_SIGNATURE):
         w.line("late = out.emit_late", "time_error = out.error", "errors = []")
+        w.line("last_start = groups = None  # records come mostly in time order: one pane")
         with w.block("for r, offset in zip(records, offsets):"):
             _emit_time_check(w, time_field)
             with w.block("try:"):
                 w.line(f"key = {aggregate.key_code}", "start = ts - ts % pane")
-                w.line("groups = panes.get(start)")
-                with w.block("if groups is None:"):
-                    w.line("groups = panes[start] = {}")
+                with w.block("if start != last_start:"):
+                    w.line("groups = panes.get(start)")
+                    with w.block("if groups is None:"):
+                        w.line("groups = panes[start] = {}")
+                    w.line("last_start = start")
                 w.line("accs = groups.get(key)")
                 with w.block("if accs is None:"):
                     w.line("accs = groups[key] = new()")

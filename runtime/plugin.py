@@ -120,6 +120,7 @@ class Plugin:
         adds: Callable[[Any], dict[str, Any]] | None = None,
         ends: Callable[[Any], bool] | None = None,
         typed: bool = False,
+        encodes: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
             spec = Spec(
@@ -140,6 +141,7 @@ class Plugin:
                 adds=adds,
                 ends=ends,
                 typed=typed,
+                encodes=encodes,
             )
             return self._attach(cls, spec)
 
@@ -183,10 +185,11 @@ class Plugin:
         internal: bool = False,
         needs: tuple[str, str] | None = None,
         typed: bool = False,
+        encodes: Callable[[Any], bool] | None = None,
     ) -> Callable[[T], T]:
         """A class built as `cls(config, context)` implementing `runtime.connector.Sink`;
         `exclusive` names the config field holding the file it writes (`Spec.exclusive`);
-        `internal`, `needs` and `typed` as `Spec` says."""
+        `internal`, `needs`, `typed` and `encodes` as `Spec` says."""
         return self._connector(
             "sink",
             name,
@@ -196,6 +199,7 @@ class Plugin:
             internal=internal,
             needs=needs,
             typed=typed,
+            encodes=encodes,
         )
 
     def table(

@@ -221,7 +221,7 @@ def prepare(
     (`upgrade.py`)."""
     clock = clock or SystemClock()
     registry = registry if registry is not None else registry_of(plan)
-    physical = compile_plan(plan, registry, clock)
+    physical = compile_plan(plan, registry, clock, frozenset(sinks or ()))
     return Execution(
         physical,
         registry,

@@ -92,6 +92,10 @@ class Schema:
     def decode_json_array(self, data: bytes) -> list[dict]:
         return self._many.decode(data)
 
+    def decode_json_lines(self, data: bytes) -> list[Any]:
+        """Newline-delimited JSON values, however they are spread over lines."""
+        return self._one.decode_lines(data)
+
     def validate(self, record: dict) -> dict:
         """A validated copy of a record built in Python (test data, generated events)."""
         return msgspec.convert(record, self.type)

@@ -10,6 +10,7 @@ records arrived; its accumulators are freed then. Lateness and ticks are the win
 from __future__ import annotations
 
 import heapq
+from operator import itemgetter
 from typing import Any
 
 from .aggregate import CompiledAggregate
@@ -17,7 +18,11 @@ from .clock import Clock
 from .item import Batch
 from .operator import Output
 from .opstate import SessionWindowState, hashable, read
+from .sessionloop import session_loop
 from .window import Timed, accumulators, emit_result
+
+_end_then_first = itemgetter(0, 1)
+"""Sessions ending together fire in the order their first records arrived."""
 
 
 class SessionWindow(Timed):
@@ -38,38 +43,29 @@ class SessionWindow(Timed):
         self.sessions: dict[Any, list[list]] = {}
         self.arrivals = 0
         self.ends: list[tuple[int, int, Any]] = []  # heap of (end, first, key)
+        self._loop = session_loop(aggregate, time_field)
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
-        """A record inside its key's newest session (the common case, in order) updates that
-        session in place; anything else — a new session, a merge, a late record — takes
-        `_place`. A session whose end grows keeps its old heap entry: `on_watermark` pushes it
-        again when that entry comes due, so the heap holds about one entry per session."""
-        key_of, update, gap, table = (
-            self.aggregate.key_of,
-            self.aggregate.update,
-            self.gap,
-            self.sessions,
-        )
-        lateness = self.lateness_ms
+        """The generated loop (`sessionloop.py`): a record inside its key's newest session
+        updates it in place, one after it opens a session; the rest take `_place`. A session
+        whose end grows keeps its old heap entry: `on_watermark` pushes it again when that
+        entry comes due, so the heap holds about one entry per session."""
         self.begin(batch)
-        for record, offset, ts in self.times(batch, out):
-            try:
-                key = key_of(record)
-                sessions = table.get(key)
-                if sessions is not None:
-                    newest = sessions[-1]
-                    if newest[0] <= ts < newest[1]:
-                        if ts - lateness > self.horizon:
-                            self.horizon = ts - lateness
-                        end = ts + gap if ts + gap > newest[1] else newest[1]
-                        if end > self.horizon:
-                            update(newest[2], record)
-                            newest[1] = end
-                            self.arrivals += 1
-                            continue
-                self._place(record, offset, key, ts, sessions or [], out)
-            except Exception as e:
-                out.error(record, offset, str(e))
+        now = self.clock.time_ms() if self.time_field is None else 0
+        self.horizon, self.arrivals = self._loop(
+            batch.records,
+            batch.offsets,
+            out,
+            self,
+            now=now,
+            table=self.sessions,
+            ends=self.ends,
+            arrivals=self.arrivals,
+            horizon=self.horizon,
+            lateness=self.lateness_ms,
+            gap=self.gap,
+            new=self.aggregate.new_accumulators,
+        )
         self.finish(batch)
 
     def _place(
@@ -111,22 +107,31 @@ class SessionWindow(Timed):
         self.watermark = ts_ms
         fired: list[tuple[int, int, int, Any, list]] = []
         ends, table = self.ends, self.sessions
+        heappop, heappush = heapq.heappop, heapq.heappush
         while ends and ends[0][0] <= ts_ms:
-            _, first, key = heapq.heappop(ends)
-            sessions = table.get(key, [])
-            session = next((s for s in sessions if s[3] == first), None)
-            if session is None:
-                continue  # fired already, or merged into another session (with its own entry)
-            if session[1] > ts_ms:  # it grew since this entry was pushed
-                heapq.heappush(ends, (session[1], first, key))
+            _, first, key = heappop(ends)
+            sessions = table.get(key)
+            if sessions is None:
+                continue  # fired already
+            session = sessions[0]  # mostly a key's only session
+            if session[3] != first:
+                found = [s for s in sessions if s[3] == first]
+                if not found:
+                    continue  # fired already, or merged into another (with its own entry)
+                session = found[0]
+            end = session[1]
+            if end > ts_ms:  # it grew since this entry was pushed
+                heappush(ends, (end, first, key))
                 continue
-            fired.append((session[1], first, session[0], key, session[2]))
-            sessions.remove(session)
-            if not sessions:
+            fired.append((end, first, session[0], key, session[2]))
+            if len(sessions) == 1:
                 del table[key]
-        for end, _, start, key, accs in sorted(fired, key=lambda f: (f[0], f[1])):
-            bounds = {"window_start": start, "window_end": end}
-            emit_result(out, self.aggregate, key, accs, bounds, {})
+            else:
+                sessions.remove(session)
+        fired.sort(key=_end_then_first)
+        aggregate = self.aggregate
+        for end, _, start, key, accs in fired:
+            emit_result(out, aggregate, key, accs, {"window_start": start, "window_end": end}, {})
 
     def snapshot(self) -> SessionWindowState:
         return SessionWindowState(

@@ -11,6 +11,8 @@ bookkeeping for it. `explain` shows the generated source.
 
 from __future__ import annotations
 
+import functools
+import keyword
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,17 +57,25 @@ def compile_stage(
     functions: dict[str, Callable[..., Any]],
     present: frozenset[str] = frozenset(),
     struct_attrs: dict[str, str] | None = None,
+    rows: bool = False,
 ) -> CompiledStage:
     """Generate and compile the batch function for `ops`, applied in order. `present` names
     the fields every input record has, non-null (a schema's required fields). With
     `struct_attrs`, the input records are typed (Structs: `schema.py`) and each field is read
-    from its attribute; only for ops that pass `reads_fields_only`."""
+    from its attribute; only for ops that pass `reads_fields_only`. With `rows`, only sinks
+    that encode their records read the output (`Spec.encodes`): a last `select` then builds
+    Structs (`row_type`)."""
     exprs = ExprCompiler(functions)
     exprs.present = present
     if struct_attrs is not None:
         assert reads_fields_only(ops)
         exprs.struct = ("r0", struct_attrs)
         exprs.namespace["_as_record"] = msgspec.to_builtins
+    last = ops[-1] if ops else None
+    if rows and isinstance(last, Select):
+        names = tuple(a.name for a in last.fields)
+        if len(set(names)) == len(names):
+            exprs.namespace["_Row"] = row_type(names)
     explodes = any(isinstance(op, Explode) for op in ops)
     w = Writer()
     with w.block("def _stage(records, offsets, on_error):"):
@@ -85,6 +95,20 @@ def compile_stage(
     return CompiledStage(source=w.source, run=run, present=exprs.present)
 
 
+@functools.cache  # one class per list of names: a run's stages with the same names share it
+def row_type(names: tuple[str, ...]) -> type[msgspec.Struct]:
+    """A Struct encoding as the dict of `names` (in order) would: each field renamed to its name
+    where that is no Python attribute. Not tracked by the collector: a row is built from values
+    that existed before it, so it is never part of a cycle."""
+    attrs = [
+        n if n.isidentifier() and not keyword.iskeyword(n) and not n.startswith("_") else f"_f{i}"
+        for i, n in enumerate(names)
+    ]
+    fields = [(a, Any) for a in attrs]
+    rename = {a: n for a, n in zip(attrs, names) if a != n}
+    return msgspec.defstruct("Row", fields, rename=rename, gc=False)
+
+
 def _picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:
     """The offsets of the kept records (`kept`: their indexes, rising), read only when needed;
     the offsets themselves when every record was kept."""
@@ -99,7 +123,7 @@ def _emit_ops(w: Writer, exprs: ExprCompiler, ops: list[StatelessOp], explodes: 
     depth, rec = w.depth, "r0"
     for index, op in enumerate(ops):
         w.mark()
-        rec = _emit_op(w, exprs, op, rec, index)
+        rec = _emit_op(w, exprs, op, rec, index, index == len(ops) - 1)
     w.line(f"{'produced.append' if explodes else 'emit'}({rec})")
     if not explodes:
         w.line("keep(index)")
@@ -108,17 +132,24 @@ def _emit_ops(w: Writer, exprs: ExprCompiler, ops: list[StatelessOp], explodes: 
         w.line("out.extend(produced)", "kept.extend([index] * len(produced))")
 
 
-def _emit_op(w: Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: int) -> str:
-    """Write the code of one operator; return the variable that holds the record after it."""
+def _emit_op(
+    w: Writer, exprs: ExprCompiler, op: StatelessOp, rec: str, index: int, last: bool
+) -> str:
+    """Write the code of one operator (`last`: of the stage); return the variable that holds
+    the record after it."""
     match op:
         case Where(cond=cond):
             with w.block(f"if not {exprs.compile(cond, rec)}:"):
                 w.line("continue")
             return rec
         case Select(fields=fields):
-            body = ", ".join(f"{a.name!r}: {exprs.compile(a.expr, rec)}" for a in fields)
             out = f"r{index + 1}"
-            w.line(f"{out} = {{{body}}}")
+            if last and "_Row" in exprs.namespace:  # positional: as fast as a tuple to build
+                body = ", ".join(exprs.compile(a.expr, rec) for a in fields)
+                w.line(f"{out} = _Row({body})")
+            else:
+                body = ", ".join(f"{a.name!r}: {exprs.compile(a.expr, rec)}" for a in fields)
+                w.line(f"{out} = {{{body}}}")
             exprs.present = frozenset(a.name for a in fields if exprs.is_present(a.expr))
             return out
         case Derive(fields=fields):

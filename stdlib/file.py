@@ -39,6 +39,7 @@ from .compressed import (
 from .filecheck import check_compression, check_csv
 from .filepaths import display_path, matching
 from .filereaders import CsvFile, LineFile
+from .jsonlfile import JsonlFile
 from .polling import PollInterval
 
 plugin = Plugin("std")
@@ -88,7 +89,7 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
         self.pattern = str(context.base_dir / config.path)
         self.files: list[str] = []
         self.index = 0
-        self.current: LineFile | CsvFile | None = None
+        self.current: JsonlFile | LineFile | CsvFile | None = None
         self._sizes: list[int] = []  # of `files`, taken once for `progress`
         self.wait = PollInterval(
             FOLLOW_FIRST_POLL_S, min(FOLLOW_LAST_POLL_S, context.batch_timeout_s)
@@ -184,8 +185,10 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
                 self.current = CsvFile(
                     reader, self.context, self.config.delimiter, self.config.header
                 )
+            elif self.config.format == "jsonl":
+                self.current = JsonlFile(reader, self.context.schema)
             else:
-                self.current = LineFile(reader, self.config.format, self.context)
+                self.current = LineFile(reader)
         except OSError as e:
             raise ConnectorError(
                 f"source `{self.context.name}`: cannot read {path}: {e.strerror}"

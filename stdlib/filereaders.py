@@ -1,6 +1,6 @@
-"""One file of a `file` source being read, in chunks, into batches of records: jsonl and lines
-files by line, csv files by whole rows (quoted newlines included). Which files to read, and
-when, is the source's (`file.py`)."""
+"""One file of a `file` source being read, in chunks, into batches of records: lines files by
+line, csv files by whole rows (quoted newlines included); jsonl files are `jsonlfile.py`'s.
+Which files to read, and when, is the source's (`file.py`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from .formats import (
     CsvParser,
     CsvRows,
     Unparsed,
-    decode_jsonl,
     decode_lines,
 )
 from .lines import LineSplitter
@@ -20,13 +19,11 @@ CHUNK_BYTES = 1 << 20
 
 
 class LineFile:
-    """One jsonl or lines file being read."""
+    """One lines file being read: each line becomes `{"line": text}`."""
 
-    def __init__(self, reader: Reader, fmt: str, context: SourceContext) -> None:
+    def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self.splitter = LineSplitter()
-        self.fmt = fmt
-        self.schema = context.schema
 
     @property
     def position(self) -> int:
@@ -68,10 +65,7 @@ class LineFile:
 
     def take(self, n: int) -> SourceBatch:
         lines, offsets = self.splitter.take(n)
-        if self.fmt == "lines":
-            return SourceBatch(decode_lines(lines, offsets), offsets)
-        records, kept, bad = decode_jsonl(lines, offsets, self.schema)
-        return SourceBatch(records, kept, bad=bad)
+        return SourceBatch(decode_lines(lines, offsets), offsets)
 
     def close(self) -> None:
         self.reader.close()

@@ -44,7 +44,13 @@ class FileSinkConfig(msgspec.Struct, forbid_unknown_fields=True):
         check_fields("partition_by", self.partition_by, empty_ok=True)
 
 
-@plugin.sink("file", config=FileSinkConfig, delivery="exactly-once", exclusive="path")
+@plugin.sink(
+    "file",
+    config=FileSinkConfig,
+    delivery="exactly-once",
+    exclusive="path",
+    encodes=lambda c: c.format == "jsonl" and not c.partition_by,
+)
 class FileSink(Transactional):
     """Writes records to a file as JSON lines or CSV, creating its folder; with `partition_by`,
     to one such file in each partition folder (`dt=2026-12-03/`). Exactly-once with

@@ -28,7 +28,7 @@ from rillet.runtime.plan import (
     Select,
     Where,
 )
-from rillet.runtime.stage import CompiledStage, compile_stage
+from rillet.runtime.stage import CompiledStage, compile_stage, row_type
 from tests.conftest import compile_pipeline, run_pipeline
 from tests.runtime._collect import CollectSink
 
@@ -391,3 +391,31 @@ def test_required_schema_field_reads_as_null_once_nulled(tmp_path: Path, write, 
     )
     assert rejects.records == []
     assert out.records == [{"c": None, "d": -1, "e": False}]
+
+
+def test_rows_for_encoding_sinks_encode_as_dicts_would() -> None:
+    names = ("a", "two words", "class", "_x", "a1")
+    row = row_type(names)(1, None, [1, {"k": "v"}], "s", 2.5)
+    record = dict(zip(names, [1, None, [1, {"k": "v"}], "s", 2.5], strict=True))
+    assert msgspec.json.encode(row) == msgspec.json.encode(record)
+    assert row_type(names) is row_type(names)
+
+
+def test_a_select_into_a_jsonl_file_writes_rows_a_collecting_sink_gets_dicts(
+    tmp_path: Path, write
+) -> None:
+    write("in.jsonl", "\n".join(f'{{"a": {a}, "b": "x{a}"}}' for a in range(6)) + "\n")
+    text = (
+        'source s = file("in.jsonl")\nsink o = file("out.jsonl")\n'
+        "s | where a % 2 == 1 | select a, _b = b, c = null, class = a > 2 | into o\n"
+    )
+    _, physical = _physical(text, tmp_path)
+    (stage,) = [n for n in physical.nodes.values() if n.kind == "stage"]
+    assert stage.stage is not None and "_Row(" in stage.stage.source
+    run_pipeline(text, tmp_path)
+    expected = [{"a": a, "_b": f"x{a}", "c": None, "class": a > 2} for a in (1, 3, 5)]
+    written = (tmp_path / "out.jsonl").read_bytes()
+    assert written == b"".join(msgspec.json.encode(r) + b"\n" for r in expected)
+    out = CollectSink()
+    run_pipeline(text, tmp_path, sinks={"o": out})
+    assert out.records == expected

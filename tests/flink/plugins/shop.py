@@ -1,0 +1,30 @@
+"""A plugin a conformance pipeline `use`s by path: its functions run as Python UDFs on Flink."""
+
+from __future__ import annotations
+
+from rillet.runtime.plugin import Plugin
+
+plugin = Plugin("shop")
+
+SECTIONS = {"product": "catalogue", "cart": "checkout", "checkout": "checkout"}
+
+
+@plugin.function("section_of")
+def section_of(page: str | None) -> str | None:
+    """The shop section a page belongs to."""
+    if page is None:
+        return None
+    first = page.strip("/").split("/")[0]
+    return SECTIONS.get(first, "other")
+
+
+@plugin.function("price_band")
+def price_band(latency_ms: float | None, width: int = 100) -> int | None:
+    """Which band of `width` the value falls in."""
+    return None if latency_ms is None else int(latency_ms // width)
+
+
+@plugin.function("labels")
+def labels(user: int | None) -> list[str] | None:
+    """A user's labels."""
+    return None if user is None else [f"u{user}", "even" if user % 2 == 0 else "odd"]
