@@ -1,7 +1,8 @@
 """The same plan on Apache Flink: the plan IR (`rillet.runtime.plan`) → Flink SQL → a PyFlink job.
 
     Plan ──translate.py──▶ FlinkJob (SQL statements + the operators that cannot map)
-         ──jobfile.py───▶ a standalone PyFlink script (`rillet export --engine flink`)
+         ──jobfile.py───▶ a standalone PyFlink script (`rillet export --engine flink`), with
+                          dedupejob.py's DataStream code pasted in for a `dedupe` (dedupe.py)
          ──local.py─────▶ that script run on a local mini-cluster (`rillet run --engine flink`)
 
 Expressions compile to SQL (`sqlexpr.py`, `aggsql.py`) with the column types `coltypes.py`

@@ -45,6 +45,7 @@ from .connectors import (
     source_table,
 )
 from .csvsink import csv_columns
+from .dedupe import DedupeStep, dedupe_step
 from .functions import Functions, PyUdf
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 
@@ -73,7 +74,8 @@ class View:
 
 @dataclass
 class FlinkJob:
-    statements: list[str] = field(default_factory=list)
+    statements: list[str | DedupeStep] = field(default_factory=list)
+    """SQL, and the `dedupe` steps that pass a view through the DataStream API."""
     sinks: list[tuple[SinkTable, str]] = field(default_factory=list)
     """Each sink's table and the query whose rows it receives; a sink nothing flows into (a
     `late into` or `errors into` target) is listed with an empty query."""
@@ -254,11 +256,10 @@ def _node(
             )
             return View(list(columns), view.timed), "CASE over the table's rows, read at build"
         case Dedupe():
-            raise Unmappable(
-                "`dedupe` keeps the first record per key in arrival order, which Flink does not"
-                " reproduce (after a join its rows come in another order), and Flink SQL's"
-                " deduplication has no `within` (docs/flink.md)"
-            )
+            columns_of = {i: v.columns for i, v in views.items()}
+            step, how = dedupe_step(plan, node, op, inputs[0].timed, columns_of)
+            job.statements.append(step)
+            return inputs[0], how
     raise _not_translated(op, exprs)
 
 
