@@ -119,8 +119,7 @@ class EventTimeOperator(StatelessOperator):
         values = _field_values(batch.records, field)
         if values and set(map(type, values)) == {int}:  # the common case: the batch as it is
             highest: int = max(newest, *values)  # all int
-            out.records += batch.records
-            out.offsets += batch.offsets
+            out.pass_on(batch.records, batch.offsets)
         else:
             highest = self._one_by_one(batch, out, newest)
         part.last_ms = self.clock.time_ms()

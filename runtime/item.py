@@ -79,6 +79,12 @@ class Picked(LazyOffsets):
         return [base[i] for i in self._indexes]
 
 
+def picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:
+    """The offsets of the records kept from a batch (`kept`: their indexes, rising), read
+    only when needed; the offsets themselves when every record was kept."""
+    return offsets if len(kept) == len(offsets) else Picked(offsets, kept)
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Records (dicts, never mutated once sent) with the source offset of each, index for index.

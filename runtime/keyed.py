@@ -17,7 +17,7 @@ from typing import Any
 from .clock import Clock
 from .eventtime import EventTimeError, timed_records, to_epoch_ms
 from .expiry import ExpiryQueue
-from .item import Batch
+from .item import Batch, picked
 from .operator import Output, StatelessOperator
 from .opstate import DedupeState, hashable, read
 
@@ -64,11 +64,14 @@ class DedupeOperator(StatelessOperator):
         before the batch's other errors, as everywhere."""
         kept, within, key_of, expiry = self.kept, self.within, self.key_of, self.expiry
         queued_times, queued_keys, newest = expiry.times, expiry.keys, expiry.newest()
-        emit_record, emit_offset = out.records.append, out.offsets.append
+        kept_records: list[dict] = []
+        kept_indexes: list[int] = []  # the offsets of those kept are read only if needed
+        emit_record, emit_index = kept_records.append, kept_indexes.append
         field = self.reader.time_field
         now = self.reader.clock.time_ms() if field is None else 0
         errors = []
-        for record, offset in zip(batch.records, batch.offsets):
+        offsets = batch.offsets
+        for index, record in enumerate(batch.records):
             if field is None:
                 ts = now
             else:
@@ -80,7 +83,7 @@ class DedupeOperator(StatelessOperator):
                 try:
                     ts = to_epoch_ms(ts)
                 except EventTimeError as e:
-                    out.error(record, offset, str(e))
+                    out.error(record, offsets[index], str(e))
                     continue
             try:
                 try:
@@ -89,7 +92,7 @@ class DedupeOperator(StatelessOperator):
                     key = self.key_with_nulls(record)
                 times = kept.get(key)
             except TypeError as e:
-                errors.append((record, offset, str(e)))
+                errors.append((record, offsets[index], str(e)))
                 continue
             if times is None:
                 kept[key] = [ts]
@@ -109,7 +112,8 @@ class DedupeOperator(StatelessOperator):
             else:
                 expiry.add(ts, key)
             emit_record(record)
-            emit_offset(offset)
+            emit_index(index)
+        out.pass_on(kept_records, picked(offsets, kept_indexes))
         out.errors += errors
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:

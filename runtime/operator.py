@@ -11,6 +11,7 @@ versioned Struct, runtime/opstate.py) and `restore()` takes it back as msgpack d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +33,17 @@ class Output:
     def emit(self, record: dict, offset: int | None = None) -> None:
         self.records.append(record)
         self.offsets.append(offset)
+
+    def pass_on(self, records: list[dict], offsets: Sequence[Any]) -> None:
+        """`records` go out with `offsets` left as they are: most batches cross a run without
+        anyone reading their offsets, which are often lazy (`item.py`). The call's last records:
+        nothing is `emit`ted after them (their offsets may not be a list)."""
+        if self.records:  # new lists: those passed on before may be a batch's own
+            self.records = [*self.records, *records]
+            self.offsets = [*self.offsets, *offsets]
+        else:
+            self.records = list(records)  # a copy is cheap, and the batch's own list stays so
+            self.offsets = offsets  # type: ignore[assignment]  # read-only from here
 
     def emit_late(self, record: dict, offset: int | None) -> None:
         self.late.append(record)

@@ -25,7 +25,7 @@ def pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool, earl
     with w.block(_SIGNATURE):
         w.line("late = out.emit_late", "time_error = out.error", "errors = []")
         w.line("last_start = groups = None  # records come mostly in time order: one pane")
-        with w.block("for r, offset in zip(records, offsets):"):
+        with w.block("for index, r in enumerate(records):  # offsets read only when one is needed"):
             _emit_time_check(w, time_field)
             with w.block("try:"):
                 w.line(f"key = {aggregate.key_code}", "start = ts - ts % pane")
@@ -43,7 +43,7 @@ def pane_loop(aggregate: CompiledAggregate, time_field: str, sliding: bool, earl
                 if early:
                     w.line("changed.setdefault(start, {})[key] = None")
             with w.block("except Exception as e:"):  # a bad value for an aggregate, a bad key
-                w.line("errors.append((r, offset, str(e)))")
+                w.line("errors.append((r, offsets[index], str(e)))")
         w.line("out.errors += errors", "return horizon, arrivals")
     namespace = {
         **aggregate.namespace,
@@ -62,8 +62,8 @@ def _emit_time_check(w: Writer, time_field: str) -> None:
         with w.block("try:"):
             w.line("ts = _to_epoch_ms(ts)")
         with w.block("except _EventTimeError as e:"):
-            w.line("time_error(r, offset, str(e))", "continue")
+            w.line("time_error(r, offsets[index], str(e))", "continue")
     with w.block("if ts - lateness > horizon:"):
         w.line("horizon = ts - lateness")
     with w.block("if ts - ts % every + size <= horizon:  # the last window holding ts has closed"):
-        w.line("late(r, offset)", "continue")
+        w.line("late(r, offsets[index])", "continue")

@@ -10,6 +10,7 @@ records arrived; its accumulators are freed then. Lateness and ticks are the win
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -69,7 +70,14 @@ class SessionWindow(Timed):
         self.finish(batch)
 
     def _place(
-        self, record: dict, offset: int | None, key: Any, ts: int, sessions: list, out: Output
+        self,
+        record: dict,
+        offsets: Sequence[Any],
+        index: int,
+        key: Any,
+        ts: int,
+        sessions: list,
+        out: Output,
     ) -> None:
         """Open `[ts, ts + gap)` for the record, merged with the key's sessions it overlaps; or
         send it to the late records when even the merged session has closed."""
@@ -79,7 +87,7 @@ class SessionWindow(Timed):
         for s in overlapping:
             start, end = min(start, s[0]), max(end, s[1])
         if end <= self.advance(ts):
-            out.emit_late(record, offset)
+            out.emit_late(record, offsets[index])
             return
         own = aggregate.new_accumulators()
         aggregate.update(own, record)  # first, so that a bad value changes no session

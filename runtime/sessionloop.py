@@ -28,7 +28,7 @@ def session_loop(aggregate: CompiledAggregate, time_field: str | None) -> Any:
     with w.block(_SIGNATURE):
         w.line("late = out.emit_late", "time_error = out.error", "errors = []")
         w.line("newest_seen = horizon + lateness  # the horizon moves when a time passes it")
-        with w.block("for r, offset in zip(records, offsets):"):
+        with w.block("for index, r in enumerate(records):  # offsets read only when one is needed"):
             _emit_time(w, time_field)
             with w.block("try:"):
                 w.line(f"key = {aggregate.key_code}", "sessions = table.get(key)")
@@ -42,7 +42,7 @@ def session_loop(aggregate: CompiledAggregate, time_field: str | None) -> Any:
                         _emit_extend(w, aggregate)
                 _emit_open(w, aggregate)
             with w.block("except Exception as e:"):  # a bad value for an aggregate, a bad key
-                w.line("errors.append((r, offset, str(e)))")
+                w.line("errors.append((r, offsets[index], str(e)))")
         w.line("out.errors += errors", "return horizon, arrivals")
     namespace = {
         **aggregate.namespace,
@@ -67,7 +67,7 @@ def _emit_time(w: Writer, time_field: str | None) -> None:
         with w.block("try:"):
             w.line("ts = _to_epoch_ms(ts)")
         with w.block("except _EventTimeError as e:"):
-            w.line("time_error(r, offset, str(e))", "continue")
+            w.line("time_error(r, offsets[index], str(e))", "continue")
 
 
 def _emit_place(w: Writer) -> None:
@@ -75,7 +75,7 @@ def _emit_place(w: Writer) -> None:
     arrival count."""
     w.line(
         "window.horizon, window.arrivals = horizon, arrivals",
-        "window._place(r, offset, key, ts, sessions, out)",
+        "window._place(r, offsets, index, key, ts, sessions, out)",
         "horizon, arrivals = window.horizon, window.arrivals",
         "newest_seen = horizon + lateness",
         "continue",
@@ -89,7 +89,7 @@ def _emit_extend(w: Writer, aggregate: CompiledAggregate) -> None:
     with w.block("if end < newest[1]:"):
         w.line("end = newest[1]")
     with w.block("if end <= horizon:"):
-        w.line("late(r, offset)", "continue")
+        w.line("late(r, offsets[index])", "continue")
     w.line("accs = newest[2]", *aggregate.update_lines, "newest[1] = end", "arrivals += 1")
     w.line("continue")
 
@@ -99,7 +99,7 @@ def _emit_open(w: Writer, aggregate: CompiledAggregate) -> None:
     them (its accumulators updated first, so that a bad value leaves no session behind)."""
     w.line("end = ts + gap")
     with w.block("if end <= horizon:"):
-        w.line("late(r, offset)", "continue")
+        w.line("late(r, offsets[index])", "continue")
     w.line("accs = new()", *aggregate.update_lines)
     with w.block("if sessions is None:"):
         w.line("table[key] = [[ts, end, accs, arrivals]]")

@@ -21,7 +21,7 @@ import msgspec
 
 from .codegen import Writer, define, failed_item
 from .expr import ExprCompiler, ExprError
-from .item import Picked
+from .item import Picked, picked
 from .plan import Derive, Drop, Explode, Select, Where
 
 StatelessOp = Where | Select | Derive | Drop | Explode
@@ -90,7 +90,7 @@ def compile_stage(
         w.line(f"return out, {'_Picked' if explodes else '_picked'}(offsets, kept)")
     namespace = dict(exprs.namespace)
     namespace["_failed_op"] = failed_item(w.marks)
-    namespace["_picked"], namespace["_Picked"] = _picked, Picked
+    namespace["_picked"], namespace["_Picked"] = picked, Picked
     (run,) = define(w, "stage", namespace, "_stage")
     return CompiledStage(source=w.source, run=run, present=exprs.present)
 
@@ -107,12 +107,6 @@ def row_type(names: tuple[str, ...]) -> type[msgspec.Struct]:
     fields = [(a, Any) for a in attrs]
     rename = {a: n for a, n in zip(attrs, names) if a != n}
     return msgspec.defstruct("Row", fields, rename=rename, gc=False)
-
-
-def _picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:
-    """The offsets of the kept records (`kept`: their indexes, rising), read only when needed;
-    the offsets themselves when every record was kept."""
-    return offsets if len(kept) == len(offsets) else Picked(offsets, kept)
 
 
 def _emit_ops(w: Writer, exprs: ExprCompiler, ops: list[StatelessOp], explodes: bool) -> None:
