@@ -46,6 +46,10 @@ class CompiledAggregate:
     """The globals that `key_code` and `update_lines` need (functions, constants)."""
     rows: Callable[[Any, list], list[dict]]
     """A group's output records: `result`'s one, or a `top`'s kept records (`top.py`)."""
+    rows_of: Callable[[dict[Any, list], dict, dict], list[dict]] | None = None
+    """Every group's output record, `bounds` before and again after its fields (so that they
+    win), then `tail`, made in one generated comprehension: a window fires hundreds of
+    thousands of groups. Only where each field is one aggregate's result (`n = count()`)."""
 
 
 def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
@@ -91,11 +95,13 @@ def compile_aggregate(
         w.line(*update or ["pass"])
     with w.block("def result(key, accs):"):
         _emit_result(w, exprs, op.keys, [slot for slot, _ in calls], items)
+    simple = _emit_rows_of(w, op.keys, [slot for slot, _ in calls], items)
     namespace = dict(exprs.namespace)
     with w.block("def new_accumulators():"):  # one per group and pane: no loop, no unpacking
         w.line(f"return [{', '.join(_construct(factories, namespace))}]")
-    key_of, update_fn, result, new_accumulators = define(
-        w, "aggregate", namespace, "key_of", "update", "result", "new_accumulators"
+    names = ("key_of", "update", "result", "new_accumulators", *(("rows_of",) if simple else ()))
+    key_of, update_fn, result, new_accumulators, *rows_of = define(
+        w, "aggregate", namespace, *names
     )
 
     return CompiledAggregate(
@@ -109,7 +115,30 @@ def compile_aggregate(
         tuple(update),
         dict(exprs.namespace),
         lambda key, accs: [result(key, accs)],
+        rows_of[0] if rows_of else None,
     )
+
+
+def _emit_rows_of(
+    w: Writer, keys: tuple[str, ...], slots: list[str], items: list[tuple[str, Any]]
+) -> bool:
+    """Write `rows_of` (`CompiledAggregate.rows_of`) when each item is one slot's result, as
+    `result` would make each row; whether it was written."""
+    index_of = {slot: i for i, slot in enumerate(slots)}
+    refs = [e.path[0] if isinstance(e, Field) and len(e.path) == 1 else "" for _, e in items]
+    if any(ref not in index_of for ref in refs):
+        return False
+    if len(keys) == 1:
+        key_pairs = [f"{keys[0]!r}: key"]
+    else:
+        key_pairs = [f"{k!r}: key[{i}]" for i, k in enumerate(keys)]
+    item_pairs = [
+        f"{name!r}: accs[{index_of[ref]}].result()" for (name, _), ref in zip(items, refs)
+    ]
+    row = ", ".join(["**bounds", *key_pairs, *item_pairs, "**bounds", "**tail"])
+    with w.block("def rows_of(groups, bounds, tail):"):
+        w.line(f"return [{{{row}}} for key, accs in groups.items()]")
+    return True
 
 
 def _emit_result(

@@ -140,6 +140,7 @@ def compile_top(
         new_accumulators=lambda: [TopN(count, key, arrivals)],
         update=update,
         rows=_rows,
+        rows_of=None,
         update_lines=("accs[0].add(r)",),
     )
 

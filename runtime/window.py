@@ -53,13 +53,16 @@ def emit_results(
     """Every group's output records, as `emit_result` makes them, in one pass: a window fires
     hundreds of thousands of groups in a large run. When a group's result fails, the groups
     are made again one by one, so that the failing one becomes an error record."""
-    rows = aggregate.rows
+    rows, rows_of = aggregate.rows, aggregate.rows_of
     try:
-        made = [
-            {**bounds, **row, **bounds, **tail}
-            for key, accs in groups.items()
-            for row in rows(key, accs)
-        ]
+        if rows_of is not None:
+            made = rows_of(groups, bounds, tail)
+        else:
+            made = [
+                {**bounds, **row, **bounds, **tail}
+                for key, accs in groups.items()
+                for row in rows(key, accs)
+            ]
     except Exception:
         for key, accs in groups.items():
             emit_result(out, aggregate, key, accs, bounds, tail)
