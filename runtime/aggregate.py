@@ -46,6 +46,9 @@ class CompiledAggregate:
     """The globals that `key_code` and `update_lines` need (functions, constants)."""
     rows: Callable[[Any, list], list[dict]]
     """A group's output records: `result`'s one, or a `top`'s kept records (`top.py`)."""
+    merge: Callable[[list, list], None] | None = None
+    """Merge a group's accumulators into another's, one call for all of them (generated:
+    panes of a sliding window merge per key); None for a `top`, whose one merges itself."""
     rows_of: Callable[[dict[Any, list], dict, dict], list[dict]] | None = None
     """Every group's output record, `bounds` before and again after its fields (so that they
     win), then `tail`, made in one generated comprehension: a window fires hundreds of
@@ -99,9 +102,11 @@ def compile_aggregate(
     namespace = dict(exprs.namespace)
     with w.block("def new_accumulators():"):  # one per group and pane: no loop, no unpacking
         w.line(f"return [{', '.join(_construct(factories, namespace))}]")
-    names = ("key_of", "update", "result", "new_accumulators", *(("rows_of",) if simple else ()))
-    key_of, update_fn, result, new_accumulators, *rows_of = define(
-        w, "aggregate", namespace, *names
+    with w.block("def merge(target, accs):"):
+        w.line(*[f"target[{i}].merge(accs[{i}])" for i in range(len(calls))] or ["pass"])
+    names = ("key_of", "update", "result", "new_accumulators", "merge")
+    key_of, update_fn, result, new_accumulators, merge, *rows_of = define(
+        w, "aggregate", namespace, *names, *(("rows_of",) if simple else ())
     )
 
     return CompiledAggregate(
@@ -115,6 +120,7 @@ def compile_aggregate(
         tuple(update),
         dict(exprs.namespace),
         lambda key, accs: [result(key, accs)],
+        merge,
         rows_of[0] if rows_of else None,
     )
 

@@ -141,6 +141,7 @@ def compile_top(
         update=update,
         rows=_rows,
         rows_of=None,
+        merge=None,
         update_lines=("accs[0].add(r)",),
     )
 

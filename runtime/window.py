@@ -71,6 +71,12 @@ def emit_results(
     out.offsets += [None] * len(made)
 
 
+def merge_each(target: list, accs: list) -> None:
+    """Merge each of a group's accumulators into the other's (when none is generated)."""
+    for mine, theirs in zip(target, accs):
+        mine.merge(theirs)
+
+
 class Timed:
     """What window operators and `rolling` share: reading a record's time, ticks, and the
     lateness horizon.
@@ -278,7 +284,7 @@ class PaneWindow(Timed):
         end = start + self.size
         merged: dict[Any, list] = {}
         first: dict[Any, int] = {}
-        new = self.aggregate.new_accumulators
+        new, merge = self.aggregate.new_accumulators, self.aggregate.merge or merge_each
         for pane_start in range(start, end, self.pane):
             groups = self.panes.get(pane_start)
             if not groups:
@@ -298,8 +304,7 @@ class PaneWindow(Timed):
                     first[key] = arrivals[key]
                 elif arrivals[key] < first[key]:
                     first[key] = arrivals[key]
-                for mine, theirs in zip(target, accs):
-                    mine.merge(theirs)
+                merge(target, accs)
         if first:  # keys in the order they were first seen in the window, not pane by pane
             merged = {key: merged[key] for key in sorted(merged, key=first.__getitem__)}
         return merged

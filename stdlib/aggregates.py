@@ -71,8 +71,9 @@ class Sum:
             self.total = value if self.total is None else self.total + value
 
     def merge(self, other: Sum) -> None:
-        if other.total is not None:
-            self.add(other.total)
+        theirs = other.total
+        if theirs is not None:
+            self.total = theirs if (mine := self.total) is None else mine + theirs
 
     def result(self) -> float | None:
         total = self.total  # exact while adding: checked once, here, not per record
