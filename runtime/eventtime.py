@@ -73,6 +73,28 @@ def timed_records(
     return timed
 
 
+def indexed_times(
+    batch: Batch, field: str | None, clock: Clock, out: Output
+) -> list[tuple[dict, int, int]]:
+    """As `timed_records`, with each record's index in the batch instead of its offset: an
+    operator that reads an offset only now and then (`batch.offsets[index]`) leaves them
+    unread, and passes on those of what it emits with `item.Picked`."""
+    records = batch.records
+    if field is None:
+        now = clock.time_ms()
+        return [(r, i, now) for i, r in enumerate(records)]
+    stamps = _field_values(records, field)
+    if set(map(type, stamps)) == {int}:  # the common case: epoch ms in every record
+        return list(zip(records, range(len(records)), stamps))  # all int
+    timed = []
+    for index, record in enumerate(records):
+        try:
+            timed.append((record, index, read_time(record, field)))
+        except EventTimeError as e:
+            out.error(record, batch.offsets[index], str(e))
+    return timed
+
+
 def _field_values(records: list[dict], field: str) -> list[Any]:
     """Each record's `field` (None where missing): read in C while every record has it."""
     try:

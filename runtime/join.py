@@ -25,7 +25,7 @@ from typing import Any
 
 from .clock import Clock
 from .incremental import Changes, ListChanges
-from .item import Batch
+from .item import Batch, Picked
 from .keyed import TimeReader
 from .operator import Output, StatelessOperator
 from .opstate import JoinState, hashable, read
@@ -220,32 +220,38 @@ class JoinOperator(StatelessOperator):
         within = ANY_TIME if self.within is None else self.within
         waits = port == 0 and self.left_join
         frees = port == 1 and self.left_join
-        waiting, merge, emit = self.sides[0].waiting, self._merge, out.emit
+        made: list[dict] = []
+        made_from: list[int] = []  # the index in the batch of each, for its offset
+        waiting, merge, emit, source = (
+            self.sides[0].waiting,
+            self._merge,
+            made.append,
+            made_from.append,
+        )
         expires, arrival = side.expires, side.arrivals
         journal, matched = side.journal, self.sides[0].journal
-        for record, offset, ts in self.readers[port].times(batch, out):
+        for record, index, ts in self.readers[port].indexed(batch, out):
             key = record.get(key_field) if key_field is not None else key_of(record)
             if key is None:
                 if waits:  # it can meet no partner: out at once
-                    emit(merge(record, self.nulls), offset)
+                    emit(merge(record, self.nulls))
+                    source(index)
                 continue
             try:
                 matches = their_keys.get(key)
             except TypeError as e:  # a list or record key
-                out.error(record, offset, str(e))
+                out.error(record, batch.offsets[index], str(e))
                 continue
             paired = False
             if matches is not None:  # in the other side's time order, then arrival's
                 for other in matches if len(matches) == 1 else sorted(matches, key=_time):
                     if -within <= ts - other[0] <= within:
                         paired = True
-                        if port == 0:
-                            emit(merge(record, other[1]), offset)
-                        else:
-                            emit(merge(other[1], record), offset)
-                            freed = frees and waiting.pop(other[2], None) is not None
-                            if freed and matched is not None:  # for `changes`
-                                matched.append((other[2], key))
+                        emit(merge(record, other[1]) if port == 0 else merge(other[1], record))
+                        source(index)
+                        freed = frees and waiting.pop(other[2], None) is not None
+                        if freed and matched is not None:  # for `changes`
+                            matched.append((other[2], key))
             entries = mine.get(key)
             if entries is None:
                 mine[key] = [(ts, record, arrival)]
@@ -263,6 +269,7 @@ class JoinOperator(StatelessOperator):
                 journal.append((arrival, key))
             arrival += 1
         side.arrivals = arrival
+        out.pass_on(made, Picked(batch.offsets, made_from))
 
     def on_watermark(self, ts_ms: int, out: Output) -> None:
         if self.within is None:

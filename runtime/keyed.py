@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 from .clock import Clock
-from .eventtime import EventTimeError, timed_records, to_epoch_ms
+from .eventtime import EventTimeError, indexed_times, timed_records, to_epoch_ms
 from .expiry import ExpiryQueue
 from .item import Batch, picked
 from .operator import Output, StatelessOperator
@@ -29,6 +29,9 @@ class TimeReader:
 
     def times(self, batch: Batch, out: Output) -> list[tuple[dict, int | None, int]]:
         return timed_records(batch, self.time_field, self.clock, out)
+
+    def indexed(self, batch: Batch, out: Output) -> list[tuple[dict, int, int]]:
+        return indexed_times(batch, self.time_field, self.clock, out)
 
 
 def _key_functions(keys: tuple[str, ...]) -> tuple[Callable[[dict], Any], Callable[[dict], Any]]:

@@ -32,18 +32,20 @@ class Output:
 
     def emit(self, record: dict, offset: int | None = None) -> None:
         self.records.append(record)
-        self.offsets.append(offset)
+        offsets = self.offsets
+        if type(offsets) is not list:  # after `pass_on`: lazy offsets become a list of its own
+            offsets = self.offsets = list(offsets)
+        offsets.append(offset)
 
     def pass_on(self, records: list[dict], offsets: Sequence[Any]) -> None:
         """`records` go out with `offsets` left as they are: most batches cross a run without
-        anyone reading their offsets, which are often lazy (`item.py`). The call's last records:
-        nothing is `emit`ted after them (their offsets may not be a list)."""
+        anyone reading their offsets, which are often lazy (`item.py`)."""
         if self.records:  # new lists: those passed on before may be a batch's own
             self.records = [*self.records, *records]
             self.offsets = [*self.offsets, *offsets]
         else:
             self.records = list(records)  # a copy is cheap, and the batch's own list stays so
-            self.offsets = offsets  # type: ignore[assignment]  # read-only from here
+            self.offsets = offsets  # type: ignore[assignment]  # a list again at the next `emit`
 
     def emit_late(self, record: dict, offset: int | None) -> None:
         self.late.append(record)

@@ -67,8 +67,7 @@ def emit_results(
         for key, accs in groups.items():
             emit_result(out, aggregate, key, accs, bounds, tail)
         return
-    out.records += made
-    out.offsets += [None] * len(made)
+    out.pass_on(made, [None] * len(made))
 
 
 def merge_each(target: list, accs: list) -> None:
