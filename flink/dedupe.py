@@ -25,25 +25,16 @@ from dataclasses import dataclass
 from rillet.runtime.plan import (
     Dedupe,
     Derive,
-    Drop,
-    EventTime,
     Explode,
     Field,
     Join,
-    Lookup,
     Node,
     Plan,
     Select,
-    Source,
-    Where,
 )
 
-from .globs import MAGIC
+from .order import origin, require_file_order
 from .sqlexpr import Unmappable, ident
-
-PER_RECORD = (Where, Select, Derive, Drop, Lookup, Explode, EventTime)
-"""Steps that pass each record on (or its items, in list order) when it arrives, on both
-engines: they keep the order of what reaches them."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +72,10 @@ def dedupe_step(
             "`dedupe` on processing time: a record's time is the clock's when it arrives,"
             " which no two engines share; declare `event_time` before it"
         )
-    origin, path = _origin(plan, node)
+    up, path = origin(plan, node)
     order_by: str | None = None
-    if isinstance(origin.op, Join):
-        order_by = _partner_time(origin.op, columns_of[origin.inputs[0]], path)
+    if isinstance(up.op, Join):
+        order_by = _partner_time(up.op, columns_of[up.inputs[0]], path)
         if order_by not in columns:
             raise Unmappable(
                 f"`dedupe` after a `join`: it keeps the pair with the earliest partner, by"
@@ -95,7 +86,7 @@ def dedupe_step(
             f" until the watermark passes it, the one with the least `{order_by}` kept"
         )
     else:
-        _single_file(origin)
+        require_file_order(plan, node, "`dedupe` keeps the first record of a key in arrival order")
         how = "keyed process function (DataStream API), deciding in arrival order (file order)"
     step = DedupeStep(
         view=f"v{node.id}",
@@ -106,37 +97,6 @@ def dedupe_step(
         order_by=order_by,
     )
     return step, how
-
-
-def _origin(plan: Plan, node: Node) -> tuple[Node, list[Node]]:
-    """The first step above `node` that is not per-record, and the per-record steps between."""
-    path: list[Node] = []
-    up = plan.node(node.inputs[0])
-    while isinstance(up.op, PER_RECORD):
-        path.append(up)
-        up = plan.node(up.inputs[0])
-    return up, path
-
-
-def _single_file(origin: Node) -> None:
-    op = origin.op
-    if isinstance(op, Source) and op.connector == "file" and not op.then:
-        if not MAGIC & set(str(op.config.get("path", ""))):
-            return
-        raise Unmappable(
-            "`dedupe` over a glob source: rillet reads its files one after another, Flink"
-            " side by side, so the records of a key arrive in another order"
-        )
-    what = f"a `{op.connector}` source" if isinstance(op, Source) else _described(origin)
-    raise Unmappable(
-        f"`dedupe` keeps the first record of a key in arrival order, and the records reaching"
-        f" it from {what} arrive in an order Flink does not reproduce"
-    )
-
-
-def _described(origin: Node) -> str:
-    name = f"`{type(origin.op).__name__.lower()}`"
-    return f"{name} (line {origin.span.line})" if origin.span else name
 
 
 def _partner_time(join: Join, left: list[str], path: list[Node]) -> str:

@@ -11,6 +11,7 @@ the job carries (`jobfile.py`). Read next: `sqlexpr.py`.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 import types
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rillet.runtime.plan import Lit
 from rillet.runtime.registry import Registry
 from rillet.runtime.spec import Spec
 
@@ -75,6 +77,22 @@ class PyUdf:
     deterministic: bool = True
 
 
+@dataclass(frozen=True)
+class PyUdaf:
+    """A Python aggregate function of the job: rillet's aggregate class `attr` of `module` (or
+    of the plugin file `file`), built with `constants` and `options` (the call's constant
+    arguments), fed the call's first arguments per record, returning `result`."""
+
+    sql_name: str
+    module: str
+    attr: str
+    result: str
+    constants: tuple = ()
+    options: tuple[tuple[str, Any], ...] = ()
+    file: str | None = None
+    source: str | None = field(default=None, repr=False)
+
+
 def udf_name(attr: str, result: str) -> str:
     return f"rillet_{attr}_{re.sub(r'[^A-Za-z0-9]+', '_', result).strip('_')}"
 
@@ -127,8 +145,11 @@ class Functions:
             return a if a == b or b is None else b if a is None else None
         if name == "round":
             return BIGINT if len(args) > 1 and args[0] == BIGINT else DOUBLE
-        spec = self.registry.get("function", name)
+        spec = self.registry.get("function", name) or self.registry.get("aggregate", name)
         return None if spec is None else annotation_type(spec.returns)
+
+    def is_aggregate(self, name: str) -> bool:
+        return self.registry.get("aggregate", name) is not None
 
     def is_builtin(self, name: str, args: list[SqlType]) -> bool:
         spec = self.registry.get("function", name)
@@ -163,6 +184,39 @@ class Functions:
             source=source,
             context=spec.context,
             deterministic=not spec.context,
+        )
+
+    def aggregate(self, name: str, args: tuple, kwargs: tuple, result: SqlType) -> PyUdaf:
+        """The aggregate `name` as a Python aggregate function, with the call's constant
+        arguments (those after `add`'s) fixed in it: one per distinct set of them."""
+        spec = self.registry.get("aggregate", name)
+        if spec is None:
+            raise Unmappable(f"the aggregate `{name}` is not known here")
+        if result is None:
+            raise Unmappable(
+                f"`{name}` returns a value whose Flink type is not known here (annotate its"
+                " `result` as str, int, float, bool or a list of them)"
+            )
+        cls = spec.obj
+        values = len(inspect.signature(cls.add).parameters) - 1  # after `self`
+        extra = args[values:] + tuple(v for _, v in kwargs)
+        if not all(isinstance(e, Lit) for e in extra):
+            raise Unmappable(f"`{name}` with an option that is not a constant")
+        constants = tuple(e.value for e in args[values:])
+        options = tuple((k, v.value) for k, v in kwargs)
+        file = self._plugin_file(cls)
+        source = None if file is None else (self.base_dir / file).read_text()
+        fixed = repr((constants, options)).encode()
+        suffix = f"_{hashlib.sha1(fixed).hexdigest()[:8]}" if constants or options else ""
+        return PyUdaf(
+            udf_name(f"agg_{spec.plugin}_{cls.__name__}{suffix}", result),
+            cls.__module__,
+            cls.__name__,
+            result,
+            constants,
+            options,
+            file,
+            source,
         )
 
     def _plugin_file(self, fn: Any) -> str | None:

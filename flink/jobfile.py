@@ -25,10 +25,12 @@ at its path. Needs PyFlink 2.x{needs}.
 """
 
 import importlib
+import pickle
 import sys
 
+from pyflink.common import Row
 from pyflink.table import EnvironmentSettings, Schema, TableDescriptor
-from pyflink.table.udf import udf
+from pyflink.table.udf import AggregateFunction, udaf, udf
 '''
 
 SQL_ONLY = """from pyflink.table import TableEnvironment
@@ -64,8 +66,47 @@ def _with_clock(fn):
     return lambda *args: fn(context, *args)
 
 
+class _RilletAggregate(AggregateFunction):
+    """A rillet aggregate class as a Flink aggregate function: the accumulator holds the
+    class's own snapshot, restored for each call, so its add, merge and result decide (nulls
+    and ties as in rillet)."""
+
+    def __init__(self, cls, constants, options, result):
+        self.cls, self.constants, self.options = cls, constants, dict(options)
+        self.result = result
+
+    def _restored(self, acc):
+        aggregate = self.cls(*self.constants, **self.options)
+        if acc[0] is not None:
+            aggregate.restore(pickle.loads(acc[0]))
+        return aggregate
+
+    def create_accumulator(self):
+        return Row(None)
+
+    def accumulate(self, acc, *values):
+        aggregate = self._restored(acc)
+        aggregate.add(*values)
+        acc[0] = pickle.dumps(aggregate.snapshot())
+
+    def merge(self, acc, others):
+        aggregate = self._restored(acc)
+        for other in others:
+            aggregate.merge(self._restored(other))
+        acc[0] = pickle.dumps(aggregate.snapshot())
+
+    def get_value(self, acc):
+        return self._restored(acc).result()
+
+    def get_accumulator_type(self):
+        return "ROW<state BYTES>"
+
+    def get_result_type(self):
+        return self.result
+
+
 def _register_udfs(env):
-    if UDFS and not env.get_config().get("python.executable", ""):
+    if (UDFS or UDAFS) and not env.get_config().get("python.executable", ""):
         env.get_config().set("python.executable", sys.executable)  # unless the cluster says
     loaded = {}
     for name, module, attr, file, result, context, deterministic in UDFS:
@@ -73,6 +114,12 @@ def _register_udfs(env):
         fn = _with_clock(fn) if context else fn
         env.create_temporary_function(
             name, udf(fn, result_type=result, deterministic=deterministic)
+        )
+    for name, module, attr, file, result, constants, options in UDAFS:
+        cls = _implementation(module, attr, file, loaded)
+        function = _RilletAggregate(cls, constants, options, result)
+        env.create_temporary_function(
+            name, udaf(function, result_type=result, accumulator_type="ROW<state BYTES>")
         )
 
 
@@ -114,7 +161,7 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
     needs = "".join(
         sorted({" and the flink-sql-connector-kafka jar" for t, _ in job.sinks if t.path is None})
     )
-    if job.udfs:
+    if job.udfs or job.udafs:
         needs += "; its Python UDFs need rillet installed where the Python workers run"
     statements = "".join(
         f"    {(s.arguments() if isinstance(s, DedupeStep) else s)!r},\n" for s in job.statements
@@ -124,19 +171,30 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
         f"    {(u.sql_name, u.module, u.attr, u.file, u.result, u.context, u.deterministic)!r},\n"
         for u in job.udfs.values()
     )
-    sources = {u.file: u.source for u in job.udfs.values() if u.file is not None}
+    udafs = "".join(
+        f"    {(u.sql_name, u.module, u.attr, u.file, u.result, u.constants, u.options)!r},\n"
+        for u in job.udafs.values()
+    )
+    carried = [(u.file, u.source) for u in job.udfs.values()]
+    carried += [(u.file, u.source) for u in job.udafs.values()]
+    sources = {file: text for file, text in carried if file is not None}
     files = "".join(f"    {name!r}: {text!r},\n" for name, text in sorted(sources.items()))
     return (
         HEADER.format(file=file, script=script, needs=needs)
         + (_stream_part() if any(isinstance(s, DedupeStep) for s in job.statements) else SQL_ONLY)
         + f"\nPARALLELISM = {parallelism!r}\n"
         + f"UDFS = [  # name, module, function, file, result type, clock, deterministic\n{udfs}]\n"
+        + f"UDAFS = [  # name, module, class, file, result type, constants, options\n{udafs}]\n"
         + f"PLUGIN_FILES = {{  # the source of each plugin file the UDFs come from\n{files}}}\n"
-        + f"BATCH = {job.batch!r}  # an aggregate without a window: bounded inputs, final rows\n"
+        + f"BATCH = {bool(job.batch)!r}{_batch_note(job)}\n"
         + f"STATEMENTS = [\n{statements}]\n"
         + f"SINKS = [\n{sinks}]\n"
         + BODY
     )
+
+
+def _batch_note(job: FlinkJob) -> str:
+    return f"  # for {job.batch}: bounded inputs, final rows" if job.batch else ""
 
 
 def _stream_part() -> str:

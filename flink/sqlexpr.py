@@ -34,7 +34,7 @@ from rillet.runtime.plan import (
 from .coltypes import BIGINT, NUMBERS, Typer, Types, item_of, record_field
 
 if TYPE_CHECKING:
-    from .functions import Functions, PyUdf
+    from .functions import Functions, PyUdaf, PyUdf
 
 
 class Unmappable(Exception):
@@ -81,10 +81,15 @@ class Env:
 
     functions: Functions
     udfs: dict[str, PyUdf] = field(default_factory=dict)
+    udafs: dict[str, PyUdaf] = field(default_factory=dict)
 
     def call(self, udf: PyUdf, args: list[str]) -> str:
         self.udfs[udf.sql_name] = udf
         return f"{udf.sql_name}({', '.join(args)})"
+
+    def aggregate_call(self, udaf: PyUdaf, args: list[str]) -> str:
+        self.udafs[udaf.sql_name] = udaf
+        return f"{udaf.sql_name}({', '.join(args)})"
 
 
 class SqlExpr:

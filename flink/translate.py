@@ -46,7 +46,8 @@ from .connectors import (
 )
 from .csvsink import csv_columns
 from .dedupe import DedupeStep, dedupe_step
-from .functions import Functions, PyUdf
+from .functions import Functions, PyUdaf, PyUdf
+from .order import require_file_order
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 
 
@@ -82,10 +83,13 @@ class FlinkJob:
     steps: list[Step] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    batch: bool = False
-    """Whether the job runs in Flink's batch mode (an `aggregate` without a window)."""
+    batch: str = ""
+    """What makes the job run in Flink's batch mode (an `aggregate` without a window, a `left
+    join` without `within`: final rows once the inputs end), if anything."""
     udfs: dict[str, PyUdf] = field(default_factory=dict)
     """The Python UDFs its SQL calls, by SQL name (`functions.py`)."""
+    udafs: dict[str, PyUdaf] = field(default_factory=dict)
+    """The Python aggregate functions its SQL calls, by SQL name."""
 
 
 @dataclass
@@ -103,7 +107,7 @@ class Exprs:
 def translate(plan: Plan) -> FlinkJob:
     job = FlinkJob()
     functions = Functions(registry_of(plan), plan.base_dir)
-    exprs = Exprs(Env(functions, job.udfs), node_types(plan, functions.result))
+    exprs = Exprs(Env(functions, job.udfs, job.udafs), node_types(plan, functions.result))
     times = _event_times(plan, job)
     views: dict[int, View] = {}
     for node in plan.nodes:
@@ -123,20 +127,16 @@ def translate(plan: Plan) -> FlinkJob:
 
 def _batch_only(plan: Plan, job: FlinkJob) -> None:
     """A batch job reads bounded inputs and ignores watermarks, so event time (whose late
-    records rillet drops) and unbounded sources do not mix with an `aggregate` without a
-    window."""
+    records rillet drops) and unbounded sources do not mix with what needs batch mode."""
     for node in plan.nodes:
         if isinstance(node.op, EventTime):
             reason = (
-                "`event_time` with an `aggregate` without `window`: Flink runs that job in"
-                " batch mode, where late records are not dropped"
+                f"`event_time` with {job.batch}: Flink runs that job in batch mode, where late"
+                " records are not dropped"
             )
             job.unmapped.append(Unmapped(node.id, node.span, reason))
         elif isinstance(node.op, Source) and node.op.connector != "file":
-            reason = (
-                "an unbounded source with an `aggregate` without `window`"
-                " (Flink's batch mode reads files)"
-            )
+            reason = f"an unbounded source with {job.batch} (Flink's batch mode reads files)"
             job.unmapped.append(Unmapped(node.id, node.span, reason))
 
 
@@ -244,7 +244,7 @@ def _node(
         case Union():
             return _union(node, inputs, job, statement)
         case Aggregate():
-            return _aggregate(op, node, inputs[0], job, statement, exprs)
+            return _aggregate(plan, node, inputs[0], job, statement, exprs)
         case Join():
             return _join(op, node, inputs, job, statement)
         case Lookup(table=table, on=on):
@@ -270,14 +270,18 @@ def _not_translated(op: object, exprs: Exprs) -> Unmappable:
 
 
 def _aggregate(
-    op: Aggregate, node: Node, view: View, job: FlinkJob, statement: str, exprs: Exprs
+    plan: Plan, node: Node, view: View, job: FlinkJob, statement: str, exprs: Exprs
 ) -> tuple[View, str]:
+    op = node.op
+    assert isinstance(op, Aggregate)
     source, types = f"v{node.inputs[0]}", exprs.types[node.inputs[0]]
     if op.window is None:
-        job.batch = True
         out, sql, how = whole_input_aggregate(op, view, source, types, exprs.env)
+        job.batch = "an `aggregate` without `window`"
     else:
-        out, sql, how = window_aggregate(op, view, source, types, exprs.env)
+        out, sql, how, python = window_aggregate(op, view, source, types, exprs.env)
+        if python:
+            require_file_order(plan, node, f"`{python[0]}` sees a group's records in arrival order")
     job.statements.append(statement + sql)
     return out, how
 
@@ -331,8 +335,6 @@ def _join(
     op: Join, node: Node, inputs: list[View], job: FlinkJob, statement: str
 ) -> tuple[View, str]:
     left, right = inputs
-    if op.within_ms is None and op.kind == "left":
-        raise Unmappable("a `left join` without `within`: Flink's result would retract rows")
     if op.within_ms is not None and not (left.timed and right.timed):
         raise Unmappable("a `join … within` without event time on both sides")
     shared = {a for a, b in zip(op.left_keys, op.right_keys) if a == b}
@@ -341,6 +343,14 @@ def _join(
         if name not in shared:
             columns[f"{op.right}_{name}" if name in left.columns else name] = f"R.{ident(name)}"
     keys = " AND ".join(f"L.{ident(a)} = R.{ident(b)}" for a, b in zip(op.left_keys, op.right_keys))
+    if op.within_ms is None and op.kind == "left":
+        # streaming, a lone left row would be retracted when a partner comes; rillet writes
+        # it at the end of the input, which is a batch job's final result
+        job.batch = "a `left join` without `within`"
+        sides = f"v{node.inputs[0]} L LEFT JOIN v{node.inputs[1]} R"
+        sql = f"SELECT {_select(columns, False)} FROM {sides} ON {keys}"
+        job.statements.append(statement + sql)
+        return View(list(columns), False), "regular LEFT JOIN in Flink's batch mode"
     if op.within_ms is None:  # a regular inner join of append-only inputs is append-only
         sides = f"v{node.inputs[0]} L JOIN v{node.inputs[1]} R"
         sql = f"SELECT {_select(columns, False)} FROM {sides} ON {keys}"

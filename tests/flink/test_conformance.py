@@ -103,20 +103,26 @@ def test_windows_example_gives_the_same_records_on_flink(tmp_path: Path) -> None
 
 
 DEDUPE_SINKS = ["unique", "spaced", "by_two", "first_visit"]
+IN_ORDER_SINKS = ["arrivals", "sliding_arrivals", "session_arrivals", "bridged"]
 
 
 def _dedupe_copy(folder: Path) -> Path:
     shutil.copytree(HERE / "dedupe", folder / "dedupe")
+    shutil.copytree(HERE / "plugins", folder / "plugins")
     shutil.copy(HERE / "dedupe.rill", folder)
     return folder / "dedupe.rill"
 
 
 @pytest.mark.timeout(600)
-def test_dedupe_gives_the_same_records_on_flink_at_parallelism_2(tmp_path: Path) -> None:
+def test_dedupe_and_arrival_order_aggregates_give_the_same_records_on_flink_at_parallelism_2(
+    tmp_path: Path,
+) -> None:
     """The docs' snippet and §4.9's rules over in-order and out-of-order files with ties and
-    null keys, two keys after `where`/`derive`, and a `dedupe` after a `join … within`."""
+    null keys, two keys after `where`/`derive`, and a `dedupe` after a `join … within`; `first`,
+    `last`, `collect`, `max_by`, `min_by` and a plugin's aggregate (Python aggregate functions)
+    in tumbling, sliding and session windows over records out of time order."""
     for sink, (embedded, flink) in _both(
-        _dedupe_copy(tmp_path), DEDUPE_SINKS, "--parallelism", "2"
+        _dedupe_copy(tmp_path), DEDUPE_SINKS + IN_ORDER_SINKS, "--parallelism", "2"
     ).items():
         assert embedded, sink
         assert _same(embedded, flink), sink
@@ -128,7 +134,8 @@ def test_an_exported_dedupe_job_runs_on_its_own(tmp_path: Path) -> None:
     process of its own; each sink a folder of part files at the pipeline's path."""
     pipeline = _dedupe_copy(tmp_path)
     assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
-    embedded = {s: _records(tmp_path / "out" / f"{s}.jsonl") for s in DEDUPE_SINKS}
+    sinks = DEDUPE_SINKS + IN_ORDER_SINKS
+    embedded = {s: _records(tmp_path / "out" / f"{s}.jsonl") for s in sinks}
     shutil.rmtree(tmp_path / "out")
     job = tmp_path / "job.py"
     assert main(["export", "--engine", "flink", str(pipeline), "-o", str(job)]) == 0
@@ -137,7 +144,7 @@ def test_an_exported_dedupe_job_runs_on_its_own(tmp_path: Path) -> None:
     assert re.search(r"^UDFS = \[.*\n\]$", text, re.MULTILINE)  # no Python UDFs
     assert "class RilletDedupe(KeyedProcessFunction)" in text
     subprocess.run([sys.executable, "-I", str(job)], cwd=tmp_path, check=True)
-    for sink in DEDUPE_SINKS:
+    for sink in sinks:
         parts = sorted((tmp_path / "out" / f"{sink}.jsonl").rglob("part-*"))
         flink = [r for part in parts for r in _records(part)]
         assert _same(embedded[sink], flink), sink
@@ -182,8 +189,11 @@ def test_generated_w2_gives_the_same_windows_on_flink_at_parallelism_2(tmp_path:
 
 
 @pytest.mark.timeout(600)
-def test_aggregate_without_window_gives_the_same_totals_on_flink(tmp_path: Path) -> None:
-    results = _both(_copied(tmp_path, "totals.rill"), ["per_page", "overall", "none"])
+def test_aggregate_without_window_and_left_join_without_within_give_the_same_on_flink(
+    tmp_path: Path,
+) -> None:
+    sinks = ["per_page", "overall", "none", "slow_orders"]
+    results = _both(_copied(tmp_path, "totals.rill"), sinks)
     for sink, (embedded, flink) in results.items():
         assert bool(embedded) == (sink != "none"), sink
         assert _same(embedded, flink), sink
