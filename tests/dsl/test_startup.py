@@ -12,7 +12,13 @@ from rillet.dsl.graph import FORMATS
 from tests.conftest import REPO
 
 # what a run of a file-to-file pipeline has no use for
-UNUSED_BY_A_RUN = ("rillet.dsl.graph",)
+UNUSED_BY_A_RUN = (
+    "rillet.dsl.graph",
+    "rillet.runtime.join",
+    "rillet.runtime.window",
+    "rillet.runtime.session",
+    "rillet.runtime.aggregate",
+)
 
 _LOADED = """
 import sys
