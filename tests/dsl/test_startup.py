@@ -1,8 +1,10 @@
-"""Start-up: what `rillet run` imports, and the names written out so that it imports less.
-Its speed is measured in bench/ (`bench/run.py --only startup`), never asserted here."""
+"""Start-up: what `rillet run` imports, the names written out so that it imports less, and
+where the grammar's parser tables are cached. Its speed is measured in bench/
+(`bench/run.py --only startup`), never asserted here."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +46,26 @@ def test_run_leaves_unused_modules_unimported(tmp_path: Path) -> None:
     assert out.read_text() == '{"user":1,"page":"/a","latency_ms":300.5,"slow":true}\n'
     loaded = set(result.stdout.decode().split())
     assert not loaded & set(UNUSED_BY_A_RUN)
+
+
+def _check(tmp_path: Path, cache_home: Path) -> subprocess.CompletedProcess:
+    pipeline = tmp_path / "p.rill"
+    pipeline.write_text("source s = generate(count=1)\nsink o = stdout()\ns | into o\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
+    command = [sys.executable, "-m", "rillet.dsl.cli", "check", str(pipeline)]
+    return subprocess.run(command, capture_output=True, timeout=60, env=env, check=False)
+
+
+def test_grammar_tables_are_cached_in_the_users_cache_folder(tmp_path: Path) -> None:
+    for _ in range(2):  # the second run reads what the first wrote
+        result = _check(tmp_path, tmp_path / "cache")
+        assert result.returncode == 0, result.stderr.decode()
+    assert [p.name.split("-")[0] for p in (tmp_path / "cache" / "rillet").iterdir()] == ["grammar"]
+
+
+def test_a_cache_folder_that_cannot_be_made_leaves_the_grammar_uncached(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    result = _check(tmp_path, taken)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stderr.decode().startswith("ok: "), result.stderr.decode()
