@@ -4,11 +4,15 @@ where the grammar's parser tables are cached. Its speed is measured in bench/
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from rillet.dsl import entry
 from rillet.dsl.arguments import GRAPH_FORMATS
 from rillet.dsl.graph import FORMATS
 from tests.conftest import REPO
@@ -69,3 +73,14 @@ def test_a_cache_folder_that_cannot_be_made_leaves_the_grammar_uncached(tmp_path
     result = _check(tmp_path, taken)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stderr.decode().startswith("ok: "), result.stderr.decode()
+
+
+def test_the_entry_point_runs_the_command_and_leaves_the_collector_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = tmp_path / "p.rill"
+    pipeline.write_text("source s = generate(count=1)\nsink o = stdout()\ns | into o\n")
+    monkeypatch.setattr(sys, "argv", ["rillet", "check", str(pipeline)])
+    assert entry.main() == 0
+    assert capsys.readouterr().err.startswith("ok: ")
+    assert gc.isenabled()
