@@ -4,25 +4,41 @@ and `rillet --help` prints them. What each command does is `cli.py`'s."""
 from __future__ import annotations
 
 import argparse
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
-
-from .graph import FORMATS as GRAPH_FORMATS
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 HTTP_TOKEN = "RILLET_HTTP_TOKEN"
+GRAPH_FORMATS = ("text", "mermaid", "dot")
+"""`graph.FORMATS`' names, written out so that every command starts without importing the
+drawing code (a test keeps the two equal)."""
 
 
 def installed_version() -> str:
     """The installed distribution's version, so it never drifts from pyproject.toml."""
+    # looked up only when asked: finding a distribution reads the installed packages' metadata
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        return package_version("rillet")
+        return version("rillet")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """`--version`, which looks the version up only when it is given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> NoReturn:
+        sys.stdout.write(f"rillet {installed_version()}\n")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="rillet", description="Streaming pipelines in one file.")
-    top.add_argument("--version", action="version", version=f"rillet {installed_version()}")
+    top.add_argument("--version", action=_Version, help="show program's version number and exit")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a pipeline")
     check = commands.add_parser("check", help="check a pipeline file without running it")
@@ -58,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     graph = commands.add_parser("graph", help="draw the pipeline's dataflow, sources to sinks")
     graph.add_argument(
         "--format",
-        choices=tuple(GRAPH_FORMATS),
+        choices=GRAPH_FORMATS,
         default="text",
         help="text (a tree), mermaid (flowchart) or dot (Graphviz)",
     )

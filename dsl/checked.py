@@ -6,9 +6,12 @@ same facts and none can change them. The checker fills a `Draft` and freezes it 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+import msgspec
+from msgspec import field
 
 from rillet.runtime.plan import SchemaSpec, Settings, UsedPlugin
 from rillet.runtime.plugin import Registry
@@ -18,8 +21,7 @@ from .environment import Environment
 from .types import RecordType
 
 
-@dataclass
-class Draft:
+class Draft(msgspec.Struct):
     """The program as the check stage learns it, stage by stage."""
 
     program: ast.Program
@@ -48,13 +50,13 @@ class Draft:
 
     def freeze(self) -> Checked:
         frozen: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
             if isinstance(value, dict):
                 value = MappingProxyType(value)
             elif isinstance(value, list):
                 value = tuple(value)
-            frozen[f.name] = value
+            frozen[name] = value
         return Checked(**frozen)
 
 

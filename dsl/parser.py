@@ -31,6 +31,7 @@ from lark.parsers.lalr_parser_state import ParserState
 from rillet.runtime.plan import Span
 
 from . import ast
+from ._grammarcache import cache_file
 from .comment import Comment, collect_comments, keep_comments
 from .diagnostic import Diagnostic, did_you_mean, error
 from .exprtree import shorten, token_span
@@ -90,8 +91,9 @@ class _Newlines(PostLex):
 
 def build_lark(**options: Any) -> Lark:
     """The grammar's parser with what every reader of it shares; `options` add a reader's own
-    (the formatter keeps every token)."""
+    (the formatter keeps every token). The tables are cached per reader (`_grammarcache.py`)."""
     grammar = resources.files("rillet.dsl").joinpath("grammar.lark").read_text()
+    reader = "-".join(sorted(options)) or "plain"
     return Lark(
         grammar,
         parser="lalr",
@@ -99,7 +101,7 @@ def build_lark(**options: Any) -> Lark:
         postlex=_Newlines(),
         propagate_positions=True,
         maybe_placeholders=True,
-        cache=True,
+        cache=cache_file(grammar, reader),
         **options,
     )
 

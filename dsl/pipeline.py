@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+from msgspec import field
 
 from rillet.runtime.plan import Plan
 from rillet.runtime.secret import Secrets
@@ -26,8 +26,7 @@ from .planner import plan
 from .silence import apply_silences
 
 
-@dataclass
-class Compiled:
+class Compiled(msgspec.Struct):
     source: SourceText
     diagnostics: list[Diagnostic] = field(default_factory=list)
     checked: Checked | None = None

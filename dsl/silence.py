@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from rillet.runtime.plan import Span
 
@@ -30,8 +31,7 @@ def allow_hint(code: str) -> str:
     return f"if this is meant, say so at the end of the line: `# rillet: allow {code} -- why`"
 
 
-@dataclass(frozen=True)
-class Silence:
+class Silence(msgspec.Struct, frozen=True):
     line: int
     """The line whose warnings it silences."""
     code: str

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
+from msgspec import field
 
 from rillet.runtime.plan import SchemaSpec, TypeSpec
 
@@ -18,8 +20,7 @@ NUMERIC = {"int", "float"}
 SCALARS = ("int", "float", "str", "bool", "any", "list", "record")
 
 
-@dataclass(frozen=True)
-class RecordType:
+class RecordType(msgspec.Struct, frozen=True):
     """`fields` is None for an open record (any field may exist). `origin` says where the
     fields came from, for diagnostics (`schema Click`, `the \\`select\\` on line 12`)."""
 

@@ -17,10 +17,11 @@ import signal
 import sys
 from argparse import Namespace
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import msgspec
+from msgspec import field
 
 from rillet.runtime.clock import Clock, SystemClock
 from rillet.runtime.run import Execution
@@ -100,8 +101,7 @@ class Files:
                 return changed
 
 
-@dataclass
-class Watching:
+class Watching(msgspec.Struct):
     """What one run of the loop and `cmd_run` tell each other. `after_change`: this run follows
     an edit (a finished run's checkpoint is then started over, so the outputs show the edit);
     `mismatch`: set by `cmd_run` when the saved state did not fit the pipeline."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .aggregate import CompiledAggregate, compile_aggregate
+import msgspec
+from msgspec import field
+
 from .clock import Clock
 from .eventtime import EventTimeOperator
-from .join import JoinOperator
 from .keyed import DedupeOperator
 from .plan import (
     STATELESS,
@@ -39,17 +39,14 @@ from .plan import (
     late_sink,
 )
 from .plugin import FunctionContext, Registry, Spec
-from .pluginop import plugin_operator
-from .rolling import RollingOperator
 from .schema import struct_attributes
-from .session import SessionWindow
 from .stage import CompiledStage, compile_stage, reads_fields_only
-from .top import compile_top
-from .window import GlobalAggregate, PaneWindow
+
+if TYPE_CHECKING:
+    from .aggregate import CompiledAggregate
 
 
-@dataclass
-class PhysicalNode:
+class PhysicalNode(msgspec.Struct):
     id: int
     kind: str  # source | stage | operator | union | sink
     name: str
@@ -64,8 +61,7 @@ class PhysicalNode:
     """A source whose records are Structs (`schema.py`): every reader only reads fields."""
 
 
-@dataclass
-class PhysicalPlan:
+class PhysicalPlan(msgspec.Struct):
     plan: Plan
     nodes: dict[int, PhysicalNode]
     error_sink: int | None
@@ -256,14 +252,22 @@ def _located(name: str, node: Node) -> str:
 def _operator(
     op: Any, registry: Registry, functions: dict[str, Callable[..., Any]], clock: Clock
 ) -> Any:
+    # each kind's module is imported when a plan has one: a run starts without the others
     match op:
         case EventTime(field=field_name, lateness_ms=lateness, idle_ms=idle):
             return EventTimeOperator(field_name, lateness, idle, clock)
         case Aggregate():
+            from .aggregate import compile_aggregate
+
             return _windowed(op, compile_aggregate(op, registry, functions), clock)
         case Top():
+            from .top import compile_top
+
             return _windowed(op, compile_top(op, registry, functions), clock)
         case Rolling(fields=fields, time_field=time_field, lateness_ms=lateness):
+            from .aggregate import compile_aggregate
+            from .rolling import RollingOperator
+
             return RollingOperator(
                 compile_aggregate(op, registry, functions),
                 tuple(a.name for a in fields),
@@ -276,12 +280,16 @@ def _operator(
         case Dedupe(keys=keys, within_ms=within, time_field=time_field):
             return DedupeOperator(keys, within, time_field, clock)
         case Join():
+            from .join import JoinOperator
+
             return JoinOperator(op, clock)
         case Lookup():
             return None  # needs its table loaded: built when the run opens its connectors
         case PluginOperator(name=name, kwargs=kwargs, concurrency=concurrency):
             spec = registry.get("operator", name)
             assert spec is not None
+            from .pluginop import plugin_operator
+
             return plugin_operator(spec, kwargs, concurrency)
     raise TypeError(f"not an operator: {op!r}")
 
@@ -291,10 +299,16 @@ def _windowed(op: Aggregate | Top, aggregate: CompiledAggregate, clock: Clock) -
     input without one."""
     match op.window:
         case None:
+            from .window import GlobalAggregate
+
             return GlobalAggregate(aggregate)
         case Window(kind="session", size_ms=gap):
+            from .session import SessionWindow
+
             return SessionWindow(aggregate, gap, op.time_field, op.lateness_ms, clock)
         case Window(size_ms=size, every_ms=every, emit_every_ms=early):
+            from .window import PaneWindow
+
             early_ms = early or None  # UNSET when not given
             lateness = op.lateness_ms
             return PaneWindow(

@@ -26,9 +26,11 @@ at-least-once); a source passes event time on in `SourceBatch.watermark`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import msgspec
+from msgspec import field
 
 from .clock import Clock, SystemClock
 from .plan import SchemaSpec
@@ -39,8 +41,7 @@ class ConnectorError(Exception):
     """A source or sink cannot do its job (missing file, unwritable folder): stops the run."""
 
 
-@dataclass(frozen=True)
-class BadRecord:
+class BadRecord(msgspec.Struct, frozen=True):
     """Input a source could not turn into a record: goes to the error sink."""
 
     reason: str
@@ -48,8 +49,7 @@ class BadRecord:
     raw: Any
 
 
-@dataclass
-class SourceBatch:
+class SourceBatch(msgspec.Struct):
     records: list[dict]
     offsets: Sequence[Any]  # one per record, as `offset` above; may be lazy (`item.py`)
     file: str | None = None
@@ -65,8 +65,7 @@ class SourceBatch:
     idle): until a watermark comes again, the source holds none back downstream."""
 
 
-@dataclass(frozen=True)
-class SourceContext:
+class SourceContext(msgspec.Struct, frozen=True):
     name: str
     schema: Schema | None
     clock: Clock
@@ -78,8 +77,7 @@ class SourceContext:
     workers: int = 1
 
 
-@dataclass(frozen=True)
-class SinkContext:
+class SinkContext(msgspec.Struct, frozen=True):
     name: str
     base_dir: Path
     worker: int = 0

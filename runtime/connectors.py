@@ -5,11 +5,11 @@ declares as soon as it is built (`capability.py`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from msgspec.structs import replace
 
 from .capability import check
 from .clock import Clock

@@ -5,15 +5,16 @@ what a manifest holds, `checkpointer.py` runs the cycle)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
+from msgspec import field
 
 from .checkpoint import MANIFEST_VERSION, Manifest, OperatorState, PipelineIdentity, Shape
 from .lineage import Origins
 
 
-@dataclass
-class _Parts:
+class _Parts(msgspec.Struct):
     sources: dict[str, Any] = field(default_factory=dict)
     operators: dict[str, OperatorState] = field(default_factory=dict)
     sinks: dict[str, Any] = field(default_factory=dict)

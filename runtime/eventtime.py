@@ -13,10 +13,11 @@ records are judged against the watermark already sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .clock import Clock
 from .item import NEVER, Batch, Origin
@@ -108,8 +109,7 @@ def read_time(record: dict, field: str) -> int:
     return value if type(value) is int else to_epoch_ms(value)
 
 
-@dataclass(slots=True)
-class _Part:
+class _Part(msgspec.Struct):
     newest: int
     """The largest event time the part has sent (`NEVER` until it sends)."""
     last_ms: int

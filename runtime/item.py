@@ -7,12 +7,12 @@ race them: an operator that sees `End` knows every batch of that input came befo
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+
+class Origin(msgspec.Struct, frozen=True):
     """Where the records of a batch were read: the source's name and, for files, the file;
     `part` names one of several upstreams a source merges (a Kafka partition, a shuffle's
     producing worker); `parts` are all of them, from a `Parted` source (`event_time` waits for
@@ -85,8 +85,7 @@ def picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:
     return offsets if len(kept) == len(offsets) else Picked(offsets, kept)
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(msgspec.Struct, frozen=True):
     """Records (dicts, never mutated once sent) with the source offset of each, index for index.
 
     Offsets travel with records so that a record failing deep in the graph is still reported
@@ -111,8 +110,7 @@ END_OF_TIME = 2**63 - 1
 on, and the watermark that fires every window at the end of input."""
 
 
-@dataclass(frozen=True, slots=True)
-class Watermark:
+class Watermark(msgspec.Struct, frozen=True):
     """No record with an event time below `ts_ms` will follow on this input. An `idle` one
     says the input has had no data for a while: stop waiting for its watermark until it
     sends a normal one again."""
@@ -121,20 +119,17 @@ class Watermark:
     idle: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Barrier:
+class Barrier(msgspec.Struct, frozen=True):
     """Checkpoint `checkpoint_id` covers everything before this item."""
 
     checkpoint_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class End:
+class End(msgspec.Struct, frozen=True):
     """The input is exhausted; nothing follows."""
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
+class Tick(msgspec.Struct, frozen=True):
     """The clock moved: sent by a node's own ticker into its channel (processing time)."""
 
 

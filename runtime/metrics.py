@@ -9,11 +9,12 @@ one writer updates are safe enough to read there for monitoring. Everything here
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+
+import msgspec
+from msgspec import field
 
 
-@dataclass(slots=True)
-class NodeMetrics:
+class NodeMetrics(msgspec.Struct):
     name: str
     kind: str
     records_in: int = 0
@@ -34,8 +35,7 @@ class NodeMetrics:
     """A hybrid source: that part as the live view shows it (`part 2 of 2: kafka(...)`)."""
 
 
-@dataclass(slots=True)
-class ChannelMetrics:
+class ChannelMetrics(msgspec.Struct):
     """One node's input channel. `queued_records` counts records sent but not yet received,
     including a batch whose sender is waiting for room."""
 
@@ -45,8 +45,7 @@ class ChannelMetrics:
     max_queued_records: int = 0
 
 
-@dataclass(slots=True)
-class Histogram:
+class Histogram(msgspec.Struct):
     """Observations counted in fixed buckets (`counts[i]`: those at most `bounds[i]`, the last
     one counting those above every bound), with their sum: constant size however long the
     run."""
@@ -72,8 +71,7 @@ DURATION_BOUNDS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 SIZE_BOUNDS_BYTES = (1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9)
 
 
-@dataclass(slots=True, frozen=True)
-class CheckpointRecord:
+class CheckpointRecord(msgspec.Struct, frozen=True):
     checkpoint_id: int
     time_ms: int
     """Wall-clock time it completed, epoch ms."""
@@ -84,8 +82,7 @@ class CheckpointRecord:
     """Operator state saved in it."""
 
 
-@dataclass(slots=True)
-class OperatorCheckpoints:
+class OperatorCheckpoints(msgspec.Struct):
     """One operator's part in the checkpoints of a run."""
 
     taking_s: float = 0.0
@@ -103,8 +100,7 @@ class OperatorCheckpoints:
         self.state_bytes = max(self.state_bytes, state)
 
 
-@dataclass(slots=True)
-class CheckpointMetrics:
+class CheckpointMetrics(msgspec.Struct):
     completed: int = 0
     last: CheckpointRecord | None = None
     history: deque[CheckpointRecord] = field(
@@ -142,8 +138,7 @@ class CheckpointMetrics:
         self.last = record
 
 
-@dataclass(slots=True)
-class RunMetrics:
+class RunMetrics(msgspec.Struct):
     nodes: dict[int, NodeMetrics] = field(default_factory=dict)
     channels: dict[int, ChannelMetrics] = field(default_factory=dict)
     checkpoints: CheckpointMetrics = field(default_factory=CheckpointMetrics)

@@ -12,14 +12,15 @@ versioned Struct, runtime/opstate.py) and `restore()` takes it back as msgpack d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import msgspec
+from msgspec import field
 
 from .item import Batch
 
 
-@dataclass
-class Output:
+class Output(msgspec.Struct):
     records: list[dict] = field(default_factory=list)
     offsets: list[int | None] = field(default_factory=list)
     late: list[dict] = field(default_factory=list)

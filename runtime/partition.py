@@ -12,15 +12,13 @@ the end of input through the broker, exactly once across crashes.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 
 import msgspec
 
 from .plan import Aggregate, Dedupe, Join, Node, Op, Plan, Rolling, Sink, Source, Top
 
 
-@dataclass(frozen=True)
-class Shuffle:
+class Shuffle(msgspec.Struct, frozen=True):
     """One cut edge: its sink and source are both named `name`."""
 
     name: str

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
+from msgspec import field
 
 from .spec import (
     Delivery,
@@ -38,8 +38,7 @@ from .spec import (
 T = TypeVar("T")
 
 
-@dataclass
-class Plugin:
+class Plugin(msgspec.Struct):
     """A named set of components; a module exposes one as `plugin`."""
 
     name: str

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 if TYPE_CHECKING:
     from .plugin import Kind, Plugin, Spec
@@ -28,8 +29,7 @@ class RegistryError(Exception):
     """Two plugins define the same component name for one kind."""
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(msgspec.Struct, frozen=True):
     specs: dict[tuple[Kind, str], Spec]
 
     @classmethod

@@ -5,8 +5,9 @@ escaping its code: every sink a guarded registry builds turns one into a `Connec
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from .capability import CAPABILITIES, check, declared
 from .connector import ConnectorError, SinkContext

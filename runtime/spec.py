@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
@@ -15,8 +14,7 @@ Kind = Literal["function", "aggregate", "operator", "source", "sink", "table", "
 Delivery = Literal["exactly-once", "at-least-once", "at-most-once"]
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(msgspec.Struct, frozen=True):
     """A parameter of a component: its name, annotated type, and default when optional."""
 
     name: str
@@ -26,8 +24,7 @@ class Param:
     keyword_only: bool = False
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(msgspec.Struct, frozen=True):
     kind: Kind
     name: str
     plugin: str
@@ -97,8 +94,7 @@ class Spec:
             return default
 
 
-@dataclass(frozen=True)
-class FunctionContext:
+class FunctionContext(msgspec.Struct, frozen=True):
     """What a context-taking function may read: the run's clock."""
 
     clock: Any

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import keyword
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -31,8 +30,7 @@ BatchFunction = Callable[
 ]
 
 
-@dataclass(frozen=True)
-class CompiledStage:
+class CompiledStage(msgspec.Struct, frozen=True):
     source: str
     run: BatchFunction
     present: frozenset[str]

@@ -12,7 +12,9 @@ that accepts it (`--drop-state NAME`: that operator's state starts empty, or is 
 from __future__ import annotations
 
 from collections.abc import Set
-from dataclasses import dataclass, field
+
+import msgspec
+from msgspec import field
 
 from .badrecord import location
 from .checkpoint import Manifest, OperatorState, Shape, Shaped
@@ -23,8 +25,7 @@ from .stateid import identities, shape, shown
 KEPT, NEW, CHANGED, DROPPED = "kept", "new", "changed", "dropped"
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(msgspec.Struct, frozen=True):
     """One stateful operator, and what a resumed run does with its state."""
 
     identity: str
@@ -37,8 +38,7 @@ class Step:
     """The key its saved state is under (None: new)."""
 
 
-@dataclass(frozen=True)
-class Upgrade:
+class Upgrade(msgspec.Struct, frozen=True):
     """Resuming `checkpoint_id` with the pipeline as it is now."""
 
     checkpoint_id: int

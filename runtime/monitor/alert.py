@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from dataclasses import dataclass
+
+import msgspec
 
 from rillet.runtime.plan import ALERT_MEASURES, Alert
 
@@ -24,8 +25,7 @@ WINDOW_S = 10.0
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
-@dataclass
-class AlertStatus:
+class AlertStatus(msgspec.Struct):
     alert: Alert
     active: bool = False
     holding_since_s: float | None = None
@@ -50,8 +50,7 @@ class AlertStatus:
         return f"{text} at {self.where}" if self.where else text
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(msgspec.Struct, frozen=True):
     status: AlertStatus
     fired: bool
     """True: the alert became active; False: it cleared."""

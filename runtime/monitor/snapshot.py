@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from rillet.runtime.compile import PhysicalPlan
 from rillet.runtime.metrics import CheckpointRecord, NodeMetrics, RunMetrics
@@ -21,8 +22,7 @@ SHOWN_BUSY = 0.005
 """A node busy less than this share of the time (0% once rounded) is not named for its busy time."""
 
 
-@dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(msgspec.Struct, frozen=True):
     """A node of the physical graph as the monitor names it. `label` is unique in the run (the
     name, with `#id` when two nodes of one kind share it): the `node` label of the metrics."""
 
@@ -56,8 +56,7 @@ def topology(physical: PhysicalPlan) -> list[NodeInfo]:
     ]
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(msgspec.Struct, frozen=True):
     """How far a bounded input is read, in bytes; `eta_s` is None until it moves."""
 
     done: int
@@ -69,8 +68,7 @@ class Progress:
         return self.done / self.total if self.total else 1.0
 
 
-@dataclass(frozen=True)
-class NodeView:
+class NodeView(msgspec.Struct, frozen=True):
     info: NodeInfo
     records_in: int
     """Records taken in; for a source, those read (bad ones included)."""
@@ -93,8 +91,7 @@ class NodeView:
     """A hybrid source: the part it reads (`part 2 of 2: kafka(...)`)."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True):
     at_s: float
     """Monotonic clock reading."""
     time_ms: int
@@ -169,8 +166,7 @@ def reason(neck: NodeView) -> str:
     return "input full, output not"
 
 
-@dataclass
-class _Reading:
+class _Reading(msgspec.Struct):
     records_in: int = 0
     records_out: int = 0
     batches: int = 0
