@@ -34,6 +34,10 @@ from .plan import Join
 Entry = tuple[int, dict, int]  # (event time, record, arrival number)
 _time = itemgetter(0)
 ANY_TIME = 2**64  # the distance allowed without `within`: more than any two times apart
+JOURNAL_SLACK = 10_000
+"""What a side's journal of changes may hold beyond twice its records before it is dropped:
+between two checkpoints a side with a short `within` forgets far more than it holds, and
+the journal would grow with the input where the state does not."""
 
 
 class Side:
@@ -98,6 +102,12 @@ class Side:
                 self.forgotten.extend(entry[2] for entry in gone)
             if waiting:
                 unmatched.extend(entry for entry in gone if entry[2] in waiting)
+        if (
+            journal is not None
+            and len(journal) + len(self.forgotten)
+            > 2 * (len(times) + len(out_of_order)) + JOURNAL_SLACK
+        ):  # more to say than the side holds: the next checkpoint takes it whole
+            self.journal, self.forgotten = None, []
         unmatched.sort(key=lambda entry: (entry[0], entry[2]))
         return [waiting.pop(arrival) for _, _, arrival in unmatched]
 

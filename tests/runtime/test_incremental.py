@@ -151,3 +151,22 @@ def test_clearing_a_store_forgets_its_segments(store: SegmentedStore) -> None:
     store.clear()
     assert store.latest() is None
     assert store.store.segment_names() == []
+
+
+def test_a_join_sides_journal_is_dropped_when_it_outgrows_what_the_side_holds() -> None:
+    """Between two checkpoints a side with a short `within` forgets far more than it holds:
+    its journal of changes stops at about twice the side's records, and the next checkpoint
+    takes the side whole, so memory follows the state, not the input."""
+    from rillet.runtime.join import JOURNAL_SLACK, Side
+
+    side = Side(expires=True)
+    side.changes(True, matched=False)  # a checkpoint asked: the journal starts
+    for ts in range(3 * JOURNAL_SLACK):
+        side.add(ts % 7, ts, {"ts": ts})
+        side.expire(ts - 10)  # about ten records held at any time
+        assert side.journal is None or len(side.journal) <= 2 * 11 + JOURNAL_SLACK + 1
+    assert side.journal is None
+    held = sorted(arrival for entries in side.by_key.values() for _, _, arrival in entries)
+    changes = side.changes(False, matched=False)  # whole, though not asked to be
+    assert [a for a, _ in changes.upserts] == held and len(held) == 11
+    assert side.journal == []  # and journaling again
