@@ -59,19 +59,8 @@ def timed_records(
 ) -> list[tuple[dict, int | None, int]]:
     """(record, offset, time) for a batch: the event time in `field`, or with no field the
     clock's time now (processing time). A record without a valid time goes to `out`'s errors."""
-    if field is None:
-        now = clock.time_ms()
-        return [(r, o, now) for r, o in zip(batch.records, batch.offsets)]
-    stamps = _field_values(batch.records, field)
-    if set(map(type, stamps)) == {int}:  # the common case: epoch ms in every record
-        return list(zip(batch.records, batch.offsets, stamps))  # all int
-    timed = []
-    for record, offset in zip(batch.records, batch.offsets):
-        try:
-            timed.append((record, offset, read_time(record, field)))
-        except EventTimeError as e:
-            out.error(record, offset, str(e))
-    return timed
+    offsets = list(batch.offsets)
+    return [(r, offsets[i], ts) for r, i, ts in indexed_times(batch, field, clock, out)]
 
 
 def indexed_times(
