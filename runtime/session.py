@@ -20,7 +20,7 @@ from .item import Batch
 from .operator import Output
 from .opstate import SessionWindowState, hashable, read
 from .sessionloop import session_loop
-from .window import Timed, accumulators, emit_result
+from .window import Timed, accumulators, emit_result, merge_each
 
 _end_then_first = itemgetter(0, 1)
 """Sessions ending together fire in the order their first records arrived."""
@@ -94,12 +94,11 @@ class SessionWindow(Timed):
         # the merged sessions in start order, then the record: `first`, `last` and
         # `collect` see a session's values in arrival order
         accs = overlapping[0][2] if overlapping else own
+        merge = aggregate.merge or merge_each
         for s in overlapping[1:]:
-            for mine, theirs in zip(accs, s[2]):
-                mine.merge(theirs)
+            merge(accs, s[2])
         if overlapping:
-            for mine, theirs in zip(accs, own):
-                mine.merge(theirs)
+            merge(accs, own)
         first = min((s[3] for s in overlapping), default=self.arrivals)
         self.arrivals += 1
         for s in overlapping:
