@@ -231,6 +231,11 @@ class ExprCompiler:
             return True
         return any(self.reads_whole_record(value) for value in _subexpressions(expr))
 
+    def called(self, expr: Expr) -> set[str]:
+        """The names of the functions `expr` calls."""
+        names = {expr.name} if isinstance(expr, Call) else set()
+        return names.union(*(self.called(value) for value in _subexpressions(expr)))
+
     def is_present(self, expr: Expr) -> bool:
         """Whether `expr` reads a field known to be present and non-null."""
         return isinstance(expr, Field) and len(expr.path) == 1 and expr.path[0] in self.present

@@ -6,7 +6,7 @@ race them: an operator that sees `End` knows every batch of that input came befo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -77,6 +77,21 @@ class Picked(LazyOffsets):
     def _compute(self) -> list:
         base = self._base if isinstance(self._base, list) else list(self._base)
         return [base[i] for i in self._indexes]
+
+
+class Refiltered(LazyOffsets):
+    """The offsets of the records of `records` for which `kept(record)` holds, the test a
+    stage applied (a pure one: testing again gives the same answer)."""
+
+    __slots__ = ("_base", "_kept", "_records")
+
+    def __init__(self, base: Sequence[Any], records: list, kept: Callable[[Any], bool]) -> None:
+        super().__init__()
+        self._base, self._records, self._kept = base, records, kept
+
+    def _compute(self) -> list:
+        base, kept = self._base, self._kept
+        return [base[i] for i, record in enumerate(self._records) if kept(record)]
 
 
 def picked(offsets: Sequence[Any], kept: list[int]) -> Sequence[Any]:

@@ -20,7 +20,7 @@ import msgspec
 
 from .codegen import Writer, define, failed_item
 from .expr import ExprCompiler, ExprError
-from .item import Picked, picked
+from .item import Picked, Refiltered, picked
 from .plan import Derive, Drop, Explode, Select, Where
 
 StatelessOp = Where | Select | Derive | Drop | Explode
@@ -76,7 +76,12 @@ def compile_stage(
             exprs.namespace["_Row"] = row_type(names)
     explodes = any(isinstance(op, Explode) for op in ops)
     w = Writer()
-    with w.block("def _stage(records, offsets, on_error):"):
+    fast = _filters_and_maps(ops) and all(
+        _is_pure(functions[name]) for op in ops for name in _called(exprs, op)
+    )
+    if fast:
+        _write_comprehension(w, exprs, ops)
+    with w.block(f"def {'_careful' if fast else '_stage'}(records, offsets, on_error):"):
         w.line("out = []", "kept = []  # the index of each record out")
         w.line("emit = out.append", "keep = kept.append")
         with w.block("for index, r0 in enumerate(records):"):
@@ -89,8 +94,63 @@ def compile_stage(
     namespace = dict(exprs.namespace)
     namespace["_failed_op"] = failed_item(w.marks)
     namespace["_picked"], namespace["_Picked"] = picked, Picked
+    namespace["_Refiltered"] = Refiltered
     (run,) = define(w, "stage", namespace, "_stage")
     return CompiledStage(source=w.source, run=run, present=exprs.present)
+
+
+def _filters_and_maps(ops: list[StatelessOp]) -> bool:
+    """Whether `ops` are `where`s, then at most one `select`, the last op: one comprehension."""
+    return (
+        bool(ops)
+        and isinstance(ops[-1], Where | Select)
+        and all(isinstance(op, Where) for op in ops[:-1])
+    )
+
+
+def _called(exprs: ExprCompiler, op: StatelessOp) -> set[str]:
+    if isinstance(op, Where):
+        return exprs.called(op.cond)
+    fields = op.fields if isinstance(op, Select) else []
+    return set().union(*(exprs.called(a.expr) for a in fields))
+
+
+def _is_pure(function: Callable[..., Any]) -> bool:
+    """Whether `function` gives the same result for the same arguments and does nothing else:
+    rillet's own functions but `now` (bound to the run's clock); a plugin's could count calls."""
+    return getattr(function, "__module__", None) == PURE_FUNCTIONS
+
+
+PURE_FUNCTIONS = "rillet.stdlib.functions"
+
+
+def _write_comprehension(w: Writer, exprs: ExprCompiler, ops: list[StatelessOp]) -> None:
+    """The stage as one comprehension, about a third faster than the loop: no index kept per
+    record, no `try` per record. Its expressions are pure, so should one raise, the batch is
+    done again by the loop (`_careful`), which hands each failing record to `on_error`; and
+    the offsets of the records kept are worked out, when someone reads them, by testing the
+    conditions again (`Refiltered`)."""
+    conditions = [exprs.compile(op.cond, "r0") for op in ops if isinstance(op, Where)]
+    test = " and ".join(conditions) or "True"
+    last = ops[-1]
+    if isinstance(last, Select) and "_Row" in exprs.namespace:
+        row = f"_Row({', '.join(exprs.compile(a.expr, 'r0') for a in last.fields)})"
+    elif isinstance(last, Select):
+        row = (
+            "{" + ", ".join(f"{a.name!r}: {exprs.compile(a.expr, 'r0')}" for a in last.fields) + "}"
+        )
+    else:
+        row = "r0"
+    with w.block("def _stage(records, offsets, on_error):"):
+        with w.block("try:"):
+            w.line(f"out = [{row} for r0 in records{f' if {test}' if conditions else ''}]")
+        with w.block("except Exception:"):
+            w.line("return _careful(records, offsets, on_error)")
+        with w.block("if len(out) == len(records):"):
+            w.line("return out, offsets")
+        w.line("return out, _Refiltered(offsets, records, _kept)")
+    with w.block("def _kept(r0):"):
+        w.line(f"return {test}")
 
 
 @functools.cache  # one class per list of names: a run's stages with the same names share it

@@ -18,6 +18,7 @@ from rillet.runtime.expr import ExprError
 from rillet.runtime.plan import (
     Assign,
     Binary,
+    Call,
     Derive,
     Drop,
     Explode,
@@ -250,6 +251,54 @@ def test_raising_on_error_stops_the_batch() -> None:
     with pytest.raises(Stop) as raised:
         stage.run([{"d": 1}, {"d": 0}, {"d": 2}], [0, 1, 2], on_error)
     assert raised.value.args == (1,)
+
+
+# -- wheres and a select: one comprehension ------------------------------------------------------
+
+
+def test_a_failing_record_in_a_filter_and_map_stage_goes_to_on_error_and_the_rest_go_on() -> None:
+    ops = [
+        Where(Binary(">", F("n"), L(0))),
+        Select((Assign("inv", Binary("//", L(60), Binary("-", F("n"), L(6)))),)),
+    ]
+    stage = compile_stage(ops, {})
+    assert "for r0 in records if" in stage.source  # the comprehension, with the loop behind it
+    records = [{"n": n} for n in range(-2, 9)]
+    failures = Failures()
+    out, offsets = run(stage, records, [10 * n for n in range(-2, 9)], failures)
+    assert out == [{"inv": 60 // (n - 6)} for n in (1, 2, 3, 4, 5, 7, 8)]
+    assert list(offsets) == [10, 20, 30, 40, 50, 70, 80]
+    assert [(r, o, op, type(e)) for r, o, op, e in failures.calls] == [
+        ({"n": 6}, 60, 1, ZeroDivisionError)
+    ]
+
+
+def test_the_offsets_of_the_records_a_comprehension_kept_are_theirs() -> None:
+    stage = compile_stage(
+        [Where(Binary("==", Binary("%", F("n"), L(3)), L(0))), Where(Binary(">", F("n"), L(4)))],
+        {},
+    )
+    records = [{"n": n} for n in range(20)]
+    out, offsets = run(stage, records, [1000 + 7 * n for n in range(20)])
+    assert out == [{"n": n} for n in (6, 9, 12, 15, 18)]
+    assert list(offsets) == [1000 + 7 * r["n"] for r in out]
+    everything = [{"n": 3 * n} for n in range(2, 6)]
+    assert run(stage, everything, [5, 6, 7, 8]) == (everything, [5, 6, 7, 8])
+
+
+def test_a_plugin_function_is_called_once_per_record_even_when_a_record_fails() -> None:
+    calls: list[object] = []
+
+    def tally(value: object) -> object:
+        calls.append(value)
+        return 10 // value  # type: ignore[operator]
+
+    stage = compile_stage([Select((Assign("x", Call("tally", (F("n"),))),))], {"tally": tally})
+    failures = Failures()
+    out, _ = run(stage, [{"n": 1}, {"n": 0}, {"n": 2}], on_error=failures)
+    assert out == [{"x": 10}, {"x": 5}]
+    assert calls == [1, 0, 2]
+    assert [c[1] for c in failures.calls] == [1]
 
 
 # -- fusion and generated code -------------------------------------------------------------------
