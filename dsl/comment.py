@@ -11,11 +11,14 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 import msgspec
-from lark import Token
 
 from rillet.runtime.plan import Span
+
+if TYPE_CHECKING:
+    from lark import Token
 
 
 class Comment(msgspec.Struct, frozen=True):

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exprtree import MAX_INT
+from rillet.runtime.expr import INT_MAX
 
 _MISSING = object()
 
@@ -70,8 +70,8 @@ def parse_param_value(text: str, default: Any) -> Any:
         if not re.fullmatch(r"[+-]?[0-9]{1,19}", text.strip()):
             raise ValueError("expected a whole number like `300`")
         value = int(text)
-        if not -MAX_INT - 1 <= value <= MAX_INT:
-            raise ValueError(f"expected a whole number of at most {MAX_INT} (64 bits)")
+        if not -INT_MAX - 1 <= value <= INT_MAX:
+            raise ValueError(f"expected a whole number of at most {INT_MAX} (64 bits)")
         return value
     if isinstance(default, float):
         try:

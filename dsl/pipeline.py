@@ -17,11 +17,13 @@ from msgspec import field
 from rillet.runtime.plan import Plan
 from rillet.runtime.secret import Secrets
 
+from . import ast
 from .checked import Checked
 from .checker import check
+from .comment import Comment
 from .diagnostic import Diagnostic, SourceText, error, has_errors
 from .inputs import missing_inputs
-from .parser import parse_with_comments
+from .parsecache import parse_cached
 from .planner import plan
 from .silence import apply_silences
 
@@ -44,14 +46,18 @@ def compile_text(
     params: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     inputs: bool = False,
+    cached: bool = False,
 ) -> Compiled:
     """`environ`: the variables `env()` may read (none when None). With `inputs`, the check
-    also looks for the files the sources and tables read (`rillet check`)."""
+    also looks for the files the sources and tables read (`rillet check`). With `cached`, the
+    syntax tree of a text parsed before is read back (`parsecache.py`): for files, not for
+    an editor's every keystroke."""
     # editors on Windows may start a UTF-8 file with a byte-order mark: it is not text, and
     # dropping it here keeps the columns of line 1 where the author sees them
     text = text.removeprefix("\ufeff")
     compiled = Compiled(SourceText(path, text))
-    program, diagnostics, comments = parse_with_comments(text)
+    parse = parse_cached if cached else _parse_afresh
+    program, diagnostics, comments = parse(text)
     compiled.diagnostics += diagnostics
     if program is None:
         return compiled
@@ -101,4 +107,10 @@ def compile_file(
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         source = SourceText(path, "")
         return Compiled(source, [error("E0000", f"cannot read pipeline file: {reason}", None)])
-    return compile_text(text, path, file.resolve().parent, params, environ, inputs)
+    return compile_text(text, path, file.resolve().parent, params, environ, inputs, cached=True)
+
+
+def _parse_afresh(text: str) -> tuple[ast.Program | None, list[Diagnostic], tuple[Comment, ...]]:
+    from .parser import parse_with_comments
+
+    return parse_with_comments(text)

@@ -28,7 +28,7 @@ from rillet.runtime.run import Execution
 
 from . import ast
 from .invocation import EXIT_INTERRUPTED, EXIT_TERMINATED
-from .parser import parse
+from .parsecache import parse_cached
 
 POLL_S = 0.2
 
@@ -46,7 +46,7 @@ def _stamp(path: Path) -> Stamp:
 def plugin_files(pipeline: Path) -> list[Path] | None:
     """The plugin files the pipeline `use`s by path; None when it cannot be read or parsed."""
     try:
-        program, _ = parse(pipeline.read_text(encoding="utf-8"))
+        program, _, _ = parse_cached(pipeline.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return None
     if program is None:
