@@ -81,11 +81,18 @@ def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
 
 
 def compile_aggregate(
-    op: Aggregate | Rolling, registry: Registry, functions: dict[str, Callable[..., Any]]
+    op: Aggregate | Rolling,
+    registry: Registry,
+    functions: dict[str, Callable[..., Any]],
+    struct_attrs: dict[str, str] | None = None,
 ) -> CompiledAggregate:
+    """With `struct_attrs`, the records are Structs (`typedflow.py`): each field is read from
+    its attribute."""
     calls: list[tuple[str, Call]] = []
     items = [(a.name, _slots(a.expr, registry, calls)) for a in op.fields]
     exprs = ExprCompiler(functions)
+    if struct_attrs is not None:
+        exprs.struct = ("r", struct_attrs)
     if len(op.keys) == 1:
         key_code = exprs.compile(Field((op.keys[0],)), "r")
     else:

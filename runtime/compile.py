@@ -39,8 +39,8 @@ from .plan import (
     late_sink,
 )
 from .plugin import FunctionContext, Registry, Spec
-from .schema import struct_attributes
-from .stage import CompiledStage, compile_stage, reads_fields_only
+from .stage import CompiledStage, compile_stage
+from .typedflow import typed_inputs
 
 if TYPE_CHECKING:
     from .aggregate import CompiledAggregate
@@ -88,8 +88,8 @@ def compile_plan(
     collecting sink): they take dicts, whatever the registry's connector of that name takes."""
     functions = _bind_functions(registry, clock)
     nodes, physical_of = _fuse(plan)
-    _type_sources(nodes, registry)
-    _build(nodes, registry, functions, clock, given_sinks)
+    typed = typed_inputs(nodes, registry)
+    _build(nodes, registry, functions, clock, given_sinks, typed)
     error_sink = physical_of.get(plan.error_sink) if plan.error_sink is not None else None
     return PhysicalPlan(plan, nodes, error_sink, _function_codes(registry))
 
@@ -130,34 +130,16 @@ def _fuse(plan: Plan) -> tuple[dict[int, PhysicalNode], dict[int, int]]:
     return nodes, physical_of
 
 
-def _type_sources(nodes: dict[int, PhysicalNode], registry: Registry) -> None:
-    """A source with a schema hands out typed records when every reader only reads fields,
-    unless it adds fields of its own (`Spec.adds`), which a schema's Struct has no room for."""
-    for node in nodes.values():
-        op = node.plan_nodes[0].op
-        if isinstance(op, Source) and op.schema is not None:
-            readers = [n for n in nodes.values() if node.id in n.inputs]
-            specs = [(registry.get("source", p.connector), p.config) for p in op.parts]
-            adds = any(spec is not None and spec.added_fields(c) for spec, c in specs)
-            node.typed = (
-                not adds
-                and bool(readers)
-                and all(
-                    r.kind == "stage" and reads_fields_only([pn.op for pn in r.plan_nodes])  # type: ignore[misc]  # a stage holds stateless ops only
-                    for r in readers
-                )
-            )
-
-
 def _build(
     nodes: dict[int, PhysicalNode],
     registry: Registry,
     functions: dict[str, Callable[..., Any]],
     clock: Clock,
     given_sinks: frozenset[str],
+    typed: dict[int, dict[str, str]],
 ) -> None:
     """Link each node to its readers and build what it runs: a stage's generated function,
-    an operator."""
+    an operator; `typed` gives the nodes whose input records are Structs (`typedflow.py`)."""
     present: dict[int, frozenset[str]] = {}  # fields each node's output records surely have
     for node in nodes.values():  # in topological order, so inputs come first
         for i in node.inputs:
@@ -168,7 +150,7 @@ def _build(
         elif node.kind == "union":
             present[node.id] = frozenset.intersection(*(present[i] for i in node.inputs))
         elif node.kind == "operator":
-            node.operator = _operator(op, registry, functions, clock)
+            node.operator = _operator(op, registry, functions, clock, typed.get(node.id))
             late = late_sink(op)
             if late is not None:
                 node.late_sink = next(
@@ -178,7 +160,10 @@ def _build(
         elif node.kind == "stage":
             node.name = _stage_name(node.plan_nodes)
             rows = _only_encoding_sinks(node, nodes, registry, given_sinks)
-            node.stage = _compile_stage(node, nodes, functions, present, rows)
+            ops = [pn.op for pn in node.plan_nodes]
+            (source,) = node.inputs
+            attrs = typed.get(node.id)
+            node.stage = compile_stage(ops, functions, present[source], attrs, rows)  # type: ignore[arg-type]  # a stage holds stateless ops only
             present[node.id] = node.stage.present
 
 
@@ -189,22 +174,6 @@ def _still_present(op: Any, before: frozenset[str]) -> frozenset[str]:
     if isinstance(op, Rolling):  # adds its items, which may be null
         return before - {a.name for a in op.fields}
     return frozenset()
-
-
-def _compile_stage(
-    node: PhysicalNode,
-    nodes: dict[int, PhysicalNode],
-    functions: dict[str, Callable[..., Any]],
-    present: dict[int, frozenset[str]],
-    rows: bool,
-) -> CompiledStage:
-    (source,) = node.inputs
-    reads = nodes[source]
-    attrs = None
-    if reads.typed:
-        attrs = struct_attributes(reads.plan_nodes[0].op.schema)  # type: ignore[union-attr,arg-type]
-    ops = [pn.op for pn in node.plan_nodes]
-    return compile_stage(ops, functions, present[source], attrs, rows)  # type: ignore[arg-type]
 
 
 def _only_encoding_sinks(
@@ -250,16 +219,23 @@ def _located(name: str, node: Node) -> str:
 
 
 def _operator(
-    op: Any, registry: Registry, functions: dict[str, Callable[..., Any]], clock: Clock
+    op: Any,
+    registry: Registry,
+    functions: dict[str, Callable[..., Any]],
+    clock: Clock,
+    attrs: dict[str, str] | None = None,
 ) -> Any:
+    """`attrs`: each field's attribute when the input records are Structs (`typedflow.py`)."""
     # each kind's module is imported when a plan has one: a run starts without the others
     match op:
         case EventTime(field=field_name, lateness_ms=lateness, idle_ms=idle):
-            return EventTimeOperator(field_name, lateness, idle, clock)
+            attr = None if attrs is None else attrs[field_name]
+            return EventTimeOperator(field_name, lateness, idle, clock, attr)
         case Aggregate():
             from .aggregate import compile_aggregate
 
-            return _windowed(op, compile_aggregate(op, registry, functions), clock)
+            compiled = compile_aggregate(op, registry, functions, attrs)
+            return _windowed(op, compiled, clock, attrs)
         case Top():
             from .top import compile_top
 
@@ -294,7 +270,12 @@ def _operator(
     raise TypeError(f"not an operator: {op!r}")
 
 
-def _windowed(op: Aggregate | Top, aggregate: CompiledAggregate, clock: Clock) -> Any:
+def _windowed(
+    op: Aggregate | Top,
+    aggregate: CompiledAggregate,
+    clock: Clock,
+    attrs: dict[str, str] | None = None,
+) -> Any:
     """The operator that runs an `aggregate` or a `top` over its window, or over the whole
     input without one."""
     match op.window:
@@ -311,8 +292,9 @@ def _windowed(op: Aggregate | Top, aggregate: CompiledAggregate, clock: Clock) -
 
             early_ms = early or None  # UNSET when not given
             lateness = op.lateness_ms
+            time_attr = None if attrs is None or op.time_field is None else attrs[op.time_field]
             return PaneWindow(
-                aggregate, size, every or size, op.time_field, lateness, clock, early_ms
+                aggregate, size, every or size, op.time_field, lateness, clock, early_ms, time_attr
             )
     raise TypeError(f"not a window: {op.window!r}")
 

@@ -14,7 +14,7 @@ records are judged against the watermark already sent.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -110,8 +110,17 @@ class EventTimeOperator(StatelessOperator):
     """Checks each record's event time and emits `Watermark(least over the parts still counting
     of their largest time seen − lateness)`."""
 
-    def __init__(self, field: str, lateness_ms: int, idle_ms: int | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        field: str,
+        lateness_ms: int,
+        idle_ms: int | None,
+        clock: Clock,
+        attr: str | None = None,
+    ) -> None:
+        """`attr`: the time's attribute when records are Structs (`typedflow.py`)."""
         self.field = field
+        self._times = attrgetter(attr) if attr is not None else None
         self.lateness_ms = lateness_ms
         self.idle_ms = idle_ms
         self.clock = clock
@@ -127,7 +136,10 @@ class EventTimeOperator(StatelessOperator):
     def process(self, batch: Batch, port: int, out: Output) -> None:
         part = self._part(batch.origin)
         field, newest = self.field, part.newest
-        values = _field_values(batch.records, field)
+        if self._times is None:
+            values = _field_values(batch.records, field)
+        else:
+            values = list(map(self._times, batch.records))
         if values and set(map(type, values)) == {int}:  # the common case: the batch as it is
             highest: int = max(newest, *values)  # all int
             out.pass_on(batch.records, batch.offsets)
@@ -189,13 +201,13 @@ class EventTimeOperator(StatelessOperator):
 
     def _one_by_one(self, batch: Batch, out: Output, highest: int) -> int:
         """Check each record's time (strings, floats, bad values); the new largest time."""
-        field = self.field
+        field, times = self.field, self._times
         for record, offset in zip(batch.records, batch.offsets):
-            value = record.get(field)
+            value = record.get(field) if times is None else times(record)
             try:
                 ts = value if type(value) is int else to_epoch_ms(value)
             except EventTimeError as e:
-                out.error(record, offset, str(e))
+                out.error(record if times is None else msgspec.to_builtins(record), offset, str(e))
                 continue
             if ts > highest:
                 highest = ts

@@ -149,7 +149,9 @@ class PaneWindow(Timed):
         lateness_ms: int,
         clock: Clock,
         early_ms: int | None = None,
+        time_attr: str | None = None,
     ) -> None:
+        """`time_attr`: the time's attribute when records are Structs (`typedflow.py`)."""
         super().__init__(
             aggregate, time_field, lateness_ms, clock, tick_s=min(every_ms / 1000, 1.0)
         )
@@ -171,7 +173,7 @@ class PaneWindow(Timed):
         self._loop = (
             None
             if time_field is None
-            else pane_loop(aggregate, time_field, sliding, early=early_ms is not None)
+            else pane_loop(aggregate, time_field, sliding, early_ms is not None, time_attr)
         )
 
     def process(self, batch: Batch, port: int, out: Output) -> None:
