@@ -80,7 +80,7 @@ def rillet_run(
     command = [
         sys.executable,
         "-m",
-        "rillet.dsl.cli",
+        "rillet.dsl.entry",
         "run",
         "--quiet",
         "--fresh",

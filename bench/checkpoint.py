@@ -68,7 +68,7 @@ def timed(tree: Path | None, pipeline: Path, inputs: list[Path], state: Path) ->
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     params = ["-p", f"input={inputs[0]}", "-p", f"orders_input={inputs[1]}"]
-    command = [sys.executable, "-m", "rillet.dsl.cli", "run", str(pipeline), *params]
+    command = [sys.executable, "-m", "rillet.dsl.entry", "run", str(pipeline), *params]
     command += ["--fresh", "--state-dir", str(state)]
     began = time.perf_counter()
     done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True)

@@ -31,7 +31,7 @@ PIPELINES = {"W1": "w1.rill", "W2": "w2.rill"}
 
 
 def _run(pipeline: Path, data: Path, out: Path, *engine: str) -> float:
-    command = [sys.executable, "-m", "rillet.dsl.cli", "run", "-q", "--fresh", *engine]
+    command = [sys.executable, "-m", "rillet.dsl.entry", "run", "-q", "--fresh", *engine]
     command += ["-p", f"input={data}", "-p", f"output={out}", str(pipeline)]
     started = time.perf_counter()
     subprocess.run(command, check=True)

@@ -44,7 +44,7 @@ def run(folder: Path, clients: int) -> tuple[float, Tally, list[str]]:
         [
             sys.executable,
             "-m",
-            "rillet.dsl.cli",
+            "rillet.dsl.entry",
             "run",
             "p.rill",
             "--fresh",

@@ -163,7 +163,7 @@ INPUTS: dict[str, Callable[[Path], Input]] = {"file": Input, "redis": RedisInput
 
 def rillet_run(state: Path, pipeline: str, target: Path) -> list[str]:
     return [
-        *(sys.executable, "-m", "rillet.dsl.cli", "run", "--quiet", "--fresh"),
+        *(sys.executable, "-m", "rillet.dsl.entry", "run", "--quiet", "--fresh"),
         *("--state-dir", str(state), str(HERE / pipeline), "-p", f"output={target}"),
     ]
 

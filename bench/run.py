@@ -133,7 +133,7 @@ def engines(name: str, inputs: list[Path], out: Path) -> dict[str, tuple[list[st
         "rillet": [
             python,
             "-m",
-            "rillet.dsl.cli",
+            "rillet.dsl.entry",  # what the `rillet` command runs
             "run",
             "--quiet",
             "--fresh",
