@@ -90,6 +90,7 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
         self.files: list[str] = []
         self.index = 0
         self.current: JsonlFile | LineFile | CsvFile | None = None
+        self.shown = ""  # the last file opened, as batches and messages name it
         self._sizes: list[int] = []  # of `files`, taken once for `progress`
         self.wait = PollInterval(
             FOLLOW_FIRST_POLL_S, min(FOLLOW_LAST_POLL_S, context.batch_timeout_s)
@@ -176,7 +177,7 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
             return False
         path = self.files[self.index]
         self.index += 1
-        shown = display_path(path, self.context.base_dir)
+        shown = self.shown = display_path(path, self.context.base_dir)
         try:
             reader = open_reader(
                 path, self.config.compression, f"source `{self.context.name}`: cannot read {shown}"
@@ -229,13 +230,11 @@ class FileSource(Seekable, ReportsProgress, KnowsUnread):
             if deadline is None:
                 deadline = now + self.context.batch_timeout_s
             elif now >= deadline:  # nothing came: give the runtime its turn
-                return SourceBatch(
-                    [], [], display_path(self.files[self.index - 1], self.context.base_dir)
-                )
+                return SourceBatch([], [], self.shown)
             await clock.sleep(self.wait.next_s())
         self.wait.reset()
         batch = current.take(size)
-        batch.file = display_path(self.files[self.index - 1], self.context.base_dir)
+        batch.file = self.shown
         return batch
 
     def _more_files(self) -> bool:

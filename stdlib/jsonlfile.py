@@ -50,6 +50,13 @@ class _Decoded:
     def next_offset(self) -> int:
         return self.offset(self.next)
 
+    def about_next_offset(self) -> int:
+        """`next_offset`, exact once the lines' starts are known, else as if the lines taken
+        held their share of the chunk's bytes."""
+        if self._starts is not None:
+            return self._starts[self.next]
+        return self.start + (self.stop - self.first) * self.next // len(self.records)
+
     def offset(self, line: int) -> int:
         """The byte offset in the file of line `line` (of the end, for the one past the last)."""
         return self.starts()[line]
@@ -85,6 +92,8 @@ class _Lines:
 
     def next_offset(self) -> int:
         return self.position
+
+    about_next_offset = next_offset
 
     def take(
         self, n: int, schema: Schema | None
@@ -157,8 +166,14 @@ class JsonlFile:
 
     @property
     def read_bytes(self) -> int:
-        """Bytes of the file itself read so far (compressed ones, for a compressed file)."""
-        return self.position if type(self.reader) is Reader else self.reader.raw_read
+        """Bytes of the file itself read so far (compressed ones, for a compressed file), for
+        the monitor's progress bar: within a decoded chunk, estimated from the share of its
+        lines taken (`position` splits the chunk into its lines to say exactly)."""
+        if type(self.reader) is not Reader:
+            return self.reader.raw_read
+        if not self._chunks:
+            return self._end
+        return self._chunks[0].about_next_offset()
 
     def seek(self, offset: int) -> int:
         """Go to byte `offset` (of the uncompressed text); returns how far the file reaches

@@ -47,3 +47,23 @@ def test_progress_counts_bytes_read_across_files(tmp_path: Path) -> None:
 def test_followed_input_has_no_progress(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_bytes(LINE)
     assert source(tmp_path, "a.jsonl", batch_size=2, follow=True).progress() is None
+
+
+def test_progress_through_lines_of_uneven_length_rises_to_the_file_size(tmp_path: Path) -> None:
+    lines = b"".join(b'{"n": "%s"}\n' % (b"x" * (n * 7 % 50)) for n in range(40))
+    (tmp_path / "a.jsonl").write_bytes(lines)
+
+    async def read() -> list[int]:
+        s = source(tmp_path, "a.jsonl", batch_size=3)
+        await s.open()
+        seen = []
+        while await s.read_batch() is not None:
+            progress = s.progress()
+            assert progress is not None
+            seen.append(progress[0])
+        await s.aclose()
+        return seen
+
+    seen = anyio.run(read)
+    assert seen == sorted(seen)  # estimated within the file's one chunk, never going back
+    assert 0 < seen[0] < len(lines) and seen[-1] == len(lines)
