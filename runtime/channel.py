@@ -38,7 +38,12 @@ class Channel:
         return Outlet(self, port, sender)
 
     async def receive(self) -> tuple[int, Item]:
-        port, item = await self._receive.receive()
+        """The next item; without a turn of the event loop when one is waiting (the sender
+        yielded when it sent it)."""
+        try:
+            port, item = self._receive.receive_nowait()
+        except WouldBlock:
+            port, item = await self._receive.receive()
         if isinstance(item, Batch):
             self.metrics.queued_batches -= 1
             self.metrics.queued_records -= len(item.records)

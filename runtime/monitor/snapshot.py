@@ -20,6 +20,9 @@ FULL = 0.75
 """An input channel this full (3 of the default 4 batches) counts as full for the bottleneck."""
 SHOWN_BUSY = 0.005
 """A node busy less than this share of the time (0% once rounded) is not named for its busy time."""
+SATURATED = 0.8
+"""Nodes busy this share of the time between them keep the event loop busy: the run is bound by
+its own work, and the busiest node is the bottleneck although no channel is full."""
 
 
 class NodeInfo(msgspec.Struct, frozen=True):
@@ -118,23 +121,25 @@ class Snapshot(msgspec.Struct, frozen=True):
 
 
 def bottleneck(nodes: list[NodeView]) -> NodeView | None:
-    """What holds the flow up while records pile up: of the nodes feeding a full input channel
-    or at or after one, the one busy the largest share of the time. None when no channel is
-    full: the sources set the pace.
+    """What holds the flow up: of the nodes feeding a full input channel or at or after one,
+    the one busy the largest share of the time; with no channel full, the busiest node when
+    the nodes keep the event loop busy (`SATURATED`). None otherwise: the sources set the pace.
 
-    A full channel says that records pile up, not who is slow: every node runs on one event
-    loop, and a node yields to the loop twice per batch (to receive it, to send it on) where a
-    source yields once, so when the loop is saturated records pile up in front of the first
-    node after the source, whichever node takes the time. The channel only says which nodes can
-    be holding the flow up (those after it, down to the sinks, and those filling it); their
-    busy shares say which one is. When none of them is measurably busy (a node waiting on
-    something outside the loop's work), the one whose input is full while none of its outputs
-    is gets named; of several, the fullest, then the furthest downstream."""
+    Every node runs on one event loop and yields to it once per batch it sends on, so when the
+    loop is saturated each node gets its turn per batch and records need not pile up anywhere:
+    the busy shares say who takes the time. A full channel says that records pile up, not who
+    is slow: it only says which nodes can be holding the flow up (those after it, down to the
+    sinks, and those filling it); their busy shares say which one is. When none of them is
+    measurably busy (a node waiting on something outside the loop's work), the one whose input
+    is full while none of its outputs is gets named; of several, the fullest, then the furthest
+    downstream."""
     by_id = {n.info.id: n for n in nodes}
     fills = {n.info.id: n.fill or 0.0 for n in nodes}
     full = {i for i, fill in fills.items() if fill >= FULL}
     if not full:
-        return None
+        if sum(n.busy for n in nodes) < SATURATED:
+            return None
+        return max(nodes, key=lambda n: (n.busy, n.info.id))
     reached: set[int] = set()
     stack = list(full)
     while stack:

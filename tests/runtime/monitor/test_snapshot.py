@@ -90,6 +90,16 @@ def test_no_bottleneck_when_no_channel_is_full() -> None:
     assert snapshot(run).bottleneck is None
 
 
+def test_bottleneck_with_no_channel_full_is_the_busiest_node_when_the_loop_is_saturated() -> None:
+    run = metrics()
+    fill(run, where_3=2, aggregate_4=1)
+    shot = snapshot(run, busy_s={0: 0.5, 1: 0.3, 2: 0.8, 3: 0.2})  # 1.8 of 2 seconds
+    assert shot.bottleneck is not None and shot.bottleneck.info.label == "aggregate@4"
+    quieter = metrics()
+    fill(quieter, where_3=2, aggregate_4=1)
+    assert snapshot(quieter, busy_s={0: 0.5, 1: 0.3, 2: 0.6, 3: 0.1}).bottleneck is None  # 1.5
+
+
 def test_bottleneck_is_the_node_with_a_full_input_and_an_output_that_is_not() -> None:
     run = metrics()
     fill(run, where_3=4, aggregate_4=4, out=1)  # aggregate blocks where, out keeps up
