@@ -8,15 +8,9 @@ slower, never an error."""
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-from pathlib import Path
 
-
-def cache_folder() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"  # the spec: absolute only
-    return base / "rillet"
+from rillet.runtime.usercache import cache_folder
 
 
 def cache_file(grammar: str, reader: str) -> str | bool:

@@ -5,12 +5,12 @@ resuming from it."""
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import importlib.util
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rillet.runtime.checkpoint import Manifest, PipelineIdentity
+from rillet.runtime.installed import rillet_version
 from rillet.runtime.plan import UsedPlugin
 
 
@@ -24,7 +24,7 @@ def identity(
     plugins: Iterable[UsedPlugin] = (),
     base_dir: Path = Path("."),
 ) -> PipelineIdentity:
-    versions = {"rillet": importlib.metadata.version("rillet")}
+    versions = {"rillet": rillet_version()}
     versions |= {p.target: _plugin_version(p, base_dir) for p in plugins}
     return PipelineIdentity(
         _digest(text), {name: _digest(v) for name, v in params.items()}, versions
@@ -35,10 +35,12 @@ def _plugin_version(plugin: UsedPlugin, base_dir: Path) -> str:
     """A plugin file's hash; a module's installed version, else its file's hash."""
     if plugin.is_path:
         return _file_digest(base_dir / plugin.target)
+    from importlib.metadata import PackageNotFoundError, version  # only for a module `use`d
+
     top = plugin.target.split(".")[0]
     try:
-        return importlib.metadata.version(top)
-    except importlib.metadata.PackageNotFoundError:
+        return version(top)
+    except PackageNotFoundError:
         spec = importlib.util.find_spec(plugin.target)
         origin = spec.origin if spec is not None else None
         return _file_digest(Path(origin)) if origin else "unknown"

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import msgspec
 
+from rillet.runtime.usercache import cache_folder
+
 from . import ast
-from ._grammarcache import cache_folder
 from .comment import Comment
 from .diagnostic import Diagnostic
 

@@ -10,20 +10,13 @@ import hashlib
 import importlib
 import importlib.util
 import sys
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 
+from .installed import announced
 from .plan import Plan, UsedPlugin
 from .plugin import Plugin
 from .registry import Registry, RegistryError
-
-ENTRY_POINT_GROUP = "rillet.plugins"
-
-
-def announced() -> list[EntryPoint]:
-    """The installed plugins' entry points, the standard library's first."""
-    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name != "std")
 
 
 def import_path(path: Path) -> ModuleType:
@@ -80,7 +73,6 @@ def registry_of(plan: Plan) -> Registry:
 
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
     "announced",
     "import_path",
     "import_used",
