@@ -30,10 +30,10 @@ HERE = Path(__file__).parent
 @plugin.function("slow")
 def slow(n: int) -> int:
     """While the file `slow` exists, each record takes 10 ms (so checkpoints complete between
-    batches) and record 50 five minutes."""
+    batches) and record 80 five minutes: a checkpoint completes in about four batches."""
     if (HERE / "slow").exists():
         time.sleep(0.01)
-        if n == 50:
+        if n == 80:
             (HERE / "started").touch()
             time.sleep(300)
     return n
