@@ -12,6 +12,7 @@ the keys and the slots' results.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from .codegen import Writer, define
 from .expr import ExprCompiler
 from .plan import Aggregate, Call, Expr, Field, Lit, Rolling
 from .plugin import Registry
+from .stage import row_type
 
 SLOT_PREFIX = "#"  # result-row names no field can have: `by` keys are identifiers
 
@@ -85,9 +87,11 @@ def compile_aggregate(
     registry: Registry,
     functions: dict[str, Callable[..., Any]],
     struct_attrs: dict[str, str] | None = None,
+    rows: bool = False,
 ) -> CompiledAggregate:
     """With `struct_attrs`, the records are Structs (`typedflow.py`): each field is read from
-    its attribute."""
+    its attribute. With `rows`, only sinks that encode their records read the output
+    (`Spec.encodes`): `rows_of` makes Structs (`stage.row_type`), not dicts."""
     calls: list[tuple[str, Call]] = []
     items = [(a.name, _slots(a.expr, registry, calls)) for a in op.fields]
     exprs = ExprCompiler(functions)
@@ -105,8 +109,9 @@ def compile_aggregate(
         w.line(*update or ["pass"])
     with w.block("def result(key, accs):"):
         _emit_result(w, exprs, op.keys, [slot for slot, _ in calls], items)
-    simple = _emit_rows_of(w, op.keys, [slot for slot, _ in calls], items)
+    simple = _emit_rows_of(w, op.keys, [slot for slot, _ in calls], items, rows)
     namespace = dict(exprs.namespace)
+    namespace["_row_type"] = _row_type
     with w.block("def new_accumulators():"):  # one per group and pane: no loop, no unpacking
         w.line(f"return [{', '.join(_construct(factories, namespace))}]")
     with w.block("def merge(target, accs):"):
@@ -133,25 +138,43 @@ def compile_aggregate(
 
 
 def _emit_rows_of(
-    w: Writer, keys: tuple[str, ...], slots: list[str], items: list[tuple[str, Any]]
+    w: Writer,
+    keys: tuple[str, ...],
+    slots: list[str],
+    items: list[tuple[str, Any]],
+    structs: bool,
 ) -> bool:
     """Write `rows_of` (`CompiledAggregate.rows_of`) when each item is one slot's result, as
-    `result` would make each row; whether it was written."""
+    `result` would make each row; whether it was written. With `structs`, rows are Structs of
+    the same fields in the same order, where no two of them share a name."""
     index_of = {slot: i for i, slot in enumerate(slots)}
     refs = [e.path[0] if isinstance(e, Field) and len(e.path) == 1 else "" for _, e in items]
     if any(ref not in index_of for ref in refs):
         return False
-    if len(keys) == 1:
-        key_pairs = [f"{keys[0]!r}: key"]
-    else:
-        key_pairs = [f"{k!r}: key[{i}]" for i, k in enumerate(keys)]
-    item_pairs = [
-        f"{name!r}: accs[{index_of[ref]}].result()" for (name, _), ref in zip(items, refs)
+    key_values = ["key"] if len(keys) == 1 else [f"key[{i}]" for i in range(len(keys))]
+    item_values = [f"accs[{index_of[ref]}].result()" for ref in refs]
+    pairs = [
+        f"{n!r}: {v}" for n, v in zip([*keys, *(n for n, _ in items)], key_values + item_values)
     ]
-    row = ", ".join(["**bounds", *key_pairs, *item_pairs, "**bounds", "**tail"])
+    row = ", ".join(["**bounds", *pairs, "**bounds", "**tail"])
     with w.block("def rows_of(groups, bounds, tail):"):
+        if structs:
+            names = (*keys, *(n for n, _ in items))
+            w.line(f"row = _row_type((*bounds, *{names!r}, *tail))")
+            with w.block("if row is not None:"):
+                values = ", ".join(
+                    ["*bounds.values()", *key_values, *item_values, "*tail.values()"]
+                )
+                w.line(f"return [row({values}) for key, accs in groups.items()]")
         w.line(f"return [{{{row}}} for key, accs in groups.items()]")
     return True
+
+
+@functools.cache
+def _row_type(names: tuple[str, ...]) -> type | None:
+    """The Struct of a row of `names`, in order; None when two share a name (a dict's later
+    value then wins in the earlier place, which a Struct cannot say)."""
+    return row_type(names) if len(set(names)) == len(names) else None
 
 
 def _emit_result(

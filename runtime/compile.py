@@ -150,7 +150,8 @@ def _build(
         elif node.kind == "union":
             present[node.id] = frozenset.intersection(*(present[i] for i in node.inputs))
         elif node.kind == "operator":
-            node.operator = _operator(op, registry, functions, clock, typed.get(node.id))
+            rows = _only_encoding_sinks(node, nodes, registry, given_sinks)
+            node.operator = _operator(op, registry, functions, clock, typed.get(node.id), rows)
             late = late_sink(op)
             if late is not None:
                 node.late_sink = next(
@@ -224,8 +225,10 @@ def _operator(
     functions: dict[str, Callable[..., Any]],
     clock: Clock,
     attrs: dict[str, str] | None = None,
+    rows: bool = False,
 ) -> Any:
-    """`attrs`: each field's attribute when the input records are Structs (`typedflow.py`)."""
+    """`attrs`: each field's attribute when the input records are Structs (`typedflow.py`);
+    `rows`: only sinks that encode their records read the output (`Spec.encodes`)."""
     # each kind's module is imported when a plan has one: a run starts without the others
     match op:
         case EventTime(field=field_name, lateness_ms=lateness, idle_ms=idle):
@@ -234,7 +237,7 @@ def _operator(
         case Aggregate():
             from .aggregate import compile_aggregate
 
-            compiled = compile_aggregate(op, registry, functions, attrs)
+            compiled = compile_aggregate(op, registry, functions, attrs, rows)
             return _windowed(op, compiled, clock, attrs)
         case Top():
             from .top import compile_top

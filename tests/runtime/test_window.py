@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from anyio import wait_all_tasks_blocked
 
@@ -500,3 +501,31 @@ def test_union_of_event_time_streams_windows_both_without_late_records(tmp_path:
     }
     ends = [r["window_end"] for r in out.records]
     assert ends == sorted(ends)
+
+
+@pytest.mark.parametrize("keys", ["k", "k, odd"])
+def test_window_rows_into_a_jsonl_file_are_the_rows_a_collecting_sink_gets(
+    keys: str, tmp_path: Path
+) -> None:
+    """Rows only an encoding sink reads are Structs (`aggregate._emit_rows_of`): the file holds
+    what the dicts a collecting sink gets encode to, fields in the same order."""
+    (tmp_path / "in.jsonl").write_text(
+        "".join(
+            f'{{"ts": {t * 700}, "k": "{t % 3}", "odd": {t % 2}, "v": {t}}}\n' for t in range(40)
+        )
+    )
+    text = (
+        'source s = file("in.jsonl")\nsink o = file("out.jsonl")\n'
+        "s | event_time ts lateness 1s | window tumbling 5s"
+        f" | aggregate by {keys} {{ n = count(), total = sum(v) }} | into o\n"
+    )
+    run_pipeline(text, tmp_path)
+    out = CollectSink()
+    run_pipeline(text, tmp_path, sinks={"o": out})
+    written = (tmp_path / "out.jsonl").read_bytes()
+    assert written == b"".join(msgspec.json.encode(r) + b"\n" for r in out.records)
+    assert len(out.records) >= 18 and list(out.records[0])[:3] == [
+        "window_start",
+        "window_end",
+        "k",
+    ]
