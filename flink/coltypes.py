@@ -32,6 +32,7 @@ from rillet.runtime.plan import (
     Match,
     Plan,
     RecordOf,
+    Rolling,
     SchemaSpec,
     Select,
     Source,
@@ -229,6 +230,8 @@ def _after(op, inputs: list[Types], returns) -> Types:  # noqa: C901 - one arm p
             if window is not None:
                 out |= {"window_start": BIGINT, "window_end": BIGINT}
             return out | {a.name: _aggregate_field(a.expr, first, returns) for a in fields}
+        case Rolling(fields=fields):
+            return first | {a.name: _aggregate_field(a.expr, first, returns) for a in fields}
         case Join():
             return _joined(op, first, inputs[1] if len(inputs) > 1 else {})
         case Lookup(table=table):
