@@ -36,6 +36,7 @@ from rillet.runtime.plan import (
     SchemaSpec,
     Select,
     Source,
+    Top,
     TypeSpec,
     Unary,
     Union,
@@ -230,6 +231,9 @@ def _after(op, inputs: list[Types], returns) -> Types:  # noqa: C901 - one arm p
             if window is not None:
                 out |= {"window_start": BIGINT, "window_end": BIGINT}
             return out | {a.name: _aggregate_field(a.expr, first, returns) for a in fields}
+        case Top():
+            bounds = {"window_start": BIGINT, "window_end": BIGINT}
+            return bounds | first | {"rank": BIGINT}
         case Rolling(fields=fields):
             return first | {a.name: _aggregate_field(a.expr, first, returns) for a in fields}
         case Join():
