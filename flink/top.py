@@ -26,11 +26,7 @@ _BOUNDS = ("window_start", "window_end")
 
 def _window_table(op: Top, source: str) -> str:
     window = op.window
-    if window is None:
-        raise Unmappable(
-            "`top` without a window ranks the whole input when it ends; Flink's batch mode"
-            " sorts without keeping arrival order for ties"
-        )
+    assert window is not None
     table = f"TABLE {source}"
     if window.kind == "tumbling":
         return f"TUMBLE({table}, DESCRIPTOR({ROWTIME}), {interval(window.size_ms)})"
@@ -49,10 +45,17 @@ def top_view(plan: Plan, node: Node, view: View) -> tuple[View, str, str]:
 
     op = node.op
     assert isinstance(op, Top)
-    if not view.timed or op.window is None or op.window.emit_every_ms:
-        _window_table(op, "")  # names why a windowless `top` does not map
-        raise Unmappable("`top` without event time, or with `emit every`")
-    clash = [c for c in view.columns if c in (*_BOUNDS, "rank")]
+    if op.window is None:
+        raise Unmappable(
+            "`top` without a window ranks the whole input when it ends; Flink's batch mode"
+            " sorts without keeping arrival order for ties"
+        )
+    if not view.timed or op.window.emit_every_ms:
+        raise Unmappable(
+            "`top` without event time or with `emit every`: Flink's window Top-N emits a"
+            " window once, when the watermark closes it"
+        )
+    clash = [c for c in view.columns if c in _BOUNDS]
     if clash:
         raise Unmappable(
             f"`top` over records with a field `{clash[0]}`: Flink's window table function adds"
