@@ -102,7 +102,7 @@ def whole_input_aggregate(
     return View(list(columns), False), sql, "GROUP BY over the whole input (Flink's batch mode)"
 
 
-def _epoch_ms(bound: str) -> str:
+def epoch_ms(bound: str) -> str:
     """TIMESTAMPDIFF's result is an INT: whole seconds, widened, then the milliseconds."""
     seconds = f"CAST(TIMESTAMPDIFF(SECOND, {_EPOCH}, {bound}) AS BIGINT)"
     return f"({seconds} * 1000 + MOD(EXTRACT(MILLISECOND FROM {bound}), 1000))"
@@ -146,8 +146,8 @@ def _group_window(op: Aggregate, source: str, fields: dict[str, str]) -> tuple[s
         sizes.insert(0, interval(window.every_ms))
     args = ", ".join([ROWTIME, *sizes])
     columns = {k: ident(k) for k in op.keys}
-    columns["window_start"] = _epoch_ms(f"{kind}_START({args})")
-    columns["window_end"] = _epoch_ms(f"{kind}_END({args})") + (" + 1" if session else "")
+    columns["window_start"] = epoch_ms(f"{kind}_START({args})")
+    columns["window_end"] = epoch_ms(f"{kind}_END({args})") + (" + 1" if session else "")
     columns |= fields
     items = [f"{sql} AS {ident(name)}" for name, sql in columns.items()]
     group = ", ".join([f"{kind}({args})", *(ident(k) for k in op.keys)])
@@ -177,8 +177,8 @@ def window_aggregate(
         how += f" ({', '.join(sorted(set(python)))}: Python aggregate functions)"
         return View(list(columns), True), sql, how, python
     columns = {k: ident(k) for k in op.keys}
-    columns["window_start"] = _epoch_ms("window_start")
-    columns["window_end"] = _epoch_ms("window_end")
+    columns["window_start"] = epoch_ms("window_start")
+    columns["window_end"] = epoch_ms("window_end")
     if op.window.kind == "session":
         columns["window_end"] += " + 1"
     columns |= fields

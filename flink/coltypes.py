@@ -32,9 +32,11 @@ from rillet.runtime.plan import (
     Match,
     Plan,
     RecordOf,
+    Rolling,
     SchemaSpec,
     Select,
     Source,
+    Top,
     TypeSpec,
     Unary,
     Union,
@@ -229,6 +231,11 @@ def _after(op, inputs: list[Types], returns) -> Types:  # noqa: C901 - one arm p
             if window is not None:
                 out |= {"window_start": BIGINT, "window_end": BIGINT}
             return out | {a.name: _aggregate_field(a.expr, first, returns) for a in fields}
+        case Top():
+            bounds = {"window_start": BIGINT, "window_end": BIGINT}
+            return bounds | first | {"rank": BIGINT}
+        case Rolling(fields=fields):
+            return first | {a.name: _aggregate_field(a.expr, first, returns) for a in fields}
         case Join():
             return _joined(op, first, inputs[1] if len(inputs) > 1 else {})
         case Lookup(table=table):

@@ -23,10 +23,12 @@ from rillet.runtime.plan import (
     Node,
     Plan,
     PluginOperator,
+    Rolling,
     Select,
     Sink,
     Source,
     Span,
+    Top,
     Union,
     Where,
 )
@@ -48,7 +50,9 @@ from .csvsink import csv_columns
 from .dedupe import DedupeStep, dedupe_step
 from .functions import Functions, PyUdaf, PyUdf
 from .order import require_file_order
+from .rolling import rolling_view
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
+from .top import top_view
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,7 @@ def _outputs_aside(plan: Plan, job: FlinkJob) -> None:
             " a failing expression fails the job. The errors sink stays empty."
         )
     for node in plan.nodes:
-        if isinstance(node.op, Aggregate) and node.op.late_sink:
+        if isinstance(node.op, Aggregate | Rolling | Top) and node.op.late_sink:
             job.notes.append(
                 f"`late into {node.op.late_sink}`: Flink SQL's windows drop late records; "
                 "the sink stays empty."
@@ -243,7 +247,7 @@ def _node(
             return _explode(field, into, node, inputs[0], job, statement)
         case Union():
             return _union(node, inputs, job, statement)
-        case Aggregate():
+        case Aggregate() | Rolling() | Top():
             return _aggregate(plan, node, inputs[0], job, statement, exprs)
         case Join():
             return _join(op, node, inputs, job, statement)
@@ -272,10 +276,16 @@ def _not_translated(op: object, exprs: Exprs) -> Unmappable:
 def _aggregate(
     plan: Plan, node: Node, view: View, job: FlinkJob, statement: str, exprs: Exprs
 ) -> tuple[View, str]:
+    """An `aggregate`, a `rolling` (the same items over a frame of each record) or a `top`
+    (an aggregate of the first N records, in rillet as on Flink)."""
     op = node.op
-    assert isinstance(op, Aggregate)
+    assert isinstance(op, Aggregate | Rolling | Top)
     source, types = f"v{node.inputs[0]}", exprs.types[node.inputs[0]]
-    if op.window is None:
+    if isinstance(op, Top):
+        out, sql, how = top_view(plan, node, view)
+    elif isinstance(op, Rolling):
+        out, sql, how = rolling_view(plan, node, view, types, exprs.env)
+    elif op.window is None:
         out, sql, how = whole_input_aggregate(op, view, source, types, exprs.env)
         job.batch = "an `aggregate` without `window`"
     else:

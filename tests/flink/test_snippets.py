@@ -4,9 +4,10 @@ the same records on Flink as on the embedded engine, over the same generated fil
 Two mechanical changes make a snippet runnable on Flink, and nothing else is touched: a
 `stdout()` sink becomes a file of its name (Flink has no stdout table), and a source of a
 `data/` file without a schema gets that file's schema (a Flink table needs its columns' types).
-A snippet that still does not map (`follow=true`, `top`, `emit every`, Kafka, a hybrid source)
-is left out; the test names the kinds that must have run. A `late into` sink stays empty on
-Flink, as docs/flink.md decides. All snippets run in one process: one JVM start."""
+A snippet that still does not map (`follow=true`, `emit every`, Kafka, a hybrid source) or
+reads a file not generated here is left out; the test names the kinds that must have run. A
+`late into` sink stays empty on Flink, as docs/flink.md decides. All snippets run in one
+process: one JVM start."""
 
 from __future__ import annotations
 
