@@ -47,6 +47,7 @@ from .connectors import (
 from .csvsink import csv_columns
 from .dedupe import DedupeStep, dedupe_step
 from .functions import Functions, PyUdaf, PyUdf
+from .onereader import OneReaderStep
 from .order import require_file_order
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 
@@ -75,7 +76,7 @@ class View:
 
 @dataclass
 class FlinkJob:
-    statements: list[str | DedupeStep] = field(default_factory=list)
+    statements: list[str | DedupeStep | OneReaderStep] = field(default_factory=list)
     """SQL, and the `dedupe` steps that pass a view through the DataStream API."""
     sinks: list[tuple[SinkTable, str]] = field(default_factory=list)
     """Each sink's table and the query whose rows it receives; a sink nothing flows into (a
