@@ -2,7 +2,8 @@
 
 A source becomes a `CREATE TEMPORARY TABLE` with its schema's columns; event time, when a
 downstream `event_time` declares it, becomes a computed `__rt` column with the watermark
-"newest time minus the lateness". A csv file is read as text columns in its header's order
+"newest time minus the lateness": on a Kafka table, and on a file's rows read in one task
+(`onereader.py`) for a file. A csv file is read as text columns in its header's order
 (Flink's csv format matches columns by position and has no header option) and cast in a view
 that leaves the header row out. A lookup table is read when the job is built and compiled into
 `CASE` expressions: exact, append-only and stateless on Flink, for tables up to
