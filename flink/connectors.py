@@ -2,7 +2,8 @@
 
 A source becomes a `CREATE TEMPORARY TABLE` with its schema's columns; event time, when a
 downstream `event_time` declares it, becomes a computed `__rt` column with the watermark
-"newest time minus the lateness". A csv file is read as text columns in its header's order
+"newest time minus the lateness": on a Kafka table, and on a file's rows read in one task
+(`onereader.py`) for a file. A csv file is read as text columns in its header's order
 (Flink's csv format matches columns by position and has no header option) and cast in a view
 that leaves the header row out. A lookup table is read when the job is built and compiled into
 `CASE` expressions: exact, append-only and stateless on Flink, for tables up to
@@ -21,6 +22,7 @@ from pathlib import Path
 from rillet.runtime.plan import FieldSpec, SchemaSpec, Sink, Source, Table, TypeSpec
 
 from .globs import MAGIC, glob_options
+from .onereader import OneReaderStep
 from .sqlexpr import Unmappable, ident, literal
 
 ROWTIME = "__rt"
@@ -74,7 +76,7 @@ class EventTimeSpec:
 
 def source_table(
     node_id: int, source: Source, base_dir: str, event_time: EventTimeSpec | None
-) -> tuple[list[str], str, list[str]]:
+) -> tuple[list[str | OneReaderStep], str, list[str]]:
     """The statements declaring `source`, the name to select from, and its columns."""
     if source.connector not in ("file", "kafka"):
         raise Unmappable(f"the `{source.connector}` source has no Flink table")
@@ -92,26 +94,46 @@ def source_table(
     if fmt != "jsonl":
         raise Unmappable(f"the `{fmt}` format has no Flink table format here")
     body = [f"{ident(f.name)} {sql_type(f.type)}" for f in source.schema.fields]
-    body += _rowtime(event_time, ident)
-    options = (
-        _kafka_source_options(config)
-        if source.connector == "kafka"
-        else _file_options(_path(config, base_dir, globs=True))
-    )
-    options |= {"format": "json", "json.ignore-parse-errors": "true"}
-    ddl = f"CREATE TEMPORARY TABLE s{node_id} ({', '.join(body)}) WITH ({_with(options)})"
-    return [ddl], f"s{node_id}", columns
+    json_format = {"format": "json", "json.ignore-parse-errors": "true"}
+    if source.connector == "kafka":
+        body += _kafka_rowtime(event_time, ident)  # partitions: no file order to keep
+        options = _kafka_source_options(config) | json_format
+        ddl = f"CREATE TEMPORARY TABLE s{node_id} ({', '.join(body)}) WITH ({_with(options)})"
+        return [ddl], f"s{node_id}", columns
+    options = _file_options(_path(config, base_dir, globs=True)) | json_format
+    table = f"f{node_id}" if event_time else f"s{node_id}"
+    ddl = f"CREATE TEMPORARY TABLE {table} ({', '.join(body)}) WITH ({_with(options)})"
+    return [ddl, *_one_reader(f"s{node_id}", table, event_time, ident)], f"s{node_id}", columns
+
+
+def _one_reader(
+    view: str, table: str, event_time: EventTimeSpec | None, column
+) -> list[OneReaderStep]:
+    """A file source's event time: declared on its rows read in one task (onereader.py)."""
+    if event_time is None:
+        return []
+    rowtime, watermark = _rowtime(event_time, column)
+    return [OneReaderStep(view, table, ROWTIME, rowtime, watermark)]
 
 
 def _rowtime(event_time: EventTimeSpec | None, column) -> list[str]:
+    """The rowtime's expression and its watermark's, or nothing without event time."""
     if event_time is None:
         return []
     return [
-        f"{ROWTIME} AS TO_TIMESTAMP_LTZ({column(event_time.field)}, 3)",
+        f"TO_TIMESTAMP_LTZ({column(event_time.field)}, 3)",
         # Flink closes a window once the watermark reaches its end - 1 ms; rillet once the
         # newest time minus the lateness reaches its end: hence 1 ms more
-        f"WATERMARK FOR {ROWTIME} AS {ROWTIME} - {interval(event_time.lateness_ms + 1)}",
+        f"{ROWTIME} - {interval(event_time.lateness_ms + 1)}",
     ]
+
+
+def _kafka_rowtime(event_time: EventTimeSpec | None, column) -> list[str]:
+    """The rowtime and watermark declared on a Kafka table."""
+    if event_time is None:
+        return []
+    rowtime, watermark = _rowtime(event_time, column)
+    return [f"{ROWTIME} AS {rowtime}", f"WATERMARK FOR {ROWTIME} AS {watermark}"]
 
 
 def _header(path: str, delimiter: str) -> list[str]:
@@ -121,7 +143,7 @@ def _header(path: str, delimiter: str) -> list[str]:
 
 def _csv_source(
     node_id: int, source: Source, base_dir: str, event_time: EventTimeSpec | None
-) -> list[str]:
+) -> list[str | OneReaderStep]:
     assert source.schema is not None
     config = source.config
     if not config.get("header", True) or source.connector != "file":
@@ -130,7 +152,7 @@ def _csv_source(
     header = _header(path, delimiter)
     types = {f.name: sql_type(f.type) for f in source.schema.fields}
     raw = [f"{ident(name)} STRING" for name in header]
-    raw += _rowtime(event_time, lambda n: f"TRY_CAST({ident(n)} AS BIGINT)")
+    timed = _one_reader(f"q{node_id}", f"r{node_id}", event_time, _csv_number)
     options = {
         "connector": "filesystem",
         "path": path,
@@ -147,9 +169,14 @@ def _csv_source(
     ] + ([ROWTIME] if event_time else [])
     return [
         f"CREATE TEMPORARY TABLE r{node_id} ({', '.join(raw)}) WITH ({_with(options)})",
+        *timed,
         f"CREATE TEMPORARY VIEW s{node_id} AS SELECT {', '.join(casts)} "
-        f"FROM r{node_id} WHERE {not_header}",
+        f"FROM {'q' if timed else 'r'}{node_id} WHERE {not_header}",
     ]
+
+
+def _csv_number(name: str) -> str:
+    return f"TRY_CAST({ident(name)} AS BIGINT)"
 
 
 def _empty_as_null(name: str, optional: bool) -> str:

@@ -52,6 +52,7 @@ class DedupeStep:
 
     def arguments(self) -> dict:
         return {
+            "step": "dedupe_view",
             "view": self.view,
             "source": self.source,
             "select": self.select,

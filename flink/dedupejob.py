@@ -1,6 +1,6 @@
 """The job side of `dedupe` (DataStream API): pasted as text into the script `jobfile.py` writes
-for a job with a `dedupe`, after the script's imports, so an exported job carries it and runs on
-its own (`flink run -py job.py`). rillet never imports this module: it imports PyFlink.
+for a job with a `dedupe`, after its imports and `streamjob.py`, so an exported job carries it
+and runs on its own (`flink run -py job.py`). rillet never imports this module.
 
 rillet's rule (runtime/keyed.py, `DedupeOperator`): keep a record when no record of its key was
 kept at most `within` before its event time (at or before it); forget a kept time once the
@@ -12,23 +12,9 @@ comes back as a view with the same rowtime and watermarks. Which order it decide
 from bisect import bisect_right
 
 from pyflink.common.typeinfo import Types
-from pyflink.datastream import KeyedProcessFunction, StreamExecutionEnvironment
+from pyflink.datastream import KeyedProcessFunction
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
-from pyflink.table import Schema, StreamTableEnvironment
-
-
-def table_environment(settings):
-    """A table environment over a stream environment, so a view can pass through a stream."""
-    stream = StreamExecutionEnvironment.get_execution_environment()
-    return StreamTableEnvironment.create(stream, settings)
-
-
-def run_statement(env, statement):
-    """A SQL statement, or (a dict) the arguments of a `dedupe_view`."""
-    if isinstance(statement, dict):
-        dedupe_view(env, **statement)
-    else:
-        env.execute_sql(statement)
+from pyflink.table import Schema
 
 
 def dedupe_view(env, view, source, select, keys, within_ms, order_by):

@@ -164,7 +164,7 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
     if job.udfs or job.udafs:
         needs += "; its Python UDFs need rillet installed where the Python workers run"
     statements = "".join(
-        f"    {(s.arguments() if isinstance(s, DedupeStep) else s)!r},\n" for s in job.statements
+        f"    {(s if isinstance(s, str) else s.arguments())!r},\n" for s in job.statements
     )
     sinks = "".join(f"    ({t.name!r}, {t.options!r}, {q!r}),\n" for t, q in job.sinks)
     udfs = "".join(
@@ -181,7 +181,7 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
     files = "".join(f"    {name!r}: {text!r},\n" for name, text in sorted(sources.items()))
     return (
         HEADER.format(file=file, script=script, needs=needs)
-        + (_stream_part() if any(isinstance(s, DedupeStep) for s in job.statements) else SQL_ONLY)
+        + _environment_part(job)
         + f"\nPARALLELISM = {parallelism!r}\n"
         + f"UDFS = [  # name, module, function, file, result type, clock, deterministic\n{udfs}]\n"
         + f"UDAFS = [  # name, module, class, file, result type, constants, options\n{udafs}]\n"
@@ -197,8 +197,18 @@ def _batch_note(job: FlinkJob) -> str:
     return f"  # for {job.batch}: bounded inputs, final rows" if job.batch else ""
 
 
-def _stream_part() -> str:
-    """dedupejob.py without its docstring: the DataStream half of a job with a `dedupe`."""
-    text = (Path(__file__).parent / "dedupejob.py").read_text()
+def _environment_part(job: FlinkJob) -> str:
+    """A table environment alone for a job of SQL only; else a stream environment beneath it
+    (streamjob.py), with the `dedupe` function (dedupejob.py) where the job has one."""
+    if all(isinstance(s, str) for s in job.statements):
+        return SQL_ONLY
+    parts = ["streamjob.py"]
+    parts += ["dedupejob.py"] if any(isinstance(s, DedupeStep) for s in job.statements) else []
+    return "\n\n".join(_without_docstring(part) for part in parts)
+
+
+def _without_docstring(module: str) -> str:
+    """A job-side module's code, pasted into the script."""
+    text = (Path(__file__).parent / module).read_text()
     docstring = ast.parse(text).body[0]
     return "\n".join(text.splitlines()[docstring.end_lineno or 0 :]).lstrip() + "\n"

@@ -49,6 +49,7 @@ from .connectors import (
 from .csvsink import csv_columns
 from .dedupe import DedupeStep, dedupe_step
 from .functions import Functions, PyUdaf, PyUdf
+from .onereader import OneReaderStep
 from .order import require_file_order
 from .rolling import rolling_view
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
@@ -79,7 +80,7 @@ class View:
 
 @dataclass
 class FlinkJob:
-    statements: list[str | DedupeStep] = field(default_factory=list)
+    statements: list[str | DedupeStep | OneReaderStep] = field(default_factory=list)
     """SQL, and the `dedupe` steps that pass a view through the DataStream API."""
     sinks: list[tuple[SinkTable, str]] = field(default_factory=list)
     """Each sink's table and the query whose rows it receives; a sink nothing flows into (a
@@ -187,6 +188,18 @@ def _plain(view: View, alias: str = "") -> dict[str, str]:
     return {c: prefix + ident(c) for c in view.columns}
 
 
+def _source_how(source: Source, timed: bool) -> str:
+    if source.connector != "file":
+        how = f"Kafka table (jar: {KAFKA_JAR})"
+        return how + (", watermark = newest time minus the lateness" if timed else "")
+    if not timed:
+        return "filesystem table"
+    return (
+        "filesystem table, read in one task: rowtime and watermark (newest time minus the"
+        " lateness) assigned there, in file order"
+    )
+
+
 def _node(
     plan: Plan,
     node: Node,
@@ -206,16 +219,13 @@ def _node(
             view = View(names, timed)
             sql = f"SELECT {_select(_plain(view), timed)} FROM {from_name}"
             job.statements.append(statement + sql)
-            how = (
-                "filesystem table" if op.connector == "file" else f"Kafka table (jar: {KAFKA_JAR})"
-            )
-            return view, how + (", watermark = newest time minus the lateness" if timed else "")
+            return view, _source_how(op, timed)
         case Sink():
             return _sink(op, node, inputs, plan.base_dir, job, exprs)
         case EventTime():
             view = inputs[0]
             job.statements.append(statement + f"SELECT * FROM v{node.inputs[0]}")
-            return View(view.columns, True), "the source's WATERMARK (declared on its table)"
+            return View(view.columns, True), "the source's WATERMARK (declared with its rows)"
         case Where(cond=cond):
             view = inputs[0]
             where = exprs.over(node, _plain(view)).compile(cond)

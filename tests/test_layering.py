@@ -89,12 +89,13 @@ def test_flink_translator_reads_only_the_plan(path: Path) -> None:
     """`rillet.flink` translates a plan, whatever wrote it: of rillet it imports the plan IR
     and what finds the plan's plugins (their functions become UDFs), and never PyFlink at
     import time (the job it writes imports that). `pyops.py`, which the job's Python workers
-    run, reuses the embedded engine's meaning of indexing and `in`. `dedupejob.py` is the job's
-    own code, pasted into the script as text: PyFlink and nothing of rillet."""
-    if path.name == "dedupejob.py":
+    run, reuses the embedded engine's meaning of indexing and `in`. `streamjob.py` and
+    `dedupejob.py` are the job's own code, pasted into the script as text: PyFlink and nothing
+    of rillet."""
+    if path.name in ("streamjob.py", "dedupejob.py"):
         assert not {n for n in imports(path) if n.startswith("rillet")}
         return
-    assert not re.search(r"import dedupejob|dedupejob import", path.read_text())
+    assert not re.search(r"import (stream|dedupe)job|(stream|dedupe)job import", path.read_text())
     allowed = {"rillet.runtime.plan", "rillet.runtime.pluginload", "rillet.runtime.registry"}
     allowed |= {"rillet.runtime.spec"} | (
         {"rillet.runtime.expr"} if path.name == "pyops.py" else set()
