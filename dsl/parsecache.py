@@ -12,14 +12,13 @@ more than `KEEP`. A cache that cannot be read or written is passed by, never an 
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import msgspec
 
-from rillet.runtime.usercache import cache_folder
+from rillet.runtime.usercache import cache_folder, keep
 
 from . import ast
 from .comment import Comment
@@ -46,7 +45,8 @@ def parse_cached(text: str) -> tuple[ast.Program | None, list[Diagnostic], tuple
 
     program, diagnostics, comments = parse_with_comments(text)
     if entry is not None and program is not None and not diagnostics:
-        _keep(entry, msgspec.msgpack.encode((program, comments)))
+        if keep(entry, msgspec.msgpack.encode((program, comments))):
+            _forget_oldest(entry.parent)
     return program, diagnostics, comments
 
 
@@ -65,24 +65,16 @@ def _code_digest() -> bytes:
     return hashlib.sha256(b"".join(package.joinpath(n).read_bytes() for n in _TREE_CODE)).digest()
 
 
-def _keep(entry: Path, data: bytes) -> None:
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        partial = entry.with_suffix(f".{os.getpid()}.partial")
-        partial.write_bytes(data)
-        os.replace(partial, entry)
-        _forget_oldest(entry.parent)
-    except OSError:
-        pass
-
-
 def _forget_oldest(folder: Path) -> None:
-    entries = list(folder.glob("*.msgpack"))
-    if len(entries) <= KEEP:
-        return
-    entries.sort(key=lambda p: p.stat().st_mtime)
-    for stale in entries[: len(entries) - KEEP // 2]:
-        stale.unlink(missing_ok=True)
+    try:
+        entries = list(folder.glob("*.msgpack"))
+        if len(entries) <= KEEP:
+            return
+        entries.sort(key=lambda p: p.stat().st_mtime)
+        for stale in entries[: len(entries) - KEEP // 2]:
+            stale.unlink(missing_ok=True)
+    except OSError:  # another run forgetting them at the same time
+        pass
 
 
 __all__ = ["parse_cached"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rillet.runtime.plan import Aggregate, Call, Expr, Lit
+from rillet.runtime.plan import Aggregate, Call, Expr, Lit, Window
 
 from .coltypes import AggregateTyper, Types
 from .connectors import ROWTIME, interval
@@ -117,15 +117,25 @@ def _session_gap(gap_ms: int) -> str:
     return interval(gap_ms - 1)
 
 
-def _window_table(op: Aggregate, source: str) -> str:
-    window = op.window
-    assert window is not None
+def pane_window_table(window: Window, source: str) -> str | None:
+    """The window table function of a tumbling or sliding window over `source`; None for
+    another kind."""
     table = f"TABLE {source}"
     if window.kind == "tumbling":
         return f"TUMBLE({table}, DESCRIPTOR({ROWTIME}), {interval(window.size_ms)})"
     if window.kind == "sliding" and window.every_ms is not None:
         every = interval(window.every_ms)
         return f"HOP({table}, DESCRIPTOR({ROWTIME}), {every}, {interval(window.size_ms)})"
+    return None
+
+
+def _window_table(op: Aggregate, source: str) -> str:
+    window = op.window
+    assert window is not None
+    panes = pane_window_table(window, source)
+    if panes is not None:
+        return panes
+    table = f"TABLE {source}"
     if window.kind == "session":
         keys = ", ".join(ident(k) for k in op.keys)
         partition = f"{table} PARTITION BY {keys}" if keys else table

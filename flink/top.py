@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from rillet.runtime.plan import Node, Plan, Top
 
-from .aggsql import epoch_ms
-from .connectors import ROWTIME, interval
+from .aggsql import epoch_ms, pane_window_table
 from .order import require_file_order
 from .sqlexpr import Unmappable, ident
 
@@ -25,14 +24,10 @@ _BOUNDS = ("window_start", "window_end")
 
 
 def _window_table(op: Top, source: str) -> str:
-    window = op.window
-    assert window is not None
-    table = f"TABLE {source}"
-    if window.kind == "tumbling":
-        return f"TUMBLE({table}, DESCRIPTOR({ROWTIME}), {interval(window.size_ms)})"
-    if window.kind == "sliding" and window.every_ms is not None:
-        every = interval(window.every_ms)
-        return f"HOP({table}, DESCRIPTOR({ROWTIME}), {every}, {interval(window.size_ms)})"
+    assert op.window is not None
+    panes = pane_window_table(op.window, source)
+    if panes is not None:
+        return panes
     raise Unmappable(
         "`top` after a session window: Flink's window Top-N over `SESSION` gave sessions that"
         " overlap where records came out of order, and rillet merges them"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from .usercache import cache_folder
+from .usercache import cache_folder, keep
 
 GROUP = "rillet.plugins"
 
@@ -70,7 +70,7 @@ def installed() -> Installed:
                 return remembered
     found = Installed(folders, *_look_up())
     if kept is not None:
-        _keep(kept, msgspec.msgpack.encode(found))
+        keep(kept, msgspec.msgpack.encode(found))
     return found
 
 
@@ -98,16 +98,6 @@ def _cache_file() -> Path | None:
         return cache_folder() / "installed.msgpack"
     except RuntimeError:  # no home folder to be found
         return None
-
-
-def _keep(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    except OSError:
-        pass
 
 
 __all__ = ["GROUP", "Announced", "Installed", "announced", "installed", "rillet_version"]

@@ -15,4 +15,17 @@ def cache_folder() -> Path:
     return base / "rillet"
 
 
-__all__ = ["cache_folder"]
+def keep(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` whole or not at all (a reader never sees half of it); whether it
+    was written. A cache that cannot be written is passed by."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError:
+        return False
+    return True
+
+
+__all__ = ["cache_folder", "keep"]

@@ -22,15 +22,10 @@ def test_rolling_gives_the_same_records_on_flink_at_parallelism_2(tmp_path: Path
     """§4.5's example (a record out of order, a late one, ties, records exactly 10m apart),
     a late record of a key with nothing emitted yet, a null key and a key of null values; the
     RANGE frame by key and over all records after a `where`, and `rolling last 2`."""
-    shutil.copytree(HERE / "rolling", tmp_path / "rolling")
-    shutil.copy(HERE / "rolling.rill", tmp_path)
-    results = _both(tmp_path / "rolling.rill", ROLLING_SINKS, "--parallelism", "2")
-    for sink, (embedded, flink) in results.items():
-        assert embedded, sink
-        assert _same(embedded, flink), sink
+    _assert_both_engines_agree(tmp_path, "rolling", ROLLING_SINKS)
 
 
-UNMAPPED_ROLLING = """schema T {
+TWO_TIMED_SOURCES = """schema T {
   ts: int
   k: str
   v: int?
@@ -42,10 +37,15 @@ sink out = file("out.jsonl")
 stream ta = a | event_time ts
 stream tb = b | event_time ts
 
-union(ta, tb) | rolling last 3 by k { n = sum(v) } | into out
+"""
+
+UNMAPPED_ROLLING = (
+    TWO_TIMED_SOURCES
+    + """union(ta, tb) | rolling last 3 by k { n = sum(v) } | into out
 ta | rolling 1m by k { firsts = first(v) } | into out
 union(ta, tb) | rolling 1m by k { n = sum(v) } | into out
 """
+)
 
 
 def test_a_rolling_that_does_not_map_is_a_diagnostic_at_its_line(
@@ -62,34 +62,31 @@ def test_a_rolling_that_does_not_map_is_a_diagnostic_at_its_line(
 
 
 @pytest.mark.timeout(600)
-def test_top_gives_the_same_records_on_flink(tmp_path: Path) -> None:
+def test_top_gives_the_same_records_on_flink_at_parallelism_2(tmp_path: Path) -> None:
     """§4.6's bids and more: ties arriving apart (ranked by arrival on both engines), null
-    prices and a null key, a record out of order and late ones, in tumbling and sliding windows.
-    At parallelism 1: at 2, a window sometimes counts a record rillet calls late, as for
-    `aggregate` (docs/flink.md, "What was run")."""
-    shutil.copytree(HERE / "top", tmp_path / "top")
-    shutil.copy(HERE / "top.rill", tmp_path)
-    for sink, (embedded, flink) in _both(tmp_path / "top.rill", TOP_SINKS).items():
+    prices and a null key, a record out of order and late ones, in tumbling and sliding
+    windows."""
+    _assert_both_engines_agree(tmp_path, "top", TOP_SINKS)
+
+
+def _assert_both_engines_agree(tmp_path: Path, name: str, sinks: list[str]) -> None:
+    """`NAME.rill` and its folder of inputs, run by both engines at parallelism 2: every sink
+    gets records, the same on both."""
+    shutil.copytree(HERE / name, tmp_path / name)
+    shutil.copy(HERE / f"{name}.rill", tmp_path)
+    results = _both(tmp_path / f"{name}.rill", sinks, "--parallelism", "2")
+    for sink, (embedded, flink) in results.items():
         assert embedded, sink
         assert _same(embedded, flink), sink
 
 
-UNMAPPED_TOP = """schema T {
-  ts: int
-  k: str
-  v: int?
-}
-
-source a: T = file("a.jsonl")
-source b: T = file("b.jsonl")
-sink out = file("out.jsonl")
-stream ta = a | event_time ts
-stream tb = b | event_time ts
-
-union(ta, tb) | window tumbling 1m | top 2 by v per k | into out
+UNMAPPED_TOP = (
+    TWO_TIMED_SOURCES
+    + """union(ta, tb) | window tumbling 1m | top 2 by v per k | into out
 ta | window session gap 1m | top 2 by v per k | into out
 a | top 2 by v | into out
 """
+)
 
 
 def test_a_top_that_does_not_map_is_a_diagnostic_at_its_line(

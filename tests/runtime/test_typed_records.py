@@ -36,8 +36,9 @@ ROWS = [
 ]
 
 
-def typed(text: str, tmp_path: Path) -> bool:
-    compiled = compile_pipeline(SCHEMA + text, tmp_path)
+def typed(text: str, tmp_path: Path, declarations: str = SCHEMA) -> bool:
+    """Whether the one source of `declarations` + `text` hands out typed records."""
+    compiled = compile_pipeline(declarations + text, tmp_path)
     assert compiled.ok, [d.message for d in compiled.diagnostics]
     physical = compile_plan(compiled.plan, compiled.checked.registry, SystemClock())
     return next(n for n in physical.nodes.values() if n.kind == "source").typed
@@ -130,10 +131,7 @@ UNTYPED = "\nclicks | where ts == -1 | into late"  # a reader that takes the rec
 
 
 def typed_timed(text: str, tmp_path: Path) -> bool:
-    compiled = compile_pipeline(TIMED + text, tmp_path)
-    assert compiled.ok, [d.message for d in compiled.diagnostics]
-    physical = compile_plan(compiled.plan, compiled.checked.registry, SystemClock())
-    return next(n for n in physical.nodes.values() if n.kind == "source").typed
+    return typed(text, tmp_path, TIMED)
 
 
 @pytest.mark.parametrize(
