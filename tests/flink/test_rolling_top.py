@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rillet.dsl.cli import main
+from tests.flink._unmapped import TWO_TIMED_SOURCES, refused
 from tests.flink.test_conformance import _both, _same
 
 HERE = Path(__file__).parent
@@ -25,20 +25,6 @@ def test_rolling_gives_the_same_records_on_flink_at_parallelism_2(tmp_path: Path
     _assert_both_engines_agree(tmp_path, "rolling", ROLLING_SINKS)
 
 
-TWO_TIMED_SOURCES = """schema T {
-  ts: int
-  k: str
-  v: int?
-}
-
-source a: T = file("a.jsonl")
-source b: T = file("b.jsonl")
-sink out = file("out.jsonl")
-stream ta = a | event_time ts
-stream tb = b | event_time ts
-
-"""
-
 UNMAPPED_ROLLING = (
     TWO_TIMED_SOURCES
     + """union(ta, tb) | rolling last 3 by k { n = sum(v) } | into out
@@ -51,10 +37,7 @@ union(ta, tb) | rolling 1m by k { n = sum(v) } | into out
 def test_a_rolling_that_does_not_map_is_a_diagnostic_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pipeline = tmp_path / "rolling.rill"
-    pipeline.write_text(UNMAPPED_ROLLING)
-    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
-    err = capsys.readouterr().err
+    err = refused(tmp_path / "rolling.rill", UNMAPPED_ROLLING, capsys)
     assert "rolling.rill:13:17" in err
     assert "`rolling last N` counts the records of one time in arrival order" in err
     assert "rolling.rill:14:" in err and "`first` in `rolling`" in err
@@ -92,10 +75,7 @@ a | top 2 by v | into out
 def test_a_top_that_does_not_map_is_a_diagnostic_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pipeline = tmp_path / "top.rill"
-    pipeline.write_text(UNMAPPED_TOP)
-    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
-    err = capsys.readouterr().err
+    err = refused(tmp_path / "top.rill", UNMAPPED_TOP, capsys)
     assert "top.rill:13:" in err and "`top` ranks tied records in arrival order" in err
     assert "top.rill:14:" in err and "`top` after a session window: Flink's window Top-N" in err
     assert "top.rill:15:" in err and "`top` without a window ranks the whole input" in err

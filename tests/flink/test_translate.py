@@ -14,6 +14,7 @@ from rillet.dsl.pipeline import compile_file
 from rillet.flink.translate import translate
 from tests.conftest import REPO
 from tests.dsl.test_goldens import _check_golden
+from tests.flink._unmapped import TWO_TIMED_SOURCES, refused
 
 HERE = Path(__file__).parent
 
@@ -49,23 +50,14 @@ def test_a_dedupe_without_an_order_both_engines_share_does_not_map_at_its_line(
     assert "orders.rill:15:" in err and "by `tb_ts`, which must reach it unchanged" in err
 
 
-UNSHARED_AGGREGATE_ORDERS = """schema T {
-  ts: int
-  k: str
-  v: int?
-}
-
-source a: T = file("a.jsonl")
-source b: T = file("b.jsonl")
-sink out = file("out.jsonl")
-stream ta = a | event_time ts
-stream tb = b | event_time ts
-
-union(ta, tb) | window tumbling 1s | aggregate by k { f = first(v) } | into out
+UNSHARED_AGGREGATE_ORDERS = (
+    TWO_TIMED_SOURCES
+    + """union(ta, tb) | window tumbling 1s | aggregate by k { f = first(v) } | into out
 ta | join tb on k within 1s | window tumbling 1s | aggregate { c = collect(v) } | into out
 a | aggregate by k { l = last(v) } | into out
 ta | window tumbling 1s | aggregate by k { m = max_by(k, v), n = count() } | into out
 """
+)
 
 
 def test_an_aggregate_of_arrival_order_maps_only_over_one_file_in_a_window(
@@ -74,9 +66,7 @@ def test_an_aggregate_of_arrival_order_maps_only_over_one_file_in_a_window(
     """`first`, `last`, `collect`, `max_by`, `min_by` and plugin aggregates follow arrival
     order (a Python aggregate function on Flink): straight from one file, in a window."""
     pipeline = tmp_path / "aggs.rill"
-    pipeline.write_text(UNSHARED_AGGREGATE_ORDERS)
-    assert main(["check", "--engine", "flink", str(pipeline)]) == 2
-    err = capsys.readouterr().err
+    err = refused(pipeline, UNSHARED_AGGREGATE_ORDERS, capsys)
     assert "aggs.rill:13:" in err and "`first` sees a group's records in arrival order" in err
     assert "from `union` (line 13) arrive in an order Flink does not reproduce" in err
     assert "aggs.rill:14:" in err and "from `join` (line 14)" in err
