@@ -6,7 +6,9 @@ find what rarely changes.
 What was found is kept with the folders Python imports from (`sys.path`) and the time each
 last changed: installing or removing a package changes its folder (pip adds or renames its
 `.dist-info`), so a different list or time looks them up again. Kept in the user's cache
-folder beside the grammar's tables; a cache that cannot be read or written is passed by.
+folder beside the grammar's tables, one file per Python environment (`sys.prefix`), so that
+runs in two virtual environments do not undo each other's; a cache that cannot be read or
+written is passed by.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import functools
 import importlib
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import msgspec
@@ -95,7 +98,7 @@ def _folders() -> list[tuple[str, int]]:
 
 def _cache_file() -> Path | None:
     try:
-        return cache_folder() / "installed.msgpack"
+        return cache_folder() / f"installed-{zlib.crc32(sys.prefix.encode()):08x}.msgpack"
     except RuntimeError:  # no home folder to be found
         return None
 

@@ -1,6 +1,6 @@
 """The user's cache folder, where rillet keeps what it can work out again but would rather not
 at every start: the grammar's parser tables and parsed pipeline files (`dsl/`), the installed
-plugins' entry points (`entrypoints.py`). `$XDG_CACHE_HOME/rillet`, else `~/.cache/rillet`."""
+plugins' entry points (`installed.py`). `$XDG_CACHE_HOME/rillet`, else `~/.cache/rillet`."""
 
 from __future__ import annotations
 

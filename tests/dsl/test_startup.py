@@ -65,7 +65,7 @@ def test_grammar_tables_are_cached_in_the_users_cache_folder(tmp_path: Path) -> 
         result = _check(tmp_path, tmp_path / "cache")
         assert result.returncode == 0, result.stderr.decode()
     kept = sorted(p.name.split("-")[0] for p in (tmp_path / "cache" / "rillet").iterdir())
-    assert kept == ["grammar", "installed.msgpack", "parsed"]  # grammar tables, plugins, trees
+    assert kept == ["grammar", "installed", "parsed"]  # grammar tables, plugins, trees
 
 
 def test_a_cache_folder_that_cannot_be_made_leaves_the_grammar_uncached(tmp_path: Path) -> None:

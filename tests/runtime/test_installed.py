@@ -1,6 +1,7 @@
 """What is installed, remembered between runs (runtime/installed.py): the plugins' entry points
 and rillet's version as importlib finds them, read back while no folder Python imports from has
-changed, looked up again once one has (a package installed) or the cache is unreadable."""
+changed, looked up again once one has (a package installed) or the cache is unreadable; one
+cache per Python environment."""
 
 from __future__ import annotations
 
@@ -70,9 +71,20 @@ def test_an_unreadable_cache_looks_them_up_again(
 ) -> None:
     looked_up = _counting(monkeypatch)
     announced()
-    (tmp_path / "cache" / "rillet" / "installed.msgpack").write_bytes(b"\xc1")
+    kept = installed._cache_file()
+    assert kept is not None and kept.parent == tmp_path / "cache" / "rillet"
+    kept.write_bytes(b"\xc1")
     installed.installed.cache_clear()
     assert announced()[0].name == "std"
+    assert len(looked_up) == 2
+
+
+def test_each_python_environment_keeps_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up = _counting(monkeypatch)
+    for prefix in ("/venvs/a", "/venvs/b", "/venvs/a", "/venvs/b"):  # runs in turn in each
+        monkeypatch.setattr(sys, "prefix", prefix)
+        installed.installed.cache_clear()
+        announced()
     assert len(looked_up) == 2
 
 
