@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fmt": _later(".fmtcommand", "cmd_fmt"),
         "lsp": cmd_lsp,
     }
-    args = parser().parse_args(argv)
+    args = parser(argv).parse_args(argv)
     streams = sys.stdout, sys.stderr
     if getattr(args, "engine", "embedded") == "flink":
         handlers[args.command] = _later(".flinkcommand", "flink_command")

@@ -6,7 +6,6 @@ renders them as rustc-style text with the source line and a caret, or as JSON fo
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from functools import cached_property
 
@@ -46,6 +45,8 @@ def did_you_mean(name: str, candidates: Iterable[str], typo_only: bool = False) 
     `typo_only` suggests only a name a slip of the keyboard away (at most two edits, one for a
     short name): for functions and operators, which a plugin not installed yet may provide, a
     merely similar name (`country_of` for `count_if`) sends the author the wrong way."""
+    import difflib  # here: only a mistake needs it, and every start would pay for it
+
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     if not matches:
         return None

@@ -9,8 +9,6 @@ checkpoints 24   took 0.01-0.35 s (median 0.02 s)   saving 1.30 s   wrote 31 MB 
 
 from __future__ import annotations
 
-from statistics import median
-
 from ..metrics import CheckpointMetrics
 from . import units
 
@@ -19,6 +17,8 @@ def checkpoint_lines(checkpoints: CheckpointMetrics) -> list[str]:
     """Nothing for a run that took no checkpoint."""
     if not checkpoints.completed:
         return []
+    from statistics import median  # here: `statistics` costs a start a millisecond and a half
+
     durations = [r.duration_s for r in checkpoints.history if r.duration_s is not None]
     took = (
         f"   took {min(durations):.2f}-{max(durations):.2f} s (median {median(durations):.2f} s)"
