@@ -5,7 +5,8 @@ Every aggregate call in the items becomes a slot: an accumulator built per group
 session) from the registry's aggregate class, updated by `add(args...)`. A class may also give
 `inline_add`, the body of its `add` as a code template (`{acc}` the accumulator, `{0}`, `{1}`
 ... its arguments, each a plain variable): the update is then pasted into the generated code
-rather than called, which saves a method call per record and slot on the hot path. Items may combine
+rather than called, which saves a method call per record and slot on the hot path; likewise
+`inline_result` (`{acc}.n`) for the result of each group when a window fires. Items may combine
 aggregates and the `by` keys in expressions (`total / n`); those are evaluated over a row holding
 the keys and the slots' results.
 """
@@ -27,6 +28,7 @@ from .plugin import Registry
 from .stage import row_type
 
 SLOT_PREFIX = "#"  # result-row names no field can have: `by` keys are identifiers
+BOUNDS = ("window_start", "window_end")  # a window's, first in each of its rows
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,11 @@ class CompiledAggregate:
     merge: Callable[[list, list], None] | None = None
     """Merge a group's accumulators into another's, one call for all of them (generated:
     panes of a sliding window merge per key); None for a `top`, whose one merges itself."""
-    rows_of: Callable[[dict[Any, list], dict, dict], list[dict]] | None = None
-    """Every group's output record, `bounds` before and again after its fields (so that they
-    win), then `tail`, made in one generated comprehension: a window fires hundreds of
-    thousands of groups. Only where each field is one aggregate's result (`n = count()`)."""
+    rows_of: Callable[[dict[Any, list], int, int, dict], list[dict]] | None = None
+    """Every group's output record of the window from `start` to `end`: its bounds before
+    and again after its fields (so that they win), then `tail`, made in one generated
+    comprehension: a window fires hundreds of thousands of groups. Only where each field is
+    one aggregate's result (`n = count()`)."""
 
 
 def _slots(expr: Any, registry: Registry, found: list[tuple[str, Call]]) -> Any:
@@ -109,7 +112,8 @@ def compile_aggregate(
         w.line(*update or ["pass"])
     with w.block("def result(key, accs):"):
         _emit_result(w, exprs, op.keys, [slot for slot, _ in calls], items)
-    simple = _emit_rows_of(w, op.keys, [slot for slot, _ in calls], items, rows)
+    results = [_result_code(cls, i) for i, (cls, _, _) in enumerate(factories)]
+    simple = _emit_rows_of(w, op.keys, [slot for slot, _ in calls], results, items, rows)
     namespace = dict(exprs.namespace)
     namespace["_row_type"] = _row_type
     with w.block("def new_accumulators():"):  # one per group and pane: no loop, no unpacking
@@ -141,33 +145,43 @@ def _emit_rows_of(
     w: Writer,
     keys: tuple[str, ...],
     slots: list[str],
+    results: list[str],
     items: list[tuple[str, Any]],
     structs: bool,
 ) -> bool:
-    """Write `rows_of` (`CompiledAggregate.rows_of`) when each item is one slot's result, as
-    `result` would make each row; whether it was written. With `structs`, rows are Structs of
-    the same fields in the same order, where no two of them share a name."""
+    """Write `rows_of` (`CompiledAggregate.rows_of`) when each item is one slot's result
+    (`results`: the code reading each slot's), as `result` would make each row; whether it
+    was written. With `structs`, rows are Structs of the same fields in the same order, where
+    no two of them share a name, made by positional calls: unpacking the bounds into each
+    call took longer than the rest of the row."""
     index_of = {slot: i for i, slot in enumerate(slots)}
     refs = [e.path[0] if isinstance(e, Field) and len(e.path) == 1 else "" for _, e in items]
     if any(ref not in index_of for ref in refs):
         return False
     key_values = ["key"] if len(keys) == 1 else [f"key[{i}]" for i in range(len(keys))]
-    item_values = [f"accs[{index_of[ref]}].result()" for ref in refs]
-    pairs = [
-        f"{n!r}: {v}" for n, v in zip([*keys, *(n for n, _ in items)], key_values + item_values)
-    ]
-    row = ", ".join(["**bounds", *pairs, "**bounds", "**tail"])
-    with w.block("def rows_of(groups, bounds, tail):"):
+    item_values = [results[index_of[ref]] for ref in refs]
+    names = [*BOUNDS, *keys, *(n for n, _ in items)]
+    pairs = [f"{n!r}: {v}" for n, v in zip(names, ["start", "end", *key_values, *item_values])]
+    row = ", ".join([*pairs, *pairs[:2], "**tail"])
+    with w.block("def rows_of(groups, start, end, tail):"):
         if structs:
-            names = (*keys, *(n for n, _ in items))
-            w.line(f"row = _row_type((*bounds, *{names!r}, *tail))")
-            with w.block("if row is not None:"):
-                values = ", ".join(
-                    ["*bounds.values()", *key_values, *item_values, "*tail.values()"]
-                )
+            w.line(f"row = _row_type((*{tuple(names)!r}, *tail))")
+            values = ", ".join(["start", "end", *key_values, *item_values])
+            with w.block("if row is not None and not tail:"):
                 w.line(f"return [row({values}) for key, accs in groups.items()]")
+            with w.block("if row is not None:"):
+                w.line("rest = tuple(tail.values())")
+                w.line(f"return [row({values}, *rest) for key, accs in groups.items()]")
         w.line(f"return [{{{row}}} for key, accs in groups.items()]")
     return True
+
+
+def _result_code(cls: type, index: int) -> str:
+    """The code reading accumulator `index`'s result: the class's own `inline_result`
+    template where it declares one (`{acc}.n`), else a call of `result`."""
+    inline = vars(cls).get("inline_result")
+    acc = f"accs[{index}]"
+    return inline.format(acc=acc) if isinstance(inline, str) else f"{acc}.result()"
 
 
 @functools.cache

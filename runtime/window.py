@@ -56,7 +56,7 @@ def emit_results(
     rows, rows_of = aggregate.rows, aggregate.rows_of
     try:
         if rows_of is not None:
-            made = rows_of(groups, bounds, tail)
+            made = rows_of(groups, bounds["window_start"], bounds["window_end"], tail)
         else:
             made = [
                 {**bounds, **row, **bounds, **tail}

@@ -22,6 +22,7 @@ class Count:
 
     __slots__ = ("n",)
     inline_add = "{acc}.n += 1"
+    inline_result = "{acc}.n"
 
     def __init__(self) -> None:
         self.n = 0
@@ -48,6 +49,7 @@ class CountIf(Count):
 
     __slots__ = ()
     inline_add = "if {0}:\n    {acc}.n += 1"
+    inline_result = "{acc}.n"
 
     def add(self, condition: Any) -> None:  # type: ignore[override]
         if condition:
