@@ -43,6 +43,8 @@ class Plugin(msgspec.Struct):
 
     name: str
     specs: list[Spec] = field(default_factory=list)
+    later: dict[tuple[Kind, str], Later] = field(default_factory=dict)
+    """Components defined in modules imported only once a pipeline names one (`Later`)."""
 
     def _attach(self, obj: T, spec: Spec) -> T:
         self.specs.append(spec)
@@ -260,7 +262,7 @@ from .item import NEVER, NO_MORE_EVENTS, LazyOffsets  # noqa: E402
 from .partition import partition_of  # noqa: E402
 from .plan import FieldSpec, SchemaSpec, TypeSpec  # noqa: E402
 from .regex import Regex, RegexError, capturing  # noqa: E402
-from .registry import Registry, RegistryError  # noqa: E402
+from .registry import Later, Registry, RegistryError  # noqa: E402
 from .schema import Schema  # noqa: E402
 from .stores import BrokerError  # noqa: E402
 
@@ -284,6 +286,7 @@ __all__ = [
     "HearsEventTime",
     "KnowsUnread",
     "LazyOffsets",
+    "Later",
     "Manifest",
     "Param",
     "Parted",

@@ -11,7 +11,7 @@ from msgspec.structs import replace
 
 from .capability import CAPABILITIES, check, declared
 from .connector import ConnectorError, SinkContext
-from .plugin import Registry
+from .plugin import Registry, Spec
 
 CALLS = ("open", "write", "precommit", "commit", "watermark", "end_of_input", "aclose")
 """A sink's calls that touch its output (`connector.py`); `restore` only takes a value."""
@@ -62,10 +62,10 @@ def _building_guarded(cls: Any) -> Callable[[Any, SinkContext], GuardedSink]:
 
 
 def guard_sinks(registry: Registry) -> Registry:
-    """`registry` with every sink built guarded."""
-    return Registry(
-        {
-            key: replace(spec, obj=_building_guarded(spec.obj)) if spec.kind == "sink" else spec
-            for key, spec in registry.specs.items()
-        }
-    )
+    """`registry` with every sink built guarded, those not imported yet as they arrive."""
+    specs = {key: _guarded_spec(spec) for key, spec in registry.specs.items()}
+    return Registry(specs, dict(registry.later), adapt=_guarded_spec)
+
+
+def _guarded_spec(spec: Spec) -> Spec:
+    return replace(spec, obj=_building_guarded(spec.obj)) if spec.kind == "sink" else spec

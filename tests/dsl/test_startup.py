@@ -24,6 +24,13 @@ UNUSED_BY_A_RUN = (
     "rillet.runtime.window",
     "rillet.runtime.session",
     "rillet.runtime.aggregate",
+    "rillet.stdlib.kafka",  # the connectors it does not name (`Later`)
+    "rillet.stdlib.redis_stream",
+    "rillet.stdlib.sqlite",
+    "rillet.stdlib.generate",
+    "sqlite3",
+    "difflib",  # a did-you-mean for a mistake
+    "statistics",  # the checkpoints' summary
 )
 
 _LOADED = """
