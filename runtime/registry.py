@@ -54,7 +54,9 @@ class Registry(msgspec.Struct, frozen=True):
         specs: dict[tuple[Kind, str], Spec] = {}
         later: dict[tuple[Kind, str], Later] = {}
         for plugin in plugins:
-            defined = [((s.kind, s.name), s) for s in plugin.specs]
+            defined: list[tuple[tuple[Kind, str], Spec | Later]] = [
+                ((s.kind, s.name), s) for s in plugin.specs
+            ]
             for key, entry in [*defined, *plugin.later.items()]:
                 found = specs.get(key) or later.get(key)
                 if found is not None:
