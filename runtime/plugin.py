@@ -284,6 +284,7 @@ __all__ = [
     "Flushing",
     "FunctionContext",
     "HearsEventTime",
+    "Kind",
     "KnowsUnread",
     "LazyOffsets",
     "Later",

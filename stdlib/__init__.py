@@ -7,8 +7,7 @@ other connector's module only once a pipeline names the connector (`Later`), so 
 import the code of the brokers and databases it does not use.
 """
 
-from rillet.runtime.plugin import Later, Plugin
-from rillet.runtime.spec import Kind
+from rillet.runtime.plugin import Kind, Later, Plugin
 
 from . import aggregates, file, filesink, functions, stdio
 
