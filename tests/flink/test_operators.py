@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from rillet.dsl.cli import main
+from rillet.dsl.pipeline import compile_file
 from rillet.flink.pyops import OperatorCall, OperatorCode
+from rillet.flink.translate import translate
 from tests.conftest import REPO
 from tests.flink._unmapped import refused
 from tests.flink.test_conformance import _both, _records, _same
@@ -75,6 +77,13 @@ def test_explain_shows_each_plugin_operator_as_a_table_function(
     assert f"node 2 pluginoperator: {how})" in out
     assert f"node 4 pluginoperator: {how}, event time kept)" in out
     assert "`segments` as a Python table function" in out
+    compiled = compile_file(str(tmp_path / "operators.rill"))
+    assert compiled.plan is not None
+    job = translate(compiled.plan)
+    timed = [s for s in job.statements if isinstance(s, str) and "L.__rt AS __rt" in s]
+    assert len(timed) == 1 and "LATERAL TABLE(rillet_op_visits_visit_" in timed[0]
+    assert sorted(u.attr for u in job.udtfs.values()) == ["segments", "visit", "visit"]
+    assert {u.file for u in job.udtfs.values()} == {"plugins/visits.py"}
 
 
 UNMAPPED = """use "plugins/visits.py"
