@@ -216,8 +216,8 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
         + f" async, what, file\n{udtfs}]\n"
         + f"PLUGIN_FILES = {{  # the source of each plugin file the UDFs come from\n{files}}}\n"
         + f"BATCH = {bool(job.batch)!r}{_batch_note(job)}\n"
-        + f"ONE_RECORD_BUNDLES = {any(u.time_field for u in job.udtfs.values())!r}"
-        + "  # a plugin operator on event time\n"
+        + f"ONE_RECORD_BUNDLES = {job.one_record_bundles!r}"
+        + "  # a step on event time after a plugin operator\n"
         + f"STATEMENTS = [\n{statements}]\n"
         + f"SINKS = [\n{sinks}]\n"
         + BODY

@@ -51,7 +51,7 @@ from .dedupe import DedupeStep, dedupe_step
 from .functions import Functions, PyUdaf, PyUdf
 from .onereader import OneReaderStep
 from .order import require_file_order
-from .pluginop import PyUdtf, plugin_operator_view
+from .pluginop import PyUdtf, plugin_operator_view, time_read_after
 from .rolling import rolling_view
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 from .top import top_view
@@ -99,6 +99,8 @@ class FlinkJob:
     """The Python aggregate functions its SQL calls, by SQL name."""
     udtfs: dict[str, PyUdtf] = field(default_factory=dict)
     """The plugin operators its SQL calls as Python table functions, by SQL name."""
+    one_record_bundles: bool = False
+    """Whether a step reads event time after a plugin operator (`time_read_after`)."""
 
 
 @dataclass
@@ -287,6 +289,7 @@ def _node(  # noqa: C901 - one arm per operator
                 plan, node, view.columns, view.timed, functions
             )
             job.udtfs[udtf.sql_name] = udtf
+            job.one_record_bundles |= timed and time_read_after(plan, node)
             job.statements.append(statement + sql)
             how = f"`{op.name}` as a Python table function in LATERAL TABLE (a row per record"
             how += " it returns" + (", event time kept)" if timed else ")")

@@ -17,7 +17,7 @@ from rillet.dsl.cli import main
 from rillet.dsl.pipeline import compile_file
 from rillet.flink.pyops import OperatorCall, OperatorCode
 from rillet.flink.translate import translate
-from tests.conftest import REPO
+from tests.conftest import REPO, compile_pipeline
 from tests.flink._unmapped import refused
 from tests.flink.test_conformance import _both, _records, _same
 from tests.flink.test_functions import _parts
@@ -84,6 +84,12 @@ def test_explain_shows_each_plugin_operator_as_a_table_function(
     assert len(timed) == 1 and "LATERAL TABLE(rillet_op_visits_visit_" in timed[0]
     assert sorted(u.attr for u in job.udtfs.values()) == ["segments", "visit", "visit"]
     assert {u.file for u in job.udtfs.values()} == {"plugins/visits.py"}
+    assert job.one_record_bundles  # the window after `visit` on event time
+    text = (tmp_path / "operators.rill").read_text().split("stream timed")[0]
+    text += "clicks | event_time ts | visit() | into visits\n"
+    untimed = compile_pipeline(text, tmp_path)
+    assert untimed.plan is not None
+    assert not translate(untimed.plan).one_record_bundles  # nothing reads event time after
 
 
 UNMAPPED = """use "plugins/visits.py"
