@@ -6,7 +6,8 @@ point both use; `paths` lets a local run send a file sink's part files to a fold
 Python UDFs (`functions.py`), aggregate functions and plugin operators' table functions
 (`pluginop.py`) are registered before the statements run. A plugin file the
 pipeline `use`s travels inside the script as its source text, run into a namespace no module
-of the workers shadows, so its functions are shipped to the Python workers by value; the
+of the workers shadows, so its functions are shipped to the Python workers by value (its
+operators' source is run on the workers themselves, `pyops.OperatorCode`); the
 standard library's and installed plugins' functions are imported by the workers (rillet
 installed beside PyFlink).
 """
