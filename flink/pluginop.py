@@ -92,11 +92,35 @@ def operator_function(spec: Spec, name: str) -> dict[str, str]:
     return types
 
 
-def plugin_operator_view(
+@dataclass(frozen=True)
+class OperatorStep:
+    """How one plugin operator maps: its table function, the view's SELECT, the output's
+    columns and whether they keep event time, and whether a step after it reads event time
+    (`time_read_after`)."""
+
+    name: str
+    udtf: PyUdtf
+    sql: str
+    columns: list[str]
+    timed: bool
+    time_read_after: bool
+
+    def how(self) -> str:
+        """For `explain`."""
+        how = f"`{self.name}` as a Python table function in LATERAL TABLE"
+        return how + f" (a row per record it returns{', event time kept' if self.timed else ''})"
+
+    def note(self) -> str:
+        return (
+            f"`{self.name}` runs before a step on event time: Python runs one record per"
+            " bundle, so no record overtakes a watermark (a round trip per record)"
+        )
+
+
+def plugin_operator_step(
     plan: Plan, node: Node, columns: list[str], timed: bool, functions: Functions
-) -> tuple[PyUdtf, list[str], bool, str]:
-    """The table function for `node`, the output's columns, whether they keep event time, and
-    the view's SELECT."""
+) -> OperatorStep:
+    """The plugin operator `node` over a view of `columns` (with event time when `timed`)."""
     op = node.op
     assert isinstance(op, PluginOperator)
     spec = functions.registry.get("operator", op.name)
@@ -114,7 +138,8 @@ def plugin_operator_view(
         f"SELECT {', '.join(outputs)} FROM v{node.inputs[0]} AS L, "
         f"LATERAL TABLE({udtf.sql_name}({arguments})) AS T({', '.join(aliases)})"
     )
-    return udtf, list(types), keeps_time, sql
+    ordered = keeps_time and time_read_after(plan, node)
+    return OperatorStep(op.name, udtf, sql, list(types), keeps_time, ordered)
 
 
 def _udtf(

@@ -51,7 +51,7 @@ from .dedupe import DedupeStep, dedupe_step
 from .functions import Functions, PyUdaf, PyUdf
 from .onereader import OneReaderStep
 from .order import require_file_order
-from .pluginop import PyUdtf, plugin_operator_view, time_read_after
+from .pluginop import PyUdtf, plugin_operator_step
 from .rolling import rolling_view
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 from .top import top_view
@@ -283,17 +283,14 @@ def _node(  # noqa: C901 - one arm per operator
             job.statements.append(step)
             return inputs[0], how
         case PluginOperator():
-            view = inputs[0]
-            functions = exprs.env.functions
-            udtf, outputs, timed, sql = plugin_operator_view(
-                plan, node, view.columns, view.timed, functions
-            )
-            job.udtfs[udtf.sql_name] = udtf
-            job.one_record_bundles |= timed and time_read_after(plan, node)
-            job.statements.append(statement + sql)
-            how = f"`{op.name}` as a Python table function in LATERAL TABLE (a row per record"
-            how += " it returns" + (", event time kept)" if timed else ")")
-            return View(outputs, timed), how
+            view, functions = inputs[0], exprs.env.functions
+            mapped = plugin_operator_step(plan, node, view.columns, view.timed, functions)
+            job.udtfs[mapped.udtf.sql_name] = mapped.udtf
+            job.statements.append(statement + mapped.sql)
+            if mapped.time_read_after and not job.one_record_bundles:
+                job.one_record_bundles = True
+                job.notes.append(mapped.note())
+            return View(mapped.columns, mapped.timed), mapped.how()
     raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
 
 

@@ -85,6 +85,10 @@ def test_explain_shows_each_plugin_operator_as_a_table_function(
     assert sorted(u.attr for u in job.udtfs.values()) == ["segments", "visit", "visit"]
     assert {u.file for u in job.udtfs.values()} == {"plugins/visits.py"}
     assert job.one_record_bundles  # the window after `visit` on event time
+    assert job.notes == [
+        "`visit` runs before a step on event time: Python runs one record per bundle, so no"
+        " record overtakes a watermark (a round trip per record)"
+    ]
     text = (tmp_path / "operators.rill").read_text().split("stream timed")[0]
     text += "clicks | event_time ts | visit() | into visits\n"
     untimed = compile_pipeline(text, tmp_path)
