@@ -10,11 +10,16 @@ from pathlib import Path
 
 from rillet.flink.jobfile import job_script
 from rillet.flink.local import MissingPyFlink, run_local
-from rillet.flink.translate import FlinkJob, translate
+from rillet.flink.translate import FlinkJob, Unmapped, translate
 
 from .diagnostic import Diagnostic, error, render_text
 from .invocation import EXIT_FAILED, EXIT_OK, EXIT_USAGE, params_of, report
 from .pipeline import Compiled, compile_file
+
+
+def _unmapped(u: Unmapped) -> Diagnostic:
+    hints = [u.hint] if u.hint else []
+    return error("E1401", f"this step does not map to Flink: {u.reason}", u.span, "here", *hints)
 
 
 def _translated(args: argparse.Namespace) -> tuple[Compiled, FlinkJob] | None:
@@ -23,10 +28,7 @@ def _translated(args: argparse.Namespace) -> tuple[Compiled, FlinkJob] | None:
     if not compiled.ok or compiled.plan is None:
         return None
     job = translate(compiled.plan)
-    unmapped = [
-        error("E1401", f"this step does not map to Flink: {u.reason}", u.span, "here")
-        for u in job.unmapped
-    ]
+    unmapped = [_unmapped(u) for u in job.unmapped]
     if unmapped:
         sys.stderr.write(render_text(unmapped, compiled.source))
         return None

@@ -273,8 +273,7 @@ class FlowChecker(TopChecker, JoinChecker):
                         self.report(problem)
                 return record
             case ast.PluginOp():
-                self.plugin_operator(op)
-                return RecordType()
+                return self.plugin_operator(op)
         raise TypeError(f"unknown operator {op!r}")
 
     def _select(

@@ -56,6 +56,19 @@ def source_type(schema: SchemaSpec | None, added: dict[str, Any], connector: str
     return RecordType(fields, f"schema {schema.name} and the fields `{connector}` adds")
 
 
+def annotation_spec(annotation: Any) -> TypeSpec:
+    """A field's Python annotation as a record field's type: `list[int] | None` is an
+    optional list of ints."""
+    accepted = annotation_types(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
+    item = None
+    if typing.get_origin(annotation) is list and len(typing.get_args(annotation)) == 1:
+        item = annotation_spec(typing.get_args(annotation)[0])
+    return TypeSpec(annotation_type(annotation), "null" in accepted, item)
+
+
 def spec_of(type_name: str) -> TypeSpec:
     return TypeSpec(name=type_name if type_name in SCALARS else "any")
 

@@ -31,6 +31,7 @@ from rillet.runtime.plan import (
     Lookup,
     Match,
     Plan,
+    PluginOperator,
     RecordOf,
     Rolling,
     SchemaSpec,
@@ -196,12 +197,20 @@ def aggregate_type(name: str, args: list[SqlType]) -> SqlType | bool:
     return False
 
 
-def node_types(plan: Plan, returns: Callable[[str, list[SqlType]], SqlType]) -> dict[int, Types]:
-    """Every node's column types, in plan order (a node's inputs come before it)."""
+def node_types(
+    plan: Plan,
+    returns: Callable[[str, list[SqlType]], SqlType],
+    operator_fields: Callable[[str], Types],
+) -> dict[int, Types]:
+    """Every node's column types, in plan order (a node's inputs come before it); a plugin
+    operator's are the fields it declares (`operator_fields`)."""
     found: dict[int, Types] = {}
     for node in plan.nodes:
         inputs = [found.get(i, {}) for i in node.inputs]
-        found[node.id] = _after(node.op, inputs, returns)
+        if isinstance(node.op, PluginOperator):
+            found[node.id] = operator_fields(node.op.name)
+        else:
+            found[node.id] = _after(node.op, inputs, returns)
     return found
 
 

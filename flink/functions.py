@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rillet.runtime.plan import Lit
+from rillet.runtime.recordtype import declared_fields
 from rillet.runtime.registry import Registry
 from rillet.runtime.spec import Spec
 
@@ -148,6 +149,13 @@ class Functions:
         spec = self.registry.get("function", name) or self.registry.get("aggregate", name)
         return None if spec is None else annotation_type(spec.returns)
 
+    def operator_fields(self, name: str) -> dict[str, SqlType]:
+        """The Flink types of the fields a plugin operator declares by its return annotation
+        (`rillet.runtime.recordtype`); none when it declares none."""
+        spec = self.registry.get("operator", name)
+        fields = None if spec is None else declared_fields(spec.returns)
+        return {k: annotation_type(v) for k, v in (fields or {}).items()}
+
     def is_aggregate(self, name: str) -> bool:
         return self.registry.get("aggregate", name) is not None
 
@@ -173,7 +181,7 @@ class Functions:
             )
         fn = spec.obj
         module, attr = fn.__module__, fn.__name__
-        file = self._plugin_file(fn)
+        file = self.plugin_file(fn)
         source = None if file is None else (self.base_dir / file).read_text()
         return PyUdf(
             udf_name(f"{spec.plugin}_{attr}", result),
@@ -204,7 +212,7 @@ class Functions:
             raise Unmappable(f"`{name}` with an option that is not a constant")
         constants = tuple(e.value for e in args[values:])
         options = tuple((k, v.value) for k, v in kwargs)
-        file = self._plugin_file(cls)
+        file = self.plugin_file(cls)
         source = None if file is None else (self.base_dir / file).read_text()
         fixed = repr((constants, options)).encode()
         suffix = f"_{hashlib.sha1(fixed).hexdigest()[:8]}" if constants or options else ""
@@ -219,7 +227,7 @@ class Functions:
             source,
         )
 
-    def _plugin_file(self, fn: Any) -> str | None:
+    def plugin_file(self, fn: Any) -> str | None:
         """The file of a plugin a pipeline `use`s by path (imported under a name no other
         process knows): its path relative to the pipeline's folder, for the job to carry."""
         if not fn.__module__.startswith("rillet_use_"):
@@ -245,18 +253,3 @@ class Functions:
         if given:
             raise Unmappable(f"`{name}` with keyword arguments that skip a parameter")
         return tuple(ordered)
-
-    def operator_reason(self, name: str) -> str:
-        """Why a plugin operator does not map: a class keeps state in rillet's checkpoints; a
-        function returns records whose fields nothing declares, where a Flink table function
-        needs its row type before the job runs."""
-        spec = self.registry.get("operator", name)
-        if spec is not None and isinstance(spec.obj, type):
-            return (
-                f"the stateful plugin operator `{name}` keeps its state through rillet's"
-                " checkpoints (`snapshot`/`restore`), which a Flink job cannot call"
-            )
-        return (
-            f"the plugin operator `{name}` returns records whose fields are not declared, and a"
-            " Flink table function needs its row type before the job runs"
-        )

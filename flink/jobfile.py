@@ -3,9 +3,11 @@ and what `rillet run --engine flink` runs. Every value from the plan enters the 
 `repr`, never pasted in as code. The script's `build(parallelism, paths)` is the one entry
 point both use; `paths` lets a local run send a file sink's part files to a folder of its own.
 
-Python UDFs (`functions.py`) are registered before the statements run. A plugin file the
+Python UDFs (`functions.py`), aggregate functions and plugin operators' table functions
+(`pluginop.py`) are registered before the statements run. A plugin file the
 pipeline `use`s travels inside the script as its source text, run into a namespace no module
-of the workers shadows, so its functions are shipped to the Python workers by value; the
+of the workers shadows, so its functions are shipped to the Python workers by value (its
+operators' source is run on the workers themselves, `pyops.OperatorCode`); the
 standard library's and installed plugins' functions are imported by the workers (rillet
 installed beside PyFlink).
 """
@@ -13,6 +15,7 @@ installed beside PyFlink).
 from __future__ import annotations
 
 import ast
+from dataclasses import astuple
 from pathlib import Path
 
 from .dedupe import DedupeStep
@@ -30,7 +33,7 @@ import sys
 
 from pyflink.common import Row
 from pyflink.table import EnvironmentSettings, Schema, TableDescriptor
-from pyflink.table.udf import AggregateFunction, udaf, udf
+from pyflink.table.udf import AggregateFunction, udaf, udf, udtf
 '''
 
 SQL_ONLY = """from pyflink.table import TableEnvironment
@@ -105,8 +108,23 @@ class _RilletAggregate(AggregateFunction):
         return self.result
 
 
+def _per_record(module, attr, file, columns, kwargs, fields, time_field, is_async, what):
+    """A plugin operator as a table function's body (rillet's `OperatorCall`, which loads the
+    operator on the worker): the row's values as a record (a ROW value as a dict), a row per
+    record the operator returns."""
+    from rillet.flink.pyops import OperatorCall, OperatorCode
+
+    code = OperatorCode(module, attr, file, PLUGIN_FILES.get(file))
+    call = OperatorCall(code, columns, dict(kwargs), fields, time_field, is_async, what)
+
+    def rows(*values):
+        return call.rows(tuple(v.as_dict(True) if isinstance(v, Row) else v for v in values))
+
+    return rows
+
+
 def _register_udfs(env):
-    if (UDFS or UDAFS) and not env.get_config().get("python.executable", ""):
+    if (UDFS or UDAFS or UDTFS) and not env.get_config().get("python.executable", ""):
         env.get_config().set("python.executable", sys.executable)  # unless the cluster says
     loaded = {}
     for name, module, attr, file, result, context, deterministic in UDFS:
@@ -121,6 +139,10 @@ def _register_udfs(env):
         env.create_temporary_function(
             name, udaf(function, result_type=result, accumulator_type="ROW<state BYTES>")
         )
+    for name, module, attr, columns, kwargs, fields, time_field, is_async, what, file in UDTFS:
+        names = tuple(f for f, _ in fields)
+        rows = _per_record(module, attr, file, columns, kwargs, names, time_field, is_async, what)
+        env.create_temporary_function(name, udtf(rows, result_types=[t for _, t in fields]))
 
 
 def build(parallelism, paths=None):
@@ -133,6 +155,10 @@ def build(parallelism, paths=None):
     config.set("parallelism.default", str(parallelism))
     config.set("pipeline.auto-watermark-interval", "0 ms")  # a watermark after each record
     config.set("table.optimizer.agg-phase-strategy", "ONE_PHASE")  # sums add in arrival order
+    if ONE_RECORD_BUNDLES:
+        # a Python operator holds a watermark back until its bundle of records is done, so
+        # records behind it in the stream would pass it; a bundle of one keeps them in order
+        config.set("python.fn-execution.bundle.size", "1")
     _register_udfs(env)
     for statement in STATEMENTS:
         run_statement(env, statement)
@@ -161,7 +187,7 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
     needs = "".join(
         sorted({" and the flink-sql-connector-kafka jar" for t, _ in job.sinks if t.path is None})
     )
-    if job.udfs or job.udafs:
+    if job.udfs or job.udafs or job.udtfs:
         needs += "; its Python UDFs need rillet installed where the Python workers run"
     statements = "".join(
         f"    {(s if isinstance(s, str) else s.arguments())!r},\n" for s in job.statements
@@ -175,8 +201,10 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
         f"    {(u.sql_name, u.module, u.attr, u.file, u.result, u.constants, u.options)!r},\n"
         for u in job.udafs.values()
     )
+    udtfs = "".join(f"    {astuple(u)[:-1]!r},\n" for u in job.udtfs.values())  # no source
     carried = [(u.file, u.source) for u in job.udfs.values()]
     carried += [(u.file, u.source) for u in job.udafs.values()]
+    carried += [(u.file, u.source) for u in job.udtfs.values()]
     sources = {file: text for file, text in carried if file is not None}
     files = "".join(f"    {name!r}: {text!r},\n" for name, text in sorted(sources.items()))
     return (
@@ -185,8 +213,12 @@ def job_script(job: FlinkJob, file: str, script: str, parallelism: int) -> str:
         + f"\nPARALLELISM = {parallelism!r}\n"
         + f"UDFS = [  # name, module, function, file, result type, clock, deterministic\n{udfs}]\n"
         + f"UDAFS = [  # name, module, class, file, result type, constants, options\n{udafs}]\n"
+        + "UDTFS = [  # name, module, function, columns, keyword arguments, fields, event time,"
+        + f" async, what, file\n{udtfs}]\n"
         + f"PLUGIN_FILES = {{  # the source of each plugin file the UDFs come from\n{files}}}\n"
         + f"BATCH = {bool(job.batch)!r}{_batch_note(job)}\n"
+        + f"ONE_RECORD_BUNDLES = {job.one_record_bundles!r}"
+        + "  # a step on event time after a plugin operator\n"
         + f"STATEMENTS = [\n{statements}]\n"
         + f"SINKS = [\n{sinks}]\n"
         + BODY

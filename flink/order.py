@@ -18,6 +18,7 @@ from rillet.runtime.plan import (
     Lookup,
     Node,
     Plan,
+    PluginOperator,
     Select,
     Source,
     Where,
@@ -26,9 +27,10 @@ from rillet.runtime.plan import (
 from .globs import MAGIC
 from .sqlexpr import Unmappable
 
-PER_RECORD = (Where, Select, Derive, Drop, Lookup, Explode, EventTime)
+PER_RECORD = (Where, Select, Derive, Drop, Lookup, Explode, EventTime, PluginOperator)
 """Steps that pass each record on (or its items, in list order) when it arrives, on both
-engines: they keep the order of what reaches them."""
+engines: they keep the order of what reaches them (a plugin operator maps only as a function of
+one record, whose results rillet keeps in order, `async` ones too)."""
 
 
 def origin(plan: Plan, node: Node) -> tuple[Node, list[Node]]:

@@ -38,7 +38,12 @@ if TYPE_CHECKING:
 
 
 class Unmappable(Exception):
-    """A feature of the plan with no Flink translation (yet); the message says which and why."""
+    """A feature of the plan with no Flink translation (yet); the message says which and why,
+    the `hint` what the user can change, where something can be."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def ident(name: str) -> str:

@@ -51,6 +51,7 @@ from .dedupe import DedupeStep, dedupe_step
 from .functions import Functions, PyUdaf, PyUdf
 from .onereader import OneReaderStep
 from .order import require_file_order
+from .pluginop import PyUdtf, plugin_operator_step
 from .rolling import rolling_view
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 from .top import top_view
@@ -61,6 +62,7 @@ class Unmapped:
     node_id: int
     span: Span | None
     reason: str
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ class FlinkJob:
     """The Python UDFs its SQL calls, by SQL name (`functions.py`)."""
     udafs: dict[str, PyUdaf] = field(default_factory=dict)
     """The Python aggregate functions its SQL calls, by SQL name."""
+    udtfs: dict[str, PyUdtf] = field(default_factory=dict)
+    """The plugin operators its SQL calls as Python table functions, by SQL name."""
+    one_record_bundles: bool = False
+    """Whether a step reads event time after a plugin operator (`time_read_after`)."""
 
 
 @dataclass
@@ -112,14 +118,15 @@ class Exprs:
 def translate(plan: Plan) -> FlinkJob:
     job = FlinkJob()
     functions = Functions(registry_of(plan), plan.base_dir)
-    exprs = Exprs(Env(functions, job.udfs, job.udafs), node_types(plan, functions.result))
+    types = node_types(plan, functions.result, functions.operator_fields)
+    exprs = Exprs(Env(functions, job.udfs, job.udafs), types)
     times = _event_times(plan, job)
     views: dict[int, View] = {}
     for node in plan.nodes:
         try:
             view, how = _node(plan, node, views, times, job, exprs)
         except Unmappable as e:
-            job.unmapped.append(Unmapped(node.id, node.span, str(e)))
+            job.unmapped.append(Unmapped(node.id, node.span, str(e), e.hint))
             views[node.id] = View([], False)
             continue
         views[node.id] = view
@@ -168,7 +175,8 @@ def _outputs_aside(plan: Plan, job: FlinkJob) -> None:
     if plan.error_sink is not None:
         job.notes.append(
             "`errors into`: a record Flink cannot parse is skipped (`json.ignore-parse-errors`);"
-            " a failing expression fails the job. The errors sink stays empty."
+            " a failing expression or plugin operator fails the job. The errors sink stays"
+            " empty."
         )
     for node in plan.nodes:
         if isinstance(node.op, Aggregate | Rolling | Top) and node.op.late_sink:
@@ -200,7 +208,7 @@ def _source_how(source: Source, timed: bool) -> str:
     )
 
 
-def _node(
+def _node(  # noqa: C901 - one arm per operator
     plan: Plan,
     node: Node,
     views: dict[int, View],
@@ -274,13 +282,16 @@ def _node(
             step, how = dedupe_step(plan, node, op, inputs[0].timed, columns_of)
             job.statements.append(step)
             return inputs[0], how
-    raise _not_translated(op, exprs)
-
-
-def _not_translated(op: object, exprs: Exprs) -> Unmappable:
-    if isinstance(op, PluginOperator):
-        return Unmappable(exprs.env.functions.operator_reason(op.name))
-    return Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
+        case PluginOperator():
+            view, functions = inputs[0], exprs.env.functions
+            mapped = plugin_operator_step(plan, node, view.columns, view.timed, functions)
+            job.udtfs[mapped.udtf.sql_name] = mapped.udtf
+            job.statements.append(statement + mapped.sql)
+            if mapped.time_read_after and not job.one_record_bundles:
+                job.one_record_bundles = True
+                job.notes.append(mapped.note())
+            return View(mapped.columns, mapped.timed), mapped.how()
+    raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
 
 
 def _aggregate(

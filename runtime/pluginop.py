@@ -4,7 +4,8 @@ classes, behind the same `Operator` protocol as the built-in ones.
 A plugin that raises on a record sends that record to the error sink, naming the plugin, the
 operator and the exception; a stateful class that raises in `process` sends the whole batch
 (its state may have changed part way, so no record of it is retried). Records a class or a
-batch function returns carry no source offset.
+batch function returns carry no source offset. A returned `msgspec.Struct` is a record like a
+dict (the type a function may declare as its return, `recordtype.py`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,24 @@ from .failure import PipelineError
 from .item import END_OF_TIME, Batch
 from .operator import Output, StatelessOperator
 from .plugin import Spec
+from .recordtype import as_record
 
 
 def _raised(spec: Spec, error: BaseException) -> str:
     return f"plugin `{spec.plugin}` operator `{spec.name}` raised {type(error).__name__}: {error}"
 
 
+def _records(result: Any) -> Any:
+    """A returned list with its Structs as dicts; a lone Struct as a dict."""
+    if isinstance(result, list):
+        return [as_record(r) for r in result]
+    return as_record(result)
+
+
 def _emit_result(spec: Spec, result: Any, record: dict, offset: int | None, out: Output) -> None:
     if result is None:
         return
+    result = _records(result)
     if isinstance(result, dict):
         out.emit(result, offset)
     elif isinstance(result, list) and all(isinstance(r, dict) for r in result):
@@ -91,6 +101,7 @@ def _emit_batch_result(spec: Spec, result: Any, batch: Batch, out: Output) -> No
     else sends the batch's records to the error sink."""
     if result is None:
         return
+    result = _records(result)
     if isinstance(result, list) and all(isinstance(r, dict) for r in result):
         for item in result:
             out.emit(item, None)
@@ -166,6 +177,7 @@ class StatefulClass(StatelessOperator):
     def _emit(self, result: Any, out: Output) -> None:
         if result is None:
             return
+        result = _records(result)
         if not (isinstance(result, list) and all(isinstance(r, dict) for r in result)):
             raise PluginFailure(
                 f"plugin `{self.spec.plugin}` operator `{self.spec.name}` "

@@ -87,8 +87,9 @@ def test_monitor_imports_runtime_only_and_reads_a_run_through_its_interface(path
 @pytest.mark.parametrize("path", modules("flink"), ids=lambda p: p.name)
 def test_flink_translator_reads_only_the_plan(path: Path) -> None:
     """`rillet.flink` translates a plan, whatever wrote it: of rillet it imports the plan IR
-    and what finds the plan's plugins (their functions become UDFs), and never PyFlink at
-    import time (the job it writes imports that). `pyops.py`, which the job's Python workers
+    and what finds the plan's plugins (their functions become UDFs, their operators' declared
+    records table functions: `recordtype`), and never PyFlink at import time (the job it
+    writes imports that). `pyops.py`, which the job's Python workers
     run, reuses the embedded engine's meaning of indexing and `in`. `streamjob.py` and
     `dedupejob.py` are the job's own code, pasted into the script as text: PyFlink and nothing
     of rillet."""
@@ -97,7 +98,7 @@ def test_flink_translator_reads_only_the_plan(path: Path) -> None:
         return
     assert not re.search(r"import (stream|dedupe)job|(stream|dedupe)job import", path.read_text())
     allowed = {"rillet.runtime.plan", "rillet.runtime.pluginload", "rillet.runtime.registry"}
-    allowed |= {"rillet.runtime.spec"} | (
+    allowed |= {"rillet.runtime.spec", "rillet.runtime.recordtype"} | (
         {"rillet.runtime.expr"} if path.name == "pyops.py" else set()
     )
     assert not {
