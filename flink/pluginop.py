@@ -17,24 +17,13 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from rillet.runtime.plan import (
-    Aggregate,
-    Dedupe,
-    EventTime,
-    Join,
-    Node,
-    Op,
-    Plan,
-    PluginOperator,
-    Rolling,
-    Source,
-    Top,
-)
+from rillet.runtime.plan import Aggregate, EventTime, Node, Plan, PluginOperator, Source, Top
 from rillet.runtime.recordtype import declared_class, record_fields
 from rillet.runtime.spec import Spec
 
 from .connectors import ROWTIME
 from .functions import Functions, annotation_type, udf_name
+from .pythonorder import time_read_after
 from .sqlexpr import Unmappable, ident
 
 
@@ -110,12 +99,6 @@ class OperatorStep:
         how = f"`{self.name}` as a Python table function in LATERAL TABLE"
         return how + f" (a row per record it returns{', event time kept' if self.timed else ''})"
 
-    def note(self) -> str:
-        return (
-            f"`{self.name}` runs before a step on event time: Python runs one record per"
-            " bundle, so no record overtakes a watermark (a round trip per record)"
-        )
-
 
 def plugin_operator_step(
     plan: Plan, node: Node, columns: list[str], timed: bool, functions: Functions
@@ -180,26 +163,3 @@ def _time_field(plan: Plan, node: Node) -> str | None:
             return None
         up = plan.node(up.inputs[0])
     return up.op.field
-
-
-def time_read_after(plan: Plan, node: Node) -> bool:
-    """Whether a step after `node` decides by event time (a window, `rolling`, `dedupe`, a
-    `join … within`), so a record must never pass the watermark before it: a Python operator
-    holds a watermark back until its bundle of records is done, letting the records behind it
-    overtake it, unless each bundle is one record (`jobfile.py`)."""
-    reached = {node.id}
-    for later in plan.nodes:
-        if reached.isdisjoint(later.inputs):
-            continue
-        reached.add(later.id)
-        if _reads_time(later.op):
-            return True
-    return False
-
-
-def _reads_time(op: Op) -> bool:
-    if isinstance(op, Rolling | Dedupe):
-        return True
-    if isinstance(op, Aggregate | Top):
-        return op.window is not None
-    return isinstance(op, Join) and op.within_ms is not None

@@ -87,13 +87,18 @@ class Env:
     functions: Functions
     udfs: dict[str, PyUdf] = field(default_factory=dict)
     udafs: dict[str, PyUdaf] = field(default_factory=dict)
+    python_calls: int = 0
+    """How many calls of Python functions (UDFs, aggregate functions) were compiled so far: a
+    step whose count rose runs Python (`pythonorder.py`)."""
 
     def call(self, udf: PyUdf, args: list[str]) -> str:
         self.udfs[udf.sql_name] = udf
+        self.python_calls += 1
         return f"{udf.sql_name}({', '.join(args)})"
 
     def aggregate_call(self, udaf: PyUdaf, args: list[str]) -> str:
         self.udafs[udaf.sql_name] = udaf
+        self.python_calls += 1
         return f"{udaf.sql_name}({', '.join(args)})"
 
 

@@ -52,6 +52,7 @@ from .functions import Functions, PyUdaf, PyUdf
 from .onereader import OneReaderStep
 from .order import require_file_order
 from .pluginop import PyUdtf, plugin_operator_step
+from .pythonorder import keep_watermark_order, step_named, time_read_after
 from .rolling import rolling_view
 from .sqlexpr import Env, SqlExpr, Unmappable, ident
 from .top import top_view
@@ -123,8 +124,11 @@ def translate(plan: Plan) -> FlinkJob:
     times = _event_times(plan, job)
     views: dict[int, View] = {}
     for node in plan.nodes:
+        calls = exprs.env.python_calls
         try:
             view, how = _node(plan, node, views, times, job, exprs)
+            if exprs.env.python_calls > calls and time_read_after(plan, node, itself=True):
+                keep_watermark_order(job, f"Python in {step_named(node)}")
         except Unmappable as e:
             job.unmapped.append(Unmapped(node.id, node.span, str(e), e.hint))
             views[node.id] = View([], False)
@@ -287,9 +291,8 @@ def _node(  # noqa: C901 - one arm per operator
             mapped = plugin_operator_step(plan, node, view.columns, view.timed, functions)
             job.udtfs[mapped.udtf.sql_name] = mapped.udtf
             job.statements.append(statement + mapped.sql)
-            if mapped.time_read_after and not job.one_record_bundles:
-                job.one_record_bundles = True
-                job.notes.append(mapped.note())
+            if mapped.time_read_after:
+                keep_watermark_order(job, f"`{mapped.name}`")
             return View(mapped.columns, mapped.timed), mapped.how()
     raise Unmappable(f"`{type(op).__name__.lower()}` is not translated to Flink yet")
 
