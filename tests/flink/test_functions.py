@@ -69,6 +69,18 @@ def _parts(folder: Path) -> list[dict]:
     return [r for part in sorted(folder.rglob("part-*")) for r in _records(part)]
 
 
+def _exported(pipeline: Path, sinks: list[str], job: Path) -> dict[str, list[dict]]:
+    """Run `pipeline` on the embedded engine, export it to `job` and delete the plugin files
+    beside it (the job must not need them); the embedded engine's records by sink."""
+    project = pipeline.parent
+    assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
+    embedded = {s: _records(project / "out" / f"{s}.jsonl") for s in sinks}
+    shutil.rmtree(project / "out")
+    assert main(["export", "--engine", "flink", str(pipeline), "-o", str(job)]) == 0
+    shutil.rmtree(project / "plugins")
+    return embedded
+
+
 @pytest.mark.timeout(600)
 def test_an_exported_job_carries_its_plugin_and_runs_with_flink_run_from_another_folder(
     tmp_path: Path,
@@ -76,13 +88,8 @@ def test_an_exported_job_carries_its_plugin_and_runs_with_flink_run_from_another
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()
     elsewhere.mkdir()
-    pipeline = _functions_pipeline(project)
-    assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
-    embedded = {s: _records(project / "out" / f"{s}.jsonl") for s in SINKS}
-    shutil.rmtree(project / "out")
     job = elsewhere / "job.py"
-    assert main(["export", "--engine", "flink", str(pipeline), "-o", str(job)]) == 0
-    shutil.rmtree(project / "plugins")  # the job must not need the plugin's file
+    embedded = _exported(_functions_pipeline(project), SINKS, job)
     python = ["-pyclientexec", sys.executable, "-pyexec", sys.executable]
     submit = [str(_flink_command()), "run", "-t", "local", *python, "-py", str(job)]
     subprocess.run(submit, cwd=elsewhere, check=True)

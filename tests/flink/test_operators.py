@@ -19,8 +19,8 @@ from rillet.flink.pyops import OperatorCall, OperatorCode
 from rillet.flink.translate import translate
 from tests.conftest import REPO, compile_pipeline
 from tests.flink._unmapped import refused
-from tests.flink.test_conformance import _both, _records, _same
-from tests.flink.test_functions import _parts
+from tests.flink.test_conformance import _both, _same
+from tests.flink.test_functions import _exported, _parts
 
 HERE = Path(__file__).parent
 SINKS = ["visits", "visit_windows", "deep"]
@@ -55,13 +55,8 @@ def test_an_exported_job_carries_its_plugin_operators_and_runs_from_another_fold
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()
     elsewhere.mkdir()
-    pipeline = _operators_pipeline(project)
-    assert main(["run", "-q", "--fresh", str(pipeline)]) == 0
-    embedded = {s: _records(project / "out" / f"{s}.jsonl") for s in SINKS}
-    shutil.rmtree(project / "out")
     job = elsewhere / "job.py"
-    assert main(["export", "--engine", "flink", str(pipeline), "-o", str(job)]) == 0
-    shutil.rmtree(project / "plugins")  # the job must not need the plugin's file
+    embedded = _exported(_operators_pipeline(project), SINKS, job)
     assert "ONE_RECORD_BUNDLES = True" in job.read_text()
     subprocess.run([sys.executable, str(job)], cwd=elsewhere, check=True)
     for sink in SINKS:
