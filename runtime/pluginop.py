@@ -36,7 +36,8 @@ def _records(result: Any) -> Any:
 def _emit_result(spec: Spec, result: Any, record: dict, offset: int | None, out: Output) -> None:
     if result is None:
         return
-    result = _records(result)
+    if not isinstance(result, dict):  # the common case, a dict, is a record as it is
+        result = _records(result)
     if isinstance(result, dict):
         out.emit(result, offset)
     elif isinstance(result, list) and all(isinstance(r, dict) for r in result):
