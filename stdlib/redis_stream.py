@@ -3,8 +3,9 @@ asyncio client, hiredis parser). Its sink, which appends to a stream, is `rediss
 the connection they share is `redisconnection.py`; entries are made records by
 `redisentries.py`.
 
-Entries are read with `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` (blocking only
-while none came: the entries read are handed on as soon as no more are there) and
+Entries are read with one `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` per batch
+(what is there already, or the first to come, handed on at once: reading on while more kept
+coming grew batches, and latency, at steady rates of one entry per round trip) and
 acknowledged (`XACK`) only in `commit(position)`, which the runtime calls once the checkpoint
 holding that position is saved; so an entry read but not covered by a saved checkpoint stays in
 the group's pending entries list (PEL) and is read again by the next run. Two consumer names
@@ -269,24 +270,14 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         batch = await self._claim()
         if batch is not None:
             return batch
-        size = self.context.batch_size
-        timeout_s = self.context.batch_timeout_s
-        clock = self.context.clock
-        deadline = clock.monotonic_s() + timeout_s
-        entries: list = []
-        while len(entries) < size:
-            remaining_ms = int((deadline - clock.monotonic_s()) * 1000)
-            # once some came, only what is there already: hand it on (adaptive batches)
-            waits = not (self.config.until_empty or entries) and remaining_ms >= 1
-            block = remaining_ms if waits else None
-            failures = self.redis.failures
-            more = await self._read(self.consumer, ">", block)
-            if self.redis.failures != failures:  # entries read before the failure are pending
-                break
-            entries += more
-            if not more and (block is None or clock.monotonic_s() >= deadline):
-                break
-        if entries:
+        # one read: everything there already (up to `batch_size`), or the first entries to
+        # come within `batch_timeout`, handed on at once (adaptive batches)
+        block = (
+            None if self.config.until_empty else max(1, int(self.context.batch_timeout_s * 1000))
+        )
+        failures = self.redis.failures
+        entries = await self._read(self.consumer, ">", block)
+        if entries and self.redis.failures == failures:  # else they are pending: recovered
             self.last = _text(entries[-1][0])
             return self._batch(entries)
         if (
