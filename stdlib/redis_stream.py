@@ -6,9 +6,11 @@ the connection they share is `redisconnection.py`; entries are made records by
 Entries are read with one `XREADGROUP ... COUNT batch_size BLOCK batch_timeout` per batch
 (what is there already, or the first to come, handed on at once: reading on while more kept
 coming grew batches, and latency, at steady rates of one entry per round trip) and
-acknowledged (`XACK`) only in `commit(position)`, which the runtime calls once the checkpoint
-holding that position is saved; so an entry read but not covered by a saved checkpoint stays in
-the group's pending entries list (PEL) and is read again by the next run. Two consumer names
+acknowledged (`XACK`) only once `commit(position)`, which the runtime calls when the
+checkpoint holding that position is saved, has allowed it; so an entry read but not covered by
+a saved checkpoint stays in the group's pending entries list (PEL) and is read again by the next
+run. A commit's entries are acknowledged a thousand per script call and a few calls per read,
+so that neither the server nor the reads stall while a checkpoint's worth goes. Two consumer names
 keep positions exact:
 
 - `consumer` receives the group's new entries (`>`), whose ids only grow, and after a restart
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import socket
 
+import anyio
 import msgspec
 
 from rillet.runtime.plugin import (
@@ -51,8 +54,10 @@ plugin = Plugin("std")
 
 MAX_CLAIMED_UNACKED = 10_000
 """Entries claimed from dead consumers and not yet acknowledged; the position lists each."""
-ACK_PAGE = 10_000
+CLAIMED_PAGE = 10_000
 """Pending entries of the claiming consumer listed (`XPENDING`) per round trip."""
+CLOSING_ACKS_S = 5.0
+"""How long closing spends acknowledging what the last commit covered."""
 
 
 class RedisStreamSourceConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,20 +78,22 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-ACK_THROUGH = """
-local low, n = ARGV[2], 0
-while true do
-  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], low, ARGV[3], 1000, ARGV[4])
-  if #pending == 0 then return n end
-  local ids = {}
-  for i, entry in ipairs(pending) do ids[i] = entry[1] end
-  n = n + redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-  if #pending < 1000 then return n end
-  low = '(' .. ids[#ids]
-end
+ACK_PAGE_SCRIPT = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[4])
+if #pending == 0 then return false end
+local ids = {}
+for i, entry in ipairs(pending) do ids[i] = entry[1] end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+if #pending < tonumber(ARGV[5]) then return false end
+return ids[#ids]
 """
-"""Acknowledge a consumer's pending entries from ARGV[2] to ARGV[3] in one round trip (lists
-and acknowledges 1,000 at a time on the server)."""
+"""Acknowledge up to ARGV[5] of consumer ARGV[4]'s pending entries from ARGV[2] to ARGV[3] in
+one round trip; the last one's id when there may be more, else nil. A page at a time, because
+a script holds the whole server: acknowledging a checkpoint's million entries in one call
+stalled every client of the server for a second."""
+ACK_PAGE = 1_000
+"""Entries acknowledged per script call: about a millisecond of the server's time (and Lua's
+`unpack` takes no more than about 8,000)."""
 
 
 @plugin.source(
@@ -111,6 +118,9 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         self.redis = Connection(config.url, self.who, context.clock, config.retry_timeout / 1000)
         self.last: str | None = None  # the last entry of `consumer` delivered downstream
         self.acked_through: str | None = None  # `consumer`'s PEL holds nothing up to it
+        self.ack_target: str | None = None  # what the newest commit covers: acked page by page
+        self.ack_from = "-"  # where the next page starts
+        self.pages_per_read = -(-context.batch_size // ACK_PAGE)  # acking keeps up with reading
         self.claimed: list[str] = []  # entries of `claimer` delivered and not acknowledged
         self.resumed: dict | None = None  # a position from `seek`, settled at the first read
         self.recovering = True  # re-read both PELs before new entries
@@ -121,7 +131,7 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
 
     async def open(self) -> None:
         await self.redis.open()
-        self.ack_script = self.redis.client.register_script(ACK_THROUGH)
+        self.ack_script = self.redis.client.register_script(ACK_PAGE_SCRIPT)
         try:
             await self.redis.call(
                 "xgroup_create", self.config.stream, self.config.group, id="0", mkstream=True
@@ -144,49 +154,59 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
 
     def seek(self, position: dict) -> None:
         self.resumed = position
-        self.last = self.acked_through = None
+        self.last = self.acked_through = self.ack_target = None
+        self.ack_from = "-"
         self.claimed = []
 
     async def commit(self, position: dict) -> None:
-        """Acknowledge what `position` covers: `consumer`'s pending entries up to `last`, and
-        the claimed entries it lists."""
-        await self._ack_through(position["last"])
+        """Acknowledge what `position` covers: the claimed entries it lists now, and
+        `consumer`'s pending entries up to `last` a few pages per read (`_ack_pages`), so that
+        a checkpoint covering many entries neither holds the server nor stalls the reads."""
+        self.ack_target = position["last"]
+        await self._ack_pages(self.pages_per_read)
         claimed = set(position["claimed"])
         if claimed:
             await self.redis.call("xack", self.config.stream, self.config.group, *claimed)
             self.claimed = [i for i in self.claimed if i not in claimed]
 
-    async def _ack_through(self, last: str | None) -> None:
-        if last is None or last == self.acked_through:
-            return
-        low = "-" if self.acked_through is None else f"({self.acked_through}"
-        script = self.ack_script
-        await self.redis.request(
-            "xack",
-            lambda c: script(
-                keys=[self.config.stream],
-                args=[self.config.group, low, last, self.consumer],
-                client=c,
-            ),
-        )
-        self.acked_through = last
+    async def _ack_pages(self, pages: int | None) -> None:
+        """Acknowledge `consumer`'s pending entries up to `ack_target`, at most `pages` pages
+        (None: all). Safe to leave unfinished: a resumed run acknowledges what its checkpoint
+        covers before it reads."""
+        while self.ack_target is not None and self.ack_target != self.acked_through:
+            if pages is not None:
+                if pages == 0:
+                    return
+                pages -= 1
+            through = self.ack_target
+            last = await self._ack_page(self.ack_from, through)
+            if last is None:
+                self.acked_through, self.ack_from = through, f"({through}"
+            else:
+                self.ack_from = f"({_text(last)}"
+
+    async def _ack_page(self, start: str, through: str) -> bytes | None:
+        args = [self.config.group, start, through, self.consumer, ACK_PAGE]
+        script, keys = self.ack_script, [self.config.stream]
+        return await self.redis.request("xack", lambda c: script(keys=keys, args=args, client=c))
 
     async def _settle(self, position: dict) -> None:
         """Resuming: acknowledge what the checkpoint covered; the rest is read again."""
-        await self._ack_through(position["last"])
+        self.ack_target = position["last"]
+        await self._ack_pages(None)
         self.last = position["last"]
         covered = set(position["claimed"])
         stream, group = self.config.stream, self.config.group
         low = "-"
         while covered:
             pending = await self.redis.call(
-                "xpending_range", stream, group, low, "+", ACK_PAGE, self.claimer
+                "xpending_range", stream, group, low, "+", CLAIMED_PAGE, self.claimer
             )
             ids = [_text(p["message_id"]) for p in pending]
             done = [i for i in ids if i in covered]
             if done:
                 await self.redis.call("xack", stream, group, *done)
-            if len(pending) < ACK_PAGE:
+            if len(pending) < CLAIMED_PAGE:
                 break
             low = f"({ids[-1]}"
 
@@ -259,6 +279,7 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         if self.resumed is not None:
             position, self.resumed = self.resumed, None
             await self._settle(position)
+        await self._ack_pages(self.pages_per_read)  # what the last commits covered
         if self.redis.failures != self.failures_seen:  # a reply may have been lost
             self.failures_seen = self.redis.failures
             self.recovering = True
@@ -289,4 +310,7 @@ class RedisStreamSource(Seekable, Committing, KnowsUnread):
         return SourceBatch([], [], self.config.stream)
 
     async def aclose(self) -> None:
+        if self.redis.client is not None and self.redis.failures == self.failures_seen:
+            with anyio.move_on_after(CLOSING_ACKS_S):  # what is left, the next run acknowledges
+                await self._ack_pages(None)
         await self.redis.aclose()

@@ -232,6 +232,35 @@ def test_entries_read_after_the_checkpoint_are_read_again_after_a_crash(server, 
     assert pending(server, stream) == 0
 
 
+def test_a_large_commit_is_acknowledged_a_few_pages_per_read_and_the_rest_at_close(
+    server, stream
+) -> None:
+    """A checkpoint covering many entries must not hold the server (one script call for all of
+    them stalled every client for a second at 100,000 entries/s), nor stall the reads."""
+    pipe = server.pipeline(transaction=False)
+    for i in range(5_500):
+        pipe.xadd(stream, {"data": json.dumps({"n": i})})
+    pipe.execute()
+    source = make_source(stream, batch_size=1_000, until_empty=False)
+
+    async def body() -> list[int]:
+        await source.open()
+        seen = []
+        try:
+            for _ in range(5):
+                await source.read_batch()
+            await source.commit(source.position())  # covers 5,000, acknowledges 1,000 now
+            seen.append(pending(server, stream))
+            await source.read_batch()  # reads the last 500, acknowledges 1,000 more
+            seen.append(pending(server, stream))
+        finally:
+            await source.aclose()  # the remaining 3,000
+        seen.append(pending(server, stream))
+        return seen
+
+    assert run(body) == [4_000, 3_500, 500]  # the last 500 read, not covered
+
+
 def test_a_run_without_a_checkpoint_reads_its_pending_entries_first(server, stream) -> None:
     ids = add(server, stream, [{"n": i} for i in range(15)])
     server.xgroup_create(stream, GROUP, id="0")
